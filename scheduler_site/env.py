@@ -1,0 +1,116 @@
+"""Strict readers for settings that come from the environment.
+
+Each helper refuses a malformed value with an error naming the variable and the value,
+so a typo stops the process at start-up instead of silently falling back to a default.
+"""
+import os
+import secrets
+import stat
+import zoneinfo
+from pathlib import Path
+
+
+class ImproperlyConfiguredEnv(ValueError):
+    pass
+
+
+def env_str(name, default=""):
+    return os.environ.get(name, default)
+
+
+def env_bool(name, default=False):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected one of true/false/1/0/yes/no/on/off")
+
+
+def env_int(name, default, minimum=None):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected an integer") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: must be at least {minimum}")
+    return value
+
+
+def env_list(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_timezone(name):
+    """An IANA zone name; by default the machine's own zone (what crontab users expect)."""
+    raw = os.environ.get(name, "").strip()
+    if raw:
+        try:
+            zoneinfo.ZoneInfo(raw)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ImproperlyConfiguredEnv(f"{name}={raw!r}: not a known IANA time zone") from None
+        return raw
+    return local_zone_name()
+
+
+def local_zone_name():
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        try:
+            zoneinfo.ZoneInfo(tz)
+            return tz
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            name = target.split("zoneinfo/", 1)[1]
+            zoneinfo.ZoneInfo(name)
+            return name
+    except (OSError, zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pass
+    try:
+        name = Path("/etc/timezone").read_text().strip()
+        zoneinfo.ZoneInfo(name)
+        return name
+    except (OSError, zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+
+
+def env_path(name, default: Path, base: Path) -> Path:
+    raw = os.environ.get(name, "").strip()
+    path = Path(raw) if raw else default
+    if not path.is_absolute():
+        path = base / path
+    return path.resolve()
+
+
+def secret_key(base_dir: Path) -> str:
+    """DJANGO_SECRET_KEY, or for development a random key kept in a git-ignored 0600 file."""
+    raw = os.environ.get("DJANGO_SECRET_KEY", "")
+    if raw:
+        if len(raw) < 32:
+            raise ImproperlyConfiguredEnv("DJANGO_SECRET_KEY: must be at least 32 characters")
+        return raw
+    key_file = base_dir / ".secret_key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(50)
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    except FileExistsError:  # the web server and the scheduler start together: the other one won
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key

@@ -1,0 +1,2 @@
+"""STUB: the API engineer implements the API routes."""
+urlpatterns = []

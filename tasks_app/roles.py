@@ -1,0 +1,23 @@
+"""Roles are Django groups: viewer < operator < admin. Superusers are admins."""
+VIEWER = "viewer"
+OPERATOR = "operator"
+ADMIN = "admin"
+ORDER = (VIEWER, OPERATOR, ADMIN)
+
+
+def role_of(user) -> str | None:
+    """The highest role a user holds, or None (an authenticated user with no role may see nothing)."""
+    if not user or not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return ADMIN
+    names = set(user.groups.values_list("name", flat=True)) if not hasattr(user, "_role_names") else user._role_names
+    for role in reversed(ORDER):
+        if role in names:
+            return role
+    return None
+
+
+def has_role(user, needed: str) -> bool:
+    role = role_of(user)
+    return role is not None and ORDER.index(role) >= ORDER.index(needed)
