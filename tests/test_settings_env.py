@@ -1,0 +1,73 @@
+"""The strict environment readers refuse malformed values with a message naming the variable and the value."""
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from scheduler_site import env
+
+
+def test_it_reads_booleans_and_refuses_anything_else(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "yes")
+    assert env.env_bool("X_FLAG") is True
+    monkeypatch.setenv("X_FLAG", "off")
+    assert env.env_bool("X_FLAG", True) is False
+    monkeypatch.setenv("X_FLAG", "maybe")
+    with pytest.raises(env.ImproperlyConfiguredEnv, match="X_FLAG='maybe'"):
+        env.env_bool("X_FLAG")
+
+
+def test_it_refuses_a_malformed_or_too_small_integer(monkeypatch):
+    monkeypatch.setenv("X_INT", "ten")
+    with pytest.raises(env.ImproperlyConfiguredEnv, match="X_INT='ten'"):
+        env.env_int("X_INT", 1)
+    monkeypatch.setenv("X_INT", "0")
+    with pytest.raises(env.ImproperlyConfiguredEnv, match="at least 1"):
+        env.env_int("X_INT", 1, minimum=1)
+
+
+def test_it_refuses_an_unknown_time_zone(monkeypatch):
+    monkeypatch.setenv("TIME_ZONE", "Mars/Olympus")
+    with pytest.raises(env.ImproperlyConfiguredEnv, match="Mars/Olympus"):
+        env.env_timezone("TIME_ZONE")
+    monkeypatch.setenv("TIME_ZONE", "Europe/Berlin")
+    assert env.env_timezone("TIME_ZONE") == "Europe/Berlin"
+
+
+def test_it_generates_a_private_secret_key_once(tmp_path, monkeypatch):
+    monkeypatch.delenv("DJANGO_SECRET_KEY", raising=False)
+    first = env.secret_key(tmp_path)
+    assert len(first) >= 50
+    assert stat.S_IMODE(os.stat(tmp_path / ".secret_key").st_mode) == 0o600
+    assert env.secret_key(tmp_path) == first
+
+
+def test_a_short_secret_key_from_the_environment_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "short")
+    with pytest.raises(env.ImproperlyConfiguredEnv, match="DJANGO_SECRET_KEY"):
+        env.secret_key(tmp_path)
+
+
+def test_manage_py_stops_at_start_up_on_a_malformed_setting(settings):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "SCHEDULER_MAX_WORKERS": "many"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "SCHEDULER_MAX_WORKERS='many'" in result.stderr
+
+
+def test_sqlite_runs_in_wal_mode(db):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
