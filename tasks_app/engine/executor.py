@@ -1,0 +1,196 @@
+"""Executors run executions handed over by the scheduler. LocalExecutor is a bounded pool of long-lived
+threads on this machine; another implementation (e.g. Celery) only has to keep the Executor interface."""
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from django.conf import settings
+
+from tasks_app.models import ExecutionStatus
+
+from .runner import RunResult, StopSignal, not_started, run_execution, stop_grace
+
+log = logging.getLogger("TaskExecutor")
+
+SHUTDOWN_REASON = "scheduler shutting down"
+
+OnStart = Callable[[object, int], None]
+OnFinish = Callable[[object, RunResult], None]
+
+
+class Executor(Protocol):
+    def submit(self, execution, on_start: OnStart | None, on_finish: OnFinish) -> None:
+        """Run `execution` (task loaded). on_finish is called exactly once, from a pool thread."""
+
+    def stop(self, execution_id: int, reason: str) -> bool:
+        """Stop a running or queued execution; True if it was here."""
+
+    def running(self) -> set[int]:
+        """Ids of executions running or waiting here."""
+
+    def shutdown(self, grace: float) -> list[int]:
+        """Take no more work, let running executions finish for `grace` s, stop the rest; ids stopped."""
+
+
+@dataclass(eq=False)
+class _Job:
+    execution: object
+    on_start: OnStart | None
+    on_finish: OnFinish
+    stop: StopSignal = field(default_factory=StopSignal)
+    started: bool = False
+
+
+class LocalExecutor:
+    """At most `max_workers` (settings.SCHEDULER_MAX_WORKERS) executions at once; the rest wait in FIFO order.
+
+    Workers are threads that live as long as the executor, because the parent-death signal of a task's
+    process fires when the thread that started it exits. The executor never touches the database."""
+
+    def __init__(self, max_workers: int | None = None):
+        self.max_workers = max_workers or settings.SCHEDULER_MAX_WORKERS
+        self._cond = threading.Condition()
+        self._queue: deque[_Job] = deque()
+        self._jobs: dict[int, _Job] = {}
+        self._workers: list[threading.Thread] = []
+        self._idle = 0
+        self._closed = False
+        self._stopped_for_shutdown: list[int] = []
+        # Stopped-while-queued runs are reported by their own thread: every worker may be busy for hours.
+        self._reports: deque[tuple[_Job, RunResult]] = deque()
+        self._reporter: threading.Thread | None = None
+
+    # The Executor interface.
+
+    def submit(self, execution, on_start: OnStart | None, on_finish: OnFinish) -> None:
+        job = _Job(execution, on_start, on_finish)
+        with self._cond:
+            if self._closed:
+                job.stop.close()
+                raise RuntimeError("the executor is shut down and takes no more work")
+            if execution.execution_id in self._jobs:
+                job.stop.close()
+                raise ValueError(f"execution {execution.execution_id} was already submitted")
+            self._jobs[execution.execution_id] = job
+            self._queue.append(job)
+            # _idle counts workers still waiting, some perhaps already woken for earlier jobs.
+            if len(self._queue) > self._idle and len(self._workers) < self.max_workers:
+                self._start_worker()
+            self._cond.notify()
+
+    def stop(self, execution_id: int, reason: str) -> bool:
+        with self._cond:
+            job = self._jobs.get(execution_id)
+            if job is None:
+                return False
+            if not job.started:
+                self._queue.remove(job)
+                del self._jobs[execution_id]
+                self._report_later(job, f"stopped: {reason}" if reason else "stopped")
+                return True
+        job.stop.set(reason)
+        return True
+
+    def running(self) -> set[int]:
+        with self._cond:
+            return set(self._jobs)
+
+    def shutdown(self, grace: float) -> list[int]:
+        with self._cond:
+            self._closed = True
+            waiting = list(self._queue)
+            self._queue.clear()
+            for job in waiting:
+                del self._jobs[job.execution.execution_id]
+                self._report_later(job, f"stopped: {SHUTDOWN_REASON}")
+            self._cond.notify_all()
+            workers = list(self._workers)
+        stopped = [job.execution.execution_id for job in waiting]
+        self._join(workers, grace)
+        with self._cond:
+            still = list(self._jobs.values())
+        if still:
+            log.warning("Stopping %d execution(s) still running after %s s: %s", len(still), grace,
+                        sorted(j.execution.execution_id for j in still))
+        for job in still:
+            job.stop.set(SHUTDOWN_REASON)
+        # A stop takes stop_grace() plus the time to see the group gone; after that a worker is stuck.
+        self._join(workers, stop_grace() + float(settings.SCHEDULER_KILL_GRACE) + 10)
+        with self._cond:
+            self._cond.notify_all()
+            reporter = self._reporter
+        if reporter is not None:
+            reporter.join(10)
+        return stopped + self._stopped_for_shutdown
+
+    # Workers.
+
+    def _start_worker(self):
+        thread = threading.Thread(target=self._work, name=f"executor-{len(self._workers) + 1}", daemon=True)
+        self._workers.append(thread)
+        thread.start()
+
+    def _work(self):
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._idle += 1
+                    self._cond.wait()
+                    self._idle -= 1
+                if not self._queue:
+                    return
+                job = self._queue.popleft()
+                job.started = True
+            self._run(job)
+
+    def _run(self, job: _Job):
+        execution = job.execution
+        try:
+            result = run_execution(execution, job.stop, job.on_start)
+        except BaseException as exc:  # the pool must outlive any bug; the run is reported as failed
+            log.exception("Executor error in execution %s", execution.execution_id)
+            result = not_started(execution, f"executor error: {exc!r}")
+        finally:
+            job.stop.close()
+        with self._cond:
+            self._jobs.pop(execution.execution_id, None)
+            if result.status == ExecutionStatus.STOPPED and job.stop.reason == SHUTDOWN_REASON:
+                self._stopped_for_shutdown.append(execution.execution_id)
+        self._finish(job, result)
+
+    @staticmethod
+    def _finish(job: _Job, result: RunResult):
+        try:
+            job.on_finish(job.execution, result)
+        except BaseException:
+            log.exception("on_finish failed for execution %s", job.execution.execution_id)
+
+    # Reports of runs stopped before they started.
+
+    def _report_later(self, job: _Job, message: str):
+        """Called with self._cond held."""
+        job.stop.close()
+        self._reports.append((job, not_started(job.execution, message, ExecutionStatus.STOPPED)))
+        if self._reporter is None:
+            self._reporter = threading.Thread(target=self._report, name="executor-reports", daemon=True)
+            self._reporter.start()
+        self._cond.notify_all()
+
+    def _report(self):
+        while True:
+            with self._cond:
+                while not self._reports and not self._closed:
+                    self._cond.wait()
+                if not self._reports:
+                    return
+                job, result = self._reports.popleft()
+            self._finish(job, result)
+
+    @staticmethod
+    def _join(threads, timeout: float):
+        deadline = time.monotonic() + max(0.0, timeout)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))

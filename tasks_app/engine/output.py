@@ -1,0 +1,80 @@
+"""Captured stdout/stderr of one execution: a file the child writes straight into (no reader thread),
+kept to the last SCHEDULER_OUTPUT_LIMIT bytes with a marker line saying it was cut."""
+import os
+
+from django.conf import settings
+
+# While a run is going, its file may grow to this many times the limit before it is cut in place:
+# cutting is a copy, so doing it rarely keeps a chatty script cheap, and the disk is still protected.
+RUNNING_SLACK = 8
+BLOCK = 64 * 1024
+
+
+def limit() -> int:
+    return int(settings.SCHEDULER_OUTPUT_LIMIT)
+
+
+def marker(kept: int) -> bytes:
+    return f"[output truncated: kept the last {kept} bytes]\n".encode()
+
+
+def open_output(path) -> int:
+    """A fresh output file for the child's stdout and stderr. O_APPEND, so that writes after a cut in
+    place land at the new end instead of leaving a hole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o640)
+
+
+def _keep_tail(fd: int, size: int, keep: int) -> None:
+    """Replace the file's content by a marker and its last `keep` bytes (fd must be writable, O_APPEND)."""
+    tail = os.pread(fd, keep, size - keep)
+    os.ftruncate(fd, 0)
+    os.write(fd, marker(keep) + tail)
+
+
+def check_running(fd: int) -> bool:
+    """Called about once a second while the child runs; True if the file was cut."""
+    size = os.fstat(fd).st_size
+    if size <= limit() * RUNNING_SLACK:
+        return False
+    # Bytes the child writes between the read and the truncate are lost: acceptable for a runaway.
+    _keep_tail(fd, size, limit())
+    return True
+
+
+def finish(fd: int, cut_while_running: bool) -> bool:
+    """After the child's group is gone: cut to the limit. True if the output was truncated at any point."""
+    size = os.fstat(fd).st_size
+    keep = limit()
+    if size > keep + (len(marker(keep)) if cut_while_running else 0):
+        _keep_tail(fd, size, keep)
+        return True
+    return cut_while_running
+
+
+def read_output(execution, tail_lines: int | None = None) -> str:
+    """The captured output of an execution ('' if none), or only its last `tail_lines` lines."""
+    try:
+        with open(execution.output_path, "rb") as f:
+            if tail_lines is None:
+                data = f.read()
+            else:
+                data = _tail(f, tail_lines)
+    except FileNotFoundError:
+        return ""
+    return data.decode("utf-8", errors="replace")
+
+
+def _tail(f, lines: int) -> bytes:
+    if lines <= 0:
+        return b""
+    end = f.seek(0, os.SEEK_END)
+    pos, data = end, b""
+    # A trailing newline ends the last line; it does not start another one.
+    wanted = lines + 1 if end and os.pread(f.fileno(), 1, end - 1) == b"\n" else lines
+    while pos > 0 and data.count(b"\n") < wanted:
+        step = min(BLOCK, pos)
+        pos -= step
+        data = os.pread(f.fileno(), step, pos) + data
+    parts = data.split(b"\n")
+    return b"\n".join(parts[-wanted:]) if len(parts) > wanted else data
