@@ -1,7 +1,60 @@
 """TaskLoader: the one set of rules a task definition must pass, wherever it enters (file, API, form, admin).
+Every message names the field and the bad value (task_env values excepted: they may be secrets)."""
+import json
+import logging
+import os
+import re
+import zoneinfo
+from pathlib import Path, PurePosixPath
 
-STUB: the storage engineer implements this module.
-"""
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.utils.translation import gettext_lazy as _
+
+from . import cron
+from .domain import TASK_FIELDS
+from .models.task import TASK_ID_PATTERN, OverlapPolicy
+
+log = logging.getLogger("TaskLoader")
+
+REQUIRED = ("task_id", "task_name", "task_exec")
+DEFAULTS = {
+    "task_desc": "",
+    "task_schedule": "",
+    "task_timeout": None,
+    "task_retry": 0,
+    "task_retry_interval": 60,
+    "task_enabled": True,
+    "task_log": "",  # filled with logs/task_{task_id}.log
+    "task_env": {},
+    "task_dependencies": [],
+    "task_notify": {},
+    "task_timezone": "",
+    "task_overlap": OverlapPolicy.SKIP.value,
+    "task_misfire_grace": 60,
+}
+MAX_LENGTH = {"task_name": 200, "task_exec": 500, "task_schedule": 200, "task_log": 500, "task_timezone": 64}
+DB_INT_MAX = 2**31 - 1  # PositiveIntegerField on PostgreSQL; a larger value must be a 400, not a 500
+INT_RANGES = {  # field: (minimum, maximum)
+    "task_timeout": (1, DB_INT_MAX),
+    "task_retry": (0, 100),
+    "task_retry_interval": (0, DB_INT_MAX),
+    "task_misfire_grace": (0, DB_INT_MAX),
+}
+ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The engine sets these for every run (TASK_NAME too, but the document's example sets it in task_env, so a
+# task may override that one). TASK_LOG follows the task_log field, so it is set there, not here.
+ENGINE_ENV_KEYS = frozenset({"TASK_ID", "TASK_EXECUTION_ID", "TASK_LOG"})
+# These make the interpreter load code from outside the tasks folder, which would undo the task_exec rule.
+UNSAFE_ENV_KEYS = frozenset(
+    {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONPLATLIBDIR", "PYTHONEXECUTABLE",
+     "PYTHONINSPECT", "PYTHONBREAKPOINT"}
+)
+UNSAFE_ENV_PREFIXES = ("LD_", "DYLD_")
+NOTIFY_KEYS = ("on_success", "on_failure", "email", "webhook")
+_email = EmailValidator()
+_url = URLValidator(schemes=["http", "https"])
 
 
 class TaskValidationError(ValueError):
@@ -10,3 +63,475 @@ class TaskValidationError(ValueError):
     def __init__(self, errors):
         self.errors = errors
         super().__init__("; ".join(f"{f}: {' '.join(m)}" for f, m in errors.items()))
+
+
+class TaskFileError(ValueError):
+    """A whole file refused: problems is [(task_id, field, message)], every problem found, not just the first."""
+
+    def __init__(self, problems):
+        self.problems = problems
+        super().__init__("\n".join(f"{t or '-'}: {f}: {m}" for t, f, m in problems))
+
+
+def show(value, limit=80):
+    """A value as it appears in messages: JSON-like and cut short, so a huge input gives a readable error."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _kind(value):
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "text", list: "a list", dict: "an object"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _relative_parts(value):
+    """The parts of a relative POSIX path, or None when it is absolute, empty or climbs with `..`."""
+    if not value or "\x00" in value:
+        return None
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        return None
+    return path.parts
+
+
+def _locate(parts, folder: Path, document_name: str) -> Path:
+    """Where a relative path points, by the same rule as the engine (engine/childenv.py): relative to the project
+    root when that lands inside `folder` ("tasks/x.py"); else the document's "tasks/..." or "logs/..." prefix
+    stands for the folder wherever a setting moved it; else relative to the folder itself ("x.py")."""
+    from_root = Path(settings.BASE_DIR).resolve().joinpath(*parts)
+    if from_root.is_relative_to(folder):
+        return from_root
+    if len(parts) > 1 and parts[0] == document_name:
+        return folder.joinpath(*parts[1:])
+    return folder.joinpath(*parts)
+
+
+def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
+    """The real path (symlinks resolved) of the script a task runs: an existing, readable regular file inside
+    TASKS_DIR, or ValueError saying why not. "tasks/test_task.py" (the document's form) and "test_task.py"
+    name the same file; what the user wrote is kept in the task."""
+    folder = Path(tasks_dir or settings.TASKS_DIR).resolve()
+    parts = _relative_parts(task_exec)
+    if parts is None:
+        raise ValueError("not a relative path inside the tasks folder")
+    path = _locate(parts, folder, "tasks")
+    if not (path.exists() or path.is_symlink()):
+        raise ValueError("no such file in the tasks folder")
+    real = path.resolve()
+    if not real.is_relative_to(folder):
+        raise ValueError("it leads outside the tasks folder")
+    if not real.is_file():
+        raise ValueError("it is not a regular file")
+    if not os.access(real, os.R_OK):
+        raise ValueError("it is not readable")
+    return real
+
+
+def resolve_log_path(task_log, task_id="", logs_dir=None) -> Path:
+    """A task's log file, by the same rule inside LOGS_DIR; the file need not exist yet. Empty means the
+    document's default logs/task_{task_id}.log. The engine's own files there are refused."""
+    folder = Path(logs_dir or settings.LOGS_DIR).resolve()
+    parts = _relative_parts(task_log or f"logs/task_{task_id}.log")
+    if parts is None:
+        raise ValueError("not a relative path inside the logs folder")
+    real = _locate(parts, folder, "logs").resolve()
+    if not real.is_relative_to(folder) or real == folder:
+        raise ValueError("it leads outside the logs folder")
+    if real.parent == folder and (real.name == "sys.log" or real.name.startswith("sys.log.")):
+        raise ValueError("it is the engine's own log")
+    if real.is_relative_to(Path(settings.EXECUTION_OUTPUT_DIR).resolve()):
+        raise ValueError("it is inside the folder of captured outputs")
+    if real.is_dir():
+        raise ValueError("it is a folder")
+    return real
+
+
+def find_cycle(graph, start):
+    """A dependency path from `start` back to itself ([start, ..., start]), or None. graph: id -> [ids].
+    Iterative, so a chain of thousands of tasks cannot exhaust the recursion limit."""
+    path, seen, stack = [start], {start}, [iter(graph.get(start, ()))]
+    while stack:
+        nxt = next(stack[-1], _END)
+        if nxt is _END:
+            stack.pop()
+            path.pop()
+        elif nxt == start:
+            return path + [start]
+        elif nxt not in seen and nxt in graph:
+            seen.add(nxt)  # fully explored without reaching start: no need to come back
+            path.append(nxt)
+            stack.append(iter(graph[nxt]))
+    return None
+
+
+_END = object()
+
+
+class TaskLoader:
+    """Validates task definitions; clean() for one task, clean_many() and load_file() for a whole file."""
+
+    def __init__(self, tasks_dir=None):
+        self.tasks_dir = tasks_dir
+
+    # ---- one task ---------------------------------------------------------------------------------------------
+
+    def clean(self, data, *, existing=None, instance_id=None) -> dict:
+        """One task -> every field of TASK_FIELDS, defaults applied. `existing` maps known task ids to their
+        dependencies (default: the database); `instance_id` is the task being edited (its id cannot change)."""
+        if existing is None:
+            existing = self._existing_from_db()
+        cleaned, errors = self._clean_one(data, existing=existing, instance_id=instance_id)
+        if errors:
+            raw_id = data.get("task_id") if isinstance(data, dict) else None
+            self._log_refusal(show(raw_id) if raw_id else instance_id, errors)
+            raise TaskValidationError(errors)
+        return cleaned
+
+    def _clean_one(self, data, *, existing, instance_id=None, check_graph=True):
+        errors = {}
+
+        def error(key, message, **values):
+            errors.setdefault(key, []).append(str(message) % values if values else str(message))
+
+        if not isinstance(data, dict):
+            error("task", _("A task must be a JSON object, got %(value)s."), value=show(data))
+            return {}, errors
+        for name in data:
+            if name not in TASK_FIELDS:
+                error(name, _("Unknown field %(name)s."), name=show(name))
+        cleaned = {}
+        for name in TASK_FIELDS:
+            if name not in data or (name in REQUIRED and data[name] in ("", None)):
+                if name in REQUIRED:
+                    error(name, _("%(field)s is required."), field=name)
+                else:
+                    cleaned[name] = json.loads(json.dumps(DEFAULTS[name]))  # a fresh copy of dicts and lists
+                continue
+            value = data[name]
+            checker = getattr(self, f"_check_{name}")
+            try:
+                cleaned[name] = checker(value)
+            except ValidationError as exc:
+                for message in exc.messages:
+                    error(name, message)
+        task_id = cleaned.get("task_id")
+        if task_id:
+            if instance_id is not None and task_id != instance_id:
+                error("task_id", _("task_id cannot be changed (it is %(old)s, got %(new)s)."),
+                      old=show(instance_id), new=show(task_id))
+            elif instance_id is None and task_id in existing and check_graph:
+                error("task_id", _("A task with task_id %(value)s already exists."), value=show(task_id))
+            if not cleaned.get("task_log") and "task_log" not in errors:
+                cleaned["task_log"] = f"logs/task_{task_id}.log"
+        deps = cleaned.get("task_dependencies")
+        if deps is not None and "task_dependencies" not in errors:
+            self._check_dependency_ids(task_id, deps, existing, error)
+            if task_id and check_graph and "task_dependencies" not in errors:
+                cycle = find_cycle({**existing, task_id: deps}, task_id)
+                if cycle:
+                    error("task_dependencies", _("task_dependencies would make a cycle: %(path)s."),
+                          path=" -> ".join(cycle))
+        if ("task_schedule" not in errors and not cleaned.get("task_schedule")
+                and "task_dependencies" not in errors and not (deps or [])):
+            error("task_schedule", _("task_schedule is required unless the task has dependencies "
+                                     "(an empty schedule with dependencies makes a chain task)."))
+        return cleaned, errors
+
+    def _check_dependency_ids(self, task_id, deps, existing, error):
+        for dep in deps:
+            if dep == task_id:
+                error("task_dependencies", _("A task cannot depend on itself (%(value)s)."), value=show(dep))
+            elif dep not in existing:
+                error("task_dependencies", _("task_dependencies names %(value)s, which is not a known task."),
+                      value=show(dep))
+
+    # ---- field rules: each returns the cleaned value or raises ValidationError --------------------------------
+
+    @staticmethod
+    def _text(field, value, *, allow_empty=True):
+        if not isinstance(value, str):
+            raise ValidationError(_("%(field)s must be text, got %(kind)s %(value)s."),
+                                  params={"field": field, "kind": _kind(value), "value": show(value)})
+        if "\x00" in value:
+            raise ValidationError(_("%(field)s must not contain a NUL character."), params={"field": field})
+        if not allow_empty and not value.strip():
+            raise ValidationError(_("%(field)s must not be blank, got %(value)s."),
+                                  params={"field": field, "value": show(value)})
+        limit = MAX_LENGTH.get(field)
+        if limit and len(value) > limit:
+            raise ValidationError(_("%(field)s is %(length)d characters long; at most %(limit)d are allowed: "
+                                    "%(value)s."),
+                                  params={"field": field, "length": len(value), "limit": limit, "value": show(value)})
+        return value
+
+    @staticmethod
+    def _int(field, value):
+        low, high = INT_RANGES[field]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(_("%(field)s must be an integer, got %(kind)s %(value)s."),
+                                  params={"field": field, "kind": _kind(value), "value": show(value)})
+        if not low <= value <= high:
+            raise ValidationError(_("%(field)s must be between %(low)d and %(high)d, got %(value)s."),
+                                  params={"field": field, "low": low, "high": high, "value": show(value)})
+        return value
+
+    @staticmethod
+    def _bool(field, value):
+        if not isinstance(value, bool):
+            raise ValidationError(_("%(field)s must be true or false, got %(kind)s %(value)s."),
+                                  params={"field": field, "kind": _kind(value), "value": show(value)})
+        return value
+
+    def _check_task_id(self, value):
+        value = self._text("task_id", value)
+        if not re.fullmatch(TASK_ID_PATTERN, value):
+            raise ValidationError(_("task_id %(value)s is not valid: use 1 to 64 letters, digits, '-' or '_'."),
+                                  params={"value": show(value)})
+        return value
+
+    def _check_task_name(self, value):
+        return self._text("task_name", value, allow_empty=False)
+
+    def _check_task_desc(self, value):
+        return self._text("task_desc", value)
+
+    def _check_task_exec(self, value):
+        self._text("task_exec", value, allow_empty=False)
+        try:
+            resolve_exec_path(value, self.tasks_dir)
+        except ValueError as exc:
+            raise ValidationError(_("task_exec %(value)s is refused: %(reason)s. Give a path of an existing file "
+                                    "inside the tasks folder, such as \"tasks/test_task.py\"."),
+                                  params={"value": show(value), "reason": str(exc)}) from None
+        return value  # kept as written: "tasks/x.py" and "x.py" both name TASKS_DIR/x.py
+
+    def _check_task_schedule(self, value):
+        value = self._text("task_schedule", value).strip()
+        if not value:
+            return ""
+        try:
+            return cron.validate_expression(value)
+        except cron.CronError as exc:
+            raise ValidationError(_("task_schedule %(value)s is not a valid cron expression: %(reason)s."),
+                                  params={"value": show(value), "reason": str(exc)}) from None
+
+    def _check_task_timeout(self, value):
+        return None if value is None else self._int("task_timeout", value)
+
+    def _check_task_retry(self, value):
+        return self._int("task_retry", value)
+
+    def _check_task_retry_interval(self, value):
+        return self._int("task_retry_interval", value)
+
+    def _check_task_misfire_grace(self, value):
+        return self._int("task_misfire_grace", value)
+
+    def _check_task_enabled(self, value):
+        return self._bool("task_enabled", value)
+
+    def _check_task_log(self, value):
+        self._text("task_log", value)
+        if value:
+            try:
+                resolve_log_path(value)
+            except ValueError as exc:
+                raise ValidationError(_("task_log %(value)s is refused: %(reason)s. Give a path inside the logs "
+                                        "folder, such as \"logs/task_my-task.log\"."),
+                                      params={"value": show(value), "reason": str(exc)}) from None
+        return value
+
+    def _check_task_env(self, value):
+        if not isinstance(value, dict):
+            raise ValidationError(_("task_env must be an object of names to text values, got %(kind)s %(value)s."),
+                                  params={"kind": _kind(value), "value": show(value)})
+        problems = []
+        for key, item in value.items():
+            if not ENV_KEY.fullmatch(key):
+                problems.append(_("task_env name %(key)s is not a valid environment variable name "
+                                  "(letters, digits and '_', not starting with a digit).") % {"key": show(key)})
+            elif key in ENGINE_ENV_KEYS:
+                problems.append(_("task_env name %(key)s is set by the engine for every run and cannot be "
+                                  "overridden.") % {"key": show(key)})
+            elif key in UNSAFE_ENV_KEYS or key.startswith(UNSAFE_ENV_PREFIXES):
+                problems.append(_("task_env name %(key)s is refused: it would let the interpreter load code "
+                                  "from outside the tasks folder.") % {"key": show(key)})
+            # The value itself is never shown: it may be a password.
+            if not isinstance(item, str):
+                problems.append(_("task_env value of %(key)s must be text, got %(kind)s.")
+                                % {"key": show(key), "kind": _kind(item)})
+            elif "\x00" in item:
+                problems.append(_("task_env value of %(key)s must not contain a NUL character.") % {"key": show(key)})
+        if problems:
+            raise ValidationError([str(p) for p in problems])
+        return dict(value)
+
+    def _check_task_dependencies(self, value):
+        if not isinstance(value, list):
+            raise ValidationError(_("task_dependencies must be a list of task ids, got %(kind)s %(value)s."),
+                                  params={"kind": _kind(value), "value": show(value)})
+        problems, seen = [], set()
+        for dep in value:
+            if not isinstance(dep, str) or not re.fullmatch(TASK_ID_PATTERN, dep):
+                problems.append(_("task_dependencies item %(value)s is not a task id.") % {"value": show(dep)})
+            elif dep in seen:
+                problems.append(_("task_dependencies names %(value)s twice.") % {"value": show(dep)})
+            seen.add(dep if isinstance(dep, str) else None)
+        if problems:
+            raise ValidationError([str(p) for p in problems])
+        return list(value)
+
+    def _check_task_notify(self, value):
+        if not isinstance(value, dict):
+            raise ValidationError(_("task_notify must be an object, got %(kind)s %(value)s."),
+                                  params={"kind": _kind(value), "value": show(value)})
+        problems, out = [], {}
+        for key, item in value.items():
+            where = f"task_notify.{key}"
+            if key not in NOTIFY_KEYS:
+                problems.append(_("Unknown field %(name)s; task_notify takes %(keys)s.")
+                                % {"name": show(where), "keys": ", ".join(NOTIFY_KEYS)})
+            elif key in ("on_success", "on_failure"):
+                if isinstance(item, bool):
+                    out[key] = item
+                else:
+                    problems.append(_("%(field)s must be true or false, got %(kind)s %(value)s.")
+                                    % {"field": where, "kind": _kind(item), "value": show(item)})
+            elif not isinstance(item, str):
+                problems.append(_("%(field)s must be text, got %(kind)s %(value)s.")
+                                % {"field": where, "kind": _kind(item), "value": show(item)})
+            elif key == "email":
+                for address in filter(None, (a.strip() for a in item.split(","))):
+                    try:
+                        _email(address)
+                    except ValidationError:
+                        problems.append(_("task_notify.email %(value)s is not a valid e-mail address.")
+                                        % {"value": show(address)})
+                out[key] = item.strip()
+            else:
+                if item.strip():
+                    try:
+                        _url(item.strip())
+                    except ValidationError:
+                        problems.append(_("task_notify.webhook %(value)s is not a valid http:// or https:// URL.")
+                                        % {"value": show(item)})
+                out[key] = item.strip()
+        if problems:
+            raise ValidationError([str(p) for p in problems])
+        return out
+
+    def _check_task_timezone(self, value):
+        value = self._text("task_timezone", value).strip()
+        if value:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+                raise ValidationError(_("task_timezone %(value)s is not a known IANA time zone "
+                                        "(such as \"Europe/Berlin\" or \"Asia/Shanghai\")."),
+                                      params={"value": show(value)}) from None
+        return value
+
+    def _check_task_overlap(self, value):
+        if value not in OverlapPolicy.values:
+            raise ValidationError(_("task_overlap %(value)s is not one of %(choices)s."),
+                                  params={"value": show(value), "choices": ", ".join(OverlapPolicy.values)})
+        return value
+
+    # ---- a whole file -----------------------------------------------------------------------------------------
+
+    def clean_many(self, items, *, existing=None) -> list:
+        """Tasks of one file, checked together: ids unique in the file, dependencies among the file's tasks plus
+        `existing` (default: the database). Raises TaskFileError listing every problem of every task."""
+        if existing is None:
+            existing = self._existing_from_db()
+        if not isinstance(items, list):
+            raise TaskFileError([("", "tasks", str(_("tasks must be a list, got %(kind)s.") % {"kind": _kind(items)}))])
+        file_ids = [item.get("task_id") if isinstance(item, dict) else None for item in items]
+        # Dependencies can name any task of the file, whatever its position, so collect them first.
+        graph = dict(existing)
+        for item, task_id in zip(items, file_ids):
+            if isinstance(task_id, str):
+                deps = item.get("task_dependencies", [])
+                graph[task_id] = [d for d in deps if isinstance(d, str)] if isinstance(deps, list) else []
+        problems, cleaned_all, seen = [], [], set()
+        for index, (item, task_id) in enumerate(zip(items, file_ids), start=1):
+            label = task_id if isinstance(task_id, str) and task_id else f"#{index}"
+            cleaned, errors = self._clean_one(item, existing=graph, check_graph=False)
+            if isinstance(task_id, str) and task_id:
+                if task_id in seen:
+                    errors.setdefault("task_id", []).append(
+                        str(_("task_id %(value)s appears more than once in the file.") % {"value": show(task_id)}))
+                seen.add(task_id)
+                cycle = find_cycle(graph, task_id) if "task_dependencies" not in errors else None
+                if cycle:
+                    errors.setdefault("task_dependencies", []).append(
+                        str(_("task_dependencies would make a cycle: %(path)s.") % {"path": " -> ".join(cycle)}))
+            problems.extend((label, field, message) for field, messages in errors.items() for message in messages)
+            cleaned_all.append(cleaned)
+        if problems:
+            log.warning("Task file refused: %d problem(s) in %d task(s): %s", len(problems), len(items),
+                        "; ".join(f"{t} {f}" for t, f, _m in problems))
+            raise TaskFileError(problems)
+        log.info("Task file validated: %d task(s)", len(cleaned_all))
+        return cleaned_all
+
+    def load_file(self, path) -> list:
+        """Read a tasks file in the document's format {"tasks": [...]} and validate it as a whole, on its own
+        (dependencies must be among its tasks). Raises TaskFileError."""
+        path = Path(path)
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except OSError as exc:
+            raise TaskFileError([("", "file", str(_("Cannot read %(path)s: %(reason)s.")
+                                                  % {"path": str(path), "reason": exc.strerror or exc}))]) from None
+        except UnicodeDecodeError as exc:
+            raise TaskFileError([("", "file", str(_("%(path)s is not UTF-8 text (byte %(pos)d).")
+                                                  % {"path": str(path), "pos": exc.start}))]) from None
+        try:
+            document = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        except json.JSONDecodeError as exc:
+            raise TaskFileError([("", "file", str(_("%(path)s is not valid JSON: %(reason)s at line %(line)d, "
+                                                    "column %(column)d.")
+                                                  % {"path": path.name, "reason": exc.msg, "line": exc.lineno,
+                                                     "column": exc.colno}))]) from None
+        except _DuplicateKey as exc:
+            raise TaskFileError([("", "file", str(_("%(path)s repeats the key %(key)s in one object.")
+                                                  % {"path": path.name, "key": show(exc.args[0])}))]) from None
+        if not isinstance(document, dict) or "tasks" not in document:
+            raise TaskFileError([("", "file", str(_("%(path)s must hold an object with a \"tasks\" list, "
+                                                    "as in {\"tasks\": [...]}.") % {"path": path.name}))])
+        extra = [key for key in document if key != "tasks"]
+        if extra:
+            raise TaskFileError([("", key, str(_("Unknown top-level field %(name)s.") % {"name": show(key)}))
+                                 for key in extra])
+        return self.clean_many(document["tasks"], existing={})
+
+    # ---- helpers ----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _existing_from_db():
+        from .models import Task
+
+        return {task_id: list(deps or []) for task_id, deps in Task.objects.values_list("task_id", "task_dependencies")}
+
+    @staticmethod
+    def _log_refusal(task_id, errors):
+        # Messages hold no task_env values (see _check_task_env), so they are safe to log.
+        log.info("Task %s refused: %s", task_id or "(no id)",
+                 "; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items()))
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs):
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result

@@ -1,24 +1,189 @@
 """Use cases that change tasks. Pages, API, admin and commands all call these, so each change is
 validated by TaskLoader, bumps the scheduler's change marker, mirrors conf/tasks.json (after a backup)
 and is logged with who made it through which door ("admin", "api", "web", "import", "restore", "cli").
-
-STUB: the storage engineer implements this module.
 """
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import cron
+from ..domain import TASK_FIELDS
+from ..loader import TaskLoader, TaskValidationError
+from ..models import ConfigVersion, Task, TaskStatus
+
+log = logging.getLogger("SchedulerEngine")
+DOORS = ("admin", "api", "web", "import", "restore", "cli")
+
+
+def task_data(task) -> dict:
+    """A task's configuration in the document's field names and order."""
+    return {name: getattr(task, name) for name in TASK_FIELDS}
 
 
 def create_task(data: dict, *, actor: str, door: str):
     """Validate `data` (the document's field names) and create the Task. Raises loader.TaskValidationError."""
-    raise NotImplementedError
+    _check_door(door)
+    try:
+        with transaction.atomic():
+            cleaned = TaskLoader().clean(data)
+            task = Task.objects.create(**cleaned)
+            _store_next_run(task)
+            ConfigVersion.bump()
+    except IntegrityError:
+        # Two requests created the same id at once; the loser gets the loader's message, not a 500.
+        if Task.objects.filter(task_id=data.get("task_id")).exists():
+            raise TaskValidationError(
+                {"task_id": [f"A task with task_id \"{data.get('task_id')}\" already exists."]}
+            ) from None
+        raise
+    log.info("Task %s created by %s via %s: %s", task.task_id, actor, door, _summary(cleaned))
+    _mirror_after_commit(actor, door)
+    return task
 
 
 def update_task(task, data: dict, *, actor: str, door: str, partial: bool = False):
-    """Validate and apply `data` to `task` (a models.Task). Raises loader.TaskValidationError."""
-    raise NotImplementedError
+    """Validate and apply `data` to `task` (a models.Task). Raises loader.TaskValidationError.
+    partial=True changes only the fields given; otherwise missing fields take their defaults (a PUT)."""
+    _check_door(door)
+    with transaction.atomic():
+        # Read the row again under a lock: a partial update merges with what is stored now, not with
+        # what the caller loaded a while ago.
+        current = Task.objects.select_for_update().get(pk=task.pk)
+        before = task_data(current)
+        merged = {**before, **data} if partial else dict(data)
+        merged.setdefault("task_id", current.task_id)
+        cleaned = TaskLoader().clean(merged, instance_id=current.task_id)
+        changed = [name for name in TASK_FIELDS if before[name] != cleaned[name]]
+        if changed:
+            for name in changed:
+                setattr(current, name, cleaned[name])
+            current.save()
+            _store_next_run(current)
+            ConfigVersion.bump()
+    _copy_into(task, current)
+    if not changed:
+        log.info("Task %s saved by %s via %s without changes", task.task_id, actor, door)
+        return task
+    log.info("Task %s updated by %s via %s: %s", task.task_id, actor, door, _changes(before, cleaned, changed))
+    _mirror_after_commit(actor, door)
+    return task
 
 
 def delete_task(task, *, actor: str, door: str):
-    raise NotImplementedError
+    """Delete a task and its history. Refused (TaskValidationError on task_dependencies) while others depend on it."""
+    _check_door(door)
+    with transaction.atomic():
+        dependents = dependents_of(task.task_id)
+        if dependents:
+            raise TaskValidationError({"task_dependencies": [
+                f"Task \"{task.task_id}\" cannot be deleted: {', '.join(dependents)} depend(s) on it. "
+                "Remove it from their task_dependencies first."
+            ]})
+        task_id = task.task_id
+        Task.objects.filter(pk=task.pk).delete()
+        ConfigVersion.bump()
+    log.info("Task %s deleted by %s via %s", task_id, actor, door)
+    _mirror_after_commit(actor, door)
 
 
 def set_enabled(task, enabled: bool, *, actor: str, door: str):
-    raise NotImplementedError
+    """Enable or disable a task; nothing is written when it is already in that state."""
+    _check_door(door)
+    if not isinstance(enabled, bool):
+        raise TaskValidationError({"task_enabled": [f"task_enabled must be true or false, got {enabled!r}."]})
+    with transaction.atomic():
+        current = Task.objects.select_for_update().get(pk=task.pk)
+        changed = current.task_enabled != enabled
+        if changed:
+            current.task_enabled = enabled
+            current.save(update_fields=["task_enabled", "updated_at"])
+            _store_next_run(current)
+            ConfigVersion.bump()
+    _copy_into(task, current)
+    if changed:
+        log.info("Task %s %s by %s via %s", task.task_id, "enabled" if enabled else "disabled", actor, door)
+        _mirror_after_commit(actor, door)
+    return task
+
+
+def dependents_of(task_id: str) -> list:
+    """Ids of the tasks whose task_dependencies name `task_id`."""
+    # JSON containment lookups differ between SQLite and PostgreSQL, and task lists are small: filter here.
+    return sorted(
+        other for other, deps in Task.objects.exclude(task_id=task_id).values_list("task_id", "task_dependencies")
+        if task_id in (deps or [])
+    )
+
+
+def next_run_time(task, after=None):
+    """When the scheduler will next start `task` on its own: None when disabled or a chain task."""
+    if not task.task_enabled or not task.task_schedule:
+        return None
+    try:
+        return cron.next_fire_after(task.task_schedule, task.timezone_name, after or timezone.now())
+    except (cron.CronError, ValueError):
+        return None  # a row written before validation tightened; the loader refuses it on the next save
+
+
+def _store_next_run(task):
+    status, _created = TaskStatus.objects.get_or_create(task=task)
+    status.next_run_time = next_run_time(task)
+    status.save(update_fields=["next_run_time", "updated_at"])
+
+
+def _copy_into(target, source):
+    """Give the caller's instance the stored values, so it does not hold stale fields after the call."""
+    if target is source:
+        return
+    for field in Task._meta.concrete_fields:
+        setattr(target, field.attname, getattr(source, field.attname))
+
+
+def _mirror_after_commit(actor, door):
+    transaction.on_commit(lambda: _mirror(actor, door))
+
+
+def _mirror(actor, door):
+    # Imported here: config_files belongs to the storage side and imports these services itself.
+    try:
+        from ..config_files import mirror_tasks_file
+    except ModuleNotFoundError as exc:
+        if exc.name != "tasks_app.config_files":
+            raise
+        log.warning("conf/tasks.json not rewritten: tasks_app.config_files is not installed")
+        return
+    try:
+        mirror_tasks_file(actor=actor, door=door)
+    except Exception:
+        # The database holds the change already; a failed mirror must be visible in sys.log, and the next
+        # change (or export_tasks) writes the file again.
+        log.exception("conf/tasks.json could not be rewritten after a change by %s via %s", actor, door)
+
+
+def _check_door(door):
+    if door not in DOORS:
+        raise ValueError(f"door must be one of {', '.join(DOORS)}, got {door!r}")
+
+
+def _summary(cleaned):
+    parts = [f"schedule {cleaned['task_schedule'] or '(chain)'!s}", f"exec {cleaned['task_exec']}",
+             "enabled" if cleaned["task_enabled"] else "disabled"]
+    if cleaned["task_env"]:
+        parts.append("env keys " + ", ".join(sorted(cleaned["task_env"])))
+    return "; ".join(parts)
+
+
+def _changes(before, after, changed):
+    """Changed field names; for task_env the keys added, removed and changed, never the values (secrets)."""
+    out = []
+    for name in changed:
+        if name == "task_env":
+            old, new = before[name] or {}, after[name] or {}
+            keys = [f"+{k}" for k in sorted(new.keys() - old.keys())]
+            keys += [f"-{k}" for k in sorted(old.keys() - new.keys())]
+            keys += [f"~{k}" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
+            out.append(f"task_env ({' '.join(keys)})")
+        else:
+            out.append(name)
+    return "changed " + ", ".join(out)
