@@ -1,0 +1,124 @@
+"""Measurements 3 and 5: the midnight burst (1,000 enabled tasks due in the same minute) and the engine's
+bookkeeping per execution, against a bare pool of the same size spawning the same script.
+
+The /bin/true-like burst runs first; when it has drained, the Python-script burst is added for the next
+minute and the scheduler restarted. The scheduler runs through instrumented_scheduler.py, which counts
+its SQLite write transactions."""
+import argparse
+import sys
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baselines import bare_pool  # noqa: E402
+from common import (  # noqa: E402
+    SMOKE, Workspace, cron_at, dt_to_ns, next_slot, percentile, print_rows, row, sleep_until, utc_now, wait_until,
+    write_result,
+)
+
+
+def run_burst(ws, script, prefix, count, timeout):
+    """Create `count` tasks due at the next minute, run the scheduler through it; returns the figures."""
+    slot = next_slot(min_lead=20)
+    ws.add_tasks(count, script=script, schedule=cron_at(slot), prefix=prefix)
+    sched = ws.start_scheduler(instrumented=True)
+    try:
+        ready_s = sched.wait_ready(timeout=60)
+        sleep_until(slot - timedelta(seconds=1))
+        cpu0, commits0 = sched.cpu_seconds(), sched.counters().get("commits", 0)
+        idle_from = utc_now()
+        # Everything fired must end in a record; give up after `timeout` s and count what is missing.
+        try:
+            wait_until(lambda: _finished(ws, prefix) >= count, timeout, interval=0.5, what=f"{count} records")
+        except TimeoutError:
+            pass
+        cpu1, commits1 = sched.cpu_seconds(), sched.counters().get("commits", 0)
+        window_s = (utc_now() - idle_from).total_seconds()
+    finally:
+        sched.stop()
+
+    executions = [e for e in ws.executions() if e["task__task_id"].startswith(prefix)]
+    stamps = [s for s in ws.stamps() if s["task_id"].startswith(prefix)]
+    slot_ns = dt_to_ns(slot)
+    per_task = Counter(e["task__task_id"] for e in executions if e["trigger"] == "schedule")
+    first_ins = sorted((s["ns"] - slot_ns) / 1e6 for s in stamps)
+    spawned = sorted((e["start_time"] - slot).total_seconds() * 1000 for e in executions if e["start_time"])
+    ended = [e["end_time"] for e in executions if e["end_time"]]
+    last_end_s = (max(ended) - slot).total_seconds() if ended else None
+    return {
+        "script": script,
+        "count": count,
+        "slot": slot.isoformat(),
+        "ready_s": ready_s,
+        "records": len(executions),
+        "tasks_with_a_record": len(per_task),
+        "tasks_with_two_records": sum(1 for n in per_task.values() if n > 1),
+        "statuses": dict(Counter(e["status"] for e in executions)),
+        "script_runs": len(stamps),
+        "first_instruction_ms": {"p50": percentile(first_ins, 50), "max": first_ins[-1] if first_ins else None},
+        "spawned_ms": {"p50": percentile(spawned, 50), "max": spawned[-1] if spawned else None},
+        "start_rate_per_s": len(first_ins) / (first_ins[-1] / 1000) if first_ins else None,
+        "records_per_s": len(ended) / last_end_s if last_end_s else None,
+        "engine_cpu_ms_per_execution": (cpu1 - cpu0) * 1000 / max(1, len(ended)),
+        "commits_per_execution": (commits1 - commits0) / max(1, len(ended)),
+        "window_s": window_s,
+        "errors": Counter(e["error_message"] for e in executions if e["error_message"]).most_common(3),
+    }
+
+
+def _finished(ws, prefix):
+    from tasks_app.models import TaskExecution
+
+    return TaskExecution.objects.filter(task__task_id__startswith=prefix, end_time__isnull=False).count()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=8, help="SCHEDULER_MAX_WORKERS and the bare pool's size")
+    parser.add_argument("--count", type=int, default=20 if SMOKE else 1000)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    count, workers = args.count, args.workers
+
+    pool = {s: bare_pool(s, count, workers) for s in ("noop.py", "typical.py")}
+    ws = Workspace("burst", workers=workers).migrate()
+    ws.setup_django()
+    trivial = run_burst(ws, "noop.py", "burstnoop", count, timeout=max(60, count * 0.2))
+    python = run_burst(ws, "typical.py", "burstpy", count, timeout=max(90, count * 0.3))
+
+    rows = []
+    for label, r in (("/bin/true-like", trivial), ("Python", python)):
+        lost = count - r["tasks_with_a_record"]
+        rows.append(row(
+            f"3. burst of {count} {label} tasks: slots without an execution record", lost, 0,
+            bar="0", passed=lost == 0 and r["tasks_with_two_records"] == 0, ratio="-",
+        ))
+    t_last = trivial["first_instruction_ms"]["max"]
+    rows.append(row(
+        f"3. burst: last of {count} /bin/true-like scripts started (first instruction) after the minute",
+        t_last / 1000 if t_last else None, pool["noop.py"]["last_start_ms"] / 1000, unit="s",
+        bar="<= 2 s", passed=t_last is not None and t_last <= 2000,
+    ))
+    rate, bare_rate = python["start_rate_per_s"], pool["typical.py"]["start_rate_per_s"]
+    rows.append(row(
+        f"3. burst: Python scripts started per second, {workers} workers", rate, bare_rate, unit="/s",
+        bar=">= 0.8x bare pool", passed=rate is not None and rate >= 0.8 * bare_rate,
+    ))
+    commits = trivial["commits_per_execution"]
+    rows.append(row("5. database commits per execution (SQLite)", commits, bar="<= 2", passed=commits <= 2))
+    cpu = trivial["engine_cpu_ms_per_execution"]
+    rows.append(row("5. engine CPU time per execution, outside the child", cpu, unit="ms", bar="<= 5 ms",
+                    passed=cpu <= 5))
+    rec, bare_rec = trivial["records_per_s"], pool["noop.py"]["completion_rate_per_s"]
+    rows.append(row(
+        f"5. executions recorded per second (SQLite WAL, {workers} workers)", rec, bare_rec, unit="/s",
+        bar=">= 100/s", passed=rec is not None and rec >= 100,
+    ))
+    write_result("burst", rows, {"bare_pool": pool, "trivial": trivial, "python": python, "workers": workers})
+    print_rows(rows)
+    ws.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,375 @@
+"""Benchmark harness: a throwaway project state (own folders, own SQLite file), tasks in bulk, the real
+`runscheduler` process, /proc readings, percentiles, and one JSON result file per benchmark."""
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+SCRIPTS_DIR = BENCH_DIR / "scripts"
+# An absolute interpreter path: the same one the engine passes to its children.
+PYTHON = sys.executable
+SMOKE = "--smoke" in sys.argv
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def utc_now():
+    return datetime.now(timezone.utc)
+
+
+def ns_to_dt(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, timezone.utc)
+
+
+def dt_to_ns(moment: datetime) -> int:
+    return int(round(moment.timestamp() * 1e6)) * 1000
+
+
+# ---------------------------------------------------------------- statistics
+
+def percentile(values, p):
+    """Linear interpolation between closest ranks (numpy's default)."""
+    data = sorted(values)
+    if not data:
+        return None
+    k = (len(data) - 1) * p / 100
+    low = int(k)
+    high = min(low + 1, len(data) - 1)
+    return data[low] + (data[high] - data[low]) * (k - low)
+
+
+def median(values):
+    return percentile(values, 50)
+
+
+# ---------------------------------------------------------------- processes
+
+def proc_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of the process (all its threads, not its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def wait_until(predicate, timeout, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def next_slot(min_lead: float) -> datetime:
+    """The first whole UTC minute at least `min_lead` seconds from now."""
+    now = utc_now()
+    slot = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    while (slot - now).total_seconds() < min_lead:
+        slot += timedelta(minutes=1)
+    return slot
+
+
+def cron_at(slot: datetime) -> str:
+    """A cron expression (read in UTC) that fires at `slot` and then not again for a year."""
+    return f"{slot.minute} {slot.hour} {slot.day} {slot.month} *"
+
+
+def sleep_until(moment: datetime):
+    delay = (moment - utc_now()).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
+
+
+# ---------------------------------------------------------------- the throwaway project state
+
+def migrations_fingerprint() -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "tasks_app" / "migrations").glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class Workspace:
+    """Its own TASKS_DIR, CONF_DIR, LOGS_DIR and SQLite database, the environment that points at them,
+    and the benchmark scripts copied into its tasks folder."""
+
+    def __init__(self, name: str, *, workers: int | None = None, extra_env: dict | None = None):
+        self.name = name
+        self.dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        self.tasks_dir = self.dir / "tasks"
+        self.conf_dir = self.dir / "conf"
+        self.logs_dir = self.dir / "logs"
+        self.stamp_dir = self.dir / "stamps"
+        for folder in (self.tasks_dir, self.conf_dir, self.logs_dir, self.stamp_dir):
+            folder.mkdir()
+        for script in SCRIPTS_DIR.glob("*.py"):
+            shutil.copy(script, self.tasks_dir / script.name)
+        self.db_path = self.dir / "db.sqlite3"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "scheduler_site.settings",
+            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "TASKS_DIR": str(self.tasks_dir),
+            "CONF_DIR": str(self.conf_dir),
+            "LOGS_DIR": str(self.logs_dir),
+            "TIME_ZONE": "UTC",
+            "DJANGO_SECRET_KEY": "bench-" + "x" * 40,
+            "DJANGO_DEBUG": "false",
+            "LOG_LEVEL": "INFO",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        if workers:
+            self.env["SCHEDULER_MAX_WORKERS"] = str(workers)
+        self.env.update(extra_env or {})
+        self.django_ready = False
+
+    # -- database
+
+    def migrate(self):
+        """Migrate once per migration set and copy the migrated file: `migrate` takes seconds each time."""
+        cache = RESULTS_DIR / ".cache" / f"migrated-{migrations_fingerprint()}.sqlite3"
+        if not cache.exists():
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp_db = cache.with_suffix(f".{os.getpid()}.tmp")
+            env = {**self.env, "DATABASE_URL": f"sqlite:///{tmp_db}"}
+            subprocess.run(
+                [PYTHON, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True
+            )
+            con = sqlite3.connect(tmp_db)
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            con.execute("PRAGMA journal_mode=DELETE")
+            con.close()
+            os.replace(tmp_db, cache)
+        shutil.copy(cache, self.db_path)
+        return self
+
+    def setup_django(self):
+        """Point this process's Django at the workspace (settings read the environment at import)."""
+        if not self.django_ready:
+            os.environ.update(self.env)
+            sys.path.insert(0, str(ROOT))
+            import django
+
+            django.setup()
+            self.django_ready = True
+        return self
+
+    def add_tasks(self, count: int, *, script="noop.py", schedule="0 0 1 1 *", prefix="t", start=0, **fields):
+        """Create `count` tasks (and their status rows) in bulk; returns their task_ids."""
+        self.setup_django()
+        from django.db import transaction
+
+        from tasks_app.models import ConfigVersion, Task, TaskStatus
+
+        env = {"BENCH_STAMP_DIR": str(self.stamp_dir)}
+        ids = [f"{prefix}{i:05d}" for i in range(start, start + count)]
+        with transaction.atomic():
+            objs = [
+                Task(
+                    task_id=task_id,
+                    task_name=f"bench {task_id}",
+                    task_exec=script,
+                    task_schedule=schedule(i) if callable(schedule) else schedule,
+                    task_env=env,
+                    task_log=str(self.logs_dir / f"task_{task_id}.log"),
+                    **fields,
+                )
+                for i, task_id in enumerate(ids)
+            ]
+            # SQLite >= 3.35 and PostgreSQL return the new primary keys from bulk_create.
+            Task.objects.bulk_create(objs, batch_size=500)
+            TaskStatus.objects.bulk_create([TaskStatus(task=obj) for obj in objs], batch_size=500)
+        ConfigVersion.bump()
+        return ids
+
+    # -- the scheduler process
+
+    def start_scheduler(self, *, instrumented=False, extra_env=None):
+        return SchedulerProcess(self, instrumented=instrumented, extra_env=extra_env)
+
+    # -- results
+
+    def stamps(self) -> list[dict]:
+        """One dict per script run: ns (first instruction, CLOCK_REALTIME), task_id, execution_id."""
+        found = []
+        for path in self.stamp_dir.iterdir():
+            parts = path.read_text().split()
+            if parts:
+                found.append({
+                    "ns": int(parts[0]),
+                    "task_id": parts[1] if len(parts) > 1 else "",
+                    "execution_id": parts[2] if len(parts) > 2 else "",
+                })
+        return found
+
+    def executions(self) -> list[dict]:
+        self.setup_django()
+        from tasks_app.models import TaskExecution
+
+        return list(
+            TaskExecution.objects.values(
+                "execution_id", "task__task_id", "status", "trigger", "scheduled_time", "queued_at", "start_time",
+                "end_time", "return_code", "duration", "error_message",
+            )
+        )
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+READY_PATTERNS = [
+    re.compile(r"SchedulerEngine - .*(ready|started|running)", re.I),
+    re.compile(r"Scheduler - .*(ready|scheduled \d+)", re.I),
+]
+
+
+class SchedulerProcess:
+    """`manage.py runscheduler` in its own process, with the workspace's environment; its console output
+    goes to logs/scheduler.out. `instrumented` runs it through bench/instrumented_scheduler.py."""
+
+    def __init__(self, ws: Workspace, *, instrumented=False, extra_env=None):
+        self.ws = ws
+        self.out_path = ws.logs_dir / "scheduler.out"
+        self.counters_path = ws.dir / "counters.json"
+        env = {**ws.env, **(extra_env or {})}
+        if instrumented:
+            env["BENCH_COUNTERS_FILE"] = str(self.counters_path)
+            cmd = [PYTHON, str(BENCH_DIR / "instrumented_scheduler.py")]
+        else:
+            cmd = [PYTHON, str(ROOT / "manage.py"), "runscheduler"]
+        self.started_at = time.monotonic()
+        self.started_wall = utc_now()
+        self._out = open(self.out_path, "ab")
+        self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT)
+        self.pid = self.proc.pid
+
+    def output(self) -> str:
+        return self.out_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout=60.0) -> float:
+        """Seconds from process start until the scheduler said it is ready (every job scheduled)."""
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"runscheduler exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
+            text = self.output()
+            return any(p.search(text) for p in READY_PATTERNS)
+
+        wait_until(ready, timeout, what="runscheduler to be ready")
+        return time.monotonic() - self.started_at
+
+    def rss_kb(self) -> int:
+        return proc_rss_kb(self.pid)
+
+    def cpu_seconds(self) -> float:
+        return proc_cpu_seconds(self.pid)
+
+    def counters(self) -> dict:
+        try:
+            return json.loads(self.counters_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def stop(self, timeout=30.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+# ---------------------------------------------------------------- results
+
+def machine() -> dict:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "ram_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "kernel": platform.release(),
+    }
+
+
+def row(measurement, engine, baseline=None, *, bar, passed, ratio=None, unit=""):
+    """One line of the table. `engine`/`baseline` are numbers (in `unit`) or text; `passed` is True,
+    False, or None when the figure could not be measured."""
+
+    def fmt(value):
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{value:.3g} {unit}".strip() if abs(value) < 1000 else f"{value:,.0f} {unit}".strip()
+        if isinstance(value, int):
+            return f"{value:,} {unit}".strip()
+        return str(value)
+
+    if ratio is None and isinstance(engine, (int, float)) and isinstance(baseline, (int, float)) and baseline:
+        ratio = engine / baseline
+    return {
+        "measurement": measurement,
+        "engine": fmt(engine),
+        "baseline": fmt(baseline),
+        "ratio": f"{ratio:.2f}x" if isinstance(ratio, (int, float)) else "-",
+        "bar": bar,
+        "result": {True: "PASS", False: "FAIL", None: "n/a"}[passed],
+        "engine_value": engine if isinstance(engine, (int, float)) else None,
+        "baseline_value": baseline if isinstance(baseline, (int, float)) else None,
+    }
+
+
+def write_result(name: str, rows: list[dict], details: dict | None = None) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}{'.smoke' if SMOKE else ''}.json"
+    payload = {
+        "name": name,
+        "when": utc_now().isoformat(timespec="seconds"),
+        "smoke": SMOKE,
+        "machine": machine(),
+        "rows": rows,
+        "details": details or {},
+    }
+    path.write_text(json.dumps(payload, indent=2, default=str))
+    return path
+
+
+def print_rows(rows):
+    for r in rows:
+        print(f"  {r['measurement']}: {r['engine']} (baseline {r['baseline']}, {r['ratio']}) bar {r['bar']}"
+              f" -> {r['result']}")

@@ -1,0 +1,100 @@
+"""Measurements 1 and 2: launch overhead (a task's fire time to its script's first instruction) against a
+bare subprocess spawn of the same script, and the fire lateness of 100 tasks due in the same minute.
+
+Cron fires once a minute at most, so launch overhead is sampled one task per minute, alone on an idle
+machine: the /bin/true-like script (noop.py) and the Python script (typical.py) in alternate minutes."""
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baselines import bare_spawn_latencies  # noqa: E402
+from common import (  # noqa: E402
+    SMOKE, Workspace, cron_at, dt_to_ns, median, next_slot, percentile, print_rows, row, sleep_until, utc_now,
+    wait_until, write_result,
+)
+
+SCRIPTS = {"noop.py": "/bin/true-like script", "typical.py": "Python script"}
+LAUNCH_ROUNDS = 1 if SMOKE else 2  # minutes per script kind
+PUNCTUAL_TASKS = 5 if SMOKE else 100
+
+
+def main():
+    baseline = {s: bare_spawn_latencies(s, 5 if SMOKE else 30) for s in SCRIPTS}
+
+    ws = Workspace("punctuality").migrate()
+    ws.setup_django()
+    first = next_slot(min_lead=15)
+    plan = []  # (slot, script) for the launch-overhead samples, one task alone in its minute
+    minute = 0
+    for _ in range(LAUNCH_ROUNDS):
+        for script in SCRIPTS:
+            plan.append((first + timedelta(minutes=minute), script))
+            minute += 1
+    burst_slot = first + timedelta(minutes=minute)
+    for i, (slot, script) in enumerate(plan):
+        ws.add_tasks(1, script=script, schedule=cron_at(slot), prefix=f"launch{i}-")
+    ws.add_tasks(PUNCTUAL_TASKS, script="noop.py", schedule=cron_at(burst_slot), prefix="punct")
+
+    sched = ws.start_scheduler()
+    try:
+        ready_s = sched.wait_ready(timeout=60)
+        print(f"scheduler ready in {ready_s:.2f} s; first slot {first:%H:%M}, burst at {burst_slot:%H:%M}")
+        sleep_until(burst_slot + timedelta(seconds=2))
+        expected = len(plan) + PUNCTUAL_TASKS
+        wait_until(lambda: len(ws.stamps()) >= expected, 60, interval=0.2, what=f"{expected} script runs")
+        wait_until(lambda: all(e["end_time"] for e in ws.executions()), 30, interval=0.2, what="runs recorded")
+    finally:
+        sched.stop()
+
+    stamps = {s["task_id"]: s["ns"] for s in ws.stamps()}
+    executions = {e["task__task_id"]: e for e in ws.executions()}
+    launch = {script: [] for script in SCRIPTS}
+    for i, (slot, script) in enumerate(plan):
+        task_id = f"launch{i}-00000"
+        if task_id in stamps:
+            launch[script].append((stamps[task_id] - dt_to_ns(slot)) / 1e6)
+    fire_ms, start_ms = [], []
+    for task_id, e in executions.items():
+        if task_id.startswith("punct"):
+            slot = e["scheduled_time"]
+            fire_ms.append((e["queued_at"] - slot).total_seconds() * 1000)
+            if task_id in stamps:
+                start_ms.append((stamps[task_id] - dt_to_ns(slot)) / 1e6)
+
+    rows = []
+    for script, label in SCRIPTS.items():
+        engine, bare = median(launch[script]), median(baseline[script])
+        rows.append(row(
+            f"1. launch overhead, {label}: fire time -> first instruction, median", engine, bare, unit="ms",
+            bar="<= 1.5x bare spawn",
+            passed=None if engine is None else engine <= 1.5 * bare,
+        ))
+    p50, p99 = percentile(fire_ms, 50), percentile(fire_ms, 99)
+    rows.append(row(
+        f"2. punctuality: fire lateness (execution queued - cron slot) of {PUNCTUAL_TASKS} tasks, p50 / p99",
+        f"{p50:.1f} / {p99:.1f} ms" if fire_ms else None, bar="p50 <= 5 ms, p99 <= 50 ms",
+        passed=bool(fire_ms) and len(fire_ms) == PUNCTUAL_TASKS and p50 <= 5 and p99 <= 50,
+    ))
+    if start_ms:
+        rows.append(row(
+            f"2b. same {PUNCTUAL_TASKS} tasks, slot -> script's first instruction, p50 / p99 (information)",
+            f"{percentile(start_ms, 50):.0f} / {percentile(start_ms, 99):.0f} ms", bar="-", passed=None,
+        ))
+    details = {
+        "bare_spawn_ms": baseline,
+        "engine_launch_ms": launch,
+        "punctuality_fire_ms": sorted(fire_ms),
+        "punctuality_start_ms": sorted(start_ms),
+        "ready_s": ready_s,
+        "executions": len(executions),
+        "workspace": str(ws.dir),
+        "ended": utc_now().isoformat(),
+    }
+    write_result("punctuality", rows, details)
+    print_rows(rows)
+    ws.cleanup()
+
+
+if __name__ == "__main__":
+    main()
