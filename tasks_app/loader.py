@@ -186,7 +186,9 @@ class TaskLoader:
         cleaned, errors = self._clean_one(data, existing=existing, instance_id=instance_id)
         if errors:
             raw_id = data.get("task_id") if isinstance(data, dict) else None
-            self._log_refusal(show(raw_id) if raw_id else instance_id, errors)
+            # An id that breaks the pattern is quoted, so a newline in it cannot forge a log line.
+            plain = isinstance(raw_id, str) and re.fullmatch(TASK_ID_PATTERN, raw_id)
+            self._log_refusal(raw_id if plain else show(raw_id) if raw_id else instance_id, errors)
             raise TaskValidationError(errors)
         return cleaned
 
