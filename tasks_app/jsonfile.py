@@ -36,13 +36,17 @@ def locked(path):
 
 
 def write_text_atomic(path, text: str):
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path, content: bytes):
     path = Path(path)
     with locked(path):
         # The temp file sits in the same folder, so os.replace is a rename on one file system (atomic).
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(text.encode("utf-8"))
+                f.write(content)
                 f.flush()
                 os.fsync(f.fileno())
             if path.exists():

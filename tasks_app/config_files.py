@@ -1,0 +1,215 @@
+"""conf/tasks.json as a mirror of the database, and export / import between the database and the
+document's JSON files. Import is all-or-nothing: every problem is listed and nothing changes."""
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from . import backups, domain, jsonfile
+from .dal.django_dal import DjangoTaskDataAccess, apply_task_fields, execution_to_domain, status_to_dict, task_to_dict
+from .dal.file_dal import execution_to_dict, key_orders_of, render_tasks_document, status_to_file
+from .loader import TaskFileError, TaskLoader
+from .models import ConfigVersion, Task, TaskExecution, TaskStatus
+
+log = logging.getLogger("TaskLoader")
+engine_log = logging.getLogger("SchedulerEngine")
+
+
+def tasks_file() -> Path:
+    return Path(settings.CONF_DIR) / "tasks.json"
+
+
+def _key_orders_in(path) -> dict:
+    """The key order a person gave task_env / task_notify in an existing file (jsonb forgets it)."""
+    try:
+        return key_orders_of((jsonfile.read_json(path, {}) or {}).get("tasks"))
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def render_tasks_text(key_orders=None, *, hint_file=None) -> str:
+    """conf/tasks.json's content for the tasks now in the database."""
+    orders = _key_orders_in(hint_file or tasks_file())
+    orders.update(key_orders or {})
+    return jsonfile.dumps(render_tasks_document(DjangoTaskDataAccess().get_all_tasks(), orders))
+
+
+def mirror_tasks_file(actor="system", door="system", *, key_orders=None) -> bool:
+    """Rewrite conf/tasks.json from the database after a change, keeping the previous file in
+    BACKUPS_DIR first. Nothing is written (and no backup taken) if the content is already the same.
+    Returns True if the file was rewritten."""
+    path = tasks_file()
+    # Held across reading the database and writing, so two processes mirroring at once cannot leave
+    # the older view of the database in the file.
+    with jsonfile.locked(path):
+        text = render_tasks_text(key_orders)
+        try:
+            if path.read_text(encoding="utf-8") == text:
+                return False
+        except (FileNotFoundError, UnicodeDecodeError):
+            pass
+        backup = backups.backup_file(path)
+        jsonfile.write_text_atomic(path, text)
+    backups.prune()
+    engine_log.info("Wrote %s after a change by %s via %s%s", path, actor, door,
+                    f"; previous version kept as {backup.name}" if backup else "")
+    return True
+
+
+# ---- export -------------------------------------------------------------------------------------------------
+
+def sibling_files(path) -> tuple[Path, Path]:
+    """Where export puts history and status next to a tasks file: the document's names, same folder."""
+    folder = Path(path).parent
+    return folder / "task_history.json", folder / "task_status.json"
+
+
+def export_document(*, include_history=False, include_status=False) -> dict:
+    """Everything export writes, as one document (for --output -)."""
+    document = render_tasks_document(DjangoTaskDataAccess().get_all_tasks(), _key_orders_in(tasks_file()))
+    if include_history:
+        document["history"] = _history_document()
+    if include_status:
+        document["status"] = _status_document()
+    return document
+
+
+def _history_document():
+    """task_history.json's content: every execution in the database, oldest first."""
+    rows = [execution_to_dict(execution_to_domain(obj, obj.task.task_id))
+            for obj in TaskExecution.objects.select_related("task").order_by("execution_id").iterator()]
+    return {"last_execution_id": rows[-1]["execution_id"] if rows else 0, "executions": rows}
+
+
+def _status_document():
+    statuses = {obj.task.task_id: status_to_dict(obj) for obj in TaskStatus.objects.select_related("task")}
+    return {"tasks": {tid: status_to_file(statuses[tid]) for tid in sorted(statuses)}}
+
+
+def export_tasks(path, *, include_history=False, include_status=False, actor="system", door="cli") -> list[Path]:
+    """Write the database's tasks to `path` in the document's format (plus task_history.json and
+    task_status.json beside it if asked). Exporting onto conf/tasks.json is a mirror (with a backup).
+    Returns the files written."""
+    path = Path(path).resolve()
+    if path == tasks_file().resolve():
+        mirror_tasks_file(actor, door)
+    else:
+        # Prefer the order the target already has, then the mirror's.
+        orders = _key_orders_in(tasks_file())
+        orders.update(_key_orders_in(path))
+        jsonfile.write_text_atomic(
+            path, jsonfile.dumps(render_tasks_document(DjangoTaskDataAccess().get_all_tasks(), orders))
+        )
+    written = [path]
+    history_file, status_file = sibling_files(path)
+    if include_history:
+        jsonfile.write_json_atomic(history_file, _history_document())
+        written.append(history_file)
+    if include_status:
+        jsonfile.write_json_atomic(status_file, _status_document())
+        written.append(status_file)
+    engine_log.info("Exported %d task(s) to %s by %s via %s", Task.objects.count(),
+                    ", ".join(str(p) for p in written), actor, door)
+    return written
+
+
+# ---- import -------------------------------------------------------------------------------------------------
+
+@dataclass
+class ImportResult:
+    created: list = field(default_factory=list)
+    updated: list = field(default_factory=list)
+    deleted: list = field(default_factory=list)
+    unchanged: list = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.deleted)
+
+    def summary(self) -> str:
+        return (f"{len(self.created)} created, {len(self.updated)} updated, {len(self.deleted)} deleted, "
+                f"{len(self.unchanged)} unchanged")
+
+
+class _CapturingLoader(TaskLoader):
+    """load_file() with the `existing` import needs (load_file alone assumes a self-contained file),
+    keeping the raw items for their key order."""
+
+    def __init__(self, existing):
+        super().__init__()
+        self.existing = existing
+        self.items = None
+
+    def clean_many(self, items, *, existing=None):
+        self.items = items
+        return super().clean_many(items, existing=self.existing)
+
+
+def _validate(path_or_data, existing):
+    """(cleaned tasks, raw items). Raises TaskFileError listing every problem."""
+    if isinstance(path_or_data, (str, Path)):
+        loader = _CapturingLoader(existing)
+        cleaned = loader.load_file(path_or_data)
+        return cleaned, loader.items
+    items = path_or_data.get("tasks") if isinstance(path_or_data, dict) else path_or_data
+    if isinstance(path_or_data, dict) and "tasks" not in path_or_data:
+        raise TaskFileError([("", "file", 'The data must hold an object with a "tasks" list.')])
+    return TaskLoader().clean_many(items, existing=existing), items
+
+
+def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, door="import", source=None) -> ImportResult:
+    """Import tasks in the document's format ({"tasks": [...]}) from a file path or parsed data.
+
+    All-or-nothing: validated as a whole by TaskLoader (dependencies may name database tasks unless
+    `replace`), then written in one transaction. With `replace`, database tasks missing from the file are
+    deleted. Raises loader.TaskFileError with every problem; nothing is changed then.
+    """
+    source = source or (str(path_or_data) if isinstance(path_or_data, (str, Path)) else "data")
+    result = ImportResult(dry_run=dry_run)
+    try:
+        with transaction.atomic():
+            current = {obj.task_id: obj for obj in Task.objects.select_for_update().order_by("task_id")}
+            existing = {} if replace else {tid: list(obj.task_dependencies or []) for tid, obj in current.items()}
+            cleaned, items = _validate(path_or_data, existing)
+            incoming = {data["task_id"]: domain.Task(**data).to_dict() for data in cleaned}
+            for task_id, data in incoming.items():
+                if task_id not in current:
+                    result.created.append(task_id)
+                elif task_to_dict(current[task_id]) == data:
+                    result.unchanged.append(task_id)
+                else:
+                    result.updated.append(task_id)
+            if replace:
+                result.deleted = sorted(set(current) - set(incoming))
+            if dry_run or not result.changed:
+                transaction.set_rollback(True)
+            else:
+                _write(incoming, result, current)
+    except TaskFileError as exc:
+        log.warning("Import of %s by %s via %s refused, nothing changed: %d problem(s)",
+                    source, actor, door, len(exc.problems))
+        raise
+    if dry_run:
+        log.info("Dry run of importing %s by %s via %s: %s", source, actor, door, result.summary())
+        return result
+    mirror_tasks_file(actor, door, key_orders=key_orders_of(items))
+    log.info("Imported %d task(s) from %s by %s via %s: %s", len(incoming), source, actor, door, result.summary())
+    return result
+
+
+def _write(incoming, result, current):
+    from .services.tasks import next_run_time
+
+    Task.objects.filter(task_id__in=result.deleted).delete()
+    for task_id in result.created + result.updated:
+        obj = current.get(task_id) or Task(task_id=task_id)
+        apply_task_fields(obj, incoming[task_id])
+        obj.save()
+        # Lists show the stored next run, so an imported task has one at once, as a created one does.
+        status, _ = TaskStatus.objects.get_or_create(task=obj)
+        status.next_run_time = next_run_time(obj)
+        status.save(update_fields=["next_run_time", "updated_at"])
+    ConfigVersion.bump()

@@ -1,0 +1,27 @@
+"""`manage.py export_tasks`: the database's tasks in the document's tasks.json format (default: conf/tasks.json)."""
+from django.core.management.base import BaseCommand
+
+from tasks_app import config_files, jsonfile
+
+from .import_tasks import cli_actor
+
+
+class Command(BaseCommand):
+    help = ("Write the tasks to conf/tasks.json (or --output FILE, '-' for standard output). With --with-history "
+            "and --with-status, task_history.json and task_status.json are written beside it.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--output", "-o", default=None, help="File to write; '-' for standard output.")
+        parser.add_argument("--with-history", action="store_true", help="Also write task_history.json.")
+        parser.add_argument("--with-status", action="store_true", help="Also write task_status.json.")
+
+    def handle(self, *args, output, with_history, with_status, **options):
+        if output == "-":
+            document = config_files.export_document(include_history=with_history, include_status=with_status)
+            self.stdout.write(jsonfile.dumps(document), ending="")
+            return
+        path = output or config_files.tasks_file()
+        written = config_files.export_tasks(path, include_history=with_history, include_status=with_status,
+                                            actor=cli_actor(), door="cli")
+        for file in written:
+            self.stdout.write(f"Wrote {file}")
