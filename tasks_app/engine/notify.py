@@ -1,0 +1,217 @@
+"""Notifications when a run ends: a registry of notifier classes (settings.TASK_NOTIFIERS, dotted paths
+imported lazily), e-mail and webhook built in. A failing notifier is logged; it never changes a result."""
+import json
+import logging
+import smtplib
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils.module_loading import import_string
+
+from tasks_app.models import ExecutionStatus
+
+from .output import read_output
+
+log = logging.getLogger("TaskExecutor")
+
+OUTPUT_TAIL_LINES = 50
+WEBHOOK_TIMEOUT = 5  # seconds
+RETRIES = 1  # a notice that failed in a way retrying can help is tried once more, after RETRY_DELAY
+RETRY_DELAY = 2.0
+# A user's stop is deliberate, not a failure to be told about.
+FAILURE_STATUSES = {ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT, ExecutionStatus.SKIPPED, ExecutionStatus.LOST}
+
+
+class NotifierError(Exception):
+    """A notice could not be sent. `retryable` says whether trying again later can help
+    (a server down or slow) or not (a bad address, a refused recipient)."""
+
+    def __init__(self, message, retryable=False):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Notifier:
+    """A plugin: applies() says whether the task asked for this kind of notice; send() sends it."""
+
+    def __init__(self, execution):
+        self.execution = execution
+        self.task = execution.task
+        self.config = execution.task.task_notify or {}
+
+    def applies(self) -> bool:
+        raise NotImplementedError
+
+    def send(self) -> None:
+        raise NotImplementedError
+
+
+def execution_url(execution) -> str:
+    return f"{settings.SITE_URL}/tasks/{execution.task.task_id}/executions/{execution.execution_id}"
+
+
+def summary(execution) -> dict:
+    """The facts every notice carries, as JSON-ready values."""
+    task = execution.task
+    return {
+        "task_id": task.task_id,
+        "task_name": task.task_name,
+        "execution_id": execution.execution_id,
+        "status": str(execution.status),
+        "trigger": str(execution.trigger),
+        "attempt": execution.attempt,
+        "return_code": execution.return_code,
+        "error_message": execution.error_message or "",
+        "start_time": execution.start_time.isoformat() if execution.start_time else None,
+        "end_time": execution.end_time.isoformat() if execution.end_time else None,
+        "duration": execution.duration,
+        "url": execution_url(execution),
+    }
+
+
+class EmailNotifier(Notifier):
+    """task_notify["email"]: one address or several, comma-separated."""
+
+    def recipients(self):
+        raw = self.config.get("email") or ""
+        items = raw if isinstance(raw, list) else str(raw).split(",")
+        return [a.strip() for a in items if a and a.strip()]
+
+    def applies(self):
+        return bool(self.recipients())
+
+    def subject(self, facts):
+        return f"[scheduler] {facts['task_id']}: {facts['status']}"
+
+    def body(self, facts):
+        duration = "-" if facts["duration"] is None else f"{facts['duration']:.2f} s"
+        tail = read_output(self.execution, tail_lines=OUTPUT_TAIL_LINES).rstrip("\n")
+        lines = [
+            f"Task: {facts['task_name']} ({facts['task_id']})",
+            f"Execution: {facts['execution_id']} (trigger {facts['trigger']}, attempt {facts['attempt']})",
+            f"Status: {facts['status']}",
+            f"Started: {facts['start_time'] or '-'}",
+            f"Ended: {facts['end_time'] or '-'}",
+            f"Duration: {duration}",
+            f"Return code: {'-' if facts['return_code'] is None else facts['return_code']}",
+            f"Error: {facts['error_message'] or '-'}",
+            "",
+            f"Last {OUTPUT_TAIL_LINES} lines of output:",
+            tail or "(no output)",
+            "",
+            f"Details: {facts['url']}",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def send(self):
+        facts = summary(self.execution)
+        try:
+            send_mail(self.subject(facts), self.body(facts), settings.DEFAULT_FROM_EMAIL, self.recipients())
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError) as exc:
+            raise NotifierError(f"e-mail refused: {exc}", retryable=False) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise NotifierError(f"e-mail not sent: {exc}", retryable=True) from exc
+
+
+class WebhookNotifier(Notifier):
+    """task_notify["webhook"]: an http(s) URL that receives the summary as a JSON POST."""
+
+    def applies(self):
+        return bool(self.config.get("webhook"))
+
+    def send(self):
+        url = str(self.config["webhook"])
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise NotifierError(f"webhook {url!r}: only http and https URLs are allowed", retryable=False)
+        body = json.dumps(summary(self.execution), ensure_ascii=False).encode()
+        request = urllib.request.Request(
+            url, data=body, method="POST",
+            headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "task-scheduler"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:
+                response.read(1024)
+        except urllib.error.HTTPError as exc:
+            retryable = exc.code >= 500 or exc.code in (408, 429)
+            raise NotifierError(f"webhook {url}: HTTP {exc.code}", retryable=retryable) from exc
+        except (urllib.error.URLError, socket.timeout, OSError) as exc:
+            raise NotifierError(f"webhook {url}: {getattr(exc, 'reason', exc)}", retryable=True) from exc
+
+
+@lru_cache(maxsize=8)
+def _load(paths: tuple) -> tuple:
+    return tuple(import_string(path) for path in paths)
+
+
+def notifier_classes() -> tuple:
+    return _load(tuple(settings.TASK_NOTIFIERS))
+
+
+def wanted(execution) -> bool:
+    """Whether the task asked to hear about this outcome (on_success / on_failure)."""
+    config = execution.task.task_notify or {}
+    if execution.status == ExecutionStatus.SUCCESS:
+        return bool(config.get("on_success"))
+    if execution.status in FAILURE_STATUSES:
+        return bool(config.get("on_failure"))
+    return False
+
+
+def notify_execution(execution) -> None:
+    """Send the notices `execution` (finished; task loaded) calls for. Never raises.
+
+    The caller decides when: after the last attempt of a failing run, not after each retry."""
+    try:
+        if not wanted(execution):
+            return
+        classes = notifier_classes()
+    except Exception:
+        log.exception("Notifications for execution %s: bad TASK_NOTIFIERS setting", execution.execution_id)
+        return
+    for cls in classes:
+        _send_one(cls, execution)
+
+
+def _send_one(cls, execution, attempts=1 + RETRIES):
+    name = getattr(cls, "__name__", str(cls))
+    where = f"task {execution.task.task_id} execution {execution.execution_id}"
+    for attempt in range(1, attempts + 1):
+        try:
+            notifier = cls(execution)
+            if not notifier.applies():
+                return
+            notifier.send()
+            log.info("Sent %s for %s (%s)", name, where, execution.status)
+            return
+        except NotifierError as exc:
+            again = exc.retryable and attempt < attempts
+            log.warning("%s failed for %s: %s (%s)", name, where, exc,
+                        "trying again" if again else "retrying may help" if exc.retryable else "permanent")
+            if not again:
+                return
+            time.sleep(RETRY_DELAY)
+        except Exception as exc:
+            log.warning("%s failed for %s: %r", name, where, exc)
+            return
+
+
+_background = None
+_background_lock = threading.Lock()
+
+
+def notify_execution_later(execution):
+    """notify_execution in a small background pool, so a slow SMTP server or webhook (up to
+    WEBHOOK_TIMEOUT s, plus a retry) does not hold an executor worker. Returns the Future."""
+    global _background
+    with _background_lock:
+        if _background is None:
+            _background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="notify")
+    return _background.submit(notify_execution, execution)
