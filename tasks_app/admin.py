@@ -1,0 +1,238 @@
+"""Django admin for operators. Saving, deleting, enabling and running go through the task services, so the
+admin validates with TaskLoader, mirrors conf/tasks.json and logs like every other door (door "admin")."""
+import logging
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.utils.html import format_html
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import admin_keys, admin_runs  # noqa: F401  (they register the execution and API key admins)
+from . import cron
+from .domain import TASK_FIELDS
+from .loader import TaskLoader, TaskValidationError
+from .models import ExecutionStatus, Task
+from .services import tasks as services
+
+log = logging.getLogger("WebInterface")
+JSON_DEFAULTS = {"task_env": dict, "task_dependencies": list, "task_notify": dict}
+
+admin.site.site_header = _("Task scheduling engine")
+admin.site.site_title = _("Task scheduling engine")
+admin.site.index_title = _("Administration")
+
+
+class TaskAdminForm(forms.ModelForm):
+    """The model's fields, checked by TaskLoader in clean() so the admin shows the API's messages."""
+
+    class Meta:
+        model = Task
+        fields = list(TASK_FIELDS)
+        widgets = {
+            "task_desc": forms.Textarea(attrs={"rows": 3}),
+            "task_env": forms.Textarea(attrs={"rows": 6, "cols": 60}),
+            "task_dependencies": forms.Textarea(attrs={"rows": 2, "cols": 60}),
+            "task_notify": forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        }
+        help_texts = {
+            "task_schedule": _("Five cron fields read in the task's time zone, e.g. */5 * * * *; empty for a task "
+                               "that runs after its dependencies."),
+            "task_env": _('JSON object of names to text values, e.g. {"PARAM1": "value"}.'),
+            "task_dependencies": _('JSON list of task ids, e.g. ["backup"].'),
+            "task_notify": _('JSON, e.g. {"on_failure": true, "email": "ops@example.com", "webhook": ""}.'),
+            "task_timezone": _("IANA zone such as Asia/Shanghai; empty for the server's zone."),
+        }
+
+    task_data = None  # the loader's cleaned dict, what the services are given
+
+    def clean(self):
+        cleaned = super().clean()
+        instance_id = self.instance.task_id if self.instance.pk else None
+        data = {name: cleaned[name] for name in TASK_FIELDS if name in cleaned}
+        if instance_id:
+            data["task_id"] = instance_id  # read-only on the change page
+        for name, empty in JSON_DEFAULTS.items():
+            if name in data and data[name] is None:  # an emptied JSON box
+                data[name] = empty()
+        for name in ("task_schedule", "task_log", "task_timezone"):
+            if isinstance(data.get(name), str):
+                data[name] = data[name].strip()
+        try:
+            self.task_data = TaskLoader().clean(data, instance_id=instance_id)
+        except TaskValidationError as exc:
+            for field, messages_ in exc.errors.items():
+                if field in self.errors:
+                    continue  # the form already said what is wrong with it (e.g. not a number)
+                for message in messages_:
+                    self.add_error(field if field in self.fields else None, message)
+        return self.cleaned_data
+
+
+class LastStatusFilter(admin.SimpleListFilter):
+    title = _("last result")
+    parameter_name = "last_status"
+
+    def lookups(self, request, model_admin):
+        return [("never", _("Never run")), *ExecutionStatus.choices]
+
+    def queryset(self, request, queryset):
+        if self.value() == "never":
+            return queryset.filter(Q(status__isnull=True) | Q(status__last_status=""))
+        if self.value():
+            return queryset.filter(status__last_status=self.value())
+        return queryset
+
+
+def _status(task):
+    try:
+        return task.status
+    except Task.status.RelatedObjectDoesNotExist:
+        return None
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    form = TaskAdminForm
+    list_display = ("task_id", "task_name", "schedule_in_words", "task_enabled", "next_run", "last_result")
+    list_display_links = ("task_id", "task_name")
+    list_filter = ("task_enabled", "task_overlap", LastStatusFilter)
+    search_fields = ("task_id", "task_name", "task_desc")
+    list_select_related = ("status",)
+    actions = ("enable_tasks", "disable_tasks", "run_now")
+    list_per_page = 50
+    status_fields = ("running", "next_run", "last_result")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("status")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("task_id", *self.status_fields) if obj else ()
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [
+            (None, {"fields": ("task_id", "task_name", "task_desc", "task_exec", "task_schedule", "task_enabled")}),
+            (_("Run"), {"fields": ("task_timeout", "task_retry", "task_retry_interval", "task_timezone",
+                                   "task_overlap", "task_misfire_grace", "task_log")}),
+            (_("Parameters, dependencies and notifications"),
+             {"fields": ("task_env", "task_dependencies", "task_notify")}),
+        ]
+        if obj:
+            fieldsets.insert(0, (_("Status"), {"fields": self.status_fields}))
+        return fieldsets
+
+    # ---- columns ----------------------------------------------------------------------------------------------
+
+    @admin.display(description=_("schedule"), ordering="task_schedule")
+    def schedule_in_words(self, task):
+        if not task.task_schedule:
+            return _("After %(deps)s") % {"deps": ", ".join(task.task_dependencies or []) or "—"}
+        try:
+            words = cron.describe(task.task_schedule, get_language())
+        except cron.CronError:
+            words = _("invalid")
+        return format_html('{}<br><code>{}</code>', words, task.task_schedule)
+
+    @admin.display(description=_("next run"), ordering="status__next_run_time")
+    def next_run(self, task):
+        status = _status(task)
+        return status.next_run_time if status and status.next_run_time else "—"
+
+    @admin.display(description=_("last result"), ordering="status__last_end_time")
+    def last_result(self, task):
+        status = _status(task)
+        if status is None or not status.last_status:
+            return _("Never run")
+        label = ExecutionStatus(status.last_status).label if status.last_status in ExecutionStatus.values else (
+            status.last_status)
+        moment = status.last_end_time or status.last_start_time
+        if moment is None:
+            return label
+        from django.utils import formats, timezone
+
+        return f"{label} · {formats.date_format(timezone.localtime(moment), 'SHORT_DATETIME_FORMAT')}"
+
+    @admin.display(description=_("running"), boolean=True)
+    def running(self, task):
+        status = _status(task)
+        return bool(status and status.running)
+
+    # ---- saving and deleting through the services ---------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        actor = request.user.get_username()
+        if change:
+            task = services.update_task(Task.objects.get(pk=obj.pk), form.task_data, actor=actor, door="admin")
+        else:
+            task = services.create_task(form.task_data, actor=actor, door="admin")
+        # The admin goes on with `obj` (its messages, the change log, the redirect): give it the stored row.
+        for field in Task._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(task, field.attname))
+        obj._state.adding, obj._state.db = False, task._state.db
+
+    def delete_model(self, request, obj):
+        services.delete_task(obj, actor=request.user.get_username(), door="admin")
+
+    def delete_queryset(self, request, queryset):
+        remaining = {task.task_id: task for task in queryset}
+        # Delete the dependents first, so no task is deleted while another in the selection still needs it.
+        while remaining:
+            needed = {dep for task in remaining.values() for dep in task.task_dependencies or []}
+            ready = [tid for tid in remaining if tid not in needed] or list(remaining)
+            for task_id in ready:
+                services.delete_task(remaining.pop(task_id), actor=request.user.get_username(), door="admin")
+
+    def get_deleted_objects(self, objs, request):
+        """Tasks that other tasks (outside the selection) depend on are shown as protected: Django then
+        refuses the deletion and says why, instead of failing half-way."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        selected = {task.task_id for task in objs}
+        for task in objs:
+            for dependent in services.dependents_of(task.task_id):
+                if dependent not in selected:
+                    protected.append(_("Task %(dependent)s depends on %(task)s") % {
+                        "dependent": dependent, "task": task.task_id})
+        return deleted, counts, perms_needed, protected
+
+    # ---- actions ----------------------------------------------------------------------------------------------
+
+    @admin.action(description=_("Enable selected tasks"), permissions=["change"])
+    def enable_tasks(self, request, queryset):
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description=_("Disable selected tasks"), permissions=["change"])
+    def disable_tasks(self, request, queryset):
+        self._set_enabled(request, queryset, False)
+
+    def _set_enabled(self, request, queryset, enabled):
+        changed = 0
+        for task in queryset:
+            if task.task_enabled != enabled:
+                services.set_enabled(task, enabled, actor=request.user.get_username(), door="admin")
+                changed += 1
+        if enabled:
+            text = ngettext("%(count)d task enabled.", "%(count)d tasks enabled.", changed)
+        else:
+            text = ngettext("%(count)d task disabled.", "%(count)d tasks disabled.", changed)
+        self.message_user(request, text % {"count": changed}, messages.SUCCESS)
+
+    @admin.action(description=_("Run selected tasks now"), permissions=["change"])
+    def run_now(self, request, queryset):
+        from .services.executions import run_now  # the engine's side; imported when used
+
+        queued = []
+        for task in queryset:
+            try:
+                execution = run_now(task, actor=request.user.get_username(), door="admin")
+            except Exception as exc:  # whatever the engine refuses, the operator sees why instead of a 500
+                log.warning("Run now of %s from the admin failed: %r", task.task_id, exc)
+                reason = str(exc) or _("run now is not available")
+                self.message_user(request, _("%(task)s was not started: %(reason)s") % {
+                    "task": task.task_id, "reason": reason}, messages.ERROR)
+                continue
+            queued.append(f"{task.task_id} #{getattr(execution, 'execution_id', '?')}")
+        if queued:
+            self.message_user(request, _("Queued to run now: %(runs)s. The scheduler starts them within a second.")
+                              % {"runs": ", ".join(queued)}, messages.SUCCESS)
