@@ -1,2 +1,43 @@
-"""STUB: the API engineer implements the API routes."""
-urlpatterns = []
+"""Routes of /api/: the document's paths, each with or without a trailing slash, the OpenAPI schema and
+Swagger UI (served from local static files), and a JSON 404 for anything else under /api/."""
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from . import schema  # noqa: F401  (registers the Bearer key scheme with drf-spectacular)
+from .views import TaskViewSet
+from .views_tools import (
+    BackupListView,
+    BackupRestoreView,
+    CronPreviewView,
+    ExportView,
+    ImportView,
+    NotFoundView,
+)
+
+router = DefaultRouter()
+router.trailing_slash = "/?"  # the document's paths have none; browsers and DRF links add one: accept both
+router.register("tasks", TaskViewSet, basename="api-task")
+
+
+class SchemaView(SpectacularAPIView):
+    generator_class = schema.ApiSchemaGenerator
+    custom_settings = schema.CUSTOM_SETTINGS
+    required_roles = {"get": "viewer"}
+
+
+class DocsView(SpectacularSwaggerView):
+    required_roles = {"get": "viewer"}
+
+
+urlpatterns = [
+    path("schema/", SchemaView.as_view(), name="api-schema"),
+    path("docs/", DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^cron/preview/?$", CronPreviewView.as_view(), name="api-cron-preview"),
+    re_path(r"^export/?$", ExportView.as_view(), name="api-export"),
+    re_path(r"^import/?$", ImportView.as_view(), name="api-import"),
+    re_path(r"^backups/?$", BackupListView.as_view(), name="api-backups"),
+    re_path(r"^backups/(?P<name>[^/]{1,200})/restore/?$", BackupRestoreView.as_view(), name="api-backup-restore"),
+    *router.urls,
+    re_path(r"^.*$", NotFoundView.as_view(), name="api-not-found"),
+]

@@ -1,0 +1,46 @@
+"""API keys sent as `Authorization: Bearer <key>`; the key acts as its user, with the user's role."""
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from tasks_app.models import ApiKey
+from tasks_app.models.apikey import hash_key
+
+# last_used_at is written at most this often per key, so reads do not each cost a write.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+class BearerKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        parts = authentication.get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None  # not ours: session authentication may still apply
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header: expected 'Bearer <key>'.")
+        try:
+            key = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid API key.") from None
+        api_key = ApiKey.objects.select_related("user").filter(key_hash=hash_key(key)).first()
+        if api_key is None or not api_key.user.is_active:
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        if api_key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        self._touch(api_key)
+        return api_key.user, api_key
+
+    def _touch(self, api_key):
+        now = timezone.now()
+        if api_key.last_used_at is None or now - api_key.last_used_at >= TOUCH_EVERY:
+            # Conditional, so concurrent requests with the same key write once.
+            stale = Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - TOUCH_EVERY)
+            ApiKey.objects.filter(stale, pk=api_key.pk).update(last_used_at=now)
+            api_key.last_used_at = now
+
+    def authenticate_header(self, request):
+        # Makes DRF answer 401 (not 403) to a request without credentials.
+        return f'{self.keyword} realm="api"'

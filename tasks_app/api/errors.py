@@ -1,0 +1,28 @@
+"""Every API error is JSON: DRF's own errors, the loader's validation errors, unknown paths and crashes."""
+import logging
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from tasks_app.loader import TaskValidationError
+
+logger = logging.getLogger("APIInterface")
+
+
+def json_exception_handler(exc, context):
+    if isinstance(exc, TaskValidationError):
+        exc = exceptions.ValidationError(exc.errors)
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    response = exception_handler(exc, context)
+    if response is None:
+        request = context.get("request")
+        logger.exception("Unexpected error on %s %s", getattr(request, "method", "?"), getattr(request, "path", "?"))
+        return Response({"detail": "Internal server error."}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    if isinstance(response.data, list):
+        response.data = {"non_field_errors": response.data}
+    return response

@@ -1,0 +1,241 @@
+"""JSON shapes of the API. Task input is validated by TaskLoader, so the API says what the pages, the admin
+and an import say; the declared fields describe the shape for the browsable API and the OpenAPI schema."""
+import zoneinfo
+from collections.abc import Mapping
+
+from django.http import QueryDict
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tasks_app.domain import TASK_FIELDS
+from tasks_app.loader import TaskLoader, TaskValidationError
+from tasks_app.models import ExecutionStatus, OverlapPolicy, TaskExecution, TaskStatus, Trigger
+from tasks_app.models.task import TASK_ID_PATTERN
+
+TASK_STATES = ("running", "idle", "disabled")
+
+
+def status_of(task):
+    """The task's TaskStatus row, or None before the scheduler or a service has written one."""
+    try:
+        return task.status
+    except TaskStatus.DoesNotExist:
+        return None
+
+
+def task_state(task):
+    """running, idle or disabled: what the status endpoint and the list filter call a task's state."""
+    status = status_of(task)
+    if status is not None and status.running:
+        return "running"
+    return "idle" if task.task_enabled else "disabled"
+
+
+def in_task_zone(task, moment):
+    """An aware datetime as ISO 8601 with the offset of the task's zone (None stays None)."""
+    if moment is None:
+        return None
+    return moment.astimezone(zoneinfo.ZoneInfo(task.timezone_name)).isoformat()
+
+
+@extend_schema_field({"type": "string", "enum": list(TASK_STATES)})
+class TaskStateField(serializers.CharField):
+    """running, idle or disabled; an inline enum, so the schema does not mix it up with an execution's status."""
+
+
+class TaskStatusSerializer(serializers.Serializer):
+    """The runtime status of a task (the document's task_status.json), read from TaskStatus."""
+
+    task_id = serializers.CharField()
+    status = TaskStateField()
+    running = serializers.BooleanField()
+    last_status = serializers.CharField(allow_blank=True, help_text="Status of the last finished run, or ''")
+    last_execution = serializers.IntegerField(allow_null=True, help_text="execution_id of the last run")
+    last_start_time = serializers.DateTimeField(allow_null=True)
+    last_end_time = serializers.DateTimeField(allow_null=True)
+    next_run_time = serializers.DateTimeField(allow_null=True, help_text="In the task's zone; null when disabled")
+    timezone = serializers.CharField()
+
+    def to_representation(self, task):
+        status = status_of(task)
+        next_run = status.next_run_time if status and task.task_enabled else None
+        return {
+            "task_id": task.task_id,
+            "status": task_state(task),
+            "running": bool(status and status.running),
+            "last_status": status.last_status if status else "",
+            "last_execution": status.last_execution_id if status else None,
+            "last_start_time": in_task_zone(task, status.last_start_time if status else None),
+            "last_end_time": in_task_zone(task, status.last_end_time if status else None),
+            "next_run_time": in_task_zone(task, next_run),
+            "timezone": task.timezone_name,
+        }
+
+
+class TaskSerializer(serializers.Serializer):
+    """A task with the document's field names plus task_timezone, task_overlap and task_misfire_grace."""
+
+    task_id = serializers.RegexField(TASK_ID_PATTERN, max_length=64)
+    task_name = serializers.CharField(max_length=200)
+    task_desc = serializers.CharField(required=False, allow_blank=True, default="")
+    task_exec = serializers.CharField(max_length=500, help_text='Script inside the tasks folder, e.g. "tasks/x.py"')
+    task_schedule = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="",
+        help_text="Cron expression (5 fields); empty only for a task that runs after its dependencies",
+    )
+    task_timeout = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1, required=False, allow_null=True, default=None, help_text="Seconds"
+    )
+    task_retry = serializers.IntegerField(min_value=0, max_value=100, required=False, default=0)
+    task_retry_interval = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, default=60, help_text="Seconds"
+    )
+    task_enabled = serializers.BooleanField(required=False, default=True)
+    task_log = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="", help_text="Default: logs/task_{task_id}.log"
+    )
+    task_env = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+    task_dependencies = serializers.ListField(
+        child=serializers.RegexField(TASK_ID_PATTERN, max_length=64), required=False, default=list
+    )
+    task_notify = serializers.DictField(
+        required=False, default=dict,
+        help_text='{"on_success": bool, "on_failure": bool, "email": "a@b.c, ...", "webhook": "https://..."}',
+    )
+    task_timezone = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default="", help_text="IANA zone; empty: the server's"
+    )
+    task_overlap = serializers.ChoiceField(choices=OverlapPolicy.choices, required=False, default=OverlapPolicy.SKIP)
+    task_misfire_grace = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, default=60, help_text="Seconds"
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    status = serializers.SerializerMethodField()
+
+    def get_status(self, task) -> TaskStatusSerializer:
+        return TaskStatusSerializer(task).data
+
+    def to_internal_value(self, data):
+        if isinstance(data, QueryDict):
+            # An HTML form of the browsable API sends text: let the declared fields turn it into JSON types.
+            data = {k: v for k, v in super().to_internal_value(data).items()}
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {"non_field_errors": [f"Expected a JSON object with the task's fields, got {type(data).__name__}."]}
+            )
+        # What the API itself adds (status, times) may come back in a PUT of a GET: ignore it.
+        data = {k: v for k, v in data.items() if k not in ("created_at", "updated_at", "status")}
+        instance_id = self.instance.task_id if self.instance is not None else None
+        merged = data
+        if self.instance is not None:
+            base = task_fields(self.instance) if self.partial else {"task_id": instance_id}
+            merged = {**base, **data}
+        try:
+            TaskLoader().clean(merged, instance_id=instance_id)
+        except TaskValidationError as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        return data  # as sent: the service validates it again, the same way, inside its transaction
+
+    def to_representation(self, task):
+        data = task_fields(task)
+        data["created_at"] = serializers.DateTimeField().to_representation(task.created_at)
+        data["updated_at"] = serializers.DateTimeField().to_representation(task.updated_at)
+        data["status"] = self.get_status(task)
+        return data
+
+
+def task_fields(task):
+    """A models.Task as the document's dict (the fields of conf/tasks.json)."""
+    return {name: getattr(task, name) for name in TASK_FIELDS}
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    task_id = serializers.CharField(source="task.task_id", read_only=True)
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices, read_only=True)
+    trigger = serializers.ChoiceField(choices=Trigger.choices, read_only=True)
+
+    class Meta:
+        model = TaskExecution
+        fields = (
+            "execution_id", "task_id", "status", "trigger", "scheduled_time", "attempt", "queued_at", "not_before",
+            "start_time", "end_time", "return_code", "error_message", "duration", "requested_by",
+            "stop_requested_by", "worker", "pid", "output_truncated",
+        )
+        read_only_fields = fields
+
+
+class ExecutionDetailSerializer(ExecutionSerializer):
+    output = serializers.CharField(read_only=True, help_text="Captured stdout and stderr (the kept part)")
+    output_url = serializers.CharField(read_only=True, help_text="The captured output as a plain text file")
+
+    class Meta(ExecutionSerializer.Meta):
+        fields = ExecutionSerializer.Meta.fields + ("output", "output_url")
+        read_only_fields = fields
+
+
+class QueuedSerializer(serializers.Serializer):
+    task_id = serializers.CharField()
+    execution_id = serializers.IntegerField()
+    status = serializers.CharField()
+    url = serializers.CharField(help_text="Where to follow the run")
+
+
+class StopSerializer(serializers.Serializer):
+    task_id = serializers.CharField()
+    stopping = serializers.ListField(child=serializers.IntegerField(), help_text="execution_ids asked to stop")
+
+
+class NextRunSerializer(serializers.Serializer):
+    task_id = serializers.CharField()
+    timezone = serializers.CharField()
+    enabled = serializers.BooleanField()
+    task_schedule = serializers.CharField(allow_blank=True)
+    next_run_time = serializers.CharField(allow_null=True, help_text="ISO 8601 in the task's zone; null if none")
+    next_run_times = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Only with ?count= or ?after="
+    )
+
+
+class LogLineSerializer(serializers.Serializer):
+    offset = serializers.IntegerField(help_text="Byte offset of the line in the file")
+    text = serializers.CharField(allow_blank=True)
+    time = serializers.CharField(allow_null=True, help_text="The line's record time, ISO 8601")
+    level = serializers.CharField(allow_null=True)
+    truncated = serializers.BooleanField()
+
+
+class LogChunkSerializer(serializers.Serializer):
+    task_id = serializers.CharField()
+    file = serializers.CharField(help_text="The log's path as configured (task_log)")
+    exists = serializers.BooleanField()
+    size = serializers.IntegerField()
+    lines = LogLineSerializer(many=True)
+    start_offset = serializers.IntegerField(help_text="Earliest byte examined; pass as ?before= for older lines")
+    next_offset = serializers.IntegerField(help_text="Pass as ?offset= to get only lines written since")
+    more_before = serializers.BooleanField()
+    partial = serializers.BooleanField(help_text="The last line is unfinished; it comes again from next_offset")
+    reset = serializers.BooleanField(help_text="The offset was past the end (log rotated): read from 0")
+    scan_limited = serializers.BooleanField(help_text="Stopped after scanning the most bytes one request may")
+
+
+class CronPreviewSerializer(serializers.Serializer):
+    expression = serializers.CharField()
+    description = serializers.CharField()
+    timezone = serializers.CharField()
+    next_run_times = serializers.ListField(child=serializers.CharField())
+
+
+class ImportResultSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    replace = serializers.BooleanField()
+    created = serializers.ListField(child=serializers.CharField())
+    updated = serializers.ListField(child=serializers.CharField())
+    deleted = serializers.ListField(child=serializers.CharField())
+    unchanged = serializers.ListField(child=serializers.CharField())
+
+
+class BackupSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    size = serializers.IntegerField(required=False)
+    created_at = serializers.CharField(required=False, allow_null=True)

@@ -1,0 +1,186 @@
+"""Endpoints beside /api/tasks: cron preview, export and import of the tasks.json format, and backups.
+Kept outside /api/tasks/... so that no task id can collide with them."""
+import zoneinfo
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import get_language
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tasks_app import backups, config_files, cron
+from tasks_app.loader import TaskFileError
+from tasks_app.roles import ADMIN, VIEWER
+
+from .common import DOOR, actor_of, logger, who
+from .filters import bool_param, datetime_param, int_param, text_param, timezone_param
+from .schema import ApiAutoSchema, query
+from .serializers import BackupSerializer, CronPreviewSerializer, ImportResultSerializer
+
+ProblemsSerializer = inline_serializer(
+    "ImportProblems",
+    {
+        "detail": serializers.CharField(),
+        "problems": inline_serializer(
+            "ImportProblem",
+            {"task_id": serializers.CharField(), "field": serializers.CharField(), "message": serializers.CharField()},
+            many=True,
+        ),
+    },
+)
+TasksDocument = inline_serializer(
+    "TasksDocument",
+    {"tasks": serializers.ListField(child=serializers.DictField(), help_text="Tasks with the document's fields")},
+)
+
+
+def problems_response(exc, what):
+    problems = [{"task_id": t or "", "field": f, "message": m} for t, f, m in exc.problems]
+    return Response(
+        {"detail": f"{len(problems)} problem(s); nothing was {what}.", "problems": problems},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def result_json(result, replace):
+    return {
+        "dry_run": result.dry_run,
+        "replace": replace,
+        "created": result.created,
+        "updated": result.updated,
+        "deleted": result.deleted,
+        "unchanged": result.unchanged,
+    }
+
+
+class ApiView(APIView):
+    schema = ApiAutoSchema()
+
+
+class CronPreviewView(ApiView):
+    required_roles = {"get": VIEWER}
+
+    @extend_schema(
+        summary="Check a cron expression: the next fire times and the expression in words (zh-hans or en)",
+        parameters=[
+            query("expr", str, "Cron expression, e.g. */3 * * * *", required=True, max_length=200),
+            query("tz", str, "IANA time zone (default: the server's)", max_length=64),
+            query("count", int, "How many fire times (1-100, default 5)", minimum=1, maximum=100),
+            query("after", OpenApiTypes.DATETIME, "Fire times after this instant (default: now)"),
+            OpenApiParameter("Accept-Language", str, OpenApiParameter.HEADER, description="zh-hans or en"),
+        ],
+        responses=CronPreviewSerializer,
+    )
+    def get(self, request):
+        expr = text_param(request, "expr")
+        if not expr:
+            raise exceptions.ValidationError({"expr": ["expr is required, e.g. ?expr=*/3 * * * *"]})
+        tz = timezone_param(request, "tz", settings.TIME_ZONE)
+        count = int_param(request, "count", 5, minimum=1, maximum=100)
+        after = datetime_param(request, "after", tz) or timezone.now()
+        try:
+            normalized = cron.validate_expression(expr)
+            description = cron.describe(normalized, get_language())
+            times = cron.next_fire_times(normalized, tz, after, count)
+        except cron.CronError as exc:
+            raise exceptions.ValidationError({"expr": [str(exc)], "field": [exc.field]}) from None
+        except OverflowError:
+            raise exceptions.ValidationError({"after": ["after is too far in the future."]}) from None
+        zone = zoneinfo.ZoneInfo(tz)
+        return Response({
+            "expression": normalized,
+            "description": description,
+            "timezone": tz,
+            "next_run_times": [t.astimezone(zone).isoformat() for t in times],
+        })
+
+
+class ExportView(ApiView):
+    required_roles = {"get": VIEWER}
+
+    @extend_schema(summary="All tasks in the conf/tasks.json format", responses=TasksDocument)
+    def get(self, request):
+        return Response(config_files.export_document())
+
+
+class ImportView(ApiView):
+    required_roles = {"post": ADMIN}
+
+    @extend_schema(
+        summary="Import tasks in the conf/tasks.json format: all or nothing (admin)",
+        description="400 lists every problem of every task, and then nothing changes. `replace=true` also "
+        "deletes the tasks the document does not name; `dry_run=true` only says what would change.",
+        parameters=[
+            query("dry_run", bool, "Validate and report, change nothing"),
+            query("replace", bool, "Delete tasks missing from the document"),
+        ],
+        request=TasksDocument,
+        responses={200: ImportResultSerializer, 400: ProblemsSerializer},
+    )
+    def post(self, request):
+        dry_run = bool(bool_param(request, "dry_run"))
+        replace = bool(bool_param(request, "replace"))
+        document = request.data
+        if not isinstance(document, dict) or not isinstance(document.get("tasks"), list):
+            raise exceptions.ValidationError({"tasks": ['The body must be {"tasks": [...]}, as in conf/tasks.json.']})
+        extra = sorted(key for key in document if key != "tasks")
+        if extra:
+            raise exceptions.ValidationError({key: [f"Unknown top-level field {key!r}."] for key in extra})
+        try:
+            result = config_files.import_tasks(
+                {"tasks": document["tasks"]}, replace=replace, dry_run=dry_run, actor=actor_of(request), door=DOOR,
+                source="API request",
+            )
+        except TaskFileError as exc:
+            logger.info("%s: import refused, %d problem(s)", who(request), len(exc.problems))
+            return problems_response(exc, "imported")
+        logger.info("%s imported tasks%s%s: %s", who(request), " (dry run)" if dry_run else "",
+                    " replacing all" if replace else "", result.summary())
+        return Response(result_json(result, replace))
+
+
+class BackupListView(ApiView):
+    required_roles = {"get": ADMIN}
+
+    @extend_schema(summary="Backups of conf/tasks.json, newest first (admin)", responses=BackupSerializer(many=True))
+    def get(self, request):
+        return Response([
+            {"name": b.name, "created_at": b.time.isoformat(), "size": b.size, "task_count": b.task_count}
+            for b in backups.list_backups()
+        ])
+
+
+class BackupRestoreView(ApiView):
+    required_roles = {"post": ADMIN}
+
+    @extend_schema(
+        summary="Restore a backup: it replaces all tasks, after a backup of the current file (admin)",
+        request=None,
+        parameters=[OpenApiParameter("name", str, OpenApiParameter.PATH, pattern=r"^tasks-[0-9T.]+Z\.json$")],
+        responses={200: ImportResultSerializer, 400: ProblemsSerializer},
+    )
+    def post(self, request, name):
+        try:
+            result = backups.restore(name, actor=actor_of(request), door=DOOR)
+        except backups.BackupNotFound:
+            raise exceptions.NotFound(f"No backup named {name!r}.") from None
+        except TaskFileError as exc:
+            logger.info("%s: restore of %s refused, %d problem(s)", who(request), name, len(exc.problems))
+            return problems_response(exc, "restored")
+        logger.info("%s restored backup %s: %s", who(request), name, result.summary())
+        return Response(result_json(result, True))
+
+
+@extend_schema(exclude=True)
+class NotFoundView(ApiView):
+    """Any other /api/... path: a JSON 404 instead of Django's HTML page."""
+
+    permission_classes = []
+    authentication_classes = []
+
+    def initial(self, request, *args, **kwargs):
+        raise exceptions.NotFound(f"No API endpoint at {request.path}. See /api/docs/.")
+
