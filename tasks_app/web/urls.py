@@ -1,8 +1,30 @@
-"""STUB: the pages engineer implements the pages. Login/logout use Django's views."""
+"""The pages, at the design document's routes, plus the small actions and fragments their scripts use."""
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
+
+from . import views_actions as actions
+from . import views_runs as runs
+from . import views_tasks as tasks
+
+T = "tasks/<str:task_id>/"
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", tasks.TaskListView.as_view(), name="task_list"),
+    path("tasks/new", tasks.TaskFormView.as_view(), name="task_new"),
+    path("tasks/cron-preview", actions.CronPreviewView.as_view(), name="cron_preview"),
+    path(T + "view", tasks.TaskDetailView.as_view(), name="task_view"),
+    path(T + "edit", tasks.TaskFormView.as_view(editing=True), name="task_edit"),
+    path(T + "delete", tasks.TaskDeleteView.as_view(), name="task_delete"),
+    path(T + "run", actions.RunNowView.as_view(), name="task_run"),
+    path(T + "enable", actions.SetEnabledView.as_view(enabled=True), name="task_enable"),
+    path(T + "disable", actions.SetEnabledView.as_view(enabled=False), name="task_disable"),
+    path(T + "stop", actions.StopView.as_view(), name="task_stop"),
+    path(T + "logs", runs.LogPageView.as_view(), name="task_logs"),
+    path(T + "logs/lines", runs.LogLinesView.as_view(), name="task_log_lines"),
+    path(T + "logs/download", runs.LogDownloadView.as_view(), name="task_log_download"),
+    path(T + "executions", runs.ExecutionListView.as_view(), name="task_executions"),
+    path(T + "executions/<int:execution_id>", runs.ExecutionDetailView.as_view(), name="execution_view"),
 ]

@@ -1,0 +1,77 @@
+/* The task form: rows of the key-value editor, the cron template picker, and the live cron preview. */
+(function () {
+  "use strict";
+
+  // Key-value editor: add and remove rows; one empty row always stays.
+  document.querySelectorAll(".kv-editor").forEach(function (editor) {
+    const list = editor.querySelector(".kv-rows");
+    function blankRow() {
+      const row = list.querySelector(".kv-row").cloneNode(true);
+      row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+      return row;
+    }
+    editor.querySelector(".kv-add").addEventListener("click", function () {
+      const row = blankRow();
+      list.appendChild(row);
+      row.querySelector(".kv-key").focus();
+    });
+    list.addEventListener("click", function (event) {
+      const button = event.target.closest(".kv-remove");
+      if (!button) return;
+      const row = button.closest(".kv-row");
+      if (list.querySelectorAll(".kv-row").length > 1) {
+        row.remove();
+      } else {
+        row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+      }
+    });
+  });
+
+  // Cron field: a picker fills the expression; the preview follows the expression and the time zone.
+  document.querySelectorAll(".cron-field").forEach(function (field) {
+    const input = field.querySelector("input[name]");
+    const template = field.querySelector(".cron-template");
+    const time = field.querySelector(".cron-time");
+    const weekday = field.querySelector(".cron-weekday");
+    const day = field.querySelector(".cron-day");
+    const preview = field.querySelector(".cron-preview");
+    const zone = document.getElementById(field.dataset.timezoneField);
+
+    function applyTemplate() {
+      const option = template.selectedOptions[0];
+      field.querySelectorAll(".cron-param").forEach(function (param) {
+        param.hidden = !option.value || param.dataset.for.split(" ").indexOf(option.value) < 0;
+      });
+      if (!option.value) return;
+      const parts = (time.value || "09:00").split(":");
+      input.value = option.dataset.pattern
+        .replace("{m}", String(parseInt(parts[1], 10) || 0))
+        .replace("{h}", String(parseInt(parts[0], 10) || 0))
+        .replace("{dow}", weekday.value)
+        .replace("{dom}", day.value);
+      refresh();
+    }
+    [template, time, weekday, day].forEach(function (el) { el.addEventListener("change", applyTemplate); });
+
+    let timer = null;
+    let asked = 0;
+    function refresh() {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        const ticket = ++asked;
+        const params = new URLSearchParams({ expr: input.value, tz: zone ? zone.value : "" });
+        fetch(field.dataset.previewUrl + "?" + params, { credentials: "same-origin" })
+          .then(function (r) { return r.text(); })
+          .then(function (html) {
+            if (ticket !== asked) return; // an older answer arriving late
+            preview.innerHTML = html;
+            const ok = preview.querySelector("[data-valid]");
+            input.classList.toggle("is-invalid", !!ok && ok.dataset.valid === "0");
+          });
+      }, 250);
+    }
+    input.addEventListener("input", refresh);
+    if (zone) zone.addEventListener("change", refresh);
+    refresh();
+  });
+})();

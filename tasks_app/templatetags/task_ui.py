@@ -1,0 +1,182 @@
+"""Template helpers shared by every page: one status badge, local times with their offset, "in 3 min"."""
+from datetime import timedelta
+
+from django import template
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince, timeuntil
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+
+from tasks_app import roles
+
+register = template.Library()
+
+# One colour and one word per status, used by the list, the detail, the history and the execution pages.
+STATUS_STYLE = {
+    "running": "primary",
+    "queued": "info",
+    "idle": "secondary",
+    "disabled": "light",
+    "success": "success",
+    "failed": "danger",
+    "timeout": "warning",
+    "stopped": "dark",
+    "skipped": "secondary",
+    "lost": "danger",
+}
+
+
+def status_words():
+    return {
+        "running": pgettext("status", "Running"),
+        "queued": pgettext("status", "Queued"),
+        "idle": pgettext("status", "Idle"),
+        "disabled": pgettext("status", "Disabled"),
+        "success": pgettext("status", "Success"),
+        "failed": pgettext("status", "Failed"),
+        "timeout": pgettext("status", "Timed out"),
+        "stopped": pgettext("status", "Stopped"),
+        "skipped": pgettext("status", "Skipped"),
+        "lost": pgettext("status", "Lost"),
+    }
+
+
+@register.simple_tag
+def status_badge(status):
+    """The badge for a task state (running/idle/disabled) or an execution status."""
+    if not status:
+        return format_html('<span class="text-body-secondary">{}</span>', _("never"))
+    word = status_words().get(status, status)
+    style = STATUS_STYLE.get(status, "secondary")
+    text = "text-dark border" if style == "light" else ""
+    return format_html(
+        '<span class="badge text-bg-{} {} status-badge" data-status="{}">{}</span>', style, text, status, word
+    )
+
+
+def task_state(task):
+    """running / idle / disabled, from the stored runtime status (no query when select_related)."""
+    status = getattr(task, "status", None) if _has_status(task) else None
+    if status is not None and status.running:
+        return "running"
+    if not task.task_enabled:
+        return "disabled"
+    return "idle"
+
+
+def _has_status(task):
+    try:
+        task.status  # noqa: B018 - a missing one-to-one row raises
+        return True
+    except Exception:  # RelatedObjectDoesNotExist
+        return False
+
+
+@register.filter
+def state_of(task):
+    return task_state(task)
+
+
+@register.filter
+def status_of(task):
+    """The task's TaskStatus row or None."""
+    return task.status if _has_status(task) else None
+
+
+@register.filter
+def when(value, zone=None):
+    """`2025-01-02 10:30:45 +08:00` in the configured zone (or `zone`), as a <time> element."""
+    if not value:
+        return mark_safe('<span class="text-body-secondary">—</span>')
+    local = timezone.localtime(value, _zone(zone)) if zone else timezone.localtime(value)
+    return format_html(
+        '<time datetime="{}" class="text-nowrap">{} <small class="text-body-secondary">{}</small></time>',
+        value.isoformat(), local.strftime("%Y-%m-%d %H:%M:%S"), _offset(local),
+    )
+
+
+def _offset(moment):
+    raw = moment.strftime("%z")
+    return f"{raw[:3]}:{raw[3:]}" if raw else ""
+
+
+@register.simple_tag
+def zone_offset():
+    """The configured zone's offset from UTC right now, as +08:00."""
+    return _offset(timezone.localtime())
+
+
+def _zone(name):
+    import zoneinfo
+
+    try:
+        return zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return timezone.get_current_timezone()
+
+
+@register.filter
+def relative(value):
+    """"in 3 minutes" or "3 minutes ago", relative to now."""
+    if not value:
+        return ""
+    now = timezone.now()
+    if value >= now:
+        if value - now < timedelta(seconds=60):
+            return _("in less than a minute")
+        return _("in %(time)s") % {"time": timeuntil(value, now, depth=1)}
+    if now - value < timedelta(seconds=60):
+        return _("just now")
+    return _("%(time)s ago") % {"time": timesince(value, now, depth=1)}
+
+
+@register.filter
+def seconds(value):
+    """A duration in seconds as 0.42 s, 12.3 s, 4 min 5 s or 2 h 3 min."""
+    if value is None or value == "":
+        return "—"
+    value = float(value)
+    if value < 10:
+        return _("%(n)s s") % {"n": number_format(value, 2)}
+    if value < 60:
+        return _("%(n)s s") % {"n": number_format(value, 1)}
+    minutes, secs = divmod(int(round(value)), 60)
+    if minutes < 60:
+        return _("%(m)d min %(s)d s") % {"m": minutes, "s": secs}
+    hours, minutes = divmod(minutes, 60)
+    return _("%(h)d h %(m)d min") % {"h": hours, "m": minutes}
+
+
+@register.filter
+def span_seconds(start, end):
+    if not start or not end:
+        return None
+    return (end - start).total_seconds()
+
+
+@register.filter
+def can(user, role):
+    """{% if user|can:"operator" %}: whether the user's role allows an action."""
+    return roles.has_role(user, role)
+
+
+@register.filter
+def role_name(user):
+    names = {roles.VIEWER: _("viewer"), roles.OPERATOR: _("operator"), roles.ADMIN: _("admin")}
+    return names.get(roles.role_of(user), _("no role"))
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes):
+    """The current query string with some parameters replaced (for pagination and filter links)."""
+    params = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value in (None, ""):
+            params.pop(key, None)
+        else:
+            params[key] = value
+    encoded = params.urlencode()
+    return f"?{encoded}" if encoded else "?"

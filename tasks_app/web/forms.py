@@ -1,0 +1,250 @@
+"""The task form of /tasks/new and /tasks/{id}/edit. Fields are the document's; the rules are TaskLoader's,
+called from clean() so the page shows exactly the messages the API gives."""
+import zoneinfo
+from functools import lru_cache
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Column, Field, Fieldset, Layout, Row
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from tasks_app.loader import TaskLoader, TaskValidationError
+from tasks_app.models import OverlapPolicy, Task
+
+from .layout import Collapsible
+from .scripts import script_choices
+from .widgets import CronWidget, KeyValueWidget
+
+# Beyond this many tasks a multiple select gets heavy; dependencies are then typed as ids.
+DEPENDENCY_SELECT_LIMIT = 1000
+NOTIFY_FIELDS = ("notify_on_success", "notify_on_failure", "notify_email", "notify_webhook")
+
+
+@lru_cache(maxsize=1)
+def timezone_choices():
+    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+class KeyValueField(forms.Field):
+    """task_env as rows of NAME / value; gives the loader a dict of strings."""
+
+    widget = KeyValueWidget
+
+    def to_python(self, value):
+        if isinstance(value, dict):
+            return value
+        result, errors = {}, []
+        for key, val in value or []:
+            key, val = (key or "").strip(), val or ""
+            if not key and not val:
+                continue
+            if not key:
+                errors.append(_("A row has the value %(value)r but no name.") % {"value": val})
+            elif key in result:
+                errors.append(_("The name %(key)r appears twice.") % {"key": key})
+            else:
+                result[key] = val
+        if errors:
+            raise forms.ValidationError(errors)
+        return result
+
+    def validate(self, value):
+        pass
+
+
+class DependencyField(forms.MultipleChoiceField):
+    """A multiple select of existing tasks; for very many tasks, ids separated by commas."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = [part.strip() for part in value.replace("\n", ",").split(",")]
+        return [str(v).strip() for v in (value or []) if str(v).strip()]
+
+    def validate(self, value):
+        # Which ids exist (and cycles) is the loader's business, with its messages.
+        pass
+
+
+class TaskForm(forms.Form):
+    task_id = forms.CharField(label=_("Task ID"), help_text=_("Letters, digits, '-' or '_'; cannot be changed later."))
+    task_name = forms.CharField(label=_("Name"), max_length=200)
+    task_desc = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    task_enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
+    task_schedule = forms.CharField(
+        label=_("Schedule (cron)"), required=False, max_length=200, widget=CronWidget(),
+        help_text=_("Five fields: minute hour day-of-month month day-of-week. Empty only for a task that runs after its dependencies."),
+    )
+    task_timezone = forms.ChoiceField(label=_("Time zone"), required=False)
+    task_exec = forms.ChoiceField(label=_("Script"))
+    task_env = KeyValueField(label=_("Parameters (environment variables)"), required=False)
+    task_timeout = forms.IntegerField(label=_("Timeout (seconds)"), required=False, help_text=_("Empty for no limit."))
+    task_retry = forms.IntegerField(label=_("Retries"), initial=0)
+    task_retry_interval = forms.IntegerField(label=_("Seconds between retries"), initial=60)
+    task_overlap = forms.ChoiceField(label=_("If the previous run is still running"), choices=OverlapPolicy.choices, initial=OverlapPolicy.SKIP)
+    task_misfire_grace = forms.IntegerField(
+        label=_("Misfire grace (seconds)"), initial=60,
+        help_text=_("A run missed while the scheduler was down still starts if it is at most this late."),
+    )
+    task_log = forms.CharField(label=_("Log file"), required=False, max_length=500, help_text=_("Default: logs/task_<id>.log"))
+    task_dependencies = DependencyField(
+        label=_("Runs after"), required=False,
+        help_text=_("The task runs when all of these have succeeded. Hold Ctrl (⌘) to choose several."),
+    )
+    notify_on_success = forms.BooleanField(label=_("Notify on success"), required=False)
+    notify_on_failure = forms.BooleanField(label=_("Notify on failure"), required=False)
+    notify_email = forms.CharField(label=_("E-mail"), required=False, max_length=1000)
+    notify_webhook = forms.CharField(label=_("Webhook URL"), required=False, max_length=2000)
+
+    def __init__(self, *args, instance: Task | None = None, **kwargs):
+        self.instance = instance
+        if instance is not None and "initial" not in kwargs:
+            kwargs["initial"] = initial_from_task(instance)
+        super().__init__(*args, **kwargs)
+        self.fields["task_timezone"].choices = [("", _("Default (%(zone)s)") % {"zone": settings.TIME_ZONE})] + timezone_choices()
+        current_exec = self.initial.get("task_exec") or (self.data.get("task_exec") if self.is_bound else "")
+        self.fields["task_exec"].choices = [("", _("— choose a script —"))] + script_choices(current_exec)
+        self._setup_dependencies()
+        if instance is not None:
+            self.fields["task_id"].disabled = True
+            self.fields["task_id"].help_text = _("The ID cannot be changed.")
+        self.helper = self._helper()
+
+    def _setup_dependencies(self):
+        field = self.fields["task_dependencies"]
+        others = Task.objects.order_by("task_id")
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.count() > DEPENDENCY_SELECT_LIMIT:
+            field.widget = forms.TextInput()
+            field.help_text = _("Task IDs separated by commas.")
+            initial = self.initial.get("task_dependencies")
+            if isinstance(initial, list):
+                self.initial["task_dependencies"] = ", ".join(initial)
+            return
+        field.choices = [(tid, f"{tid} — {name}") for tid, name in others.values_list("task_id", "task_name")]
+        field.widget = forms.SelectMultiple(attrs={"size": min(8, max(3, len(field.choices)))})
+        # Keep a dependency that no longer exists visible, so the loader's error about it makes sense.
+        known = {c for c, _label in field.choices}
+        chosen = self.data.getlist("task_dependencies") if self.is_bound else self.initial.get("task_dependencies", [])
+        field.choices += [(c, c) for c in chosen or [] if c not in known]
+
+    def _helper(self):
+        helper = FormHelper()
+        helper.form_tag = False
+        helper.layout = Layout(
+            Fieldset(
+                _("Task"),
+                Row(Column("task_id", css_class="col-md-4"), Column("task_name", css_class="col-md-8")),
+                "task_desc",
+                Field("task_enabled", wrapper_class="form-switch"),
+            ),
+            Fieldset(_("When"), "task_schedule"),
+            Fieldset(_("What"), "task_exec", "task_env"),
+            Collapsible(
+                _("Advanced: timeout, retries, overlap, time zone, dependencies, notifications"),
+                Row(
+                    Column("task_timeout", css_class="col-sm-4"),
+                    Column("task_retry", css_class="col-sm-4"),
+                    Column("task_retry_interval", css_class="col-sm-4"),
+                ),
+                Row(Column("task_overlap", css_class="col-md-6"), Column("task_misfire_grace", css_class="col-md-6")),
+                Row(Column("task_timezone", css_class="col-md-6"), Column("task_log", css_class="col-md-6")),
+                "task_dependencies",
+                HTML('<h3 class="h6 mt-3">{}</h3>'.format(_("Notifications"))),
+                Row(
+                    Column(Field("notify_on_success", wrapper_class="form-switch"), css_class="col-sm-6"),
+                    Column(Field("notify_on_failure", wrapper_class="form-switch"), css_class="col-sm-6"),
+                ),
+                Row(Column("notify_email", css_class="col-md-6"), Column("notify_webhook", css_class="col-md-6")),
+                css_id="advanced",
+            ),
+        )
+        return helper
+
+    def task_data(self):
+        """The form's values under the document's field names, typed as the loader expects."""
+        c = self.cleaned_data
+        data = {name: c.get(name) for name in (
+            "task_id", "task_name", "task_desc", "task_exec", "task_schedule", "task_timeout", "task_retry",
+            "task_retry_interval", "task_enabled", "task_log", "task_env", "task_dependencies", "task_timezone",
+            "task_overlap", "task_misfire_grace",
+        )}
+        if self.instance is not None:
+            data["task_id"] = self.instance.task_id
+        for name in ("task_desc", "task_schedule", "task_log", "task_timezone"):
+            data[name] = (data[name] or "").strip()
+        for name, default in (("task_retry", 0), ("task_retry_interval", 60), ("task_misfire_grace", 60)):
+            if data[name] is None:
+                data[name] = default
+        data["task_env"] = data["task_env"] or {}
+        data["task_dependencies"] = data["task_dependencies"] or []
+        notify = {"on_success": bool(c.get("notify_on_success")), "on_failure": bool(c.get("notify_on_failure"))}
+        for key in ("email", "webhook"):
+            value = (c.get(f"notify_{key}") or "").strip()
+            if value:
+                notify[key] = value
+        data["task_notify"] = notify
+        return data
+
+    def clean(self):
+        cleaned = super().clean()
+        # Ask the loader even when a field failed to convert, so every problem shows at once;
+        # a field that already has an error keeps that one.
+        try:
+            self.loaded = TaskLoader().clean(
+                self.task_data(), instance_id=self.instance.task_id if self.instance else None
+            )
+        except TaskValidationError as exc:
+            self.add_loader_errors(exc, skip=set(self.errors))
+        return cleaned
+
+    def add_loader_errors(self, exc: TaskValidationError, skip=()):
+        """Put each of the loader's messages next to the field it names."""
+        for field, messages in exc.errors.items():
+            target = self._form_field(field, " ".join(map(str, messages)))
+            if target in skip:
+                continue
+            for message in messages if isinstance(messages, (list, tuple)) else [messages]:
+                self.add_error(target, str(message))
+
+    def _form_field(self, field, message):
+        if field in self.fields:
+            return field
+        if field.startswith("task_notify"):
+            sub = field.split(".", 1)[1] if "." in field else ""
+            text = f"{sub} {message}".lower()
+            if "webhook" in text or "url" in text:
+                return "notify_webhook"
+            if "mail" in text:
+                return "notify_email"
+            if "success" in text:
+                return "notify_on_success"
+            return "notify_on_failure"
+        base = field.split(".", 1)[0].split("[", 1)[0]
+        return base if base in self.fields else None
+
+
+def initial_from_task(task: Task) -> dict:
+    notify = task.task_notify if isinstance(task.task_notify, dict) else {}
+    return {
+        "task_id": task.task_id,
+        "task_name": task.task_name,
+        "task_desc": task.task_desc,
+        "task_enabled": task.task_enabled,
+        "task_schedule": task.task_schedule,
+        "task_timezone": task.task_timezone,
+        "task_exec": task.task_exec,
+        "task_env": task.task_env or {},
+        "task_timeout": task.task_timeout,
+        "task_retry": task.task_retry,
+        "task_retry_interval": task.task_retry_interval,
+        "task_overlap": task.task_overlap,
+        "task_misfire_grace": task.task_misfire_grace,
+        "task_log": task.task_log,
+        "task_dependencies": list(task.task_dependencies or []),
+        "notify_on_success": bool(notify.get("on_success")),
+        "notify_on_failure": bool(notify.get("on_failure")),
+        "notify_email": notify.get("email", "") or "",
+        "notify_webhook": notify.get("webhook", "") or "",
+    }

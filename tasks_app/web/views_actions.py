@@ -1,0 +1,112 @@
+"""Buttons that change state (POST only): run now, enable, disable, stop; and the cron preview the form asks for.
+A script asking for JSON gets JSON; a plain form post is redirected back with a message."""
+import zoneinfo
+
+from django.contrib import messages
+from django.http import HttpResponseNotAllowed, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views import View
+
+from tasks_app import cron, roles
+
+from .access import RoleRequiredMixin, TaskMixin, actor, json_error, log, wants_json
+
+
+class TaskActionView(RoleRequiredMixin, TaskMixin, View):
+    required_role = roles.OPERATOR
+    http_method_names = ["post"]
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        return HttpResponseNotAllowed(["POST"])
+
+    def back(self, default):
+        """Back to the page the button was on (a same-site `next`), else `default`."""
+        target = self.request.POST.get("next", "")
+        if target and url_has_allowed_host_and_scheme(target, {self.request.get_host()}, self.request.is_secure()):
+            return redirect(target)
+        return redirect(default)
+
+
+class RunNowView(TaskActionView):
+    def post(self, request, *args, **kwargs):
+        from tasks_app.services.executions import run_now
+
+        task = self.get_task()
+        execution = run_now(task, actor=actor(request), door="web")
+        log.info("%s asked to run task %s now (execution %s)", actor(request), task.task_id, execution.execution_id)
+        url = reverse("execution_view", args=[task.task_id, execution.execution_id])
+        if wants_json(request):
+            return JsonResponse({"execution_id": execution.execution_id, "url": url}, status=202)
+        messages.success(request, _("Run #%(n)s of %(id)s queued; it starts within a second.") % {
+            "n": execution.execution_id, "id": task.task_id})
+        return self.back(url)
+
+
+class SetEnabledView(TaskActionView):
+    enabled = True
+
+    def post(self, request, *args, **kwargs):
+        from tasks_app.services.tasks import set_enabled
+
+        task = self.get_task()
+        set_enabled(task, self.enabled, actor=actor(request), door="web")
+        task.refresh_from_db()
+        log.info("%s %s task %s", actor(request), "enabled" if self.enabled else "disabled", task.task_id)
+        if wants_json(request):
+            row = render_to_string("tasks/_task_row.html", {"task": task, "user": request.user}, request=request)
+            return JsonResponse({"task_id": task.task_id, "enabled": task.task_enabled, "row": row})
+        if self.enabled:
+            messages.success(request, _("Task %(id)s enabled.") % {"id": task.task_id})
+        else:
+            messages.success(request, _("Task %(id)s disabled.") % {"id": task.task_id})
+        return self.back(reverse("task_view", args=[task.task_id]))
+
+
+class StopView(TaskActionView):
+    def post(self, request, *args, **kwargs):
+        from tasks_app.services.executions import NothingRunning, stop_task
+
+        task = self.get_task()
+        try:
+            stopped = stop_task(task, actor=actor(request), door="web")
+        except NothingRunning:
+            if wants_json(request):
+                return json_error(_("Task %(id)s is not running.") % {"id": task.task_id}, status=409)
+            messages.warning(request, _("Task %(id)s is not running.") % {"id": task.task_id})
+            return self.back(reverse("task_view", args=[task.task_id]))
+        ids = [e.execution_id for e in stopped or []]
+        log.info("%s asked to stop task %s (executions %s)", actor(request), task.task_id, ids)
+        if wants_json(request):
+            return JsonResponse({"stopping": ids}, status=202)
+        messages.success(request, _("Stopping %(id)s; it ends within a few seconds.") % {"id": task.task_id})
+        return self.back(reverse("task_view", args=[task.task_id]))
+
+
+class CronPreviewView(RoleRequiredMixin, View):
+    """GET ?expr=&tz=: an HTML fragment with the schedule in words and the next five times, or the error."""
+
+    def get(self, request):
+        expr = request.GET.get("expr", "").strip()
+        tz_name = request.GET.get("tz", "").strip() or timezone.get_default_timezone_name()
+        context = {"expr": expr, "tz": tz_name, "times": [], "error": None, "description": ""}
+        try:
+            zone = zoneinfo.ZoneInfo(tz_name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            context["error"] = _("Unknown time zone %(value)r.") % {"value": tz_name}
+            return render(request, "tasks/_cron_preview.html", context, status=400)
+        if expr:
+            try:
+                cron.validate_expression(expr)
+                context["description"] = cron.describe(expr, get_language())
+                times = cron.next_fire_times(expr, tz_name, timezone.now(), 5)
+                context["times"] = [t.astimezone(zone) for t in times]
+            except ValueError as exc:  # CronError names the field and the value
+                context["error"] = str(exc)
+                return render(request, "tasks/_cron_preview.html", context, status=400)
+        return render(request, "tasks/_cron_preview.html", context)

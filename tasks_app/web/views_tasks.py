@@ -1,0 +1,144 @@
+"""Pages about tasks: the list (/), a task's page (/tasks/{id}/view), the form (new, edit) and delete."""
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import TemplateView
+
+from tasks_app import roles
+from tasks_app.loader import TaskValidationError
+from tasks_app.models import ExecutionStatus, Task
+
+from . import charts, queries
+from .access import RoleRequiredMixin, TaskMixin, actor, log
+from .forms import TaskForm
+
+PAGE_SIZE = 50
+
+
+class TaskListView(RoleRequiredMixin, TemplateView):
+    template_name = "tasks/list.html"
+
+    def get_template_names(self):
+        # The list's script refreshes the statuses by asking for the rows alone.
+        if self.request.headers.get("X-Fragment") == "rows":
+            return ["tasks/_task_rows.html"]
+        return [self.template_name]
+
+    def get_context_data(self, **kwargs):
+        params = self.request.GET
+        tasks = queries.filter_tasks(
+            Task.objects.select_related("status"),
+            search=params.get("q", "").strip(),
+            state=params.get("state", ""),
+            last=params.get("last", ""),
+        )
+        page = Paginator(tasks, PAGE_SIZE).get_page(params.get("page"))
+        filtering = any(params.get(k) for k in ("q", "state", "last"))
+        return super().get_context_data(
+            page=page,
+            tasks=page.object_list,
+            filtering=filtering,
+            any_task=filtering or page.paginator.count > 0 or Task.objects.exists(),
+            states=queries.STATES,
+            results=[(s.value, s.label) for s in ExecutionStatus if s not in (ExecutionStatus.QUEUED,)],
+            q=params.get("q", ""),
+            state=params.get("state", ""),
+            last=params.get("last", ""),
+            **kwargs,
+        )
+
+
+class TaskDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
+    template_name = "tasks/view.html"
+
+    def get_context_data(self, **kwargs):
+        task = self.get_task()
+        recent = list(task.executions.order_by("-execution_id")[:50])
+        deps = list(task.task_dependencies or [])
+        found = {t.task_id: t for t in Task.objects.filter(task_id__in=deps).select_related("status")}
+        return super().get_context_data(
+            task=task,
+            next_times=queries.next_times(task, 5),
+            description=queries.describe(task.task_schedule),
+            dependencies=[(d, found.get(d)) for d in deps],
+            dependents=queries.dependents_of(task),
+            recent=recent[:10],
+            chart=charts.duration_chart(list(reversed(recent))),
+            notify=task.task_notify if isinstance(task.task_notify, dict) else {},
+            **kwargs,
+        )
+
+
+class TaskFormView(RoleRequiredMixin, TaskMixin, View):
+    """/tasks/new and /tasks/{id}/edit: the same form; the services validate and save."""
+
+    required_role = roles.OPERATOR
+    template_name = "tasks/form.html"
+    editing = False
+
+    def instance(self):
+        return self.get_task() if self.editing else None
+
+    def get(self, request, *args, **kwargs):
+        return self.show(TaskForm(instance=self.instance()))
+
+    def post(self, request, *args, **kwargs):
+        from tasks_app.services import tasks as task_services
+
+        instance = self.instance()
+        form = TaskForm(request.POST, instance=instance)
+        if form.is_valid():
+            try:
+                if instance is None:
+                    task = task_services.create_task(form.task_data(), actor=actor(request), door="web")
+                else:
+                    task = task_services.update_task(instance, form.task_data(), actor=actor(request), door="web")
+            except TaskValidationError as exc:  # e.g. another user created the same id meanwhile
+                form.add_loader_errors(exc)
+            else:
+                verb = "updated" if instance else "created"
+                log.info("%s %s task %s", actor(request), verb, task.task_id)
+                messages.success(
+                    request,
+                    _("Task %(id)s saved.") % {"id": task.task_id},
+                )
+                return redirect("task_view", task_id=task.task_id)
+        log.info("%s submitted an invalid task form: %s", actor(request), ", ".join(sorted(form.errors)))
+        return self.show(form, status=400)
+
+    def show(self, form, status=200):
+        context = {"form": form, "task": self.instance(), "editing": self.editing}
+        return render(self.request, self.template_name, context, status=status)
+
+
+class TaskDeleteView(RoleRequiredMixin, TaskMixin, View):
+    """GET asks for confirmation; POST deletes (admins only)."""
+
+    required_role = roles.ADMIN
+
+    def get(self, request, *args, **kwargs):
+        task = self.get_task()
+        return render(request, "tasks/delete.html", {
+            "task": task,
+            "execution_count": task.executions.count(),
+            "dependents": queries.dependents_of(task),
+        })
+
+    def post(self, request, *args, **kwargs):
+        from tasks_app.services import tasks as task_services
+
+        task = self.get_task()
+        task_id = task.task_id
+        try:
+            task_services.delete_task(task, actor=actor(request), door="web")
+        except TaskValidationError as exc:  # e.g. other tasks still depend on it
+            for field_messages in exc.errors.values():
+                for message in field_messages:
+                    messages.error(request, str(message))
+            return redirect("task_delete", task_id=task_id)
+        log.info("%s deleted task %s", actor(request), task_id)
+        messages.success(request, _("Task %(id)s deleted.") % {"id": task_id})
+        return redirect(reverse("task_list"))

@@ -1,0 +1,68 @@
+"""Form widgets of the task form: the key-value editor for task_env and the cron field with its
+template picker and live preview. Both work without JavaScript (plain inputs); scripts only add comfort."""
+from django import forms
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+# The picker's templates: (key, label, pattern). {m} {h} {dow} {dom} are filled from the picker's inputs.
+CRON_TEMPLATES = [
+    ("minute", _("Every minute"), "* * * * *"),
+    ("5min", _("Every 5 minutes"), "*/5 * * * *"),
+    ("hourly", _("Every hour"), "0 * * * *"),
+    ("daily", _("Every day at…"), "{m} {h} * * *"),
+    ("weekdays", _("Weekdays (Mon–Fri) at…"), "{m} {h} * * 1-5"),
+    ("weekly", _("Every week on…"), "{m} {h} * * {dow}"),
+    ("monthly", _("Every month on day…"), "{m} {h} {dom} * *"),
+]
+
+WEEKDAYS = [
+    (1, _("Monday")), (2, _("Tuesday")), (3, _("Wednesday")), (4, _("Thursday")),
+    (5, _("Friday")), (6, _("Saturday")), (0, _("Sunday")),
+]
+
+
+class KeyValueWidget(forms.Widget):
+    """Rows of NAME / value inputs posted as `<name>-key` and `<name>-value` lists."""
+
+    template_name = "tasks_app/widgets/key_value.html"
+
+    def value_from_datadict(self, data, files, name):
+        keys = data.getlist(f"{name}-key") if hasattr(data, "getlist") else data.get(f"{name}-key", [])
+        values = data.getlist(f"{name}-value") if hasattr(data, "getlist") else data.get(f"{name}-value", [])
+        values = list(values) + [""] * (len(keys) - len(values))
+        return list(zip(keys, values))
+
+    def value_omitted_from_data(self, data, files, name):
+        return f"{name}-key" not in data
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        if isinstance(value, dict):
+            rows = [(str(k), "" if v is None else str(v)) for k, v in value.items()]
+        else:
+            rows = [(k, v) for k, v in (value or []) if k or v]
+        context["widget"]["rows"] = rows or [("", "")]
+        context["widget"]["invalid"] = "is-invalid" in (attrs or {}).get("class", "")
+        return context
+
+
+class CronWidget(forms.TextInput):
+    """A cron text input, a picker of common schedules, and a preview box the script keeps up to date."""
+
+    template_name = "tasks_app/widgets/cron.html"
+
+    def __init__(self, attrs=None, timezone_field="task_timezone"):
+        base = {"class": "form-control font-monospace", "autocomplete": "off", "spellcheck": "false"}
+        super().__init__({**base, **(attrs or {})})
+        self.timezone_field = timezone_field
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"].update(
+            templates=CRON_TEMPLATES,
+            weekdays=WEEKDAYS,
+            days=range(1, 29),
+            preview_url=reverse("cron_preview"),
+            timezone_field=self.timezone_field,
+        )
+        return context
