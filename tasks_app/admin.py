@@ -229,7 +229,7 @@ class TaskAdmin(admin.ModelAdmin):
             except Exception as exc:  # whatever the engine refuses, the operator sees why instead of a 500
                 log.warning("Run now of %s from the admin failed: %r", task.task_id, exc)
                 reason = str(exc) or _("run now is not available")
-                self.message_user(request, _("%(task)s was not started: %(reason)s") % {
+                self.message_user(request, _("Task %(task)s was not started: %(reason)s") % {
                     "task": task.task_id, "reason": reason}, messages.ERROR)
                 continue
             queued.append(f"{task.task_id} #{getattr(execution, 'execution_id', '?')}")
