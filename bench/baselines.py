@@ -70,7 +70,7 @@ def bare_pool(script: str, count: int, workers: int) -> dict:
 
 
 APSCHEDULER_HOLDER = r"""
-import sys, time
+import json, sys, time
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.triggers.cron import CronTrigger
@@ -78,13 +78,13 @@ from apscheduler.triggers.cron import CronTrigger
 def job(task_id):
     pass
 
-count = int(sys.argv[1])
+fields = json.loads(sys.stdin.readline())
 scheduler = BackgroundScheduler(jobstores={"default": MemoryJobStore()}, timezone="UTC")
 scheduler.start()
-for i in range(count):
-    # The same kind of schedule the engine's benchmark tasks have: once a year, at a fixed minute.
-    scheduler.add_job(job, CronTrigger(minute=i % 60, hour=(i // 60) % 24, day=1 + i % 28, month=1 + i % 12,
-                                       timezone="UTC"), args=[f"t{i:05d}"], id=f"t{i:05d}")
+for i, (minute, hour, day, month) in enumerate(fields):
+    # The same schedules as the engine's tasks in the scale benchmark.
+    scheduler.add_job(job, CronTrigger(minute=minute, hour=hour, day=day, month=month, timezone="UTC"),
+                      args=[f"t{i:05d}"], id=f"t{i:05d}")
 print("ready", flush=True)
 time.sleep(3600)
 """
@@ -92,10 +92,15 @@ time.sleep(3600)
 
 def bare_apscheduler_rss_kb(jobs: int) -> int:
     """Resident memory of a bare APScheduler process (BackgroundScheduler, MemoryJobStore) holding `jobs` cron jobs."""
-    from common import proc_rss_kb
+    import json
 
-    proc = subprocess.Popen([PYTHON, "-c", APSCHEDULER_HOLDER, str(jobs)], stdout=subprocess.PIPE, text=True)
+    from common import proc_rss_kb, yearly_fields
+
+    proc = subprocess.Popen([PYTHON, "-c", APSCHEDULER_HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
     try:
+        proc.stdin.write(json.dumps([yearly_fields(i) for i in range(jobs)]) + "\n")
+        proc.stdin.flush()
         line = proc.stdout.readline()
         assert line.strip() == "ready", line
         time.sleep(1.0)  # let the scheduler thread settle

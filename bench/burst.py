@@ -58,6 +58,8 @@ def run_burst(ws, script, prefix, count, timeout):
         "script_runs": len(stamps),
         "first_instruction_ms": {"p50": percentile(first_ins, 50), "max": first_ins[-1] if first_ins else None},
         "spawned_ms": {"p50": percentile(spawned, 50), "max": spawned[-1] if spawned else None},
+        "started_within_minute": sum(1 for ms in first_ins if 0 <= ms < 60_000),
+        "spread_s": (first_ins[-1] - first_ins[0]) / 1000 if first_ins else None,
         "start_rate_per_s": len(first_ins) / (first_ins[-1] / 1000) if first_ins else None,
         "records_per_s": len(ended) / last_end_s if last_end_s else None,
         "engine_cpu_ms_per_execution": (cpu1 - cpu0) * 1000 / max(1, len(ended)),

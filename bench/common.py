@@ -92,6 +92,18 @@ def cron_at(slot: datetime) -> str:
     return f"{slot.minute} {slot.hour} {slot.day} {slot.month} *"
 
 
+def yearly_fields(i: int) -> tuple[int, int, int, int]:
+    """(minute, hour, day, month) of the i-th idle task: once a year, spread over the day, in a month
+    at least two months from now, so none falls due while a benchmark runs."""
+    month = (utc_now().month + 5 + i % 3) % 12 + 1
+    return i % 60, (i // 60) % 24, 1 + (i // 1440) % 28, month
+
+
+def yearly_cron(i: int) -> str:
+    minute, hour, day, month = yearly_fields(i)
+    return f"{minute} {hour} {day} {month} *"
+
+
 def sleep_until(moment: datetime):
     delay = (moment - utc_now()).total_seconds()
     if delay > 0:
@@ -191,7 +203,7 @@ class Workspace:
                     task_exec=script,
                     task_schedule=schedule(i) if callable(schedule) else schedule,
                     task_env=env,
-                    task_log=str(self.logs_dir / f"task_{task_id}.log"),
+                    task_log=f"logs/task_{task_id}.log",  # the document's form; it follows LOGS_DIR
                     **fields,
                 )
                 for i, task_id in enumerate(ids)

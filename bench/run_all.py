@@ -1,0 +1,83 @@
+"""`make bench`: run every benchmark (each in its own process, each writing bench/results/<name>.json) and
+print one table: measurement | engine | baseline | ratio | bar | result. `--doc FILE` also writes the table
+and the machine as Markdown; `--only a,b` runs some; `--table` only prints the last results."""
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BENCH_DIR, PYTHON, RESULTS_DIR, machine  # noqa: E402
+
+# In this order: celery_beat compares itself with burst's results, and the minute-bound ones come first.
+BENCHMARKS = ["punctuality", "burst", "celery_beat", "scale", "web"]
+COLUMNS = ["measurement", "engine", "baseline", "ratio", "bar", "result"]
+
+
+def run(names, smoke):
+    failures = {}
+    for name in names:
+        print(f"== {name} ==", flush=True)
+        started = time.monotonic()
+        cmd = [PYTHON, str(BENCH_DIR / f"{name}.py")] + (["--smoke"] if smoke else [])
+        code = subprocess.call(cmd)
+        print(f"== {name}: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
+        if code:
+            failures[name] = code
+    return failures
+
+
+def load(names, smoke):
+    results = {}
+    for name in names:
+        path = RESULTS_DIR / f"{name}{'.smoke' if smoke else ''}.json"
+        if path.exists():
+            results[name] = json.loads(path.read_text())
+    return results
+
+
+def table(results, failures) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for name in BENCHMARKS:
+        if name in failures or name not in results:
+            why = f"exit {failures[name]}" if name in failures else "not run"
+            lines.append(f"| {name}: benchmark did not finish ({why}) | - | - | - | - | ERROR |")
+            continue
+        for r in results[name]["rows"]:
+            lines.append("| " + " | ".join(str(r[c]).replace("|", "/") for c in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def machine_text(info) -> str:
+    return (f"{info['cpus']} CPUs ({info['cpu_model']}), {info['ram_gib']} GiB RAM, Linux {info['kernel']}, "
+            f"Python {info['python']}, SQLite {info['sqlite']}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check the scripts run")
+    parser.add_argument("--only", help="comma-separated benchmark names")
+    parser.add_argument("--table", action="store_true", help="print the table of the last results only")
+    parser.add_argument("--doc", help="write the table and the machine as Markdown to this file")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a bar is missed")
+    args = parser.parse_args()
+    names = args.only.split(",") if args.only else BENCHMARKS
+    unknown = set(names) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; known: {', '.join(BENCHMARKS)}")
+    failures = {} if args.table else run(names, args.smoke)
+    results = load(BENCHMARKS, args.smoke)
+    text = table(results, failures)
+    print()
+    print(f"Machine: {machine_text(machine())}")
+    print(text)
+    if args.doc:
+        Path(args.doc).write_text(f"Machine: {machine_text(machine())}\n\n{text}\n")
+    missed = any(r["result"] == "FAIL" for res in results.values() for r in res["rows"])
+    sys.exit(1 if failures or (args.strict and missed) else 0)
+
+
+if __name__ == "__main__":
+    main()

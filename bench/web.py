@@ -1,0 +1,162 @@
+"""Measurement 6: API and pages with 10,000 tasks and 1,000,000 executions in the database, and a 1 GB task
+log. Server time is measured in process (Django's test client through the whole middleware stack, no
+network), median of repeated requests; the baseline is the cheapest page of the same server (login)."""
+import sqlite3
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SMOKE, Workspace, median, print_rows, row, write_result, yearly_cron  # noqa: E402
+
+TASKS = 200 if SMOKE else 10_000
+EXECUTIONS = 20_000 if SMOKE else 1_000_000
+HEAVY_SHARE = 0.1  # the first task holds this share of all executions: its history is the long one
+LOG_BYTES = (8 if SMOKE else 1024) * 1024 * 1024
+REPEAT = 5 if SMOKE else 20
+
+
+def fill_executions(db_path: Path, task_pks: list[int], total: int):
+    """Bulk insert `total` finished executions (raw SQL: the ORM would take minutes)."""
+    from tasks_app.models import TaskExecution
+
+    fields = [f for f in TaskExecution._meta.concrete_fields]
+    columns = [f.column for f in fields]
+    heavy = int(total * HEAVY_SHARE)
+    per_other = max(1, (total - heavy) // max(1, len(task_pks) - 1))
+    start = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+    def fmt(moment):
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def rows():
+        n = 0
+        for index, pk in enumerate(task_pks):
+            runs = heavy if index == 0 else per_other
+            for k in range(runs):
+                if n >= total:
+                    return
+                n += 1
+                slot = start + timedelta(minutes=k * (1 if index == 0 else 60))
+                failed = k % 17 == 0
+                values = {
+                    "execution_id": None, "task_id": pk, "status": "failed" if failed else "success",
+                    "trigger": "schedule", "scheduled_time": fmt(slot), "attempt": 1, "queued_at": fmt(slot),
+                    "not_before": None, "start_time": fmt(slot + timedelta(milliseconds=3)),
+                    "end_time": fmt(slot + timedelta(seconds=2)), "return_code": 1 if failed else 0,
+                    "error_message": "exit code 1" if failed else "", "duration": 2.0, "requested_by": "scheduler",
+                    "stop_requested_by": "", "worker": "bench", "pid": 1000 + k % 30000, "output_truncated": 0,
+                }
+                yield tuple(values[c] if c in values else None for c in columns)
+
+    con = sqlite3.connect(db_path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    marks = ",".join("?" * len(columns))
+    with con:
+        con.executemany(f"INSERT INTO tasks_app_taskexecution ({','.join(columns)}) VALUES ({marks})", rows())
+    # The status rows as the scheduler keeps them: last run and next fire time stored, not computed per row.
+    with con:
+        con.execute("""
+            UPDATE tasks_app_taskstatus SET
+              last_execution_id = (SELECT MAX(execution_id) FROM tasks_app_taskexecution e
+                                   WHERE e.task_id = tasks_app_taskstatus.task_id),
+              last_status = 'success', last_start_time = '2025-06-01 00:00:00', last_end_time = '2025-06-01 00:00:02',
+              next_run_time = '2027-01-01 00:00:00'
+        """)
+    con.execute("ANALYZE")
+    con.close()
+
+
+def write_log(path: Path, size: int):
+    """A task log of `size` bytes in the document's format (written for real, not sparse)."""
+    line = "2025-06-01 00:00:00,000 - test_task - INFO - step {:08d}: processed a batch of records\n"
+    block = "".join(line.format(i) for i in range(12_000)).encode()
+    with open(path, "wb") as f:
+        written = 0
+        while written < size:
+            f.write(block)
+            written += len(block)
+    return path.stat().st_size
+
+
+def timed(client, url, repeat=REPEAT):
+    """Median server time (ms) of GET url, queries per request, after two warm-up requests."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(2):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code, response.content[:300])
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        response = client.get(url)
+        if hasattr(response, "streaming_content"):
+            b"".join(response.streaming_content)
+        times.append((time.perf_counter() - t0) * 1000)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url)
+    return {"url": url, "median_ms": median(times), "max_ms": max(times), "queries": len(queries),
+            "bytes": len(response.content) if not hasattr(response, "streaming_content") else None}
+
+
+def main():
+    ws = Workspace("web").migrate()
+    ws.setup_django()
+    t0 = time.monotonic()
+    ws.add_tasks(TASKS, script="typical.py", schedule=yearly_cron, prefix="t")
+    from django.db import connection
+
+    from tasks_app.models import Task
+
+    pks = list(Task.objects.order_by("task_id").values_list("pk", flat=True))
+    connection.close()
+    fill_executions(ws.db_path, pks, EXECUTIONS)
+    log_size = write_log(ws.logs_dir / "task_t00000.log", LOG_BYTES)
+    fill_s = time.monotonic() - t0
+    print(f"{TASKS} tasks, {EXECUTIONS} executions and a {log_size / 2**30:.2f} GiB log in {fill_s:.1f} s")
+
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    user = User.objects.create_user("bench", password="x" * 20)
+    user.groups.add(Group.objects.get(name="admin"))
+    client = Client()
+    client.force_login(user)
+    heavy_pages = int(EXECUTIONS * HEAVY_SHARE) // 50
+    m = {
+        "baseline": timed(Client(), "/login/"),
+        "api_tasks": timed(client, "/api/tasks?page=2"),
+        "api_tasks_last": timed(client, f"/api/tasks?page={TASKS // 50}"),
+        "api_executions": timed(client, "/api/tasks/t00000/executions?page=2"),
+        "api_executions_deep": timed(client, f"/api/tasks/t00000/executions?page={heavy_pages}"),
+        "task_list_page": timed(client, "/"),
+        "history_page": timed(client, "/tasks/t00000/executions"),
+        "api_log_tail": timed(client, "/api/tasks/t00000/logs?tail=100"),
+        "log_page_lines": timed(client, "/tasks/t00000/logs/lines?tail=100"),
+    }
+    base = m["baseline"]["median_ms"]
+
+    def r(label, key, bar_ms):
+        v = m[key]["median_ms"]
+        return row(f"6. {label} ({m[key]['queries']} queries)", v, base, unit="ms", bar=f"<= {bar_ms} ms",
+                   passed=v <= bar_ms)
+
+    rows = [
+        r("API: a page of 50 tasks", "api_tasks", 20),
+        r(f"API: a page of 50 executions of a task with {int(EXECUTIONS * HEAVY_SHARE):,}", "api_executions", 20),
+        r("API: the deepest page of that task's executions", "api_executions_deep", 20),
+        r(f"page: task list ({TASKS:,} tasks)", "task_list_page", 300),
+        r("page: a task's execution history", "history_page", 50),
+        r(f"API: {LOG_BYTES / 2**30:.3g} GiB task log tailed (last 100 lines)", "api_log_tail", 50),
+    ]
+    write_result("web", rows, {"measurements": m, "tasks": TASKS, "executions": EXECUTIONS, "log_bytes": log_size,
+                               "fill_s": fill_s})
+    print_rows(rows)
+    ws.cleanup()
+
+
+if __name__ == "__main__":
+    main()
