@@ -1,10 +1,20 @@
 """Routes of /api/: the document's paths, each with or without a trailing slash, the OpenAPI schema and
 Swagger UI (served from local static files), and a JSON 404 for anything else under /api/."""
 from django.urls import path, re_path
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
+from rest_framework.settings import api_settings
 
-from . import schema  # noqa: F401  (registers the Bearer key scheme with drf-spectacular)
+from tasks_app.roles import VIEWER
+
+from . import schema  # also registers the Bearer key scheme with drf-spectacular
+from .permissions import RolePermission
 from .views import TaskViewSet
 from .views_tools import (
     BackupListView,
@@ -23,11 +33,18 @@ router.register("tasks", TaskViewSet, basename="api-task")
 class SchemaView(SpectacularAPIView):
     generator_class = schema.ApiSchemaGenerator
     custom_settings = schema.CUSTOM_SETTINGS
-    required_roles = {"get": "viewer"}
+    # drf-spectacular serves the schema to anyone by default; here it is for viewers and up, like the API.
+    authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+    permission_classes = [RolePermission]
+    required_roles = {"get": VIEWER}
+    # JSON first, so that an error here (401, 403) is JSON too; ?format=yaml still gives YAML.
+    renderer_classes = [OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer, OpenApiYamlRenderer2]
 
 
 class DocsView(SpectacularSwaggerView):
-    required_roles = {"get": "viewer"}
+    authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+    permission_classes = [RolePermission]
+    required_roles = {"get": VIEWER}
 
 
 urlpatterns = [

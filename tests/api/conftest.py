@@ -38,6 +38,12 @@ DOCUMENT_EXAMPLE_TASK = {
 }
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # Five users per test: the production hasher would make each test take seconds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def simple_task(task_id="simple", **fields):
     return {"task_id": task_id, "task_name": f"Task {task_id}", "task_exec": "tasks/test_task.py",
             "task_schedule": "*/5 * * * *", **fields}

@@ -1,0 +1,152 @@
+"""Who may do what: API keys and sessions, 401 without credentials, 403 by role, and the key command."""
+import io
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from tasks_app.models import ApiKey, Task
+from tasks_app.models.apikey import hash_key
+from tasks_app.services.tasks import create_task
+
+from .conftest import simple_task
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def task(db):
+    return create_task(simple_task("t1"), actor="test", door="cli")
+
+
+def test_a_request_without_credentials_gets_401_with_a_bearer_challenge_not_a_redirect():
+    response = APIClient().get("/api/tasks")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert response["Content-Type"] == "application/json"
+    assert "credentials" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("header", ["Bearer tsk_not-a-real-key", "Bearer", "Bearer two words"])
+def test_an_unknown_or_malformed_key_gets_401(db, header):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.get("/api/tasks")
+    assert response.status_code == 401
+    assert response.json()["detail"]
+
+
+def test_a_revoked_key_is_refused(keys):
+    ApiKey.objects.get(key_hash=hash_key(keys["admin"])).revoke()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {keys['admin']}")
+    response = client.get("/api/tasks")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+
+
+def test_a_key_of_an_inactive_user_is_refused(keys):
+    User.objects.filter(username="admin-user").update(is_active=False)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {keys['admin']}")
+    assert client.get("/api/tasks").status_code == 401
+
+
+def test_a_viewer_reads_but_gets_403_on_execute_stop_delete_and_create(client_as, task):
+    viewer = client_as("viewer")
+    assert viewer.get("/api/tasks").status_code == 200
+    assert viewer.get("/api/tasks/t1").status_code == 200
+    assert viewer.get("/api/tasks/t1/logs").status_code == 200
+    for method, url in [("post", "/api/tasks/t1/execute"), ("post", "/api/tasks/t1/stop"),
+                        ("delete", "/api/tasks/t1"), ("patch", "/api/tasks/t1")]:
+        response = getattr(viewer, method)(url, {"task_enabled": False}, format="json")
+        assert response.status_code == 403, (method, url)
+        assert "operator" in response.json()["detail"] or "admin" in response.json()["detail"]
+    assert viewer.post("/api/tasks", simple_task("t2"), format="json").status_code == 403
+    assert Task.objects.filter(task_id="t1").exists()
+
+
+def test_an_operator_edits_but_gets_403_on_delete_import_and_backups(client_as, task):
+    operator = client_as("operator")
+    assert operator.patch("/api/tasks/t1", {"task_enabled": False}, format="json").status_code == 200
+    response = operator.delete("/api/tasks/t1")
+    assert response.status_code == 403
+    assert response.json()["detail"] == "This needs the admin role; you have the operator role."
+    assert operator.post("/api/import", {"tasks": []}, format="json").status_code == 403
+    assert operator.get("/api/backups").status_code == 403
+    assert Task.objects.filter(task_id="t1").exists()
+
+
+def test_an_admin_and_a_superuser_may_delete(client_as, db):
+    create_task(simple_task("a"), actor="test", door="cli")
+    create_task(simple_task("b"), actor="test", door="cli")
+    assert client_as("admin").delete("/api/tasks/a").status_code == 204
+    assert client_as("superuser").delete("/api/tasks/b").status_code == 204
+    assert not Task.objects.exists()
+
+
+def test_a_user_with_no_role_gets_403_on_everything(client_as, task):
+    nobody = client_as("none")
+    for url in ["/api/tasks", "/api/tasks/t1", "/api/tasks/t1/status", "/api/cron/preview?expr=*+*+*+*+*",
+                "/api/export", "/api/schema/"]:
+        response = nobody.get(url)
+        assert response.status_code == 403, url
+        assert "no role" in response.json()["detail"]
+
+
+def test_a_session_works_for_reads_and_needs_the_csrf_token_for_writes(keys, task):
+    client = APIClient(enforce_csrf_checks=True)
+    assert client.login(username="operator-user", password="pw-operator-user")
+    assert client.get("/api/tasks/t1").status_code == 200
+    refused = client.patch("/api/tasks/t1", {"task_enabled": False}, format="json")
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["detail"]
+    page = client.get("/api/tasks/t1", HTTP_ACCEPT="text/html")  # the browsable API sets the cookie
+    token = page.cookies["csrftoken"].value
+    accepted = client.patch("/api/tasks/t1", {"task_enabled": False}, format="json", HTTP_X_CSRFTOKEN=token)
+    assert accepted.status_code == 200 and accepted.json()["task_enabled"] is False
+
+
+def test_last_used_is_written_at_most_once_a_minute(keys, task):
+    key = ApiKey.objects.get(key_hash=hash_key(keys["viewer"]))
+    assert key.last_used_at is None
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {keys['viewer']}")
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        client.get("/api/tasks")
+        key.refresh_from_db()
+        assert key.last_used_at == start
+    with time_machine.travel(start + timedelta(seconds=30), tick=False):
+        client.get("/api/tasks")
+        key.refresh_from_db()
+        assert key.last_used_at == start
+    with time_machine.travel(start + timedelta(seconds=61), tick=False):
+        client.get("/api/tasks")
+        key.refresh_from_db()
+        assert key.last_used_at == start + timedelta(seconds=61)
+
+
+def test_create_api_key_prints_the_key_once_as_its_last_line_and_stores_only_a_hash(db):
+    user = User.objects.create_user("ops")
+    user.groups.add(*__import__("django.contrib.auth.models", fromlist=["Group"]).Group.objects.filter(name="viewer"))
+    out = io.StringIO()
+    call_command("create_api_key", "--user", "ops", "--name", "cron job", stdout=out)
+    key = out.getvalue().strip().splitlines()[-1]
+    assert key.startswith("tsk_") and len(key) > 30
+    stored = ApiKey.objects.get(user=user)
+    assert stored.name == "cron job" and stored.key_hash == hash_key(key)
+    assert key not in {stored.prefix, stored.key_hash, stored.name}
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert client.get("/api/tasks").status_code == 200
+
+
+def test_create_api_key_names_an_unknown_user(db):
+    with pytest.raises(CommandError, match="--user 'ghost': no such user"):
+        call_command("create_api_key", "--user", "ghost")
