@@ -1,4 +1,5 @@
 """One contract for both data access implementations: the Django models and the document's JSON files."""
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -167,3 +168,43 @@ def test_status_updates_refuse_unknown_fields_tasks_and_executions(dal):
         dal.update_task_status("ghost", {"running": True})
     with pytest.raises(ValueError, match="last_execution_id"):
         dal.update_task_status("test-task", {"last_execution_id": 999999})
+
+
+# ---- the file implementation's format -----------------------------------------------------------------------
+
+def test_the_file_implementation_reads_the_documents_example_as_it_is(shipped_file):
+    files = FileTaskDataAccess(shipped_file, "unused-history.json", "unused-status.json")
+    (task,) = files.get_all_tasks()
+    assert (task.task_id, task.task_name, task.task_env["PARAM1"]) == ("test-task", "测试任务", "值1")
+    assert (task.task_timezone, task.task_overlap, task.task_misfire_grace) == ("", "skip", 60)
+
+
+def test_the_file_implementation_writes_the_documented_format(tmp_path):
+    files = FileTaskDataAccess(tmp_path / "tasks.json", tmp_path / "task_history.json", tmp_path / "task_status.json")
+    files.save_task(make_task())
+    run = files.save_task_execution(domain.TaskExecution("test-task", None, T0, status="success", return_code=0))
+    files.update_task_status("test-task", {"last_execution_id": run.execution_id, "last_status": "success",
+                                           "next_run_time": T0})
+    tasks_text = (tmp_path / "tasks.json").read_text(encoding="utf-8")
+    assert '"task_name": "测试任务"' in tasks_text
+    (entry,) = json.loads(tasks_text)["tasks"]
+    assert list(entry) == list(domain.TASK_FIELDS[:13])  # the additions are left out at their defaults
+    history = json.loads((tmp_path / "task_history.json").read_text())
+    assert history["last_execution_id"] == 1
+    assert history["executions"][0]["start_time"] == "2023-07-17T02:30:45.123456+00:00"
+    assert history["executions"][0]["task_id"] == "test-task"
+    status = json.loads((tmp_path / "task_status.json").read_text())
+    assert status == {"tasks": {"test-task": {
+        "running": False, "last_execution_id": 1, "last_status": "success", "last_start_time": None,
+        "last_end_time": None, "next_run_time": "2023-07-17T02:30:45.123456+00:00",
+    }}}
+
+
+def test_the_file_implementation_never_reuses_an_execution_id(tmp_path):
+    files = FileTaskDataAccess(tmp_path / "t.json", tmp_path / "h.json", tmp_path / "s.json")
+    files.save_task(make_task("a"))
+    files.save_task(make_task("b"))
+    files.save_task_execution(domain.TaskExecution("a", None, T0))
+    files.save_task_execution(domain.TaskExecution("b", None, T0))
+    files.delete_task("b")
+    assert files.save_task_execution(domain.TaskExecution("a", None, T0)).execution_id == 3

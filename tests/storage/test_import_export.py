@@ -213,3 +213,29 @@ def test_the_additions_to_the_documents_fields_are_written_only_when_set(tmp_pat
     assert list(written[0])[:13] == ["task_id", "task_name", "task_desc", "task_exec", "task_schedule",
                                      "task_timeout", "task_retry", "task_retry_interval", "task_enabled",
                                      "task_log", "task_env", "task_dependencies", "task_notify"]
+
+
+def test_export_with_history_and_status_is_a_copy_into_the_file_implementation(shipped_file, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from tasks_app import domain
+    from tasks_app.dal import DjangoTaskDataAccess, FileTaskDataAccess
+
+    db = DjangoTaskDataAccess()
+    config_files.import_tasks(write(tmp_path / "in.json", [task("a"), task("b", task_env={"KEY": "值"})]),
+                              actor="t", door="import")
+    start = datetime(2025, 3, 10, 12, tzinfo=timezone.utc)
+    for i in range(3):
+        run = db.save_task_execution(domain.TaskExecution("a", None, start + timedelta(minutes=i), status="success"))
+    db.update_task_status("a", {"last_execution_id": run.execution_id, "last_status": "success",
+                                "last_start_time": start})
+    out = tmp_path / "out"
+    out.mkdir()
+    run_args = ("export_tasks", "-o", str(out / "tasks.json"), "--with-history", "--with-status")
+    call_command(*run_args, stdout=io.StringIO())
+    files = FileTaskDataAccess(out / "tasks.json", out / "task_history.json", out / "task_status.json")
+    assert files.get_all_tasks() == db.get_all_tasks()
+    for task_id in ("a", "b"):
+        assert files.get_task_by_id(task_id) == db.get_task_by_id(task_id)
+        assert files.get_task_history(task_id) == db.get_task_history(task_id)
+        assert files.get_task_status(task_id) == db.get_task_status(task_id)
