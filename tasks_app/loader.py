@@ -2,18 +2,17 @@
 Every message names the field and the bad value (task_env values excepted: they may be secrets)."""
 import json
 import logging
-import os
 import re
 import zoneinfo
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from . import cron
 from .domain import TASK_FIELDS
+from .loader_paths import find_cycle, resolve_exec_path, resolve_log_path  # noqa: F401 (part of the API)
 from .models.task import TASK_ID_PATTERN, OverlapPolicy
 
 log = logging.getLogger("TaskLoader")
@@ -85,89 +84,6 @@ def show(value, limit=80):
 def _kind(value):
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "text", list: "a list", dict: "an object"}
     return "null" if value is None else names.get(type(value), type(value).__name__)
-
-
-def _relative_parts(value):
-    """The parts of a relative POSIX path, or None when it is absolute, empty or climbs with `..`."""
-    if not value or "\x00" in value:
-        return None
-    path = PurePosixPath(value)
-    if path.is_absolute() or ".." in path.parts or not path.parts:
-        return None
-    return path.parts
-
-
-def _locate(parts, folder: Path, document_name: str) -> Path:
-    """Where a relative path points, by the same rule as the engine (engine/childenv.py): relative to the project
-    root when that lands inside `folder` ("tasks/x.py"); else the document's "tasks/..." or "logs/..." prefix
-    stands for the folder wherever a setting moved it; else relative to the folder itself ("x.py")."""
-    from_root = Path(settings.BASE_DIR).resolve().joinpath(*parts)
-    if from_root.is_relative_to(folder):
-        return from_root
-    if len(parts) > 1 and parts[0] == document_name:
-        return folder.joinpath(*parts[1:])
-    return folder.joinpath(*parts)
-
-
-def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
-    """The real path (symlinks resolved) of the script a task runs: an existing, readable regular file inside
-    TASKS_DIR, or ValueError saying why not. "tasks/test_task.py" (the document's form) and "test_task.py"
-    name the same file; what the user wrote is kept in the task."""
-    folder = Path(tasks_dir or settings.TASKS_DIR).resolve()
-    parts = _relative_parts(task_exec)
-    if parts is None:
-        raise ValueError("not a relative path inside the tasks folder")
-    path = _locate(parts, folder, "tasks")
-    if not (path.exists() or path.is_symlink()):
-        raise ValueError("no such file in the tasks folder")
-    real = path.resolve()
-    if not real.is_relative_to(folder):
-        raise ValueError("it leads outside the tasks folder")
-    if not real.is_file():
-        raise ValueError("it is not a regular file")
-    if not os.access(real, os.R_OK):
-        raise ValueError("it is not readable")
-    return real
-
-
-def resolve_log_path(task_log, task_id="", logs_dir=None) -> Path:
-    """A task's log file, by the same rule inside LOGS_DIR; the file need not exist yet. Empty means the
-    document's default logs/task_{task_id}.log. The engine's own files there are refused."""
-    folder = Path(logs_dir or settings.LOGS_DIR).resolve()
-    parts = _relative_parts(task_log or f"logs/task_{task_id}.log")
-    if parts is None:
-        raise ValueError("not a relative path inside the logs folder")
-    real = _locate(parts, folder, "logs").resolve()
-    if not real.is_relative_to(folder) or real == folder:
-        raise ValueError("it leads outside the logs folder")
-    if real.parent == folder and (real.name == "sys.log" or real.name.startswith("sys.log.")):
-        raise ValueError("it is the engine's own log")
-    if real.is_relative_to(Path(settings.EXECUTION_OUTPUT_DIR).resolve()):
-        raise ValueError("it is inside the folder of captured outputs")
-    if real.is_dir():
-        raise ValueError("it is a folder")
-    return real
-
-
-def find_cycle(graph, start):
-    """A dependency path from `start` back to itself ([start, ..., start]), or None. graph: id -> [ids].
-    Iterative, so a chain of thousands of tasks cannot exhaust the recursion limit."""
-    path, seen, stack = [start], {start}, [iter(graph.get(start, ()))]
-    while stack:
-        nxt = next(stack[-1], _END)
-        if nxt is _END:
-            stack.pop()
-            path.pop()
-        elif nxt == start:
-            return path + [start]
-        elif nxt not in seen and nxt in graph:
-            seen.add(nxt)  # fully explored without reaching start: no need to come back
-            path.append(nxt)
-            stack.append(iter(graph[nxt]))
-    return None
-
-
-_END = object()
 
 
 class TaskLoader:
