@@ -204,11 +204,19 @@ def _write(incoming, result, current):
     from .services.tasks import next_run_time
 
     Task.objects.filter(task_id__in=result.deleted).delete()
-    for task_id in result.created + result.updated:
-        obj = current.get(task_id) or Task(task_id=task_id)
+    new = []
+    for task_id in result.created:
+        obj = Task(task_id=task_id)
+        apply_task_fields(obj, incoming[task_id])
+        new.append(obj)
+    # One INSERT for the new tasks: importing a thousand tasks takes a fraction of a second, not seconds.
+    Task.objects.bulk_create(new)
+    # Lists show the stored next run, so an imported task has one at once, as a created one does.
+    TaskStatus.objects.bulk_create([TaskStatus(task=obj, next_run_time=next_run_time(obj)) for obj in new])
+    for task_id in result.updated:
+        obj = current[task_id]
         apply_task_fields(obj, incoming[task_id])
         obj.save()
-        # Lists show the stored next run, so an imported task has one at once, as a created one does.
         status, _ = TaskStatus.objects.get_or_create(task=obj)
         status.next_run_time = next_run_time(obj)
         status.save(update_fields=["next_run_time", "updated_at"])
