@@ -362,7 +362,8 @@ class TaskLoader:
 
     def clean_many(self, items, *, existing=None) -> list:
         """Tasks of one file, checked together: ids unique in the file, dependencies among the file's tasks plus
-        `existing` (default: the database). Raises TaskFileError listing every problem of every task."""
+        `existing` (default: the database), no cycle across both. An id that is also in `existing` is not an error
+        (an import updates that task). Raises TaskFileError listing every problem of every task."""
         if existing is None:
             existing = self._existing_from_db()
         if not isinstance(items, list):

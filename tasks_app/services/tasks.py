@@ -6,10 +6,11 @@ import logging
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .. import cron
 from ..domain import TASK_FIELDS
-from ..loader import TaskLoader, TaskValidationError
+from ..loader import TaskLoader, TaskValidationError, show
 from ..models import ConfigVersion, Task, TaskStatus
 
 log = logging.getLogger("SchedulerEngine")
@@ -33,9 +34,8 @@ def create_task(data: dict, *, actor: str, door: str):
     except IntegrityError:
         # Two requests created the same id at once; the loser gets the loader's message, not a 500.
         if Task.objects.filter(task_id=data.get("task_id")).exists():
-            raise TaskValidationError(
-                {"task_id": [f"A task with task_id \"{data.get('task_id')}\" already exists."]}
-            ) from None
+            message = _("A task with task_id %(value)s already exists.") % {"value": show(data.get("task_id"))}
+            raise TaskValidationError({"task_id": [str(message)]}) from None
         raise
     log.info("Task %s created by %s via %s: %s", task.task_id, actor, door, _summary(cleaned))
     _mirror_after_commit(actor, door)
@@ -76,10 +76,9 @@ def delete_task(task, *, actor: str, door: str):
     with transaction.atomic():
         dependents = dependents_of(task.task_id)
         if dependents:
-            raise TaskValidationError({"task_dependencies": [
-                f"Task \"{task.task_id}\" cannot be deleted: {', '.join(dependents)} depend(s) on it. "
-                "Remove it from their task_dependencies first."
-            ]})
+            message = _("Task %(task)s cannot be deleted: %(dependents)s depend(s) on it. Remove it from their "
+                        "task_dependencies first.") % {"task": show(task.task_id), "dependents": ", ".join(dependents)}
+            raise TaskValidationError({"task_dependencies": [str(message)]})
         task_id = task.task_id
         Task.objects.filter(pk=task.pk).delete()
         ConfigVersion.bump()
@@ -91,7 +90,8 @@ def set_enabled(task, enabled: bool, *, actor: str, door: str):
     """Enable or disable a task; nothing is written when it is already in that state."""
     _check_door(door)
     if not isinstance(enabled, bool):
-        raise TaskValidationError({"task_enabled": [f"task_enabled must be true or false, got {enabled!r}."]})
+        message = _("task_enabled must be true or false, got %(value)s.") % {"value": show(enabled)}
+        raise TaskValidationError({"task_enabled": [str(message)]})
     with transaction.atomic():
         current = Task.objects.select_for_update().get(pk=task.pk)
         changed = current.task_enabled != enabled
