@@ -145,8 +145,12 @@ def seconds(value):
         return _("%(n)s s") % {"n": number_format(value, 1)}
     minutes, secs = divmod(int(round(value)), 60)
     if minutes < 60:
+        if not secs:
+            return _("%(m)d min") % {"m": minutes}
         return _("%(m)d min %(s)d s") % {"m": minutes, "s": secs}
     hours, minutes = divmod(minutes, 60)
+    if not minutes:
+        return _("%(h)d h") % {"h": hours}
     return _("%(h)d h %(m)d min") % {"h": hours, "m": minutes}
 
 

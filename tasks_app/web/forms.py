@@ -14,7 +14,7 @@ from tasks_app.models import OverlapPolicy, Task
 
 from .layout import Collapsible
 from .scripts import script_choices
-from .widgets import CronWidget, KeyValueWidget
+from .widgets import CronWidget, FastSelect, FastSelectMultiple, KeyValueWidget
 
 # Beyond this many tasks a multiple select gets heavy; dependencies are then typed as ids.
 DEPENDENCY_SELECT_LIMIT = 1000
@@ -75,7 +75,7 @@ class TaskForm(forms.Form):
         label=_("Schedule (cron)"), required=False, max_length=200, widget=CronWidget(),
         help_text=_("Five fields: minute hour day-of-month month day-of-week. Empty only for a task that runs after its dependencies."),
     )
-    task_timezone = forms.ChoiceField(label=_("Time zone"), required=False)
+    task_timezone = forms.ChoiceField(label=_("Time zone"), required=False, widget=FastSelect)
     task_exec = forms.ChoiceField(label=_("Script"))
     task_env = KeyValueField(label=_("Parameters (environment variables)"), required=False)
     task_timeout = forms.IntegerField(label=_("Timeout (seconds)"), required=False, help_text=_("Empty for no limit."))
@@ -122,12 +122,13 @@ class TaskForm(forms.Form):
             if isinstance(initial, list):
                 self.initial["task_dependencies"] = ", ".join(initial)
             return
-        field.choices = [(tid, f"{tid} — {name}") for tid, name in others.values_list("task_id", "task_name")]
-        field.widget = forms.SelectMultiple(attrs={"size": min(8, max(3, len(field.choices)))})
+        choices = [(tid, f"{tid} — {name}") for tid, name in others.values_list("task_id", "task_name")]
         # Keep a dependency that no longer exists visible, so the loader's error about it makes sense.
-        known = {c for c, _label in field.choices}
+        known = {c for c, _label in choices}
         chosen = self.data.getlist("task_dependencies") if self.is_bound else self.initial.get("task_dependencies", [])
-        field.choices += [(c, c) for c in chosen or [] if c not in known]
+        choices += [(c, c) for c in chosen or [] if c not in known]
+        field.widget = FastSelectMultiple(attrs={"size": min(8, max(3, len(choices)))})
+        field.choices = choices  # after the widget: the setter hands them to it
 
     def _helper(self):
         helper = FormHelper()

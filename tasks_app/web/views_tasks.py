@@ -66,6 +66,8 @@ class TaskDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
             dependencies=[(d, found.get(d)) for d in deps],
             dependents=queries.dependents_of(task),
             recent=recent[:10],
+            active=any(e.is_active for e in recent[:5]) or task.executions.filter(
+                status__in=ExecutionStatus.active()).exists(),
             chart=charts.duration_chart(list(reversed(recent))),
             notify=task.task_notify if isinstance(task.task_notify, dict) else {},
             **kwargs,

@@ -11,6 +11,12 @@ from django.contrib.auth.models import Group, User
 EXAMPLE = json.loads((Path(settings.BASE_DIR) / "conf" / "tasks.json").read_text(encoding="utf-8"))["tasks"][0]
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # Real hashing costs ~0.3 s per user; these tests are about pages, not password storage.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def web_log(caplog):
     """The "WebInterface" lines (that logger does not propagate to the root, so attach caplog to it)."""
