@@ -1,0 +1,221 @@
+"""The scheduler's database writes for executions and TaskStatus, and its local pid files.
+
+Statuses of a TaskExecution:
+  queued   waiting: a "run now" or a retry (worker "" until a scheduler claims it; a retry also waits for
+           not_before), or a scheduled run held back by the overlap policy "queue" (worker set).
+  running  claimed by a scheduler (worker, start_time set) and handed to its executor.
+  success  the script exited 0.
+  failed   it exited non-zero (error_message "exit code N"), or could not be started.
+  timeout  it ran past task_timeout; its process group was ended (return_code -15 or -9).
+  stopped  a user (stop_requested_by), the overlap policy "replace" or a scheduler shutdown stopped it;
+           a queued run or pending retry that was cancelled is stopped too.
+  skipped  it did not run: the overlap policy "skip", a dependency that did not succeed, or slots missed
+           while the scheduler was down (one record says how many between which times).
+  lost     the scheduler that ran it died (kill -9, power loss); found when the next scheduler starts.
+When a run ends, end_time, duration and error_message (why, for anything but success) are always filled,
+and start_time too (for a run that never started: the moment it was decided). return_code is the exit
+status, or minus the signal that ended it; it stays empty only when no process ran (skipped, or stopped
+while queued) or its end was never seen (lost).
+
+Each run costs two commits: the claim (row written as running, TaskStatus and the job store's next
+fire time in the same transaction) and the end (result + TaskStatus, and a retry row if one is due).
+The pid of a running child is kept in a small file LOGS_DIR/run/<execution_id>.pid (written when the
+child starts, removed when its end is recorded) and in the row's pid column at the end: the file is
+only for crash recovery, so recording the pid costs no third commit."""
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from tasks_app.models import ExecutionStatus, Task, TaskExecution, TaskStatus, Trigger
+
+log = logging.getLogger("Scheduler")
+
+
+def new_run(task, *, trigger, slot, now, worker, requested_by, attempt=1) -> TaskExecution | None:
+    """Insert a running execution; None if the cron slot is already taken (it ran or was claimed)."""
+    return _insert(task, status=ExecutionStatus.RUNNING, trigger=trigger, scheduled_time=slot,
+                   attempt=attempt, start_time=now, worker=worker, requested_by=requested_by)
+
+
+def new_waiting(task, *, trigger, slot, worker, requested_by) -> TaskExecution | None:
+    """A run held back by the overlap policy "queue": queued, but already claimed by this scheduler."""
+    return _insert(task, status=ExecutionStatus.QUEUED, trigger=trigger, scheduled_time=slot,
+                   worker=worker, requested_by=requested_by)
+
+
+def new_skip(task, *, trigger, slot, now, worker, requested_by, reason) -> TaskExecution | None:
+    return _insert(task, status=ExecutionStatus.SKIPPED, trigger=trigger, scheduled_time=slot,
+                   start_time=now, end_time=now, duration=0.0, error_message=reason, worker=worker,
+                   requested_by=requested_by)
+
+
+def _insert(task, **fields) -> TaskExecution | None:
+    try:
+        with transaction.atomic():  # a savepoint: a taken slot must not spoil the batch's transaction
+            execution = TaskExecution.objects.create(task=task, **fields)
+    except IntegrityError:
+        log.info("Task %s: slot %s already has an execution; not run again", task.task_id,
+                 fields.get("scheduled_time"))
+        return None
+    execution.task = task
+    return execution
+
+
+def claim_queued(execution, *, now, worker) -> bool:
+    """Take a queued run nobody has claimed (run now, retry). False if another process got there first
+    (claimed, or stopped by a user) - the conditional UPDATE is what makes the claim safe."""
+    claimed = TaskExecution.objects.filter(
+        pk=execution.pk, status=ExecutionStatus.QUEUED, worker=""
+    ).update(status=ExecutionStatus.RUNNING, worker=worker, start_time=now)
+    if claimed:
+        execution.status, execution.worker, execution.start_time = ExecutionStatus.RUNNING, worker, now
+    return claimed == 1
+
+
+def start_waiting(execution, *, now) -> bool:
+    """Start a run this scheduler held back (overlap "queue"); False if a user stopped it meanwhile."""
+    started = TaskExecution.objects.filter(pk=execution.pk, status=ExecutionStatus.QUEUED).update(
+        status=ExecutionStatus.RUNNING, start_time=now)
+    if started:
+        execution.status, execution.start_time = ExecutionStatus.RUNNING, now
+    return started == 1
+
+
+def skip_queued(execution, *, now, worker, reason, claimed_by_me=False) -> bool:
+    owner = worker if claimed_by_me else ""
+    done = TaskExecution.objects.filter(pk=execution.pk, status=ExecutionStatus.QUEUED, worker=owner).update(
+        status=ExecutionStatus.SKIPPED, worker=worker, start_time=now, end_time=now, duration=0.0,
+        error_message=reason)
+    if done:
+        execution.status, execution.error_message, execution.end_time = ExecutionStatus.SKIPPED, reason, now
+    return done == 1
+
+
+def hold_queued(execution, *, worker) -> bool:
+    """Claim a queued run (run now, retry) to wait behind the running one (overlap "queue")."""
+    return TaskExecution.objects.filter(pk=execution.pk, status=ExecutionStatus.QUEUED, worker="").update(
+        worker=worker) == 1
+
+
+def end_run(execution, result, *, stop_requested_by="") -> None:
+    """Record how a run ended, from the executor's RunResult."""
+    fields = dict(
+        status=result.status, return_code=result.return_code, error_message=result.error_message or "",
+        start_time=result.start_time, end_time=result.end_time, duration=result.duration,
+        output_truncated=result.output_truncated, pid=result.pid,
+    )
+    if stop_requested_by:
+        fields["stop_requested_by"] = stop_requested_by
+    TaskExecution.objects.filter(pk=execution.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(execution, name, value)
+
+
+def end_unfinished(ids, *, status, reason, now, only_active=True) -> int:
+    """Close executions that will never report (lost, stopped at shutdown): times, duration and why."""
+    rows = TaskExecution.objects.filter(pk__in=list(ids))
+    if only_active:
+        rows = rows.filter(status__in=ExecutionStatus.active())
+    count = 0
+    for pk, start in rows.values_list("pk", "start_time"):
+        duration = max(0.0, (now - start).total_seconds()) if start else 0.0
+        count += TaskExecution.objects.filter(pk=pk).update(
+            status=status, error_message=reason, end_time=now, duration=round(duration, 3),
+            start_time=start or now)
+    return count
+
+
+def new_retry(execution, *, end_time, interval) -> TaskExecution | None:
+    """The next attempt of a failed run: queued for any scheduler, not before end + task_retry_interval."""
+    from datetime import timedelta
+
+    if not Task.objects.filter(pk=execution.task_id).exists():
+        return None
+    retry = TaskExecution.objects.create(
+        task_id=execution.task_id, status=ExecutionStatus.QUEUED, trigger=Trigger.RETRY,
+        scheduled_time=execution.scheduled_time, attempt=execution.attempt + 1,
+        not_before=end_time + timedelta(seconds=interval), requested_by=execution.requested_by, worker="",
+    )
+    retry.task = execution.task
+    return retry
+
+
+def status_started(task_pk, *, now, next_run_time=None, set_next=False) -> None:
+    fields = {"running": True, "last_start_time": now}
+    if set_next:
+        fields["next_run_time"] = next_run_time
+    _status_update(task_pk, fields)
+
+
+def status_next_run(task_pk, next_run_time) -> None:
+    _status_update(task_pk, {"next_run_time": next_run_time})
+
+
+def status_ended(execution, *, still_running: bool) -> None:
+    _status_update(execution.task_id, {
+        "running": still_running, "last_execution_id": execution.pk, "last_status": execution.status,
+        "last_start_time": execution.start_time, "last_end_time": execution.end_time,
+    })
+
+
+def _status_update(task_pk, fields):
+    from django.utils import timezone
+
+    fields["updated_at"] = timezone.now()  # update() skips auto_now
+    if TaskStatus.objects.filter(pk=task_pk).update(**fields):
+        return
+    # No status row yet (a task written straight into the table), or the task was just deleted: then
+    # there is nothing to record, and inserting would break the whole batch's commit.
+    if Task.objects.filter(pk=task_pk).exists():
+        TaskStatus.objects.get_or_create(task_id=task_pk, defaults=fields)
+
+
+# Pid files: only for crash recovery (see the module docstring).
+
+def run_dir() -> Path:
+    return Path(settings.LOGS_DIR) / "run"
+
+
+def write_pid(execution_id: int, pid: int) -> None:
+    folder = run_dir()
+    try:
+        (folder / f"{execution_id}.pid").write_text(f"{pid}\n")
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{execution_id}.pid").write_text(f"{pid}\n")
+
+
+def remove_pid(execution_id: int) -> None:
+    try:
+        os.unlink(run_dir() / f"{execution_id}.pid")
+    except FileNotFoundError:
+        pass
+
+
+def read_pids() -> dict[int, int]:
+    """execution id -> pid for every pid file left in LOGS_DIR/run."""
+    found = {}
+    try:
+        entries = list(run_dir().glob("*.pid"))
+    except OSError:
+        return found
+    for path in entries:
+        try:
+            found[int(path.stem)] = int(path.read_text().strip())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def format_slot(moment: datetime, zone_name: str) -> str:
+    import zoneinfo
+
+    try:
+        local = moment.astimezone(zoneinfo.ZoneInfo(zone_name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        local = moment
+    return local.strftime("%Y-%m-%d %H:%M %Z")

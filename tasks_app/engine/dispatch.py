@@ -1,0 +1,257 @@
+"""Starting and ending runs, for SchedulerEngine: turns fires, claims and chain triggers into executions
+(one transaction per batch, with the overlap, dependency and missed-slot rules), and records how runs
+ended (one transaction per batch, with retries, the overlap queue and dependency chains)."""
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tasks_app.models import ExecutionStatus, OverlapPolicy, Task, TaskExecution, Trigger
+
+from . import bookkeeping as bk
+from . import policy
+from .notify import notify_execution_later
+from .runner import not_started
+
+log = logging.getLogger("Scheduler")
+
+RETRYABLE = (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
+
+
+@dataclass
+class StartRequest:
+    """A reason to start a task now: a cron fire (with slots missed before it), a chain, ..."""
+    task_id: str
+    trigger: str
+    slot: datetime | None = None
+    missed: policy.Missed | None = None  # slots that will not run: one skipped execution records them
+    requested_by: str = "scheduler"
+    next_run_time: datetime | None = None
+    set_next: bool = False
+
+
+@dataclass
+class Plan:
+    """What to do once a transaction has committed (never before: a rollback must leave no trace)."""
+    run: list = field(default_factory=list)
+    wait: list = field(default_factory=list)
+    unwait: list = field(default_factory=list)
+    stop: list = field(default_factory=list)
+    notify: list = field(default_factory=list)
+    chain_from: list = field(default_factory=list)
+    started: dict = field(default_factory=dict)  # task pk -> runs started in this batch
+    waiting: set = field(default_factory=set)
+
+
+class DispatchMixin:
+    # Starting.
+
+    def _start_requests(self, requests, claims, now) -> Plan:
+        """Inside a transaction: decide and write every start; returns the plan to carry out after commit."""
+        plan = Plan()
+        wanted = {r.task_id for r in requests}
+        tasks = {t.task_id: t for t in Task.objects.filter(task_id__in=wanted)} if wanted else {}
+        for request in requests:
+            task = tasks.get(request.task_id)
+            if task is None:
+                log.info("Task %s is gone; nothing started for it", request.task_id)
+                continue
+            self._start_one(request, task, now, plan)
+        if claims:
+            for execution in TaskExecution.objects.filter(
+                pk__in=claims, status=ExecutionStatus.QUEUED, worker=""
+            ).select_related("task").order_by("execution_id"):
+                self._claim_one(execution, now, plan)
+        return plan
+
+    def _start_one(self, request: StartRequest, task, now, plan: Plan):
+        common = dict(trigger=request.trigger, worker=self.worker, requested_by=request.requested_by)
+        if request.missed:
+            grace = task.task_misfire_grace
+            skipped = bk.new_skip(task, slot=request.missed.last, now=now,
+                                  reason=policy.missed_reason(request.missed, task, grace, request.slot is not None),
+                                  **common)
+            if skipped:
+                log.warning("Task %s: %s", task.task_id, skipped.error_message)
+        if request.set_next:
+            bk.status_next_run(task.pk, request.next_run_time)
+        if request.trigger == Trigger.SCHEDULE and request.slot is None:
+            return  # every due slot was missed: recorded above
+        if request.trigger == Trigger.DEPENDENCY and not policy.chain_ready(task):
+            return
+        if request.trigger == Trigger.SCHEDULE and task.task_dependencies:
+            problem = policy.dependency_problem(task)
+            if problem:
+                skipped = bk.new_skip(task, slot=request.slot, now=now, reason=problem, **common)
+                if skipped:
+                    log.warning("Task %s skipped: %s", task.task_id, problem)
+                    plan.notify.append(skipped)  # the document's dependency error: on_failure is told
+                return
+        action, detail = self._overlap(task, plan)
+        if action == "skip":
+            if bk.new_skip(task, slot=request.slot, now=now, reason=detail, **common):
+                log.info("Task %s skipped: %s", task.task_id, detail)
+            return
+        if action == "wait":
+            waiting = bk.new_waiting(task, slot=request.slot, **common)
+            if waiting:
+                plan.wait.append(waiting)
+                plan.waiting.add(task.pk)
+            return
+        plan.stop.extend(detail or ())
+        execution = bk.new_run(task, slot=request.slot, now=now, **common)
+        if execution:
+            self._planned_start(execution, now, plan)
+
+    def _claim_one(self, execution, now, plan: Plan):
+        task = execution.task
+        action, detail = self._overlap(task, plan)
+        if action == "skip":
+            if bk.skip_queued(execution, now=now, worker=self.worker, reason=detail):
+                log.info("Task %s: queued execution %s skipped: %s", task.task_id, execution.pk, detail)
+            return
+        if action == "wait":
+            if bk.hold_queued(execution, worker=self.worker):
+                execution.worker = self.worker
+                plan.wait.append(execution)
+                plan.waiting.add(task.pk)
+            return
+        plan.stop.extend(detail or ())
+        if bk.claim_queued(execution, now=now, worker=self.worker):
+            self._planned_start(execution, now, plan)
+
+    def _planned_start(self, execution, now, plan: Plan):
+        bk.status_started(execution.task_id, now=now)
+        plan.run.append(execution)
+        plan.started[execution.task_id] = plan.started.get(execution.task_id, 0) + 1
+
+    def _overlap(self, task, plan: Plan):
+        """("run", None) | ("replace", [ids to stop]) | ("wait", None) | ("skip", reason)."""
+        busy = self.by_task.get(task.pk, set())
+        if not busy and not plan.started.get(task.pk):
+            return "run", None
+        rule = task.task_overlap
+        if rule == OverlapPolicy.ALLOW:
+            return "run", None
+        if rule == OverlapPolicy.REPLACE:
+            return "replace", sorted(busy - self.stopping)
+        if rule == OverlapPolicy.QUEUE:
+            if task.pk in self.waiting or task.pk in plan.waiting:
+                return "skip", "a run is already waiting for the current one to end (task_overlap: queue)"
+            return "wait", None
+        current = f"execution {min(busy)}" if busy else "another run"
+        return "skip", f"{current} of this task is still running (task_overlap: skip)"
+
+    def _carry_out(self, plan: Plan):
+        for execution_id in plan.stop:
+            self._stop(execution_id, "replaced by a newer run (task_overlap: replace)", who="scheduler")
+        for task_pk in plan.unwait:
+            self.waiting.pop(task_pk, None)
+        for execution in plan.wait:
+            self.waiting[execution.task_id] = execution
+            log.info("Task %s: execution %s waits for the running one (task_overlap: queue)",
+                     execution.task.task_id, execution.pk)
+        for execution in plan.run:
+            self._submit(execution)
+        for execution in plan.notify:
+            notify_execution_later(execution)
+        self.chain_from.extend(plan.chain_from)
+
+    def _submit(self, execution):
+        self.running[execution.pk] = execution
+        self.by_task.setdefault(execution.task_id, set()).add(execution.pk)
+        slot = f" for slot {execution.scheduled_time.isoformat()}" if execution.scheduled_time else ""
+        log.info("Task %s: execution %s starts (%s%s, attempt %s)", execution.task.task_id, execution.pk,
+                 execution.trigger, slot, execution.attempt)
+        try:
+            self.executor.submit(execution, self._on_start, self._on_finish)
+        except Exception as exc:  # a broken executor must not lose the run: it is recorded as failed
+            log.exception("Executor refused execution %s", execution.pk)
+            self._on_finish(execution, not_started(execution, f"could not be handed to the executor: {exc}"))
+
+    def _stop(self, execution_id, reason, who):
+        if execution_id in self.stopping:
+            return
+        self.stopping.add(execution_id)
+        if who == "scheduler":
+            self.own_stops[execution_id] = who
+        if not self.executor.stop(execution_id, reason):
+            log.info("Execution %s asked to stop (%s) is not in the executor any more", execution_id, reason)
+
+    # Executor callbacks (executor threads: no database here).
+
+    def _on_start(self, execution, pid):
+        bk.write_pid(execution.pk, pid)
+
+    def _on_finish(self, execution, result):
+        self.finished.put((execution, result))
+        self.wake.set()
+
+    # Ending.
+
+    def _end_batch(self, batch, now) -> Plan:
+        """Inside a transaction: record each result, queue retries, start runs waiting behind them."""
+        plan = Plan()
+        ended = set()
+        for execution, result in batch:
+            task = execution.task
+            bk.end_run(execution, result, stop_requested_by=self.own_stops.get(execution.pk, ""))
+            ended.add(execution.pk)
+            final = True
+            if result.status in RETRYABLE and execution.attempt <= task.task_retry and self._may_retry(execution):
+                retry = bk.new_retry(execution, end_time=result.end_time, interval=task.task_retry_interval)
+            else:
+                retry = None
+            if retry is not None:
+                final = False
+                self.retry_at = min(self.retry_at, retry.not_before.timestamp())
+                log.info("Task %s: execution %s %s; attempt %s of %s queued as execution %s for %s",
+                         task.task_id, execution.pk, result.status, retry.attempt, task.task_retry + 1,
+                         retry.pk, retry.not_before.isoformat())
+            others = self.by_task.get(execution.task_id, set()) - ended
+            waiting = self.waiting.get(execution.task_id)
+            started_waiting = None
+            if waiting is not None and not others and execution.task_id not in plan.unwait:
+                plan.unwait.append(execution.task_id)
+                if bk.start_waiting(waiting, now=now):
+                    started_waiting = waiting
+            still = bool(others) or started_waiting is not None or plan.started.get(execution.task_id, 0) > 0
+            bk.status_ended(execution, still_running=still)
+            if started_waiting is not None:
+                self._planned_start(started_waiting, now, plan)
+            if final:
+                plan.notify.append(execution)
+            if result.status == ExecutionStatus.SUCCESS:
+                plan.chain_from.append(task.task_id)
+        return plan
+
+    def _may_retry(self, execution) -> bool:
+        """No retry for a run a user stopped (the flag may have arrived as it failed), or of a task since
+        deleted, or disabled (unless a user ran the disabled task by hand)."""
+        if execution.pk in self.stopping:
+            return False
+        row = self.rows.get(execution.task_id)
+        if row is None or not (row.enabled or execution.trigger == Trigger.MANUAL):
+            return False
+        return not TaskExecution.objects.filter(pk=execution.pk).exclude(stop_requested_by="").exists()
+
+    def _forget(self, batch):
+        for execution, result in batch:
+            self.running.pop(execution.pk, None)
+            ids = self.by_task.get(execution.task_id)
+            if ids is not None:
+                ids.discard(execution.pk)
+                if not ids:
+                    del self.by_task[execution.task_id]
+            self.stopping.discard(execution.pk)
+            self.own_stops.pop(execution.pk, None)
+            bk.remove_pid(execution.pk)
+
+    def _chain_requests(self) -> list[StartRequest]:
+        requests = []
+        for dep in self.chain_from:
+            for pk in self.dependents.get(dep, ()):
+                row = self.rows.get(pk)
+                if row is not None:
+                    requests.append(StartRequest(row.task_id, Trigger.DEPENDENCY, requested_by=f"dependency {dep}"))
+        return requests
+

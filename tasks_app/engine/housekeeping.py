@@ -1,0 +1,83 @@
+"""Daily history pruning: keep the newest HISTORY_KEEP_PER_TASK executions of each task, drop finished ones
+older than HISTORY_MAX_AGE_DAYS, delete their captured output, and prune django-apscheduler's
+DjangoJobExecution table. Deletes go in small batches, so the scheduler's own writes are never held up long."""
+import logging
+import shutil
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count
+from django.utils import timezone
+from django_apscheduler.models import DjangoJobExecution
+
+from tasks_app.models import ExecutionStatus, Task, TaskExecution
+
+log = logging.getLogger("SchedulerEngine")
+
+BATCH = 500
+HOUSEKEEPING_JOB_ID = "engine.housekeeping"
+HOUSEKEEPING_SCHEDULE = "17 3 * * *"  # daily, in settings.TIME_ZONE, away from the popular full hours
+
+
+def prune_history(now=None, keep=None, max_age_days=None) -> dict:
+    """Returns {"by_count": n, "by_age": n, "job_executions": n, "output_dirs": n}."""
+    now = now or timezone.now()
+    keep = keep or settings.HISTORY_KEEP_PER_TASK
+    max_age_days = max_age_days or settings.HISTORY_MAX_AGE_DAYS
+    finished = TaskExecution.objects.exclude(status__in=ExecutionStatus.active())
+
+    by_count = 0
+    crowded = (TaskExecution.objects.order_by().values("task_id").annotate(n=Count("pk"))
+               .filter(n__gt=keep).values_list("task_id", flat=True))
+    for task_pk in list(crowded):
+        # The newest `keep` stay, whatever their status; only finished ones older than those go.
+        oldest_kept = (TaskExecution.objects.filter(task_id=task_pk).order_by("-execution_id")
+                       .values_list("execution_id", flat=True)[keep - 1:keep].first())
+        if oldest_kept is not None:
+            by_count += _delete(finished.filter(task_id=task_pk, execution_id__lt=oldest_kept))
+
+    cutoff = now - timedelta(days=max_age_days)
+    by_age = _delete(finished.filter(queued_at__lt=cutoff))
+
+    job_executions = DjangoJobExecution.objects.filter(
+        run_time__lt=now - timedelta(days=max_age_days)).count()
+    DjangoJobExecution.objects.delete_old_job_executions(int(timedelta(days=max_age_days).total_seconds()))
+
+    output_dirs = _remove_orphan_output_dirs()
+    result = {"by_count": by_count, "by_age": by_age, "job_executions": job_executions, "output_dirs": output_dirs}
+    log.info("Housekeeping: removed %(by_count)s execution(s) past the per-task limit, %(by_age)s older than "
+             "the age limit, %(job_executions)s job execution record(s), %(output_dirs)s output folder(s) "
+             "of deleted tasks", result)
+    return result
+
+
+def _delete(queryset) -> int:
+    total = 0
+    while True:
+        batch = list(queryset.order_by("execution_id").values_list("execution_id", "task_id")[:BATCH])
+        if not batch:
+            return total
+        TaskExecution.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+        for pk, task_pk in batch:
+            path = TaskExecution(execution_id=pk, task_id=task_pk).output_path
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("Could not delete %s: %s", path, exc)
+        total += len(batch)
+
+
+def _remove_orphan_output_dirs() -> int:
+    root = settings.EXECUTION_OUTPUT_DIR
+    if not root.is_dir():
+        return 0
+    known = {str(pk) for pk in Task.objects.values_list("pk", flat=True)}
+    removed = 0
+    for folder in root.iterdir():
+        if (folder.is_dir() and folder.name.isdigit() and folder.name not in known
+                and not Task.objects.filter(pk=int(folder.name)).exists()):  # created since `known` was read
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed

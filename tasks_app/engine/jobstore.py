@@ -1,0 +1,79 @@
+"""django-apscheduler's Django job store, with two changes that keep an execution within two commits:
+after a fire the job's new next_run_time is written in the same transaction that claims the slot
+(update_job is deferred while the engine processes due jobs), and DjangoJobExecution rows are kept
+only for the engine's own jobs (housekeeping): each task run is already a TaskExecution."""
+import pickle
+
+from apscheduler import events
+from django_apscheduler.jobstores import DjangoJobStore
+from django_apscheduler.models import DjangoJob
+from django_apscheduler.util import get_apscheduler_datetime, get_django_internal_datetime
+
+ENGINE_JOB_PREFIX = "engine."  # task ids cannot contain "." (see models.task.TASK_ID_PATTERN)
+
+
+def _engine_jobs_only(handler):
+    def listener(event):
+        if str(event.job_id).startswith(ENGINE_JOB_PREFIX):
+            handler(event)
+
+    return listener
+
+
+class EngineJobStore(DjangoJobStore):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._deferring = False
+        self.deferred = {}  # job id -> Job, written by write_deferred() inside the claim transaction
+
+    def register_event_listeners(self):
+        scheduler = self._scheduler
+        scheduler.add_listener(_engine_jobs_only(self.handle_submission_event),
+                               events.EVENT_JOB_SUBMITTED | events.EVENT_JOB_MAX_INSTANCES)
+        scheduler.add_listener(_engine_jobs_only(self.handle_execution_event), events.EVENT_JOB_EXECUTED)
+        scheduler.add_listener(_engine_jobs_only(self.handle_error_event),
+                               events.EVENT_JOB_ERROR | events.EVENT_JOB_MISSED)
+
+    # Deferred updates.
+
+    def begin_deferring(self):
+        self._deferring = True
+        self.deferred = {}
+
+    def end_deferring(self):
+        """Stop deferring; returns the deferred jobs (the caller writes or drops them)."""
+        self._deferring = False
+        deferred, self.deferred = self.deferred, {}
+        return deferred
+
+    def update_job(self, job):
+        if self._deferring:
+            self.deferred[job.id] = job
+            return
+        super().update_job(job)
+
+    def write_deferred(self, jobs):
+        """Inside the caller's transaction: one UPDATE per fired job."""
+        for job in jobs:
+            DjangoJob.objects.filter(id=job.id).update(
+                next_run_time=get_django_internal_datetime(job.next_run_time),
+                job_state=pickle.dumps(job.__getstate__(), self.pickle_protocol),
+            )
+
+    def get_next_run_time(self):
+        if not self.deferred:
+            return super().get_next_run_time()
+        # The stored rows of the jobs just fired still hold the slot they fired for.
+        stored = (DjangoJob.objects.filter(next_run_time__isnull=False).exclude(id__in=list(self.deferred))
+                  .order_by("next_run_time").values_list("next_run_time", flat=True).first())
+        times = [job.next_run_time for job in self.deferred.values() if job.next_run_time]
+        if stored is not None:
+            times.append(get_apscheduler_datetime(stored, self._scheduler))
+        return min(times) if times else None
+
+    def stored_next_run_times(self) -> dict:
+        """job id -> next_run_time as stored (None for a job that never fires again)."""
+        return {
+            job_id: get_apscheduler_datetime(moment, self._scheduler) if moment else None
+            for job_id, moment in DjangoJob.objects.values_list("id", "next_run_time")
+        }

@@ -1,0 +1,130 @@
+"""What a scheduler does when it starts after another one stopped or died: the heartbeat that says when a
+scheduler was last seen, executions left behind made `lost` (their process groups killed), and the
+slots missed meanwhile."""
+import json
+import logging
+import os
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
+
+from . import bookkeeping, policy
+from .procgroup import kill_process_group
+
+log = logging.getLogger("SchedulerEngine")
+
+HEARTBEAT_NAME = "scheduler.heartbeat.json"
+
+
+def heartbeat_path():
+    return settings.CONF_DIR / HEARTBEAT_NAME
+
+
+def write_heartbeat(worker: str, started_at: datetime, stopped: bool = False) -> None:
+    """Atomically replace the heartbeat file: who runs, since when, last seen when (aware UTC, ISO)."""
+    path = heartbeat_path()
+    data = {"worker": worker, "pid": os.getpid(), "started_at": started_at.isoformat(),
+            "last_seen": timezone.now().isoformat(), "stopped": stopped}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("Could not write the heartbeat file %s: %s", path, exc)
+
+
+def read_heartbeat() -> dict | None:
+    """The last heartbeat with last_seen / started_at as datetimes, or None if there is none."""
+    try:
+        data = json.loads(heartbeat_path().read_text())
+        data["last_seen"] = datetime.fromisoformat(data["last_seen"])
+        data["started_at"] = datetime.fromisoformat(data["started_at"])
+        return data
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def left_behind():
+    """Executions a previous scheduler was responsible for: running, or queued and already claimed."""
+    return TaskExecution.objects.filter(
+        Q(status=ExecutionStatus.RUNNING) | (Q(status=ExecutionStatus.QUEUED) & ~Q(worker=""))
+    ).select_related("task")
+
+
+def recover_lost(now) -> list[TaskExecution]:
+    """Kill the process groups of runs a dead scheduler left, and record those runs as lost.
+    Called while holding the scheduler lock, so every such execution belongs to a dead scheduler."""
+    leftovers = list(left_behind())
+    pids = bookkeeping.read_pids()
+    for execution in leftovers:
+        pid = pids.get(execution.pk) or execution.pid
+        # The group is killed only if a member still carries this run's TASK_EXECUTION_ID: a pid reused
+        # by an unrelated process is left alone.
+        if pid and kill_process_group(pid, execution_id=execution.pk):
+            log.warning("Killed process group %s left by execution %s of task %s", pid, execution.pk,
+                        execution.task.task_id)
+    with transaction.atomic():
+        for execution in leftovers:
+            worker = execution.worker or "unknown"
+            started = execution.status == ExecutionStatus.RUNNING
+            reason = (f"scheduler process {worker} died while this run was in progress" if started
+                      else f"scheduler process {worker} died before this run started")
+            duration = (now - execution.start_time).total_seconds() if execution.start_time else 0.0
+            TaskExecution.objects.filter(pk=execution.pk).update(
+                status=ExecutionStatus.LOST, error_message=reason, end_time=now,
+                start_time=execution.start_time or now, duration=round(max(0.0, duration), 3),
+                pid=pid_or_none(pids.get(execution.pk), execution.pid))
+            execution.status, execution.error_message, execution.end_time = ExecutionStatus.LOST, reason, now
+            execution.start_time = execution.start_time or now
+            execution.duration = round(max(0.0, duration), 3)
+            bookkeeping.status_ended(execution, still_running=False)
+    for execution_id in pids:
+        bookkeeping.remove_pid(execution_id)
+    for execution in leftovers:
+        log.warning("Execution %s of task %s is lost: %s", execution.pk, execution.task.task_id,
+                    execution.error_message)
+    return leftovers
+
+
+def pid_or_none(*candidates):
+    for pid in candidates:
+        if pid:
+            return pid
+    return None
+
+
+def last_slots() -> dict[int, datetime]:
+    """Task pk -> the latest cron slot recorded for it (ran, skipped or lost alike)."""
+    rows = (TaskExecution.objects.filter(trigger=Trigger.SCHEDULE, scheduled_time__isnull=False)
+            .values("task_id").annotate(last=Max("scheduled_time")).values_list("task_id", "last"))
+    return dict(rows)
+
+
+def missed_since(row, heartbeat_seen, slots_by_task) -> datetime:
+    """Slots after this instant were missed: the latest of when a scheduler was last seen, the task's
+    last recorded slot and its last change (a slot before a task was created or enabled was not missed)."""
+    candidates = [row.updated_at, slots_by_task.get(row.pk), heartbeat_seen]
+    return max(moment for moment in candidates if moment is not None)
+
+
+def find_missed(rows, now, heartbeat_seen) -> list[tuple]:
+    """[(row, policy.Missed)] for enabled scheduled tasks that have slots in (since, now]."""
+    slots_by_task = last_slots()
+    found = []
+    for row in rows:
+        if not (row.enabled and row.schedule):
+            continue
+        try:
+            missed = policy.missed_slots(row.schedule, row.zone, missed_since(row, heartbeat_seen, slots_by_task), now)
+        except ValueError as exc:
+            log.error("Task %s: schedule %r cannot be read: %s", row.task_id, row.schedule, exc)
+            continue
+        if missed:
+            found.append((row, missed))
+    return found

@@ -1,0 +1,488 @@
+"""SchedulerEngine: the document's scheduling engine, run by `manage.py runscheduler` (one per database).
+
+One thread does all scheduling and database work: it sleeps until the next cron slot or the next tick
+(settings.SCHEDULER_TICK, 0.5 s), then fires due APScheduler jobs (Django job store, CronSlotTrigger),
+claims queued runs (run now, retries), notices configuration changes (the ConfigVersion marker) and stop
+requests, and records runs that ended. Scripts run in the executor's threads, which only report back.
+Statuses and what each run costs in commits: see bookkeeping.py."""
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from datetime import timezone as dt_timezone
+
+from apscheduler.executors.base import BaseExecutor
+from apscheduler.jobstores.base import ConflictingIdError
+from apscheduler.schedulers.base import BaseScheduler
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db.backends.signals import connection_created
+from django.utils import timezone
+
+from tasks_app.models import ConfigVersion, ExecutionStatus, TaskExecution, Trigger
+
+from . import bookkeeping as bk
+from . import jobs, policy, recovery
+from .dispatch import DispatchMixin, StartRequest
+from .housekeeping import HOUSEKEEPING_JOB_ID, HOUSEKEEPING_SCHEDULE
+from .jobstore import ENGINE_JOB_PREFIX, EngineJobStore
+from .lock import SchedulerLock
+from .notify import notify_execution_later
+from .trigger import CronSlotTrigger
+
+log = logging.getLogger("SchedulerEngine")
+slog = logging.getLogger("Scheduler")
+
+HEARTBEAT_EVERY = 5.0  # seconds
+LIVE_LATENESS = 10.0  # seconds a live fire may be late before task_misfire_grace applies to it
+FOREVER = float("inf")
+
+
+def setting(name, default):
+    return getattr(settings, name, default)
+
+
+class EngineScheduler(BaseScheduler):
+    """An APScheduler scheduler without a loop of its own: SchedulerEngine calls _process_jobs()."""
+
+    def __init__(self, wake: threading.Event, **options):
+        self._wake = wake
+        self.due = True
+        super().__init__(**options)
+
+    def shutdown(self, wait=True):
+        super().shutdown(wait)
+        self._wake.set()
+
+    def wakeup(self):
+        self.due = True
+        self._wake.set()
+
+
+class FireCollector(BaseExecutor):
+    """The APScheduler executor: it runs nothing, it hands each fire and its slots to the engine.
+    (APScheduler passes the slots to executors, not to job functions.)"""
+
+    def __init__(self, on_fire):
+        super().__init__()
+        self._on_fire = on_fire
+
+    def submit_job(self, job, run_times):
+        self._on_fire(job, list(run_times))
+
+    def _do_submit_job(self, job, run_times):  # pragma: no cover - submit_job is overridden
+        raise NotImplementedError
+
+
+class SchedulerEngine(DispatchMixin):
+    def __init__(self, *, executor=None, worker=None, tick=None, wait_for_lock=False, db_busy_timeout=None,
+                 stop_grace=None):
+        if executor is None:
+            from .executor import LocalExecutor
+
+            executor = LocalExecutor(max_workers=settings.SCHEDULER_MAX_WORKERS)
+        self.executor = executor
+        self.worker = (worker or f"{socket.gethostname()}:{os.getpid()}")[:100]
+        self.tick = float(tick if tick is not None else setting("SCHEDULER_TICK", 0.5))
+        self.wait_for_lock = wait_for_lock
+        self.db_busy_timeout = db_busy_timeout if db_busy_timeout is not None else setting(
+            "SCHEDULER_DB_BUSY_TIMEOUT", 5)
+        self.stop_grace = float(stop_grace if stop_grace is not None else settings.SCHEDULER_STOP_GRACE)
+        self.resync_every = float(setting("SCHEDULER_RESYNC_INTERVAL", 300))
+        self.wake = threading.Event()
+        self.lock = SchedulerLock()
+        self.scheduler = None
+        self.store = None
+        self.sync = None
+        self.exit_code = 0
+        self.started = False
+        self.ready = threading.Event()
+        self._stop_requested = False
+        # Runtime state, touched only by the engine thread.
+        self.rows = {}  # task pk -> jobs.TaskRow
+        self.dependents = {}  # task_id -> chain task pks
+        self.version = None
+        self.running = {}  # execution id -> TaskExecution (task loaded)
+        self.by_task = {}  # task pk -> execution ids running
+        self.waiting = {}  # task pk -> TaskExecution held back by task_overlap "queue"
+        self.stopping = set()  # execution ids asked to stop
+        self.own_stops = {}  # execution id -> "scheduler" for stops the engine itself decided
+        self.finished = queue.SimpleQueue()  # (execution, RunResult) from executor threads
+        self.unrecorded = []  # results whose commit failed: tried again on the next step
+        self.fires = []  # (job, slots) collected while APScheduler processes due jobs
+        self.starts = []  # StartRequests waiting for the next batch (missed slots, chains)
+        self.claims = []  # ids of queued executions to claim
+        self.chain_from = []  # task_ids that just succeeded: their chain dependents may start
+        self.engine_due = []
+        self.retry_at = FOREVER  # wall clock: when the earliest waiting retry may start
+        self._fire_at = 0.0  # wall clock: when APScheduler next has something due
+        self._next_tick = 0.0  # monotonic
+        self._next_heartbeat = 0.0
+        self._next_resync = 0.0
+        self._db_failing = set()
+        self._housekeeping = None
+        self._started_at = None
+
+    # Lifecycle.
+
+    def start(self):
+        """Take the lock, recover from a previous scheduler, schedule every task. Raises lock.LockHeld."""
+        began = time.monotonic()
+        self.lock.acquire(wait=self.wait_for_lock)
+        try:
+            self._start(began)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _start(self, began):
+        self._started_at = timezone.now()
+        connection_created.connect(self._tune_connection)
+        if connection.connection is not None:
+            self._tune_connection(connection.vendor, connection)
+        close_old_connections()
+        log.info("Scheduler engine starting (worker %s, executor %s, %s worker(s), tick %.2f s)", self.worker,
+                 type(self.executor).__name__, getattr(self.executor, "max_workers", "?"), self.tick)
+        previous = recovery.read_heartbeat()
+        lost = recovery.recover_lost(timezone.now())
+        for execution in lost:
+            notify_execution_later(execution)
+        self.scheduler = EngineScheduler(
+            self.wake, timezone=dt_timezone.utc, jobstore_retry_interval=self.tick,
+            job_defaults={"coalesce": False, "misfire_grace_time": None, "max_instances": 1_000_000},
+        )
+        self.store = EngineJobStore()
+        self.scheduler.add_jobstore(self.store, "default")
+        self.scheduler.add_executor(FireCollector(self._on_fire), "default")
+        self.scheduler.start()
+        self.sync = jobs.JobSync(self.scheduler)
+        existing = self.sync.load_existing(self.store)
+        self.version = ConfigVersion.current()
+        self.rows = jobs.load_rows()
+        self.dependents = jobs.chain_dependents(self.rows)
+        now = timezone.now()
+        seen = previous["last_seen"] if previous else None
+        for row, missed in recovery.find_missed(self.rows.values(), now, seen):
+            slot, rest = policy.split(missed, row.grace, now)
+            self.starts.append(StartRequest(row.task_id, Trigger.SCHEDULE, slot=slot, missed=rest))
+        added, removed = self.sync.apply(self.rows, None, now, existing=existing)
+        self._ensure_engine_jobs()
+        self.started = True
+        recovery.write_heartbeat(self.worker, self._started_at)
+        self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
+        self._next_resync = time.monotonic() + self.resync_every
+        log.info("Scheduler engine started in %.2f s: %d task(s), %d scheduled (%d job(s) written, %d removed), "
+                 "%d run(s) found lost, %d task(s) with missed slots", time.monotonic() - began, len(self.rows),
+                 len(self.sync.jobs), added, removed, len(lost), len(self.starts))
+        self.ready.set()
+
+    def _ensure_engine_jobs(self):
+        try:
+            self.scheduler.add_job(
+                jobs.TASK_JOB_FUNC, trigger=CronSlotTrigger(HOUSEKEEPING_SCHEDULE, settings.TIME_ZONE),
+                args=[HOUSEKEEPING_JOB_ID], id=HOUSEKEEPING_JOB_ID, name="Prune execution history",
+                coalesce=True, misfire_grace_time=None,
+            )
+        except ConflictingIdError:
+            pass  # kept from the last run, with its next time: a prune missed while down runs now
+
+    def _tune_connection(self, sender=None, connection=None, **kwargs):
+        """The scheduler waits at most db_busy_timeout s for a locked SQLite database, then retries on a
+        later tick: a long write elsewhere must not freeze scheduling for the default 30 s."""
+        if connection is not None and connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout = {int(self.db_busy_timeout * 1000)}")
+
+    def request_stop(self):
+        """Safe from a signal handler or another thread."""
+        self._stop_requested = True
+        self.wake.set()
+
+    def run(self, max_seconds=None):
+        """start() and loop until request_stop() (or max_seconds), then shut down. Returns the exit code."""
+        if not self.started:
+            self.start()
+        deadline = time.monotonic() + max_seconds if max_seconds else FOREVER
+        try:
+            while not self._stop_requested and time.monotonic() < deadline:
+                self.step(max(0.0, deadline - time.monotonic()))
+        finally:
+            self.shutdown()
+        return self.exit_code
+
+    # The loop.
+
+    def step(self, max_wait=FOREVER):
+        """One round: record ended runs, tick, fire due jobs, start what is due; then sleep until the
+        next thing to do (or max_wait, or a wake-up)."""
+        try:
+            self._round()
+        except Exception:  # the loop must outlive any bug; the next round tries again
+            log.exception("Scheduler loop error; carrying on")
+            self._fire_at = min(self._fire_at, time.time() + self.tick)
+        wait = min(self._fire_at - time.time(), self._next_tick - time.monotonic(), self.retry_at - time.time(),
+                   max_wait)
+        if wait > 0 and not self._stop_requested:
+            self.wake.wait(wait)
+        self.wake.clear()
+
+    def _round(self):
+        close_old_connections()
+        self._record_finished()
+        if time.monotonic() >= self._next_tick or time.time() >= self.retry_at:
+            self._next_tick = time.monotonic() + self.tick
+            self._tick()
+        deferred = {}
+        if self.scheduler.due or time.time() >= self._fire_at:
+            try:
+                deferred = self._process_due()
+            except DatabaseError as exc:
+                # The job store was not updated for these fires: they come again on the next round.
+                self.fires, self.engine_due = [], []
+                self._fire_at = time.time() + self.tick
+                self._db_trouble("reading due jobs", exc)
+                return
+            self._db_ok("reading due jobs")
+        self._flush(deferred)
+
+    def _process_due(self):
+        self.scheduler.due = False
+        self.store.begin_deferring()
+        try:
+            wait = self.scheduler._process_jobs()
+        finally:
+            deferred = self.store.end_deferring()
+        self._fire_at = time.time() + wait if wait is not None else FOREVER
+        return deferred
+
+    def _on_fire(self, job, run_times):
+        if job.id.startswith(ENGINE_JOB_PREFIX):
+            self.engine_due.append((job.id, run_times))
+        else:
+            self.fires.append((job, run_times))
+
+    def _flush(self, deferred):
+        fires, self.fires = self.fires, []
+        if not (deferred or fires or self.starts or self.claims or self.chain_from):
+            return
+        now = timezone.now()
+        requests = [self._fire_request(job, run_times, now) for job, run_times in fires]
+        requests += self.starts + self._chain_requests()
+        try:
+            with transaction.atomic():
+                self.store.write_deferred(deferred.values())
+                plan = self._start_requests(requests, self.claims, now)
+        except DatabaseError as exc:
+            # Nothing was written: the job store still holds the fired slots, so APScheduler fires them
+            # again on the next round; queued runs are still queued.
+            self._db_trouble("starting runs", exc)
+            self._fire_at = min(self._fire_at, time.time() + self.tick)
+            self.engine_due = []
+            return
+        self._db_ok("starting runs")
+        self.starts, self.claims, self.chain_from = [], [], []
+        self._carry_out(plan)
+        for job_id, run_times in self.engine_due:
+            self._run_engine_job(job_id, run_times)
+        self.engine_due = []
+
+    def _fire_request(self, job, run_times, now):
+        row = self.rows.get(self.sync.pks.get(job.id))
+        # A fire a few seconds late is the engine's own latency (a busy or locked database), not a slot
+        # missed while the scheduler was down: task_misfire_grace 0 must not skip it.
+        grace = max(row.grace if row is not None else 0, LIVE_LATENESS)
+        slot, rest = policy.split(policy.from_run_times(run_times), grace, now)
+        return StartRequest(job.id, Trigger.SCHEDULE, slot=slot, missed=rest,
+                            next_run_time=job.next_run_time, set_next=True)
+
+    def _record_finished(self):
+        batch = self.unrecorded
+        try:
+            while True:
+                batch.append(self.finished.get_nowait())
+        except queue.Empty:
+            pass
+        if not batch:
+            return
+        try:
+            with transaction.atomic():
+                plan = self._end_batch(batch, timezone.now())
+        except DatabaseError as exc:
+            self.unrecorded = batch
+            self._db_trouble("recording ended runs", exc)
+            return
+        self._db_ok("recording ended runs")
+        self.unrecorded = []
+        self._forget(batch)
+        self._carry_out(plan)
+
+    def _tick(self):
+        """The poll: configuration marker, queued runs to claim, stop requests, heartbeat."""
+        try:
+            version = ConfigVersion.current()
+            if version != self.version or time.monotonic() >= self._next_resync:
+                self._resync(version)
+            now = timezone.now()
+            due, later = [], FOREVER
+            for pk, not_before in TaskExecution.objects.filter(
+                status=ExecutionStatus.QUEUED, worker=""
+            ).values_list("pk", "not_before"):
+                if not_before is None or not_before <= now:
+                    due.append(pk)
+                else:
+                    later = min(later, not_before.timestamp())
+            self.claims = due
+            self.retry_at = later
+            if self.running:
+                for pk, who in TaskExecution.objects.filter(
+                    status=ExecutionStatus.RUNNING, worker=self.worker
+                ).exclude(stop_requested_by="").values_list("pk", "stop_requested_by"):
+                    if pk in self.running and pk not in self.stopping:
+                        log.info("Stopping execution %s of task %s, as %s asked", pk,
+                                 self.running[pk].task.task_id, who)
+                        self._stop(pk, f"requested by {who}", who=who)
+        except DatabaseError as exc:
+            self._db_trouble("polling", exc)
+            return
+        self._db_ok("polling")
+        if time.monotonic() >= self._next_heartbeat:
+            self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
+            recovery.write_heartbeat(self.worker, self._started_at)
+            self._check_lock()
+
+    def _resync(self, version):
+        full = time.monotonic() >= self._next_resync
+        rows = jobs.load_rows()
+        now = timezone.now()
+        if full:
+            self._next_resync = time.monotonic() + self.resync_every
+            stored = self.store.stored_next_run_times()
+            for job_id in [j for j in self.sync.jobs if j not in stored]:
+                self.sync.jobs.pop(job_id)  # a job row deleted behind our back (admin): written again
+            changed = None
+        else:
+            changed = {pk for pk, row in rows.items() if self.rows.get(pk) != row}
+        added, removed = self.sync.apply(rows, changed, now)
+        gone = len(self.rows.keys() - rows.keys())
+        self.rows = rows
+        self.dependents = jobs.chain_dependents(rows)
+        if version != self.version:
+            slog.info("Configuration version %s: %d task(s) changed, %d deleted; %d job(s) written, %d removed",
+                      version, len(changed) if changed is not None else len(rows), gone, added, removed)
+        self.version = version
+
+    def _check_lock(self):
+        if self.lock.still_held():
+            return
+        log.warning("The scheduler lock was lost (database session ended); taking it again")
+        try:
+            self.lock.reacquire()
+        except Exception as exc:
+            log.error("Could not take the scheduler lock again (%s): stopping, another scheduler may run", exc)
+            self.exit_code = 1
+            self.request_stop()
+
+    def _db_trouble(self, what, exc):
+        if what not in self._db_failing:
+            log.warning("Database trouble while %s (%s); retrying on the next tick", what, exc)
+            self._db_failing.add(what)
+        try:
+            connection.close_if_unusable_or_obsolete()
+        except Exception:
+            pass
+
+    def _db_ok(self, what):
+        if what in self._db_failing:
+            self._db_failing.discard(what)
+            log.info("Database available again for %s", what)
+
+    # The engine's own jobs.
+
+    def _run_engine_job(self, job_id, run_times):
+        if job_id != HOUSEKEEPING_JOB_ID:
+            return
+        if self._housekeeping is not None and self._housekeeping.is_alive():
+            return
+        self._housekeeping = threading.Thread(target=self._housekeep, args=(job_id, run_times[-1]),
+                                              name="housekeeping", daemon=True)
+        self._housekeeping.start()
+
+    def _housekeep(self, job_id, run_time):
+        import traceback
+
+        from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+
+        from .housekeeping import prune_history
+
+        try:
+            result = prune_history()
+            event = JobExecutionEvent(EVENT_JOB_EXECUTED, job_id, "default", run_time, retval=result)
+        except Exception as exc:
+            log.exception("Housekeeping failed")
+            event = JobExecutionEvent(EVENT_JOB_ERROR, job_id, "default", run_time, exception=exc,
+                                      traceback=traceback.format_exc())
+        try:
+            self.scheduler._dispatch_event(event)  # django-apscheduler records it as a DjangoJobExecution
+        finally:
+            connection.close()
+
+    # Shutdown.
+
+    def shutdown(self):
+        if not self.started:
+            return
+        self.started = False
+        log.info("Scheduler engine stopping: %d run(s) in progress, up to %s s to finish", len(self.running),
+                 self.stop_grace)
+        try:
+            self.scheduler.shutdown(wait=False)
+        except Exception:
+            log.exception("APScheduler shutdown failed")
+        stopped = self.executor.shutdown(self.stop_grace)
+        for execution_id in stopped:
+            self.own_stops[execution_id] = "scheduler"
+            self.stopping.add(execution_id)
+        self._final_records()
+        if self._housekeeping is not None:
+            self._housekeeping.join(30)
+        recovery.write_heartbeat(self.worker, self._started_at, stopped=True)
+        connection_created.disconnect(self._tune_connection)
+        self.lock.release()
+        try:
+            connection.close()
+        except Exception:
+            pass
+        log.info("Scheduler engine stopped")
+
+    def _final_records(self):
+        """Record every run's end before exiting; what cannot be recorded now becomes lost on next start."""
+        for attempt in range(10):
+            close_old_connections()
+            self._record_finished()
+            if not self.unrecorded:
+                try:
+                    self._close_unreported(timezone.now())
+                    return
+                except DatabaseError as exc:
+                    self._db_trouble("recording runs at shutdown", exc)
+            time.sleep(0.5)
+        log.error("Could not record %d run(s) at shutdown; the next start records them as lost",
+                  len(self.running) + len(self.unrecorded))
+
+    def _close_unreported(self, now):
+        with transaction.atomic():
+            if self.running:
+                count = bk.end_unfinished(self.running, status=ExecutionStatus.STOPPED, now=now,
+                                          reason="stopped: the scheduler shut down before this run reported its end")
+                for execution in self.running.values():
+                    bk.status_ended(execution, still_running=False)
+                if count:
+                    log.warning("%d run(s) did not report their end before shutdown", count)
+            waiting = [e.pk for e in self.waiting.values()]
+            if waiting:
+                bk.end_unfinished(waiting, status=ExecutionStatus.STOPPED, now=now,
+                                  reason="stopped: the scheduler shut down before this queued run started")
+        self.running.clear()
+        self.waiting.clear()

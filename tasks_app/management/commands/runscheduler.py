@@ -1,0 +1,45 @@
+"""`manage.py runscheduler`: the scheduler process (exactly one per database). It only reads its options;
+tasks_app.engine.scheduler.SchedulerEngine does the work. SIGTERM / SIGINT stop it gracefully (exit 0)."""
+import signal
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+
+from tasks_app.engine.lock import LockHeld
+from tasks_app.engine.scheduler import SchedulerEngine
+
+
+class Command(BaseCommand):
+    help = "Run the task scheduler in the foreground until SIGTERM or Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--wait", action="store_true",
+                            help="If another scheduler holds this database, wait for it instead of exiting.")
+        parser.add_argument("--max-seconds", type=float, default=None,
+                            help="Stop by itself after this many seconds (tests, benchmarks).")
+        parser.add_argument("--tick", type=float, default=None,
+                            help="Seconds between polls for changes, run-now requests and stops (default 0.5).")
+
+    def handle(self, *args, wait, max_seconds, tick, **options):
+        if tick is not None and not 0.05 <= tick <= 10:
+            raise CommandError(f"--tick {tick}: must be between 0.05 and 10 seconds")
+        if max_seconds is not None and max_seconds <= 0:
+            raise CommandError(f"--max-seconds {max_seconds}: must be positive")
+        # One long-lived connection: the loop calls close_old_connections() before its database work,
+        # which then only drops a connection that is broken (CONN_MAX_AGE 0 would reconnect every tick).
+        for alias in connections:
+            connections[alias].settings_dict["CONN_MAX_AGE"] = None
+        engine = SchedulerEngine(wait_for_lock=wait, tick=tick)
+
+        def stop(signum, frame):
+            engine.request_stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            engine.start()
+        except LockHeld as held:
+            raise CommandError(f"{held}. Stop it first, or start this one with --wait.") from None
+        code = engine.run(max_seconds=max_seconds)
+        if code:
+            raise CommandError("the scheduler stopped because it lost its lock", returncode=code)
