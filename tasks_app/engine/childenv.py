@@ -6,6 +6,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from tasks_app.loader_paths import resolve_exec_path, resolve_log_path
+
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 # Run as `python -c BOOTSTRAP <engine pid> <script> [args]`. It asks the kernel to SIGKILL this process when
@@ -46,45 +48,23 @@ class ScriptPathError(ValueError):
     """task_exec does not name a readable script inside TASKS_DIR."""
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
-def _relocatable(value: str, folder: Path, default_name: str) -> Path:
-    """A path as the document writes it ("tasks/x.py", "logs/task_x.log": relative to the project root),
-    or plain ("x.py": relative to `folder`). When the folder is moved by a setting, the document's
-    "tasks/..." / "logs/..." prefix follows it, so a shipped configuration keeps working."""
-    p = Path(value)
-    if p.is_absolute():
-        return p
-    from_root = Path(os.path.normpath(settings.BASE_DIR / p))
-    if _inside(from_root, folder):
-        return from_root
-    if len(p.parts) > 1 and p.parts[0] == default_name:
-        return folder.joinpath(*p.parts[1:])
-    return folder / p
-
-
 def script_path(task_exec: str) -> Path:
-    """The real path of a task's script; ScriptPathError if it is not a readable file inside TASKS_DIR.
-
-    Checked at every run, not only when the task is saved: a symlink may have changed since."""
-    if not task_exec or "\x00" in task_exec:
-        raise ScriptPathError(f"task_exec {task_exec!r}: no script named")
-    tasks_dir = Path(os.path.realpath(settings.TASKS_DIR))
-    real = Path(os.path.realpath(_relocatable(task_exec, tasks_dir, "tasks")))
-    if not _inside(real, tasks_dir):
-        raise ScriptPathError(f"task_exec {task_exec!r}: {real} is outside the tasks folder {tasks_dir}")
-    if not real.is_file():
-        raise ScriptPathError(f"task_exec {task_exec!r}: script not found ({real})")
-    if not os.access(real, os.R_OK):
-        raise ScriptPathError(f"task_exec {task_exec!r}: script not readable ({real})")
-    return real
+    """The real path of a task's script, by the loader's rule (tasks_app.loader_paths); ScriptPathError if it
+    is not a readable file inside TASKS_DIR. Checked at every run, not only when the task is saved:
+    the file or a symlink may have changed since."""
+    try:
+        return resolve_exec_path(task_exec)
+    except ValueError as exc:
+        raise ScriptPathError(f"task_exec {task_exec!r}: {exc}") from None
 
 
 def task_log_file(task) -> Path:
-    """The absolute path of a task's log (`task_log`, default logs/task_{task_id}.log)."""
-    return Path(os.path.normpath(_relocatable(task.log_path, Path(settings.LOGS_DIR), "logs")))
+    """The absolute path of a task's log (`task_log`, default logs/task_{task_id}.log), by the loader's rule.
+    A value the loader would refuse (saved before the rule existed) falls back to the default, like the pages."""
+    try:
+        return resolve_log_path(task.task_log, task.task_id)
+    except ValueError:
+        return Path(settings.LOGS_DIR).resolve() / f"task_{task.task_id}.log"
 
 
 def command(script: Path) -> list[str]:
