@@ -249,10 +249,8 @@ class Workspace:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-READY_PATTERNS = [
-    re.compile(r"SchedulerEngine - .*(ready|started|running)", re.I),
-    re.compile(r"Scheduler - .*(ready|scheduled \d+)", re.I),
-]
+# What runscheduler logs once every task is scheduled (tasks_app/engine/scheduler.py).
+READY_PATTERNS = [re.compile(r"Scheduler engine started in")]
 
 
 class SchedulerProcess:
