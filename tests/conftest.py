@@ -17,3 +17,14 @@ def isolated_dirs(settings, tmp_path, monkeypatch):
     monkeypatch.setenv("LOGS_DIR", str(logs))
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Each pytest process gets its own test database, so several runs at once (developers, CI) never
+    drop each other's. Child processes find it through the DATABASE_URL the engine fixtures build."""
+    import os
+
+    from pytest_django.fixtures import _set_suffix_to_test_databases
+
+    _set_suffix_to_test_databases(f"p{os.getpid()}")
