@@ -94,6 +94,9 @@ def run_execution(execution, stop_event=None, on_start=None) -> RunResult:
             script = script_path(task.task_exec)
         except ScriptPathError as exc:
             return _spawn_failed(execution, label, tlog, str(exc))
+        if stop_event is not None and stop_event.is_set():
+            reason = getattr(stop_event, "reason", "")
+            return not_started(execution, f"stopped: {reason}" if reason else "stopped", ExecutionStatus.STOPPED)
         tlog.info(
             "Execution %s starting: %s (trigger %s, attempt %s)",
             execution.execution_id, script, execution.trigger, execution.attempt,

@@ -291,3 +291,33 @@ def test_kill_process_group_kills_only_a_group_that_carries_the_execution_id(mak
 
 def test_read_output_of_an_execution_that_never_ran_is_empty(make_execution):
     assert read_output(make_execution("exit_one.py")) == ""
+
+
+def test_the_task_log_is_rotated_by_size_and_left_closed_between_runs(make_execution, settings):
+    settings.LOG_MAX_BYTES = 300
+    settings.LOG_BACKUP_COUNT = 2
+    execution = make_execution("exit_one.py", task_id="rotating")
+    log_file = task_log_file(execution.task)
+
+    for _ in range(4):
+        run_execution(execution)
+
+    assert log_file.exists()
+    assert log_file.with_name(log_file.name + ".1").exists()
+    assert not log_file.with_name(log_file.name + ".3").exists()
+    assert log_file.stat().st_size <= 300
+    open_files = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
+    assert not any(path.startswith(str(log_file)) for path in open_files)
+
+
+def test_a_run_asked_to_stop_before_it_started_is_not_started(make_execution):
+    execution = make_execution("exit_one.py")
+    stop = StopSignal()
+    stop.set("requested by carol")
+
+    result = run_execution(execution, stop)
+
+    assert (result.status, result.return_code, result.error_message) == ("stopped", None,
+                                                                          "stopped: requested by carol")
+    assert not execution.output_path.exists()
+    stop.close()
