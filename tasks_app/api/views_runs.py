@@ -35,8 +35,9 @@ OUTPUT_INLINE_MAX = 256 * 1024
 EXECUTION_ID = OpenApiParameter("execution_id", int, OpenApiParameter.PATH)
 
 
-def read_output_tail(execution, limit=OUTPUT_INLINE_MAX):
+def read_output_tail(execution, limit=None):
     """(text, cut): the last `limit` bytes of the captured output, and whether older bytes were left out."""
+    limit = limit or OUTPUT_INLINE_MAX
     try:
         with open(execution.output_path, "rb") as f:
             size = f.seek(0, os.SEEK_END)
