@@ -101,3 +101,37 @@ def test_an_invalid_tasks_file_stops_the_start_with_every_problem_listed(project
         call_command("bootstrap", stdout=StringIO(), stderr=err)
     assert "a: task_exec:" in err.getvalue() and "a: task_schedule:" in err.getvalue()
     assert not Task.objects.exists()
+
+
+@pytest.mark.slow
+def test_make_runs_first_start_steps_work_on_a_fresh_database_and_log_in_the_documents_format(tmp_path):
+    """migrate + bootstrap as `make run` runs them, as real processes on a new SQLite file (conftest points
+    CONF_DIR and LOGS_DIR at this test's folders through the environment)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
+    shutil.copy(SHIPPED, Path(django_settings.CONF_DIR) / "tasks.json")
+    password_file = tmp_path / "admin_password"
+
+    def manage(*args):
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=django_settings.BASE_DIR, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    assert manage("migrate", "--noinput").returncode == 0
+    first = manage("bootstrap", "--password-file", str(password_file))
+    assert first.returncode == 0, first.stderr
+    password = password_file.read_text().strip()
+    assert password in first.stdout and "Imported 1 task(s)" in first.stdout
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    second = manage("bootstrap", "--password-file", str(password_file))
+    assert second.returncode == 0 and second.stdout == "" and password_file.read_text().strip() == password
+
+    sys_log = (Path(django_settings.LOGS_DIR) / "sys.log").read_text(encoding="utf-8")
+    line = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - INFO - SchedulerEngine - "
+    assert re.search(line + r"Bootstrap: imported 1 task\(s\) from .*tasks\.json", sys_log, re.M)
+    assert re.search(line + r"Bootstrap: created the administrator 'admin'", sys_log, re.M)
+    assert re.search(line + r"Bootstrap: the database holds 1 task\(s\)", sys_log, re.M)
+    assert password not in sys_log

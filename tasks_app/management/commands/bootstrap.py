@@ -19,7 +19,7 @@ log = logging.getLogger("SchedulerEngine")
 ADMIN_USERNAME = "admin"
 
 
-def password_file() -> Path:
+def default_password_file() -> Path:
     return Path(settings.BASE_DIR) / ".admin_password"
 
 
@@ -27,9 +27,14 @@ class Command(BaseCommand):
     help = ("First start: import conf/tasks.json if the database has no tasks, and create the user 'admin' with a "
             "random password (printed once and kept in .admin_password, mode 0600) if there is no superuser.")
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--password-file", type=Path, default=None,
+                            help="Where to keep the new administrator's password (default: .admin_password in the "
+                                 "project root)")
+
+    def handle(self, *args, password_file=None, **options):
         self.import_tasks()
-        self.create_admin()
+        self.create_admin(password_file or default_password_file())
 
     def import_tasks(self):
         path = Path(settings.CONF_DIR) / "tasks.json"
@@ -54,7 +59,7 @@ class Command(BaseCommand):
         log.info("Bootstrap: imported %d task(s) from %s into the empty database", created, path)
         self.stdout.write(f"Imported {created} task(s) from {path}.")
 
-    def create_admin(self):
+    def create_admin(self, path: Path):
         User = get_user_model()
         if User.objects.filter(is_superuser=True).exists():
             log.info("Bootstrap: an administrator exists; none created")
@@ -67,7 +72,6 @@ class Command(BaseCommand):
                               "Run `python manage.py createsuperuser`.")
             return
         password = secrets.token_urlsafe(18)
-        path = password_file()
         with transaction.atomic():
             user = User.objects.create_superuser(ADMIN_USERNAME, email="", password=password)
             group = Group.objects.filter(name=ADMIN).first()
