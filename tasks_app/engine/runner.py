@@ -128,13 +128,13 @@ def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunR
             )
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             return _spawn_failed(execution, label, tlog, str(exc))
-        log.info("Started %s (pid %s)", label, proc.pid)
-        if on_start is not None:
-            try:
-                on_start(execution, proc.pid)
-            except Exception:  # recording the pid failed: the run itself goes on
-                log.exception("on_start failed for %s", label)
         try:
+            log.info("Started %s (pid %s)", label, proc.pid)
+            if on_start is not None:
+                try:
+                    on_start(execution, proc.pid)
+                except Exception:  # recording the pid failed: the run itself goes on
+                    log.exception("on_start failed for %s", label)
             status, error, truncated = _wait(proc, out_fd, stop_event, task.task_timeout, started)
         except BaseException:
             end_group(proc.pid, 0, reap=proc.poll)  # nobody would wait for it any more

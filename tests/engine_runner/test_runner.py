@@ -321,3 +321,17 @@ def test_a_run_asked_to_stop_before_it_started_is_not_started(make_execution):
                                                                           "stopped: requested by carol")
     assert not execution.output_path.exists()
     stop.close()
+
+
+def test_an_engine_error_during_a_run_leaves_no_process_behind(make_execution):
+    execution = make_execution("sleeper.py")
+    pids = []
+
+    def interrupted(execution, pid):
+        pids.append(pid)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_execution(execution, on_start=interrupted)
+
+    assert not group_exists(pids[0])
