@@ -14,7 +14,7 @@ from tasks_app.models import ApiKey, Task
 from tasks_app.models.apikey import hash_key
 from tasks_app.services.tasks import create_task
 
-from .conftest import simple_task
+from .conftest import make_user, simple_task
 
 pytestmark = pytest.mark.django_db
 
@@ -133,8 +133,7 @@ def test_last_used_is_written_at_most_once_a_minute(keys, task):
 
 
 def test_create_api_key_prints_the_key_once_as_its_last_line_and_stores_only_a_hash(db):
-    user = User.objects.create_user("ops")
-    user.groups.add(*__import__("django.contrib.auth.models", fromlist=["Group"]).Group.objects.filter(name="viewer"))
+    user = make_user("ops", "viewer")
     out = io.StringIO()
     call_command("create_api_key", "--user", "ops", "--name", "cron job", stdout=out)
     key = out.getvalue().strip().splitlines()[-1]
