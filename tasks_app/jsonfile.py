@@ -3,6 +3,7 @@
 A process killed in the middle of a write leaves either the old file or the new one, never a torn one.
 """
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -42,6 +43,7 @@ def write_text_atomic(path, text: str):
 def write_bytes_atomic(path, content: bytes):
     path = Path(path)
     with locked(path):
+        _remove_stale_temp_files(path)
         # The temp file sits in the same folder, so os.replace is a rename on one file system (atomic).
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
@@ -74,6 +76,13 @@ def read_json(path, default=None):
             return json.load(f)
     except FileNotFoundError:
         return default
+
+
+def _remove_stale_temp_files(path):
+    # Every writer holds the lock while its temp file exists, so one found now was left by a killed writer.
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
 
 
 def _fsync_dir(folder):
