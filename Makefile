@@ -16,6 +16,7 @@ $(STAMP): requirements.txt requirements-test.txt
 # The product on SQLite: web pages on http://127.0.0.1:8000 and the scheduler, in the foreground.
 run: venv
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py bootstrap
 	$(PY) manage.py serve
 
