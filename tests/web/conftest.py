@@ -30,7 +30,7 @@ def web_log(caplog):
 def make_user(name, role=None, **extra):
     user = User.objects.create_user(name, password="pw-" + name, **extra)
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])  # a flush between tests removes them
     return user
 
 
