@@ -9,7 +9,7 @@ from django.db import transaction
 
 from . import backups, domain, jsonfile
 from .dal.django_dal import DjangoTaskDataAccess, apply_task_fields, execution_to_domain, status_to_dict, task_to_dict
-from .dal.file_dal import execution_to_dict, key_orders_of, render_tasks_document, status_to_file
+from .dal.file_dal import history_document, key_orders_of, render_tasks_document, status_document
 from .loader import TaskFileError, TaskLoader
 from .models import ConfigVersion, Task, TaskExecution, TaskStatus
 
@@ -77,15 +77,12 @@ def export_document(*, include_history=False, include_status=False) -> dict:
 
 
 def _history_document():
-    """task_history.json's content: every execution in the database, oldest first."""
-    rows = [execution_to_dict(execution_to_domain(obj, obj.task.task_id))
-            for obj in TaskExecution.objects.select_related("task").order_by("execution_id").iterator()]
-    return {"last_execution_id": rows[-1]["execution_id"] if rows else 0, "executions": rows}
+    return history_document(execution_to_domain(obj, obj.task.task_id)
+                            for obj in TaskExecution.objects.select_related("task").iterator())
 
 
 def _status_document():
-    statuses = {obj.task.task_id: status_to_dict(obj) for obj in TaskStatus.objects.select_related("task")}
-    return {"tasks": {tid: status_to_file(statuses[tid]) for tid in sorted(statuses)}}
+    return status_document({obj.task.task_id: status_to_dict(obj) for obj in TaskStatus.objects.select_related("task")})
 
 
 def export_tasks(path, *, include_history=False, include_status=False, actor="system", door="cli") -> list[Path]:

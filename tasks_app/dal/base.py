@@ -31,6 +31,10 @@ class TaskNotFound(LookupError):
         super().__init__(f"task_id: no task {task_id!r}")
 
 
+def unknown_execution(execution_id) -> str:
+    return f"execution_id: no execution {execution_id!r} to update; leave execution_id None to add one"
+
+
 def empty_status() -> dict:
     return {"running": False, "last_execution_id": None, "last_status": None,
             "last_start_time": None, "last_end_time": None, "next_run_time": None}
@@ -59,7 +63,8 @@ def as_utc(value, field="time"):
 
 class TaskDataAccess(ABC):
     """The document's eight methods. get_* return None for an unknown task; writes to an unknown task
-    raise TaskNotFound."""
+    raise TaskNotFound. The DAL only stores: validation (TaskLoader) and the conf/tasks.json mirror
+    belong to the services that call it."""
 
     @abstractmethod
     def get_all_tasks(self) -> list:
@@ -83,7 +88,8 @@ class TaskDataAccess(ABC):
 
     @abstractmethod
     def save_task_execution(self, execution):
-        """Insert (execution_id None: a new id is assigned) or update an execution. Returns it with its id."""
+        """Insert (execution_id None: a new id is assigned) or update an existing execution (an unknown id is
+        a ValueError: ids are only ever assigned here). Returns it with its id."""
 
     @abstractmethod
     def get_task_status(self, task_id):

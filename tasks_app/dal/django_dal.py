@@ -4,7 +4,7 @@ from django.db import transaction
 from .. import domain
 from ..models import ConfigVersion, TaskExecution, TaskStatus
 from ..models import Task as TaskModel
-from .base import TaskDataAccess, TaskNotFound, as_utc, check_status_update, empty_status
+from .base import TaskDataAccess, TaskNotFound, as_utc, check_status_update, empty_status, unknown_execution
 
 EXECUTION_FIELDS = ("start_time", "end_time", "status", "return_code", "error_message", "duration",
                     "scheduled_time", "trigger", "attempt")
@@ -69,6 +69,7 @@ class DjangoTaskDataAccess(TaskDataAccess):
         return task_to_domain(obj) if obj else None
 
     def save_task(self, task):
+        # Also bumps the change marker, so the scheduler notices a task saved through the DAL.
         data = task.to_dict()
         with transaction.atomic():
             obj = TaskModel.objects.select_for_update().filter(task_id=task.task_id).first()
@@ -105,9 +106,10 @@ class DjangoTaskDataAccess(TaskDataAccess):
             obj = TaskExecution.objects.create(task=task, **values)
             execution.execution_id = obj.execution_id
         else:
-            obj, _ = TaskExecution.objects.update_or_create(
-                execution_id=execution.execution_id, defaults={"task": task, **values}
-            )
+            # Never INSERT a chosen id: on PostgreSQL that would leave the id sequence behind.
+            if not TaskExecution.objects.filter(execution_id=execution.execution_id).update(task=task, **values):
+                raise ValueError(unknown_execution(execution.execution_id))
+            obj = TaskExecution.objects.get(execution_id=execution.execution_id)
         return execution_to_domain(obj, execution.task_id)
 
     def get_task_status(self, task_id):

@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import domain, jsonfile
-from .base import STATUS_FIELDS, STATUS_TIME_FIELDS, TaskDataAccess, TaskNotFound, as_utc, check_status_update, empty_status
+from .base import (STATUS_FIELDS, STATUS_TIME_FIELDS, TaskDataAccess, TaskNotFound, as_utc, check_status_update,
+                   empty_status, unknown_execution)
 
 DOCUMENT_FIELDS = domain.TASK_FIELDS[:13]
 # The additions to the document's Task, written only when they differ from these defaults.
@@ -112,6 +113,18 @@ def status_from_file(data: dict | None) -> dict:
     return status
 
 
+def history_document(executions, last_execution_id=0) -> dict:
+    """task_history.json's content from domain.TaskExecution objects (any order)."""
+    rows = sorted((execution_to_dict(e) for e in executions), key=lambda d: d["execution_id"])
+    top = max([last_execution_id or 0] + [row["execution_id"] for row in rows])
+    return {"last_execution_id": top, "executions": rows}
+
+
+def status_document(statuses: dict) -> dict:
+    """task_status.json's content from {task_id: status dict}."""
+    return {"tasks": {task_id: status_to_file(statuses[task_id]) for task_id in sorted(statuses)}}
+
+
 class FileTaskDataAccess(TaskDataAccess):
     def __init__(self, tasks_file, history_file, status_file):
         self.tasks_file = Path(tasks_file)
@@ -131,16 +144,6 @@ class FileTaskDataAccess(TaskDataAccess):
 
     def write_tasks(self, tasks, key_orders=None):
         jsonfile.write_json_atomic(self.tasks_file, render_tasks_document(tasks, key_orders))
-
-    def write_history(self, executions, last_execution_id=None):
-        rows = sorted((execution_to_dict(e) for e in executions), key=lambda d: d["execution_id"])
-        top = max([last_execution_id or 0] + [row["execution_id"] for row in rows])
-        jsonfile.write_json_atomic(self.history_file, {"last_execution_id": top, "executions": rows})
-
-    def write_statuses(self, statuses: dict):
-        jsonfile.write_json_atomic(
-            self.status_file, {"tasks": {tid: status_to_file(statuses[tid]) for tid in sorted(statuses)}}
-        )
 
     # The document's interface.
     def get_all_tasks(self):
@@ -192,6 +195,8 @@ class FileTaskDataAccess(TaskDataAccess):
             top, rows = self._history()
             if execution.execution_id is None:
                 execution.execution_id = max([top] + [r["execution_id"] for r in rows]) + 1
+            elif not any(r["execution_id"] == execution.execution_id for r in rows):
+                raise ValueError(unknown_execution(execution.execution_id))
             row = execution_to_dict(execution)
             rows = [r for r in rows if r["execution_id"] != execution.execution_id] + [row]
             rows.sort(key=lambda r: r["execution_id"])

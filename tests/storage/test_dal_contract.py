@@ -208,3 +208,10 @@ def test_the_file_implementation_never_reuses_an_execution_id(tmp_path):
     files.save_task_execution(domain.TaskExecution("b", None, T0))
     files.delete_task("b")
     assert files.save_task_execution(domain.TaskExecution("a", None, T0)).execution_id == 3
+
+
+def test_an_execution_id_that_was_never_assigned_is_refused(dal):
+    dal.save_task(make_task())
+    with pytest.raises(ValueError, match="execution_id"):
+        dal.save_task_execution(domain.TaskExecution("test-task", 424242, T0))
+    assert dal.get_task_history("test-task") == []
