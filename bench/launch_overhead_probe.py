@@ -2,6 +2,7 @@
 first instruction, beside a bare subprocess spawn of the same script from a minimal Python program,
 and the engine's own CPU time per execution. Usage: .venv/bin/python bench/launch_overhead_probe.py [runs]"""
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -75,4 +76,7 @@ def main():
         print(f"{name:<8} {b:8.2f} {e:10.2f} {e / b:6.2f} {statistics.median(cpu) * 1000:18.2f}")
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
