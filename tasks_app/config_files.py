@@ -29,9 +29,9 @@ def _key_orders_in(path) -> dict:
         return {}
 
 
-def render_tasks_text(key_orders=None, *, hint_file=None) -> str:
-    """conf/tasks.json's content for the tasks now in the database."""
-    orders = _key_orders_in(hint_file or tasks_file())
+def render_tasks_text(key_orders=None) -> str:
+    """conf/tasks.json's content for the tasks now in the database; `key_orders` win over the current file's."""
+    orders = _key_orders_in(tasks_file())
     orders.update(key_orders or {})
     return jsonfile.dumps(render_tasks_document(DjangoTaskDataAccess().get_all_tasks(), orders))
 
@@ -93,12 +93,8 @@ def export_tasks(path, *, include_history=False, include_status=False, actor="sy
     if path == tasks_file().resolve():
         mirror_tasks_file(actor, door)
     else:
-        # Prefer the order the target already has, then the mirror's.
-        orders = _key_orders_in(tasks_file())
-        orders.update(_key_orders_in(path))
-        jsonfile.write_text_atomic(
-            path, jsonfile.dumps(render_tasks_document(DjangoTaskDataAccess().get_all_tasks(), orders))
-        )
+        # Prefer the key order the target already has, then the mirror's.
+        jsonfile.write_text_atomic(path, render_tasks_text(_key_orders_in(path)))
     written = [path]
     history_file, status_file = sibling_files(path)
     if include_history:
