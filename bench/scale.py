@@ -40,7 +40,8 @@ def main():
         from tasks_app.services.tasks import update_task
 
         slot = next_slot(min_lead=EDIT_LEAD + 3)
-        sleep_until(slot - timedelta(seconds=EDIT_LEAD))
+        if not SMOKE:
+            sleep_until(slot - timedelta(seconds=EDIT_LEAD))
         seen = sched.output().count("Configuration version")
         edited_at = utc_now()
         update_task(Task.objects.get(task_id="t00000"), {"task_schedule": cron_at(slot)}, actor="bench",
@@ -53,6 +54,8 @@ def main():
         except TimeoutError:
             picked_up_s = None
         try:
+            if SMOKE:  # the smoke run does not wait for a minute to pass
+                raise TimeoutError
             execution = wait_until(
                 lambda: TaskExecution.objects.filter(task__task_id="t00000").first(), 70, what="the edited task to fire"
             )
@@ -74,7 +77,7 @@ def main():
         row(f"4. task edited {EDIT_LEAD:.0f} s before its new slot: fired after the slot",
             None if lateness_s is None else lateness_s * 1000, unit="ms",
             bar="fires on time (edit reached the scheduler within 2 s)",
-            passed=lateness_s is not None and lateness_s <= 0.1),
+            passed=None if SMOKE else lateness_s is not None and lateness_s <= 0.1),
     ]
     details = {
         "tasks": TASKS, "create_s": create_s, "ready_s": ready_s, "rss_kb": rss, "bare_apscheduler_rss_kb": bare_rss,

@@ -1,0 +1,77 @@
+"""The benchmark scripts still run: the ones that need no cron minute run for real at tiny sizes ("--smoke");
+the minute-bound ones (punctuality, burst, celery_beat) are compiled only. Never a timed test: the
+figures are not checked, only that each script produces its table rows."""
+import json
+import os
+import py_compile
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
+
+
+def run_bench(name, results_dir, *args, timeout=120):
+    env = {**os.environ, "BENCH_RESULTS_DIR": str(results_dir)}
+    env.pop("DATABASE_URL", None)  # the benchmarks make their own SQLite database
+    proc = subprocess.run([sys.executable, str(BENCH / name), *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def rows_of(results_dir, name):
+    payload = json.loads((results_dir / f"{name}.smoke.json").read_text())
+    assert payload["smoke"] is True
+    assert payload["machine"]["cpus"] >= 1
+    return payload["rows"]
+
+
+@pytest.mark.slow
+def test_the_scale_benchmark_starts_the_real_scheduler_and_reports_every_figure(tmp_path):
+    run_bench("scale.py", tmp_path, "--smoke")
+    rows = rows_of(tmp_path, "scale")
+    assert len(rows) == 5
+    ready = next(r for r in rows if "ready after start" in r["measurement"])
+    assert ready["engine_value"] > 0
+    assert all(r["result"] in ("PASS", "FAIL", "n/a") for r in rows)
+
+
+@pytest.mark.slow
+def test_the_web_benchmark_fills_a_database_and_times_pages_and_api(tmp_path):
+    run_bench("web.py", tmp_path, "--smoke")
+    rows = rows_of(tmp_path, "web")
+    assert len(rows) == 6
+    assert all(r["engine_value"] > 0 and r["baseline_value"] > 0 for r in rows)
+
+
+def test_run_all_prints_one_table_from_the_results(tmp_path):
+    row = {"measurement": "6. page: a task's execution history", "engine": "9 ms", "baseline": "2 ms",
+           "ratio": "4.50x", "bar": "<= 50 ms", "result": "PASS", "engine_value": 9.0, "baseline_value": 2.0}
+    (tmp_path / "web.smoke.json").write_text(json.dumps({"rows": [row], "smoke": True}))
+    proc = run_bench("run_all.py", tmp_path, "--smoke", "--table", "--doc", str(tmp_path / "perf.md"))
+    assert "| measurement | engine | baseline | ratio | bar | result |" in proc.stdout
+    assert "page: a task's execution history" in proc.stdout
+    assert "punctuality: benchmark did not finish (not run)" in proc.stdout
+    assert (tmp_path / "perf.md").read_text().startswith("Machine: ")
+
+
+def test_the_bare_baselines_time_a_spawn_and_a_pool_of_the_same_script():
+    sys.path.insert(0, str(BENCH))
+    try:
+        from baselines import bare_pool, bare_spawn_latencies
+    finally:
+        sys.path.remove(str(BENCH))
+    latencies = bare_spawn_latencies("noop.py", runs=2)
+    assert len(latencies) == 2 and all(0 < ms < 5000 for ms in latencies)
+    pool = bare_pool("typical.py", count=4, workers=2)
+    assert pool["started"] == 4 and pool["start_rate_per_s"] > 0
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in BENCH.rglob("*.py")))
+def test_every_benchmark_script_compiles(script, tmp_path):
+    (path,) = [p for p in BENCH.rglob(script)]
+    py_compile.compile(str(path), cfile=str(tmp_path / "x.pyc"), doraise=True)
