@@ -93,6 +93,7 @@ class SchedulerLock:
 
     def _try_pg(self):
         conn = connections.create_connection(self.alias)
+        conn.inc_thread_sharing()  # taken by start(), checked and released by the loop's thread
         conn.connect()
         with conn.cursor() as cur:
             me = holder_description()
