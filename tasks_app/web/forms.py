@@ -79,14 +79,14 @@ class TaskForm(forms.Form):
     task_exec = forms.ChoiceField(label=_("Script"))
     task_env = KeyValueField(label=_("Parameters (environment variables)"), required=False)
     task_timeout = forms.IntegerField(label=_("Timeout (seconds)"), required=False, help_text=_("Empty for no limit."))
-    task_retry = forms.IntegerField(label=_("Retries"), initial=0)
-    task_retry_interval = forms.IntegerField(label=_("Seconds between retries"), initial=60)
+    task_retry = forms.IntegerField(label=_("Retries"), initial=0, required=False)
+    task_retry_interval = forms.IntegerField(label=_("Seconds between retries"), initial=60, required=False)
     task_overlap = forms.ChoiceField(label=_("If the previous run is still running"), choices=OverlapPolicy.choices, initial=OverlapPolicy.SKIP)
     task_misfire_grace = forms.IntegerField(
-        label=_("Misfire grace (seconds)"), initial=60,
+        label=_("Misfire grace (seconds)"), initial=60, required=False,
         help_text=_("A run missed while the scheduler was down still starts if it is at most this late."),
     )
-    task_log = forms.CharField(label=_("Log file"), required=False, max_length=500, help_text=_("Default: logs/task_<id>.log"))
+    task_log = forms.CharField(label=_("Log file"), required=False, max_length=500, help_text=_("Default: logs/task_{task_id}.log"))
     task_dependencies = DependencyField(
         label=_("Runs after"), required=False,
         help_text=_("The task runs when all of these have succeeded. Hold Ctrl (⌘) to choose several."),
