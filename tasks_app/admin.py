@@ -1,7 +1,9 @@
 """Django admin for operators. Saving, deleting, enabling and running go through the task services, so the
-admin validates with TaskLoader, mirrors conf/tasks.json and logs like every other door (door "admin")."""
+admin validates with TaskLoader, mirrors conf/tasks.json and logs like every other door (door "admin").
+Who may do what follows the roles (admin_site.py): viewers look, operators edit and run, admins delete."""
 import logging
 
+import django.contrib.auth.admin  # noqa: F401  (registers users and groups before follow_roles guards them)
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
@@ -12,9 +14,11 @@ from django.utils.translation import ngettext
 
 from . import admin_keys, admin_runs  # noqa: F401  (they register the execution and API key admins)
 from . import cron
+from .admin_site import RoleModelAdmin, follow_roles
 from .domain import TASK_FIELDS
 from .loader import TaskLoader, TaskValidationError
-from .models import ExecutionStatus, Task
+from .models import ExecutionStatus, Task, TaskExecution
+from .roles import ADMIN, OPERATOR, VIEWER
 from .services import tasks as services
 
 log = logging.getLogger("WebInterface")
@@ -23,6 +27,7 @@ JSON_DEFAULTS = {"task_env": dict, "task_dependencies": list, "task_notify": dic
 admin.site.site_header = _("Task scheduling engine")
 admin.site.site_title = _("Task scheduling engine")
 admin.site.index_title = _("Administration")
+follow_roles(admin.site, "tasks_app")
 
 
 class TaskAdminForm(forms.ModelForm):
@@ -94,7 +99,8 @@ def _status(task):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
+    required_roles = {"view": VIEWER, "add": OPERATOR, "change": OPERATOR, "run": OPERATOR, "delete": ADMIN}
     form = TaskAdminForm
     list_display = ("task_id", "task_name", "schedule_in_words", "task_enabled", "next_run", "last_result")
     list_display_links = ("task_id", "task_name")
@@ -188,6 +194,9 @@ class TaskAdmin(admin.ModelAdmin):
         """Tasks that other tasks (outside the selection) depend on are shown as protected: Django then
         refuses the deletion and says why, instead of failing half-way."""
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # A task's history goes with it (as through the API and the pages); that no one may delete an execution
+        # by itself must not stop the task's deletion.
+        perms_needed.discard(TaskExecution._meta.verbose_name)
         selected = {task.task_id for task in objs}
         for task in objs:
             for dependent in services.dependents_of(task.task_id):
@@ -218,7 +227,10 @@ class TaskAdmin(admin.ModelAdmin):
             text = ngettext("%(count)d task disabled.", "%(count)d tasks disabled.", changed)
         self.message_user(request, text % {"count": changed}, messages.SUCCESS)
 
-    @admin.action(description=_("Run selected tasks now"), permissions=["change"])
+    def has_run_permission(self, request):
+        return self.role_permits(request, "run")
+
+    @admin.action(description=_("Run selected tasks now"), permissions=["run"])
     def run_now(self, request, queryset):
         from .services.executions import run_now  # the engine's side; imported when used
 

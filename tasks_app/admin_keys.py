@@ -1,5 +1,5 @@
-"""Admin for API keys: adding one shows the plain key once (only its hash is stored); keys are revoked,
-not edited."""
+"""Admin for API keys (admin role only): adding one shows the plain key once (only its hash is stored); keys
+are revoked, not edited."""
 import logging
 
 from django import forms
@@ -8,7 +8,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .admin_site import RoleModelAdmin
 from .models import ApiKey
+from .roles import ADMIN
 
 log = logging.getLogger("APIInterface")
 
@@ -21,7 +23,8 @@ class ApiKeyAddForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(RoleModelAdmin, admin.ModelAdmin):
+    required_roles = {"view": ADMIN, "add": ADMIN, "change": ADMIN, "delete": ADMIN}
     list_display = ("prefix", "user", "name", "created_at", "last_used_at", "revoked_at", "active")
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("prefix", "name", "user__username")

@@ -1,14 +1,19 @@
-"""Admin for executions: read-only history (only the scheduler writes it), with filters and search."""
+"""Admin for executions: read-only history (only the scheduler writes it), with filters and search; every role
+may look."""
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from .admin_site import RoleModelAdmin
 from .models import TaskExecution
+from .roles import VIEWER
 
 
 @admin.register(TaskExecution)
-class TaskExecutionAdmin(admin.ModelAdmin):
+class TaskExecutionAdmin(RoleModelAdmin, admin.ModelAdmin):
+    # Only "view": a history that could be edited would prove nothing (superusers included).
+    required_roles = {"view": VIEWER}
     list_display = ("execution_id", "task_link", "status", "trigger", "attempt", "scheduled_time", "start_time",
                     "duration_seconds", "return_code", "requested_by")
     list_filter = ("status", "trigger", ("task", admin.RelatedOnlyFieldListFilter))
@@ -16,20 +21,10 @@ class TaskExecutionAdmin(admin.ModelAdmin):
     date_hierarchy = "start_time"
     list_select_related = ("task",)
     list_per_page = 100
-    # Every field is shown read-only; a history that could be edited would prove nothing.
     readonly_fields = ("execution_id", "task", "status", "trigger", "attempt", "scheduled_time", "queued_at",
                        "not_before", "start_time", "end_time", "duration", "return_code", "error_message",
                        "requested_by", "stop_requested_by", "worker", "pid", "output_truncated")
     fields = readonly_fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("task"), ordering="task__task_id")
     def task_link(self, execution):
