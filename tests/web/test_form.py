@@ -143,3 +143,18 @@ def test_the_form_keeps_what_was_typed_after_an_error(as_operator):
 def test_a_refused_form_is_logged_with_the_user_and_the_fields(as_operator, web_log):
     as_operator.post("/tasks/new", form_data(task_schedule="bad"))
     assert "otto submitted an invalid task form: task_schedule" in web_log.text
+
+
+def test_with_very_many_tasks_dependencies_are_typed_as_ids(as_operator, make_task, monkeypatch):
+    from tasks_app.web import forms
+
+    monkeypatch.setattr(forms, "DEPENDENCY_SELECT_LIMIT", 1)
+    make_task("first")
+    make_task("second")
+    html = as_operator.get("/tasks/new").content.decode()
+    assert 'type="text" name="task_dependencies"' in html and "Task IDs separated by commas." in html
+    response = as_operator.post("/tasks/new", form_data(task_schedule="", task_dependencies="first, second"))
+    assert response.status_code == 302
+    assert Task.objects.get(task_id="nightly").task_dependencies == ["first", "second"]
+    edit = as_operator.get("/tasks/nightly/edit").content.decode()
+    assert 'value="first, second"' in edit
