@@ -144,11 +144,19 @@ def new_retry(execution, *, end_time, interval) -> TaskExecution | None:
     return retry
 
 
-def status_started(task_pk, *, now, next_run_time=None, set_next=False) -> None:
-    fields = {"running": True, "last_start_time": now}
-    if set_next:
-        fields["next_run_time"] = next_run_time
-    _status_update(task_pk, fields)
+def status_started_many(task_pks, *, now) -> None:
+    """Tasks that just started a run: one UPDATE for all of them."""
+    if task_pks:
+        _status_update_many(list(task_pks), {"running": True, "last_start_time": now})
+
+
+def status_next_many(next_runs: dict) -> None:
+    """task pk -> next fire time; one UPDATE per distinct time (a burst of same-schedule tasks shares one)."""
+    by_time = {}
+    for pk, moment in next_runs.items():
+        by_time.setdefault(moment, []).append(pk)
+    for moment, pks in by_time.items():
+        _status_update_many(pks, {"next_run_time": moment})
 
 
 def status_next_run(task_pk, next_run_time) -> None:
@@ -160,6 +168,16 @@ def status_ended(execution, *, still_running: bool) -> None:
         "running": still_running, "last_execution_id": execution.pk, "last_status": execution.status,
         "last_start_time": execution.start_time, "last_end_time": execution.end_time,
     })
+
+
+def _status_update_many(task_pks, fields):
+    from django.utils import timezone
+
+    fields["updated_at"] = timezone.now()
+    if TaskStatus.objects.filter(pk__in=task_pks).update(**fields) < len(set(task_pks)):
+        have = set(TaskStatus.objects.filter(pk__in=task_pks).values_list("pk", flat=True))
+        for pk in set(task_pks) - have:
+            _status_update(pk, dict(fields))
 
 
 def _status_update(task_pk, fields):

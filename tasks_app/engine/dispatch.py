@@ -5,6 +5,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import IntegrityError, transaction
+
 from tasks_app.models import ExecutionStatus, OverlapPolicy, Task, TaskExecution, Trigger
 
 from . import bookkeeping as bk
@@ -40,13 +42,17 @@ class Plan:
     chain_from: list = field(default_factory=list)
     started: dict = field(default_factory=dict)  # task pk -> runs started in this batch
     waiting: set = field(default_factory=set)
+    rows: list = field(default_factory=list)  # (kind, unsaved TaskExecution) decided, to insert
+    next_runs: dict = field(default_factory=dict)  # task pk -> next fire time for TaskStatus
 
 
 class DispatchMixin:
     # Starting.
 
     def _start_requests(self, requests, claims, now) -> Plan:
-        """Inside a transaction: decide and write every start; returns the plan to carry out after commit."""
+        """Inside a transaction: decide every start and write them all (a few statements for the whole
+        batch, so a midnight burst of 1,000 fires is one short transaction); returns the plan to carry out
+        after commit."""
         plan = Plan()
         wanted = {r.task_id for r in requests}
         tasks = {t.task_id: t for t in Task.objects.filter(task_id__in=wanted)} if wanted else {}
@@ -55,25 +61,32 @@ class DispatchMixin:
             if task is None:
                 log.info("Task %s is gone; nothing started for it", request.task_id)
                 continue
-            self._start_one(request, task, now, plan)
+            self._decide(request, task, now, plan)
+        self._insert(plan, now)
         if claims:
             for execution in TaskExecution.objects.filter(
                 pk__in=claims, status=ExecutionStatus.QUEUED, worker=""
             ).select_related("task").order_by("execution_id"):
                 self._claim_one(execution, now, plan)
+        bk.status_started_many(plan.started, now=now)
+        bk.status_next_many(plan.next_runs)
         return plan
 
-    def _start_one(self, request: StartRequest, task, now, plan: Plan):
-        common = dict(trigger=request.trigger, worker=self.worker, requested_by=request.requested_by)
+    def _decide(self, request: StartRequest, task, now, plan: Plan):
+        def row(kind, slot, **fields):
+            plan.rows.append((kind, TaskExecution(
+                task=task, trigger=request.trigger, scheduled_time=slot, worker=self.worker,
+                requested_by=request.requested_by, **fields)))
+
+        def skip(slot, reason, kind="skip"):
+            row(kind, slot, status=ExecutionStatus.SKIPPED, start_time=now, end_time=now, duration=0.0,
+                error_message=reason)
+
         if request.missed:
-            grace = task.task_misfire_grace
-            skipped = bk.new_skip(task, slot=request.missed.last, now=now,
-                                  reason=policy.missed_reason(request.missed, task, grace, request.slot is not None),
-                                  **common)
-            if skipped:
-                log.warning("Task %s: %s", task.task_id, skipped.error_message)
+            skip(request.missed.last, policy.missed_reason(request.missed, task, task.task_misfire_grace,
+                                                           request.slot is not None), kind="missed")
         if request.set_next:
-            bk.status_next_run(task.pk, request.next_run_time)
+            plan.next_runs[task.pk] = request.next_run_time
         if request.trigger == Trigger.SCHEDULE and request.slot is None:
             return  # every due slot was missed: recorded above
         if request.trigger == Trigger.DEPENDENCY and not policy.chain_ready(task):
@@ -81,26 +94,77 @@ class DispatchMixin:
         if request.trigger == Trigger.SCHEDULE and task.task_dependencies:
             problem = policy.dependency_problem(task)
             if problem:
-                skipped = bk.new_skip(task, slot=request.slot, now=now, reason=problem, **common)
-                if skipped:
-                    log.warning("Task %s skipped: %s", task.task_id, problem)
-                    plan.notify.append(skipped)  # the document's dependency error: on_failure is told
+                skip(request.slot, problem, kind="dependency")
                 return
         action, detail = self._overlap(task, plan)
         if action == "skip":
-            if bk.new_skip(task, slot=request.slot, now=now, reason=detail, **common):
-                log.info("Task %s skipped: %s", task.task_id, detail)
+            skip(request.slot, detail)
+        elif action == "wait":
+            row("wait", request.slot, status=ExecutionStatus.QUEUED)
+            plan.waiting.add(task.pk)
+        else:
+            plan.stop.extend(detail or ())
+            row("run", request.slot, status=ExecutionStatus.RUNNING, start_time=now)
+            plan.started[task.pk] = plan.started.get(task.pk, 0) + 1
+
+    def _insert(self, plan: Plan, now):
+        """Write the decided rows. A cron slot that already has an execution is not run again (the unique
+        constraint guarantees it; the query first keeps one taken slot from failing the whole insert)."""
+        if not plan.rows:
             return
-        if action == "wait":
-            waiting = bk.new_waiting(task, slot=request.slot, **common)
-            if waiting:
-                plan.wait.append(waiting)
-                plan.waiting.add(task.pk)
-            return
-        plan.stop.extend(detail or ())
-        execution = bk.new_run(task, slot=request.slot, now=now, **common)
-        if execution:
-            self._planned_start(execution, now, plan)
+        slots = [(e.task_id, e.scheduled_time) for _, e in plan.rows
+                 if e.trigger == Trigger.SCHEDULE and e.scheduled_time is not None]
+        taken = set()
+        if slots:
+            taken = set(TaskExecution.objects.filter(
+                trigger=Trigger.SCHEDULE, task_id__in={t for t, _ in slots},
+                scheduled_time__in={moment for _, moment in slots},
+            ).values_list("task_id", "scheduled_time"))
+        rows, seen = [], set()
+        for kind, execution in plan.rows:
+            key = (execution.task_id, execution.scheduled_time)
+            if execution.trigger == Trigger.SCHEDULE and execution.scheduled_time is not None:
+                if key in taken or key in seen:
+                    log.info("Task %s: slot %s already has an execution; not run again",
+                             execution.task.task_id, execution.scheduled_time.isoformat())
+                    self._undo_start(kind, execution, plan)
+                    continue
+                seen.add(key)
+            rows.append((kind, execution))
+        try:
+            with transaction.atomic():  # a savepoint: should a slot be taken after all, fall back row by row
+                TaskExecution.objects.bulk_create([e for _, e in rows], batch_size=500)
+        except IntegrityError:
+            kept = []
+            for kind, execution in rows:
+                try:
+                    with transaction.atomic():
+                        execution.save(force_insert=True)
+                    kept.append((kind, execution))
+                except IntegrityError:
+                    execution.pk = None
+                    self._undo_start(kind, execution, plan)
+            rows = kept
+        for kind, execution in rows:
+            if kind == "run":
+                plan.run.append(execution)
+            elif kind == "wait":
+                plan.wait.append(execution)
+            elif kind == "missed":
+                log.warning("Task %s: %s", execution.task.task_id, execution.error_message)
+            else:
+                log.info("Task %s skipped: %s", execution.task.task_id, execution.error_message)
+                if kind == "dependency":
+                    plan.notify.append(execution)  # the document's dependency error: on_failure is told
+
+    @staticmethod
+    def _undo_start(kind, execution, plan):
+        if kind == "run":
+            plan.started[execution.task_id] -= 1
+            if not plan.started[execution.task_id]:
+                del plan.started[execution.task_id]
+        elif kind == "wait":
+            plan.waiting.discard(execution.task_id)
 
     def _claim_one(self, execution, now, plan: Plan):
         task = execution.task
@@ -117,10 +181,9 @@ class DispatchMixin:
             return
         plan.stop.extend(detail or ())
         if bk.claim_queued(execution, now=now, worker=self.worker):
-            self._planned_start(execution, now, plan)
+            self._planned_start(execution, plan)
 
-    def _planned_start(self, execution, now, plan: Plan):
-        bk.status_started(execution.task_id, now=now)
+    def _planned_start(self, execution, plan: Plan):
         plan.run.append(execution)
         plan.started[execution.task_id] = plan.started.get(execution.task_id, 0) + 1
 
@@ -217,11 +280,12 @@ class DispatchMixin:
             still = bool(others) or started_waiting is not None or plan.started.get(execution.task_id, 0) > 0
             bk.status_ended(execution, still_running=still)
             if started_waiting is not None:
-                self._planned_start(started_waiting, now, plan)
+                self._planned_start(started_waiting, plan)
             if final:
                 plan.notify.append(execution)
             if result.status == ExecutionStatus.SUCCESS:
                 plan.chain_from.append(task.task_id)
+        bk.status_started_many(plan.started, now=now)
         return plan
 
     def _may_retry(self, execution) -> bool:
