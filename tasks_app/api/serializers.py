@@ -135,6 +135,9 @@ class TaskSerializer(serializers.Serializer):
             TaskLoader().clean(merged, instance_id=instance_id)
         except TaskValidationError as exc:
             raise serializers.ValidationError(exc.errors) from None
+        except OSError as exc:  # e.g. a path part longer than the file system allows
+            raise serializers.ValidationError({_path_field(merged, exc): [
+                f"The path {exc.filename!s:.80} cannot be used: {exc.strerror}."]}) from None
         return data  # as sent: the service validates it again, the same way, inside its transaction
 
     def to_representation(self, task):
@@ -143,6 +146,15 @@ class TaskSerializer(serializers.Serializer):
         data["updated_at"] = serializers.DateTimeField().to_representation(task.updated_at)
         data["status"] = self.get_status(task)
         return data
+
+
+def _path_field(data, exc):
+    """Which path field an OSError of the loader is about (it names the resolved path, not the field)."""
+    for name in ("task_exec", "task_log"):
+        value = data.get(name)
+        if isinstance(value, str) and value and str(exc.filename or "").endswith(value.rsplit("/", 1)[-1]):
+            return name
+    return "non_field_errors"
 
 
 def task_fields(task):

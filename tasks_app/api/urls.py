@@ -7,6 +7,7 @@ from drf_spectacular.renderers import (
     OpenApiYamlRenderer,
     OpenApiYamlRenderer2,
 )
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 from rest_framework.settings import api_settings
@@ -30,6 +31,7 @@ router.trailing_slash = "/?"  # the document's paths have none; browsers and DRF
 router.register("tasks", TaskViewSet, basename="api-task")
 
 
+@extend_schema_view(get=extend_schema(exclude=True))  # the schema does not list itself
 class SchemaView(SpectacularAPIView):
     generator_class = schema.ApiSchemaGenerator
     custom_settings = schema.CUSTOM_SETTINGS

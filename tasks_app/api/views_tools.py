@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, serializers, status
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,14 +20,16 @@ from .filters import bool_param, datetime_param, int_param, text_param, timezone
 from .schema import ApiAutoSchema, query
 from .serializers import BackupSerializer, CronPreviewSerializer, ImportResultSerializer
 
+# A refused document lists its problems; a bad query parameter is the usual {"<name>": ["message"]}.
 ProblemsSerializer = inline_serializer(
     "ImportProblems",
     {
-        "detail": serializers.CharField(),
+        "detail": serializers.CharField(required=False),
         "problems": inline_serializer(
             "ImportProblem",
             {"task_id": serializers.CharField(), "field": serializers.CharField(), "message": serializers.CharField()},
             many=True,
+            required=False,
         ),
     },
 )
@@ -108,6 +110,7 @@ class ExportView(ApiView):
 
 class ImportView(ApiView):
     required_roles = {"post": ADMIN}
+    parser_classes = [parsers.JSONParser]  # the body is a tasks.json document
 
     @extend_schema(
         summary="Import tasks in the conf/tasks.json format: all or nothing (admin)",
@@ -117,7 +120,7 @@ class ImportView(ApiView):
             query("dry_run", bool, "Validate and report, change nothing"),
             query("replace", bool, "Delete tasks missing from the document"),
         ],
-        request=TasksDocument,
+        request={"application/json": TasksDocument},
         responses={200: ImportResultSerializer, 400: ProblemsSerializer},
     )
     def post(self, request):

@@ -251,3 +251,11 @@ def test_an_html_form_post_from_the_browsable_api_creates_a_task(keys):
                                           "task_timeout": "30"})
     assert response.status_code == 201, response.content
     assert Task.objects.get(task_id="form").task_timeout == 30
+
+
+@pytest.mark.parametrize("field", ["task_exec", "task_log"])
+def test_a_path_with_a_part_too_long_for_the_file_system_is_a_400_naming_the_field(operator_client, field):
+    data = simple_task("long", **{field: "x" * 300})
+    response = operator_client.post("/api/tasks", data, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == [field]
