@@ -243,7 +243,7 @@ class DispatchMixin:
     # Executor callbacks (executor threads: no database here).
 
     def _on_start(self, execution, pid):
-        bk.write_pid(execution.pk, pid)
+        self.journal.record(execution.pk, pid)
 
     def _on_finish(self, execution, result):
         self.finished.put((execution, result))
@@ -254,37 +254,31 @@ class DispatchMixin:
     def _end_batch(self, batch, now) -> Plan:
         """Inside a transaction: record each result, queue retries, start runs waiting behind them."""
         plan = Plan()
-        ended = set()
+        ended, statuses = set(), []
+        bk.end_runs([(e, r, self.own_stops.get(e.pk, "")) for e, r in batch])
         for execution, result in batch:
             task = execution.task
-            bk.end_run(execution, result, stop_requested_by=self.own_stops.get(execution.pk, ""))
             ended.add(execution.pk)
-            final = True
+            retry = None
             if result.status in RETRYABLE and execution.attempt <= task.task_retry and self._may_retry(execution):
                 retry = bk.new_retry(execution, end_time=result.end_time, interval=task.task_retry_interval)
-            else:
-                retry = None
             if retry is not None:
-                final = False
                 self.retry_at = min(self.retry_at, retry.not_before.timestamp())
                 log.info("Task %s: execution %s %s; attempt %s of %s queued as execution %s for %s",
                          task.task_id, execution.pk, result.status, retry.attempt, task.task_retry + 1,
                          retry.pk, retry.not_before.isoformat())
             others = self.by_task.get(execution.task_id, set()) - ended
             waiting = self.waiting.get(execution.task_id)
-            started_waiting = None
             if waiting is not None and not others and execution.task_id not in plan.unwait:
                 plan.unwait.append(execution.task_id)
                 if bk.start_waiting(waiting, now=now):
-                    started_waiting = waiting
-            still = bool(others) or started_waiting is not None or plan.started.get(execution.task_id, 0) > 0
-            bk.status_ended(execution, still_running=still)
-            if started_waiting is not None:
-                self._planned_start(started_waiting, plan)
-            if final:
-                plan.notify.append(execution)
+                    self._planned_start(waiting, plan)
+            statuses.append((execution, bool(others) or plan.started.get(execution.task_id, 0) > 0))
+            if retry is None:
+                plan.notify.append(execution)  # the notifier decides from task_notify whether to tell
             if result.status == ExecutionStatus.SUCCESS:
                 plan.chain_from.append(task.task_id)
+        bk.statuses_ended(statuses)
         bk.status_started_many(plan.started, now=now)
         return plan
 
@@ -308,7 +302,7 @@ class DispatchMixin:
                     del self.by_task[execution.task_id]
             self.stopping.discard(execution.pk)
             self.own_stops.pop(execution.pk, None)
-            bk.remove_pid(execution.pk)
+            self.journal.done(execution.pk)
 
     def _chain_requests(self) -> list[StartRequest]:
         requests = []

@@ -84,8 +84,7 @@ def recover_lost(now) -> list[TaskExecution]:
             execution.start_time = execution.start_time or now
             execution.duration = round(max(0.0, duration), 3)
             bookkeeping.status_ended(execution, still_running=False)
-    for execution_id in pids:
-        bookkeeping.remove_pid(execution_id)
+    bookkeeping.remove_journals()
     for execution in leftovers:
         log.warning("Execution %s of task %s is lost: %s", execution.pk, execution.task.task_id,
                     execution.error_message)

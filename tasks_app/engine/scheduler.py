@@ -124,6 +124,7 @@ class SchedulerEngine(DispatchMixin):
         self._db_failing = set()
         self._housekeeping = None
         self._started_at = None
+        self.journal = None
 
     # Lifecycle.
 
@@ -147,6 +148,7 @@ class SchedulerEngine(DispatchMixin):
                  type(self.executor).__name__, getattr(self.executor, "max_workers", "?"), self.tick)
         previous = recovery.read_heartbeat()
         lost = recovery.recover_lost(timezone.now())
+        self.journal = bk.PidJournal(self.worker)
         for execution in lost:
             notify_execution_later(execution)
         self.scheduler = EngineScheduler(
@@ -447,6 +449,7 @@ class SchedulerEngine(DispatchMixin):
         self._final_records()
         if self._housekeeping is not None:
             self._housekeeping.join(30)
+        self.journal.close(remove=not self.running and not self.unrecorded)
         recovery.write_heartbeat(self.worker, self._started_at, stopped=True)
         connection_created.disconnect(self._tune_connection)
         self.lock.release()
@@ -477,7 +480,8 @@ class SchedulerEngine(DispatchMixin):
                 count = bk.end_unfinished(self.running, status=ExecutionStatus.STOPPED, now=now,
                                           reason="stopped: the scheduler shut down before this run reported its end")
                 for execution in self.running.values():
-                    bk.status_ended(execution, still_running=False)
+                    execution.status, execution.end_time = ExecutionStatus.STOPPED, now
+                bk.statuses_ended([(execution, False) for execution in self.running.values()])
                 if count:
                     log.warning("%d run(s) did not report their end before shutdown", count)
             waiting = [e.pk for e in self.waiting.values()]

@@ -55,6 +55,13 @@ def child_database_url(alias="default") -> str:
     return f"postgres://{auth}@{host}{port}/{s['NAME']}"
 
 
+def journal_pid(execution_id):
+    """The pid the scheduler recorded for a running execution (its crash-recovery journal), or None."""
+    from tasks_app.engine.bookkeeping import read_pids
+
+    return read_pids().get(execution_id)
+
+
 def process_alive(pid: int) -> bool:
     """True for a live process; a zombie (dead, not reaped yet) counts as gone."""
     try:

@@ -16,7 +16,7 @@ from django_apscheduler.models import DjangoJob
 from tasks_app.models import ExecutionStatus, Task, TaskExecution, TaskStatus
 from tasks_app.services.executions import run_now
 
-from .conftest import SCRIPTS, process_alive, wait_for
+from .conftest import SCRIPTS, journal_pid, process_alive, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 SHIPPED_TEST_TASK = Path(settings.BASE_DIR) / "tasks" / "test_task.py"
@@ -44,8 +44,7 @@ def test_sigterm_stops_taking_work_records_running_runs_as_stopped_and_exits_0(r
     scheduler = runscheduler(env={"SCHEDULER_STOP_GRACE": "1"})
     run = run_now(task, actor="alice", door="api")
     wait_for(lambda: execution(run.pk).status == ExecutionStatus.RUNNING, 2)
-    pid_file = Path(settings.LOGS_DIR) / "run" / f"{run.pk}.pid"
-    child = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 5))
+    child = wait_for(lambda: journal_pid(run.pk), 5, what="the child to start")
 
     scheduler.proc.send_signal(signal.SIGTERM)
     assert scheduler.proc.wait(15) == 0, scheduler.output()

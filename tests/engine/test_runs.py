@@ -10,7 +10,7 @@ from tasks_app.engine.procgroup import group_alive
 from tasks_app.models import ExecutionStatus, TaskExecution, TaskStatus
 from tasks_app.services.executions import NothingRunning, run_now, stop_task
 
-from .conftest import process_alive, wait_for
+from .conftest import journal_pid, process_alive, wait_for
 
 
 def ended(execution_id):
@@ -36,7 +36,6 @@ def test_run_now_starts_within_a_second_and_records_the_run(start_engine, make_t
     status = TaskStatus.objects.get(task=task)
     assert (status.running, status.last_execution_id, status.last_status) == (False, done.pk, "success")
     assert (status.last_start_time, status.last_end_time) == (done.start_time, done.end_time)
-    assert not list((Path(settings.LOGS_DIR) / "run").glob("*.pid")), "the recovery pid file is removed"
 
 
 def test_a_timeout_ends_the_run_and_leaves_no_process_of_its_group(start_engine, make_task, tmp_path):
@@ -86,8 +85,7 @@ def test_stop_ends_a_running_execution_within_two_seconds_and_cancels_its_retry(
     start_engine()
     execution = run_now(task, actor="alice", door="web")
     wait_for(lambda: TaskExecution.objects.filter(pk=execution.pk, status="running").exists(), 2)
-    wait_for(lambda: (Path(settings.LOGS_DIR) / "run" / f"{execution.pk}.pid").exists(), 5,
-             what="the child to start")
+    wait_for(lambda: journal_pid(execution.pk), 5, what="the child to start")
 
     asked = stop_task(task, actor="bob", door="api")
     assert [e.pk for e in asked] == [execution.pk]
