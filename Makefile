@@ -22,9 +22,10 @@ run: venv
 
 # Debian's Chromium for the end-to-end tests (no browser downloads work here).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  echo "Installing Debian's chromium and a Chinese font for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver fonts-wqy-microhei >/dev/null; }
 
 test: venv browser
 	$(PY) -m pytest
@@ -36,9 +37,9 @@ test-fast: venv
 bench: venv
 	$(PY) bench/run_all.py
 
+# PNGs of every page into docs/screenshots/ (a throwaway database, a real server, headless Chromium).
 screenshots: venv browser
-	$(PY) manage.py migrate --noinput
-	$(PY) bench/../docs/make_screenshots.py
+	$(PY) docs/make_screenshots.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3* test_db.sqlite3* staticfiles
