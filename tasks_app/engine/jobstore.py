@@ -53,14 +53,14 @@ class EngineJobStore(DjangoJobStore):
         super().update_job(job)
 
     def write_deferred(self, jobs):
-        """Inside the caller's transaction: one UPDATE per 500 fired jobs."""
-        rows = [DjangoJob(id=job.id, next_run_time=get_django_internal_datetime(job.next_run_time),
-                          job_state=pickle.dumps(job.__getstate__(), self.pickle_protocol)) for job in jobs]
-        if len(rows) == 1:
-            DjangoJob.objects.filter(id=rows[0].id).update(next_run_time=rows[0].next_run_time,
-                                                            job_state=rows[0].job_state)
-        elif rows:
-            DjangoJob.objects.bulk_update(rows, ["next_run_time", "job_state"], batch_size=500)
+        """Inside the caller's transaction, one executemany for all fired jobs."""
+        from .bookkeeping import update_rows
+
+        update_rows(DjangoJob, [
+            (job.id, {"next_run_time": get_django_internal_datetime(job.next_run_time),
+                      "job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol)})
+            for job in jobs
+        ])
 
     def get_next_run_time(self):
         if not self.deferred:
