@@ -22,7 +22,7 @@ def run_burst(ws, script, prefix, count, timeout):
     """Create `count` tasks due at the next minute, run the scheduler through it; returns the figures."""
     slot = next_slot(min_lead=20)
     ws.add_tasks(count, script=script, schedule=cron_at(slot), prefix=prefix)
-    sched = ws.start_scheduler(instrumented=True)
+    sched = ws.start_scheduler(count_commits=True)
     try:
         ready_s = sched.wait_ready(timeout=60)
         sleep_until(slot - timedelta(seconds=1))

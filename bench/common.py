@@ -230,8 +230,8 @@ class Workspace:
 
     # -- the scheduler process
 
-    def start_scheduler(self, *, instrumented=False, extra_env=None):
-        return SchedulerProcess(self, instrumented=instrumented, extra_env=extra_env)
+    def start_scheduler(self, *, instrumented=False, count_commits=False, extra_env=None):
+        return SchedulerProcess(self, instrumented=instrumented, count_commits=count_commits, extra_env=extra_env)
 
     # -- results
 
@@ -269,15 +269,17 @@ READY_PATTERNS = [re.compile(r"Scheduler engine started in")]
 
 class SchedulerProcess:
     """`manage.py runscheduler` in its own process, with the workspace's environment; its console output
-    goes to logs/scheduler.out. `instrumented` runs it through bench/instrumented_scheduler.py."""
+    goes to logs/scheduler.out. `instrumented` runs it through bench/instrumented_scheduler.py (log times in
+    ms), `count_commits` also counts its SQLite write transactions."""
 
-    def __init__(self, ws: Workspace, *, instrumented=False, extra_env=None):
+    def __init__(self, ws: Workspace, *, instrumented=False, count_commits=False, extra_env=None):
         self.ws = ws
         self.out_path = ws.logs_dir / "scheduler.out"
         self.counters_path = ws.dir / "counters.json"
         env = {**ws.env, **(extra_env or {})}
-        if instrumented:
+        if count_commits:
             env["BENCH_COUNTERS_FILE"] = str(self.counters_path)
+        if instrumented or count_commits:
             cmd = [PYTHON, str(BENCH_DIR / "instrumented_scheduler.py")]
         else:
             cmd = [PYTHON, str(ROOT / "manage.py"), "runscheduler"]
@@ -301,6 +303,15 @@ class SchedulerProcess:
 
         wait_until(ready, timeout, what="runscheduler to be ready")
         return time.monotonic() - self.started_at
+
+    def log_times(self, pattern: str) -> dict[str, datetime]:
+        """{first group of `pattern`: UTC time of the line} from an instrumented scheduler's output."""
+        found = {}
+        regex = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) - \w+ - \w+ - " + pattern, re.M)
+        for m in regex.finditer(self.output()):
+            found.setdefault(m.group(2), datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f").replace(
+                tzinfo=timezone.utc))
+        return found
 
     def rss_kb(self) -> int:
         return proc_rss_kb(self.pid)

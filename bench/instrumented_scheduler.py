@@ -1,5 +1,6 @@
-"""`manage.py runscheduler` with a commit counter: every SQLite connection the scheduler opens gets a trace
-callback that counts write transactions, written to $BENCH_COUNTERS_FILE every 0.2 s and at exit."""
+"""`manage.py runscheduler` with instruments: with $BENCH_COUNTERS_FILE, every SQLite connection gets a trace
+callback that counts write transactions (written to the file every 0.2 s and at exit); the engine's log
+lines get millisecond UTC timestamps, so a launch can be split into its phases."""
 import json
 import os
 import sys
@@ -39,6 +40,18 @@ def install(sender, connection, **kwargs):
     raw.set_trace_callback(trace)
 
 
+def millisecond_log_times():
+    import logging
+    import time
+
+    formatter = logging.Formatter("%(asctime)s.%(msecs)03d - %(levelname)s - %(name)s - %(message)s",
+                                  "%Y-%m-%d %H:%M:%S")
+    formatter.converter = time.gmtime
+    for name in ("SchedulerEngine", "Scheduler", "TaskExecutor"):
+        for handler in logging.getLogger(name).handlers:
+            handler.setFormatter(formatter)
+
+
 def dump():
     path = os.environ.get("BENCH_COUNTERS_FILE")
     if path:
@@ -66,7 +79,9 @@ if __name__ == "__main__":
     from django.core.management import execute_from_command_line
     from django.db.backends.signals import connection_created
 
-    connection_created.connect(install)
-    atexit.register(dump)
-    threading.Thread(target=dump_forever, daemon=True).start()
+    millisecond_log_times()
+    if os.environ.get("BENCH_COUNTERS_FILE"):
+        connection_created.connect(install)
+        atexit.register(dump)
+        threading.Thread(target=dump_forever, daemon=True).start()
     execute_from_command_line([str(ROOT / "manage.py"), "runscheduler", *sys.argv[1:]])

@@ -36,7 +36,7 @@ def main():
         ws.add_tasks(1, script=script, schedule=cron_at(slot), prefix=f"launch{i}-")
     ws.add_tasks(PUNCTUAL_TASKS, script="noop.py", schedule=cron_at(burst_slot), prefix="punct")
 
-    sched = ws.start_scheduler()
+    sched = ws.start_scheduler(instrumented=True)  # log times in ms: where a launch spends its time
     try:
         ready_s = sched.wait_ready(timeout=60)
         print(f"scheduler ready in {ready_s:.2f} s; first slot {first:%H:%M}, burst at {burst_slot:%H:%M}")
@@ -46,14 +46,26 @@ def main():
         wait_until(lambda: all(e["end_time"] for e in ws.executions()), 30, interval=0.2, what="runs recorded")
     finally:
         sched.stop()
+    submitted = sched.log_times(r"Task (\S+): execution \d+ starts")
+    spawned = sched.log_times(r"Started task (\S+) execution")
 
     stamps = {s["task_id"]: s["ns"] for s in ws.stamps()}
     executions = {e["task__task_id"]: e for e in ws.executions()}
     launch = {script: [] for script in SCRIPTS}
+    phases = []  # where the launch time goes: slot -> queued -> spawned -> first instruction
     for i, (slot, script) in enumerate(plan):
         task_id = f"launch{i}-00000"
         if task_id in stamps:
             launch[script].append((stamps[task_id] - dt_to_ns(slot)) / 1e6)
+            e = executions.get(task_id)
+            if e and task_id in submitted and task_id in spawned:
+                phases.append({
+                    "script": script,
+                    "slot_to_row_inserted_ms": (e["queued_at"] - slot).total_seconds() * 1000,
+                    "slot_to_handed_to_executor_ms": (submitted[task_id] - slot).total_seconds() * 1000,
+                    "handed_to_popen_returned_ms": (spawned[task_id] - submitted[task_id]).total_seconds() * 1000,
+                    "popen_returned_to_first_instruction_ms": (stamps[task_id] - dt_to_ns(spawned[task_id])) / 1e6,
+                })
     fire_ms, start_ms = [], []
     for task_id, e in executions.items():
         if task_id.startswith("punct"):
@@ -84,6 +96,7 @@ def main():
     details = {
         "bare_spawn_ms": baseline,
         "engine_launch_ms": launch,
+        "engine_launch_phases": phases,
         "punctuality_fire_ms": sorted(fire_ms),
         "punctuality_start_ms": sorted(start_ms),
         "ready_s": ready_s,
