@@ -29,6 +29,7 @@ class StartRequest:
     requested_by: str = "scheduler"
     next_run_time: datetime | None = None
     set_next: bool = False
+    fired: bool = False  # an APScheduler fire: its job's new next run time is written with it
 
 
 @dataclass

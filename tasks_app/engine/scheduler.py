@@ -36,6 +36,8 @@ log = logging.getLogger("SchedulerEngine")
 slog = logging.getLogger("Scheduler")
 
 HEARTBEAT_EVERY = 5.0  # seconds
+FIRST_BATCH = 8  # starts in the first transaction of a burst (about a pool's worth)
+BATCH = 200
 LIVE_LATENESS = 10.0  # seconds a live fire may be late before task_misfire_grace applies to it
 FOREVER = float("inf")
 
@@ -266,26 +268,37 @@ class SchedulerEngine(DispatchMixin):
             self.fires.append((job, run_times))
 
     def _flush(self, deferred):
+        """Start what is due, in batches: a small first batch so the first runs start within milliseconds
+        of their slot even in a burst, then larger ones. Each batch is one transaction holding its starts
+        and its jobs' new next run times, so a failed batch leaves its fires due (they fire again on the
+        next round) and loses nothing."""
         fires, self.fires = self.fires, []
-        if not (deferred or fires or self.starts or self.claims or self.chain_from):
+        starts, self.starts = self.starts + self._chain_requests(), []
+        claims, self.claims, self.chain_from = self.claims, [], []
+        if not (deferred or fires or starts or claims):
             return
         now = timezone.now()
-        requests = [self._fire_request(job, run_times, now) for job, run_times in fires]
-        requests += self.starts + self._chain_requests()
-        try:
-            with transaction.atomic():
-                self.store.write_deferred(deferred.values())
-                plan = self._start_requests(requests, self.claims, now)
-        except DatabaseError as exc:
-            # Nothing was written: the job store still holds the fired slots, so APScheduler fires them
-            # again on the next round; queued runs are still queued.
-            self._db_trouble("starting runs", exc)
-            self._fire_at = min(self._fire_at, time.time() + self.tick)
-            self.engine_due = []
-            return
+        requests = [self._fire_request(job, run_times, now) for job, run_times in fires] + starts
+        first = FIRST_BATCH
+        batches = [requests[:first]] + [requests[i:i + BATCH] for i in range(first, len(requests), BATCH)]
+        for number, batch in enumerate(batches):
+            jobs = [deferred.pop(r.task_id) for r in batch if r.fired and r.task_id in deferred]
+            if number == 0:
+                jobs += deferred.values()  # the engine's own jobs
+            try:
+                with transaction.atomic():
+                    self.store.write_deferred(jobs)
+                    plan = self._start_requests(batch, claims if number == 0 else (), timezone.now())
+            except DatabaseError as exc:
+                # Nothing of this batch was written: its fires are still due in the job store, its queued
+                # runs still queued; other starts are kept for the next round.
+                self._db_trouble("starting runs", exc)
+                self.starts = [r for later in batches[number:] for r in later if not r.fired] + self.starts
+                self._fire_at = min(self._fire_at, time.time() + self.tick)
+                self.engine_due = []
+                return
+            self._carry_out(plan)
         self._db_ok("starting runs")
-        self.starts, self.claims, self.chain_from = [], [], []
-        self._carry_out(plan)
         for job_id, run_times in self.engine_due:
             self._run_engine_job(job_id, run_times)
         self.engine_due = []
@@ -297,7 +310,7 @@ class SchedulerEngine(DispatchMixin):
         grace = max(row.grace if row is not None else 0, LIVE_LATENESS)
         slot, rest = policy.split(policy.from_run_times(run_times), grace, now)
         return StartRequest(job.id, Trigger.SCHEDULE, slot=slot, missed=rest,
-                            next_run_time=job.next_run_time, set_next=True)
+                            next_run_time=job.next_run_time, set_next=True, fired=True)
 
     def _record_finished(self):
         batch = self.unrecorded
