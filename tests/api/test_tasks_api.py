@@ -259,3 +259,14 @@ def test_a_path_with_a_part_too_long_for_the_file_system_is_a_400_naming_the_fie
     response = operator_client.post("/api/tasks", data, format="json")
     assert response.status_code == 400
     assert list(response.json()) == [field]
+
+
+def test_a_race_lost_to_another_change_is_a_json_409_or_404_not_a_500():
+    from django.db import IntegrityError
+
+    from tasks_app.api.errors import json_exception_handler
+
+    conflict = json_exception_handler(IntegrityError("UNIQUE constraint failed"), {})
+    assert conflict.status_code == 409 and "try again" in conflict.data["detail"]
+    gone = json_exception_handler(Task.DoesNotExist("Task matching query does not exist."), {})
+    assert gone.status_code == 404 and gone.data["detail"]
