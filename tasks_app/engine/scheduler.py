@@ -21,7 +21,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.backends.signals import connection_created
 from django.utils import timezone
 
-from tasks_app.models import ConfigVersion, ExecutionStatus, TaskExecution, Trigger
+from tasks_app.models import ExecutionStatus, Trigger
 
 from . import bookkeeping as bk
 from . import jobs, policy, recovery
@@ -163,7 +163,7 @@ class SchedulerEngine(DispatchMixin):
         self.scheduler.start()
         self.sync = jobs.JobSync(self.scheduler)
         existing = self.sync.load_existing(self.store)
-        self.version = ConfigVersion.current()
+        self.version = bk.poll(self.worker)[0]
         self.rows = jobs.load_rows()
         self.dependents = jobs.chain_dependents(self.rows)
         now = timezone.now()
@@ -336,28 +336,22 @@ class SchedulerEngine(DispatchMixin):
     def _tick(self):
         """The poll: configuration marker, queued runs to claim, stop requests, heartbeat."""
         try:
-            version = ConfigVersion.current()
+            version, queued, stops = bk.poll(self.worker)
             if version != self.version or time.monotonic() >= self._next_resync:
                 self._resync(version)
             now = timezone.now()
             due, later = [], FOREVER
-            for pk, not_before in TaskExecution.objects.filter(
-                status=ExecutionStatus.QUEUED, worker=""
-            ).values_list("pk", "not_before"):
+            for pk, not_before in queued:
                 if not_before is None or not_before <= now:
                     due.append(pk)
                 else:
                     later = min(later, not_before.timestamp())
             self.claims = due
             self.retry_at = later
-            if self.running:
-                for pk, who in TaskExecution.objects.filter(
-                    status=ExecutionStatus.RUNNING, worker=self.worker
-                ).exclude(stop_requested_by="").values_list("pk", "stop_requested_by"):
-                    if pk in self.running and pk not in self.stopping:
-                        log.info("Stopping execution %s of task %s, as %s asked", pk,
-                                 self.running[pk].task.task_id, who)
-                        self._stop(pk, f"requested by {who}", who=who)
+            for pk, who in stops:
+                if pk in self.running and pk not in self.stopping:
+                    log.info("Stopping execution %s of task %s, as %s asked", pk, self.running[pk].task.task_id, who)
+                    self._stop(pk, f"requested by {who}", who=who)
         except DatabaseError as exc:
             self._db_trouble("polling", exc)
             return
