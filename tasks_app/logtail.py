@@ -9,7 +9,7 @@ BLOCK = 64 * 1024
 # A longer line is cut; its head (with the timestamp) is kept.
 MAX_LINE = 16 * 1024
 # With filters that match little, a request stops after examining this many bytes and says so.
-SCAN_LIMIT = 64 * 1024 * 1024
+SCAN_LIMIT = 32 * 1024 * 1024
 # One poll reads at most this much new data; the client continues from next_offset.
 FORWARD_LIMIT = 1024 * 1024
 # Continuation lines (tracebacks) kept while looking for the line that starts their record.
@@ -20,6 +20,8 @@ LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 TIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:[,.](\d{1,6}))?")
 # Both the document's `time - LEVEL - name - msg` and test_task.py's `time - name - LEVEL - msg`.
 LEVEL_RE = re.compile(r" - (DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL) - ")
+HEADER_B = re.compile(TIME_RE.pattern.encode())
+LEVEL_B = re.compile(LEVEL_RE.pattern.encode())
 
 
 def parse_level(name):
@@ -45,6 +47,9 @@ class LogFilter:
     def __post_init__(self):
         self.min_level = LEVELS[parse_level(self.level)] if self.level else None
         self.needle = self.search.lower() if self.search else None
+        # bytes.lower() only folds ASCII: exact when the search's other characters have no case (e.g. Chinese).
+        uncased = self.needle is not None and all(c.isascii() or c.lower() == c.upper() for c in self.needle)
+        self.needle_bytes = self.needle.encode() if uncased else None
 
     @property
     def by_record(self):
@@ -68,6 +73,21 @@ class LogFilter:
 
     def text_ok(self, text):
         return self.needle is None or self.needle in text.lower()
+
+    def raw_may_match(self, raw):
+        """A cheap test on bytes before decoding: False only when the line cannot contain the search text."""
+        if self.needle_bytes is None:
+            return True
+        return self.needle_bytes in raw.lower()
+
+    def level_may_match(self, raw):
+        """False when a record line's level is known from its bytes to be below the filter's (and no time
+        filter needs the line parsed)."""
+        if self.min_level is None or self.since is not None:
+            return True
+        m = LEVEL_B.search(raw, 0, 200)
+        name = LEVEL_ALIASES.get(m.group(1).decode(), m.group(1).decode()) if m else None
+        return name is not None and LEVELS[name] >= self.min_level
 
 
 @dataclass
@@ -121,9 +141,9 @@ class _Reader:
         return LogLine(offset, text, *parse_header(text, self.tz), truncated=truncated)
 
     def lines_backward(self, end, budget):
-        """(LogLine, ends_with_newline) from `end` back to the start, newest first, until `budget` bytes read.
-
-        Only the newest line can lack its newline (a line still being written)."""
+        """(offset, raw bytes, full length, ends_with_newline) of the lines from `end` back to the start, newest
+        first, until `budget` bytes are read. Only the newest line can lack its newline (one being written).
+        Lines stay bytes here: a filtered scan decodes only the lines that may match."""
         if end <= 0:
             return
         complete = self.read_at(end - 1, 1) == b"\n"
@@ -141,21 +161,21 @@ class _Reader:
                 continue
             start = pos + i + 1
             if start < end:  # else: the file ends with a newline and nothing follows it
-                yield self._finish(start, data[i + 1:] + carry, carry_len + len(data) - i - 1), complete
+                yield *self._finish(start, data[i + 1:] + carry, carry_len + len(data) - i - 1), complete
                 complete = True
             while (j := data.rfind(b"\n", 0, i)) >= 0:
-                yield self._finish(pos + j + 1, data[j + 1:i + 1], i - j), complete
+                yield *self._finish(pos + j + 1, data[j + 1:i + 1], i - j), complete
                 complete = True
                 i = j
             carry, carry_len = data[:i + 1], i + 1
         if carry_len:
-            yield self._finish(0, carry, carry_len), complete
+            yield *self._finish(0, carry, carry_len), complete
 
     def _finish(self, offset, raw, total_len):
         if total_len > MAX_LINE and len(raw) < min(total_len, MAX_LINE):
             # Only the tail of a very long line was kept while seeking its start: read its head.
             raw = self.read_at(offset, MAX_LINE)
-        return self.make_line(offset, raw, total_len)
+        return offset, raw, total_len
 
 
 def parse_header(text, tz):
@@ -183,22 +203,27 @@ def tail(path, count=100, flt=None, before=None, scan_limit=SCAN_LIMIT):
         reader = _Reader(f, flt.tz)
         chunk = LogChunk(size=size, start_offset=end, next_offset=end)
         found, pending = [], []  # newest first
-        for line, complete in reader.lines_backward(end, scan_limit):
-            chunk.start_offset = line.offset
+        for offset, raw, total, complete in reader.lines_backward(end, scan_limit):
+            chunk.start_offset = offset
             if not complete:
                 chunk.partial = True
-                chunk.next_offset = line.offset
+                chunk.next_offset = offset
             if not flt.by_record:
-                if flt.text_ok(line.text):
-                    found.append(line)
-            elif not line.is_header:
-                pending.append(line)
+                if flt.raw_may_match(raw):
+                    line = reader.make_line(offset, raw, total)
+                    if flt.text_ok(line.text):
+                        found.append(line)
+            elif not HEADER_B.match(raw):
+                pending.append((offset, raw, total))
                 if len(pending) > MAX_RECORD_LINES:
                     pending.clear()  # an orphan block with no time or level: no filter of ours can match it
                 continue
+            elif not flt.level_may_match(raw):
+                pending.clear()  # the record's level is below the filter's (decided on bytes, without parsing)
             else:
+                line = reader.make_line(offset, raw, total)
                 if flt.record_ok(line.level, line.time):
-                    for member in pending + [line]:
+                    for member in [reader.make_line(*p) for p in pending] + [line]:
                         member.time, member.level = line.time, line.level
                         if flt.text_ok(member.text):
                             found.append(member)
@@ -270,7 +295,8 @@ def _keep(chunk, line, flt, context):
 def _record_before(reader, offset, budget=256 * 1024):
     """The (level, time) of the record that the line at `offset` continues, if it is a continuation."""
     limit = reader.bytes_read + budget
-    for line, _ in reader.lines_backward(offset, limit):
-        if line.is_header:
+    for line_offset, raw, total, _ in reader.lines_backward(offset, limit):
+        if HEADER_B.match(raw):
+            line = reader.make_line(line_offset, raw, total)
             return line.level, line.time
     return None, None

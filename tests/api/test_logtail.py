@@ -177,3 +177,11 @@ def test_an_unfinished_last_line_is_flagged_and_polled_again(tmp_path):
 def test_an_unknown_level_is_refused_by_name():
     with pytest.raises(ValueError, match="'LOUD'"):
         LogFilter(level="LOUD")
+
+
+@pytest.mark.parametrize("search, expected", [("ÄRGER", ["Ärger im Büro"]), ("值", ["参数 值1"]), ("BÜRO", ["Ärger im Büro"]),
+                                              ("im", ["Ärger im Büro"])])
+def test_search_ignores_case_beyond_ascii_and_finds_chinese(tmp_path, search, expected):
+    path = tmp_path / "task.log"
+    path.write_text("Ärger im Büro\n参数 值1\nother\n", encoding="utf-8")
+    assert [line.text for line in tail(path, 10, LogFilter(search=search)).lines] == expected
