@@ -1,7 +1,6 @@
 """Every endpoint over real HTTP against a live server, and the document's example run by the real scheduler
 process (`manage.py runscheduler` on the test database) with its log read back through the API."""
 import re
-import time
 from urllib.parse import quote
 
 import pytest
@@ -42,8 +41,8 @@ def test_every_endpoint_answers_over_http(live_server, keys, settings):
 
     created = call("POST", "/api/tasks", DOCUMENT_EXAMPLE_TASK, status=201).json()
     assert {k: created[k] for k in DOCUMENT_EXAMPLE_TASK} == DOCUMENT_EXAMPLE_TASK
-    assert [t["task_id"] for t in call("GET", "/api/tasks/?search=测试".replace("测试", quote("测试"))).json()["results"]] \
-        == ["test-task"]
+    found = call("GET", "/api/tasks/?search=" + quote("测试")).json()["results"]
+    assert [t["task_id"] for t in found] == ["test-task"]
     assert call("GET", "/api/tasks/test-task").json()["task_env"] == DOCUMENT_EXAMPLE_TASK["task_env"]
     call("PUT", "/api/tasks/test-task", {**DOCUMENT_EXAMPLE_TASK, "task_retry": 1})
     assert call("PATCH", "/api/tasks/test-task/", {"task_enabled": False}).json()["task_enabled"] is False
@@ -109,8 +108,12 @@ def test_the_document_example_runs_in_the_scheduler_and_its_log_is_read_through_
     assert queued.status == 202
     run_url = url + queued.json()["url"]
     # test_task.py sleeps 2 s; the scheduler claims a queued run within a second.
-    done = wait_for(lambda: (lambda r: r if r["status"] not in ("queued", "running") else None)(
-        http("GET", run_url, operator).json()), timeout=30, interval=0.2, what="the run to finish")
+
+    def finished():
+        run = http("GET", run_url, operator).json()
+        return run if run["status"] not in ("queued", "running") else None
+
+    done = wait_for(finished, timeout=30, interval=0.2, what="the run to finish")
     assert done["status"] == "success", done
     assert done["return_code"] == 0 and done["duration"] >= 2
     status = http("GET", url + "/api/tasks/test-task/status", operator).json()
@@ -120,4 +123,3 @@ def test_the_document_example_runs_in_the_scheduler_and_its_log_is_read_through_
     assert "任务开始执行" in text and "PARAM1 = 值1" in text and "执行时长" in text
     errors = http("GET", url + "/api/tasks/test-task/logs?level=ERROR", operator).json()
     assert errors["lines"] == []
-    time.sleep(0)  # nothing else to wait for: the scheduler fixture stops the process
