@@ -76,7 +76,7 @@ if __name__ == "__main__":
     import django
 
     django.setup()
-    from django.core.management import execute_from_command_line
+    from django.core.management import call_command
     from django.db.backends.signals import connection_created
 
     millisecond_log_times()
@@ -84,4 +84,6 @@ if __name__ == "__main__":
         connection_created.connect(install)
         atexit.register(dump)
         threading.Thread(target=dump_forever, daemon=True).start()
-    execute_from_command_line([str(ROOT / "manage.py"), "runscheduler", *sys.argv[1:]])
+    # call_command, not execute_from_command_line: that would run django.setup() again, and with it the
+    # LOGGING configuration, undoing the millisecond formatter.
+    call_command("runscheduler", *sys.argv[1:])
