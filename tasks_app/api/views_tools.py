@@ -140,6 +140,9 @@ class ImportView(ApiView):
         except TaskFileError as exc:
             logger.info("%s: import refused, %d problem(s)", who(request), len(exc.problems))
             return problems_response(exc, "imported")
+        except OSError as exc:  # the loader met a path the file system refuses (e.g. a part over 255 bytes)
+            return problems_response(TaskFileError([("", "tasks", f"The path {exc.filename!s:.80} cannot be used: "
+                                                                   f"{exc.strerror}.")]), "imported")
         logger.info("%s imported tasks%s%s: %s", who(request), " (dry run)" if dry_run else "",
                     " replacing all" if replace else "", result.summary())
         return Response(result_json(result, replace))

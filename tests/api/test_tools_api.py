@@ -122,3 +122,9 @@ def test_backups_are_listed_and_one_can_be_restored(admin_client, django_capture
 def test_restoring_an_unknown_backup_is_a_404(admin_client, name):
     response = admin_client.post(f"/api/backups/{name}/restore")
     assert response.status_code == 404 and response.json()["detail"]
+
+
+def test_import_of_a_path_too_long_for_the_file_system_is_a_400_not_a_500(admin_client):
+    response = admin_client.post("/api/import", {"tasks": [simple_task("a", task_exec="x" * 300)]}, format="json")
+    assert response.status_code == 400 and response.json()["problems"]
+    assert not Task.objects.exists()
