@@ -1,0 +1,79 @@
+"""The scheduler under pressure: a locked database (it waits, retries on the next tick and loses nothing) and
+a burst of tasks due in the same minute (every slot ends in an execution record, none skipped)."""
+import logging
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.db import connection
+
+from tasks_app.models import ExecutionStatus, Task, TaskExecution, TaskStatus
+from tasks_app.services.executions import run_now
+
+from .conftest import wait_for
+
+UTC = timezone.utc
+
+
+@pytest.fixture
+def engine_log():
+    lines = []
+
+    class Collector(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    handler = Collector(logging.DEBUG)
+    logging.getLogger("SchedulerEngine").addHandler(handler)
+    yield lines
+    logging.getLogger("SchedulerEngine").removeHandler(handler)
+
+
+def test_it_survives_a_locked_database_and_records_the_run_once_it_is_free(start_engine, make_task, engine_log):
+    if connection.vendor != "sqlite":
+        pytest.skip("an exclusive lock on the database file is a SQLite situation")
+    task = make_task("patient", task_exec="sleep.py", task_env={"SLEEP": "1"})
+    start_engine(db_busy_timeout=0.3)
+    run = run_now(task, actor="alice", door="api")
+    wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status="running").exists(), 2)
+
+    blocker = sqlite3.connect(connection.settings_dict["NAME"], timeout=5, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        # The run ends while the database is locked: the engine cannot write, says so, and keeps going.
+        wait_for(lambda: any("Database trouble while recording ended runs" in line for line in engine_log), 10,
+                 what="the engine to hit the lock")
+        assert TaskExecution.objects.get(pk=run.pk).status == ExecutionStatus.RUNNING  # WAL: reads still work
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    done = wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status="success").first(), 3,
+                    what="the end to be recorded")
+    assert done.duration >= 1.0 and not TaskStatus.objects.get(task=task).running
+    wait_for(lambda: any("Database available again" in line for line in engine_log), 2)
+    again = run_now(task, actor="alice", door="api")
+    wait_for(lambda: TaskExecution.objects.filter(pk=again.pk, status="success").exists(), 5,
+             what="the scheduler to carry on")
+
+
+@pytest.mark.slow
+def test_a_burst_of_tasks_due_in_the_same_minute_all_run_none_skipped(start_engine, engine_scripts, time_machine):
+    minute = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    time_machine.move_to(minute - timedelta(seconds=1.5), tick=True)
+    count = 120
+    Task.objects.bulk_create([Task(task_id=f"burst-{n:03}", task_name="burst", task_exec="ok.py",
+                                   task_schedule="* * * * *") for n in range(count)])
+    TaskStatus.objects.bulk_create([TaskStatus(task=t) for t in Task.objects.all()])
+    start_engine()
+
+    def all_ended():
+        ended = TaskExecution.objects.filter(scheduled_time=minute, status__in=ExecutionStatus.finished())
+        return ended.count() == count
+
+    wait_for(all_ended, 60, interval=0.2, what=f"{count} runs of the {minute:%H:%M} slot to end")
+    runs = TaskExecution.objects.filter(scheduled_time=minute)
+    assert runs.count() == count and set(runs.values_list("status", flat=True)) == {ExecutionStatus.SUCCESS}
+    assert runs.values("task").distinct().count() == count
+    claimed_by = max((r.start_time - minute).total_seconds() for r in runs.order_by("execution_id")[:8])
+    assert claimed_by < 1.0, f"the first runs of the burst started {claimed_by:.3f} s after the minute"
