@@ -1,5 +1,6 @@
 """Where a task's script and log file really are, and dependency cycles: helpers of TaskLoader that the engine
 and the pages use too, so a path is checked and used by one rule."""
+import functools
 import os
 from pathlib import Path, PurePosixPath
 
@@ -28,6 +29,20 @@ def _locate(parts, folder: Path, document_name: str) -> Path:
     return folder.joinpath(*parts)
 
 
+def _file_system_refusals_as_value_errors(func):
+    """A name the file system refuses (too long, a loop of symlinks) is bad input like any other, not a crash."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except OSError as exc:
+            raise ValueError(f"the file system refuses it ({exc.strerror or exc})") from None
+
+    return wrapper
+
+
+@_file_system_refusals_as_value_errors
 def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
     """The real path (symlinks resolved) of the script a task runs: an existing, readable regular file inside
     TASKS_DIR, or ValueError saying why not. "tasks/test_task.py" (the document's form) and "test_task.py"
@@ -49,6 +64,7 @@ def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
     return real
 
 
+@_file_system_refusals_as_value_errors
 def resolve_log_path(task_log, task_id="", logs_dir=None) -> Path:
     """A task's log file, by the same rule inside LOGS_DIR; the file need not exist yet. Empty means the
     document's default logs/task_{task_id}.log. The engine's own files there are refused."""

@@ -455,3 +455,19 @@ def test_it_logs_a_refusal_to_the_taskloader_log_without_env_values(tasks_dir, m
                            existing=NO_TASKS)
     assert "INFO - TaskLoader - Task t1 refused: task_schedule" in lines.text()
     assert "DB_PASSWORD" in lines.text() and "s3cret-value" not in lines.text()
+
+
+@pytest.mark.parametrize("field", ["task_exec", "task_log"])
+def test_a_path_the_file_system_refuses_is_a_field_error_not_a_crash(field, db):
+    from tasks_app.loader import TaskLoader, TaskValidationError
+
+    data = {
+        "task_id": "long-name",
+        "task_name": "x",
+        "task_exec": "tasks/test_task.py",
+        "task_schedule": "* * * * *",
+        field: ("tasks/" if field == "task_exec" else "logs/") + "a" * 300 + ".py",
+    }
+    with pytest.raises(TaskValidationError) as err:
+        TaskLoader().clean(data, existing={})
+    assert field in err.value.errors
