@@ -83,6 +83,9 @@ class DispatchMixin:
             row(kind, slot, status=ExecutionStatus.SKIPPED, start_time=now, end_time=now, duration=0.0,
                 error_message=reason)
 
+        if request.trigger in (Trigger.SCHEDULE, Trigger.DEPENDENCY) and not task.task_enabled:
+            log.info("Task %s was disabled a moment ago; its %s run does not start", task.task_id, request.trigger)
+            return  # the change marker makes the next tick remove its job
         if request.missed:
             skip(request.missed.last, policy.missed_reason(request.missed, task, task.task_misfire_grace,
                                                            request.slot is not None), kind="missed")

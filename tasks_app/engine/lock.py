@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import Error as DatabaseError  # also InterfaceError (a dropped connection)
+from django.db import connections
 
 log = logging.getLogger("SchedulerEngine")
 

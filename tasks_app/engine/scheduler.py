@@ -17,7 +17,8 @@ from apscheduler.executors.base import BaseExecutor
 from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.schedulers.base import BaseScheduler
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import Error as DatabaseError  # also InterfaceError: a connection the server dropped
+from django.db import close_old_connections, connection, transaction
 from django.db.backends.signals import connection_created
 from django.utils import timezone
 

@@ -77,3 +77,19 @@ def test_a_burst_of_tasks_due_in_the_same_minute_all_run_none_skipped(start_engi
     assert runs.values("task").distinct().count() == count
     claimed_by = max((r.start_time - minute).total_seconds() for r in runs.order_by("execution_id")[:8])
     assert claimed_by < 1.0, f"the first runs of the burst started {claimed_by:.3f} s after the minute"
+
+
+def test_it_survives_the_database_dropping_its_connections_and_takes_its_lock_again(start_engine, make_task,
+                                                                                     engine_log):
+    if connection.vendor != "postgresql":
+        pytest.skip("dropping server sessions is a PostgreSQL situation (SQLite has none)")
+    task = make_task("steady", task_exec="ok.py")
+    engine = start_engine()
+    with connection.cursor() as cursor:  # what a database restart does to every other session
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    wait_for(lambda: any("scheduler lock was lost" in line for line in engine_log), 10, what="the lock check")
+    assert engine.lock.still_held()
+    run = run_now(task, actor="alice", door="api")
+    wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status="success").exists(), 5,
+             what="the scheduler to carry on")
