@@ -1,0 +1,43 @@
+"""Keeping jobs in step with tasks: changes through the services reach the engine by the change marker, and the
+periodic full resync repairs a job store changed behind the scheduler's back."""
+import time
+import zoneinfo
+
+from django_apscheduler.models import DjangoJob
+
+from tasks_app.models import TaskStatus
+from tasks_app.services import tasks as services
+
+from .conftest import wait_for
+
+
+def job(task_id):
+    return DjangoJob.objects.filter(id=task_id).first()
+
+
+def test_tasks_created_changed_and_deleted_through_the_services_are_followed_within_two_seconds(start_engine):
+    start_engine()
+    began = time.monotonic()
+    task = services.create_task({"task_id": "report", "task_name": "Report", "task_exec": "ok.py",
+                                 "task_schedule": "0 6 * * *", "task_timezone": "Asia/Shanghai"},
+                                actor="alice", door="api")
+    first = wait_for(lambda: job("report"), 2, what="the new task's job").next_run_time
+    assert first.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai")).hour == 6
+
+    services.update_task(task, {"task_timezone": "Europe/Paris"}, actor="alice", door="api", partial=True)
+    moved = wait_for(lambda: job("report") and job("report").next_run_time != first and job("report"), 2)
+    assert TaskStatus.objects.get(task=task).next_run_time == moved.next_run_time
+
+    services.update_task(task, {"task_desc": "only words"}, actor="alice", door="api", partial=True)
+    services.delete_task(task, actor="alice", door="api")
+    wait_for(lambda: job("report") is None, 2, what="the job to go")
+    assert time.monotonic() - began < 8
+
+
+def test_the_periodic_full_resync_writes_back_a_job_deleted_behind_its_back(start_engine, make_task, settings):
+    settings.SCHEDULER_RESYNC_INTERVAL = 1
+    make_task("kept", task_schedule="*/5 * * * *")
+    start_engine()
+    stored = wait_for(lambda: job("kept"), 2).next_run_time
+    DjangoJob.objects.filter(id="kept").delete()  # e.g. through django-apscheduler's own admin
+    assert wait_for(lambda: job("kept"), 3, what="the full resync").next_run_time == stored
