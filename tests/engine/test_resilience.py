@@ -93,3 +93,36 @@ def test_it_survives_the_database_dropping_its_connections_and_takes_its_lock_ag
     run = run_now(task, actor="alice", door="api")
     wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status="success").exists(), 5,
              what="the scheduler to carry on")
+
+
+def test_each_run_costs_the_scheduler_at_most_two_commits(start_engine, make_task):
+    if connection.vendor != "sqlite":
+        pytest.skip("counted through SQLite's BEGIN statements")
+    import threading
+
+    from django.db.backends.signals import connection_created
+
+    begins = []
+
+    def count(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("BEGIN") and threading.current_thread().name == "engine-loop":
+            begins.append(sql)
+        return execute(sql, params, many, context)
+
+    def watch(sender, connection, **kwargs):
+        if count not in connection.execute_wrappers:  # a wrapper object reconnects after each close
+            connection.execute_wrappers.append(count)
+
+    connection_created.connect(watch)
+    try:
+        task = make_task("counted", task_exec="ok.py")
+        start_engine()
+        wait_for(lambda: TaskStatus.objects.filter(task=task).exists(), 1)
+        before = len(begins)
+        for _ in range(10):
+            run = run_now(task, actor="alice", door="api")
+            wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status="success").exists(), 5)
+        wait_for(lambda: not TaskStatus.objects.get(task=task).running, 2)
+        assert len(begins) - before <= 2 * 10, begins[before:]
+    finally:
+        connection_created.disconnect(watch)
