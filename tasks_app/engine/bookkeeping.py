@@ -1,4 +1,4 @@
-"""The scheduler's database writes for executions and TaskStatus, and its local pid files.
+"""The scheduler's database writes for executions and TaskStatus.
 
 Statuses of a TaskExecution:
   queued   waiting: a "run now" or a retry (worker "" until a scheduler claims it; a retry also waits for
@@ -19,52 +19,16 @@ while queued) or its end was never seen (lost).
 
 Each run costs two commits: the claim (row written as running, TaskStatus and the job store's next
 fire time in the same transaction) and the end (result + TaskStatus, and a retry row if one is due).
-The pid of a running child is kept in a small file LOGS_DIR/run/<execution_id>.pid (written when the
-child starts, removed when its end is recorded) and in the row's pid column at the end: the file is
-only for crash recovery, so recording the pid costs no third commit."""
+The pid of a running child is appended to a journal file (journal.py), and stored in the row's pid
+column with the end: the journal is only for crash recovery, so recording the pid costs no third commit."""
 import logging
-import os
-import threading
 from datetime import datetime
 from datetime import timezone as dt_timezone
-from pathlib import Path
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
 
 from tasks_app.models import ExecutionStatus, Task, TaskExecution, TaskStatus, Trigger
 
 log = logging.getLogger("Scheduler")
-
-
-def new_run(task, *, trigger, slot, now, worker, requested_by, attempt=1) -> TaskExecution | None:
-    """Insert a running execution; None if the cron slot is already taken (it ran or was claimed)."""
-    return _insert(task, status=ExecutionStatus.RUNNING, trigger=trigger, scheduled_time=slot,
-                   attempt=attempt, start_time=now, worker=worker, requested_by=requested_by)
-
-
-def new_waiting(task, *, trigger, slot, worker, requested_by) -> TaskExecution | None:
-    """A run held back by the overlap policy "queue": queued, but already claimed by this scheduler."""
-    return _insert(task, status=ExecutionStatus.QUEUED, trigger=trigger, scheduled_time=slot,
-                   worker=worker, requested_by=requested_by)
-
-
-def new_skip(task, *, trigger, slot, now, worker, requested_by, reason) -> TaskExecution | None:
-    return _insert(task, status=ExecutionStatus.SKIPPED, trigger=trigger, scheduled_time=slot,
-                   start_time=now, end_time=now, duration=0.0, error_message=reason, worker=worker,
-                   requested_by=requested_by)
-
-
-def _insert(task, **fields) -> TaskExecution | None:
-    try:
-        with transaction.atomic():  # a savepoint: a taken slot must not spoil the batch's transaction
-            execution = TaskExecution.objects.create(task=task, **fields)
-    except IntegrityError:
-        log.info("Task %s: slot %s already has an execution; not run again", task.task_id,
-                 fields.get("scheduled_time"))
-        return None
-    execution.task = task
-    return execution
 
 
 def claim_queued(execution, *, now, worker) -> bool:
@@ -264,95 +228,6 @@ def _status_update(task_pk, fields):
     # there is nothing to record, and inserting would break the whole batch's commit.
     if Task.objects.filter(pk=task_pk).exists():
         TaskStatus.objects.get_or_create(task_id=task_pk, defaults=fields)
-
-
-# The pid journal: only for crash recovery (see the module docstring).
-
-def run_dir() -> Path:
-    return Path(settings.LOGS_DIR) / "run"
-
-
-class PidJournal:
-    """An append-only file LOGS_DIR/run/<worker>.pids of "execution_id pid" lines, one per started child.
-    Appending to an open file is a few microseconds, where a file per run cost a create and an unlink;
-    the file is compacted to the running entries when it grows past COMPACT_AT bytes."""
-
-    COMPACT_AT = 256 * 1024
-
-    def __init__(self, worker: str):
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in worker)
-        self.path = run_dir() / f"{safe}.pids"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._running: dict[int, int] = {}
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        self._size = os.fstat(self._fd).st_size
-
-    def record(self, execution_id: int, pid: int) -> None:
-        """From an executor thread, when the child has started."""
-        line = f"{execution_id} {pid}\n".encode()
-        with self._lock:
-            if self._fd is None:
-                return
-            os.write(self._fd, line)
-            self._size += len(line)
-            self._running[execution_id] = pid
-
-    def done(self, execution_id: int) -> None:
-        with self._lock:
-            self._running.pop(execution_id, None)
-            if self._size > self.COMPACT_AT and self._fd is not None:
-                self._compact()
-
-    def _compact(self):
-        data = "".join(f"{e} {p}\n" for e, p in self._running.items()).encode()
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, self.path)
-        os.close(self._fd)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-        self._size = len(data)
-
-    def close(self, remove: bool = True) -> None:
-        """At a clean shutdown every run has been recorded: the journal is not needed any more."""
-        with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
-            if remove and not self._running:
-                try:
-                    self.path.unlink()
-                except FileNotFoundError:
-                    pass
-
-
-def read_pids() -> dict[int, int]:
-    """execution id -> pid from every journal left in LOGS_DIR/run (by schedulers that are gone)."""
-    found = {}
-    try:
-        journals = sorted(run_dir().glob("*.pids"))
-    except OSError:
-        return found
-    for path in journals:
-        try:
-            lines = path.read_text().splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            try:
-                execution_id, pid = map(int, line.split())
-            except ValueError:
-                continue  # a line cut short by the crash
-            found[execution_id] = pid
-    return found
-
-
-def remove_journals() -> None:
-    for path in run_dir().glob("*.pids"):
-        try:
-            path.unlink()
-        except OSError:
-            pass
 
 
 def format_slot(moment: datetime, zone_name: str) -> str:

@@ -3,9 +3,12 @@ older than HISTORY_MAX_AGE_DAYS, delete their captured output, and prune django-
 DjangoJobExecution table. Deletes go in small batches, so the scheduler's own writes are never held up long."""
 import logging
 import shutil
+import threading
+import traceback
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
@@ -81,3 +84,26 @@ def _remove_orphan_output_dirs() -> int:
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed
+
+
+def run_in_background(scheduler, job_id, run_time) -> threading.Thread:
+    """Prune in a thread of its own (its small batches interleave with the scheduler's writes), then tell
+    APScheduler how it went: django-apscheduler records that as a DjangoJobExecution."""
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+
+    def work():
+        try:
+            result = prune_history()
+            event = JobExecutionEvent(EVENT_JOB_EXECUTED, job_id, "default", run_time, retval=result)
+        except Exception as exc:
+            log.exception("Housekeeping failed")
+            event = JobExecutionEvent(EVENT_JOB_ERROR, job_id, "default", run_time, exception=exc,
+                                      traceback=traceback.format_exc())
+        try:
+            scheduler._dispatch_event(event)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work, name="housekeeping", daemon=True)
+    thread.start()
+    return thread

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
 
-from . import bookkeeping, policy
+from . import bookkeeping, journal, policy
 from .procgroup import kill_process_group
 
 log = logging.getLogger("SchedulerEngine")
@@ -61,7 +61,7 @@ def recover_lost(now) -> list[TaskExecution]:
     """Kill the process groups of runs a dead scheduler left, and record those runs as lost.
     Called while holding the scheduler lock, so every such execution belongs to a dead scheduler."""
     leftovers = list(left_behind())
-    pids = bookkeeping.read_pids()
+    pids = journal.read_pids()
     for execution in leftovers:
         pid = pids.get(execution.pk) or execution.pid
         # The group is killed only if a member still carries this run's TASK_EXECUTION_ID: a pid reused
@@ -84,7 +84,7 @@ def recover_lost(now) -> list[TaskExecution]:
             execution.start_time = execution.start_time or now
             execution.duration = round(max(0.0, duration), 3)
             bookkeeping.status_ended(execution, still_running=False)
-    bookkeeping.remove_journals()
+    journal.remove_journals()
     for execution in leftovers:
         log.warning("Execution %s of task %s is lost: %s", execution.pk, execution.task.task_id,
                     execution.error_message)

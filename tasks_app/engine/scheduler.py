@@ -13,23 +13,24 @@ import threading
 import time
 from datetime import timezone as dt_timezone
 
-from apscheduler.executors.base import BaseExecutor
 from apscheduler.jobstores.base import ConflictingIdError
-from apscheduler.schedulers.base import BaseScheduler
 from django.conf import settings
 from django.db import Error as DatabaseError  # also InterfaceError: a connection the server dropped
 from django.db import close_old_connections, connection, transaction
 from django.db.backends.signals import connection_created
 from django.utils import timezone
 
-from tasks_app.models import ExecutionStatus, Trigger
+from tasks_app.models import Trigger
 
 from . import bookkeeping as bk
 from . import jobs, policy, recovery
+from .apsched import EngineScheduler, FireCollector
 from .dispatch import DispatchMixin, StartRequest
-from .housekeeping import HOUSEKEEPING_JOB_ID, HOUSEKEEPING_SCHEDULE
+from .housekeeping import HOUSEKEEPING_JOB_ID, HOUSEKEEPING_SCHEDULE, run_in_background
 from .jobstore import ENGINE_JOB_PREFIX, EngineJobStore
+from .journal import PidJournal
 from .lock import SchedulerLock
+from .shutdown import ShutdownMixin
 from .notify import notify_execution_later
 from .trigger import CronSlotTrigger
 
@@ -47,39 +48,7 @@ def setting(name, default):
     return getattr(settings, name, default)
 
 
-class EngineScheduler(BaseScheduler):
-    """An APScheduler scheduler without a loop of its own: SchedulerEngine calls _process_jobs()."""
-
-    def __init__(self, wake: threading.Event, **options):
-        self._wake = wake
-        self.due = True
-        super().__init__(**options)
-
-    def shutdown(self, wait=True):
-        super().shutdown(wait)
-        self._wake.set()
-
-    def wakeup(self):
-        self.due = True
-        self._wake.set()
-
-
-class FireCollector(BaseExecutor):
-    """The APScheduler executor: it runs nothing, it hands each fire and its slots to the engine.
-    (APScheduler passes the slots to executors, not to job functions.)"""
-
-    def __init__(self, on_fire):
-        super().__init__()
-        self._on_fire = on_fire
-
-    def submit_job(self, job, run_times):
-        self._on_fire(job, list(run_times))
-
-    def _do_submit_job(self, job, run_times):  # pragma: no cover - submit_job is overridden
-        raise NotImplementedError
-
-
-class SchedulerEngine(DispatchMixin):
+class SchedulerEngine(DispatchMixin, ShutdownMixin):
     def __init__(self, *, executor=None, worker=None, tick=None, wait_for_lock=False, db_busy_timeout=None,
                  stop_grace=None):
         if executor is None:
@@ -151,7 +120,7 @@ class SchedulerEngine(DispatchMixin):
                  type(self.executor).__name__, getattr(self.executor, "max_workers", "?"), self.tick)
         previous = recovery.read_heartbeat()
         lost = recovery.recover_lost(timezone.now())
-        self.journal = bk.PidJournal(self.worker)
+        self.journal = PidJournal(self.worker)
         for execution in lost:
             notify_execution_later(execution)
         self.scheduler = EngineScheduler(
@@ -415,86 +384,4 @@ class SchedulerEngine(DispatchMixin):
             return
         if self._housekeeping is not None and self._housekeeping.is_alive():
             return
-        self._housekeeping = threading.Thread(target=self._housekeep, args=(job_id, run_times[-1]),
-                                              name="housekeeping", daemon=True)
-        self._housekeeping.start()
-
-    def _housekeep(self, job_id, run_time):
-        import traceback
-
-        from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
-
-        from .housekeeping import prune_history
-
-        try:
-            result = prune_history()
-            event = JobExecutionEvent(EVENT_JOB_EXECUTED, job_id, "default", run_time, retval=result)
-        except Exception as exc:
-            log.exception("Housekeeping failed")
-            event = JobExecutionEvent(EVENT_JOB_ERROR, job_id, "default", run_time, exception=exc,
-                                      traceback=traceback.format_exc())
-        try:
-            self.scheduler._dispatch_event(event)  # django-apscheduler records it as a DjangoJobExecution
-        finally:
-            connection.close()
-
-    # Shutdown.
-
-    def shutdown(self):
-        if not self.started:
-            return
-        self.started = False
-        log.info("Scheduler engine stopping: %d run(s) in progress, up to %s s to finish", len(self.running),
-                 self.stop_grace)
-        try:
-            self.scheduler.shutdown(wait=False)
-        except Exception:
-            log.exception("APScheduler shutdown failed")
-        stopped = self.executor.shutdown(self.stop_grace)
-        for execution_id in stopped:
-            self.own_stops[execution_id] = "scheduler"
-            self.stopping.add(execution_id)
-        self._final_records()
-        if self._housekeeping is not None:
-            self._housekeeping.join(30)
-        self.journal.close(remove=not self.running and not self.unrecorded)
-        recovery.write_heartbeat(self.worker, self._started_at, stopped=True)
-        connection_created.disconnect(self._tune_connection)
-        self.lock.release()
-        try:
-            connection.close()
-        except Exception:
-            pass
-        log.info("Scheduler engine stopped")
-
-    def _final_records(self):
-        """Record every run's end before exiting; what cannot be recorded now becomes lost on next start."""
-        for attempt in range(10):
-            close_old_connections()
-            self._record_finished()
-            if not self.unrecorded:
-                try:
-                    self._close_unreported(timezone.now())
-                    return
-                except DatabaseError as exc:
-                    self._db_trouble("recording runs at shutdown", exc)
-            time.sleep(0.5)
-        log.error("Could not record %d run(s) at shutdown; the next start records them as lost",
-                  len(self.running) + len(self.unrecorded))
-
-    def _close_unreported(self, now):
-        with transaction.atomic():
-            if self.running:
-                count = bk.end_unfinished(self.running, status=ExecutionStatus.STOPPED, now=now,
-                                          reason="stopped: the scheduler shut down before this run reported its end")
-                for execution in self.running.values():
-                    execution.status, execution.end_time = ExecutionStatus.STOPPED, now
-                bk.statuses_ended([(execution, False) for execution in self.running.values()])
-                if count:
-                    log.warning("%d run(s) did not report their end before shutdown", count)
-            waiting = [e.pk for e in self.waiting.values()]
-            if waiting:
-                bk.end_unfinished(waiting, status=ExecutionStatus.STOPPED, now=now,
-                                  reason="stopped: the scheduler shut down before this queued run started")
-        self.running.clear()
-        self.waiting.clear()
+        self._housekeeping = run_in_background(self.scheduler, job_id, run_times[-1])

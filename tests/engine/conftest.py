@@ -57,7 +57,7 @@ def child_database_url(alias="default") -> str:
 
 def journal_pid(execution_id):
     """The pid the scheduler recorded for a running execution (its crash-recovery journal), or None."""
-    from tasks_app.engine.bookkeeping import read_pids
+    from tasks_app.engine.journal import read_pids
 
     return read_pids().get(execution_id)
 
