@@ -120,7 +120,7 @@ class JobSync:
         try:
             trigger = CronSlotTrigger(row.schedule, row.zone)
             first = trigger.get_next_fire_time(None, now)
-        except ValueError as exc:
+        except Exception as exc:  # a bad expression or zone (ZoneInfoNotFoundError is a KeyError)
             log.error("Task %s not scheduled: schedule %r in %s: %s", row.task_id, row.schedule, row.zone, exc)
             self._remove(row.task_id, {})
             return 0

@@ -54,15 +54,16 @@ class SchedulerLock:
         self._pg = None
         self.path = None
 
-    def acquire(self, wait: bool = False, poll: float = 1.0) -> None:
-        """Take the lock, or raise LockHeld (wait=False). With wait=True, retry until it is free."""
+    def acquire(self, wait: bool = False, poll: float = 1.0, give_up=None) -> None:
+        """Take the lock, or raise LockHeld (wait=False). With wait=True, retry until it is free or
+        give_up() says to stop waiting (a SIGTERM meanwhile)."""
         announced = False
         while True:
             try:
                 self._try()
                 return
             except LockHeld as held:
-                if not wait:
+                if not wait or (give_up is not None and give_up()):
                     raise
                 if not announced:
                     log.info("Waiting for the scheduler lock: %s", held.holder)

@@ -121,8 +121,8 @@ def find_missed(rows, now, heartbeat_seen) -> list[tuple]:
             continue
         try:
             missed = policy.missed_slots(row.schedule, row.zone, missed_since(row, heartbeat_seen, slots_by_task), now)
-        except ValueError as exc:
-            log.error("Task %s: schedule %r cannot be read: %s", row.task_id, row.schedule, exc)
+        except Exception as exc:  # a bad expression or zone: _add says so when it does not schedule it
+            log.error("Task %s: schedule %r in %s cannot be read: %s", row.task_id, row.schedule, row.zone, exc)
             continue
         if missed:
             found.append((row, missed))

@@ -103,7 +103,7 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
     def start(self):
         """Take the lock, recover from a previous scheduler, schedule every task. Raises lock.LockHeld."""
         began = time.monotonic()
-        self.lock.acquire(wait=self.wait_for_lock)
+        self.lock.acquire(wait=self.wait_for_lock, give_up=lambda: self._stop_requested)
         try:
             self._start(began)
         except BaseException:

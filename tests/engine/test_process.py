@@ -33,7 +33,13 @@ def test_a_second_scheduler_on_the_same_database_is_refused_naming_the_first(run
     assert f"another scheduler is already running on this database: pid {first.pid}" in second.output()
     assert first.proc.poll() is None
 
+    given_up = runscheduler("--wait", ready=False)
+    wait_for(lambda: "Waiting for the scheduler lock" in given_up.output(), 20)
+    given_up.proc.send_signal(signal.SIGTERM)
+    assert given_up.proc.wait(5) == 0
+
     waiting = runscheduler("--wait", ready=False)
+    wait_for(lambda: "Waiting for the scheduler lock" in waiting.output(), 20)
     assert first.stop() == 0
     waiting.wait_ready()
 

@@ -39,6 +39,8 @@ class Command(BaseCommand):
         try:
             engine.start()
         except LockHeld as held:
+            if wait:  # stopped by a signal while waiting for the lock
+                return
             raise CommandError(f"{held}. Stop it first, or start this one with --wait.") from None
         code = engine.run(max_seconds=max_seconds)
         if code:
