@@ -285,12 +285,16 @@ class SchedulerProcess:
             cmd = [PYTHON, str(ROOT / "manage.py"), "runscheduler"]
         self.started_at = time.monotonic()
         self.started_wall = utc_now()
+        # A workspace may run several schedulers one after the other: read only this one's output.
+        self._offset = self.out_path.stat().st_size if self.out_path.exists() else 0
         self._out = open(self.out_path, "ab")
         self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
 
     def output(self) -> str:
-        return self.out_path.read_text(errors="replace")
+        with open(self.out_path, "rb") as f:
+            f.seek(self._offset)
+            return f.read().decode(errors="replace")
 
     def wait_ready(self, timeout=60.0) -> float:
         """Seconds from process start until the scheduler said it is ready (every job scheduled)."""

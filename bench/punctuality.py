@@ -17,7 +17,7 @@ from common import (  # noqa: E402
 )
 
 SCRIPTS = {"noop.py": "/bin/true-like script", "typical.py": "Python script"}
-LAUNCH_ROUNDS = 1 if SMOKE else 2  # minutes per script kind
+LAUNCH_ROUNDS = 1 if SMOKE else 3  # minutes per script kind
 PUNCTUAL_TASKS = 5 if SMOKE else 100
 
 

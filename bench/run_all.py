@@ -55,6 +55,25 @@ def machine_text(info) -> str:
             f"Python {info['python']}, SQLite {info['sqlite']}")
 
 
+START, END = "<!-- bench:table -->", "<!-- /bench:table -->"
+
+
+def write_doc(path: Path, block: str):
+    """Replace the block between the markers (the hand-written text around it stays), or write it alone."""
+    current = path.read_text() if path.exists() else ""
+    if START in current and END in current:
+        head, rest = current.split(START, 1)
+        tail = rest.split(END, 1)[1]
+        path.write_text(f"{head}{START}\n{block}{END}{tail}")
+    else:
+        path.write_text(f"{START}\n{block}{END}\n")
+
+
+def _when(results) -> str:
+    times = sorted(r.get("when", "") for r in results.values() if r.get("when"))
+    return f"{times[0]} to {times[-1]} UTC" if times else "never"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check the scripts run")
@@ -74,7 +93,7 @@ def main():
     print(f"Machine: {machine_text(machine())}")
     print(text)
     if args.doc:
-        Path(args.doc).write_text(f"Machine: {machine_text(machine())}\n\n{text}\n")
+        write_doc(Path(args.doc), f"Machine: {machine_text(machine())}, measured {_when(results)}.\n\n{text}\n")
     missed = any(r["result"] == "FAIL" for res in results.values() for r in res["rows"])
     sys.exit(1 if failures or (args.strict and missed) else 0)
 

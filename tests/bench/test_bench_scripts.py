@@ -56,7 +56,16 @@ def test_run_all_prints_one_table_from_the_results(tmp_path):
     assert "| measurement | engine | baseline | ratio | bar | result |" in proc.stdout
     assert "page: a task's execution history" in proc.stdout
     assert "punctuality: benchmark did not finish (not run)" in proc.stdout
-    assert (tmp_path / "perf.md").read_text().startswith("Machine: ")
+    assert "Machine: " in (tmp_path / "perf.md").read_text()
+
+
+def test_run_all_rewrites_only_the_table_block_of_the_performance_page(tmp_path):
+    doc = tmp_path / "performance.md"
+    doc.write_text("# Performance\nintro\n<!-- bench:table -->\nold table\n<!-- /bench:table -->\nnotes\n")
+    run_bench("run_all.py", tmp_path, "--smoke", "--table", "--doc", str(doc))
+    text = doc.read_text()
+    assert text.startswith("# Performance\nintro\n<!-- bench:table -->\nMachine: ")
+    assert "old table" not in text and text.endswith("<!-- /bench:table -->\nnotes\n")
 
 
 def test_the_bare_baselines_time_a_spawn_and_a_pool_of_the_same_script():
