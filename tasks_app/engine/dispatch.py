@@ -1,7 +1,9 @@
 """Starting and ending runs, for SchedulerEngine: turns fires, claims and chain triggers into executions
 (one transaction per batch, with the overlap, dependency and missed-slot rules), and records how runs
 ended (one transaction per batch, with retries, the overlap queue and dependency chains)."""
+import heapq
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -108,7 +110,7 @@ class DispatchMixin:
             plan.waiting.add(task.pk)
         else:
             plan.stop.extend(detail or ())
-            row("run", request.slot, status=ExecutionStatus.RUNNING, start_time=now)
+            row("run", request.slot, status=ExecutionStatus.RUNNING, start_time=max(now, request.slot or now))
             plan.started[task.pk] = plan.started.get(task.pk, 0) + 1
 
     def _insert(self, plan: Plan, now):
@@ -226,6 +228,18 @@ class DispatchMixin:
     def _submit(self, execution):
         self.running[execution.pk] = execution
         self.by_task.setdefault(execution.task_id, set()).add(execution.pk)
+        slot = execution.scheduled_time
+        if execution.trigger == Trigger.SCHEDULE and slot is not None and slot.timestamp() > time.time():
+            heapq.heappush(self.held, (slot.timestamp(), execution.pk, execution))  # claimed a moment early
+            return
+        self._hand_over(execution)
+
+    def _release_held(self):
+        """Hand over the runs whose slot has come (claimed just before it, see scheduler.AHEAD)."""
+        while self.held and self.held[0][0] <= time.time():
+            self._hand_over(heapq.heappop(self.held)[2])
+
+    def _hand_over(self, execution):
         slot = f" for slot {execution.scheduled_time.isoformat()}" if execution.scheduled_time else ""
         log.info("Task %s: execution %s starts (%s%s, attempt %s)", execution.task.task_id, execution.pk,
                  execution.trigger, slot, execution.attempt)
@@ -241,6 +255,12 @@ class DispatchMixin:
         self.stopping.add(execution_id)
         if who == "scheduler":
             self.own_stops[execution_id] = who
+        for index, (_, pk, execution) in enumerate(self.held):
+            if pk == execution_id:  # claimed but not started yet: it never will
+                self.held.pop(index)
+                heapq.heapify(self.held)
+                self._on_finish(execution, not_started(execution, f"stopped: {reason}", ExecutionStatus.STOPPED))
+                return
         if not self.executor.stop(execution_id, reason):
             log.info("Execution %s asked to stop (%s) is not in the executor any more", execution_id, reason)
 

@@ -38,6 +38,9 @@ log = logging.getLogger("SchedulerEngine")
 slog = logging.getLogger("Scheduler")
 
 HEARTBEAT_EVERY = 5.0  # seconds
+# A slot's claim is written this long before the slot and its process started at the slot, so the
+# database work is not part of a run's lateness.
+AHEAD = 0.1  # seconds
 FIRST_BATCH = 8  # starts in the first transaction of a burst (about a pool's worth)
 BATCH = 200
 LIVE_LATENESS = 10.0  # seconds a live fire may be late before task_misfire_grace applies to it
@@ -88,8 +91,9 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
         self.claims = []  # ids of queued executions to claim
         self.chain_from = []  # task_ids that just succeeded: their chain dependents may start
         self.engine_due = []
+        self.held = []  # heap of (slot timestamp, execution id, execution): claimed, started at the slot
         self.retry_at = FOREVER  # wall clock: when the earliest waiting retry may start
-        self._fire_at = 0.0  # wall clock: when APScheduler next has something due
+        self._fire_at = 0.0  # wall clock: the next slot of any job
         self._next_tick = 0.0  # monotonic
         self._next_heartbeat = 0.0
         self._next_resync = 0.0
@@ -189,27 +193,29 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
     # The loop.
 
     def step(self, max_wait=FOREVER):
-        """One round: record ended runs, tick, fire due jobs, start what is due; then sleep until the
-        next thing to do (or max_wait, or a wake-up)."""
+        """One round: start held runs whose slot has come, record ended runs, tick, claim the slots of the
+        next moments, start what is due; then sleep until the next thing to do (or max_wait, or a wake-up)."""
         try:
             self._round()
         except Exception:  # the loop must outlive any bug; the next round tries again
             log.exception("Scheduler loop error; carrying on")
             self._fire_at = min(self._fire_at, time.time() + self.tick)
-        wait = min(self._fire_at - time.time(), self._next_tick - time.monotonic(), self.retry_at - time.time(),
-                   max_wait)
+        now = time.time()
+        wait = min(self._fire_at - AHEAD - now, self._next_tick - time.monotonic(), self.retry_at - now,
+                   (self.held[0][0] - now) if self.held else FOREVER, max_wait)
         if wait > 0 and not self._stop_requested:
             self.wake.wait(wait)
         self.wake.clear()
 
     def _round(self):
+        self._release_held()
         close_old_connections()
         self._record_finished()
         if time.monotonic() >= self._next_tick or time.time() >= self.retry_at:
             self._next_tick = time.monotonic() + self.tick
             self._tick()
         deferred = {}
-        if self.scheduler.due or time.time() >= self._fire_at:
+        if self.scheduler.due or time.time() >= self._fire_at - AHEAD:
             try:
                 deferred = self._process_due()
             except DatabaseError as exc:
@@ -220,15 +226,15 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
                 return
             self._db_ok("reading due jobs")
         self._flush(deferred)
+        self._release_held()
 
     def _process_due(self):
-        self.scheduler.due = False
         self.store.begin_deferring()
         try:
-            wait = self.scheduler._process_jobs()
+            following = self.scheduler.process_due(AHEAD, self._on_fire)
         finally:
             deferred = self.store.end_deferring()
-        self._fire_at = time.time() + wait if wait is not None else FOREVER
+        self._fire_at = following.timestamp() if following is not None else FOREVER
         return deferred
 
     def _on_fire(self, job, run_times):
