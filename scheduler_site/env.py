@@ -43,6 +43,21 @@ def env_int(name, default, minimum=None):
     return value
 
 
+def env_float(name, default, minimum=None):
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected a finite number")
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: must be at least {minimum}")
+    return value
+
+
 def env_list(name, default):
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import env_bool, env_int, env_list, env_path, env_str, env_timezone, secret_key
+from .env import env_bool, env_float, env_int, env_list, env_path, env_str, env_timezone, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -155,6 +155,13 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 SCHEDULER_MAX_WORKERS = env_int("SCHEDULER_MAX_WORKERS", 8, minimum=1)
 SCHEDULER_STOP_GRACE = env_int("SCHEDULER_STOP_GRACE", 10, minimum=0)  # seconds, on SIGTERM
 SCHEDULER_KILL_GRACE = env_int("SCHEDULER_KILL_GRACE", 2, minimum=0)  # SIGTERM -> SIGKILL, seconds
+# On a stop asked by a user, so that the stop completes within 2 s.
+SCHEDULER_STOP_KILL_GRACE = env_float("SCHEDULER_STOP_KILL_GRACE", 1.0, minimum=0)
+# How often the scheduler checks the change marker, queued runs and stop requests.
+SCHEDULER_TICK = env_float("SCHEDULER_TICK", 0.5, minimum=0.05)
+# How long the scheduler waits for a locked SQLite database before retrying on the next tick.
+SCHEDULER_DB_BUSY_TIMEOUT = env_float("SCHEDULER_DB_BUSY_TIMEOUT", 5.0, minimum=0.1)
+SCHEDULER_RESYNC_INTERVAL = env_int("SCHEDULER_RESYNC_INTERVAL", 300, minimum=10)  # full job-store resync, s
 SCHEDULER_OUTPUT_LIMIT = env_int("SCHEDULER_OUTPUT_LIMIT", 1024 * 1024, minimum=1024)  # bytes kept per run
 HISTORY_KEEP_PER_TASK = env_int("HISTORY_KEEP_PER_TASK", 1000, minimum=1)
 HISTORY_MAX_AGE_DAYS = env_int("HISTORY_MAX_AGE_DAYS", 90, minimum=1)

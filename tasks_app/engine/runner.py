@@ -75,7 +75,7 @@ class StopSignal:
 
 def stop_grace() -> float:
     """SIGTERM -> SIGKILL grace for a stop: short enough that a stop completes within 2 s."""
-    return min(float(settings.SCHEDULER_KILL_GRACE), float(getattr(settings, "SCHEDULER_STOP_KILL_GRACE", 1.0)))
+    return min(float(settings.SCHEDULER_KILL_GRACE), float(settings.SCHEDULER_STOP_KILL_GRACE))
 
 
 def not_started(execution, message: str, status: str = ExecutionStatus.FAILED) -> RunResult:

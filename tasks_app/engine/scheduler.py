@@ -47,10 +47,6 @@ LIVE_LATENESS = 10.0  # seconds a live fire may be late before task_misfire_grac
 FOREVER = float("inf")
 
 
-def setting(name, default):
-    return getattr(settings, name, default)
-
-
 class SchedulerEngine(DispatchMixin, ShutdownMixin):
     def __init__(self, *, executor=None, worker=None, tick=None, wait_for_lock=False, db_busy_timeout=None,
                  stop_grace=None):
@@ -60,12 +56,12 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
             executor = LocalExecutor(max_workers=settings.SCHEDULER_MAX_WORKERS)
         self.executor = executor
         self.worker = (worker or f"{socket.gethostname()}:{os.getpid()}")[:100]
-        self.tick = float(tick if tick is not None else setting("SCHEDULER_TICK", 0.5))
+        self.tick = float(tick if tick is not None else settings.SCHEDULER_TICK)
         self.wait_for_lock = wait_for_lock
-        self.db_busy_timeout = db_busy_timeout if db_busy_timeout is not None else setting(
-            "SCHEDULER_DB_BUSY_TIMEOUT", 5)
+        self.db_busy_timeout = (
+            db_busy_timeout if db_busy_timeout is not None else settings.SCHEDULER_DB_BUSY_TIMEOUT)
         self.stop_grace = float(stop_grace if stop_grace is not None else settings.SCHEDULER_STOP_GRACE)
-        self.resync_every = float(setting("SCHEDULER_RESYNC_INTERVAL", 300))
+        self.resync_every = float(settings.SCHEDULER_RESYNC_INTERVAL)
         self.wake = threading.Event()
         self.lock = SchedulerLock()
         self.scheduler = None
