@@ -3,15 +3,13 @@ Every message names the field and the bad value (task_env values excepted: they 
 import json
 import logging
 import re
-import zoneinfo
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
 
-from . import cron
 from .domain import TASK_FIELDS
+from .loader_fields import FieldRules, _kind, show
 from .loader_paths import find_cycle, resolve_exec_path, resolve_log_path  # noqa: F401 (part of the API)
 from .models.task import TASK_ID_PATTERN, OverlapPolicy
 
@@ -33,29 +31,6 @@ DEFAULTS = {
     "task_overlap": OverlapPolicy.SKIP.value,
     "task_misfire_grace": 60,
 }
-MAX_LENGTH = {"task_name": 200, "task_exec": 500, "task_schedule": 200, "task_log": 500, "task_timezone": 64}
-DB_INT_MAX = 2**31 - 1  # PositiveIntegerField on PostgreSQL; a larger value must be a 400, not a 500
-INT_RANGES = {  # field: (minimum, maximum)
-    "task_timeout": (1, DB_INT_MAX),
-    "task_retry": (0, 100),
-    "task_retry_interval": (0, DB_INT_MAX),
-    "task_misfire_grace": (0, DB_INT_MAX),
-}
-ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# The engine sets these for every run (TASK_NAME too, but the document's example sets it in task_env, so a
-# task may override that one). TASK_LOG follows the task_log field, so it is set there, not here.
-ENGINE_ENV_KEYS = frozenset({"TASK_ID", "TASK_EXECUTION_ID", "TASK_LOG"})
-# These make the interpreter load code from outside the tasks folder, which would undo the task_exec rule.
-UNSAFE_ENV_KEYS = frozenset(
-    {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONPLATLIBDIR", "PYTHONEXECUTABLE",
-     "PYTHONINSPECT", "PYTHONBREAKPOINT"}
-)
-UNSAFE_ENV_PREFIXES = ("LD_", "DYLD_")
-NOTIFY_KEYS = ("on_success", "on_failure", "email", "webhook")
-_email = EmailValidator()
-_url = URLValidator(schemes=["http", "https"])
-
-
 class TaskValidationError(ValueError):
     """errors: {field name: [messages]}; each message names the field's value."""
 
@@ -72,21 +47,20 @@ class TaskFileError(ValueError):
         super().__init__("\n".join(f"{t or '-'}: {f}: {m}" for t, f, m in problems))
 
 
-def show(value, limit=80):
-    """A value as it appears in messages: JSON-like and cut short, so a huge input gives a readable error."""
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def add_errors_to_form(form, exc: TaskValidationError, field_of=None):
+    """Put each of the loader's messages next to the form field it names (`field_of(name, message)` maps a
+    loader field to a form field; one the form lacks goes on top). A field that already has the form's own
+    error (e.g. not a number) keeps only that one."""
+    already = set(form.errors)
+    for name, messages in exc.errors.items():
+        for message in messages:
+            target = field_of(name, message) if field_of else name
+            target = target if target in form.fields else None
+            if target is None or target not in already:
+                form.add_error(target, str(message))
 
 
-def _kind(value):
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "text", list: "a list", dict: "an object"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
-
-
-class TaskLoader:
+class TaskLoader(FieldRules):
     """Validates task definitions; clean() for one task, clean_many() and load_file() for a whole file."""
 
     def __init__(self, tasks_dir=None):
@@ -165,198 +139,6 @@ class TaskLoader:
             elif dep not in existing:
                 error("task_dependencies", _("task_dependencies names %(value)s, which is not a known task."),
                       value=show(dep))
-
-    # ---- field rules: each returns the cleaned value or raises ValidationError --------------------------------
-
-    @staticmethod
-    def _text(field, value, *, allow_empty=True):
-        if not isinstance(value, str):
-            raise ValidationError(_("%(field)s must be text, got %(kind)s %(value)s."),
-                                  params={"field": field, "kind": _kind(value), "value": show(value)})
-        if "\x00" in value:
-            raise ValidationError(_("%(field)s must not contain a NUL character."), params={"field": field})
-        if not allow_empty and not value.strip():
-            raise ValidationError(_("%(field)s must not be blank, got %(value)s."),
-                                  params={"field": field, "value": show(value)})
-        limit = MAX_LENGTH.get(field)
-        if limit and len(value) > limit:
-            raise ValidationError(_("%(field)s is %(length)d characters long; at most %(limit)d are allowed: "
-                                    "%(value)s."),
-                                  params={"field": field, "length": len(value), "limit": limit, "value": show(value)})
-        return value
-
-    @staticmethod
-    def _int(field, value):
-        low, high = INT_RANGES[field]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError(_("%(field)s must be an integer, got %(kind)s %(value)s."),
-                                  params={"field": field, "kind": _kind(value), "value": show(value)})
-        if not low <= value <= high:
-            raise ValidationError(_("%(field)s must be between %(low)d and %(high)d, got %(value)s."),
-                                  params={"field": field, "low": low, "high": high, "value": show(value)})
-        return value
-
-    @staticmethod
-    def _bool(field, value):
-        if not isinstance(value, bool):
-            raise ValidationError(_("%(field)s must be true or false, got %(kind)s %(value)s."),
-                                  params={"field": field, "kind": _kind(value), "value": show(value)})
-        return value
-
-    def _check_task_id(self, value):
-        value = self._text("task_id", value)
-        if not re.fullmatch(TASK_ID_PATTERN, value):
-            raise ValidationError(_("task_id %(value)s is not valid: use 1 to 64 letters, digits, '-' or '_'."),
-                                  params={"value": show(value)})
-        return value
-
-    def _check_task_name(self, value):
-        return self._text("task_name", value, allow_empty=False)
-
-    def _check_task_desc(self, value):
-        return self._text("task_desc", value)
-
-    def _check_task_exec(self, value):
-        self._text("task_exec", value, allow_empty=False)
-        try:
-            resolve_exec_path(value, self.tasks_dir)
-        except ValueError as exc:
-            raise ValidationError(_("task_exec %(value)s is refused: %(reason)s. Give a path of an existing file "
-                                    "inside the tasks folder, such as \"tasks/test_task.py\"."),
-                                  params={"value": show(value), "reason": str(exc)}) from None
-        return value  # kept as written: "tasks/x.py" and "x.py" both name TASKS_DIR/x.py
-
-    def _check_task_schedule(self, value):
-        value = self._text("task_schedule", value).strip()
-        if not value:
-            return ""
-        try:
-            return cron.validate_expression(value)
-        except cron.CronError as exc:
-            raise ValidationError(_("task_schedule %(value)s is not a valid cron expression: %(reason)s."),
-                                  params={"value": show(value), "reason": str(exc)}) from None
-
-    def _check_task_timeout(self, value):
-        return None if value is None else self._int("task_timeout", value)
-
-    def _check_task_retry(self, value):
-        return self._int("task_retry", value)
-
-    def _check_task_retry_interval(self, value):
-        return self._int("task_retry_interval", value)
-
-    def _check_task_misfire_grace(self, value):
-        return self._int("task_misfire_grace", value)
-
-    def _check_task_enabled(self, value):
-        return self._bool("task_enabled", value)
-
-    def _check_task_log(self, value):
-        self._text("task_log", value)
-        if value:
-            try:
-                resolve_log_path(value)
-            except ValueError as exc:
-                raise ValidationError(_("task_log %(value)s is refused: %(reason)s. Give a path inside the logs "
-                                        "folder, such as \"logs/task_my-task.log\"."),
-                                      params={"value": show(value), "reason": str(exc)}) from None
-        return value
-
-    def _check_task_env(self, value):
-        if not isinstance(value, dict):
-            raise ValidationError(_("task_env must be an object of names to text values, got %(kind)s %(value)s."),
-                                  params={"kind": _kind(value), "value": show(value)})
-        problems = []
-        for key, item in value.items():
-            if not ENV_KEY.fullmatch(key):
-                problems.append(_("task_env name %(key)s is not a valid environment variable name "
-                                  "(letters, digits and '_', not starting with a digit).") % {"key": show(key)})
-            elif key in ENGINE_ENV_KEYS:
-                problems.append(_("task_env name %(key)s is set by the engine for every run and cannot be "
-                                  "overridden.") % {"key": show(key)})
-            elif key in UNSAFE_ENV_KEYS or key.startswith(UNSAFE_ENV_PREFIXES):
-                problems.append(_("task_env name %(key)s is refused: it would let the interpreter load code "
-                                  "from outside the tasks folder.") % {"key": show(key)})
-            # The value itself is never shown: it may be a password.
-            if not isinstance(item, str):
-                problems.append(_("task_env value of %(key)s must be text, got %(kind)s.")
-                                % {"key": show(key), "kind": _kind(item)})
-            elif "\x00" in item:
-                problems.append(_("task_env value of %(key)s must not contain a NUL character.") % {"key": show(key)})
-        if problems:
-            raise ValidationError([str(p) for p in problems])
-        return dict(value)
-
-    def _check_task_dependencies(self, value):
-        if not isinstance(value, list):
-            raise ValidationError(_("task_dependencies must be a list of task ids, got %(kind)s %(value)s."),
-                                  params={"kind": _kind(value), "value": show(value)})
-        problems, seen = [], set()
-        for dep in value:
-            if not isinstance(dep, str) or not re.fullmatch(TASK_ID_PATTERN, dep):
-                problems.append(_("task_dependencies item %(value)s is not a task id.") % {"value": show(dep)})
-            elif dep in seen:
-                problems.append(_("task_dependencies names %(value)s twice.") % {"value": show(dep)})
-            seen.add(dep if isinstance(dep, str) else None)
-        if problems:
-            raise ValidationError([str(p) for p in problems])
-        return list(value)
-
-    def _check_task_notify(self, value):
-        if not isinstance(value, dict):
-            raise ValidationError(_("task_notify must be an object, got %(kind)s %(value)s."),
-                                  params={"kind": _kind(value), "value": show(value)})
-        problems, out = [], {}
-        for key, item in value.items():
-            where = f"task_notify.{key}"
-            if key not in NOTIFY_KEYS:
-                problems.append(_("Unknown field %(name)s; task_notify takes %(keys)s.")
-                                % {"name": show(where), "keys": ", ".join(NOTIFY_KEYS)})
-            elif key in ("on_success", "on_failure"):
-                if isinstance(item, bool):
-                    out[key] = item
-                else:
-                    problems.append(_("%(field)s must be true or false, got %(kind)s %(value)s.")
-                                    % {"field": where, "kind": _kind(item), "value": show(item)})
-            elif not isinstance(item, str):
-                problems.append(_("%(field)s must be text, got %(kind)s %(value)s.")
-                                % {"field": where, "kind": _kind(item), "value": show(item)})
-            elif key == "email":
-                for address in filter(None, (a.strip() for a in item.split(","))):
-                    try:
-                        _email(address)
-                    except ValidationError:
-                        problems.append(_("task_notify.email %(value)s is not a valid e-mail address.")
-                                        % {"value": show(address)})
-                out[key] = item.strip()
-            else:
-                if item.strip():
-                    try:
-                        _url(item.strip())
-                    except ValidationError:
-                        problems.append(_("task_notify.webhook %(value)s is not a valid http:// or https:// URL.")
-                                        % {"value": show(item)})
-                out[key] = item.strip()
-        if problems:
-            raise ValidationError([str(p) for p in problems])
-        return out
-
-    def _check_task_timezone(self, value):
-        value = self._text("task_timezone", value).strip()
-        if value:
-            try:
-                zoneinfo.ZoneInfo(value)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-                raise ValidationError(_("task_timezone %(value)s is not a known IANA time zone "
-                                        "(such as \"Europe/Berlin\" or \"Asia/Shanghai\")."),
-                                      params={"value": show(value)}) from None
-        return value
-
-    def _check_task_overlap(self, value):
-        if value not in OverlapPolicy.values:
-            raise ValidationError(_("task_overlap %(value)s is not one of %(choices)s."),
-                                  params={"value": show(value), "choices": ", ".join(OverlapPolicy.values)})
-        return value
 
     # ---- a whole file -----------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from tasks_app.loader import TaskLoader, TaskValidationError
+from tasks_app.loader import TaskLoader, TaskValidationError, add_errors_to_form
 from tasks_app.models import OverlapPolicy, Task
 
 from .layout import Collapsible
@@ -115,14 +115,16 @@ class TaskForm(forms.Form):
         others = Task.objects.order_by("task_id")
         if self.instance is not None:
             others = others.exclude(pk=self.instance.pk)
-        if others.count() > DEPENDENCY_SELECT_LIMIT:
+        # One query: a row past the limit says that the select would be too long.
+        rows = list(others.values_list("task_id", "task_name")[:DEPENDENCY_SELECT_LIMIT + 1])
+        if len(rows) > DEPENDENCY_SELECT_LIMIT:
             field.widget = forms.TextInput()
             field.help_text = _("Task IDs separated by commas.")
             initial = self.initial.get("task_dependencies")
             if isinstance(initial, list):
                 self.initial["task_dependencies"] = ", ".join(initial)
             return
-        choices = [(tid, f"{tid} — {name}") for tid, name in others.values_list("task_id", "task_name")]
+        choices = [(tid, f"{tid} — {name}") for tid, name in rows]
         # Keep a dependency that no longer exists visible, so the loader's error about it makes sense.
         known = {c for c, _label in choices}
         chosen = self.data.getlist("task_dependencies") if self.is_bound else self.initial.get("task_dependencies", [])
@@ -197,33 +199,26 @@ class TaskForm(forms.Form):
                 self.task_data(), instance_id=self.instance.task_id if self.instance else None
             )
         except TaskValidationError as exc:
-            self.add_loader_errors(exc, skip=set(self.errors))
+            self.add_loader_errors(exc)
         return cleaned
 
-    def add_loader_errors(self, exc: TaskValidationError, skip=()):
+    def add_loader_errors(self, exc: TaskValidationError):
         """Put each of the loader's messages next to the field it names."""
-        for field, messages in exc.errors.items():
-            target = self._form_field(field, " ".join(map(str, messages)))
-            if target in skip:
-                continue
-            for message in messages if isinstance(messages, (list, tuple)) else [messages]:
-                self.add_error(target, str(message))
+        add_errors_to_form(self, exc, field_of=form_field)
 
-    def _form_field(self, field, message):
-        if field in self.fields:
-            return field
-        if field.startswith("task_notify"):
-            sub = field.split(".", 1)[1] if "." in field else ""
-            text = f"{sub} {message}".lower()
-            if "webhook" in text or "url" in text:
-                return "notify_webhook"
-            if "mail" in text:
-                return "notify_email"
-            if "success" in text:
-                return "notify_on_success"
-            return "notify_on_failure"
-        base = field.split(".", 1)[0].split("[", 1)[0]
-        return base if base in self.fields else None
+
+def form_field(field, message):
+    """The form field a loader message is about: task_notify's keys are separate fields here."""
+    if field == "task_notify":
+        text = str(message).lower()
+        if "webhook" in text or "url" in text:
+            return "notify_webhook"
+        if "mail" in text:
+            return "notify_email"
+        if "success" in text:
+            return "notify_on_success"
+        return "notify_on_failure"
+    return field
 
 
 def initial_from_task(task: Task) -> dict:
