@@ -6,17 +6,16 @@ import logging
 import django.contrib.auth.admin  # noqa: F401  (registers users and groups before follow_roles guards them)
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Q
 from django.utils.html import format_html
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import admin_keys, admin_runs  # noqa: F401  (they register the execution and API key admins)
-from . import cron
+from . import cron, task_state
 from .admin_site import RoleModelAdmin, follow_roles
 from .domain import TASK_FIELDS
-from .loader import TaskLoader, TaskValidationError
+from .loader import TaskLoader, TaskValidationError, add_errors_to_form
 from .models import ExecutionStatus, Task, TaskExecution
 from .roles import ADMIN, OPERATOR, VIEWER
 from .services import tasks as services
@@ -68,11 +67,7 @@ class TaskAdminForm(forms.ModelForm):
         try:
             self.task_data = TaskLoader().clean(data, instance_id=instance_id)
         except TaskValidationError as exc:
-            for field, messages_ in exc.errors.items():
-                if field in self.errors:
-                    continue  # the form already said what is wrong with it (e.g. not a number)
-                for message in messages_:
-                    self.add_error(field if field in self.fields else None, message)
+            add_errors_to_form(self, exc)
         return self.cleaned_data
 
 
@@ -81,21 +76,10 @@ class LastStatusFilter(admin.SimpleListFilter):
     parameter_name = "last_status"
 
     def lookups(self, request, model_admin):
-        return [("never", _("Never run")), *ExecutionStatus.choices]
+        return [(task_state.NEVER, _("Never run")), *((s.value, s.label) for s in ExecutionStatus.finished())]
 
     def queryset(self, request, queryset):
-        if self.value() == "never":
-            return queryset.filter(Q(status__isnull=True) | Q(status__last_status=""))
-        if self.value():
-            return queryset.filter(status__last_status=self.value())
-        return queryset
-
-
-def _status(task):
-    try:
-        return task.status
-    except Task.status.RelatedObjectDoesNotExist:
-        return None
+        return task_state.filter_last_status(queryset, self.value())
 
 
 @admin.register(Task)
@@ -143,12 +127,12 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("next run"), ordering="status__next_run_time")
     def next_run(self, task):
-        status = _status(task)
+        status = task_state.status_of(task)
         return status.next_run_time if status and status.next_run_time else "—"
 
     @admin.display(description=_("last result"), ordering="status__last_end_time")
     def last_result(self, task):
-        status = _status(task)
+        status = task_state.status_of(task)
         if status is None or not status.last_status:
             return _("Never run")
         label = ExecutionStatus(status.last_status).label if status.last_status in ExecutionStatus.values else (
@@ -162,7 +146,7 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("running"), boolean=True)
     def running(self, task):
-        status = _status(task)
+        status = task_state.status_of(task)
         return bool(status and status.running)
 
     # ---- saving and deleting through the services ---------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Every API error is JSON: DRF's own errors, the loader's validation errors, unknown paths and crashes."""
+"""Every API error is JSON: DRF's own errors, the loader's validation errors, bad query parameters, unknown
+paths and crashes."""
 import logging
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError as DjangoValidationError
@@ -8,12 +9,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from tasks_app.loader import TaskValidationError
+from tasks_app.params import ParamError
 
 logger = logging.getLogger("APIInterface")
 
 
 def json_exception_handler(exc, context):
-    if isinstance(exc, TaskValidationError):
+    if isinstance(exc, (TaskValidationError, ParamError)):
         exc = exceptions.ValidationError(exc.errors)
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(

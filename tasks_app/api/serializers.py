@@ -7,28 +7,13 @@ from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tasks_app import task_state
 from tasks_app.domain import TASK_FIELDS
 from tasks_app.loader import TaskLoader, TaskValidationError
-from tasks_app.models import ExecutionStatus, OverlapPolicy, TaskExecution, TaskStatus, Trigger
+from tasks_app.models import ExecutionStatus, OverlapPolicy, TaskExecution, Trigger
 from tasks_app.models.task import TASK_ID_PATTERN
 
-TASK_STATES = ("running", "idle", "disabled")
-
-
-def status_of(task):
-    """The task's TaskStatus row, or None before the scheduler or a service has written one."""
-    try:
-        return task.status
-    except TaskStatus.DoesNotExist:
-        return None
-
-
-def task_state(task):
-    """running, idle or disabled: what the status endpoint and the list filter call a task's state."""
-    status = status_of(task)
-    if status is not None and status.running:
-        return "running"
-    return "idle" if task.task_enabled else "disabled"
+TASK_STATES = task_state.STATES
 
 
 def in_task_zone(task, moment):
@@ -57,11 +42,11 @@ class TaskStatusSerializer(serializers.Serializer):
     timezone = serializers.CharField()
 
     def to_representation(self, task):
-        status = status_of(task)
+        status = task_state.status_of(task)
         next_run = status.next_run_time if status and task.task_enabled else None
         return {
             "task_id": task.task_id,
-            "status": task_state(task),
+            "status": task_state.state_of(task),
             "running": bool(status and status.running),
             "last_status": status.last_status if status else "",
             "last_execution": status.last_execution_id if status else None,
@@ -135,9 +120,6 @@ class TaskSerializer(serializers.Serializer):
             TaskLoader().clean(merged, instance_id=instance_id)
         except TaskValidationError as exc:
             raise serializers.ValidationError(exc.errors) from None
-        except OSError as exc:  # e.g. a path part longer than the file system allows
-            raise serializers.ValidationError({_path_field(merged, exc): [
-                f"The path {exc.filename!s:.80} cannot be used: {exc.strerror}."]}) from None
         return data  # as sent: the service validates it again, the same way, inside its transaction
 
     def to_representation(self, task):
@@ -146,15 +128,6 @@ class TaskSerializer(serializers.Serializer):
         data["updated_at"] = serializers.DateTimeField().to_representation(task.updated_at)
         data["status"] = self.get_status(task)
         return data
-
-
-def _path_field(data, exc):
-    """Which path field an OSError of the loader is about (it names the resolved path, not the field)."""
-    for name in ("task_exec", "task_log"):
-        value = data.get(name)
-        if isinstance(value, str) and value and str(exc.filename or "").endswith(value.rsplit("/", 1)[-1]):
-            return name
-    return "non_field_errors"
 
 
 def task_fields(task):

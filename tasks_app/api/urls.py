@@ -9,6 +9,7 @@ from drf_spectacular.renderers import (
 )
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.renderers import JSONRenderer
 from rest_framework.routers import DefaultRouter
 from rest_framework.settings import api_settings
 
@@ -47,6 +48,12 @@ class DocsView(SpectacularSwaggerView):
     authentication_classes = api_settings.DEFAULT_AUTHENTICATION_CLASSES
     permission_classes = [RolePermission]
     required_roles = {"get": VIEWER}
+
+    def handle_exception(self, exc):
+        # The page is HTML, but its errors (401, 403, 406) are JSON like every other API error.
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return response
 
 
 urlpatterns = [

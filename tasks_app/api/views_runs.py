@@ -12,13 +12,13 @@ from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tasks_app import cron
+from tasks_app import cron, params
 from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
 from tasks_app.roles import OPERATOR, VIEWER
 from tasks_app.services import executions as run_services
 
 from .common import DOOR, DOWNLOAD_RENDERERS, actor_of, logger, who
-from .filters import datetime_param, filter_executions, int_param
+from .filters import filter_executions
 from .schema import query
 from .serializers import (
     ExecutionDetailSerializer,
@@ -108,8 +108,8 @@ class TaskRunsMixin:
     @action(detail=True, methods=["get"], url_path="next-run", url_name="next-run")
     def next_run(self, request, task_id=None):
         task = self.get_object()
-        count = int_param(request, "count", None, minimum=1, maximum=100)
-        after = datetime_param(request, "after", task.timezone_name)
+        count = params.integer(request.query_params, "count", None, minimum=1, maximum=100)
+        after = params.moment(request.query_params, "after", task.timezone_name)
         zone = zoneinfo.ZoneInfo(task.timezone_name)
         fires = bool(task.task_enabled and task.task_schedule)
         now = timezone.now()

@@ -11,12 +11,11 @@ from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tasks_app import backups, config_files, cron
+from tasks_app import backups, config_files, cron, params
 from tasks_app.loader import TaskFileError
 from tasks_app.roles import ADMIN, VIEWER
 
 from .common import DOOR, actor_of, logger, who
-from .filters import bool_param, datetime_param, int_param, text_param, timezone_param
 from .schema import ApiAutoSchema, query
 from .serializers import BackupSerializer, CronPreviewSerializer, ImportResultSerializer
 
@@ -77,12 +76,13 @@ class CronPreviewView(ApiView):
         responses=CronPreviewSerializer,
     )
     def get(self, request):
-        expr = text_param(request, "expr")
+        asked = request.query_params
+        expr = params.text(asked, "expr")
         if not expr:
             raise exceptions.ValidationError({"expr": ["expr is required, e.g. ?expr=*/3 * * * *"]})
-        tz = timezone_param(request, "tz", settings.TIME_ZONE)
-        count = int_param(request, "count", 5, minimum=1, maximum=100)
-        after = datetime_param(request, "after", tz) or timezone.now()
+        tz = params.zone_name(asked, "tz", settings.TIME_ZONE)
+        count = params.integer(asked, "count", 5, minimum=1, maximum=100)
+        after = params.moment(asked, "after", tz) or timezone.now()
         try:
             normalized = cron.validate_expression(expr)
             description = cron.describe(normalized, get_language())
@@ -124,8 +124,8 @@ class ImportView(ApiView):
         responses={200: ImportResultSerializer, 400: ProblemsSerializer},
     )
     def post(self, request):
-        dry_run = bool(bool_param(request, "dry_run"))
-        replace = bool(bool_param(request, "replace"))
+        dry_run = bool(params.boolean(request.query_params, "dry_run"))
+        replace = bool(params.boolean(request.query_params, "replace"))
         document = request.data
         if not isinstance(document, dict) or not isinstance(document.get("tasks"), list):
             raise exceptions.ValidationError({"tasks": ['The body must be {"tasks": [...]}, as in conf/tasks.json.']})
@@ -140,9 +140,6 @@ class ImportView(ApiView):
         except TaskFileError as exc:
             logger.info("%s: import refused, %d problem(s)", who(request), len(exc.problems))
             return problems_response(exc, "imported")
-        except OSError as exc:  # the loader met a path the file system refuses (e.g. a part over 255 bytes)
-            return problems_response(TaskFileError([("", "tasks", f"The path {exc.filename!s:.80} cannot be used: "
-                                                                   f"{exc.strerror}.")]), "imported")
         logger.info("%s imported tasks%s%s: %s", who(request), " (dry run)" if dry_run else "",
                     " replacing all" if replace else "", result.summary())
         return Response(result_json(result, replace))

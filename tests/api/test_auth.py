@@ -149,3 +149,28 @@ def test_create_api_key_prints_the_key_once_as_its_last_line_and_stores_only_a_h
 def test_create_api_key_names_an_unknown_user(db):
     with pytest.raises(CommandError, match="--user 'ghost': no such user"):
         call_command("create_api_key", "--user", "ghost")
+
+
+def _every_operation():
+    """(method, path) of every operation the schema publishes, plus the schema and its documentation page."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from tasks_app.api.schema import ApiSchemaGenerator
+
+    assert issubclass(ApiSchemaGenerator, SchemaGenerator)
+    schema = ApiSchemaGenerator().get_schema(public=True)
+    samples = {"{task_id}": "t1", "{execution_id}": "1", "{name}": "tasks-20240101T000000.000000Z.json"}
+    found = [("get", "/api/schema/"), ("get", "/api/docs/")]
+    for path, item in schema["paths"].items():
+        for key, value in samples.items():
+            path = path.replace(key, value)
+        found += [(method, path) for method in item if method in ("get", "post", "put", "patch", "delete")]
+    return found
+
+
+@pytest.mark.parametrize("method, path", _every_operation())
+def test_every_endpoint_answers_an_anonymous_request_with_a_json_401(task, method, path):
+    response = getattr(APIClient(), method)(path)
+    assert response.status_code == 401, (method, path)
+    assert response["Content-Type"].split(";")[0] in ("application/json", "application/vnd.oai.openapi+json")
+    assert "credentials" in response.json()["detail"]
