@@ -103,3 +103,12 @@ def find_cycle(graph, start):
 
 
 _END = object()
+
+
+def task_log_file(task) -> Path:
+    """The log file a task's runs write and the pages and the API read (it may not exist yet). A task_log the
+    loader would refuse (saved before the rule existed) falls back to the document's default."""
+    try:
+        return resolve_log_path(task.task_log, task.task_id)
+    except ValueError:
+        return Path(settings.LOGS_DIR).resolve() / f"task_{task.task_id}.log"

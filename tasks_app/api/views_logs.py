@@ -1,8 +1,5 @@
 """A task's log: JSON lines (a tail, filters, an offset cursor for a live tail) and the file as a download.
 Reading goes through tasks_app.logtail, so a request costs the same for a 1 GB log as for a small one."""
-import zoneinfo
-
-from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -10,34 +7,15 @@ from rest_framework import exceptions
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tasks_app import logtail
-from tasks_app.loader import resolve_log_path
+from tasks_app import log_lines, logtail
+from tasks_app.loader_paths import task_log_file
 from tasks_app.roles import VIEWER
 
 from .common import DOWNLOAD_RENDERERS
-from .filters import datetime_param, int_param, text_param
 from .schema import query
 from .serializers import LogChunkSerializer
 
-MAX_TAIL = 10_000
-
-
-def task_log_path(task):
-    """The task's log file (it may not exist yet). The loader's rule: always inside LOGS_DIR."""
-    try:
-        return resolve_log_path(task.task_log, task.task_id)
-    except ValueError as exc:
-        raise exceptions.NotFound(f"The log of task {task.task_id!r} cannot be read: task_log {exc}.") from None
-
-
-def line_json(line):
-    return {
-        "offset": line.offset,
-        "text": line.text,
-        "time": line.time.isoformat() if line.time else None,
-        "level": line.level,
-        "truncated": line.truncated,
-    }
+MAX_TAIL = log_lines.MAX_LINES
 
 
 class TaskLogsMixin:
@@ -67,49 +45,7 @@ class TaskLogsMixin:
     )
     @action(detail=True, methods=["get"])
     def logs(self, request, task_id=None):
-        task = self.get_object()
-        flt = self._log_filter(request)
-        tail = int_param(request, "tail", 100, minimum=1, maximum=MAX_TAIL)
-        offset = int_param(request, "offset", None, minimum=0, maximum=2**62)
-        limit = int_param(request, "limit", 1000, minimum=1, maximum=MAX_TAIL)
-        before = int_param(request, "before", None, minimum=0, maximum=2**62)
-        path = task_log_path(task)
-        body = {"task_id": task.task_id, "file": task.log_path, "exists": path.is_file()}
-        if not body["exists"]:
-            # A task that has not run yet: nothing to read, and polling from 0 will pick up its first lines.
-            chunk = logtail.LogChunk()
-        elif offset is not None:
-            chunk = logtail.read_from(path, offset, limit=limit, flt=flt)
-        else:
-            chunk = logtail.tail(path, tail, flt=flt, before=before)
-        body.update(
-            size=chunk.size,
-            lines=[line_json(line) for line in chunk.lines],
-            start_offset=chunk.start_offset,
-            next_offset=chunk.next_offset,
-            more_before=chunk.more_before,
-            partial=chunk.partial,
-            reset=chunk.reset,
-            scan_limited=chunk.scan_limited,
-        )
-        return Response(body)
-
-    def _log_filter(self, request):
-        level = text_param(request, "level", max_length=20)
-        if level is not None:
-            try:
-                level = logtail.parse_level(level)
-            except ValueError as exc:
-                raise exceptions.ValidationError({"level": [str(exc)]}) from None
-        # Task processes inherit the server's TZ, so their log times are local times of TIME_ZONE.
-        zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
-        return logtail.LogFilter(
-            level=level,
-            search=text_param(request, "search"),
-            since=datetime_param(request, "since", zone),
-            until=datetime_param(request, "until", zone),
-            tz=zone,
-        )
+        return Response(log_lines.read_lines(self.get_object(), request.query_params))
 
     @extend_schema(
         summary="Download the task's log file",
@@ -122,7 +58,7 @@ class TaskLogsMixin:
             renderer_classes=DOWNLOAD_RENDERERS)
     def logs_download(self, request, task_id=None):
         task = self.get_object()
-        path = task_log_path(task)
+        path = task_log_file(task)
         try:
             handle = open(path, "rb")
         except (FileNotFoundError, IsADirectoryError):

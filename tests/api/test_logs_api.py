@@ -1,5 +1,8 @@
 """GET /api/tasks/{id}/logs and /logs/download: tails, a live-tail cursor, filters and a streamed download."""
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.http import FileResponse
 
 from tasks_app.services.tasks import create_task
@@ -122,8 +125,13 @@ def test_the_download_streams_the_file_as_an_attachment(viewer_client, task_log)
 def test_a_log_path_outside_the_logs_folder_is_never_served(viewer_client, db):
     from tasks_app.models import Task
 
-    # A row written before the loader's rule (or edited in the database): the API still refuses it.
+    # A row written before the loader's rule (or edited in the database): the engine writes such a task's lines
+    # to the document's default file, and that is the file the API reads.
     Task.objects.create(task_id="sneaky", task_name="s", task_exec="tasks/test_task.py", task_schedule="* * * * *",
                         task_log="/etc/passwd")
-    assert viewer_client.get("/api/tasks/sneaky/logs").status_code == 404
+    assert viewer_client.get("/api/tasks/sneaky/logs").json()["exists"] is False
     assert viewer_client.get("/api/tasks/sneaky/logs/download").status_code == 404
+    (Path(settings.LOGS_DIR) / "task_sneaky.log").write_text("2024-01-01 10:00:00 - INFO - x - mine\n")
+    assert [line["text"] for line in viewer_client.get("/api/tasks/sneaky/logs").json()["lines"]] == [
+        "2024-01-01 10:00:00 - INFO - x - mine"]
+    assert b"root:" not in b"".join(viewer_client.get("/api/tasks/sneaky/logs/download").streaming_content)
