@@ -8,40 +8,11 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 
-from tasks_app import roles
+from tasks_app import roles, task_state
+from tasks_app.web import status as statuses
 
 register = template.Library()
-
-# One colour and one word per status, used by the list, the detail, the history and the execution pages.
-STATUS_STYLE = {
-    "running": "primary",
-    "queued": "info",
-    "idle": "secondary",
-    "disabled": "light",
-    "success": "success",
-    "failed": "danger",
-    "timeout": "warning",
-    "stopped": "dark",
-    "skipped": "secondary",
-    "lost": "danger",
-}
-
-
-def status_words():
-    return {
-        "running": pgettext("status", "Running"),
-        "queued": pgettext("status", "Queued"),
-        "idle": pgettext("status", "Idle"),
-        "disabled": pgettext("status", "Disabled"),
-        "success": pgettext("status", "Success"),
-        "failed": pgettext("status", "Failed"),
-        "timeout": pgettext("status", "Timed out"),
-        "stopped": pgettext("status", "Stopped"),
-        "skipped": pgettext("status", "Skipped"),
-        "lost": pgettext("status", "Lost"),
-    }
 
 
 @register.simple_tag
@@ -49,41 +20,29 @@ def status_badge(status):
     """The badge for a task state (running/idle/disabled) or an execution status."""
     if not status:
         return format_html('<span class="text-body-secondary">{}</span>', _("never"))
-    word = status_words().get(status, status)
-    style = STATUS_STYLE.get(status, "secondary")
+    style = statuses.style(status)
     text = "text-dark border" if style == "light" else ""
     return format_html(
-        '<span class="badge text-bg-{} {} status-badge" data-status="{}">{}</span>', style, text, status, word
+        '<span class="badge text-bg-{} {} status-badge" data-status="{}">{}</span>', style, text, status,
+        statuses.word(status),
     )
-
-
-def task_state(task):
-    """running / idle / disabled, from the stored runtime status (no query when select_related)."""
-    status = getattr(task, "status", None) if _has_status(task) else None
-    if status is not None and status.running:
-        return "running"
-    if not task.task_enabled:
-        return "disabled"
-    return "idle"
-
-
-def _has_status(task):
-    try:
-        task.status  # noqa: B018 - a missing one-to-one row raises
-        return True
-    except Exception:  # RelatedObjectDoesNotExist
-        return False
 
 
 @register.filter
 def state_of(task):
-    return task_state(task)
+    """running / idle / disabled, from the stored runtime status (no query when select_related)."""
+    return task_state.state_of(task)
 
 
 @register.filter
 def status_of(task):
     """The task's TaskStatus row or None."""
-    return task.status if _has_status(task) else None
+    return task_state.status_of(task)
+
+
+@register.filter
+def status_word(status):
+    return statuses.word(status)
 
 
 @register.filter

@@ -1,13 +1,13 @@
 """The task page's chart of the last runs: bar heights are durations, colours are results.
 Drawn as inline SVG on the server, so it needs no chart library and no script."""
-from .status import STATUS_COLOURS
+from . import status
 
 WIDTH, HEIGHT, GAP = 600, 120, 2
 
 
 def duration_chart(executions):
     """executions: oldest first. Returns {"bars": [...], "max": seconds} or None when there is nothing to draw."""
-    runs = [e for e in executions if e.status not in ("queued",)]
+    runs = [e for e in executions if e.status != "queued"]
     if not runs:
         return None
     longest = max((e.duration or 0) for e in runs) or 1.0
@@ -22,7 +22,7 @@ def duration_chart(executions):
             "y": round(HEIGHT - height, 1),
             "width": round(max(slot - GAP, 1), 1),
             "height": round(height, 1),
-            "colour": STATUS_COLOURS.get(e.status, "#6c757d"),
+            "colour": status.colour(e.status),
             "execution": e,
         })
     return {"bars": bars, "max": longest, "width": WIDTH, "height": HEIGHT, "count": len(runs)}

@@ -1,36 +1,41 @@
 """The pages' queries, written to stay fast with 10,000 tasks and a million executions:
 stored statuses (no cron per row), indexed orderings, and history pages without COUNT(*)."""
 import zoneinfo
-from datetime import datetime, time, timedelta
 
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import get_language
-from django.utils.translation import gettext_lazy as _
 
-from tasks_app import cron
+from tasks_app import cron, params, task_state
 from tasks_app.models import ExecutionStatus, Task
 
-STATES = [("running", _("Running")), ("idle", _("Idle")), ("disabled", _("Disabled"))]
+LAST_RESULTS = [*ExecutionStatus.finished(), task_state.NEVER]
+# A page number beyond this is refused: its OFFSET would overflow SQLite's integers long before.
+MAX_PAGE = 1_000_000
 
 
-def filter_tasks(tasks, *, search="", state="", last=""):
-    if search:
-        tasks = tasks.filter(
-            Q(task_id__icontains=search) | Q(task_name__icontains=search) | Q(task_desc__icontains=search)
-        )
-    if state == "running":
-        tasks = tasks.filter(status__running=True)
-    elif state == "disabled":
-        tasks = tasks.filter(task_enabled=False).exclude(status__running=True)
-    elif state == "idle":
-        tasks = tasks.filter(task_enabled=True).exclude(status__running=True)
-    if last == "never":
-        tasks = tasks.filter(Q(status__isnull=True) | Q(status__last_status=""))
-    elif last in ExecutionStatus.values:
-        tasks = tasks.filter(status__last_status=last)
+def filter_tasks(query, errors):
+    """The task list for ?q= &state= &last=; a bad value is noted in `errors` (a params.Errors) and ignored."""
+    text = errors.read(params.text, query, "q")
+    tasks = task_state.search(Task.objects.select_related("status"), (text or "").strip())
+    tasks = task_state.filter_state(tasks, errors.read(params.choice, query, "state", task_state.STATES))
+    tasks = task_state.filter_last_status(tasks, errors.read(params.choice, query, "last", LAST_RESULTS))
     return tasks.order_by("task_id")
+
+
+def filter_executions(executions, query, errors, zone=None):
+    """The history for ?status= &since= &until= (days, both included; a queued run counts by its queue time)."""
+    zone = zone or timezone.get_current_timezone()
+    status = errors.read(params.choice, query, "status", ExecutionStatus.values)
+    if status:
+        executions = executions.filter(status=status)
+    start = errors.read(params.day, query, "since", zone)
+    if start:
+        executions = executions.filter(Q(start_time__gte=start) | Q(start_time__isnull=True, queued_at__gte=start))
+    end = errors.read(params.day, query, "until", zone, end=True)
+    if end:
+        executions = executions.filter(Q(start_time__lt=end) | Q(start_time__isnull=True, queued_at__lt=end))
+    return executions
 
 
 def next_times(task, count=5):
@@ -56,51 +61,13 @@ def describe(expr):
         return ""
 
 
-def dependents_of(task):
-    """Tasks whose task_dependencies name this one."""
-    if connection.features.supports_json_field_contains:
-        return list(Task.objects.filter(task_dependencies__contains=[task.task_id]).order_by("task_id"))
-    # SQLite has no JSON containment: narrow with a text match, then check the lists themselves.
-    candidates = Task.objects.filter(task_dependencies__icontains=f'"{task.task_id}"').order_by("task_id")
-    return [t for t in candidates if task.task_id in (t.task_dependencies or [])]
-
-
-def parse_day(text, zone):
-    """A yyyy-mm-dd from a date input, as that day's midnight in `zone`; None when empty or malformed."""
-    try:
-        day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
-    except (ValueError, AttributeError):
-        return None
-    return datetime.combine(day, time.min, tzinfo=zone)
-
-
-def filter_executions(executions, *, status="", since="", until="", zone=None):
-    """Filters of the history page; since/until are days, both included. Returns (queryset, errors)."""
-    zone = zone or timezone.get_current_timezone()
-    errors = {}
-    if status:
-        if status in ExecutionStatus.values:
-            executions = executions.filter(status=status)
-        else:
-            errors["status"] = _("Unknown status %(value)r.") % {"value": status}
-    for name, value in (("since", since), ("until", until)):
-        if value and parse_day(value, zone) is None:
-            errors[name] = _("%(value)r is not a date (yyyy-mm-dd).") % {"value": value}
-    start, end = parse_day(since, zone), parse_day(until, zone)
-    if start:
-        executions = executions.filter(Q(start_time__gte=start) | Q(start_time__isnull=True, queued_at__gte=start))
-    if end:
-        end = end + timedelta(days=1)
-        executions = executions.filter(Q(start_time__lt=end) | Q(start_time__isnull=True, queued_at__lt=end))
-    return executions, errors
-
-
 class CheapPage:
-    """A page of rows found with LIMIT size+1: tells whether a next page exists without counting them all."""
+    """A page of rows found with LIMIT size+1: tells whether a next page exists without counting them all.
+    A page number that is not a number counts as 1; one past MAX_PAGE as MAX_PAGE (an empty page)."""
 
     def __init__(self, queryset, number, size):
         try:
-            number = max(1, int(number))
+            number = min(max(1, int(number)), MAX_PAGE)
         except (TypeError, ValueError):
             number = 1
         offset = (number - 1) * size

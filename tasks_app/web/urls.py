@@ -1,12 +1,27 @@
 """The pages, at the design document's routes, plus the small actions and fragments their scripts use."""
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from . import views_actions as actions
 from . import views_runs as runs
 from . import views_tasks as tasks
 
-T = "tasks/<str:task_id>/"
+
+
+class TaskIdConverter:
+    """Only what a task_id can be: anything else is a 404 before any query (PostgreSQL refuses a NUL byte)."""
+
+    regex = "[A-Za-z0-9_-]{1,64}"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(TaskIdConverter, "task_id")
+T = "tasks/<task_id:task_id>/"
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),

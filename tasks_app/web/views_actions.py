@@ -13,7 +13,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
 
-from tasks_app import cron, roles
+from tasks_app import cron, params, roles
+from tasks_app.services.executions import NothingRunning, run_now, stop_task
+from tasks_app.services.tasks import set_enabled
 
 from .access import RoleRequiredMixin, TaskMixin, actor, json_error, log, wants_json
 
@@ -35,8 +37,6 @@ class TaskActionView(RoleRequiredMixin, TaskMixin, View):
 
 class RunNowView(TaskActionView):
     def post(self, request, *args, **kwargs):
-        from tasks_app.services.executions import run_now
-
         task = self.get_task()
         execution = run_now(task, actor=actor(request), door="web")
         log.info("%s asked to run task %s now (execution %s)", actor(request), task.task_id, execution.execution_id)
@@ -52,8 +52,6 @@ class SetEnabledView(TaskActionView):
     enabled = True
 
     def post(self, request, *args, **kwargs):
-        from tasks_app.services.tasks import set_enabled
-
         task = self.get_task()
         set_enabled(task, self.enabled, actor=actor(request), door="web")
         task.refresh_from_db()
@@ -70,8 +68,6 @@ class SetEnabledView(TaskActionView):
 
 class StopView(TaskActionView):
     def post(self, request, *args, **kwargs):
-        from tasks_app.services.executions import NothingRunning, stop_task
-
         task = self.get_task()
         try:
             stopped = stop_task(task, actor=actor(request), door="web")
@@ -92,21 +88,17 @@ class CronPreviewView(RoleRequiredMixin, View):
     """GET ?expr=&tz=: an HTML fragment with the schedule in words and the next five times, or the error."""
 
     def get(self, request):
-        expr = request.GET.get("expr", "").strip()
-        tz_name = request.GET.get("tz", "").strip() or timezone.get_default_timezone_name()
-        context = {"expr": expr, "tz": tz_name, "times": [], "error": None, "description": ""}
+        context = {"expr": "", "tz": "", "times": [], "error": None, "description": ""}
         try:
-            zone = zoneinfo.ZoneInfo(tz_name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            context["error"] = _("Unknown time zone %(value)r.") % {"value": tz_name}
-            return render(request, "tasks/_cron_preview.html", context, status=400)
-        if expr:
-            try:
+            context["expr"] = expr = (params.text(request.GET, "expr") or "").strip()
+            context["tz"] = tz_name = params.zone_name(request.GET, "tz", timezone.get_default_timezone_name())
+            if expr:
                 cron.validate_expression(expr)
                 context["description"] = cron.describe(expr, get_language())
                 times = cron.next_fire_times(expr, tz_name, timezone.now(), 5)
-                context["times"] = [t.astimezone(zone) for t in times]
-            except ValueError as exc:  # CronError names the field and the value
-                context["error"] = str(exc)
-                return render(request, "tasks/_cron_preview.html", context, status=400)
-        return render(request, "tasks/_cron_preview.html", context)
+                context["times"] = [t.astimezone(zoneinfo.ZoneInfo(tz_name)) for t in times]
+        except params.ParamError as exc:
+            context["error"] = exc.message
+        except ValueError as exc:  # CronError names the field and the value
+            context["error"] = str(exc)
+        return render(request, "tasks/_cron_preview.html", context, status=400 if context["error"] else 200)

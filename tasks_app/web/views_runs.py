@@ -1,8 +1,5 @@
 """Pages about runs: a task's history, one execution with its captured output, and the task log
 (a page plus the JSON its live tail polls, and the download)."""
-import zoneinfo
-from datetime import datetime
-
 from django.conf import settings
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -10,17 +7,19 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from tasks_app import logtail
+from tasks_app import log_lines, logtail, params
+from tasks_app.engine.output import read_output
+from tasks_app.loader_paths import task_log_file
 from tasks_app.models import ExecutionStatus, TaskExecution
 
-from . import queries
+from . import queries, status
 from .access import RoleRequiredMixin, TaskMixin
-from .logfiles import task_log_file
 
 PAGE_SIZE = 50
 # The execution page shows the end of the captured output; the whole file is at most SCHEDULER_OUTPUT_LIMIT.
 OUTPUT_TAIL_LINES = 2000
-TAIL_MAX = 5000
+# What the log page's script asks for first; earlier lines come on demand.
+LOG_TAIL = 500
 
 
 class ExecutionListView(RoleRequiredMixin, TaskMixin, TemplateView):
@@ -28,17 +27,14 @@ class ExecutionListView(RoleRequiredMixin, TaskMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         task = self.get_task()
-        params = self.request.GET
-        executions, errors = queries.filter_executions(
-            task.executions.order_by("-execution_id"),
-            status=params.get("status", ""), since=params.get("since", ""), until=params.get("until", ""),
-        )
-        page = queries.CheapPage(executions, params.get("page"), PAGE_SIZE)
+        query, errors = self.request.GET, params.Errors()
+        executions = queries.filter_executions(task.executions.order_by("-execution_id"), query, errors)
+        page = queries.CheapPage(executions, query.get("page"), PAGE_SIZE)
         return super().get_context_data(
             task=task, page=page, executions=page.object_list, errors=errors,
-            statuses=ExecutionStatus.choices,
-            status=params.get("status", ""), since=params.get("since", ""), until=params.get("until", ""),
-            filtering=any(params.get(k) for k in ("status", "since", "until")),
+            statuses=status.choices(ExecutionStatus.values),
+            status=query.get("status", ""), since=query.get("since", ""), until=query.get("until", ""),
+            filtering=any(query.get(k) for k in ("status", "since", "until")),
             **kwargs,
         )
 
@@ -63,17 +59,7 @@ class ExecutionDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
 
 def read_output_tail(execution):
     """(text, whether earlier lines were left out) of the run's captured stdout and stderr."""
-    try:
-        from tasks_app.engine.runner import read_output
-    except ImportError:  # the engine is not installed yet: read the file ourselves
-        read_output = None
-    if read_output is not None:
-        text = read_output(execution, tail_lines=OUTPUT_TAIL_LINES + 1) or ""
-    else:
-        try:
-            text = execution.output_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            text = ""
+    text = read_output(execution, tail_lines=OUTPUT_TAIL_LINES + 1)
     lines = text.splitlines()
     if len(lines) > OUTPUT_TAIL_LINES:
         return "\n".join(lines[-OUTPUT_TAIL_LINES:]), True
@@ -93,45 +79,14 @@ class LogPageView(RoleRequiredMixin, TaskMixin, TemplateView):
 
 
 class LogLinesView(RoleRequiredMixin, TaskMixin, View):
-    """JSON for the live tail. Without `offset`: the last `tail` lines (before byte `before` if given).
-    With `offset`: the lines written since. Filters: level, search, since, until (local date-times)."""
+    """JSON for the live tail, as the API's /logs answers it (see tasks_app.log_lines); a bad parameter is a
+    400 with {"errors": {parameter: message}}."""
 
     def get(self, request, *args, **kwargs):
-        task = self.get_task()
-        params = request.GET
-        zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
-        errors = {}
-        count = _int(params.get("tail", "500"), "tail", errors, minimum=1, maximum=TAIL_MAX)
-        offset = _int(params.get("offset"), "offset", errors, minimum=0) if params.get("offset") else None
-        before = _int(params.get("before"), "before", errors, minimum=0) if params.get("before") else None
-        since = _moment(params.get("since", ""), "since", errors, zone)
-        until = _moment(params.get("until", ""), "until", errors, zone)
-        level = params.get("level", "").strip() or None
-        if level:
-            try:
-                level = logtail.parse_level(level)
-            except ValueError:
-                errors["level"] = _("Unknown level %(value)r.") % {"value": level}
-        if errors:
-            return JsonResponse({"errors": errors}, status=400)
-        flt = logtail.LogFilter(level=level, search=params.get("search") or None, since=since, until=until, tz=zone)
-        path = task_log_file(task)
-        if not path.is_file():
-            return JsonResponse({"exists": False, "lines": [], "next_offset": 0, "start_offset": 0,
-                                 "more_before": False, "size": 0, "reset": False})
-        if offset is not None:
-            chunk = logtail.read_from(path, offset, flt=flt)
-        else:
-            chunk = logtail.tail(path, count, flt=flt, before=before)
-        return JsonResponse({
-            "exists": True,
-            "lines": [{"offset": ln.offset, "text": ln.text, "level": ln.level} for ln in chunk.lines],
-            "next_offset": chunk.next_offset,
-            "start_offset": chunk.start_offset,
-            "more_before": chunk.more_before,
-            "size": chunk.size,
-            "reset": chunk.reset,
-        })
+        try:
+            return JsonResponse(log_lines.read_lines(self.get_task(), request.GET, default_tail=LOG_TAIL))
+        except params.ParamError as exc:
+            return JsonResponse({"errors": {exc.name: exc.message}}, status=400)
 
 
 class LogDownloadView(RoleRequiredMixin, TaskMixin, View):
@@ -140,30 +95,5 @@ class LogDownloadView(RoleRequiredMixin, TaskMixin, View):
         path = task_log_file(task)
         if not path.is_file():
             raise Http404(_("Task %(id)s has no log yet.") % {"id": task.task_id})
-        return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name, content_type="text/plain")
-
-
-def _int(raw, name, errors, minimum=None, maximum=None):
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        errors[name] = _("%(name)s must be a whole number, not %(value)r.") % {"name": name, "value": raw}
-        return None
-    if minimum is not None and value < minimum or maximum is not None and value > maximum:
-        errors[name] = _("%(name)s must be between %(low)s and %(high)s, not %(value)s.") % {
-            "name": name, "low": minimum, "high": maximum if maximum is not None else "∞", "value": value}
-        return None
-    return value
-
-
-def _moment(raw, name, errors, zone):
-    """A datetime-local value (yyyy-mm-ddThh:mm[:ss]) in the configured zone."""
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        errors[name] = _("%(value)r is not a date and time.") % {"value": raw}
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=zone)
+        return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name,
+                            content_type="text/plain; charset=utf-8")

@@ -7,11 +7,12 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from tasks_app import roles
+from tasks_app import params, roles, task_state
 from tasks_app.loader import TaskValidationError
 from tasks_app.models import ExecutionStatus, Task
+from tasks_app.services import tasks as task_services
 
-from . import charts, queries
+from . import charts, queries, status
 from .access import RoleRequiredMixin, TaskMixin, actor, log
 from .forms import TaskForm
 
@@ -28,25 +29,21 @@ class TaskListView(RoleRequiredMixin, TemplateView):
         return [self.template_name]
 
     def get_context_data(self, **kwargs):
-        params = self.request.GET
-        tasks = queries.filter_tasks(
-            Task.objects.select_related("status"),
-            search=params.get("q", "").strip(),
-            state=params.get("state", ""),
-            last=params.get("last", ""),
-        )
-        page = Paginator(tasks, PAGE_SIZE).get_page(params.get("page"))
-        filtering = any(params.get(k) for k in ("q", "state", "last"))
+        query, errors = self.request.GET, params.Errors()
+        tasks = queries.filter_tasks(query, errors)
+        page = Paginator(tasks, PAGE_SIZE).get_page(query.get("page"))
+        filtering = any(query.get(k) for k in ("q", "state", "last"))
         return super().get_context_data(
             page=page,
             tasks=page.object_list,
             filtering=filtering,
-            any_task=filtering or page.paginator.count > 0 or Task.objects.exists(),
-            states=queries.STATES,
-            results=[(s.value, s.label) for s in ExecutionStatus if s not in (ExecutionStatus.QUEUED,)],
-            q=params.get("q", ""),
-            state=params.get("state", ""),
-            last=params.get("last", ""),
+            any_task=filtering or page.paginator.count > 0,
+            errors=errors,
+            states=status.choices(task_state.STATES),
+            results=status.choices(ExecutionStatus.finished()),
+            q=query.get("q", ""),
+            state=query.get("state", ""),
+            last=query.get("last", ""),
             **kwargs,
         )
 
@@ -64,7 +61,7 @@ class TaskDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
             next_times=queries.next_times(task, 5),
             description=queries.describe(task.task_schedule),
             dependencies=[(d, found.get(d)) for d in deps],
-            dependents=queries.dependents_of(task),
+            dependents=task_services.dependents_of(task.task_id),
             recent=recent[:10],
             active=any(e.is_active for e in recent[:5]) or task.executions.filter(
                 status__in=ExecutionStatus.active()).exists(),
@@ -88,8 +85,6 @@ class TaskFormView(RoleRequiredMixin, TaskMixin, View):
         return self.show(TaskForm(instance=self.instance()))
 
     def post(self, request, *args, **kwargs):
-        from tasks_app.services import tasks as task_services
-
         instance = self.instance()
         form = TaskForm(request.POST, instance=instance)
         if form.is_valid():
@@ -126,12 +121,10 @@ class TaskDeleteView(RoleRequiredMixin, TaskMixin, View):
         return render(request, "tasks/delete.html", {
             "task": task,
             "execution_count": task.executions.count(),
-            "dependents": queries.dependents_of(task),
+            "dependents": task_services.dependents_of(task.task_id),
         })
 
     def post(self, request, *args, **kwargs):
-        from tasks_app.services import tasks as task_services
-
         task = self.get_task()
         task_id = task.task_id
         try:

@@ -1,20 +1,41 @@
 """Who may see and do what: every page needs a login, a role decides the buttons, and the server refuses the rest."""
 import pytest
-from django.urls import reverse
+from django.test import Client
+from django.urls import URLPattern, reverse
 
 from tasks_app.models import Task
+from tasks_app.web import urls as web_urls
 
-PAGES = ["/", "/tasks/new", "/tasks/test-task/view", "/tasks/test-task/edit", "/tasks/test-task/logs",
-         "/tasks/test-task/logs/lines", "/tasks/test-task/logs/download", "/tasks/test-task/executions",
-         "/tasks/test-task/delete", "/tasks/cron-preview?expr=*+*+*+*+*"]
+# Every route of the pages, found in the URL configuration itself, so a page added later is checked too.
+SAMPLE_KWARGS = {"task_id": "test-task", "execution_id": 1}
+PUBLIC = {"login", "logout"}  # the language switcher's include is public too, and not listed here
+PAGES = [
+    reverse(p.name, kwargs={name: SAMPLE_KWARGS[name] for name in p.pattern.converters})
+    for p in web_urls.urlpatterns if isinstance(p, URLPattern) and p.name not in PUBLIC
+]
 ACTIONS = ["run", "enable", "disable", "stop", "delete"]
 
 
 @pytest.mark.parametrize("url", PAGES)
 def test_every_page_sends_an_anonymous_visitor_to_the_login_page(client, task, url):
-    response = client.get(url)
-    assert response.status_code == 302
-    assert response["Location"].startswith("/login/?next=")
+    for response in (client.get(url), client.post(url)):
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/?next=")
+
+
+@pytest.mark.parametrize("url", ["/tasks/new", "/tasks/test-task/edit", *(f"/tasks/test-task/{a}" for a in ACTIONS)])
+def test_every_page_action_needs_the_csrf_token(admin_user, task, url):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    assert client.post(url, {"task_name": "changed"}).status_code == 403
+    assert Task.objects.filter(task_id="test-task", task_enabled=True, task_name=task.task_name).exists()
+    assert not task.executions.exists()
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example"])
+def test_the_login_page_never_redirects_to_another_site(client, viewer, target):
+    response = client.post("/login/", {"username": "vera", "password": "pw-vera", "next": target})
+    assert response.status_code == 302 and response["Location"] == "/"
 
 
 @pytest.mark.parametrize("action", ACTIONS)

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tasks_app.models import TaskExecution
-from tasks_app.web.logfiles import task_log_file
+from tasks_app.loader_paths import task_log_file
 
 
 def run(task, status="success", start=None, **extra):
@@ -51,8 +51,8 @@ def test_bad_filter_values_are_explained_not_a_crash(as_viewer, task):
     response = as_viewer.get("/tasks/test-task/executions?status=exploded&since=yesterday&until=2025-13-45")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Unknown status &#x27;exploded&#x27;." in html
-    assert "&#x27;yesterday&#x27; is not a date" in html and "&#x27;2025-13-45&#x27; is not a date" in html
+    assert "status &#x27;exploded&#x27; is not one of queued, running, success" in html
+    assert "since &#x27;yesterday&#x27; is not a date" in html and "until &#x27;2025-13-45&#x27; is not a date" in html
 
 
 def test_the_history_pages_by_50_without_counting_every_run(as_viewer, task, django_assert_max_num_queries):
