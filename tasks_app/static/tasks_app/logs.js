@@ -27,15 +27,24 @@
     return params;
   }
 
-  function escapeHtml(s) {
-    return s.replace(/[&<>"]/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]; });
-  }
-
-  function highlight(line, needle) {
-    const safe = escapeHtml(line);
-    if (!needle) return safe;
-    const pattern = escapeHtml(needle).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    return safe.replace(new RegExp(pattern, "gi"), function (m) { return "<mark>" + m + "</mark>"; });
+  // Log lines are untrusted text: they become text nodes, and a match is wrapped in <mark> by the DOM,
+  // never by building HTML, so no line and no search can inject markup.
+  function appendHighlighted(parent, text, needle) {
+    if (!needle) {
+      parent.appendChild(document.createTextNode(text));
+      return;
+    }
+    const pattern = new RegExp(needle.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gi");
+    let last = 0;
+    let match;
+    while ((match = pattern.exec(text)) !== null) {
+      if (match.index > last) parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      const mark = document.createElement("mark");
+      mark.textContent = match[0];
+      parent.appendChild(mark);
+      last = pattern.lastIndex;
+    }
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
   }
 
   function render(lines) {
@@ -44,7 +53,7 @@
     lines.forEach(function (line) {
       const span = document.createElement("span");
       span.className = "log-line" + (line.level ? " lvl-" + line.level : "");
-      span.innerHTML = highlight(line.text, needle) + "\n";
+      appendHighlighted(span, line.text + "\n", needle);
       frag.appendChild(span);
     });
     return frag;

@@ -133,3 +133,21 @@ def test_chinese_browsers_get_chinese_pages_and_the_switcher_changes_it(logged_i
     expect(page.locator("#task-zh-task .status-badge").first).to_have_text("空闲")
     page.select_option("#language-select", "en")
     expect(page.locator("h1")).to_have_text("Tasks")
+
+
+def test_log_lines_and_search_matches_are_shown_as_text_never_as_markup(logged_in, make_task):
+    from tasks_app.loader_paths import task_log_file
+
+    path = task_log_file(make_task("marked"))
+    path.write_text('2024-01-01 10:00:00 - INFO - x - <img src=x onerror="window.pwned=1"> &amp; done\n')
+    page = logged_in("viewer")
+    page.goto("/tasks/marked/logs")
+    lines = page.locator("#log-lines")
+    expect(lines).to_contain_text('<img src=x onerror="window.pwned=1"> &amp; done')
+    page.fill("#log-search", "AMP")
+    # One match, in the text itself (not inside an escaped entity), marked by a <mark> element.
+    expect(lines.locator("mark")).to_have_count(1)
+    expect(lines.locator("mark")).to_have_text("amp")
+    page.fill("#log-search", "<img")
+    expect(lines.locator("mark")).to_have_text("<img")
+    assert lines.locator("img").count() == 0 and page.evaluate("window.pwned") is None
