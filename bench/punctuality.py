@@ -74,11 +74,15 @@ def main():
                     "handed_to_popen_returned_ms": (spawned[task_id] - submitted[task_id]).total_seconds() * 1000,
                     "popen_returned_to_first_instruction_ms": (stamps[task_id] - dt_to_ns(spawned[task_id])) / 1e6,
                 })
+    # The engine may claim a slot's row a moment before the slot and start the process at the slot, so
+    # the fire is when it hands the run to its executor (its "starts" log line, in ms), or failing that
+    # the start_time it recorded.
     fire_ms, start_ms = [], []
     for task_id, e in executions.items():
         if task_id.startswith("punct"):
             slot = e["scheduled_time"]
-            fire_ms.append((e["queued_at"] - slot).total_seconds() * 1000)
+            fired = submitted.get(task_id) or e["start_time"]
+            fire_ms.append((fired - slot).total_seconds() * 1000)
             if task_id in stamps:
                 start_ms.append((stamps[task_id] - dt_to_ns(slot)) / 1e6)
 
@@ -92,13 +96,15 @@ def main():
         ))
     p50, p99 = percentile(fire_ms, 50), percentile(fire_ms, 99)
     rows.append(row(
-        f"2. punctuality: fire lateness (execution queued - cron slot) of {PUNCTUAL_TASKS} tasks, p50 / p99",
+        f"2. punctuality: fire lateness (run handed to the executor - cron slot) of {PUNCTUAL_TASKS} tasks due"
+        " in one minute, p50 / p99",
         f"{p50:.1f} / {p99:.1f} ms" if fire_ms else None, bar="p50 <= 5 ms, p99 <= 50 ms",
         passed=bool(fire_ms) and len(fire_ms) == PUNCTUAL_TASKS and p50 <= 5 and p99 <= 50,
     ))
     if start_ms:
         rows.append(row(
-            f"2b. same {PUNCTUAL_TASKS} tasks, slot -> script's first instruction, p50 / p99 (information)",
+            f"2b. same {PUNCTUAL_TASKS} tasks, slot -> script's first instruction (waits for one of the workers),"
+            " p50 / p99 (information)",
             f"{percentile(start_ms, 50):.0f} / {percentile(start_ms, 99):.0f} ms", bar="-", passed=None,
         ))
     details = {
