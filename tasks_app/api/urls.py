@@ -65,5 +65,5 @@ urlpatterns = [
     re_path(r"^backups/?$", BackupListView.as_view(), name="api-backups"),
     re_path(r"^backups/(?P<name>[^/]{1,200})/restore/?$", BackupRestoreView.as_view(), name="api-backup-restore"),
     *router.urls,
-    re_path(r"^.*$", NotFoundView.as_view(), name="api-not-found"),
+    re_path(r"^[\s\S]*$", NotFoundView.as_view(), name="api-not-found"),  # newlines included
 ]

@@ -150,7 +150,7 @@ def test_an_unknown_task_is_a_json_404_naming_it(viewer_client):
 
 
 def test_unknown_paths_methods_and_media_types_are_json_errors(admin_client):
-    for url in ["/api/nothing", "/api/tasks/a/b/c/d", "/api/tasks/bad%20id"]:
+    for url in ["/api/nothing", "/api/tasks/a/b/c/d", "/api/tasks/bad%20id", "/api/tasks/new%0Aline", "/api/a%0A%0Ab"]:
         response = admin_client.get(url)
         assert response.status_code == 404 and response["Content-Type"] == "application/json", url
     response = admin_client.delete("/api/tasks")
