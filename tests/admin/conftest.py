@@ -1,21 +1,21 @@
 """Fixtures for the admin and bootstrap tests: a private tasks folder and a logged-in superuser."""
 import logging
-import shutil
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-SHIPPED_SCRIPT = Path(settings.BASE_DIR) / "tasks" / "test_task.py"
+from tests.loader.conftest import tasks_dir  # noqa: F401  (a private tasks folder with the shipped script)
 
 
-@pytest.fixture
-def tasks_dir(settings, tmp_path):
-    folder = tmp_path / "tasks"
-    folder.mkdir()
-    shutil.copy(SHIPPED_SCRIPT, folder / "test_task.py")
-    settings.TASKS_DIR = folder
-    return folder
+def form_data(**overrides):
+    """The admin form as a browser posts it (the add page; the change page has no task_id)."""
+    data = {
+        "task_id": "nightly", "task_name": "Nightly report", "task_desc": "", "task_exec": "tasks/test_task.py",
+        "task_schedule": "0 2 * * *", "task_enabled": "on", "task_timeout": "", "task_retry": "0",
+        "task_retry_interval": "60", "task_timezone": "", "task_overlap": "skip", "task_misfire_grace": "60",
+        "task_log": "", "task_env": "{}", "task_dependencies": "[]", "task_notify": "{}",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from django.urls import reverse
 
 from tasks_app.models import ApiKey, ExecutionStatus, Task, TaskExecution
 
+from .conftest import form_data
+
 pytestmark = pytest.mark.django_db
 
 INDEX = reverse("admin:index")
@@ -58,17 +60,6 @@ def operator():
 @pytest.fixture
 def admin_role():
     return client_for(make_user("ada", "admin"))
-
-
-def form_data(**overrides):
-    data = {
-        "task_id": "nightly", "task_name": "Nightly report", "task_desc": "", "task_exec": "tasks/test_task.py",
-        "task_schedule": "0 2 * * *", "task_enabled": "on", "task_timeout": "", "task_retry": "0",
-        "task_retry_interval": "60", "task_timezone": "", "task_overlap": "skip", "task_misfire_grace": "60",
-        "task_log": "", "task_env": "{}", "task_dependencies": "[]", "task_notify": "{}",
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def action(client, name, *tasks):

@@ -10,6 +10,8 @@ from django.urls import reverse
 
 from tasks_app.models import ConfigVersion, ExecutionStatus, Task, TaskExecution, TaskStatus
 
+from .conftest import form_data
+
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:tasks_app_task_changelist")
@@ -18,18 +20,6 @@ ADD = reverse("admin:tasks_app_task_add")
 
 def change_url(task):
     return reverse("admin:tasks_app_task_change", args=[task.pk])
-
-
-def form_data(**overrides):
-    """The admin form as a browser posts it (the add page; the change page has no task_id)."""
-    data = {
-        "task_id": "nightly", "task_name": "Nightly report", "task_desc": "", "task_exec": "tasks/test_task.py",
-        "task_schedule": "0 2 * * *", "task_enabled": "on", "task_timeout": "", "task_retry": "0",
-        "task_retry_interval": "60", "task_timezone": "", "task_overlap": "skip", "task_misfire_grace": "60",
-        "task_log": "", "task_env": "{}", "task_dependencies": "[]", "task_notify": "{}",
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def field_errors(response):
