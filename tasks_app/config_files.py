@@ -4,10 +4,10 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
 
 from . import backups, domain, jsonfile
+from .backups import tasks_file
 from .dal.django_dal import DjangoTaskDataAccess, apply_task_fields, execution_to_domain, status_to_dict, task_to_dict
 from .dal.file_dal import history_document, key_orders_of, render_tasks_document, status_document
 from .loader import TaskFileError, TaskLoader
@@ -15,10 +15,6 @@ from .models import ConfigVersion, Task, TaskExecution, TaskStatus
 
 log = logging.getLogger("TaskLoader")
 engine_log = logging.getLogger("SchedulerEngine")
-
-
-def tasks_file() -> Path:
-    return Path(settings.CONF_DIR) / "tasks.json"
 
 
 def _key_orders_in(path) -> dict:

@@ -4,11 +4,12 @@ and is logged with who made it through which door ("admin", "api", "web", "impor
 """
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import cron
+from ..config_files import mirror_tasks_file
 from ..domain import TASK_FIELDS
 from ..loader import TaskLoader, TaskValidationError, show
 from ..models import ConfigVersion, Task, TaskStatus
@@ -108,12 +109,13 @@ def set_enabled(task, enabled: bool, *, actor: str, door: str):
 
 
 def dependents_of(task_id: str) -> list:
-    """Ids of the tasks whose task_dependencies name `task_id`."""
-    # JSON containment lookups differ between SQLite and PostgreSQL, and task lists are small: filter here.
-    return sorted(
-        other for other, deps in Task.objects.exclude(task_id=task_id).values_list("task_id", "task_dependencies")
-        if task_id in (deps or [])
-    )
+    """Ids of the tasks whose task_dependencies name `task_id`, sorted."""
+    others = Task.objects.exclude(task_id=task_id).order_by("task_id")
+    if connection.features.supports_json_field_contains:
+        return list(others.filter(task_dependencies__contains=[task_id]).values_list("task_id", flat=True))
+    # SQLite has no JSON containment: narrow with a text match, then check the lists themselves.
+    candidates = others.filter(task_dependencies__icontains=f'"{task_id}"')
+    return [other for other, deps in candidates.values_list("task_id", "task_dependencies") if task_id in (deps or [])]
 
 
 def next_run_time(task, after=None):
@@ -145,14 +147,6 @@ def _mirror_after_commit(actor, door):
 
 
 def _mirror(actor, door):
-    # Imported here: config_files belongs to the storage side and imports these services itself.
-    try:
-        from ..config_files import mirror_tasks_file
-    except ModuleNotFoundError as exc:
-        if exc.name != "tasks_app.config_files":
-            raise
-        log.warning("conf/tasks.json not rewritten: tasks_app.config_files is not installed")
-        return
     try:
         mirror_tasks_file(actor=actor, door=door)
     except Exception:

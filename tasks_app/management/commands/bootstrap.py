@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from tasks_app.config_files import import_tasks, tasks_file
 from tasks_app.loader import TaskFileError
 from tasks_app.models import Task
 from tasks_app.roles import ADMIN
@@ -37,7 +38,7 @@ class Command(BaseCommand):
         self.create_admin(password_file or default_password_file())
 
     def import_tasks(self):
-        path = Path(settings.CONF_DIR) / "tasks.json"
+        path = tasks_file()
         count = Task.objects.count()
         if count:
             log.info("Bootstrap: the database holds %d task(s); %s is not imported", count, path.name)
@@ -45,8 +46,6 @@ class Command(BaseCommand):
         if not path.exists():
             log.info("Bootstrap: no tasks in the database and no %s to import", path)
             return
-        from tasks_app.config_files import import_tasks  # the storage side's; imported when used
-
         try:
             result = import_tasks(path, actor="bootstrap", door="import")
         except TaskFileError as exc:
