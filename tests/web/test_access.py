@@ -122,3 +122,9 @@ def test_actions_accept_only_post(as_admin, task):
 def test_an_unknown_task_is_a_404_page(as_viewer, db):
     response = as_viewer.get(reverse("task_view", args=["no-such-task"]))
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x"])
+def test_a_button_goes_back_only_to_a_page_of_this_site(as_operator, task, target):
+    response = as_operator.post(f"/tasks/{task.task_id}/disable", {"next": target})
+    assert response.status_code == 302 and response["Location"] == f"/tasks/{task.task_id}/view"
