@@ -1,11 +1,14 @@
 """APScheduler adapted to the engine: a scheduler without a loop of its own (SchedulerEngine's loop calls
 process_due()) and an executor that runs nothing but hands each fire, with its slots, to the engine."""
+import logging
 import threading
 from datetime import datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.base import BaseScheduler
+
+log = logging.getLogger("Scheduler")
 
 
 class EngineScheduler(BaseScheduler):
@@ -37,12 +40,19 @@ class EngineScheduler(BaseScheduler):
         with self._jobstores_lock:
             for alias, store in self._jobstores.items():
                 for job in store.get_due_jobs(horizon):
-                    run_times = job._get_run_times(horizon)
+                    try:
+                        run_times = job._get_run_times(horizon)
+                        following = job.trigger.get_next_fire_time(run_times[-1], horizon) if run_times else None
+                    except Exception:
+                        # A trigger that cannot compute (a zone this system no longer knows) must not hold up
+                        # every job due after it: it is dropped, and the next full resync says why.
+                        log.exception("Job %s: its fire times cannot be computed; removed", job.id)
+                        self.remove_job(job.id, alias)
+                        continue
                     if not run_times:
                         continue
                     on_fire(job, run_times)
                     events.append(JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, alias, run_times))
-                    following = job.trigger.get_next_fire_time(run_times[-1], horizon)
                     if following:
                         job._modify(next_run_time=following)
                         store.update_job(job)

@@ -126,3 +126,34 @@ def test_each_run_costs_the_scheduler_at_most_two_commits(start_engine, make_tas
         assert len(begins) - before <= 2 * 10, begins[before:]
     finally:
         connection_created.disconnect(watch)
+
+
+def test_a_job_whose_fire_times_cannot_be_computed_does_not_hold_up_the_others(start_engine, make_task,
+                                                                                time_machine):
+    import pickle
+    from types import SimpleNamespace
+
+    from apscheduler.job import Job
+    from django_apscheduler.models import DjangoJob
+
+    from tasks_app.engine.jobs import TASK_JOB_FUNC
+    from tasks_app.engine.trigger import CronSlotTrigger
+
+    minute = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    time_machine.move_to(minute - timedelta(seconds=2), tick=True)
+    # A job stored by an earlier scheduler for a zone this system no longer knows (a tzdata update), due first.
+    make_task("lost-zone", task_schedule="* * * * *", task_timezone="Mars/Olympus")
+    trigger = CronSlotTrigger("* * * * *", "UTC")
+    trigger.timezone_name = "Mars/Olympus"
+    stored = Job(SimpleNamespace(timezone=UTC), id="lost-zone", func=TASK_JOB_FUNC, trigger=trigger, executor="default", args=["lost-zone"],
+                 kwargs={}, name="lost-zone", misfire_grace_time=None, coalesce=False, max_instances=1,
+                 next_run_time=minute - timedelta(seconds=1))
+    DjangoJob.objects.create(id="lost-zone", next_run_time=stored.next_run_time,
+                             job_state=pickle.dumps(stored.__getstate__()))
+    fine = make_task("fine", task_schedule="* * * * *")
+    start_engine()
+
+    run = wait_for(lambda: TaskExecution.objects.filter(task=fine, scheduled_time=minute).first(), 5,
+                   what="the other task's slot")
+    assert run.status != ExecutionStatus.SKIPPED
+    assert not DjangoJob.objects.filter(id="lost-zone").exists()
