@@ -31,7 +31,7 @@
     setInterval(function () {
       if (document.hidden || busy) return;
       fetch(table.dataset.refreshUrl, { headers: { "X-Fragment": "rows" }, credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (r) { return r.ok && !r.redirected ? r.text() : null; }) // redirected: the login page
         .then(function (html) { if (html !== null && !busy) rows.innerHTML = html; })
         .catch(function () { /* the next tick tries again */ });
     }, every);
@@ -69,7 +69,7 @@
       const state = body.querySelector(".execution-state");
       if (!state || state.dataset.active !== "1") return;
       fetch(body.dataset.refreshUrl, { headers: { "X-Fragment": "execution" }, credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (r) { return r.ok && !r.redirected ? r.text() : null; }) // redirected: the login page
         .then(function (html) {
           if (html !== null) {
             const out = body.querySelector("#execution-output");

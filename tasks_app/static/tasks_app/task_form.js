@@ -61,9 +61,9 @@
         const ticket = ++asked;
         const params = new URLSearchParams({ expr: input.value, tz: zone ? zone.value : "" });
         fetch(field.dataset.previewUrl + "?" + params, { credentials: "same-origin" })
-          .then(function (r) { return r.text(); })
+          .then(function (r) { return r.redirected ? null : r.text(); }) // redirected: the session ended
           .then(function (html) {
-            if (ticket !== asked) return; // an older answer arriving late
+            if (ticket !== asked || html === null) return; // an older answer arriving late
             preview.innerHTML = html;
             const ok = preview.querySelector("[data-valid]");
             input.classList.toggle("is-invalid", !!ok && ok.dataset.valid === "0");
