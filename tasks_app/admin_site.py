@@ -11,9 +11,6 @@ def role_allows(user, needed: str | None) -> bool:
     """Whether `user` holds `needed` or a higher role; None (a permission no role grants) is never allowed."""
     if needed is None or not user.is_active:
         return False
-    if not user.is_superuser and not hasattr(user, "_role_names"):
-        # A page asks about permissions dozens of times (each model, each row's actions): read the groups once.
-        user._role_names = set(user.groups.values_list("name", flat=True))
     return roles.has_role(user, needed)
 
 

@@ -11,7 +11,10 @@ def role_of(user) -> str | None:
         return None
     if user.is_superuser:
         return ADMIN
-    names = set(user.groups.values_list("name", flat=True)) if not hasattr(user, "_role_names") else user._role_names
+    if not hasattr(user, "_role_names"):
+        # A page asks about the role many times (every row, every admin permission): read the groups once.
+        user._role_names = set(user.groups.values_list("name", flat=True))
+    names = user._role_names
     for role in reversed(ORDER):
         if role in names:
             return role

@@ -21,7 +21,6 @@ class RoleRequiredMixin(LoginRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        remember_roles(request.user)
         if not roles.has_role(request.user, self.required_role):
             log.warning(
                 "%s (role %s) refused %s %s", request.user.get_username(), roles.role_of(request.user),
@@ -29,12 +28,6 @@ class RoleRequiredMixin(LoginRequiredMixin):
             )
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
-
-
-def remember_roles(user):
-    """Read the user's groups once per request: templates ask about the role for every row."""
-    if not hasattr(user, "_role_names"):
-        user._role_names = set(user.groups.values_list("name", flat=True))
 
 
 class TaskMixin:
