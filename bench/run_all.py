@@ -39,15 +39,19 @@ def load(names, smoke):
 
 
 def table(results, failures) -> str:
+    """One line per figure, in the issue's order of measurements (each row's name starts with its number)."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    rows, errors = [], []
     for name in BENCHMARKS:
         if name in failures or name not in results:
             why = f"exit {failures[name]}" if name in failures else "not run"
-            lines.append(f"| {name}: benchmark did not finish ({why}) | - | - | - | - | ERROR |")
+            errors.append(f"| {name}: benchmark did not finish ({why}) | - | - | - | - | ERROR |")
             continue
-        for r in results[name]["rows"]:
-            lines.append("| " + " | ".join(str(r[c]).replace("|", "/") for c in COLUMNS) + " |")
-    return "\n".join(lines)
+        rows += results[name]["rows"]
+    rows.sort(key=lambda r: r["measurement"].split(".", 1)[0])
+    for r in rows:
+        lines.append("| " + " | ".join(str(r[c]).replace("|", "/") for c in COLUMNS) + " |")
+    return "\n".join(lines + errors)
 
 
 def machine_text(info) -> str:
