@@ -233,11 +233,11 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
         self._fire_at = following.timestamp() if following is not None else FOREVER
         return deferred
 
-    def _on_fire(self, job, run_times):
+    def _on_fire(self, job, due):
         if job.id.startswith(ENGINE_JOB_PREFIX):
-            self.engine_due.append((job.id, run_times))
+            self.engine_due.append((job.id, due.last))
         else:
-            self.fires.append((job, run_times))
+            self.fires.append((job, due))
 
     def _flush(self, deferred):
         """Start what is due, in batches: a small first batch so the first runs start within milliseconds
@@ -250,7 +250,7 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
         if not (deferred or fires or starts or claims):
             return
         now = timezone.now()
-        requests = [self._fire_request(job, run_times, now) for job, run_times in fires] + starts
+        requests = [self._fire_request(job, due, now) for job, due in fires] + starts
         first = FIRST_BATCH
         batches = [requests[:first]] + [requests[i:i + BATCH] for i in range(first, len(requests), BATCH)]
         for number, batch in enumerate(batches):
@@ -271,16 +271,16 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
                 return
             self._carry_out(plan)
         self._db_ok("starting runs")
-        for job_id, run_times in self.engine_due:
-            self._run_engine_job(job_id, run_times)
+        for job_id, slot in self.engine_due:
+            self._run_engine_job(job_id, slot)
         self.engine_due = []
 
-    def _fire_request(self, job, run_times, now):
+    def _fire_request(self, job, due, now):
         row = self.rows.get(self.sync.pks.get(job.id))
         # A fire a few seconds late is the engine's own latency (a busy or locked database), not a slot
         # missed while the scheduler was down: task_misfire_grace 0 must not skip it.
         grace = max(row.grace if row is not None else 0, LIVE_LATENESS)
-        slot, rest = policy.split(policy.from_run_times(run_times), grace, now)
+        slot, rest = policy.split(due, grace, now)
         return StartRequest(job.id, Trigger.SCHEDULE, slot=slot, missed=rest,
                             next_run_time=job.next_run_time, set_next=True, fired=True)
 
@@ -381,9 +381,9 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
 
     # The engine's own jobs.
 
-    def _run_engine_job(self, job_id, run_times):
+    def _run_engine_job(self, job_id, slot):
         if job_id != HOUSEKEEPING_JOB_ID:
             return
         if self._housekeeping is not None and self._housekeeping.is_alive():
             return
-        self._housekeeping = run_in_background(self.scheduler, job_id, run_times[-1])
+        self._housekeeping = run_in_background(self.scheduler, job_id, slot)

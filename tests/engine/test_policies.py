@@ -161,3 +161,23 @@ def test_after_downtime_only_the_latest_slot_runs_and_one_record_says_what_was_m
     assert only.error_message == (
         "missed 3 scheduled run(s) between 2031-03-04 08:00 UTC and 2031-03-04 10:00 UTC while the "
         "scheduler was not running; the latest was more than task_misfire_grace (60 s) ago")
+
+
+def test_after_the_clock_leaps_two_years_the_missed_slots_are_counted_not_listed(start_engine, make_task,
+                                                                                  time_machine, settings):
+    settings.TIME_ZONE = "UTC"
+    minute = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    time_machine.move_to(minute - timedelta(seconds=5), tick=True)
+    task = make_task("minutely", task_schedule="* * * * *")
+    start_engine()
+    # A machine suspended for two years (or a clock set far ahead): about a million minutes are due at once.
+    later = minute + timedelta(days=730)
+    time_machine.move_to(later + timedelta(seconds=0.5), tick=True)
+
+    skipped, ran = wait_for(lambda: len(runs_of(task)) == 2 and runs_of(task), 3, what="the leap to be handled")
+    assert ran.scheduled_time == later and ran.status != ExecutionStatus.SKIPPED
+    assert skipped.status == ExecutionStatus.SKIPPED and skipped.scheduled_time == later - timedelta(minutes=1)
+    assert skipped.error_message.startswith(
+        f"missed at least 9999 scheduled run(s) between {minute:%Y-%m-%d %H:%M} UTC and "
+        f"{later - timedelta(minutes=1):%Y-%m-%d %H:%M} UTC")
+
