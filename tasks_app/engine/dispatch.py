@@ -19,6 +19,9 @@ from .runner import not_started
 log = logging.getLogger("Scheduler")
 
 RETRYABLE = (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
+# A run is claimed at most scheduler.AHEAD (0.1 s) before its slot and held until then. Held for longer than
+# this, the clock was set back meanwhile: the run starts at once rather than when the clock comes round again.
+HELD_AT_MOST = 1.0  # seconds
 
 
 @dataclass
@@ -236,7 +239,7 @@ class DispatchMixin:
 
     def _release_held(self):
         """Hand over the runs whose slot has come (claimed just before it, see scheduler.AHEAD)."""
-        while self.held and self.held[0][0] <= time.time():
+        while self.held and not 0 < self.held[0][0] - time.time() <= HELD_AT_MOST:
             self._hand_over(heapq.heappop(self.held)[2])
 
     def _hand_over(self, execution):

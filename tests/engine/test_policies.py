@@ -181,3 +181,17 @@ def test_after_the_clock_leaps_two_years_the_missed_slots_are_counted_not_listed
         f"missed at least 9999 scheduled run(s) between {minute:%Y-%m-%d %H:%M} UTC and "
         f"{later - timedelta(minutes=1):%Y-%m-%d %H:%M} UTC")
 
+
+def test_a_run_claimed_just_before_its_slot_starts_at_once_if_the_clock_is_then_set_back(start_engine, make_task,
+                                                                                         time_machine):
+    minute = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    time_machine.move_to(minute - timedelta(seconds=3), tick=True)
+    task = make_task("minutely", task_schedule="* * * * *")
+    start_engine()
+    # The clock stands still a moment before the slot: the run is claimed and waits for the slot.
+    time_machine.move_to(minute - timedelta(seconds=0.05), tick=False)
+    (claimed,) = wait_for(lambda: runs_of(task, status=ExecutionStatus.RUNNING), 3, what="the claim")
+    # Then it is set back an hour (a wrong clock corrected): the claimed run does not wait for that hour.
+    time_machine.move_to(minute - timedelta(hours=1), tick=True)
+    done = wait_for(lambda: finished(claimed.pk), 5, what="the claimed run to start and end")
+    assert done.status == ExecutionStatus.SUCCESS and done.scheduled_time == minute
