@@ -43,9 +43,11 @@ def table(results, failures) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     rows, errors = [], []
     for name in BENCHMARKS:
-        if name in failures or name not in results:
-            why = f"exit {failures[name]}" if name in failures else "not run"
-            errors.append(f"| {name}: benchmark did not finish ({why}) | - | - | - | - | ERROR |")
+        if name in failures:
+            errors.append(f"| {name}: benchmark did not finish (exit {failures[name]}) | - | - | - | - | ERROR |")
+            continue
+        if name not in results:
+            errors.append(f"| {name}: not run yet | - | - | - | - | - |")
             continue
         rows += results[name]["rows"]
     rows.sort(key=lambda r: r["measurement"].split(".", 1)[0])
