@@ -85,6 +85,12 @@ class JobSync:
                 self.jobs[job.id] = ("", "")
         return found
 
+    def pending_slots(self, existing, rows: dict[int, TaskRow]) -> dict[str, datetime]:
+        """task_id -> the slot its stored job waits for, for jobs of the task's current schedule."""
+        current = {row.task_id: (row.schedule, row.zone) for row in rows.values()}
+        return {job_id: job.next_run_time for job_id, job in existing.items()
+                if job.next_run_time is not None and self.jobs.get(job_id) == current.get(job_id)}
+
     def apply(self, rows: dict[int, TaskRow], changed: set[int] | None, now, existing=None) -> tuple[int, int]:
         """Bring jobs in line with `rows`. changed=None checks every task (start-up, full resync); else only
         those pks (and removes jobs of tasks that are gone). Returns (added or replaced, removed)."""

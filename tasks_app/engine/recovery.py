@@ -4,7 +4,7 @@ slots missed meanwhile."""
 import json
 import logging
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -105,22 +105,29 @@ def last_slots() -> dict[int, datetime]:
     return dict(rows)
 
 
-def missed_since(row, heartbeat_seen, slots_by_task) -> datetime:
-    """Slots after this instant were missed: the latest of when a scheduler was last seen, the task's
-    last recorded slot and its last change (a slot before a task was created or enabled was not missed)."""
-    candidates = [row.updated_at, slots_by_task.get(row.pk), heartbeat_seen]
+def missed_since(row, heartbeat_seen, slots_by_task, waiting_for=None) -> datetime:
+    """Slots after this instant were missed: the latest of the task's last recorded slot, its last change
+    (a slot before a task was created or enabled was not missed), and the slot its stored job waits for
+    (every earlier one was dealt with) - or, without such a job, when a scheduler was last seen. The job
+    store is the better witness: a scheduler that could read but not write (a locked database) still
+    wrote its heartbeat while its slots went unclaimed."""
+    pending = waiting_for - timedelta(microseconds=1) if waiting_for is not None else heartbeat_seen
+    candidates = [row.updated_at, slots_by_task.get(row.pk), pending]
     return max(moment for moment in candidates if moment is not None)
 
 
-def find_missed(rows, now, heartbeat_seen) -> list[tuple]:
-    """[(row, policy.Missed)] for enabled scheduled tasks that have slots in (since, now]."""
+def find_missed(rows, now, heartbeat_seen, waiting_for=None) -> list[tuple]:
+    """[(row, policy.Missed)] for enabled scheduled tasks that have slots in (since, now].
+    waiting_for: task_id -> the next run time its stored job holds (jobs of the task's current schedule)."""
     slots_by_task = last_slots()
+    waiting_for = waiting_for or {}
     found = []
     for row in rows:
         if not (row.enabled and row.schedule):
             continue
         try:
-            missed = policy.missed_slots(row.schedule, row.zone, missed_since(row, heartbeat_seen, slots_by_task), now)
+            since = missed_since(row, heartbeat_seen, slots_by_task, waiting_for.get(row.task_id))
+            missed = policy.missed_slots(row.schedule, row.zone, since, now)
         except Exception as exc:  # a bad expression or zone: _add says so when it does not schedule it
             log.error("Task %s: schedule %r in %s cannot be read: %s", row.task_id, row.schedule, row.zone, exc)
             continue

@@ -138,7 +138,8 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
         self.dependents = jobs.chain_dependents(self.rows)
         now = timezone.now()
         seen = previous["last_seen"] if previous else None
-        for row, missed in recovery.find_missed(self.rows.values(), now, seen):
+        pending = self.sync.pending_slots(existing, self.rows)
+        for row, missed in recovery.find_missed(self.rows.values(), now, seen, pending):
             slot, rest = policy.split(missed, row.grace, now)
             self.starts.append(StartRequest(row.task_id, Trigger.SCHEDULE, slot=slot, missed=rest))
         added, removed = self.sync.apply(self.rows, None, now, existing=existing)

@@ -195,3 +195,28 @@ def test_a_run_claimed_just_before_its_slot_starts_at_once_if_the_clock_is_then_
     time_machine.move_to(minute - timedelta(hours=1), tick=True)
     done = wait_for(lambda: finished(claimed.pk), 5, what="the claimed run to start and end")
     assert done.status == ExecutionStatus.SUCCESS and done.scheduled_time == minute
+
+
+def test_slots_a_scheduler_could_not_claim_before_it_died_are_counted_from_its_job_store(
+        start_engine, make_task, time_machine, settings):
+    from tasks_app.engine.scheduler import SchedulerEngine
+
+    settings.TIME_ZONE = "UTC"
+    time_machine.move_to(datetime(2031, 3, 4, 7, 0, 30, tzinfo=UTC), tick=True)
+    task = make_task("minutely", task_schedule="* * * * *", task_misfire_grace=120)
+    Task.objects.update(updated_at=datetime(2031, 3, 4, 6, 0, tzinfo=UTC))
+    first = SchedulerEngine(stop_grace=0)
+    first.start()  # its job store now waits for the 07:01 slot
+    first.request_stop()
+    first.run()
+    # It went on writing its heartbeat until 07:10:30 while its database refused every claim (locked), then died.
+    time_machine.move_to(datetime(2031, 3, 4, 7, 10, 30, tzinfo=UTC), tick=False)
+    recovery.write_heartbeat("old-host:1", datetime(2031, 3, 4, 7, 0, tzinfo=UTC))
+    time_machine.move_to(datetime(2031, 3, 4, 7, 20, 0, 500000, tzinfo=UTC), tick=True)
+
+    start_engine()
+    skipped, ran = wait_for(lambda: len(runs_of(task)) == 2 and runs_of(task), 5)
+    assert ran.scheduled_time == datetime(2031, 3, 4, 7, 20, tzinfo=UTC)
+    assert skipped.error_message == (
+        "missed 19 scheduled run(s) between 2031-03-04 07:01 UTC and 2031-03-04 07:19 UTC while the "
+        "scheduler was not running; only the latest slot runs")
