@@ -99,12 +99,10 @@ def end_unfinished(ids, *, status, reason, now, only_active=True) -> int:
     return count
 
 
-def new_retry(execution, *, end_time, interval) -> TaskExecution | None:
+def new_retry(execution, *, end_time, interval) -> TaskExecution:
     """The next attempt of a failed run: queued for any scheduler, not before end + task_retry_interval."""
     from datetime import timedelta
 
-    if not Task.objects.filter(pk=execution.task_id).exists():
-        return None
     retry = TaskExecution.objects.create(
         task_id=execution.task_id, status=ExecutionStatus.QUEUED, trigger=Trigger.RETRY,
         scheduled_time=execution.scheduled_time, attempt=execution.attempt + 1,

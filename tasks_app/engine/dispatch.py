@@ -31,7 +31,7 @@ class StartRequest:
     trigger: str
     slot: datetime | None = None
     missed: policy.Missed | None = None  # slots that will not run: one skipped execution records them
-    requested_by: str = "scheduler"
+    requested_by: str = policy.SCHEDULER
     next_run_time: datetime | None = None
     set_next: bool = False
     fired: bool = False  # an APScheduler fire: its job's new next run time is written with it
@@ -177,10 +177,12 @@ class DispatchMixin:
 
     def _claim_one(self, execution, now, plan: Plan):
         task = execution.task
+        if execution.trigger == Trigger.RETRY and not task.task_enabled and not policy.asked_by_a_user(execution):
+            self._skip_queued(execution, "not tried again: the task was disabled after the failed attempt", now, plan)
+            return
         action, detail = self._overlap(task, plan)
         if action == "skip":
-            if bk.skip_queued(execution, now=now, worker=self.worker, reason=detail):
-                log.info("Task %s: queued execution %s skipped: %s", task.task_id, execution.pk, detail)
+            self._skip_queued(execution, detail, now, plan)
             return
         if action == "wait":
             if bk.hold_queued(execution, worker=self.worker):
@@ -191,6 +193,16 @@ class DispatchMixin:
         plan.stop.extend(detail or ())
         if bk.claim_queued(execution, now=now, worker=self.worker):
             self._planned_start(execution, plan)
+
+    def _skip_queued(self, execution, reason, now, plan: Plan):
+        if not bk.skip_queued(execution, now=now, worker=self.worker, reason=reason):
+            return
+        log.info("Task %s: queued execution %s skipped: %s", execution.task.task_id, execution.pk, reason)
+        if execution.trigger == Trigger.RETRY:
+            # The failure's notice waited for the last attempt; this retry was it.
+            failed = policy.previous_attempt(execution)
+            if failed is not None:
+                plan.notify.append(failed)
 
     def _planned_start(self, execution, plan: Plan):
         plan.run.append(execution)
@@ -287,12 +299,14 @@ class DispatchMixin:
             task = execution.task
             ended.add(execution.pk)
             retry = None
-            if result.status in RETRYABLE and execution.attempt <= task.task_retry and self._may_retry(execution):
-                retry = bk.new_retry(execution, end_time=result.end_time, interval=task.task_retry_interval)
-            if retry is not None:
+            again = (result.status in RETRYABLE and execution.pk not in self.stopping
+                     and policy.retry_after(execution))
+            if again:
+                interval, retries = again
+                retry = bk.new_retry(execution, end_time=result.end_time, interval=interval)
                 self.retry_at = min(self.retry_at, retry.not_before.timestamp())
                 log.info("Task %s: execution %s %s; attempt %s of %s queued as execution %s for %s",
-                         task.task_id, execution.pk, result.status, retry.attempt, task.task_retry + 1,
+                         task.task_id, execution.pk, result.status, retry.attempt, retries + 1,
                          retry.pk, retry.not_before.isoformat())
             others = self.by_task.get(execution.task_id, set()) - ended
             waiting = self.waiting.get(execution.task_id)
@@ -308,16 +322,6 @@ class DispatchMixin:
         bk.statuses_ended(statuses)
         bk.status_started_many(plan.started, now=now)
         return plan
-
-    def _may_retry(self, execution) -> bool:
-        """No retry for a run a user stopped (the flag may have arrived as it failed), or of a task since
-        deleted, or disabled (unless a user ran the disabled task by hand)."""
-        if execution.pk in self.stopping:
-            return False
-        row = self.rows.get(execution.task_id)
-        if row is None or not (row.enabled or execution.trigger == Trigger.MANUAL):
-            return False
-        return not TaskExecution.objects.filter(pk=execution.pk).exclude(stop_requested_by="").exists()
 
     def _forget(self, batch):
         for execution, result in batch:
@@ -337,6 +341,6 @@ class DispatchMixin:
             for pk in self.dependents.get(dep, ()):
                 row = self.rows.get(pk)
                 if row is not None:
-                    requests.append(StartRequest(row.task_id, Trigger.DEPENDENCY, requested_by=f"dependency {dep}"))
+                    requests.append(StartRequest(row.task_id, Trigger.DEPENDENCY, requested_by=policy.CHAIN + dep))
         return requests
 

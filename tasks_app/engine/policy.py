@@ -110,3 +110,36 @@ def chain_ready(task) -> bool:
         if own is not None and (latest[1] is None or latest[1] <= own):
             return False
     return True
+
+
+SCHEDULER = "scheduler"  # requested_by of the runs the scheduler starts by itself
+CHAIN = "dependency "  # requested_by prefix of a chain run: "dependency <task_id>"
+
+
+def asked_by_a_user(execution) -> bool:
+    """A person asked for this run, or for the run it retries (run now), not a schedule or a chain."""
+    who = execution.requested_by
+    return who != SCHEDULER and not who.startswith(CHAIN)
+
+
+def retry_after(execution) -> tuple[int, int] | None:
+    """(task_retry_interval, task_retry) if a failed run is to be tried again, else None. Read now, not
+    when the run started: a user may have stopped it as it failed, or deleted, disabled or edited its task
+    while it ran. A disabled task's runs are retried only if a user asked for them."""
+    row = (TaskExecution.objects.filter(pk=execution.pk)
+           .values_list("stop_requested_by", "task__task_enabled", "task__task_retry", "task__task_retry_interval")
+           .first())
+    if row is None:  # the task was deleted, and its executions with it
+        return None
+    stopped_by, enabled, retries, interval = row
+    if stopped_by or execution.attempt > retries or not (enabled or asked_by_a_user(execution)):
+        return None
+    return interval, retries
+
+
+def previous_attempt(retry):
+    """The failed run a pending retry would have tried again (its task loaded), or None."""
+    return (TaskExecution.objects.filter(task_id=retry.task_id, attempt=retry.attempt - 1,
+                                         scheduled_time=retry.scheduled_time, execution_id__lt=retry.pk)
+            .select_related("task").order_by("-execution_id").first())
+

@@ -1,13 +1,15 @@
 """Runs through the engine, driven in-process with the real LocalExecutor and real task processes:
 run now, timeout, retries and the failure e-mail, stop, secrets, and what TaskStatus says."""
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core import mail
+from django.utils import timezone
 
 from tasks_app.engine.procgroup import group_alive
-from tasks_app.models import ExecutionStatus, TaskExecution, TaskStatus
+from tasks_app.models import ExecutionStatus, Task, TaskExecution, TaskStatus
 from tasks_app.services.executions import NothingRunning, run_now, stop_task
 
 from .conftest import journal_pid, process_alive, wait_for
@@ -78,6 +80,71 @@ def test_a_failing_run_is_retried_a_second_apart_and_one_failure_email_goes_out(
     wait_for(lambda: TaskStatus.objects.get(task=task).last_execution_id == runs[2].pk, 5)
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["ops@example.com"] and "flaky" in mail.outbox[0].subject
+
+
+def test_a_disabled_tasks_run_that_a_user_asked_for_gets_all_its_attempts(start_engine, make_task):
+    task = make_task("by-hand", task_exec="fail.py", task_enabled=False, task_retry=2, task_retry_interval=0)
+    start_engine()
+    run_now(task, actor="alice", door="api")
+
+    def three_ended():
+        runs = TaskExecution.objects.filter(task=task, status=ExecutionStatus.FAILED)
+        return runs.count() == 3 and list(runs.order_by("execution_id"))
+
+    assert [r.attempt for r in wait_for(three_ended, 10, what="three attempts")] == [1, 2, 3]
+
+
+def test_a_run_is_retried_by_the_tasks_settings_when_it_ends_not_when_it_started(start_engine, make_task):
+    task = make_task("edited", task_exec="sleep.py", task_env={"SLEEP": "1", "EXIT": "1"}, task_retry=3,
+                     task_retry_interval=0)
+    start_engine()
+    run = run_now(task, actor="alice", door="api")
+    wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status="running").exists(), 2)
+    Task.objects.filter(pk=task.pk).update(task_retry=0)  # edited while the run is in flight
+
+    assert wait_for(lambda: ended(run.pk), 5).status == ExecutionStatus.FAILED
+    assert TaskExecution.objects.filter(task=task).count() == 1, "task_retry is 0 now: no retry"
+
+
+def pending_retry(task, *, requested_by, slot=None, not_before=None):
+    """A failed first attempt and its queued retry, as a scheduler that has since stopped left them."""
+    now = timezone.now()
+    failed = TaskExecution.objects.create(
+        task=task, status=ExecutionStatus.FAILED, trigger="schedule" if slot else "manual", scheduled_time=slot,
+        requested_by=requested_by, worker="old-host:1", start_time=now, end_time=now, duration=0.1, return_code=1,
+        error_message="exit code 1")
+    retry = TaskExecution.objects.create(
+        task=task, status=ExecutionStatus.QUEUED, trigger="retry", scheduled_time=slot, attempt=2,
+        requested_by=requested_by, not_before=not_before or now, worker="")
+    return failed, retry
+
+
+def test_a_pending_retry_of_a_scheduled_run_does_not_run_once_its_task_is_disabled(start_engine, make_task):
+    task = make_task("nightly", task_exec="ok.py", task_enabled=False, task_retry=2,
+                     task_notify={"on_failure": True, "email": "ops@example.com"})
+    failed, retry = pending_retry(task, requested_by="scheduler", slot=timezone.now().replace(microsecond=0))
+    start_engine()
+
+    skipped = wait_for(lambda: ended(retry.pk), 2, what="the retry to be decided")
+    assert skipped.status == ExecutionStatus.SKIPPED
+    assert skipped.error_message == "not tried again: the task was disabled after the failed attempt"
+    # The failure notice waited for the last attempt: this was it.
+    wait_for(lambda: mail.outbox, 5, what="the failure notice")
+    assert mail.outbox[0].subject == "[scheduler] nightly: failed" and f"Execution: {failed.pk}" in mail.outbox[0].body
+
+
+def test_a_retry_skipped_because_the_task_is_busy_sends_the_failure_notice(start_engine, make_task):
+    task = make_task("busy-retry", task_exec="sleep.py", task_env={"SLEEP": "30"}, task_retry=1,
+                     task_overlap="skip", task_notify={"on_failure": True, "email": "ops@example.com"})
+    failed, retry = pending_retry(task, requested_by="alice", not_before=timezone.now() + timedelta(seconds=1))
+    start_engine()
+    busy = run_now(task, actor="bob", door="api")
+    wait_for(lambda: TaskExecution.objects.filter(pk=busy.pk, status="running").exists(), 2)
+
+    skipped = wait_for(lambda: ended(retry.pk), 3, what="the retry to be decided")
+    assert skipped.status == ExecutionStatus.SKIPPED and "still running" in skipped.error_message
+    wait_for(lambda: mail.outbox, 5, what="the failure notice")
+    assert mail.outbox[0].subject == "[scheduler] busy-retry: failed" and f"Execution: {failed.pk}" in mail.outbox[0].body
 
 
 def test_stop_ends_a_running_execution_within_two_seconds_and_cancels_its_retry(start_engine, make_task):
