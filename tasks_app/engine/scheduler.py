@@ -365,6 +365,8 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
             log.error("Could not take the scheduler lock again (%s): stopping, another scheduler may run", exc)
             self.exit_code = 1
             self.request_stop()
+            return
+        log.info("Scheduler lock taken again")
 
     def _db_trouble(self, what, exc):
         if what not in self._db_failing:
