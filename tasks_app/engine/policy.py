@@ -85,12 +85,13 @@ def dependency_problem(task) -> str | None:
     for dep in deps:
         if dep not in existing:
             return f"dependency {dep} does not exist"
+        # Any run, not only the latest: with task_overlap "allow" an older one may still be going.
+        if TaskExecution.objects.filter(task__task_id=dep, status=ExecutionStatus.RUNNING).exists():
+            return f"dependency {dep} is still running"
         latest = latest_run(dep)
         if latest is None:
             return f"dependency {dep} has not run yet"
         status = latest[0]
-        if status == ExecutionStatus.RUNNING:
-            return f"dependency {dep} is still running"
         if status != ExecutionStatus.SUCCESS:
             return f"dependency {dep} did not succeed (its latest run ended {status})"
     return None

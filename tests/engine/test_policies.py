@@ -108,6 +108,23 @@ def test_a_scheduled_task_runs_when_its_dependencies_succeeded(start_engine, mak
     assert run.scheduled_time == minute and run.status != ExecutionStatus.SKIPPED
 
 
+def test_a_scheduled_task_is_skipped_while_an_older_run_of_its_dependency_still_runs(start_engine, make_task,
+                                                                                     next_minute):
+    upstream = make_task("extract", task_exec="sleep.py", task_env={"SLEEP": "30"}, task_overlap="allow")
+    start_engine()
+    old = run_now(upstream, actor="alice", door="api")
+    wait_for(lambda: running(old.pk), 2)
+    Task.objects.filter(pk=upstream.pk).update(task_env={"SLEEP": "0"})
+    quick = run_now(upstream, actor="alice", door="api")
+    assert wait_for(lambda: finished(quick.pk), 5).status == ExecutionStatus.SUCCESS  # the latest run succeeded
+
+    minute = next_minute()
+    downstream = make_task("load", task_exec="ok.py", task_schedule="* * * * *", task_dependencies=["extract"])
+    skipped = wait_for(lambda: runs_of(downstream), 5, what="the scheduled fire")[0]
+    assert skipped.scheduled_time == minute and skipped.status == ExecutionStatus.SKIPPED
+    assert skipped.error_message == "dependency extract is still running"
+
+
 def test_a_chain_task_runs_each_time_its_dependencies_have_all_succeeded(start_engine, make_task):
     first = make_task("first", task_exec="ok.py")
     second = make_task("second", task_exec="ok.py")
