@@ -34,17 +34,26 @@ def stop_task(task, *, actor: str, door: str):
     with transaction.atomic():
         # Queued ones first: a claim racing with us either happened before (the run is running and is
         # flagged below) or finds the row no longer queued (the claim is a conditional UPDATE).
-        queued = list(TaskExecution.objects.filter(task=task, status=ExecutionStatus.QUEUED)
-                      .values_list("pk", flat=True))
-        cancelled = TaskExecution.objects.filter(pk__in=queued, status=ExecutionStatus.QUEUED).update(
-            status=ExecutionStatus.STOPPED, stop_requested_by=actor, start_time=now, end_time=now, duration=0.0,
-            error_message=f"stopped by {actor} before it started",
-        )
+        queued, cancelled = _cancel_queued(task, actor, now)
         running = list(TaskExecution.objects.filter(task=task, status=ExecutionStatus.RUNNING)
                        .values_list("pk", flat=True))
         TaskExecution.objects.filter(pk__in=running, stop_requested_by="").update(stop_requested_by=actor)
+        # A run that failed meanwhile may have queued its retry: on PostgreSQL the UPDATE above waits for
+        # the scheduler's commit and goes on, and only a new statement sees that retry. Cancel it too.
+        later, more = _cancel_queued(task, actor, now)
+        queued, cancelled = queued + later, cancelled + more
     if not running and not cancelled:
         raise NothingRunning(f"task {task.task_id} has no running or queued execution")
     log.info("Task %s: stop requested by %s via %s (running %s, cancelled queued %s)", task.task_id, actor,
              door, running or "none", queued if cancelled else "none")
     return list(TaskExecution.objects.filter(pk__in=running + queued).order_by("-execution_id"))
+
+
+def _cancel_queued(task, actor, now):
+    """Stop the task's queued runs (run now, pending retries); returns (their ids, how many were stopped)."""
+    queued = list(TaskExecution.objects.filter(task=task, status=ExecutionStatus.QUEUED).values_list("pk", flat=True))
+    cancelled = TaskExecution.objects.filter(pk__in=queued, status=ExecutionStatus.QUEUED).update(
+        status=ExecutionStatus.STOPPED, stop_requested_by=actor, start_time=now, end_time=now, duration=0.0,
+        error_message=f"stopped by {actor} before it started",
+    ) if queued else 0
+    return queued, cancelled

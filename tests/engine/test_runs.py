@@ -1,11 +1,14 @@
 """Runs through the engine, driven in-process with the real LocalExecutor and real task processes:
 run now, timeout, retries and the failure e-mail, stop, secrets, and what TaskStatus says."""
 import os
+import threading
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.core import mail
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tasks_app.engine.procgroup import group_alive
@@ -200,3 +203,46 @@ def test_a_child_process_sees_none_of_the_engines_secrets(start_engine, make_tas
     for secret in ("s" * 40, "hunter2", "mail-secret", settings.SECRET_KEY):
         assert secret not in text
     assert os.environ["DJANGO_SECRET_KEY"] == "s" * 40  # the engine's own environment is untouched
+
+
+def test_stop_cancels_the_retry_of_a_run_that_failed_while_the_stop_was_being_recorded(make_task, transactional_db):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writing transaction at a time: the stop simply waits for the scheduler's")
+    task = make_task("racing", task_retry=1)
+    run = TaskExecution.objects.create(task=task, status=ExecutionStatus.RUNNING, trigger="manual",
+                                       requested_by="alice", worker="host:1", start_time=timezone.now())
+    recorded, commit, results = threading.Event(), threading.Event(), []
+
+    def scheduler_records_the_failure():  # what the scheduler's end-of-run transaction does
+        with transaction.atomic():
+            TaskExecution.objects.filter(pk=run.pk).update(status=ExecutionStatus.FAILED, end_time=timezone.now())
+            TaskExecution.objects.create(task=task, status=ExecutionStatus.QUEUED, trigger="retry", attempt=2,
+                                         requested_by="alice", not_before=timezone.now(), worker="")
+            recorded.set()
+            commit.wait(10)
+        connection.close()
+
+    def user_stops():
+        results.append(stop_task(task, actor="bob", door="api"))
+        connection.close()
+
+    scheduler = threading.Thread(target=scheduler_records_the_failure)
+    scheduler.start()
+    recorded.wait(10)
+    user = threading.Thread(target=user_stops)
+    user.start()
+
+    def stop_waits_for_the_row_lock():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND wait_event_type = 'Lock'")
+            return cursor.fetchone()[0]
+
+    wait_for(stop_waits_for_the_row_lock, 10, what="the stop to wait for the scheduler's commit")
+    commit.set()
+    scheduler.join(10)
+    user.join(10)
+
+    retry = TaskExecution.objects.get(task=task, trigger="retry")
+    assert retry.status == ExecutionStatus.STOPPED and retry.error_message == "stopped by bob before it started"
+    assert results, "stop_task answered"
