@@ -129,8 +129,9 @@ class WebhookNotifier(Notifier):
 
     def send(self):
         url = str(self.config["webhook"])
+        shown = shown_url(url)
         if urlsplit(url).scheme not in ("http", "https"):
-            raise NotifierError(f"webhook {url!r}: only http and https URLs are allowed", retryable=False)
+            raise NotifierError(f"webhook {shown}: only http and https URLs are allowed", retryable=False)
         body = json.dumps(summary(self.execution), ensure_ascii=False).encode()
         request = urllib.request.Request(
             url, data=body, method="POST",
@@ -141,9 +142,17 @@ class WebhookNotifier(Notifier):
                 response.read(1024)
         except urllib.error.HTTPError as exc:
             retryable = exc.code >= 500 or exc.code in (408, 429)
-            raise NotifierError(f"webhook {url}: HTTP {exc.code}", retryable=retryable) from exc
+            raise NotifierError(f"webhook {shown}: HTTP {exc.code}", retryable=retryable) from exc
         except (urllib.error.URLError, socket.timeout, OSError) as exc:
-            raise NotifierError(f"webhook {url}: {getattr(exc, 'reason', exc)}", retryable=True) from exc
+            raise NotifierError(f"webhook {shown}: {getattr(exc, 'reason', exc)}", retryable=True) from exc
+
+
+def shown_url(url: str) -> str:
+    """A webhook URL as it may appear in logs: scheme and host only. Its path, query and user part often hold
+    the secret that lets anyone post (Slack, Discord, Teams URLs), and sys.log is readable by many."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}/..." if parts.path.strip("/") or parts.query else f"{parts.scheme}://{host}"
 
 
 @lru_cache(maxsize=8)

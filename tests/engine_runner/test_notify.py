@@ -163,6 +163,20 @@ def test_a_webhook_answering_500_is_tried_once_more_and_a_404_is_not(make_execut
     assert execution.status == "failed"
 
 
+def test_a_failing_webhook_is_logged_without_the_secret_in_its_url(make_execution, webhook_server, executor_log):
+    secret_url = webhook_server.url + "/T000/B000/XXXXsecretXXXX?token=abc"
+    execution = run_and_record(make_execution("exit_one.py", task_notify={"on_failure": True, "webhook": secret_url}))
+    webhook_server.status = 404
+
+    notify_execution(execution)
+
+    assert webhook_server.received[0][0] == "/hook/T000/B000/XXXXsecretXXXX?token=abc"  # the real URL was used
+    (line,) = [line for line in executor_log if "WebhookNotifier failed" in line]
+    host = webhook_server.url.split("/")[2]
+    assert f"webhook http://{host}/...: HTTP 404" in line
+    assert "XXXXsecretXXXX" not in line and "abc" not in line
+
+
 def test_a_slow_webhook_times_out_as_a_retryable_error(make_execution, webhook_server, monkeypatch):
     monkeypatch.setattr(notify, "WEBHOOK_TIMEOUT", 0.3)
     webhook_server.delay = 1
