@@ -1,5 +1,7 @@
 """The filters of the API's task list and of a task's executions. Parameters are read by tasks_app.params (a bad
 value is a 400 naming the parameter and the value, through errors.py), states by tasks_app.task_state."""
+from datetime import timezone as dt_timezone
+
 from tasks_app import params, task_state
 from tasks_app.models import ExecutionStatus, Trigger
 
@@ -28,10 +30,11 @@ def filter_executions(queryset, request, tz):
     trigger = params.choice(query, "trigger", Trigger.values)
     if trigger:
         queryset = queryset.filter(trigger=trigger)
+    # In UTC before the database sees them: PostgreSQL refuses offsets past 15:59 that Python accepts (-19:30).
     since = params.moment(query, "since", tz)
     if since:
-        queryset = queryset.filter(start_time__gte=since)
+        queryset = queryset.filter(start_time__gte=since.astimezone(dt_timezone.utc))
     until = params.moment(query, "until", tz)
     if until:
-        queryset = queryset.filter(start_time__lte=until)
+        queryset = queryset.filter(start_time__lte=until.astimezone(dt_timezone.utc))
     return queryset
