@@ -19,6 +19,7 @@ from tasks_app.services import executions as run_services
 
 from .common import DOOR, DOWNLOAD_RENDERERS, actor_of, logger, who
 from .filters import filter_executions
+from .pagination import ExecutionCursorPagination
 from .schema import query
 from .serializers import (
     ExecutionDetailSerializer,
@@ -130,17 +131,16 @@ class TaskRunsMixin:
         return Response(data)
 
     @extend_schema(
-        summary="Execution history, newest first",
+        summary="Execution history, newest first, paged by cursor (follow next and previous)",
         parameters=[
             query("status", str, "Only executions with this status", enum=list(ExecutionStatus.values)),
             query("trigger", str, "Only executions started this way", enum=list(Trigger.values)),
             query("since", OpenApiTypes.DATETIME, "Started at or after (ISO 8601)"),
             query("until", OpenApiTypes.DATETIME, "Started at or before (ISO 8601)"),
-            query("page", int, "Page number", minimum=1),
         ],
         responses=ExecutionSerializer(many=True),
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=ExecutionCursorPagination)  # why: pagination.py
     def executions(self, request, task_id=None):
         task = self.get_object()
         runs = filter_executions(task.executions.select_related("task"), request, task.timezone_name)
