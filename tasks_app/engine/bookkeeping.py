@@ -51,9 +51,9 @@ def start_waiting(execution, *, now) -> bool:
     return started == 1
 
 
-def skip_queued(execution, *, now, worker, reason, claimed_by_me=False) -> bool:
-    owner = worker if claimed_by_me else ""
-    done = TaskExecution.objects.filter(pk=execution.pk, status=ExecutionStatus.QUEUED, worker=owner).update(
+def skip_queued(execution, *, now, worker, reason) -> bool:
+    """Record a queued run nobody has claimed as skipped; False if another process got there first."""
+    done = TaskExecution.objects.filter(pk=execution.pk, status=ExecutionStatus.QUEUED, worker="").update(
         status=ExecutionStatus.SKIPPED, worker=worker, start_time=now, end_time=now, duration=0.0,
         error_message=reason)
     if done:
@@ -145,10 +145,6 @@ def statuses_ended(ended) -> None:
             if pk not in have:
                 fields["last_execution_id"] = fields.pop("last_execution")
                 _status_update(pk, fields)
-
-
-def status_ended(execution, *, still_running: bool) -> None:
-    statuses_ended([(execution, still_running)])
 
 
 def poll(worker: str):

@@ -79,23 +79,16 @@ def recover_lost(now) -> list[TaskExecution]:
             TaskExecution.objects.filter(pk=execution.pk).update(
                 status=ExecutionStatus.LOST, error_message=reason, end_time=now,
                 start_time=execution.start_time or now, duration=round(max(0.0, duration), 3),
-                pid=pid_or_none(pids.get(execution.pk), execution.pid))
+                pid=pids.get(execution.pk) or execution.pid)
             execution.status, execution.error_message, execution.end_time = ExecutionStatus.LOST, reason, now
             execution.start_time = execution.start_time or now
             execution.duration = round(max(0.0, duration), 3)
-            bookkeeping.status_ended(execution, still_running=False)
+            bookkeeping.statuses_ended([(execution, False)])
     journal.remove_journals()
     for execution in leftovers:
         log.warning("Execution %s of task %s is lost: %s", execution.pk, execution.task.task_id,
                     execution.error_message)
     return leftovers
-
-
-def pid_or_none(*candidates):
-    for pid in candidates:
-        if pid:
-            return pid
-    return None
 
 
 def last_slots() -> dict[int, datetime]:

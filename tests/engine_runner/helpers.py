@@ -1,28 +1,8 @@
 """Small waits and process checks shared by the TaskExecutor tests."""
 import os
-import time
 
-
-def wait_for(predicate, timeout, step=0.01, what="condition"):
-    """Poll `predicate` until true; fail after `timeout` seconds. Returns the predicate's value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(step)
-
-
-def process_exists(pid):
-    """True if `pid` is a live process (a zombie waiting for its reaper counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] != b"Z"
+from tests.engine.conftest import process_alive as process_exists  # noqa: F401
+from tests.engine.conftest import wait_for  # noqa: F401
 
 
 def group_exists(pgid):

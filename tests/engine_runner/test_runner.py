@@ -4,11 +4,11 @@ import os
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from tasks_app.engine import runner
 from tasks_app.engine.childenv import task_log_file
 from tasks_app.engine.runner import StopSignal, kill_process_group, read_output, run_execution
 
@@ -16,16 +16,9 @@ from .helpers import group_exists, process_exists, wait_for
 
 pytestmark = pytest.mark.django_db
 
-DOCUMENT_ENV = {
-    "TASK_NAME": "测试任务",
-    "TASK_DESCRIPTION": "用于测试任务调度引擎的功能",
-    "PARAM1": "值1",
-    "PARAM2": "值2",
-    "PARAM3": "值3",
-    "DISPLAY_COLOR": "blue",
-    "DISPLAY_STYLE": "bold",
-    "DISPLAY_BORDER": "double",
-}
+# The document's test task, as shipped in conf/tasks.json.
+DOCUMENT_ENV = json.loads((Path(settings.BASE_DIR) / "conf" / "tasks.json").read_text(encoding="utf-8"))[
+    "tasks"][0]["task_env"]
 
 
 @pytest.mark.slow
