@@ -125,13 +125,20 @@ def main():
     user.groups.add(Group.objects.get(name="admin"))
     client = Client()
     client.force_login(user)
-    heavy_pages = int(EXECUTIONS * HEAVY_SHARE) // 50
+    # The execution history is paged by cursor (keyset): page 2 is the first answer's next link; the
+    # deep end is reached by date (until = the heavy task's 100th run) and then by that page's next link.
+    history = "/api/tasks/t00000/executions"
+    page2 = client.get(history).json()["next"]
+    oldest_100th = (datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=99)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    by_date = f"{history}?until={oldest_100th}"
+    deepest = client.get(by_date).json()["next"]
     m = {
         "baseline": timed(Client(), "/login/"),
         "api_tasks": timed(client, "/api/tasks?page=2"),
         "api_tasks_last": timed(client, f"/api/tasks?page={TASKS // 50}"),
-        "api_executions": timed(client, "/api/tasks/t00000/executions?page=2"),
-        "api_executions_deep": timed(client, f"/api/tasks/t00000/executions?page={heavy_pages}"),
+        "api_executions": timed(client, page2),
+        "api_executions_by_date": timed(client, by_date),
+        "api_executions_deep": timed(client, deepest),
         "task_list_page": timed(client, "/"),
         "history_page": timed(client, "/tasks/t00000/executions"),
         "api_log_tail": timed(client, "/api/tasks/t00000/logs?tail=100"),
@@ -146,8 +153,10 @@ def main():
 
     rows = [
         r("API: a page of 50 tasks", "api_tasks", 20),
-        r(f"API: a page of 50 executions of a task with {int(EXECUTIONS * HEAVY_SHARE):,}", "api_executions", 20),
-        r("API: the deepest page of that task's executions", "api_executions_deep", 20),
+        r(f"API: a page of 50 executions of a task with {int(EXECUTIONS * HEAVY_SHARE):,} (page 2)", "api_executions",
+          20),
+        r("API: that task's executions from a date near the oldest (until=...)", "api_executions_by_date", 20),
+        r("API: the deepest page of that task's executions (next link)", "api_executions_deep", 20),
         r(f"page: task list ({TASKS:,} tasks)", "task_list_page", 300),
         r("page: a task's execution history", "history_page", 50),
         r(f"API: {LOG_BYTES / 2**30:.3g} GiB task log tailed (last 100 lines)", "api_log_tail", 50),

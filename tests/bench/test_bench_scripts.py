@@ -44,7 +44,7 @@ def test_the_scale_benchmark_starts_the_real_scheduler_and_reports_every_figure(
 def test_the_web_benchmark_fills_a_database_and_times_pages_and_api(tmp_path):
     run_bench("web.py", tmp_path, "--smoke")
     rows = rows_of(tmp_path, "web")
-    assert len(rows) == 6
+    assert len(rows) == 7
     assert all(r["engine_value"] > 0 and r["baseline_value"] > 0 for r in rows)
 
 
