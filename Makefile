@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast bench screenshots browser venv clean
+.PHONY: run test test-fast bench screenshots browser redis venv clean
 
 venv: $(STAMP)
 
@@ -34,8 +34,21 @@ test: venv browser
 test-fast: venv
 	$(PY) -m pytest -m "not e2e"
 
-bench: venv
-	$(PY) bench/run_all.py
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+# Debian's Redis for the django-celery-beat comparison (bench/celery_beat.py starts it when it is down).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "Installing Debian's redis-server for the django-celery-beat comparison"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
+# The benchmark suite (about 15 minutes): one table, each figure beside its bar and baseline.
+bench: venv $(BENCH_STAMP) redis
+	$(PY) bench/run_all.py --doc docs/performance.md
 
 # PNGs of every page into docs/screenshots/ (a throwaway database, a real server, headless Chromium).
 screenshots: venv browser

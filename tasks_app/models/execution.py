@@ -60,6 +60,8 @@ class TaskExecution(models.Model):
         indexes = [
             models.Index(fields=["task", "-execution_id"], name="execution_task_newest"),
             models.Index(fields=["status"], name="execution_status"),
+            # History filtered by time (?since= / ?until=) without walking every run of the task.
+            models.Index(fields=["task", "start_time"], name="execution_task_start"),
         ]
         constraints = [
             models.UniqueConstraint(
