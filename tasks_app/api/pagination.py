@@ -16,12 +16,16 @@ class ExecutionCursorPagination(pagination.CursorPagination):
 
     Why a cursor rather than page numbers: a task that runs every minute has 100,000 executions in ten weeks.
     Page N costs a COUNT(*) over all of them plus an OFFSET that reads every skipped row (20.9 ms for the deepest
-    page on SQLite); a cursor page is `execution_id < last seen` on the (task, -execution_id) index and reads 51
-    rows at any depth, with no count. A history also grows at its head while it is read: with page numbers each
-    new run shifts every page by one (a client walking them sees a row twice); a cursor is a fixed position.
-    Random access is by time, not by page: `since`/`until` jump to a date, and the links keep those filters.
+    page on SQLite); a cursor page is `execution_id < last seen` read from a (task, execution_id) index: 51 rows
+    at any depth (0.1 ms of SQL), with no count. A history also grows at its head while it is read: with page
+    numbers each new run shifts every page by one (a client walking them sees a row twice); a cursor is a fixed
+    position. Random access is by time, not by page: `since`/`until` jump to a date, and the links keep them.
     `?page=` is refused with a 400 rather than ignored: an old client that counts pages would otherwise receive
-    the first page forever."""
+    the first page forever.
+
+    The task list keeps DRF's page numbers (settings): tasks number thousands, not millions; with 10,000 the COUNT
+    and the OFFSET of the last page cost about 2.5 ms (page 200 in 10 ms, page 2 in 7.4 ms), and a total and pages
+    to jump to are worth that in a list of configuration sorted by task_id."""
 
     ordering = "-execution_id"
     page_size = 50
