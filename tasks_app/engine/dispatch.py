@@ -249,8 +249,13 @@ class DispatchMixin:
             return
         self._hand_over(execution)
 
-    def _release_held(self):
-        """Hand over the runs whose slot has come (claimed just before it, see scheduler.AHEAD)."""
+    def _release_held(self, wait=False):
+        """Hand over the runs whose slot has come (claimed just before it, see scheduler.AHEAD); with
+        wait, sleep until the slots of all held runs have come."""
+        if wait and self.held:
+            ahead = max(slot for slot, _, _ in self.held) - time.time()
+            if 0 < ahead <= HELD_AT_MOST:
+                time.sleep(ahead)
         while self.held and not 0 < self.held[0][0] - time.time() <= HELD_AT_MOST:
             self._hand_over(heapq.heappop(self.held)[2])
 

@@ -255,6 +255,10 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
         first = FIRST_BATCH
         batches = [requests[:first]] + [requests[i:i + BATCH] for i in range(first, len(requests), BATCH)]
         for number, batch in enumerate(batches):
+            if number:
+                # The first batch waits for its slot (at most AHEAD); it must not also wait for the
+                # later batches to be written, which can take longer on a busy machine.
+                self._release_held(wait=True)
             jobs = [deferred.pop(r.task_id) for r in batch if r.fired and r.task_id in deferred]
             if number == 0:
                 jobs += deferred.values()  # the engine's own jobs

@@ -2,6 +2,7 @@
 a burst of tasks due in the same minute (every slot ends in an execution record, none skipped)."""
 import logging
 import sqlite3
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -77,6 +78,43 @@ def test_a_burst_of_tasks_due_in_the_same_minute_all_run_none_skipped(start_engi
     assert runs.values("task").distinct().count() == count
     claimed_by = max((r.start_time - minute).total_seconds() for r in runs.order_by("execution_id")[:8])
     assert claimed_by < 1.0, f"the first runs of the burst started {claimed_by:.3f} s after the minute"
+
+
+def test_the_first_runs_of_a_burst_start_at_their_slot_while_later_ones_are_still_being_written(
+        start_engine, engine_scripts, time_machine):
+    import threading
+
+    from django.db.backends.signals import connection_created
+
+    minute = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    time_machine.move_to(minute - timedelta(seconds=1.2), tick=True)
+    count = 20
+    Task.objects.bulk_create([Task(task_id=f"burst-{n:02}", task_name="burst", task_exec="ok.py",
+                                   task_schedule="* * * * *") for n in range(count)])
+    TaskStatus.objects.bulk_create([TaskStatus(task=t) for t in Task.objects.all()])
+    inserts = []
+
+    def slow_after_the_first_batch(execute, sql, params, many, context):  # a busy machine or database
+        if threading.current_thread().name == "engine-loop" and sql.startswith('INSERT INTO "tasks_app_taskexecution"'):
+            inserts.append(sql)
+            if len(inserts) > 1:
+                time.sleep(0.5)
+        return execute(sql, params, many, context)
+
+    def watch(sender, connection, **kwargs):
+        if slow_after_the_first_batch not in connection.execute_wrappers:  # the same wrapper object reconnects
+            connection.execute_wrappers.append(slow_after_the_first_batch)
+
+    connection_created.connect(watch)
+    try:
+        start_engine()
+        wait_for(lambda: TaskExecution.objects.filter(scheduled_time=minute, status__in=ExecutionStatus.finished())
+                 .count() == count, 10, interval=0.1, what="the burst to end")
+    finally:
+        connection_created.disconnect(watch)
+    first = TaskExecution.objects.filter(scheduled_time=minute).order_by("execution_id")[:8]
+    late = max((r.start_time - minute).total_seconds() for r in first)
+    assert len(inserts) >= 2 and late < 0.3, f"the first runs of the burst started {late:.3f} s after the minute"
 
 
 def test_it_survives_the_database_dropping_its_connections_and_takes_its_lock_again(start_engine, make_task,
