@@ -159,7 +159,7 @@ def start_engine(transactional_db, engine_scripts):
     running = []
 
     def start(**kwargs):
-        kwargs.setdefault("stop_grace", 2)
+        kwargs.setdefault("stop_grace", 0.2)  # a test's runs are not waited for at teardown
         engine = SchedulerEngine(**kwargs)
         engine.start()
         thread = threading.Thread(target=engine.run, name="engine-loop", daemon=True)

@@ -52,8 +52,8 @@ def test_overlap_skip_records_a_skipped_run_saying_why(start_engine, make_task):
 
 
 def test_overlap_queue_runs_one_waiting_run_after_the_current_one(start_engine, make_task):
-    task = make_task("queued", task_exec="sleep.py", task_env={"SLEEP": "1.5"}, task_overlap="queue")
-    start_engine()
+    task = make_task("queued", task_exec="sleep.py", task_env={"SLEEP": "1"}, task_overlap="queue")
+    start_engine(tick=0.1)
     first = run_now(task, actor="alice", door="api")
     wait_for(lambda: running(first.pk), 2)
     second = run_now(task, actor="alice", door="api")

@@ -67,7 +67,7 @@ def webhook_server():
     server.status, server.delay, server.received = 200, 0, received
     server.handle_error = lambda request, address: None  # a client that gave up (timeout test) is expected
     server.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
     server.shutdown()

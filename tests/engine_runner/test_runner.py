@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tasks_app.engine import runner
 from tasks_app.engine.childenv import task_log_file
 from tasks_app.engine.runner import StopSignal, kill_process_group, read_output, run_execution
 
@@ -152,20 +153,19 @@ def test_a_task_with_its_own_zone_gets_it_as_tz(make_execution, tmp_path):
     assert json.loads(dump.read_text())["env"]["TZ"] == "Asia/Shanghai"
 
 
-@pytest.mark.slow
 def test_a_timeout_kills_the_whole_group_even_processes_that_ignore_sigterm(make_execution, tmp_path, settings):
-    assert settings.SCHEDULER_KILL_GRACE == 2
+    settings.SCHEDULER_KILL_GRACE = 1  # 2 s in production; shorter keeps the suite quick
     pids_file = tmp_path / "pids"
-    execution = make_execution("family.py", task_timeout=3, task_env={"PIDS_FILE": str(pids_file)})
+    execution = make_execution("family.py", task_timeout=2, task_env={"PIDS_FILE": str(pids_file)})
     began = time.monotonic()
 
     result = run_execution(execution)
 
     elapsed = time.monotonic() - began
     assert result.status == "timeout"
-    assert result.error_message == "timed out after 3 s"
+    assert result.error_message == "timed out after 2 s"
     assert result.return_code == -9  # it ignored SIGTERM, so SIGKILL ended it
-    assert 3 + 2 - 0.2 <= elapsed <= 3 + 2 + 1
+    assert 2 + 1 - 0.2 <= elapsed <= 2 + 1 + 1
     assert not group_exists(result.pid)
     for pid in map(int, pids_file.read_text().split()):
         assert not process_exists(pid), pid
@@ -237,9 +237,9 @@ def test_output_under_the_limit_is_kept_whole(make_execution):
     assert read_output(execution, tail_lines=2).startswith("line 00000009 ")
 
 
-@pytest.mark.slow
-def test_a_runaway_output_is_cut_while_the_script_still_runs(make_execution, settings):
+def test_a_runaway_output_is_cut_while_the_script_still_runs(make_execution, settings, monkeypatch):
     settings.SCHEDULER_OUTPUT_LIMIT = 1024
+    monkeypatch.setattr(runner, "SIZE_CHECK_EVERY", 0.25)  # once a second in production
     execution = make_execution("chatty.py", task_env={"LINES": "3000000"})  # 300 MB if nothing cut it
     sizes = []
     stop = StopSignal()
@@ -252,11 +252,11 @@ def test_a_runaway_output_is_cut_while_the_script_still_runs(make_execution, set
 
     threading.Thread(target=watch, daemon=True).start()
     try:
-        result = run_execution(execution, stop_event=runner_timeout(stop, 3.5))
+        result = run_execution(execution, stop_event=runner_timeout(stop, 1.2))
     finally:
         stop.set()
     assert result.output_truncated
-    # Checked once a second: it may grow for a second, but is cut back to about the limit each time.
+    # Checked every SIZE_CHECK_EVERY: it may grow meanwhile, but is cut back to about the limit each time.
     assert min(sizes[len(sizes) // 2:]) < 10 * 1024 * 1024
     assert execution.output_path.stat().st_size <= 1024 + 100
 
