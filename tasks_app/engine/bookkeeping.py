@@ -51,9 +51,11 @@ def start_waiting(execution, *, now) -> bool:
     return started == 1
 
 
-def skip_queued(execution, *, now, worker, reason) -> bool:
-    """Record a queued run nobody has claimed as skipped; False if another process got there first."""
-    done = TaskExecution.objects.filter(pk=execution.pk, status=ExecutionStatus.QUEUED, worker="").update(
+def skip_queued(execution, *, now, worker, reason, held=False) -> bool:
+    """Record a queued run nobody has claimed (or, held, one this scheduler holds back) as skipped; False if
+    another process got there first or a user stopped it."""
+    done = TaskExecution.objects.filter(pk=execution.pk, status=ExecutionStatus.QUEUED,
+                                        worker=worker if held else "").update(
         status=ExecutionStatus.SKIPPED, worker=worker, start_time=now, end_time=now, duration=0.0,
         error_message=reason)
     if done:

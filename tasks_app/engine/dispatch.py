@@ -317,8 +317,7 @@ class DispatchMixin:
             waiting = self.waiting.get(execution.task_id)
             if waiting is not None and not others and execution.task_id not in plan.unwait:
                 plan.unwait.append(execution.task_id)
-                if bk.start_waiting(waiting, now=now):
-                    self._planned_start(waiting, plan)
+                self._start_waiting(waiting, now, plan)
             statuses.append((execution, bool(others) or plan.started.get(execution.task_id, 0) > 0))
             if retry is None:
                 plan.notify.append(execution)  # the notifier decides from task_notify whether to tell
@@ -327,6 +326,21 @@ class DispatchMixin:
         bk.statuses_ended(statuses)
         bk.status_started_many(plan.started, now=now)
         return plan
+
+    def _start_waiting(self, waiting, now, plan: Plan):
+        """Start the run held back behind the one that ended, with its task as it is now: it may have been
+        edited, disabled or deleted (its executions with it) during the wait, which can be hours."""
+        task = Task.objects.filter(pk=waiting.task_id).first()
+        if task is None:
+            return
+        waiting.task = task
+        if not task.task_enabled and not policy.asked_by_a_user(waiting):
+            reason = "the task was disabled while this run waited (task_overlap: queue)"
+            if bk.skip_queued(waiting, now=now, worker=self.worker, reason=reason, held=True):
+                log.info("Task %s: waiting execution %s skipped: %s", task.task_id, waiting.pk, reason)
+            return
+        if bk.start_waiting(waiting, now=now):
+            self._planned_start(waiting, plan)
 
     def _forget(self, batch):
         for execution, result in batch:

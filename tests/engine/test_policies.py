@@ -237,3 +237,36 @@ def test_slots_a_scheduler_could_not_claim_before_it_died_are_counted_from_its_j
     assert skipped.error_message == (
         "missed 19 scheduled run(s) between 2031-03-04 07:01 UTC and 2031-03-04 07:19 UTC while the "
         "scheduler was not running; only the latest slot runs")
+
+
+def test_a_run_waiting_behind_the_current_one_starts_with_the_task_as_edited_meanwhile(start_engine, make_task,
+                                                                                      tmp_path):
+    task = make_task("edited", task_exec="sleep.py", task_env={"SLEEP": "1"}, task_overlap="queue")
+    start_engine(tick=0.1)
+    first = run_now(task, actor="alice", door="api")
+    wait_for(lambda: running(first.pk), 2)
+    second = run_now(task, actor="alice", door="api")
+    wait_for(lambda: TaskExecution.objects.filter(pk=second.pk).exclude(worker="").exists(), 2, what="the wait")
+    env_file = tmp_path / "env.txt"
+    Task.objects.filter(pk=task.pk).update(task_exec="env_dump.py", task_env={"ENV_FILE": str(env_file), "MARK": "new"})
+
+    assert wait_for(lambda: finished(second.pk), 5).status == ExecutionStatus.SUCCESS
+    assert "MARK=new" in env_file.read_text()
+
+
+def test_a_scheduled_run_waiting_behind_the_current_one_is_skipped_if_the_task_is_disabled_meanwhile(
+        start_engine, make_task, next_minute):
+    minute = next_minute(lead=1)
+    task = make_task("nightly", task_exec="sleep.py", task_env={"SLEEP": "1.5"}, task_schedule="* * * * *",
+                     task_overlap="queue")
+    start_engine(tick=0.1)
+    first = run_now(task, actor="alice", door="api")
+    wait_for(lambda: running(first.pk), 2)
+    (waiting,) = wait_for(lambda: runs_of(task, scheduled_time=minute), 3, what="the slot to wait")
+    assert waiting.status == ExecutionStatus.QUEUED
+    Task.objects.filter(pk=task.pk).update(task_enabled=False)
+
+    skipped = wait_for(lambda: finished(waiting.pk), 5, what="the waiting run to be decided")
+    assert skipped.status == ExecutionStatus.SKIPPED
+    assert skipped.error_message == "the task was disabled while this run waited (task_overlap: queue)"
+    assert skipped.end_time and skipped.duration == 0.0
