@@ -1,6 +1,7 @@
 """The filters of the API's task list and of a task's executions. Parameters are read by tasks_app.params (a bad
 value is a 400 naming the parameter and the value, through errors.py), states by tasks_app.task_state."""
-from datetime import timezone as dt_timezone
+from datetime import datetime, timezone as dt_timezone
+from typing import NamedTuple
 
 from tasks_app import params, task_state
 from tasks_app.models import ExecutionStatus, Trigger
@@ -21,8 +22,17 @@ def filter_tasks(queryset, request):
     return task_state.search(queryset, params.text(query, "search"))
 
 
+class TimeWindow(NamedTuple):
+    """?since= &until= of a history, on start_time, in UTC; the pager applies it together with its cursor."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 def filter_executions(queryset, request, tz):
-    """?status=... &trigger=... &since=ISO &until=ISO (on start_time)"""
+    """?status=... &trigger=... filter the queryset; ?since=ISO &until=ISO come back as a TimeWindow:
+    (queryset, window). The pager applies the window (pagination.py): a bound its cursor already implies is left
+    out, so that the database ranges its index on the cursor."""
     query = request.query_params
     status = params.choice(query, "status", ExecutionStatus.values)
     if status:
@@ -30,11 +40,11 @@ def filter_executions(queryset, request, tz):
     trigger = params.choice(query, "trigger", Trigger.values)
     if trigger:
         queryset = queryset.filter(trigger=trigger)
-    # In UTC before the database sees them: PostgreSQL refuses offsets past 15:59 that Python accepts (-19:30).
     since = params.moment(query, "since", tz)
-    if since:
-        queryset = queryset.filter(start_time__gte=since.astimezone(dt_timezone.utc))
     until = params.moment(query, "until", tz)
-    if until:
-        queryset = queryset.filter(start_time__lte=until.astimezone(dt_timezone.utc))
-    return queryset
+    return queryset, TimeWindow(_utc(since), _utc(until))
+
+
+def _utc(moment):
+    # Before the database sees it: PostgreSQL refuses offsets past 15:59 that Python accepts (-19:30).
+    return moment.astimezone(dt_timezone.utc) if moment else None

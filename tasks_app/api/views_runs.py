@@ -131,7 +131,7 @@ class TaskRunsMixin:
         return Response(data)
 
     @extend_schema(
-        summary="Execution history, newest first, paged by cursor (follow next and previous)",
+        summary="Execution history, newest first (by start time when filtered by since/until), paged by cursor",
         parameters=[
             query("status", str, "Only executions with this status", enum=list(ExecutionStatus.values)),
             query("trigger", str, "Only executions started this way", enum=list(Trigger.values)),
@@ -143,8 +143,8 @@ class TaskRunsMixin:
     @action(detail=True, methods=["get"], pagination_class=ExecutionCursorPagination)  # why: pagination.py
     def executions(self, request, task_id=None):
         task = self.get_object()
-        runs = filter_executions(task.executions.select_related("task"), request, task.timezone_name)
-        page = self.paginate_queryset(runs)
+        runs, window = filter_executions(task.executions.select_related("task"), request, task.timezone_name)
+        page = self.paginator.paginate_window(runs, request, window, view=self)
         return self.get_paginated_response(ExecutionSerializer(page, many=True).data)
 
     def _execution(self, task_id, execution_id):
