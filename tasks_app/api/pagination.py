@@ -101,12 +101,10 @@ class ExecutionCursorPagination(pagination.CursorPagination):
             return position if POSITION.fullmatch(position) else None
         try:
             moment = dateparse.parse_datetime(position)
-        except ValueError:
+            moment = moment.astimezone(dt_timezone.utc) if moment and moment.tzinfo else None
+        except (ValueError, OverflowError):  # e.g. month 13, or year 1 east of UTC
             return None
-        if moment is None or moment.tzinfo is None:
-            return None
-        moment = moment.astimezone(dt_timezone.utc)
-        return moment.isoformat() if params.FIRST_YEAR <= moment.year <= params.LAST_YEAR else None
+        return moment.isoformat() if moment and params.FIRST_YEAR <= moment.year <= params.LAST_YEAR else None
 
     def get_paginated_response_schema(self, schema):
         # DRF's examples are another API's (with a stray quote); both links are always in the answer, maybe null.

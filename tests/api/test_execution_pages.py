@@ -195,7 +195,7 @@ def test_a_deep_page_of_a_window_bounds_the_start_time_once_a_side(viewer_client
 
 
 @pytest.mark.parametrize("position", ["123", "2024-13-01 00:00:00+00:00", "2024-01-01 00:00:00", "9999-01-01T00:00Z",
-                                      "2024-01-01T00:00:00+99:00", "yesterday"])
+                                      "2024-01-01T00:00:00+99:00", "0001-01-01T00:00:00+01:00", "yesterday"])
 def test_a_cursor_that_is_not_a_start_time_is_a_400_in_a_window(viewer_client, task, position):
     add_runs(task, 3)
     response = viewer_client.get(URL, {"until": "2024-02-01T00:00:00Z", "cursor": cursor(f"p={position}")})
