@@ -58,14 +58,20 @@ def test_it_survives_a_locked_database_and_records_the_run_once_it_is_free(start
              what="the scheduler to carry on")
 
 
-@pytest.mark.slow
-def test_a_burst_of_tasks_due_in_the_same_minute_all_run_none_skipped(start_engine, engine_scripts, time_machine):
+def due_together(count, time_machine, lead):
+    """`count` tasks running ok.py every minute, the clock `lead` s before the next minute; returns it."""
     minute = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
-    time_machine.move_to(minute - timedelta(seconds=1.5), tick=True)
-    count = 120
+    time_machine.move_to(minute - timedelta(seconds=lead), tick=True)
     Task.objects.bulk_create([Task(task_id=f"burst-{n:03}", task_name="burst", task_exec="ok.py",
                                    task_schedule="* * * * *") for n in range(count)])
     TaskStatus.objects.bulk_create([TaskStatus(task=t) for t in Task.objects.all()])
+    return minute
+
+
+@pytest.mark.slow
+def test_a_burst_of_tasks_due_in_the_same_minute_all_run_none_skipped(start_engine, engine_scripts, time_machine):
+    count = 120
+    minute = due_together(count, time_machine, lead=1.5)
     start_engine()
 
     def all_ended():
@@ -86,12 +92,8 @@ def test_the_first_runs_of_a_burst_start_at_their_slot_while_later_ones_are_stil
 
     from django.db.backends.signals import connection_created
 
-    minute = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
-    time_machine.move_to(minute - timedelta(seconds=1.2), tick=True)
     count = 20
-    Task.objects.bulk_create([Task(task_id=f"burst-{n:02}", task_name="burst", task_exec="ok.py",
-                                   task_schedule="* * * * *") for n in range(count)])
-    TaskStatus.objects.bulk_create([TaskStatus(task=t) for t in Task.objects.all()])
+    minute = due_together(count, time_machine, lead=1.2)
     inserts = []
 
     def slow_after_the_first_batch(execute, sql, params, many, context):  # a busy machine or database
