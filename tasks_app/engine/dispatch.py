@@ -108,13 +108,12 @@ class DispatchMixin:
         action, detail = self._overlap(task, plan)
         if action == "skip":
             skip(request.slot, detail)
-        elif action == "wait":
-            row("wait", request.slot, status=ExecutionStatus.QUEUED)
-            plan.waiting.add(task.pk)
-        else:
-            plan.stop.extend(detail or ())
+        elif action == "run":
             row("run", request.slot, status=ExecutionStatus.RUNNING, start_time=max(now, request.slot or now))
             plan.started[task.pk] = plan.started.get(task.pk, 0) + 1
+        else:
+            row("wait", request.slot, status=ExecutionStatus.QUEUED)
+            self._wait_behind(task, detail, now, plan)
 
     def _insert(self, plan: Plan, now):
         """Write the decided rows. A cron slot that already has an execution is not run again (the unique
@@ -184,15 +183,23 @@ class DispatchMixin:
         if action == "skip":
             self._skip_queued(execution, detail, now, plan)
             return
-        if action == "wait":
-            if bk.hold_queued(execution, worker=self.worker):
-                execution.worker = self.worker
-                plan.wait.append(execution)
-                plan.waiting.add(task.pk)
-            return
-        plan.stop.extend(detail or ())
-        if bk.claim_queued(execution, now=now, worker=self.worker):
-            self._planned_start(execution, plan)
+        if action == "run":
+            if bk.claim_queued(execution, now=now, worker=self.worker):
+                self._planned_start(execution, plan)
+        elif bk.hold_queued(execution, worker=self.worker):
+            execution.worker = self.worker
+            plan.wait.append(execution)
+            self._wait_behind(task, detail, now, plan)
+
+    def _wait_behind(self, task, stop, now, plan: Plan):
+        """A new run waits for the current one to end ("queue"), which is stopped first ("replace": two
+        runs of such a task never overlap). With "replace" the newest run wins over one already waiting."""
+        plan.waiting.add(task.pk)
+        plan.stop.extend(stop or ())
+        older = self.waiting.get(task.pk)
+        reason = "replaced by a newer run before it started (task_overlap: replace)"
+        if older is not None and bk.skip_queued(older, now=now, worker=self.worker, reason=reason, held=True):
+            log.info("Task %s: waiting execution %s skipped: %s", task.task_id, older.pk, reason)
 
     def _skip_queued(self, execution, reason, now, plan: Plan):
         if not bk.skip_queued(execution, now=now, worker=self.worker, reason=reason):
@@ -209,7 +216,8 @@ class DispatchMixin:
         plan.started[execution.task_id] = plan.started.get(execution.task_id, 0) + 1
 
     def _overlap(self, task, plan: Plan):
-        """("run", None) | ("replace", [ids to stop]) | ("wait", None) | ("skip", reason)."""
+        """("run", None) | ("replace", [ids to stop]) | ("wait", None) | ("skip", reason); a replacing run
+        waits, like a queued one, until the run it replaces has ended."""
         busy = self.by_task.get(task.pk, set())
         if not busy and not plan.started.get(task.pk):
             return "run", None
@@ -217,6 +225,8 @@ class DispatchMixin:
         if rule == OverlapPolicy.ALLOW:
             return "run", None
         if rule == OverlapPolicy.REPLACE:
+            if task.pk in plan.waiting:  # two requests in one batch: the first one waits
+                return "skip", "another run is already waiting to replace the current one (task_overlap: replace)"
             return "replace", sorted(busy - self.stopping)
         if rule == OverlapPolicy.QUEUE:
             if task.pk in self.waiting or task.pk in plan.waiting:
@@ -232,8 +242,8 @@ class DispatchMixin:
             self.waiting.pop(task_pk, None)
         for execution in plan.wait:
             self.waiting[execution.task_id] = execution
-            log.info("Task %s: execution %s waits for the running one (task_overlap: queue)",
-                     execution.task.task_id, execution.pk)
+            log.info("Task %s: execution %s waits for the running one to end (task_overlap: %s)",
+                     execution.task.task_id, execution.pk, execution.task.task_overlap)
         for execution in plan.run:
             self._submit(execution)
         for execution in plan.notify:

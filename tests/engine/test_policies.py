@@ -68,7 +68,7 @@ def test_overlap_queue_runs_one_waiting_run_after_the_current_one(start_engine, 
     assert done_second.start_time >= done_first.end_time
 
 
-def test_overlap_replace_stops_the_running_one_and_starts_the_new_one(start_engine, make_task):
+def test_overlap_replace_stops_the_running_one_and_starts_the_new_one_once_it_has_ended(start_engine, make_task):
     task = make_task("fresh", task_exec="sleep.py", task_env={"SLEEP": "30"}, task_overlap="replace")
     start_engine()
     first = run_now(task, actor="alice", door="api")
@@ -77,7 +77,26 @@ def test_overlap_replace_stops_the_running_one_and_starts_the_new_one(start_engi
     old = wait_for(lambda: finished(first.pk), 3, what="the old run to be stopped")
     assert old.status == ExecutionStatus.STOPPED and old.stop_requested_by == "scheduler"
     assert "replaced by a newer run" in old.error_message
-    assert running(second.pk)
+    new = wait_for(lambda: running(second.pk), 2, what="the new run to start")
+    # Two runs of a task that asks for "replace" never overlap.
+    assert new.start_time >= old.end_time
+
+
+def test_overlap_replace_lets_the_newest_of_two_waiting_runs_win(start_engine, make_task):
+    task = make_task("fresh", task_exec="stubborn.py", task_overlap="replace")  # takes the kill grace to stop
+    start_engine(tick=0.1)
+    first = run_now(task, actor="alice", door="api")
+    wait_for(lambda: running(first.pk), 2)
+    second = run_now(task, actor="alice", door="api")
+    wait_for(lambda: TaskExecution.objects.filter(pk=second.pk).exclude(worker="").exists(), 2, what="the wait")
+    third = run_now(task, actor="bob", door="api")
+
+    superseded = wait_for(lambda: finished(second.pk), 2, what="the second run to be superseded")
+    assert superseded.status == ExecutionStatus.SKIPPED
+    assert superseded.error_message == "replaced by a newer run before it started (task_overlap: replace)"
+    old = wait_for(lambda: finished(first.pk), 3, what="the first run to be killed")
+    assert old.status == ExecutionStatus.STOPPED and old.return_code == -9
+    assert wait_for(lambda: running(third.pk), 2).start_time >= old.end_time
 
 
 def test_a_scheduled_task_whose_dependency_failed_is_skipped_and_on_failure_is_told(

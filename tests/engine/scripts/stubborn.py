@@ -1,0 +1,7 @@
+"""Ignores SIGTERM and sleeps SLEEP seconds (default 60): only SIGKILL ends it before that."""
+import os
+import signal
+import time
+
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+time.sleep(float(os.environ.get("SLEEP", "60")))
