@@ -2,15 +2,18 @@
 
 Statuses of a TaskExecution:
   queued   waiting: a "run now" or a retry (worker "" until a scheduler claims it; a retry also waits for
-           not_before), or a scheduled run held back by the overlap policy "queue" (worker set).
+           not_before), or a run held back until the current one ends by the overlap policy "queue" or
+           "replace" (worker set).
   running  claimed by a scheduler (worker, start_time set) and handed to its executor.
   success  the script exited 0.
   failed   it exited non-zero (error_message "exit code N"), or could not be started.
   timeout  it ran past task_timeout; its process group was ended (return_code -15 or -9).
   stopped  a user (stop_requested_by), the overlap policy "replace" or a scheduler shutdown stopped it;
            a queued run or pending retry that was cancelled is stopped too.
-  skipped  it did not run: the overlap policy "skip", a dependency that did not succeed, or slots missed
-           while the scheduler was down (one record says how many between which times).
+  skipped  it did not run: the overlap policy "skip" (or a newer run replaced it while it waited), a
+           dependency that did not succeed, its task was disabled before it started (a pending retry or
+           a waiting scheduled run), or slots missed while the scheduler was down or the clock leapt (one
+           record says how many between which times).
   lost     the scheduler that ran it died (kill -9, power loss); found when the next scheduler starts.
 When a run ends, end_time, duration and error_message (why, for anything but success) are always filled,
 and start_time too (for a run that never started: the moment it was decided). return_code is the exit
