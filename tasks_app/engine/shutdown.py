@@ -2,6 +2,7 @@
 settings.SCHEDULER_STOP_GRACE seconds, then are stopped; every run's end is recorded before the process exits
 (what cannot be recorded, with the database down, is recorded as lost by the next start)."""
 import logging
+import threading
 import time
 
 from django.db import Error as DatabaseError
@@ -28,7 +29,7 @@ class ShutdownMixin:
             self.scheduler.shutdown(wait=False)
         except Exception:
             log.exception("APScheduler shutdown failed")
-        stopped = self.executor.shutdown(self.stop_grace)
+        stopped = self._shut_executor()
         for execution_id in stopped:
             self.own_stops[execution_id] = "scheduler"
             self.stopping.add(execution_id)
@@ -44,6 +45,25 @@ class ShutdownMixin:
         except Exception:
             pass
         log.info("Scheduler engine stopped")
+
+    def _shut_executor(self) -> list[int]:
+        """executor.shutdown(grace), while this thread still acts on stop requests: a user's stop must not
+        wait for the grace to run out (10 s by default). Returns the ids the executor stopped itself."""
+        stopped = []
+        closer = threading.Thread(target=lambda: stopped.extend(self.executor.shutdown(self.stop_grace)),
+                                  name="executor-shutdown", daemon=True)
+        closer.start()
+        while closer.is_alive():
+            try:
+                close_old_connections()
+                for pk, who in bk.poll(self.worker)[2]:
+                    if pk in self.running and pk not in self.stopping:
+                        log.info("Stopping execution %s during shutdown, as %s asked", pk, who)
+                        self._stop(pk, f"requested by {who}", who=who)
+            except DatabaseError as exc:
+                self._db_trouble("polling at shutdown", exc)
+            closer.join(self.tick)
+        return stopped
 
     def _final_records(self):
         """Record every run's end before exiting; what cannot be recorded now becomes lost on next start."""

@@ -2,6 +2,7 @@
 run now, timeout, retries and the failure e-mail, stop, secrets, and what TaskStatus says."""
 import os
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -164,6 +165,20 @@ def test_stop_ends_a_running_execution_within_two_seconds_and_cancels_its_retry(
     assert "bob" in done.error_message
     assert TaskExecution.objects.filter(task=task).count() == 1, "a stopped run is not retried"
     assert not TaskStatus.objects.get(task=task).running
+
+
+def test_a_stop_asked_for_while_the_scheduler_shuts_down_does_not_wait_for_the_grace(start_engine, make_task):
+    task = make_task("long", task_exec="sleep.py", task_env={"SLEEP": "60"})
+    engine = start_engine(stop_grace=10)
+    execution = run_now(task, actor="alice", door="web")
+    wait_for(lambda: journal_pid(execution.pk), 5, what="the child to start")
+
+    engine.request_stop()  # what SIGTERM does: running executions get stop_grace seconds to finish
+    asked = time.monotonic()
+    stop_task(task, actor="bob", door="api")
+    done = wait_for(lambda: ended(execution.pk), 5, what="the stop")
+    assert time.monotonic() - asked < 3
+    assert done.status == ExecutionStatus.STOPPED and done.error_message == "stopped: requested by bob"
 
 
 def test_stop_with_nothing_running_says_so(make_task):
