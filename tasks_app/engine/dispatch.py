@@ -324,7 +324,8 @@ class DispatchMixin:
                          task.task_id, execution.pk, result.status, retry.attempt, retries + 1,
                          retry.pk, retry.not_before.isoformat())
             others = self.by_task.get(execution.task_id, set()) - ended
-            waiting = self.waiting.get(execution.task_id)
+            # Shutting down (started is False): a waiting run does not start; shutdown records it stopped.
+            waiting = self.waiting.get(execution.task_id) if self.started else None
             if waiting is not None and not others and execution.task_id not in plan.unwait:
                 plan.unwait.append(execution.task_id)
                 self._start_waiting(waiting, now, plan)

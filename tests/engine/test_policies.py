@@ -68,6 +68,21 @@ def test_overlap_queue_runs_one_waiting_run_after_the_current_one(start_engine, 
     assert done_second.start_time >= done_first.end_time
 
 
+def test_a_run_waiting_behind_one_that_ends_during_shutdown_is_recorded_as_never_started(start_engine, make_task):
+    task = make_task("queued", task_exec="sleep.py", task_env={"SLEEP": "1"}, task_overlap="queue")
+    engine = start_engine(tick=0.1, stop_grace=5)
+    first = run_now(task, actor="alice", door="api")
+    wait_for(lambda: running(first.pk), 2)
+    second = run_now(task, actor="alice", door="api")
+    wait_for(lambda: TaskExecution.objects.filter(pk=second.pk).exclude(worker="").exists(), 2, what="the wait")
+
+    engine.request_stop()  # SIGTERM: the running one may finish within the grace; nothing new starts
+    assert wait_for(lambda: finished(first.pk), 5).status == ExecutionStatus.SUCCESS
+    never = wait_for(lambda: finished(second.pk), 5)
+    assert never.status == ExecutionStatus.STOPPED and never.pid is None
+    assert never.error_message == "stopped: the scheduler shut down before this queued run started"
+
+
 def test_overlap_replace_stops_the_running_one_and_starts_the_new_one_once_it_has_ended(start_engine, make_task):
     task = make_task("fresh", task_exec="sleep.py", task_env={"SLEEP": "30"}, task_overlap="replace")
     start_engine()
