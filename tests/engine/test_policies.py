@@ -117,7 +117,7 @@ def test_overlap_replace_lets_the_newest_of_two_waiting_runs_win(start_engine, m
 def test_a_scheduled_task_whose_dependency_failed_is_skipped_and_on_failure_is_told(
         start_engine, make_task, next_minute):
     upstream = make_task("extract", task_exec="fail.py")
-    start_engine()
+    start_engine(tick=0.1)
     failed = run_now(upstream, actor="alice", door="api")
     wait_for(lambda: finished(failed.pk), 10)
 
@@ -133,7 +133,7 @@ def test_a_scheduled_task_whose_dependency_failed_is_skipped_and_on_failure_is_t
 
 def test_a_scheduled_task_runs_when_its_dependencies_succeeded(start_engine, make_task, next_minute):
     upstream = make_task("extract", task_exec="ok.py")
-    start_engine()
+    start_engine(tick=0.1)
     done = run_now(upstream, actor="alice", door="api")
     wait_for(lambda: finished(done.pk), 10)
     minute = next_minute()
@@ -145,7 +145,7 @@ def test_a_scheduled_task_runs_when_its_dependencies_succeeded(start_engine, mak
 def test_a_scheduled_task_is_skipped_while_an_older_run_of_its_dependency_still_runs(start_engine, make_task,
                                                                                      next_minute):
     upstream = make_task("extract", task_exec="sleep.py", task_env={"SLEEP": "30"}, task_overlap="allow")
-    start_engine()
+    start_engine(tick=0.1)
     old = run_now(upstream, actor="alice", door="api")
     wait_for(lambda: running(old.pk), 2)
     Task.objects.filter(pk=upstream.pk).update(task_env={"SLEEP": "0"})
@@ -163,7 +163,7 @@ def test_a_chain_task_runs_each_time_its_dependencies_have_all_succeeded(start_e
     first = make_task("first", task_exec="ok.py")
     second = make_task("second", task_exec="ok.py")
     chain = make_task("after-both", task_exec="ok.py", task_dependencies=["first", "second"])
-    start_engine()
+    start_engine(tick=0.1)
 
     def run_to_end(task):
         execution = run_now(task, actor="a", door="api")
