@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tasks_app.loader_paths import resolve_exec_path, resolve_log_path
+from tasks_app.loader_paths import resolve_exec_path, task_log_file  # noqa: F401  (the pages use the same)
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -56,15 +56,6 @@ def script_path(task_exec: str) -> Path:
         return resolve_exec_path(task_exec)
     except ValueError as exc:
         raise ScriptPathError(f"task_exec {task_exec!r}: {exc}") from None
-
-
-def task_log_file(task) -> Path:
-    """The absolute path of a task's log (`task_log`, default logs/task_{task_id}.log), by the loader's rule.
-    A value the loader would refuse (saved before the rule existed) falls back to the default, like the pages."""
-    try:
-        return resolve_log_path(task.task_log, task.task_id)
-    except ValueError:
-        return Path(settings.LOGS_DIR).resolve() / f"task_{task.task_id}.log"
 
 
 def command(script: Path) -> list[str]:
