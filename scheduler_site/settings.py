@@ -3,7 +3,10 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import env_bool, env_float, env_int, env_list, env_path, env_str, env_timezone, secret_key
+from .env import (
+    env_bool, env_choice, env_executable, env_float, env_int, env_limits, env_list, env_path, env_run_as, env_str,
+    env_timezone, secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -83,6 +86,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# e.g. tasks_app.W001 (task scripts run as root) where that is wanted.
+SILENCED_SYSTEM_CHECKS = env_list("DJANGO_SILENCED_SYSTEM_CHECKS", [])
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -166,6 +171,17 @@ SCHEDULER_TICK = env_float("SCHEDULER_TICK", 0.5, minimum=0.05)
 SCHEDULER_DB_BUSY_TIMEOUT = env_float("SCHEDULER_DB_BUSY_TIMEOUT", 5.0, minimum=0.1)
 SCHEDULER_RESYNC_INTERVAL = env_int("SCHEDULER_RESYNC_INTERVAL", 300, minimum=10)  # full job-store resync, s
 SCHEDULER_OUTPUT_LIMIT = env_int("SCHEDULER_OUTPUT_LIMIT", 1024 * 1024, minimum=1024)  # bytes kept per run
+# Who runs start as (the scheduler must be root to switch): "user" or "user:group"; "" = the scheduler's user.
+SCHEDULER_RUN_AS = env_run_as("SCHEDULER_RUN_AS")
+# Users a task may name in its task_run_as.
+SCHEDULER_RUN_AS_ALLOWED = env_list("SCHEDULER_RUN_AS_ALLOWED", [])
+# Every run's resource limits unless the task sets its own (see the README); memory, when not named here,
+# is 2 GiB where a cgroup enforces it and none otherwise.
+SCHEDULER_LIMITS = env_limits("SCHEDULER_LIMITS", {"processes": 512, "open_files": 1024})
+# "auto": each run gets its own cgroup where the scheduler can create one; "off": setrlimit only.
+SCHEDULER_CGROUPS = env_choice("SCHEDULER_CGROUPS", "auto", ("auto", "off"))
+# The interpreter task scripts run with; empty = the scheduler's own.
+SCHEDULER_PYTHON = env_executable("SCHEDULER_PYTHON")
 HISTORY_KEEP_PER_TASK = env_int("HISTORY_KEEP_PER_TASK", 1000, minimum=1)
 HISTORY_MAX_AGE_DAYS = env_int("HISTORY_MAX_AGE_DAYS", 90, minimum=1)
 TASK_NOTIFIERS = env_list(

@@ -1,5 +1,6 @@
 """Process groups: is one still there, end it (SIGTERM, then SIGKILL after a grace), and kill what a dead
-scheduler left behind. Every task runs in its own session, so its pid is also its group id."""
+scheduler left behind. Every task's script runs in its own session, so its pid is also its group id. The
+shepherd does this for a run; the engine uses it when a shepherd is gone, and in crash recovery."""
 import os
 import signal
 import time
@@ -87,9 +88,16 @@ def kill_process_group(pgid: int, execution_id: int | None = None) -> bool:
 
 
 def _carries(pgid: int, execution_id: int) -> bool:
+    """A member has this run's TASK_EXECUTION_ID in its environment, or is the script's own process (a fork
+    of its shepherd, whose command line names the execution after run_shepherd.py)."""
     wanted = f"TASK_EXECUTION_ID={execution_id}".encode()
     for pid, _ in members(pgid):
         try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+            if any(arg.endswith(b"/run_shepherd.py") and args[i + 1:i + 2] == [str(execution_id).encode()]
+                   for i, arg in enumerate(args)):
+                return True
             with open(f"/proc/{pid}/environ", "rb") as f:
                 if wanted in f.read().split(b"\0"):
                     return True

@@ -54,6 +54,12 @@ class TaskExecution(models.Model):
     worker = models.CharField(max_length=100, blank=True, default="")
     pid = models.IntegerField(null=True, blank=True)
     output_truncated = models.BooleanField(default=False)
+    # How the run was confined: the user its script ran as, its resource limits and what enforced them
+    # ({"mechanism": "cgroup-v1", "memory": 268435456, ...}), and how many processes it left behind that
+    # were killed when it ended.
+    run_as = models.CharField(max_length=64, blank=True, default="")
+    limits = models.JSONField(default=dict, blank=True)
+    leftover_processes = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-execution_id"]

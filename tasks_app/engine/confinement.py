@@ -1,0 +1,32 @@
+"""What runscheduler does before the engine starts so that every run is confined: the scheduler becomes a
+child subreaper and non-dumpable, the run-as users are checked, the cgroup support is detected, and the
+logs folder can be entered by run-as users (to write their own task logs), not listed."""
+import logging
+import os
+from pathlib import Path
+
+from django.conf import settings
+
+from . import cgroups, identity, subreaper
+
+log = logging.getLogger("SchedulerEngine")
+
+
+class ConfinementError(ValueError):
+    """A setting that makes runs impossible to confine as configured; the message names it."""
+
+
+def prepare_engine_process() -> None:
+    try:
+        users = identity.check_configuration()
+    except identity.RunAsError as exc:
+        raise ConfinementError(str(exc)) from None
+    subreaper.harden_engine_process()
+    found = cgroups.support()
+    if users:
+        logs = Path(settings.LOGS_DIR)
+        logs.mkdir(parents=True, exist_ok=True)
+        os.chmod(logs, 0o711)
+    log.info("Runs run as %s; limits %s by %s", ", ".join(u.name for u in users) or identity.engine_user(),
+             ", ".join(f"{k}={v}" for k, v in settings.SCHEDULER_LIMITS.items()) or "none",
+             found.mechanism if found else "setrlimit")
