@@ -1,0 +1,95 @@
+"""Only the script runs: its interpreter ignores every PYTHON* variable and the user's site folder (even
+when a refused name reaches the run), and the programs a script calls (bash, sh, the system python3, perl)
+run no code from variables the deny list lets through, as root and as a run-as user."""
+import json
+from pathlib import Path
+
+import pytest
+
+from tasks_app.engine import runner
+from tasks_app.engine.runner import read_output, run_execution
+
+from .conftest import processes_with
+
+# Names the deny list lets through that look like the ones it refuses; each value tries to run a command.
+LOOKALIKES = ("ENVIRONMENT", "BASH_ENVIRONMENT", "MY_BASH_ENV", "ENV_FILE", "SHELL_OPTIONS", "PERL_SETTINGS",
+              "PROMPT", "PS5", "LESSOPTS", "PAGER_COMMAND", "BROWSER_NAME", "EDITOR_NAME")
+
+
+@pytest.fixture
+def pwned(marker):
+    """A file an injected command would create: in /tmp, so a run-as user could create it too."""
+    path = Path(f"/tmp/{marker}-pwned")
+    yield path
+    path.unlink(missing_ok=True)
+
+
+def hostile_values(pwned):
+    command = f"touch {pwned}"
+    return {name: f"$({command}); `{command}`; {command}" for name in LOOKALIKES}
+
+
+@pytest.mark.parametrize("as_user", [False, True], ids=["as the scheduler's user", "as a run-as user"])
+def test_programs_a_script_calls_run_no_code_from_variables_the_deny_list_lets_through(
+        make_run, project, marker, pwned, settings, unix_users, usable_python, as_user):
+    if as_user:
+        (alice,) = unix_users(1)
+        usable_python(alice)
+        settings.SCHEDULER_RUN_AS = alice
+    execution = make_run(project.script("callers.py", f"{marker}.py"),
+                         task_env={"RUN_MARKER": marker, **hostile_values(pwned)})
+
+    result = run_execution(execution)
+
+    assert result.status == "success", read_output(execution)
+    assert read_output(execution).splitlines() == ["bash ran", "sh ran", "python3 ran", "perl ran"]
+    assert not pwned.exists()
+
+
+@pytest.mark.parametrize("as_user", [False, True], ids=["as the scheduler's user", "as a run-as user"])
+def test_python_variables_that_reach_a_run_do_not_change_the_scripts_interpreter(
+        make_run, project, marker, pwned, settings, unix_users, usable_python, as_user, monkeypatch):
+    if as_user:
+        (alice,) = unix_users(1)
+        usable_python(alice)
+        settings.SCHEDULER_RUN_AS = alice
+    hooks = project.root / "hooks"
+    hooks.mkdir(mode=0o755)
+    hooks.chmod(0o755)
+    code = f"open({str(pwned)!r}, 'w').close()\n"
+    for name in ("sitecustomize.py", "usercustomize.py", "startup.py", "antigravity.py"):
+        (hooks / name).write_text(code)
+        (hooks / name).chmod(0o644)
+    injected = {"PYTHONPATH": str(hooks), "PYTHONSTARTUP": str(hooks / "startup.py"), "PYTHONINSPECT": "1",
+                "PYTHONWARNINGS": "all:0:antigravity.x:0:0", "BROWSER": f"/bin/sh -c 'touch {pwned}'",
+                "PYTHONUSERBASE": str(hooks), "PYTHONHOME": "/nonexistent", "PYTHONIOENCODING": "latin-1",
+                "PYTHONUNBUFFERED": ""}
+    # As if the deny list had been bypassed (a row written straight into the database).
+    monkeypatch.setattr(runner, "refused_env_names", lambda env: [])
+    execution = make_run(project.script("interpreter.py", f"{marker}.py"),
+                         task_env={"RUN_MARKER": marker, **injected})
+
+    result = run_execution(execution)
+
+    assert result.status == "success", read_output(execution)
+    seen = json.loads(read_output(execution).strip().splitlines()[-1])
+    assert (seen["ignore_environment"], seen["no_user_site"], seen["utf8_mode"]) == (1, 1, 1)
+    assert seen["stdout_encoding"] == "utf-8"
+    assert seen["path"][0] == str(project.tasks)
+    assert str(hooks) not in seen["path"]
+    assert not any(part.startswith(str(Path(settings.BASE_DIR))) for part in seen["path"]), seen["path"]
+    assert seen["modules"] == []
+    assert not pwned.exists()
+    assert processes_with(marker) == []
+
+
+def test_a_run_whose_task_env_holds_a_refused_name_fails_naming_it(make_run, project, marker, monkeypatch):
+    monkeypatch.setattr(runner, "refused_env_names", lambda env: sorted(k for k in env if k == "BASH_ENV"))
+    execution = make_run(project.script("callers.py", f"{marker}.py"),
+                         task_env={"BASH_ENV": "/tmp/x", "PARAM1": "1"})
+
+    result = run_execution(execution)
+
+    assert (result.status, result.pid, result.return_code) == ("failed", None, None)
+    assert result.error_message == "could not start: task_env holds 'BASH_ENV', which a task may not set"
+    assert not execution.output_path.exists()
