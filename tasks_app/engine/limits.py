@@ -135,8 +135,8 @@ def describe(record: dict) -> str:
     """An execution's limits for people: "memory 2 GiB, processes 512, open files 1024 (cgroup-v1)"."""
     if not record:
         return ""
-    parts = [f"{LIMIT_WORDS[name].removesuffix(' limit')} {_value_text(name, record[name])}"
-             for name in LIMIT_NAMES if record.get(name)]
+    parts = [f"{name.replace('_', ' ')} {_value_text(name, record[name])}" for name in LIMIT_NAMES
+             if record.get(name)]
     return f"{', '.join(parts) or 'none'} ({record.get('mechanism', '?')})"
 
 
