@@ -1,18 +1,20 @@
 """Cgroups for runs: whether the engine may create them (detected once: cgroup v2 with the memory and pids
 controllers, or the v1 memory and pids hierarchies, under the engine's own cgroup), what the shepherd needs
 to create, join, watch and kill one run's cgroup, and the engine's own clean-up when a shepherd could not
-finish. Runs' cgroups are named taskrun-<project token>-<execution id>, so a crash leaves nothing another
-scheduler could mistake for its own."""
+finish. Runs' cgroups are named taskrun-<project token>-<execution id> (childenv.run_label), so a crash
+leaves nothing another scheduler could mistake for its own."""
 import functools
-import hashlib
 import logging
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+
+from .childenv import run_label
 
 log = logging.getLogger("SchedulerEngine")
 
@@ -67,11 +69,9 @@ def _folder(mount_point, mount_root, path) -> Path:
 
 
 def _can_create_in(parent: Path) -> bool:
-    probe = parent / f"{PREFIX}probe-{os.getpid()}"
+    probe = parent / f"{PREFIX}probe-{os.getpid()}-{threading.get_ident()}"
     try:
-        probe.mkdir()
-    except FileExistsError:
-        pass
+        probe.mkdir(exist_ok=True)
     except OSError:
         return False
     try:
@@ -138,7 +138,7 @@ def _enable_controllers(folder: Path) -> bool:
 
 
 def _has_kill_file(folder: Path) -> bool:
-    probe = folder / f"{PREFIX}probe-kill-{os.getpid()}"
+    probe = folder / f"{PREFIX}probe-kill-{os.getpid()}-{threading.get_ident()}"
     try:
         probe.mkdir(exist_ok=True)
         return (probe / "cgroup.kill").exists()
@@ -149,6 +149,9 @@ def _has_kill_file(folder: Path) -> bool:
             probe.rmdir()
         except OSError:
             pass
+
+
+_detecting = threading.Lock()
 
 
 @functools.cache
@@ -167,20 +170,14 @@ def _detect(mode: str):
 
 def support() -> CgroupSupport | None:
     """The cgroups runs can have here, detected on first use (settings.SCHEDULER_CGROUPS: auto / off)."""
-    return _detect(settings.SCHEDULER_CGROUPS)
-
-
-def project_token() -> str:
-    """Tells this project's and database's runs apart from another scheduler's on the same machine."""
-    db = settings.DATABASES["default"]
-    seed = f"{settings.BASE_DIR}|{db.get('HOST', '')}|{db.get('PORT', '')}|{db.get('NAME', '')}"
-    return hashlib.sha1(seed.encode()).hexdigest()[:10]
+    with _detecting:  # executor threads start runs at once: one detection, not several racing probes
+        return _detect(settings.SCHEDULER_CGROUPS)
 
 
 def run_spec(found: CgroupSupport, execution_id, memory, processes) -> dict:
     """What the shepherd needs for one run's cgroup: folders to create, limit files to write (path, value,
     required), cgroup.procs files to join and list, event counters to read, and the kill file."""
-    name = f"{PREFIX}{project_token()}-{execution_id}"
+    name = f"{PREFIX}{run_label(execution_id)}"
     if found.version == 2:
         folder = found.parents[0] / name
         return {

@@ -1,6 +1,7 @@
 """What a task's process is started with: the script's resolved path, the shepherd's command line (never the
 engine's pid, never the task's environment), the shepherd's spec, and a clean environment that holds none
 of the engine's secrets."""
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -38,10 +39,23 @@ def task_python() -> str:
     return settings.SCHEDULER_PYTHON or os.path.abspath(sys.executable)
 
 
+def project_token() -> str:
+    """Tells this project's and database's runs apart from another scheduler's on the same machine."""
+    db = settings.DATABASES["default"]
+    seed = f"{settings.BASE_DIR}|{db.get('HOST', '')}|{db.get('PORT', '')}|{db.get('NAME', '')}"
+    return hashlib.sha1(seed.encode()).hexdigest()[:10]
+
+
+def run_label(execution_id) -> str:
+    """<project token>-<execution id>: names a run's shepherd (its command line) and cgroup."""
+    return f"{project_token()}-{execution_id}"
+
+
 def command(script: Path, execution_id) -> list[str]:
-    """The shepherd's argument list (never a shell). The execution id and the script are there only so that
-    ps shows what a shepherd (and the script's process, a fork of it) belongs to."""
-    return [task_python(), *INTERPRETER_FLAGS, str(SHEPHERD), str(execution_id), str(script)]
+    """The shepherd's argument list (never a shell). The run's label and the script are there only so that
+    ps shows what a shepherd (and the script's process, a fork of it) belongs to, and crash recovery finds
+    them."""
+    return [task_python(), *INTERPRETER_FLAGS, str(SHEPHERD), run_label(execution_id), str(script)]
 
 
 def shepherd_spec(script: Path, env: dict, run_as, plan, result_fd: int) -> dict:

@@ -26,7 +26,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 SIGHUP, SIGINT, SIGKILL, SIGTERM = _signal.SIGHUP, _signal.SIGINT, _signal.SIGKILL, _signal.SIGTERM
-SIGCHLD, SIGXFSZ = _signal.SIGCHLD, _signal.SIGXFSZ
+SIGCHLD = _signal.SIGCHLD
 ABORT_SIGNALS = (SIGHUP, SIGINT, SIGTERM)
 SETUP_FAILED = 127  # the script's process exits with this when it could not be set up (the reason is sent)
 KILL_ROUND = 0.02  # seconds between rounds of SIGKILL while processes of the run remain
@@ -466,17 +466,31 @@ def become_script(run, ready_w):
         step = "reset its signals"
         _signal.set_wakeup_fd(-1)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
-        for sig in (SIGCHLD, SIGHUP, SIGTERM, SIGXFSZ):
-            # SIGXFSZ too (Python ignores it): a file size limit then ends the script with a signal that
+        for sig in _signal.valid_signals():
+            # Also what the scheduler's own parent ignored (a shell's background job ignores SIGINT), and
+            # SIGXFSZ, which Python ignores: a file size limit then ends the script with a signal that
             # names it, instead of an error the script may swallow.
-            _signal.signal(sig, _signal.SIG_DFL)
-        _signal.signal(SIGINT, _signal.default_int_handler)
+            if sig not in (SIGKILL, _signal.SIGSTOP, _signal.SIGPIPE):
+                try:
+                    _signal.signal(sig, _signal.SIG_DFL)
+                except (OSError, ValueError):
+                    pass
+        _signal.signal(SIGINT, _signal.default_int_handler)  # as Python sets it: KeyboardInterrupt
         set_name(os.path.basename(spec["script"]))
         step = "set up its descriptors and environment"
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
         os.environ.clear()
         os.environ.update(spec["env"])
+        # What the interpreter read from the shepherd's environment at its start is read again from the task's.
+        if "time" in sys.modules:
+            sys.modules["time"].tzset()
+        try:
+            import _locale
+
+            _locale.setlocale(_locale.LC_CTYPE, "")
+        except Exception:  # a locale the machine does not have: Python itself carries on the same way
+            pass
         for name in os.listdir("/proc/self/fd"):
             if int(name) not in (0, 1, 2, ready_w):
                 try:
@@ -504,8 +518,9 @@ def run_script(script, argv):
         sys.stderr.write(f"{sys.executable}: can't open file {script!r}: [Errno {exc.errno}] {exc.strerror}\n")
         sys.exit(2)
     main = type(sys)("__main__")
+    loader = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", script)
     main.__dict__.update(__file__=script, __cached__=None, __builtins__=sys.modules["builtins"],
-                         __loader__=None, __package__=None, __spec__=None)
+                         __loader__=loader, __package__=None, __spec__=None)
     sys.modules["__main__"] = main
     try:
         code = compile(source, script, "exec", dont_inherit=True)

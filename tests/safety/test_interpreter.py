@@ -93,3 +93,14 @@ def test_a_run_whose_task_env_holds_a_refused_name_fails_naming_it(make_run, pro
     assert (result.status, result.pid, result.return_code) == ("failed", None, None)
     assert result.error_message == "could not start: task_env holds 'BASH_ENV', which a task may not set"
     assert not execution.output_path.exists()
+
+
+def test_the_scripts_local_time_is_in_its_tasks_zone(make_run, project, marker, settings):
+    settings.TIME_ZONE = "UTC"
+    execution = make_run(project.script("zone.py", f"{marker}.py"), task_timezone="Asia/Shanghai")
+
+    result = run_execution(execution)
+
+    assert result.status == "success", read_output(execution)
+    seen = json.loads(read_output(execution).strip().splitlines()[-1])
+    assert seen == {"tzname": ["CST", "CST"], "timezone": -8 * 3600, "offset": 8 * 3600.0, "strftime": "CST"}

@@ -5,6 +5,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +152,29 @@ def test_a_script_that_kills_its_own_shepherd_is_ended_by_the_scheduler_all_the_
     assert row.error_message == "its shepherd ended before the run (killed by SIGKILL); its processes were killed"
     assert row.leftover_processes >= 1
     wait_for(lambda: not processes_with(marker), 3, what="every process of the run to die")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_after_kill_9_a_restarted_scheduler_ends_what_a_stopped_shepherd_could_not(
+        runscheduler, make_task, project, marker, tmp_path):
+    # The backstop: the shepherd is stopped (SIGSTOP) when the scheduler dies, so nothing reacts until the
+    # next scheduler's crash recovery. Without a cgroup, only the shepherd's command line leads to the run.
+    ready = tmp_path / "ready"
+    task = make_task("long", task_exec=project.script("escape.py", f"{marker}.py"),
+                     task_env={"RUN_MARKER": marker, "SLEEP": "600", "STUBBORN": "1", "READY_FILE": str(ready)})
+    first = runscheduler(env={"SCHEDULER_CGROUPS": "off", **QUIET})
+    run = run_now(task, actor="alice", door="api")
+    wait_for(ready.exists, 20, what="the script to start")
+    (shepherd,) = [pid for pid in processes_with(marker) if Path(f"/proc/{pid}/comm").read_text() == "task-shepherd\n"]
+    os.kill(shepherd, signal.SIGSTOP)
+    os.kill(first.pid, signal.SIGKILL)
+    first.proc.wait(5)
+    time.sleep(0.5)
+    assert len(processes_with(marker)) >= 3  # the stopped shepherd, the script and the sleeper
+
+    runscheduler(env={"SCHEDULER_CGROUPS": "off", **QUIET})
+
+    wait_for(lambda: TaskExecution.objects.get(pk=run.pk).status == ExecutionStatus.LOST, 20,
+             what="the run to be recorded lost")
+    wait_for(lambda: not processes_with(marker), 5, what="every process of the run to die")
