@@ -120,7 +120,7 @@ def kill_stray_shepherds(execution_id: int) -> int:
     """Crash recovery: a shepherd of that run still there (stopped, or stuck) and every process below it.
     Those below die first, round after round, while the shepherd, a subreaper, still collects the orphans;
     then the shepherd. Returns how many processes were killed."""
-    from .shepherd import descendants
+    from .shepherd.procs import descendants
 
     killed = set()
     for last_round in (False, True):

@@ -1,4 +1,4 @@
-"""TaskExecutor: runs one execution of a task through its shepherd (shepherd.py), which starts the script as
+"""TaskExecutor: runs one execution of a task through its shepherd (the shepherd package), which starts the script as
 the run's user with the run's limits and kills every process of the run when it ends, and reports how it
 ended.
 

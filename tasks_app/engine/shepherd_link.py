@@ -1,4 +1,4 @@
-"""The engine's side of a run's shepherd (shepherd.py): start it with its spec, read what it reports, ask it
+"""The engine's side of a run's shepherd (the shepherd package): start it with its spec, read what it reports, ask it
 to end the run, and end the run by itself when the shepherd is gone (killed by a script running as the
 scheduler's own user) or does not answer."""
 import json

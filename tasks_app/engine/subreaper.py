@@ -11,7 +11,8 @@ import signal
 import threading
 import time
 
-from .shepherd import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, descendants, prctl
+from .shepherd.procs import descendants
+from .shepherd.sysio import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl
 
 log = logging.getLogger("TaskExecutor")
 
