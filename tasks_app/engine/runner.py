@@ -46,7 +46,7 @@ class RunResult:
     pid: int | None
     leftover_processes: int | None = None  # processes of the run still alive when it ended, then killed
     run_as: str = ""  # the user the script ran as
-    limits: dict = field(default_factory=dict)  # limits.LimitPlan.record(): which applied and how
+    limits: dict | None = None  # limits.LimitPlan.record(): which applied and how (None: never started)
 
 
 class StopSignal:

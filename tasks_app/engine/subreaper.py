@@ -5,6 +5,7 @@ touched: a shepherd's own exit is left to its Popen.
 
 Also marks the scheduler non-dumpable, so that no script can read its memory or its /proc files (its
 environment holds the database password and the secret key)."""
+import contextlib
 import logging
 import os
 import signal
@@ -29,19 +30,12 @@ def harden_engine_process() -> None:
     _active = True
 
 
-class Spawning:
+@contextlib.contextmanager
+def spawning():
     """`with spawning() as register:` around starting a shepherd, then register(pid): a sweep never sees
     a just-started shepherd as an orphan."""
-
-    def __enter__(self):
-        _lock.acquire()
-        return _started.add
-
-    def __exit__(self, *exc):
-        _lock.release()
-
-
-spawning = Spawning
+    with _lock:
+        yield _started.add
 
 
 def forget(pid: int) -> None:

@@ -56,9 +56,10 @@ class TaskExecution(models.Model):
     output_truncated = models.BooleanField(default=False)
     # How the run was confined: the user its script ran as, its resource limits and what enforced them
     # ({"mechanism": "cgroup-v1", "memory": 268435456, ...}), and how many processes it left behind that
-    # were killed when it ended.
-    run_as = models.CharField(max_length=64, blank=True, default="")
-    limits = models.JSONField(default=dict, blank=True)
+    # were killed when it ended. Empty for a run that never started (and runs older than these fields);
+    # database defaults, so rows written by raw SQL (imports, benchmarks) need not name them.
+    run_as = models.CharField(max_length=64, blank=True, default="", db_default="")
+    limits = models.JSONField(null=True, blank=True)
     leftover_processes = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
