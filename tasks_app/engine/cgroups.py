@@ -1,8 +1,13 @@
 """Cgroups for runs: whether the engine may create them (detected once: cgroup v2 with the memory and pids
-controllers, or the v1 memory and pids hierarchies, under the engine's own cgroup), what the shepherd needs
-to create, join, watch and kill one run's cgroup, and the engine's own clean-up when a shepherd could not
-finish. Runs' cgroups are named taskrun-<project token>-<execution id> (childenv.run_label), so a crash
-leaves nothing another scheduler could mistake for its own."""
+controllers, or the v1 memory and pids hierarchies, under the engine's own cgroup), and one run's cgroup:
+created by the engine, joined by the run's shepherd (so that the script's process is born in it), watched
+and emptied by the shepherd, removed by the engine after the shepherd exited, or by crash recovery.
+
+The engine moves the shepherd in right after starting it: moving a process between cgroups waits for an
+RCU grace period (about 13 ms here when no move happened just before), which then passes while the
+shepherd's interpreter starts instead of delaying the script. Runs' cgroups are named
+taskrun-<project token>-<execution id> (childenv.run_label), so a crash leaves nothing another scheduler
+could mistake for its own."""
 import functools
 import logging
 import os
@@ -25,7 +30,6 @@ PREFIX = "taskrun-"
 class CgroupSupport:
     version: int  # 1 or 2
     parents: tuple  # v2: (the folder runs are created in,); v1: (memory folder, pids folder)
-    kill_file: bool = False  # v2 cgroup.kill (Linux 5.14+)
 
     @property
     def mechanism(self) -> str:
@@ -109,7 +113,7 @@ def _v2(mounts, own):
         return None
     if not _can_create_in(folder):
         return None
-    return CgroupSupport(2, (folder,), kill_file=_has_kill_file(folder))
+    return CgroupSupport(2, (folder,))
 
 
 def _enable_controllers(folder: Path) -> bool:
@@ -137,20 +141,6 @@ def _enable_controllers(folder: Path) -> bool:
         return False
 
 
-def _has_kill_file(folder: Path) -> bool:
-    probe = folder / f"{PREFIX}probe-kill-{os.getpid()}-{threading.get_ident()}"
-    try:
-        probe.mkdir(exist_ok=True)
-        return (probe / "cgroup.kill").exists()
-    except OSError:
-        return False
-    finally:
-        try:
-            probe.rmdir()
-        except OSError:
-            pass
-
-
 _detecting = threading.Lock()
 
 
@@ -175,20 +165,20 @@ def support() -> CgroupSupport | None:
 
 
 def run_spec(found: CgroupSupport, execution_id, memory, processes) -> dict:
-    """What the shepherd needs for one run's cgroup: folders to create, limit files to write (path, value,
-    required), cgroup.procs files to join and list, event counters to read, and the kill file."""
+    """One run's cgroup: folders, limit files to write (path, value, required), cgroup.procs files (to join
+    and to list the run's processes) and event counters. pids.max counts the shepherd too: one more."""
     name = f"{PREFIX}{run_label(execution_id)}"
+    pids_max = str(processes + 1) if processes else "max"
     if found.version == 2:
         folder = found.parents[0] / name
         return {
             "version": 2, "dirs": [str(folder)],
             "files": [[str(folder / "memory.max"), str(memory or "max"), True],
                       [str(folder / "memory.swap.max"), "0" if memory else "max", False],
-                      [str(folder / "pids.max"), str(processes or "max"), True]],
+                      [str(folder / "pids.max"), pids_max, True]],
             "procs": [str(folder / "cgroup.procs")],
             "events": [["oom_kill", str(folder / "memory.events"), "oom_kill"],
                        ["pids_max", str(folder / "pids.events"), "max"]],
-            "kill": str(folder / "cgroup.kill") if found.kill_file else None,
         }
     memory_dir, pids_dir = found.parents[0] / name, found.parents[1] / name
     return {
@@ -196,17 +186,38 @@ def run_spec(found: CgroupSupport, execution_id, memory, processes) -> dict:
         "files": [[str(memory_dir / "memory.limit_in_bytes"), str(memory or -1), True],
                   # Without swap accounting the file is missing: then swap is not limited.
                   [str(memory_dir / "memory.memsw.limit_in_bytes"), str(memory or -1), False],
-                  [str(pids_dir / "pids.max"), str(processes or "max"), True]],
+                  [str(pids_dir / "pids.max"), pids_max, True]],
         "procs": [str(memory_dir / "cgroup.procs"), str(pids_dir / "cgroup.procs")],
         "events": [["oom_kill", str(memory_dir / "memory.oom_control"), "oom_kill"],
                    ["pids_max", str(pids_dir / "pids.events"), "max"]],
-        "kill": None,
     }
 
 
+def create(spec: dict) -> None:
+    """Make the run's cgroup with its limits; OSError (and nothing left) if it cannot be made."""
+    try:
+        for folder in spec["dirs"]:
+            os.makedirs(folder, exist_ok=True)  # exists: left by a run a crash interrupted
+        for path, value, required in spec["files"]:
+            try:
+                Path(path).write_text(value)
+            except OSError:
+                if required:
+                    raise
+    except OSError:
+        kill_and_remove(spec)
+        raise
+
+
+def join(spec: dict, pid: int) -> None:
+    """Move process `pid` (the run's shepherd) into the run's cgroup."""
+    for procs in spec["procs"]:
+        Path(procs).write_text(str(pid))
+
+
 def kill_and_remove(spec: dict | None, timeout: float = 5.0) -> int:
-    """SIGKILL whatever is left in a run's cgroup (a shepherd that was killed, or a dead scheduler's run)
-    and remove it. Returns how many processes were killed."""
+    """SIGKILL whatever is left in a run's cgroup (nothing after a shepherd that finished; the run of a
+    shepherd that was killed, or of a dead scheduler) and remove it. Returns how many were killed."""
     if not spec:
         return 0
     killed = set()

@@ -32,8 +32,15 @@ class ShepherdLink:
 
     @classmethod
     def start(cls, command, spec, out_fd):
-        """Start the shepherd and send it `spec` (result_fd is filled in). OSError / SubprocessError if it
-        cannot be started; ShepherdGone if it died before taking the spec."""
+        """Start the shepherd, move it into the run's cgroup and send it `spec` (result_fd filled in). OSError
+        / SubprocessError if it cannot be started; ShepherdGone if it died before taking the spec. A cgroup
+        that cannot be made or joined leaves the run to setrlimit (the spec says why)."""
+        cgroup, spec = spec.get("cgroup"), {**spec, "cgroup_error": ""}
+        if cgroup:
+            try:
+                cgroups.create(cgroup)
+            except OSError as exc:
+                cgroup, spec["cgroup"], spec["cgroup_error"] = None, None, _why(exc)
         ctrl_r, ctrl_w = os.pipe()
         result_r, result_w = os.pipe()
         try:
@@ -46,10 +53,16 @@ class ShepherdLink:
         except BaseException:
             for fd in (ctrl_r, ctrl_w, result_r, result_w):
                 os.close(fd)
+            cgroups.kill_and_remove(cgroup)
             raise
         os.close(ctrl_r)
         os.close(result_w)
-        link = cls(proc, ctrl_w, result_r, spec.get("cgroup"))
+        link = cls(proc, ctrl_w, result_r, cgroup)
+        if cgroup:
+            try:
+                cgroups.join(cgroup, proc.pid)  # while its interpreter starts: see cgroups.py
+            except OSError as exc:
+                spec["cgroup"], spec["cgroup_error"] = None, _why(exc)
         try:
             _write_all(ctrl_w, (json.dumps({**spec, "result_fd": result_w}) + "\n").encode())
         except OSError as exc:
@@ -105,6 +118,7 @@ class ShepherdLink:
             end_group(self.child_pid, 0, kill_wait=2.0)
         killed += subreaper.sweep()
         killed += cgroups.kill_and_remove(self.cgroup_spec)
+        self.cgroup_spec = None
         return killed
 
     def abort(self, wait: float = 5.0) -> None:
@@ -129,7 +143,7 @@ class ShepherdLink:
             self.ctrl_w = None
 
     def close(self) -> None:
-        """After the run: the shepherd is reaped, every descriptor closed."""
+        """After the run: the shepherd is reaped, the run's cgroup removed, every descriptor closed."""
         self._close_control()
         try:
             self.proc.wait(ANSWER_MARGIN)
@@ -137,10 +151,15 @@ class ShepherdLink:
             self.proc.kill()
             self.proc.wait()
         subreaper.forget(self.proc.pid)
+        cgroups.kill_and_remove(self.cgroup_spec)  # empty by now: the shepherd was its last process
         for fd in (self.result_r, self.pidfd):
             if fd is not None:
                 os.close(fd)
         self.result_r = self.pidfd = None
+
+
+def _why(exc: OSError) -> str:
+    return f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
 
 
 def _write_all(fd, data: bytes) -> None:

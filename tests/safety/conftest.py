@@ -45,6 +45,16 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
+def run_cgroups() -> list[str]:
+    """The runs' cgroups of this project and database that exist now."""
+    from tasks_app.engine.childenv import project_token
+
+    found = cgroups.support()
+    prefix = f"{cgroups.PREFIX}{project_token()}-"
+    return [str(parent / name) for parent in (found.parents if found else ()) for name in os.listdir(parent)
+            if name.startswith(prefix)]
+
+
 class Project:
     """A project's own folders as in production: tasks/ 0755 (scripts 0644), logs/ 0711, conf/ 0700."""
 

@@ -14,7 +14,7 @@ from tasks_app.models import ExecutionStatus, TaskExecution
 from tasks_app.services.executions import run_now
 from tests.engine.conftest import make_task, runscheduler, wait_for  # noqa: F401  (fixtures)
 
-from .conftest import processes_with
+from .conftest import processes_with, run_cgroups
 
 QUIET = {"DJANGO_SILENCED_SYSTEM_CHECKS": "tasks_app.W001"}  # CI runs as root on purpose
 
@@ -27,6 +27,7 @@ def test_a_finished_run_kills_the_escaped_sleeper_it_left_and_counts_it(make_run
     assert result.status == "success", result
     assert result.leftover_processes == 1
     assert processes_with(marker) == []
+    assert run_cgroups() == []  # the run's own cgroup, if it had one, is gone with it
 
 
 def test_a_timeout_kills_every_process_of_the_run_even_an_escaped_one_that_ignores_sigterm(
@@ -134,6 +135,7 @@ def test_kill_9_of_the_scheduler_leaves_no_process_of_its_runs_three_seconds_lat
 
     wait_for(lambda: not processes_with(marker), 3, interval=0.05, what="every process of the run to die")
     assert time.monotonic() - killed < 3
+    wait_for(lambda: not run_cgroups(), 3, what="the shepherd to remove the run's cgroup")
 
 
 @pytest.mark.slow

@@ -19,10 +19,9 @@ def become_script(run, ready_w):
     step = "start its own session"
     try:
         os.setsid()
-        step = "join the run's cgroup"
-        for path in (run.cgroup["procs"] if run.cgroup else ()):
-            write_file(path, str(os.getpid()))
         step = "set its resource limits"
+        if os.geteuid() == 0:  # born in the run's cgroup; not protected from its OOM killer like the shepherd
+            write_file("/proc/self/oom_score_adj", "0")
         import resource
 
         for name, soft, hard in spec["rlimits"] + ([] if run.cgroup else spec["fallback_rlimits"]):

@@ -4,7 +4,7 @@ import os
 
 from .child import become_script
 from .run import SIGHUP, Run
-from .sysio import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, loads, prctl, read_line, set_name
+from .sysio import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, loads, prctl, read_line, set_name, write_file
 
 
 def main():
@@ -20,7 +20,10 @@ def main():
     prctl(PR_SET_PDEATHSIG, SIGHUP)
     run.install_signals()
     set_name("task-shepherd")
-    run.make_cgroup()
+    try:  # the kernel's OOM killer, when the run's cgroup is full, picks one of the run's processes instead
+        write_file("/proc/self/oom_score_adj", "-1000")
+    except OSError:  # only root may: then an OOM kill of the shepherd is handled by the engine
+        pass
     ready_r, ready_w = os.pipe()
     # The script's process shares the shepherd's memory until it writes to it; frozen objects are never
     # walked by its garbage collector, which saves copying pages the script never uses.
@@ -49,7 +52,8 @@ def main():
                     "cgroup_error": run.cgroup_error})
         run.supervise()
         message = run.result()
-    run.remove_cgroup()
+    if run.engine_gone():
+        run.leave_and_remove_cgroup()
     run.report(message)
     return 0
 

@@ -28,7 +28,7 @@ class Run:
         self.signalled = set()  # pids of the run, other than the script, that were signalled
         self.use_children_files = children_files_work()
         self.cgroup = spec.get("cgroup")
-        self.cgroup_error = ""
+        self.cgroup_error = spec.get("cgroup_error", "")
         self.ctrl_buffer = b""
         self.ctrl_open = True
         self.aborted = ""
@@ -68,28 +68,7 @@ class Run:
     def has_children(self):
         return self.reap()
 
-    # The run's cgroup.
-
-    def make_cgroup(self):
-        """Create the run's cgroup and write its limits; on failure the run falls back to setrlimit."""
-        if not self.cgroup:
-            return
-        try:
-            for path in self.cgroup["dirs"]:
-                try:
-                    os.mkdir(path, 0o755)
-                except FileExistsError:  # left by a run whose shepherd could not finish: reuse it
-                    pass
-            for path, value, required in self.cgroup["files"]:
-                try:
-                    write_file(path, value)
-                except OSError:
-                    if required:
-                        raise
-        except OSError as exc:
-            self.cgroup_error = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
-            self.remove_cgroup()
-            self.cgroup = None
+    # The run's cgroup: made by the engine, which moved the shepherd into it before sending the spec.
 
     def cgroup_pids(self):
         pids = set()
@@ -106,11 +85,18 @@ class Run:
                     counts[name] = int(parts[1])
         return counts
 
-    def remove_cgroup(self):
+    def leave_and_remove_cgroup(self):
+        """When the engine is gone, nobody else removes the run's cgroup: once it is empty but for the
+        shepherd, the shepherd moves back to the parent cgroup and removes it."""
         import time
 
+        for procs in self.cgroup["procs"] if self.cgroup else ():
+            try:
+                write_file(os.path.join(os.path.dirname(os.path.dirname(procs)), "cgroup.procs"), str(self.me))
+            except OSError:
+                return
         deadline = time.monotonic() + 2.0
-        for path in reversed(self.cgroup["dirs"] if self.cgroup else ()):
+        for path in self.cgroup["dirs"] if self.cgroup else ():
             while True:
                 try:
                     os.rmdir(path)
@@ -132,11 +118,6 @@ class Run:
 
     def signal_all(self, sig):
         pids = self.run_pids()
-        if sig == SIGKILL and self.cgroup and self.cgroup.get("kill"):
-            try:
-                write_file(self.cgroup["kill"], "1")
-            except OSError:
-                pass
         for pid in pids:
             try:
                 os.kill(pid, sig)
@@ -202,6 +183,15 @@ class Run:
             return None
         self.ctrl_buffer += chunk
         return self.take_request()
+
+    def engine_gone(self) -> bool:
+        """The control pipe is closed: the engine died (or gave the run up)."""
+        if self.ctrl_open:
+            poller = select.poll()
+            poller.register(0, select.POLLIN)
+            if poller.poll(0):
+                self.read_control()
+        return not self.ctrl_open
 
     def take_request(self):
         """The last "term <grace>" among the complete lines received, if any."""
