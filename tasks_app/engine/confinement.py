@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import cgroups, identity, subreaper
+from . import identity, limits, subreaper
 
 log = logging.getLogger("SchedulerEngine")
 
@@ -22,11 +22,10 @@ def prepare_engine_process() -> None:
     except identity.RunAsError as exc:
         raise ConfinementError(str(exc)) from None
     subreaper.harden_engine_process()
-    found = cgroups.support()
+    defaults = limits.plan_for(object(), 0, users[0] if users else None).record()  # also detects the cgroups
     if users:
         logs = Path(settings.LOGS_DIR)
         logs.mkdir(parents=True, exist_ok=True)
         os.chmod(logs, 0o711)
-    log.info("Runs run as %s; limits %s by %s", ", ".join(u.name for u in users) or identity.engine_user(),
-             ", ".join(f"{k}={v}" for k, v in settings.SCHEDULER_LIMITS.items()) or "none",
-             found.mechanism if found else "setrlimit")
+    log.info("Runs run as %s; default limits: %s", ", ".join(u.name for u in users) or identity.engine_user(),
+             limits.describe(defaults))

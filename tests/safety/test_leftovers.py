@@ -107,7 +107,14 @@ def test_sigterm_of_the_scheduler_leaves_no_process_of_its_runs(runscheduler, ma
     scheduler = runscheduler(env={"SCHEDULER_STOP_GRACE": "1", **QUIET})
     run = run_now(task, actor="alice", door="api")
     wait_for(ready.exists, 20, what="the script to start")
-    assert len(processes_with(marker)) >= 3
+    running = processes_with(marker)
+    assert len(running) >= 3
+    for pid in running:  # no process of the run is told the scheduler's pid
+        assert str(scheduler.pid).encode() not in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    shepherd = next(pid for pid in running if Path(f"/proc/{pid}/comm").read_text() == "task-shepherd\n")
+    shepherd_env = dict(line.split("=", 1) for line in Path(f"/proc/{shepherd}/environ").read_text().split("\0")
+                        if line)
+    assert shepherd_env == {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
     scheduler.proc.send_signal(signal.SIGTERM)
 
