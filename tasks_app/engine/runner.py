@@ -264,6 +264,9 @@ def _wait(link, execution, label, on_start, out_fd, stop_event, timeout, started
         outcome.leftover = link.end_without_shepherd()
         return outcome
     report = outcome.report = link.end
+    if report.get("survivors"):
+        log.error("%s: %d process(es) of the run did not die of SIGKILL within 30 s (stuck in the kernel)",
+                  label.capitalize(), report["survivors"])
     outcome.code = report.get("returncode")
     outcome.leftover = report.get("leftover")
     outcome.setup_error = report.get("setup_error") or ""

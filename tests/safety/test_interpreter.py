@@ -104,3 +104,15 @@ def test_the_scripts_local_time_is_in_its_tasks_zone(make_run, project, marker, 
     assert result.status == "success", read_output(execution)
     seen = json.loads(read_output(execution).strip().splitlines()[-1])
     assert seen == {"tzname": ["CST", "CST"], "timezone": -8 * 3600, "offset": 8 * 3600.0, "strftime": "CST"}
+
+
+def test_a_run_whose_process_cannot_be_set_up_fails_naming_the_step(make_run, project, marker, settings):
+    settings.BASE_DIR = project.root / "moved-away"  # runs start in the project folder
+    execution = make_run(project.script("callers.py", f"{marker}.py"))
+
+    result = run_execution(execution)
+
+    assert (result.status, result.return_code) == ("failed", None)
+    assert result.error_message == (f"could not start: cannot enter {settings.BASE_DIR}: [Errno 2] No such file "
+                                    f"or directory: '{settings.BASE_DIR}'")
+    assert processes_with(marker) == []
