@@ -239,13 +239,15 @@ def kill_and_remove(spec: dict | None, timeout: float = 5.0) -> int:
         killed |= pids
         time.sleep(0.02)
     for folder in reversed(spec["dirs"]):
-        for _ in range(50):
+        for attempt in range(50):
             try:
                 os.rmdir(folder)
                 break
             except FileNotFoundError:
                 break
-            except OSError:
+            except OSError as exc:  # busy while the last processes leave it
+                if attempt == 49:
+                    log.warning("Could not remove the run's cgroup %s: %s", folder, exc)
                 time.sleep(0.02)
     return len(killed)
 

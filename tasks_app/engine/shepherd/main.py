@@ -52,7 +52,7 @@ def main():
                     "cgroup_error": run.cgroup_error})
         run.supervise()
         message = run.result()
-    if run.engine_gone():
+    if run.aborted and run.engine_gone(wait=2.0):  # else the engine removes the cgroup once we exited
         run.leave_and_remove_cgroup()
     run.report(message)
     return 0

@@ -87,26 +87,28 @@ class Run:
 
     def leave_and_remove_cgroup(self):
         """When the engine is gone, nobody else removes the run's cgroup: once it is empty but for the
-        shepherd, the shepherd moves back to the parent cgroup and removes it."""
+        shepherd, the shepherd moves back to the parent cgroup and removes it. What fails is said in the
+        run's output (the engine's crash recovery removes the cgroup at its next start)."""
+        import sys
         import time
 
-        for procs in self.cgroup["procs"] if self.cgroup else ():
-            try:
+        try:
+            for procs in self.cgroup["procs"] if self.cgroup else ():
                 write_file(os.path.join(os.path.dirname(os.path.dirname(procs)), "cgroup.procs"), str(self.me))
-            except OSError:
-                return
-        deadline = time.monotonic() + 2.0
-        for path in self.cgroup["dirs"] if self.cgroup else ():
-            while True:
-                try:
-                    os.rmdir(path)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:  # busy while the last processes leave it
-                    if time.monotonic() > deadline:
+            deadline = time.monotonic() + 5.0
+            for path in self.cgroup["dirs"] if self.cgroup else ():
+                while True:
+                    try:
+                        os.rmdir(path)
                         break
-                    time.sleep(0.01)
+                    except FileNotFoundError:
+                        break
+                    except OSError:  # busy while the last processes leave it
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.01)
+        except OSError as exc:
+            sys.stderr.write(f"shepherd: cannot remove the run's cgroup: {exc}\n")
 
     # Ending processes.
 
@@ -184,12 +186,14 @@ class Run:
         self.ctrl_buffer += chunk
         return self.take_request()
 
-    def engine_gone(self) -> bool:
-        """The control pipe is closed: the engine died (or gave the run up)."""
+    def engine_gone(self, wait: float) -> bool:
+        """The control pipe is closed, now or within `wait` s: the engine died (or gave the run up). The
+        parent-death signal can come first: it fires when the engine's thread that started the shepherd
+        ends, and the engine's descriptors close only when its last thread has ended."""
         if self.ctrl_open:
             poller = select.poll()
             poller.register(0, select.POLLIN)
-            if poller.poll(0):
+            if poller.poll(wait * 1000):
                 self.read_control()
         return not self.ctrl_open
 
