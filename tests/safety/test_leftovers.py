@@ -83,7 +83,7 @@ def test_without_its_shepherd_the_runs_cgroup_still_ends_every_process(make_run,
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_scheduler_records_what_a_run_left_behind_its_user_and_its_limits(
-        runscheduler, make_task, project, marker):
+        project, marker, runscheduler, make_task):
     task = make_task("left", task_exec=project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
     runscheduler(env=QUIET)
 
@@ -100,7 +100,7 @@ def test_the_scheduler_records_what_a_run_left_behind_its_user_and_its_limits(
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_sigterm_of_the_scheduler_leaves_no_process_of_its_runs(runscheduler, make_task, project, marker, tmp_path):
+def test_sigterm_of_the_scheduler_leaves_no_process_of_its_runs(project, marker, runscheduler, make_task, tmp_path):
     ready = tmp_path / "ready"
     task = make_task("long", task_exec=project.script("escape.py", f"{marker}.py"),
                      task_env={"RUN_MARKER": marker, "SLEEP": "600", "READY_FILE": str(ready)})
@@ -127,7 +127,7 @@ def test_sigterm_of_the_scheduler_leaves_no_process_of_its_runs(runscheduler, ma
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_kill_9_of_the_scheduler_leaves_no_process_of_its_runs_three_seconds_later(
-        runscheduler, make_task, project, marker, tmp_path):
+        project, marker, runscheduler, make_task, tmp_path):
     ready = tmp_path / "ready"
     task = make_task("long", task_exec=project.script("escape.py", f"{marker}.py"),
                      task_env={"RUN_MARKER": marker, "SLEEP": "600", "STUBBORN": "1", "READY_FILE": str(ready)})
@@ -148,7 +148,7 @@ def test_kill_9_of_the_scheduler_leaves_no_process_of_its_runs_three_seconds_lat
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_script_that_kills_its_own_shepherd_is_ended_by_the_scheduler_all_the_same(
-        runscheduler, make_task, project, marker):
+        project, marker, runscheduler, make_task):
     # No cgroup: only the scheduler, a child subreaper, receives the orphans and can find them.
     task = make_task("rogue", task_exec=project.script("kill_shepherd.py", f"{marker}.py"),
                      task_env={"RUN_MARKER": marker})
@@ -166,7 +166,7 @@ def test_a_script_that_kills_its_own_shepherd_is_ended_by_the_scheduler_all_the_
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_after_kill_9_a_restarted_scheduler_ends_what_a_stopped_shepherd_could_not(
-        runscheduler, make_task, project, marker, tmp_path):
+        project, marker, runscheduler, make_task, tmp_path):
     # The backstop: the shepherd is stopped (SIGSTOP) when the scheduler dies, so nothing reacts until the
     # next scheduler's crash recovery. Without a cgroup, only the shepherd's command line leads to the run.
     ready = tmp_path / "ready"

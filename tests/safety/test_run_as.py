@@ -90,7 +90,7 @@ def test_a_task_may_name_only_a_user_the_administrator_allowed(make_run, project
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_scheduler_started_with_scheduler_run_as_runs_scripts_as_that_user(
-        runscheduler, make_task, project, marker, unix_users, usable_python):
+        project, marker, unix_users, usable_python, runscheduler, make_task):
     (alice,) = unix_users(1)
     python = usable_python(alice)
     secrets = engine_files(project)
@@ -113,7 +113,7 @@ def test_the_scheduler_started_with_scheduler_run_as_runs_scripts_as_that_user(
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_an_unknown_run_as_user_stops_the_scheduler_at_start_naming_the_setting(runscheduler, project):
+def test_an_unknown_run_as_user_stops_the_scheduler_at_start_naming_the_setting(project, runscheduler):
     scheduler = runscheduler(env={"SCHEDULER_RUN_AS": "no-such-user-here", **QUIET}, ready=False)
 
     assert scheduler.proc.wait(30) == 1
