@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from tasks_app import cron, task_state
-from tasks_app.definition.fields import TASK_FIELDS
+from tasks_app.definition import fields as table
 from tasks_app.definition.loader import TaskLoader, TaskValidationError, add_errors_to_form
 from tasks_app.models import ExecutionStatus, Task, TaskExecution
 from tasks_app.roles import ADMIN, OPERATOR, VIEWER
@@ -20,7 +20,10 @@ from tasks_app.services import tasks as services
 from .site import RoleModelAdmin
 
 log = logging.getLogger("WebInterface")
-JSON_DEFAULTS = {"task_env": dict, "task_dependencies": list, "task_notify": dict}
+# Edited as JSON text here: an emptied box means the field's empty default.
+JSON_KINDS = (table.TEXT_MAP, table.ID_LIST, table.OBJECT)
+# The admin's sections; a field's `admin_section` in the table says where it goes.
+SECTIONS = {"task": None, "run": _("Run"), "links": _("Parameters, dependencies and notifications")}
 
 
 class TaskAdminForm(forms.ModelForm):
@@ -28,20 +31,14 @@ class TaskAdminForm(forms.ModelForm):
 
     class Meta:
         model = Task
-        fields = list(TASK_FIELDS)
+        fields = list(table.TASK_FIELDS)
+        labels = {field.name: field.label for field in table.FIELDS}
+        help_texts = {field.name: field.help for field in table.FIELDS}
         widgets = {
             "task_desc": forms.Textarea(attrs={"rows": 3}),
             "task_env": forms.Textarea(attrs={"rows": 6, "cols": 60}),
             "task_dependencies": forms.Textarea(attrs={"rows": 2, "cols": 60}),
             "task_notify": forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        }
-        help_texts = {
-            "task_schedule": _("Five cron fields read in the task's time zone, e.g. */5 * * * *; empty for a task "
-                               "that runs after its dependencies."),
-            "task_env": _('JSON object of names to text values, e.g. {"PARAM1": "value"}.'),
-            "task_dependencies": _('JSON list of task ids, e.g. ["backup"].'),
-            "task_notify": _('JSON, e.g. {"on_failure": true, "email": "ops@example.com", "webhook": ""}.'),
-            "task_timezone": _("IANA zone such as Asia/Shanghai; empty for the server's zone."),
         }
 
     task_data = None  # the loader's cleaned dict, what the services are given
@@ -49,15 +46,15 @@ class TaskAdminForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         instance_id = self.instance.task_id if self.instance.pk else None
-        data = {name: cleaned[name] for name in TASK_FIELDS if name in cleaned}
+        data = {name: cleaned[name] for name in table.TASK_FIELDS if name in cleaned}
         if instance_id:
             data["task_id"] = instance_id  # read-only on the change page
-        for name, empty in JSON_DEFAULTS.items():
-            if name in data and data[name] is None:  # an emptied JSON box
-                data[name] = empty()
-        for name in ("task_schedule", "task_log", "task_timezone"):
-            if isinstance(data.get(name), str):
-                data[name] = data[name].strip()
+        for field in table.FIELDS:
+            value = data.get(field.name)
+            if field.kind in JSON_KINDS and field.name in data and value is None:  # an emptied JSON box
+                data[field.name] = field.fresh_default()
+            elif field.kind == table.TEXT and isinstance(value, str):
+                data[field.name] = value.strip()
         try:
             self.task_data = TaskLoader().clean(data, instance_id=instance_id)
         except TaskValidationError as exc:
@@ -96,13 +93,8 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
         return ("task_id", *self.status_fields) if obj else ()
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = [
-            (None, {"fields": ("task_id", "task_name", "task_desc", "task_exec", "task_schedule", "task_enabled")}),
-            (_("Run"), {"fields": ("task_timeout", "task_retry", "task_retry_interval", "task_timezone",
-                                   "task_overlap", "task_misfire_grace", "task_log")}),
-            (_("Parameters, dependencies and notifications"),
-             {"fields": ("task_env", "task_dependencies", "task_notify")}),
-        ]
+        fieldsets = [(title, {"fields": tuple(f.name for f in table.FIELDS if f.admin_section == section)})
+                     for section, title in SECTIONS.items()]
         if obj:
             fieldsets.insert(0, (_("Status"), {"fields": self.status_fields}))
         return fieldsets

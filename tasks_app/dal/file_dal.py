@@ -20,6 +20,8 @@ from pathlib import Path
 from tasks_app.conffile import jsonfile
 from tasks_app.conffile.render import render_tasks_document
 
+from tasks_app.definition.fields import TASK_FIELDS
+
 from . import domain
 from .base import (STATUS_FIELDS, STATUS_TIME_FIELDS, TaskDataAccess, TaskNotFound, as_utc, check_status_update,
                    empty_status, unknown_execution)
@@ -31,7 +33,7 @@ EXECUTION_TIMES = ("scheduled_time", "start_time", "end_time")
 
 def task_from_dict(data: dict) -> domain.Task:
     try:
-        return domain.Task(**{name: data[name] for name in domain.TASK_FIELDS if name in data})
+        return domain.Task(**{name: data[name] for name in TASK_FIELDS if name in data})
     except TypeError as exc:
         raise ValueError(f"task {data.get('task_id')!r}: {exc}") from None
 

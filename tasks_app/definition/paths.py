@@ -6,6 +6,8 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 
+from .fields import default_log_path
+
 
 def _relative_parts(value):
     """The parts of a relative POSIX path, or None when it is absolute, empty or climbs with `..`."""
@@ -67,9 +69,9 @@ def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
 @_file_system_refusals_as_value_errors
 def resolve_log_path(task_log, task_id="", logs_dir=None) -> Path:
     """A task's log file, by the same rule inside LOGS_DIR; the file need not exist yet. Empty means the
-    document's default logs/task_{task_id}.log. The engine's own files there are refused."""
+    default logs/task_{task_id}.log. The engine's own files there are refused."""
     folder = Path(logs_dir or settings.LOGS_DIR).resolve()
-    parts = _relative_parts(task_log or f"logs/task_{task_id}.log")
+    parts = _relative_parts(task_log or default_log_path(task_id))
     if parts is None:
         raise ValueError("not a relative path inside the logs folder")
     real = _locate(parts, folder, "logs").resolve()
@@ -107,8 +109,8 @@ _END = object()
 
 def task_log_file(task) -> Path:
     """The log file a task's runs write and the pages and the API read (it may not exist yet). A task_log the
-    loader would refuse (saved before the rule existed) falls back to the document's default."""
+    loader would refuse (saved before the rule existed) falls back to the default, in LOGS_DIR."""
     try:
         return resolve_log_path(task.task_log, task.task_id)
     except ValueError:
-        return Path(settings.LOGS_DIR).resolve() / f"task_{task.task_id}.log"
+        return Path(settings.LOGS_DIR).resolve() / PurePosixPath(default_log_path(task.task_id)).name

@@ -1,20 +1,9 @@
 """A task's configuration (mirrored to conf/tasks.json) and its runtime status (task_status.json)."""
-from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-TASK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-task_id_validator = RegexValidator(
-    TASK_ID_PATTERN, _("Use 1 to 64 letters, digits, '-' or '_'."), code="invalid_task_id"
-)
-
-
-class OverlapPolicy(models.TextChoices):
-    SKIP = "skip", _("Skip the new run")
-    QUEUE = "queue", _("Queue it after the current run")
-    REPLACE = "replace", _("Stop the current run, start the new one")
-    ALLOW = "allow", _("Run both at once")
+from tasks_app.definition.fields import OverlapPolicy, default_log_path, task_id_validator
 
 
 class Task(models.Model):
@@ -57,8 +46,8 @@ class Task(models.Model):
 
     @property
     def log_path(self):
-        """The task log as given, or the document's default `logs/task_{task_id}.log`."""
-        return self.task_log or f"logs/task_{self.task_id}.log"
+        """The task log as given, or the default `logs/task_{task_id}.log`."""
+        return self.task_log or default_log_path(self.task_id)
 
     @property
     def timezone_name(self):

@@ -12,7 +12,7 @@ from tasks_app.conffile.mirror import key_orders_in, mirror_tasks_file, render_t
 from tasks_app.conffile.render import key_orders_of, render_tasks_document
 from tasks_app.dal import domain
 from tasks_app.dal.django_dal import (DjangoTaskDataAccess, apply_task_fields, execution_to_domain, status_to_dict,
-                                      task_to_dict)
+                                      task_to_domain)
 from tasks_app.dal.file_dal import history_document, status_document
 from tasks_app.definition.loader import TaskFileError, TaskLoader
 from tasks_app.models import ConfigVersion, Task, TaskExecution, TaskStatus
@@ -136,7 +136,7 @@ def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, door="imp
             for task_id, data in incoming.items():
                 if task_id not in current:
                     result.created.append(task_id)
-                elif task_to_dict(current[task_id]) == data:
+                elif task_to_domain(current[task_id]).to_dict() == data:  # task_log filled in on both sides
                     result.unchanged.append(task_id)
                 else:
                     result.updated.append(task_id)

@@ -10,17 +10,12 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import cron
 from ..conffile.mirror import mirror_tasks_file
-from ..definition.fields import TASK_FIELDS
+from ..definition.fields import FIELD, TASK_FIELDS, task_to_dict
 from ..definition.loader import TaskLoader, TaskValidationError, show
 from ..models import ConfigVersion, Task, TaskStatus
 
 log = logging.getLogger("SchedulerEngine")
 DOORS = ("admin", "api", "web", "import", "restore", "cli")
-
-
-def task_data(task) -> dict:
-    """A task's configuration in the document's field names and order."""
-    return {name: getattr(task, name) for name in TASK_FIELDS}
 
 
 def create_task(data: dict, *, actor: str, door: str):
@@ -51,7 +46,7 @@ def update_task(task, data: dict, *, actor: str, door: str, partial: bool = Fals
         # Read the row again under a lock: a partial update merges with what is stored now, not with
         # what the caller loaded a while ago.
         current = Task.objects.select_for_update().get(pk=task.pk)
-        before = task_data(current)
+        before = task_to_dict(current)
         merged = {**before, **data} if partial else dict(data)
         merged.setdefault("task_id", current.task_id)
         cleaned = TaskLoader().clean(merged, instance_id=current.task_id)
@@ -169,15 +164,16 @@ def _summary(cleaned):
 
 
 def _changes(before, after, changed):
-    """Changed field names; for task_env the keys added, removed and changed, never the values (secrets)."""
+    """Changed field names, never values; for a secret mapping (task_env) also the keys added, removed and
+    changed."""
     out = []
     for name in changed:
-        if name == "task_env":
-            old, new = before[name] or {}, after[name] or {}
+        old, new = before[name] or {}, after[name] or {}
+        if FIELD[name].secret and isinstance(old, dict) and isinstance(new, dict):
             keys = [f"+{k}" for k in sorted(new.keys() - old.keys())]
             keys += [f"-{k}" for k in sorted(old.keys() - new.keys())]
             keys += [f"~{k}" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
-            out.append(f"task_env ({' '.join(keys)})")
+            out.append(f"{name} ({' '.join(keys)})")
         else:
             out.append(name)
     return "changed " + ", ".join(out)

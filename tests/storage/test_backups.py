@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 
 from tasks_app.conffile import backups
 from tasks_app.conffile.mirror import mirror_tasks_file
-from tasks_app.services import import_export
 from tasks_app.models import Task
+from tasks_app.services import import_export
 from tasks_app.services import tasks as task_services
 
 pytestmark = pytest.mark.django_db

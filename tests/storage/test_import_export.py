@@ -7,10 +7,10 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from tasks_app.services import import_export
-from tasks_app.dal.django_dal import task_to_dict
+from tasks_app.definition.fields import task_to_dict
 from tasks_app.definition.loader import TaskFileError
 from tasks_app.models import ConfigVersion, Task, TaskStatus
+from tasks_app.services import import_export
 
 pytestmark = pytest.mark.django_db
 
