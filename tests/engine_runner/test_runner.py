@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tasks_app.definition.paths import task_log_file
 from tasks_app.engine import runner
-from tasks_app.engine.childenv import task_log_file
-from tasks_app.engine.runner import StopSignal, kill_process_group, read_output, run_execution
+from tasks_app.engine.output import read_output
+from tasks_app.engine.procgroup import kill_process_group
+from tasks_app.engine.runner import StopSignal, run_execution
 
 from .helpers import group_exists, process_exists, wait_for
 
