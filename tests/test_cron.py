@@ -12,6 +12,7 @@ from tasks_app.cron import (
     fire_times_between,
     next_fire_after,
     next_fire_times,
+    preview,
     validate_expression,
 )
 
@@ -284,3 +285,17 @@ def test_a_macro_reads_like_its_expansion():
 def test_describing_an_invalid_expression_raises():
     with pytest.raises(CronError):
         describe("61 * * * *")
+
+
+def test_a_preview_gives_the_expression_back_in_words_with_its_next_times_in_the_asked_zone():
+    shown = preview("0  9 * * 1-5", "Asia/Shanghai", at("2024-01-05T02:00Z"), 2, "zh-hans")
+    assert shown.expression == "0 9 * * 1-5"
+    assert shown.description == describe("0 9 * * 1-5", "zh-hans") and CHINESE.search(shown.description)
+    assert [t.isoformat() for t in shown.times] == ["2024-01-08T09:00:00+08:00", "2024-01-09T09:00:00+08:00"]
+
+
+def test_a_preview_of_a_bad_expression_or_of_the_end_of_time_raises():
+    with pytest.raises(CronError):
+        preview("61 * * * *", "UTC", at("2024-01-01T00:00Z"))
+    with pytest.raises(OverflowError):
+        preview("* * * * *", "UTC", at("9999-12-31T23:59Z"))

@@ -10,10 +10,10 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from tasks_app import cron, task_state
+from tasks_app import cron
 from tasks_app.definition import fields as table
 from tasks_app.definition.loader import TaskLoader, TaskValidationError, add_errors_to_form
-from tasks_app.models import ExecutionStatus, Task, TaskExecution
+from tasks_app.models import NEVER_RUN, ExecutionStatus, Task, TaskExecution
 from tasks_app.roles import ADMIN, OPERATOR, VIEWER
 from tasks_app.services import tasks as services
 
@@ -67,10 +67,10 @@ class LastStatusFilter(admin.SimpleListFilter):
     parameter_name = "last_status"
 
     def lookups(self, request, model_admin):
-        return [(task_state.NEVER, _("Never run")), *((s.value, s.label) for s in ExecutionStatus.finished())]
+        return [(NEVER_RUN, _("Never run")), *((s.value, s.label) for s in ExecutionStatus.finished())]
 
     def queryset(self, request, queryset):
-        return task_state.filter_last_status(queryset, self.value())
+        return queryset.last_result(self.value())
 
 
 @admin.register(Task)
@@ -113,12 +113,12 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("next run"), ordering="status__next_run_time")
     def next_run(self, task):
-        status = task_state.status_of(task)
+        status = task.current_status
         return status.next_run_time if status and status.next_run_time else "—"
 
     @admin.display(description=_("last result"), ordering="status__last_end_time")
     def last_result(self, task):
-        status = task_state.status_of(task)
+        status = task.current_status
         if status is None or not status.last_status:
             return _("Never run")
         label = ExecutionStatus(status.last_status).label if status.last_status in ExecutionStatus.values else (
@@ -132,7 +132,7 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("running"), boolean=True)
     def running(self, task):
-        status = task_state.status_of(task)
+        status = task.current_status
         return bool(status and status.running)
 
     # ---- saving and deleting through the services ---------------------------------------------------------------

@@ -8,14 +8,10 @@ from django.utils.text import format_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks_app import task_state
 from tasks_app.definition import fields as table
 from tasks_app.definition.fields import TASK_ID_MAX_LENGTH, TASK_ID_PATTERN, task_to_dict
 from tasks_app.definition.loader import TaskLoader, TaskValidationError
-from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
-
-TASK_STATES = task_state.STATES
-
+from tasks_app.models import TASK_STATES, ExecutionStatus, TaskExecution, Trigger
 
 def in_task_zone(task, moment):
     """An aware datetime as ISO 8601 with the offset of the task's zone (None stays None)."""
@@ -43,11 +39,11 @@ class TaskStatusSerializer(serializers.Serializer):
     timezone = serializers.CharField()
 
     def to_representation(self, task):
-        status = task_state.status_of(task)
+        status = task.current_status
         next_run = status.next_run_time if status and task.task_enabled else None
         return {
             "task_id": task.task_id,
-            "status": task_state.state_of(task),
+            "status": task.state,
             "running": bool(status and status.running),
             "last_status": status.last_status if status else "",
             "last_execution": status.last_execution_id if status else None,

@@ -1,7 +1,5 @@
 """Endpoints beside /api/tasks: cron preview, export and import of the tasks.json format, and backups.
 Kept outside /api/tasks/... so that no task id can collide with them."""
-import zoneinfo
-
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -86,19 +84,16 @@ class CronPreviewView(ApiView):
         count = params.integer(asked, "count", 5, minimum=1, maximum=100)
         after = params.moment(asked, "after", tz) or timezone.now()
         try:
-            normalized = cron.validate_expression(expr)
-            description = cron.describe(normalized, get_language())
-            times = cron.next_fire_times(normalized, tz, after, count)
+            preview = cron.preview(expr, tz, after, count, get_language())
         except cron.CronError as exc:
             raise exceptions.ValidationError({"expr": [str(exc)], "field": [exc.field]}) from None
         except OverflowError:
             raise exceptions.ValidationError({"after": ["after is too far in the future."]}) from None
-        zone = zoneinfo.ZoneInfo(tz)
         return Response({
-            "expression": normalized,
-            "description": description,
+            "expression": preview.expression,
+            "description": preview.description,
             "timezone": tz,
-            "next_run_times": [t.astimezone(zone).isoformat() for t in times],
+            "next_run_times": [t.isoformat() for t in preview.times],
         })
 
 

@@ -17,7 +17,6 @@ from tasks_app.dal.file_dal import history_document, status_document
 from tasks_app.definition.loader import TaskFileError, TaskLoader
 from tasks_app.models import ConfigVersion, Task, TaskExecution, TaskStatus
 
-from .tasks import next_run_time
 
 log = logging.getLogger("TaskLoader")
 engine_log = logging.getLogger("SchedulerEngine")
@@ -168,14 +167,12 @@ def _write(incoming, result, current):
     # One INSERT for the new tasks: importing a thousand tasks takes a fraction of a second, not seconds.
     Task.objects.bulk_create(new)
     # Lists show the stored next run, so an imported task has one at once, as a created one does.
-    TaskStatus.objects.bulk_create([TaskStatus(task=obj, next_run_time=next_run_time(obj)) for obj in new])
+    TaskStatus.objects.bulk_create([TaskStatus(task=obj, next_run_time=obj.next_run_time()) for obj in new])
     for task_id in result.updated:
         obj = current[task_id]
         apply_task_fields(obj, incoming[task_id])
         obj.save()
-        status, _ = TaskStatus.objects.get_or_create(task=obj)
-        status.next_run_time = next_run_time(obj)
-        status.save(update_fields=["next_run_time", "updated_at"])
+        obj.store_next_run()
     ConfigVersion.bump()
 
 

@@ -5,14 +5,12 @@ and is logged with who made it through which door ("admin", "api", "web", "impor
 import logging
 
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import cron
 from ..conffile.mirror import mirror_tasks_file
 from ..definition.fields import FIELD, TASK_FIELDS, task_to_dict
 from ..definition.loader import TaskLoader, TaskValidationError, show
-from ..models import ConfigVersion, Task, TaskStatus
+from ..models import ConfigVersion, Task
 
 log = logging.getLogger("SchedulerEngine")
 DOORS = ("admin", "api", "web", "import", "restore", "cli")
@@ -25,7 +23,7 @@ def create_task(data: dict, *, actor: str, door: str):
         with transaction.atomic():
             cleaned = TaskLoader().clean(data)
             task = Task.objects.create(**cleaned)
-            _store_next_run(task)
+            task.store_next_run()
             ConfigVersion.bump()
     except IntegrityError:
         # Two requests created the same id at once; the loser gets the loader's message, not a 500.
@@ -55,7 +53,7 @@ def update_task(task, data: dict, *, actor: str, door: str, partial: bool = Fals
             for name in changed:
                 setattr(current, name, cleaned[name])
             current.save()
-            _store_next_run(current)
+            current.store_next_run()
             ConfigVersion.bump()
     _copy_into(task, current)
     if not changed:
@@ -94,7 +92,7 @@ def set_enabled(task, enabled: bool, *, actor: str, door: str):
         if changed:
             current.task_enabled = enabled
             current.save(update_fields=["task_enabled", "updated_at"])
-            _store_next_run(current)
+            current.store_next_run()
             ConfigVersion.bump()
     _copy_into(task, current)
     if changed:
@@ -111,22 +109,6 @@ def dependents_of(task_id: str) -> list:
     # SQLite has no JSON containment: narrow with a text match, then check the lists themselves.
     candidates = others.filter(task_dependencies__icontains=f'"{task_id}"')
     return [other for other, deps in candidates.values_list("task_id", "task_dependencies") if task_id in (deps or [])]
-
-
-def next_run_time(task, after=None):
-    """When the scheduler will next start `task` on its own: None when disabled or a chain task."""
-    if not task.task_enabled or not task.task_schedule:
-        return None
-    try:
-        return cron.next_fire_after(task.task_schedule, task.timezone_name, after or timezone.now())
-    except (cron.CronError, ValueError):
-        return None  # a row written before validation tightened; the loader refuses it on the next save
-
-
-def _store_next_run(task):
-    status, _created = TaskStatus.objects.get_or_create(task=task)
-    status.next_run_time = next_run_time(task)
-    status.save(update_fields=["next_run_time", "updated_at"])
 
 
 def _copy_into(target, source):

@@ -1,7 +1,5 @@
 """Buttons that change state (POST only): run now, enable, disable, stop; and the cron preview the form asks for.
 A script asking for JSON gets JSON; a plain form post is redirected back with a message."""
-import zoneinfo
-
 from django.contrib import messages
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
@@ -93,10 +91,8 @@ class CronPreviewView(RoleRequiredMixin, View):
             context["expr"] = expr = (params.text(request.GET, "expr") or "").strip()
             context["tz"] = tz_name = params.zone_name(request.GET, "tz", timezone.get_default_timezone_name())
             if expr:
-                cron.validate_expression(expr)
-                context["description"] = cron.describe(expr, get_language())
-                times = cron.next_fire_times(expr, tz_name, timezone.now(), 5)
-                context["times"] = [t.astimezone(zoneinfo.ZoneInfo(tz_name)) for t in times]
+                preview = cron.preview(expr, tz_name, timezone.now(), 5, get_language())
+                context["description"], context["times"] = preview.description, preview.times
         except params.ParamError as exc:
             context["error"] = exc.message
         except ValueError as exc:  # CronError names the field and the value
