@@ -1,5 +1,5 @@
 """Django admin for operators. Saving, deleting, enabling and running go through the task services, so the
-admin validates with TaskLoader, mirrors conf/tasks.json and logs like every other door (door "admin").
+admin validates with TaskLoader, mirrors conf/tasks.json and logs like the pages and the API (via "admin").
 Who may do what follows the roles (site.py): viewers look, operators edit and run, admins delete."""
 import logging
 
@@ -140,16 +140,16 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         actor = request.user.get_username()
         if change:
-            task = services.update_task(Task.objects.get(pk=obj.pk), form.task_data, actor=actor, door="admin")
+            task = services.update_task(Task.objects.get(pk=obj.pk), form.task_data, actor=actor, via="admin")
         else:
-            task = services.create_task(form.task_data, actor=actor, door="admin")
+            task = services.create_task(form.task_data, actor=actor, via="admin")
         # The admin goes on with `obj` (its messages, the change log, the redirect): give it the stored row.
         for field in Task._meta.concrete_fields:
             setattr(obj, field.attname, getattr(task, field.attname))
         obj._state.adding, obj._state.db = False, task._state.db
 
     def delete_model(self, request, obj):
-        services.delete_task(obj, actor=request.user.get_username(), door="admin")
+        services.delete_task(obj, actor=request.user.get_username(), via="admin")
 
     def delete_queryset(self, request, queryset):
         remaining = {task.task_id: task for task in queryset}
@@ -158,7 +158,7 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
             needed = {dep for task in remaining.values() for dep in task.task_dependencies or []}
             ready = [tid for tid in remaining if tid not in needed] or list(remaining)
             for task_id in ready:
-                services.delete_task(remaining.pop(task_id), actor=request.user.get_username(), door="admin")
+                services.delete_task(remaining.pop(task_id), actor=request.user.get_username(), via="admin")
 
     def get_deleted_objects(self, objs, request):
         """Tasks that other tasks (outside the selection) depend on are shown as protected: Django then
@@ -189,7 +189,7 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
         changed = 0
         for task in queryset:
             if task.task_enabled != enabled:
-                services.set_enabled(task, enabled, actor=request.user.get_username(), door="admin")
+                services.set_enabled(task, enabled, actor=request.user.get_username(), via="admin")
                 changed += 1
         if enabled:
             text = ngettext("%(count)d task enabled.", "%(count)d tasks enabled.", changed)
@@ -207,7 +207,7 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
         queued = []
         for task in queryset:
             try:
-                execution = run_now(task, actor=request.user.get_username(), door="admin")
+                execution = run_now(task, actor=request.user.get_username(), via="admin")
             except Exception as exc:  # whatever the engine refuses, the operator sees why instead of a 500
                 log.warning("Run now of %s from the admin failed: %r", task.task_id, exc)
                 reason = str(exc) or _("run now is not available")

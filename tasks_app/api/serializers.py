@@ -26,7 +26,7 @@ class TaskStateField(serializers.CharField):
 
 
 class TaskStatusSerializer(serializers.Serializer):
-    """The runtime status of a task (the document's task_status.json), read from TaskStatus."""
+    """The runtime status of a task (what export writes to task_status.json), read from TaskStatus."""
 
     task_id = serializers.CharField()
     status = TaskStateField()

@@ -1,4 +1,4 @@
-"""Routes of /api/: the document's paths, each with or without a trailing slash, the OpenAPI schema and
+"""Routes of /api/: each path with or without a trailing slash, the OpenAPI schema and
 Swagger UI (served from local static files), and a JSON 404 for anything else under /api/."""
 from django.urls import path, re_path
 from drf_spectacular.renderers import (
@@ -28,7 +28,7 @@ from .views_tools import (
 )
 
 router = DefaultRouter()
-router.trailing_slash = "/?"  # the document's paths have none; browsers and DRF links add one: accept both
+router.trailing_slash = "/?"  # docs/api.md writes none; browsers and DRF links add one: accept both
 router.register("tasks", TaskViewSet, basename="api-task")
 
 

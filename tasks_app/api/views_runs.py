@@ -13,7 +13,7 @@ from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
 from tasks_app.roles import OPERATOR, VIEWER
 from tasks_app.services import executions as run_services
 
-from .common import DOOR, DOWNLOAD_RENDERERS, actor_of, logger, who
+from .common import VIA, DOWNLOAD_RENDERERS, actor_of, logger, who
 from .filters import filter_executions
 from .pagination import ExecutionCursorPagination
 from .schema import query
@@ -50,7 +50,7 @@ class TaskRunsMixin:
     def execute(self, request, task_id=None):
         task = self.get_object()
         try:
-            execution = run_services.run_now(task, actor=actor_of(request), door=DOOR)
+            execution = run_services.run_now(task, actor=actor_of(request), via=VIA)
         except ValueError as exc:  # e.g. a script that no longer exists
             raise exceptions.ValidationError({"task_exec": [str(exc)]}) from None
         logger.info("%s asked to run task %s now (execution %s)", who(request), task.task_id, execution.execution_id)
@@ -67,7 +67,7 @@ class TaskRunsMixin:
     def stop(self, request, task_id=None):
         task = self.get_object()
         try:
-            stopping = run_services.stop_task(task, actor=actor_of(request), door=DOOR)
+            stopping = run_services.stop_task(task, actor=actor_of(request), via=VIA)
         except run_services.NothingRunning:
             return Response({"detail": f"Task {task.task_id!r} has no running execution to stop."},
                             status=status.HTTP_409_CONFLICT)

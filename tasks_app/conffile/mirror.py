@@ -25,7 +25,7 @@ def render_tasks_text(key_orders=None) -> str:
     return jsonfile.dumps(render_tasks_document(DjangoTaskDataAccess().get_all_tasks(), orders))
 
 
-def mirror_tasks_file(actor="system", door="system", *, key_orders=None) -> bool:
+def mirror_tasks_file(actor="system", via="system", *, key_orders=None) -> bool:
     """Rewrite conf/tasks.json from the database after a change, keeping the previous file in
     BACKUPS_DIR first. Nothing is written (and no backup taken) if the content is already the same.
     Returns True if the file was rewritten."""
@@ -42,6 +42,6 @@ def mirror_tasks_file(actor="system", door="system", *, key_orders=None) -> bool
         backup = backups.backup_file(path)
         jsonfile.write_text_atomic(path, text)
     backups.prune()
-    engine_log.info("Wrote %s after a change by %s via %s%s", path, actor, door,
+    engine_log.info("Wrote %s after a change by %s via %s%s", path, actor, via,
                     f"; previous version kept as {backup.name}" if backup else "")
     return True

@@ -163,7 +163,7 @@ class TaskLoader(FieldRules):
         return cleaned_all
 
     def load_file(self, path) -> list:
-        """Read a tasks file in the document's format {"tasks": [...]} and validate it as a whole, on its own
+        """Read a tasks file in the tasks.json format {"tasks": [...]} and validate it as a whole, on its own
         (dependencies must be among its tasks). Raises TaskFileError."""
         path = Path(path)
         try:

@@ -19,14 +19,14 @@ def _relative_parts(value):
     return path.parts
 
 
-def _locate(parts, folder: Path, document_name: str) -> Path:
+def _locate(parts, folder: Path, prefix: str) -> Path:
     """Where a relative path points, by the same rule as the engine (engine/childenv.py): relative to the project
-    root when that lands inside `folder` ("tasks/x.py"); else the document's "tasks/..." or "logs/..." prefix
-    stands for the folder wherever a setting moved it; else relative to the folder itself ("x.py")."""
+    root when that lands inside `folder` ("tasks/x.py"); else a "tasks/..." or "logs/..." prefix (as conf/tasks.json
+    writes them) stands for the folder wherever a setting moved it; else relative to the folder itself ("x.py")."""
     from_root = Path(settings.BASE_DIR).resolve().joinpath(*parts)
     if from_root.is_relative_to(folder):
         return from_root
-    if len(parts) > 1 and parts[0] == document_name:
+    if len(parts) > 1 and parts[0] == prefix:
         return folder.joinpath(*parts[1:])
     return folder.joinpath(*parts)
 
@@ -47,7 +47,7 @@ def _file_system_refusals_as_value_errors(func):
 @_file_system_refusals_as_value_errors
 def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
     """The real path (symlinks resolved) of the script a task runs: an existing, readable regular file inside
-    TASKS_DIR, or ValueError saying why not. "tasks/test_task.py" (the document's form) and "test_task.py"
+    TASKS_DIR, or ValueError saying why not. "tasks/test_task.py" (as conf/tasks.json writes it) and "test_task.py"
     name the same file; what the user wrote is kept in the task."""
     folder = Path(tasks_dir or settings.TASKS_DIR).resolve()
     parts = _relative_parts(task_exec)

@@ -15,7 +15,7 @@ from .fields import FIELD, INT_RANGES, MAX_LENGTH, TASK_ID_PATTERN
 from .paths import resolve_exec_path, resolve_log_path
 
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# The engine sets these for every run (TASK_NAME too, but the document's example sets it in task_env, so a
+# The engine sets these for every run (TASK_NAME too, but the shipped example task sets it in task_env, so a
 # task may override that one). TASK_LOG follows the task_log field, so it is set there, not here.
 ENGINE_ENV_KEYS = frozenset({"TASK_ID", "TASK_EXECUTION_ID", "TASK_LOG"})
 # These make the interpreter load code from outside the tasks folder, which would undo the task_exec rule.

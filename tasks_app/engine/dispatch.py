@@ -163,7 +163,7 @@ class DispatchMixin:
             else:
                 log.info("Task %s skipped: %s", execution.task.task_id, execution.error_message)
                 if kind == "dependency":
-                    plan.notify.append(execution)  # the document's dependency error: on_failure is told
+                    plan.notify.append(execution)  # a failed dependency is an error: on_failure is told
 
     @staticmethod
     def _undo_start(kind, execution, plan):

@@ -1,4 +1,4 @@
-"""SchedulerEngine: the document's scheduling engine, run by `manage.py runscheduler` (one per database).
+"""SchedulerEngine: the scheduling engine, run by `manage.py runscheduler` (one per database).
 
 One thread does all scheduling and database work: it sleeps until the next cron slot or the next tick
 (settings.SCHEDULER_TICK, 0.5 s), then fires due APScheduler jobs (Django job store, CronSlotTrigger),

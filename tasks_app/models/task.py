@@ -46,7 +46,7 @@ class TaskQuerySet(models.QuerySet):
 
 
 class Task(models.Model):
-    # The document's fields, with its names and defaults.
+    # The fields of the field table (definition/fields.py), with their names and defaults.
     task_id = models.CharField(max_length=64, unique=True, validators=[task_id_validator])
     task_name = models.CharField(max_length=200)
     task_desc = models.TextField(blank=True, default="")
@@ -135,7 +135,7 @@ class Task(models.Model):
 
 
 class TaskStatus(models.Model):
-    """What the document keeps in conf/task_status.json: runtime state, never part of the configuration."""
+    """A task's runtime state (what export writes to task_status.json), never part of its configuration."""
 
     task = models.OneToOneField(Task, on_delete=models.CASCADE, primary_key=True, related_name="status")
     running = models.BooleanField(default=False)

@@ -25,7 +25,7 @@ engine_log = logging.getLogger("SchedulerEngine")
 # ---- export -------------------------------------------------------------------------------------------------
 
 def sibling_files(path) -> tuple[Path, Path]:
-    """Where export puts history and status next to a tasks file: the document's names, same folder."""
+    """Where export puts history and status next to a tasks file: task_history.json and task_status.json."""
     folder = Path(path).parent
     return folder / "task_history.json", folder / "task_status.json"
 
@@ -49,13 +49,13 @@ def _status_document():
     return status_document({obj.task.task_id: status_to_dict(obj) for obj in TaskStatus.objects.select_related("task")})
 
 
-def export_tasks(path, *, include_history=False, include_status=False, actor="system", door="cli") -> list[Path]:
-    """Write the database's tasks to `path` in the document's format (plus task_history.json and
+def export_tasks(path, *, include_history=False, include_status=False, actor="system", via="cli") -> list[Path]:
+    """Write the database's tasks to `path` in the tasks.json format (plus task_history.json and
     task_status.json beside it if asked). Exporting onto conf/tasks.json is a mirror (with a backup).
     Returns the files written."""
     path = Path(path).resolve()
     if path == tasks_file().resolve():
-        mirror_tasks_file(actor, door)
+        mirror_tasks_file(actor, via)
     else:
         # Prefer the key order the target already has, then the mirror's.
         jsonfile.write_text_atomic(path, render_tasks_text(key_orders_in(path)))
@@ -68,7 +68,7 @@ def export_tasks(path, *, include_history=False, include_status=False, actor="sy
         jsonfile.write_json_atomic(status_file, _status_document())
         written.append(status_file)
     engine_log.info("Exported %d task(s) to %s by %s via %s", Task.objects.count(),
-                    ", ".join(str(p) for p in written), actor, door)
+                    ", ".join(str(p) for p in written), actor, via)
     return written
 
 
@@ -117,8 +117,8 @@ def _validate(path_or_data, existing):
     return TaskLoader().clean_many(items, existing=existing), items
 
 
-def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, door="import", source=None) -> ImportResult:
-    """Import tasks in the document's format ({"tasks": [...]}) from a file path or parsed data.
+def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, via="import", source=None) -> ImportResult:
+    """Import tasks in the tasks.json format ({"tasks": [...]}) from a file path or parsed data.
 
     All-or-nothing: validated as a whole by TaskLoader (dependencies may name database tasks unless
     `replace`), then written in one transaction. With `replace`, database tasks missing from the file are
@@ -147,13 +147,13 @@ def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, door="imp
                 _write(incoming, result, current)
     except TaskFileError as exc:
         log.warning("Import of %s by %s via %s refused, nothing changed: %d problem(s)",
-                    source, actor, door, len(exc.problems))
+                    source, actor, via, len(exc.problems))
         raise
     if dry_run:
-        log.info("Dry run of importing %s by %s via %s: %s", source, actor, door, result.summary())
+        log.info("Dry run of importing %s by %s via %s: %s", source, actor, via, result.summary())
         return result
-    mirror_tasks_file(actor, door, key_orders=key_orders_of(items))
-    log.info("Imported %d task(s) from %s by %s via %s: %s", len(incoming), source, actor, door, result.summary())
+    mirror_tasks_file(actor, via, key_orders=key_orders_of(items))
+    log.info("Imported %d task(s) from %s by %s via %s: %s", len(incoming), source, actor, via, result.summary())
     return result
 
 
@@ -178,14 +178,14 @@ def _write(incoming, result, current):
 
 # ---- restore ------------------------------------------------------------------------------------------------
 
-def restore_backup(name: str, *, actor: str, door: str = "restore") -> ImportResult:
+def restore_backup(name: str, *, actor: str, via: str = "restore") -> ImportResult:
     """Bring back backup `name`: validated as a whole first (nothing changes if it is invalid), then the
     current conf/tasks.json is backed up and the database tasks are replaced by the backup's, as
     import --replace does."""
     backup = backups.find_backup(name)
     # Validate before touching anything, so an invalid backup does not even cause a new backup.
-    import_tasks(backup.path, replace=True, dry_run=True, actor=actor, door=door, source=name)
+    import_tasks(backup.path, replace=True, dry_run=True, actor=actor, via=via, source=name)
     backups.backup_file()
-    result = import_tasks(backup.path, replace=True, actor=actor, door=door, source=name)
-    engine_log.info("Restored conf/tasks.json from backup %s by %s via %s", name, actor, door)
+    result = import_tasks(backup.path, replace=True, actor=actor, via=via, source=name)
+    engine_log.info("Restored conf/tasks.json from backup %s by %s via %s", name, actor, via)
     return result

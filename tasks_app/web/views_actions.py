@@ -36,7 +36,7 @@ class TaskActionView(RoleRequiredMixin, TaskMixin, View):
 class RunNowView(TaskActionView):
     def post(self, request, *args, **kwargs):
         task = self.get_task()
-        execution = run_now(task, actor=actor(request), door="web")
+        execution = run_now(task, actor=actor(request), via="web")
         log.info("%s asked to run task %s now (execution %s)", actor(request), task.task_id, execution.execution_id)
         url = reverse("execution_view", args=[task.task_id, execution.execution_id])
         if wants_json(request):
@@ -51,7 +51,7 @@ class SetEnabledView(TaskActionView):
 
     def post(self, request, *args, **kwargs):
         task = self.get_task()
-        set_enabled(task, self.enabled, actor=actor(request), door="web")
+        set_enabled(task, self.enabled, actor=actor(request), via="web")
         task.refresh_from_db()
         log.info("%s %s task %s", actor(request), "enabled" if self.enabled else "disabled", task.task_id)
         if wants_json(request):
@@ -68,7 +68,7 @@ class StopView(TaskActionView):
     def post(self, request, *args, **kwargs):
         task = self.get_task()
         try:
-            stopped = stop_task(task, actor=actor(request), door="web")
+            stopped = stop_task(task, actor=actor(request), via="web")
         except NothingRunning:
             if wants_json(request):
                 return json_error(_("Task %(id)s is not running.") % {"id": task.task_id}, status=409)

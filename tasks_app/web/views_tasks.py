@@ -92,9 +92,9 @@ class TaskFormView(RoleRequiredMixin, TaskMixin, View):
         if form.is_valid():
             try:
                 if instance is None:
-                    task = task_services.create_task(form.task_data(), actor=actor(request), door="web")
+                    task = task_services.create_task(form.task_data(), actor=actor(request), via="web")
                 else:
-                    task = task_services.update_task(instance, form.task_data(), actor=actor(request), door="web")
+                    task = task_services.update_task(instance, form.task_data(), actor=actor(request), via="web")
             except TaskValidationError as exc:  # e.g. another user created the same id meanwhile
                 form.add_loader_errors(exc)
             else:
@@ -130,7 +130,7 @@ class TaskDeleteView(RoleRequiredMixin, TaskMixin, View):
         task = self.get_task()
         task_id = task.task_id
         try:
-            task_services.delete_task(task, actor=actor(request), door="web")
+            task_services.delete_task(task, actor=actor(request), via="web")
         except TaskValidationError as exc:  # e.g. other tasks still depend on it
             for field_messages in exc.errors.values():
                 for message in field_messages:

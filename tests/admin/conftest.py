@@ -46,7 +46,7 @@ def make_task(tasks_dir):
     def make(task_id, **fields):
         data = {"task_id": task_id, "task_name": f"Task {task_id}", "task_exec": "tasks/test_task.py",
                 "task_schedule": "*/5 * * * *", **fields}
-        return create_task(data, actor="setup", door="cli")
+        return create_task(data, actor="setup", via="cli")
 
     return make
 

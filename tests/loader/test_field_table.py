@@ -82,7 +82,7 @@ def test_the_file_writes_the_additions_only_when_they_differ_from_their_default(
 def test_task_to_dict_reads_every_field_in_file_order(minimal, tasks_dir, db):
     from tasks_app.services.tasks import create_task
 
-    task = create_task(minimal("t1", task_env={"A": "1"}), actor="t", door="cli")
+    task = create_task(minimal("t1", task_env={"A": "1"}), actor="t", via="cli")
     data = table.task_to_dict(task)
     assert list(data) == list(table.TASK_FIELDS)
     assert data["task_env"] == {"A": "1"} and data["task_log"] == "logs/task_t1.log"
