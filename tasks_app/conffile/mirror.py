@@ -1,7 +1,8 @@
 """conf/tasks.json as a mirror of the database: rewritten after every change, the previous file kept as a backup."""
 import logging
 
-from tasks_app.dal.django_dal import DjangoTaskDataAccess
+from tasks_app.definition.fields import task_to_dict
+from tasks_app.models import Task
 
 from . import backups, jsonfile
 from .backups import tasks_file
@@ -22,7 +23,12 @@ def render_tasks_text(key_orders=None) -> str:
     """conf/tasks.json's content for the tasks now in the database; `key_orders` win over the current file's."""
     orders = key_orders_in(tasks_file())
     orders.update(key_orders or {})
-    return jsonfile.dumps(render_tasks_document(DjangoTaskDataAccess().get_all_tasks(), orders))
+    return jsonfile.dumps(render_tasks_document(database_tasks(), orders))
+
+
+def database_tasks() -> list:
+    """Every task of the database as a dict, task_log filled in as the engine reads it."""
+    return [{**task_to_dict(task), "task_log": task.log_path} for task in Task.objects.order_by("task_id")]
 
 
 def mirror_tasks_file(actor="system", via="system", *, key_orders=None) -> bool:

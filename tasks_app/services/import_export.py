@@ -8,11 +8,10 @@ from django.db import transaction
 
 from tasks_app.conffile import backups, jsonfile
 from tasks_app.conffile.backups import tasks_file
-from tasks_app.conffile.mirror import key_orders_in, mirror_tasks_file, render_tasks_text
+from tasks_app.conffile.mirror import database_tasks, key_orders_in, mirror_tasks_file, render_tasks_text
 from tasks_app.conffile.render import key_orders_of, render_tasks_document
 from tasks_app.dal import domain
-from tasks_app.dal.django_dal import (DjangoTaskDataAccess, apply_task_fields, execution_to_domain, status_to_dict,
-                                      task_to_domain)
+from tasks_app.dal.django_dal import apply_task_fields, execution_to_domain, status_to_dict, task_to_domain
 from tasks_app.dal.file_dal import history_document, status_document
 from tasks_app.definition.loader import TaskFileError, TaskLoader
 from tasks_app.models import ConfigVersion, Task, TaskExecution, TaskStatus
@@ -32,7 +31,7 @@ def sibling_files(path) -> tuple[Path, Path]:
 
 def export_document(*, include_history=False, include_status=False) -> dict:
     """Everything export writes, as one document (for --output -)."""
-    document = render_tasks_document(DjangoTaskDataAccess().get_all_tasks(), key_orders_in(tasks_file()))
+    document = render_tasks_document(database_tasks(), key_orders_in(tasks_file()))
     if include_history:
         document["history"] = _history_document()
     if include_status:
