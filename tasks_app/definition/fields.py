@@ -43,9 +43,10 @@ TEXT_MAP = "text_map"  # an object of names to text values
 OBJECT = "object"  # a JSON object with keys of its own (the loader's rule for the field knows them)
 
 REQUIRED = object()  # the default of a field every task must give
-# Whether conf/tasks.json holds the field: always, only when it differs from its default (the additions to the
-# original thirteen fields, so a file written by hand round-trips unchanged), or never.
-ALWAYS, UNLESS_DEFAULT, NEVER = "always", "unless_default", "never"
+# When conf/tasks.json holds the field: always, or only when it differs from its default (the additions to the
+# original thirteen fields, so a file written by hand round-trips unchanged). Every field is in the file: one
+# kept out of it (a secret) would also need import to keep the stored value instead of the default.
+ALWAYS, UNLESS_DEFAULT = "always", "unless_default"
 
 
 @dataclass(frozen=True)
