@@ -14,6 +14,7 @@ from django.db import transaction
 from tasks_app.config_files import import_tasks, tasks_file
 from tasks_app.loader import TaskFileError
 from tasks_app.models import Task
+from tasks_app.private_files import fix_private_files
 from tasks_app.roles import ADMIN
 
 log = logging.getLogger("SchedulerEngine")
@@ -34,6 +35,7 @@ class Command(BaseCommand):
                                  "project root)")
 
     def handle(self, *args, password_file=None, **options):
+        fix_private_files()  # `make run` runs it right after migrate: an old install's files are closed first
         self.import_tasks()
         self.create_admin(password_file or default_password_file())
 
