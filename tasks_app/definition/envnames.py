@@ -55,7 +55,7 @@ RULES = (
     _rule("tools start it as a shell", names="SHELL"),
     _rule("programs create their temporary files there", names="TMPDIR TEMP TMP"),
     _rule("the dynamic loader and the C library load libraries, modules and data named by these",
-          names="GLIBC_TUNABLES GCONV_PATH LOCPATH NLSPATH LOCALE_ARCHIVE TZDIR LIBC_FATAL_STDERR_ "
+          names="GLIBC_TUNABLES GCONV_PATH LOCPATH MUSL_LOCPATH NLSPATH LOCALE_ARCHIVE TZDIR LIBC_FATAL_STDERR_ "
                 "TEXTDOMAIN TEXTDOMAINDIR",
           prefixes="LD_ DYLD_ MALLOC_ GLIBC_ GCONV_"),
     _rule("they change how host names are resolved", names="HOSTALIASES RES_OPTIONS LOCALDOMAIN RESOLV_HOST_CONF"),
