@@ -20,7 +20,7 @@ def tasks_with_refused_env_names(app_configs=None, databases=None, **kwargs):
     found = [(task_id, refused) for task_id, refused in found if refused]
     if not found:
         return []
-    listed = "; ".join(f"{task_id} ({', '.join(name for name, _reason in refused)})"
+    listed = "; ".join(f"{task_id} ({', '.join(sorted(name for name, _reason in refused))})"
                        for task_id, refused in found[:SHOWN])
     more = f"; and {len(found) - SHOWN} more" if len(found) > SHOWN else ""
     return [checks.Warning(
