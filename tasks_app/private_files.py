@@ -122,7 +122,8 @@ def fix_private_files() -> list[tuple[Path, int, int]]:
     if fixer.changed:  # one line, not one per file: an old install may hold thousands of captured outputs
         shown = ", ".join(f"{path} ({oct(old)} -> {oct(new)})" for path, old, new in fixer.changed[:5])
         more = f" and {len(fixer.changed) - 5} more" if len(fixer.changed) > 5 else ""
-        log.info("Made %d engine file(s) private that were open to others: %s%s", len(fixer.changed), shown, more)
+        log.info("Set the modes of %d engine file(s) an older version or the umask left otherwise: %s%s",
+                 len(fixer.changed), shown, more)
     for path, reason in fixer.failed[:5]:
         log.warning("Could not make %s private: %s", path, reason)
     return fixer.changed
