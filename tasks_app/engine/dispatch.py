@@ -9,16 +9,15 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
-from tasks_app.models import ExecutionStatus, OverlapPolicy, Task, TaskExecution, Trigger
+from tasks_app.models import ExecutionStatus, Task, TaskExecution, Trigger
 
 from . import bookkeeping as bk
-from . import policy
+from . import facts, policy
 from .notify import notify_execution_later
 from .runner import not_started
 
 log = logging.getLogger("Scheduler")
 
-RETRYABLE = (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
 # A run is claimed at most scheduler.AHEAD (0.1 s) before its slot and held until then. Held for longer than
 # this, the clock was set back meanwhile: the run starts at once rather than when the clock comes round again.
 HELD_AT_MOST = 1.0  # seconds
@@ -92,16 +91,17 @@ class DispatchMixin:
             log.info("Task %s was disabled a moment ago; its %s run does not start", task.task_id, request.trigger)
             return  # the change marker makes the next tick remove its job
         if request.missed:
-            skip(request.missed.last, policy.missed_reason(request.missed, task, task.task_misfire_grace,
-                                                           request.slot is not None), kind="missed")
+            reason = policy.missed_reason(request.missed, task.timezone_name, task.task_misfire_grace,
+                                          ran_latest=request.slot is not None)
+            skip(request.missed.last, reason, kind="missed")
         if request.set_next:
             plan.next_runs[task.pk] = request.next_run_time
         if request.trigger == Trigger.SCHEDULE and request.slot is None:
             return  # every due slot was missed: recorded above
-        if request.trigger == Trigger.DEPENDENCY and not policy.chain_ready(task):
+        if request.trigger == Trigger.DEPENDENCY and not facts.chain_ready(task):
             return
         if request.trigger == Trigger.SCHEDULE and task.task_dependencies:
-            problem = policy.dependency_problem(task)
+            problem = facts.dependency_problem(task)
             if problem:
                 skip(request.slot, problem, kind="dependency")
                 return
@@ -176,7 +176,7 @@ class DispatchMixin:
 
     def _claim_one(self, execution, now, plan: Plan):
         task = execution.task
-        if execution.trigger == Trigger.RETRY and not task.task_enabled and not policy.asked_by_a_user(execution):
+        if execution.trigger == Trigger.RETRY and not task.task_enabled and not policy.asked_by_a_user(execution.requested_by):
             self._skip_queued(execution, "not tried again: the task was disabled after the failed attempt", now, plan)
             return
         action, detail = self._overlap(task, plan)
@@ -207,7 +207,7 @@ class DispatchMixin:
         log.info("Task %s: queued execution %s skipped: %s", execution.task.task_id, execution.pk, reason)
         if execution.trigger == Trigger.RETRY:
             # The failure's notice waited for the last attempt; this retry was it.
-            failed = policy.previous_attempt(execution)
+            failed = facts.previous_attempt(execution)
             if failed is not None:
                 plan.notify.append(failed)
 
@@ -216,24 +216,9 @@ class DispatchMixin:
         plan.started[execution.task_id] = plan.started.get(execution.task_id, 0) + 1
 
     def _overlap(self, task, plan: Plan):
-        """("run", None) | ("replace", [ids to stop]) | ("wait", None) | ("skip", reason); a replacing run
-        waits, like a queued one, until the run it replaces has ended."""
-        busy = self.by_task.get(task.pk, set())
-        if not busy and not plan.started.get(task.pk):
-            return "run", None
-        rule = task.task_overlap
-        if rule == OverlapPolicy.ALLOW:
-            return "run", None
-        if rule == OverlapPolicy.REPLACE:
-            if task.pk in plan.waiting:  # two requests in one batch: the first one waits
-                return "skip", "another run is already waiting to replace the current one (task_overlap: replace)"
-            return "replace", sorted(busy - self.stopping)
-        if rule == OverlapPolicy.QUEUE:
-            if task.pk in self.waiting or task.pk in plan.waiting:
-                return "skip", "a run is already waiting for the current one to end (task_overlap: queue)"
-            return "wait", None
-        current = f"execution {min(busy)}" if busy else "another run"
-        return "skip", f"{current} of this task is still running (task_overlap: skip)"
+        return policy.overlap_action(task.task_overlap, self.by_task.get(task.pk, set()),
+                                     planned=plan.started.get(task.pk, 0), waiting=task.pk in self.waiting,
+                                     waiting_in_batch=task.pk in plan.waiting, stopping=self.stopping)
 
     def _carry_out(self, plan: Plan):
         for execution_id in plan.stop:
@@ -314,8 +299,8 @@ class DispatchMixin:
             task = execution.task
             ended.add(execution.pk)
             retry = None
-            again = (result.status in RETRYABLE and execution.pk not in self.stopping
-                     and policy.retry_after(execution))
+            again = (result.status in policy.RETRYABLE and execution.pk not in self.stopping
+                     and facts.retry_after(execution))
             if again:
                 interval, retries = again
                 retry = bk.new_retry(execution, end_time=result.end_time, interval=interval)
@@ -345,7 +330,7 @@ class DispatchMixin:
         if task is None:
             return
         waiting.task = task
-        if not task.task_enabled and not policy.asked_by_a_user(waiting):
+        if not task.task_enabled and not policy.asked_by_a_user(waiting.requested_by):
             reason = "the task was disabled while this run waited (task_overlap: queue)"
             if bk.skip_queued(waiting, now=now, worker=self.worker, reason=reason, held=True):
                 log.info("Task %s: waiting execution %s skipped: %s", task.task_id, waiting.pk, reason)

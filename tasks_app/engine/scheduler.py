@@ -43,7 +43,6 @@ HEARTBEAT_EVERY = 5.0  # seconds
 AHEAD = 0.1  # seconds
 FIRST_BATCH = 8  # starts in the first transaction of a burst (about a pool's worth)
 BATCH = 200
-LIVE_LATENESS = 10.0  # seconds a live fire may be late before task_misfire_grace applies to it
 FOREVER = float("inf")
 
 
@@ -282,10 +281,7 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
 
     def _fire_request(self, job, due, now):
         row = self.rows.get(self.sync.pks.get(job.id))
-        # A fire a few seconds late is the engine's own latency (a busy or locked database), not a slot
-        # missed while the scheduler was down: task_misfire_grace 0 must not skip it.
-        grace = max(row.grace if row is not None else 0, LIVE_LATENESS)
-        slot, rest = policy.split(due, grace, now)
+        slot, rest = policy.split(due, policy.live_grace(row.grace if row is not None else 0), now)
         return StartRequest(job.id, Trigger.SCHEDULE, slot=slot, missed=rest,
                             next_run_time=job.next_run_time, set_next=True, fired=True)
 
