@@ -173,14 +173,3 @@ class Starter:
             if failed is not None:
                 plan.notify.append(failed)
 
-
-def chain_requests(succeeded, dependents, rows) -> list[StartRequest]:
-    """The chain runs to consider now that the tasks `succeeded` (task_ids) have: dependents maps a task_id
-    to the pks of the chain tasks waiting for it, rows holds every task's jobs.TaskRow."""
-    requests = []
-    for dep in succeeded:
-        for pk in dependents.get(dep, ()):
-            row = rows.get(pk)
-            if row is not None:
-                requests.append(StartRequest(row.task_id, Trigger.DEPENDENCY, requested_by=policy.CHAIN + dep))
-    return requests

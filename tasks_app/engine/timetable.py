@@ -17,7 +17,6 @@ from .apsched import EngineScheduler, FireCollector
 from .housekeeping import HOUSEKEEPING_JOB_ID, HOUSEKEEPING_SCHEDULE, run_in_background
 from .jobstore import ENGINE_JOB_PREFIX, EngineJobStore
 from .plan import StartRequest
-from .starts import chain_requests
 from .trigger import CronSlotTrigger
 
 log = logging.getLogger("SchedulerEngine")
@@ -138,7 +137,14 @@ class Timetable:
         return requests
 
     def chain_requests(self, succeeded) -> list[StartRequest]:
-        return chain_requests(succeeded, self.dependents, self.rows)
+        """The chain runs to consider now that the tasks `succeeded` (task_ids) have."""
+        requests = []
+        for dep in succeeded:
+            for pk in self.dependents.get(dep, ()):
+                row = self.rows.get(pk)
+                if row is not None:
+                    requests.append(StartRequest(row.task_id, Trigger.DEPENDENCY, requested_by=policy.CHAIN + dep))
+        return requests
 
     def run_engine_jobs(self):
         """Start the engine's own jobs that came due (housekeeping runs in a thread of its own)."""
