@@ -29,7 +29,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from tasks_app.models import Task, TaskExecution, TaskStatus
 from tasks_app.services.tasks import create_task, set_enabled
-from tasks_app.loader import resolve_log_path
+from tasks_app.definition.paths import resolve_log_path
 
 User.objects.create_superuser("admin", "admin@example.com", "%(password)s")
 base = dict(task_exec="tasks/test_task.py", task_timeout=300, task_retry=3, task_retry_interval=60)

@@ -198,7 +198,7 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "document"},
         "sys_log": {
-            "()": "tasks_app.logger_helper.make_file_handler",
+            "()": "tasks_app.logs.setup.make_file_handler",
             "path": str(LOGS_DIR / "sys.log"),
             "max_bytes": LOG_MAX_BYTES,
             "backup_count": LOG_BACKUP_COUNT,

@@ -8,8 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tasks_app import task_state
-from tasks_app.domain import TASK_FIELDS
-from tasks_app.loader import TaskLoader, TaskValidationError
+from tasks_app.definition.fields import TASK_FIELDS
+from tasks_app.definition.loader import TaskLoader, TaskValidationError
 from tasks_app.models import ExecutionStatus, OverlapPolicy, TaskExecution, Trigger
 from tasks_app.models.task import TASK_ID_PATTERN
 

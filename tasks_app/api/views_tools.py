@@ -11,9 +11,11 @@ from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tasks_app import backups, config_files, cron, params
-from tasks_app.loader import TaskFileError
+from tasks_app import cron, params
+from tasks_app.conffile import backups
+from tasks_app.definition.loader import TaskFileError
 from tasks_app.roles import ADMIN, VIEWER
+from tasks_app.services import import_export
 
 from .common import DOOR, actor_of, logger, who
 from .schema import ApiAutoSchema, query
@@ -105,7 +107,7 @@ class ExportView(ApiView):
 
     @extend_schema(summary="All tasks in the conf/tasks.json format", responses=TasksDocument)
     def get(self, request):
-        return Response(config_files.export_document())
+        return Response(import_export.export_document())
 
 
 class ImportView(ApiView):
@@ -133,7 +135,7 @@ class ImportView(ApiView):
         if extra:
             raise exceptions.ValidationError({key: [f"Unknown top-level field {key!r}."] for key in extra})
         try:
-            result = config_files.import_tasks(
+            result = import_export.import_tasks(
                 {"tasks": document["tasks"]}, replace=replace, dry_run=dry_run, actor=actor_of(request), door=DOOR,
                 source="API request",
             )
@@ -167,7 +169,7 @@ class BackupRestoreView(ApiView):
     )
     def post(self, request, name):
         try:
-            result = backups.restore(name, actor=actor_of(request), door=DOOR)
+            result = import_export.restore_backup(name, actor=actor_of(request), door=DOOR)
         except backups.BackupNotFound:
             raise exceptions.NotFound(f"No backup named {name!r}.") from None
         except TaskFileError as exc:

@@ -1,7 +1,7 @@
 """TaskDataAccess over the Django models: what the running system uses."""
 from django.db import transaction
 
-from .. import domain
+from . import domain
 from ..models import ConfigVersion, TaskExecution, TaskStatus
 from ..models import Task as TaskModel
 from .base import TaskDataAccess, TaskNotFound, as_utc, check_status_update, empty_status, unknown_execution

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 
 from tasks_app.definition.envnames import check_task_env
-from tasks_app.loader_paths import resolve_exec_path, task_log_file  # noqa: F401  (the pages use the same)
+from tasks_app.definition.paths import resolve_exec_path, task_log_file  # noqa: F401  (the pages use the same)
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -50,7 +50,7 @@ class ScriptPathError(ValueError):
 
 
 def script_path(task_exec: str) -> Path:
-    """The real path of a task's script, by the loader's rule (tasks_app.loader_paths); ScriptPathError if it
+    """The real path of a task's script, by the loader's rule (tasks_app.definition.paths); ScriptPathError if it
     is not a readable file inside TASKS_DIR. Checked at every run, not only when the task is saved:
     the file or a symlink may have changed since."""
     try:

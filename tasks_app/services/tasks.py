@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import cron
-from ..config_files import mirror_tasks_file
-from ..domain import TASK_FIELDS
-from ..loader import TaskLoader, TaskValidationError, show
+from ..conffile.mirror import mirror_tasks_file
+from ..definition.fields import TASK_FIELDS
+from ..definition.loader import TaskLoader, TaskValidationError, show
 from ..models import ConfigVersion, Task, TaskStatus
 
 log = logging.getLogger("SchedulerEngine")

@@ -9,7 +9,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from tasks_app.loader import TaskLoader, TaskValidationError, add_errors_to_form
+from tasks_app.definition.loader import TaskLoader, TaskValidationError, add_errors_to_form
 from tasks_app.models import OverlapPolicy, Task
 
 from .layout import Collapsible

@@ -7,9 +7,11 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from tasks_app import log_lines, logtail, params
+from tasks_app import params
 from tasks_app.engine.output import read_output
-from tasks_app.loader_paths import task_log_file
+from tasks_app.definition.paths import task_log_file
+from tasks_app.logs import lines as log_lines
+from tasks_app.logs import tail as logtail
 from tasks_app.models import ExecutionStatus, TaskExecution
 
 from . import queries, status
@@ -79,7 +81,7 @@ class LogPageView(RoleRequiredMixin, TaskMixin, TemplateView):
 
 
 class LogLinesView(RoleRequiredMixin, TaskMixin, View):
-    """JSON for the live tail, as the API's /logs answers it (see tasks_app.log_lines); a bad parameter is a
+    """JSON for the live tail, as the API's /logs answers it (see tasks_app.logs.lines); a bad parameter is a
     400 with {"errors": {parameter: message}}."""
 
     def get(self, request, *args, **kwargs):

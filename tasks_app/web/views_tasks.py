@@ -8,7 +8,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from tasks_app import params, roles, task_state
-from tasks_app.loader import TaskValidationError
+from tasks_app.definition.loader import TaskValidationError
 from tasks_app.models import ExecutionStatus, Task
 from tasks_app.services import tasks as task_services
 

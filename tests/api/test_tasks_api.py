@@ -4,8 +4,8 @@ import logging
 import pytest
 from rest_framework.test import APIClient
 
-from tasks_app.loader import TaskLoader, TaskValidationError
-from tasks_app.logger_helper import formatter
+from tasks_app.definition.loader import TaskLoader, TaskValidationError
+from tasks_app.logs.setup import formatter
 from tasks_app.models import ExecutionStatus, Task, TaskStatus
 from tasks_app.services.tasks import create_task
 

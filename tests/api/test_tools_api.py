@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from tasks_app import backups
+from tasks_app.conffile import backups
 from tasks_app.models import Task
 from tasks_app.services.tasks import create_task, update_task
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tasks_app.domain import TASK_FIELDS
-from tasks_app.loader import TaskFileError, TaskLoader, TaskValidationError, resolve_exec_path, resolve_log_path
+from tasks_app.definition.fields import TASK_FIELDS
+from tasks_app.definition.loader import TaskFileError, TaskLoader, TaskValidationError
+from tasks_app.definition.paths import resolve_exec_path, resolve_log_path
 
 NO_TASKS = {}
 
@@ -462,7 +463,7 @@ def test_it_logs_a_refusal_to_the_taskloader_log_without_env_values(tasks_dir, m
 
 @pytest.mark.parametrize("field", ["task_exec", "task_log"])
 def test_a_path_the_file_system_refuses_is_a_field_error_not_a_crash(field, db):
-    from tasks_app.loader import TaskLoader, TaskValidationError
+    from tasks_app.definition.loader import TaskLoader, TaskValidationError
 
     data = {
         "task_id": "long-name",

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.conf import settings
 
-from tasks_app.loader import TaskValidationError
+from tasks_app.definition.loader import TaskValidationError
 from tasks_app.models import ConfigVersion, Task, TaskStatus
 from tasks_app.services import tasks as services
 

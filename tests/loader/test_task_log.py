@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tasks_app.config_files import import_tasks
-from tasks_app.loader import TaskFileError, TaskLoader
-from tasks_app.loader_paths import task_log_file
+from tasks_app.definition.loader import TaskFileError, TaskLoader
+from tasks_app.definition.paths import task_log_file
 from tasks_app.models import Task
+from tasks_app.services.import_export import import_tasks
 
 from .test_loader import NO_TASKS, refuse
 

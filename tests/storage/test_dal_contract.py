@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tasks_app import domain
+from tasks_app.dal import domain
 from tasks_app.dal import DjangoTaskDataAccess, FileTaskDataAccess, TaskNotFound
 
 pytestmark = pytest.mark.django_db

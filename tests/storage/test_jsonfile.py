@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tasks_app import jsonfile
+from tasks_app.conffile import jsonfile
 
 ROOT = Path(__file__).resolve().parents[2]
 
 WRITER = textwrap.dedent("""
     import sys
-    from tasks_app import jsonfile
+    from tasks_app.conffile import jsonfile
     path = sys.argv[1]
     # Serialized once, so nearly all of the loop's time is spent inside the atomic write being tested.
     texts = [jsonfile.dumps({"tasks": [{"task_id": f"t{i}", "task_name": "测试任务" * 8, "n": n}
@@ -30,7 +30,7 @@ WRITER = textwrap.dedent("""
 
 INCREMENTER = textwrap.dedent("""
     import sys
-    from tasks_app import jsonfile
+    from tasks_app.conffile import jsonfile
     path, times = sys.argv[1], int(sys.argv[2])
     for _ in range(times):
         with jsonfile.locked(path):

@@ -161,7 +161,7 @@ def test_the_fixer_leaves_symlinks_and_the_tasks_folder_alone_and_says_what_it_c
 
 def test_logs_and_captured_outputs_are_created_private_whatever_the_umask(tmp_path):
     from tasks_app.engine.output import open_output
-    from tasks_app.logger_helper import make_file_handler
+    from tasks_app.logs.setup import make_file_handler
 
     previous = os.umask(0o022)
     try:

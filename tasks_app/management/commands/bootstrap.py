@@ -11,11 +11,12 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from tasks_app.config_files import import_tasks, tasks_file
-from tasks_app.loader import TaskFileError
+from tasks_app.conffile.backups import tasks_file
+from tasks_app.definition.loader import TaskFileError
 from tasks_app.models import Task
 from tasks_app.private_files import fix_private_files
 from tasks_app.roles import ADMIN
+from tasks_app.services.import_export import import_tasks
 
 log = logging.getLogger("SchedulerEngine")
 ADMIN_USERNAME = "admin"

@@ -15,7 +15,7 @@ from filelock import FileLock
 def dumps(data) -> str:
     """The one serialization: UTF-8 text with Chinese kept readable, 2-space indent, trailing newline.
 
-    Key order is the caller's (dicts keep insertion order), so task dicts stay in domain.TASK_FIELDS
+    Key order is the caller's (dicts keep insertion order), so task dicts stay in definition.fields.TASK_FIELDS
     order and the file diffs cleanly in git.
     """
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"

@@ -1,57 +1,26 @@
-"""conf/tasks.json as a mirror of the database, and export / import between the database and the
-document's JSON files. Import is all-or-nothing: every problem is listed and nothing changes."""
+"""Export, import and restore of tasks in the tasks.json format: the use cases behind the commands, the API and
+bootstrap. Import is all-or-nothing: every problem is listed and nothing changes."""
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
 
-from . import backups, domain, jsonfile
-from .backups import tasks_file
-from .dal.django_dal import DjangoTaskDataAccess, apply_task_fields, execution_to_domain, status_to_dict, task_to_dict
-from .dal.file_dal import history_document, key_orders_of, render_tasks_document, status_document
-from .loader import TaskFileError, TaskLoader
-from .models import ConfigVersion, Task, TaskExecution, TaskStatus
+from tasks_app.conffile import backups, jsonfile
+from tasks_app.conffile.backups import tasks_file
+from tasks_app.conffile.mirror import key_orders_in, mirror_tasks_file, render_tasks_text
+from tasks_app.conffile.render import key_orders_of, render_tasks_document
+from tasks_app.dal import domain
+from tasks_app.dal.django_dal import (DjangoTaskDataAccess, apply_task_fields, execution_to_domain, status_to_dict,
+                                      task_to_dict)
+from tasks_app.dal.file_dal import history_document, status_document
+from tasks_app.definition.loader import TaskFileError, TaskLoader
+from tasks_app.models import ConfigVersion, Task, TaskExecution, TaskStatus
+
+from .tasks import next_run_time
 
 log = logging.getLogger("TaskLoader")
 engine_log = logging.getLogger("SchedulerEngine")
-
-
-def _key_orders_in(path) -> dict:
-    """The key order a person gave task_env / task_notify in an existing file (jsonb forgets it)."""
-    try:
-        return key_orders_of((jsonfile.read_json(path, {}) or {}).get("tasks"))
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
-def render_tasks_text(key_orders=None) -> str:
-    """conf/tasks.json's content for the tasks now in the database; `key_orders` win over the current file's."""
-    orders = _key_orders_in(tasks_file())
-    orders.update(key_orders or {})
-    return jsonfile.dumps(render_tasks_document(DjangoTaskDataAccess().get_all_tasks(), orders))
-
-
-def mirror_tasks_file(actor="system", door="system", *, key_orders=None) -> bool:
-    """Rewrite conf/tasks.json from the database after a change, keeping the previous file in
-    BACKUPS_DIR first. Nothing is written (and no backup taken) if the content is already the same.
-    Returns True if the file was rewritten."""
-    path = tasks_file()
-    # Held across reading the database and writing, so two processes mirroring at once cannot leave
-    # the older view of the database in the file.
-    with jsonfile.locked(path):
-        text = render_tasks_text(key_orders)
-        try:
-            if path.read_text(encoding="utf-8") == text:
-                return False
-        except (FileNotFoundError, UnicodeDecodeError):
-            pass
-        backup = backups.backup_file(path)
-        jsonfile.write_text_atomic(path, text)
-    backups.prune()
-    engine_log.info("Wrote %s after a change by %s via %s%s", path, actor, door,
-                    f"; previous version kept as {backup.name}" if backup else "")
-    return True
 
 
 # ---- export -------------------------------------------------------------------------------------------------
@@ -64,7 +33,7 @@ def sibling_files(path) -> tuple[Path, Path]:
 
 def export_document(*, include_history=False, include_status=False) -> dict:
     """Everything export writes, as one document (for --output -)."""
-    document = render_tasks_document(DjangoTaskDataAccess().get_all_tasks(), _key_orders_in(tasks_file()))
+    document = render_tasks_document(DjangoTaskDataAccess().get_all_tasks(), key_orders_in(tasks_file()))
     if include_history:
         document["history"] = _history_document()
     if include_status:
@@ -90,7 +59,7 @@ def export_tasks(path, *, include_history=False, include_status=False, actor="sy
         mirror_tasks_file(actor, door)
     else:
         # Prefer the key order the target already has, then the mirror's.
-        jsonfile.write_text_atomic(path, render_tasks_text(_key_orders_in(path)))
+        jsonfile.write_text_atomic(path, render_tasks_text(key_orders_in(path)))
     written = [path]
     history_file, status_file = sibling_files(path)
     if include_history:
@@ -192,8 +161,6 @@ def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, door="imp
 
 
 def _write(incoming, result, current):
-    from .services.tasks import next_run_time
-
     Task.objects.filter(task_id__in=result.deleted).delete()
     new = []
     for task_id in result.created:
@@ -212,3 +179,18 @@ def _write(incoming, result, current):
         status.next_run_time = next_run_time(obj)
         status.save(update_fields=["next_run_time", "updated_at"])
     ConfigVersion.bump()
+
+
+# ---- restore ------------------------------------------------------------------------------------------------
+
+def restore_backup(name: str, *, actor: str, door: str = "restore") -> ImportResult:
+    """Bring back backup `name`: validated as a whole first (nothing changes if it is invalid), then the
+    current conf/tasks.json is backed up and the database tasks are replaced by the backup's, as
+    import --replace does."""
+    backup = backups.find_backup(name)
+    # Validate before touching anything, so an invalid backup does not even cause a new backup.
+    import_tasks(backup.path, replace=True, dry_run=True, actor=actor, door=door, source=name)
+    backups.backup_file()
+    result = import_tasks(backup.path, replace=True, actor=actor, door=door, source=name)
+    engine_log.info("Restored conf/tasks.json from backup %s by %s via %s", name, actor, door)
+    return result

@@ -8,9 +8,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .admin_site import RoleModelAdmin
-from .models import ApiKey
-from .roles import ADMIN
+from tasks_app.models import ApiKey
+from tasks_app.roles import ADMIN
+
+from .site import RoleModelAdmin
 
 log = logging.getLogger("APIInterface")
 

@@ -5,9 +5,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .admin_site import RoleModelAdmin
-from .models import TaskExecution
-from .roles import VIEWER
+from tasks_app.models import TaskExecution
+from tasks_app.roles import VIEWER
+
+from .site import RoleModelAdmin
 
 
 @admin.register(TaskExecution)

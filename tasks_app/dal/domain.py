@@ -6,25 +6,7 @@ The data access layer speaks these, so business logic does not depend on where t
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-# The order of the document's example, kept when writing conf/tasks.json so it diffs cleanly.
-TASK_FIELDS = (
-    "task_id",
-    "task_name",
-    "task_desc",
-    "task_exec",
-    "task_schedule",
-    "task_timeout",
-    "task_retry",
-    "task_retry_interval",
-    "task_enabled",
-    "task_log",
-    "task_env",
-    "task_dependencies",
-    "task_notify",
-    "task_timezone",
-    "task_overlap",
-    "task_misfire_grace",
-)
+from tasks_app.definition.fields import TASK_FIELDS
 
 
 @dataclass

@@ -1,11 +1,13 @@
 """A task's log read for one request, the same way for the API's /logs and the pages' live tail: the last lines or
-those written after an offset, with the level, text and time filters of the query (see tasks_app.logtail)."""
+those written after an offset, with the level, text and time filters of the query (see tasks_app.logs.tail)."""
 import zoneinfo
 
 from django.conf import settings
 
-from . import logtail, params
-from .loader_paths import task_log_file
+from tasks_app import params
+from tasks_app.definition.paths import task_log_file
+
+from . import tail as logtail
 
 MAX_LINES = 10_000
 OFFSET_MAX = 2**62

@@ -8,10 +8,11 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .domain import TASK_FIELDS
-from .loader_fields import FieldRules, _kind, show
-from .loader_paths import LogOwners, find_cycle, resolve_exec_path, resolve_log_path  # noqa: F401 (part of the API)
-from .models.task import TASK_ID_PATTERN, OverlapPolicy
+from tasks_app.models.task import TASK_ID_PATTERN, OverlapPolicy
+
+from .fields import TASK_FIELDS
+from .paths import LogOwners, find_cycle
+from .rules import FieldRules, _kind, show
 
 log = logging.getLogger("TaskLoader")
 
@@ -227,7 +228,7 @@ class TaskLoader(FieldRules):
     @staticmethod
     def _known_from_db():
         """({task id: dependencies}, {task id: task_log}) of every task in the database, in one query."""
-        from .models import Task
+        from tasks_app.models import Task
 
         existing, logs = {}, {}
         for task_id, deps, task_log in Task.objects.values_list("task_id", "task_dependencies", "task_log"):

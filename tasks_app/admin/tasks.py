@@ -1,9 +1,8 @@
 """Django admin for operators. Saving, deleting, enabling and running go through the task services, so the
 admin validates with TaskLoader, mirrors conf/tasks.json and logs like every other door (door "admin").
-Who may do what follows the roles (admin_site.py): viewers look, operators edit and run, admins delete."""
+Who may do what follows the roles (site.py): viewers look, operators edit and run, admins delete."""
 import logging
 
-import django.contrib.auth.admin  # noqa: F401  (registers users and groups before follow_roles guards them)
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
@@ -11,22 +10,17 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import admin_keys, admin_runs  # noqa: F401  (they register the execution and API key admins)
-from . import cron, task_state
-from .admin_site import RoleModelAdmin, follow_roles
-from .domain import TASK_FIELDS
-from .loader import TaskLoader, TaskValidationError, add_errors_to_form
-from .models import ExecutionStatus, Task, TaskExecution
-from .roles import ADMIN, OPERATOR, VIEWER
-from .services import tasks as services
+from tasks_app import cron, task_state
+from tasks_app.definition.fields import TASK_FIELDS
+from tasks_app.definition.loader import TaskLoader, TaskValidationError, add_errors_to_form
+from tasks_app.models import ExecutionStatus, Task, TaskExecution
+from tasks_app.roles import ADMIN, OPERATOR, VIEWER
+from tasks_app.services import tasks as services
+
+from .site import RoleModelAdmin
 
 log = logging.getLogger("WebInterface")
 JSON_DEFAULTS = {"task_env": dict, "task_dependencies": list, "task_notify": dict}
-
-admin.site.site_header = _("Task scheduling engine")
-admin.site.site_title = _("Task scheduling engine")
-admin.site.index_title = _("Administration")
-follow_roles(admin.site, "tasks_app")
 
 
 class TaskAdminForm(forms.ModelForm):
@@ -216,7 +210,7 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
 
     @admin.action(description=_("Run selected tasks now"), permissions=["run"])
     def run_now(self, request, queryset):
-        from .services.executions import run_now  # the engine's side; imported when used
+        from tasks_app.services.executions import run_now  # the engine's side; imported when used
 
         queued = []
         for task in queryset:

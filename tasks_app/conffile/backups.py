@@ -1,4 +1,5 @@
-"""Timestamped copies of conf/tasks.json taken before every rewrite, their pruning, and restore.
+"""Timestamped copies of conf/tasks.json taken before every rewrite, and their pruning (restoring one is a
+service: services/import_export.restore_backup).
 
 Names are `tasks-YYYYMMDDTHHMMSS.ffffffZ.json` (UTC); the time in the name, not the file's mtime,
 decides the order, so copying the folder elsewhere keeps the history intact.
@@ -148,18 +149,3 @@ def find_backup(name: str) -> Backup:
     if size is None:
         raise BackupNotFound(name)
     return Backup(name, moment, size, None)
-
-
-def restore(name: str, *, actor: str, door: str = "restore"):
-    """Bring back backup `name`: validated as a whole first (nothing changes if it is invalid), then the
-    current conf/tasks.json is backed up and the database tasks are replaced by the backup's, as
-    import --replace does. Returns config_files.ImportResult."""
-    from . import config_files
-
-    backup = find_backup(name)
-    # Validate before touching anything, so an invalid backup does not even cause a new backup.
-    config_files.import_tasks(backup.path, replace=True, dry_run=True, actor=actor, door=door, source=name)
-    backup_file()
-    result = config_files.import_tasks(backup.path, replace=True, actor=actor, door=door, source=name)
-    log.info("Restored conf/tasks.json from backup %s by %s via %s", name, actor, door)
-    return result

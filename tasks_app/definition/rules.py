@@ -8,10 +8,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
 
-from . import cron
-from .definition.envnames import refused_env_names
-from .loader_paths import resolve_exec_path, resolve_log_path
-from .models.task import TASK_ID_PATTERN, OverlapPolicy
+from tasks_app import cron
+from tasks_app.models.task import TASK_ID_PATTERN, OverlapPolicy
+
+from .envnames import refused_env_names
+from .paths import resolve_exec_path, resolve_log_path
 
 MAX_LENGTH = {"task_name": 200, "task_exec": 500, "task_schedule": 200, "task_log": 500, "task_timezone": 64}
 DB_INT_MAX = 2**31 - 1  # PositiveIntegerField on PostgreSQL; a larger value must be a 400, not a 500

@@ -4,7 +4,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from . import roles
+from tasks_app import roles
 
 
 def role_allows(user, needed: str | None) -> bool:

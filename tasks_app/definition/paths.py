@@ -6,7 +6,7 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 
-from .private_files import engine_file_reason
+from tasks_app.private_files import engine_file_reason
 
 
 def _relative_parts(value):
