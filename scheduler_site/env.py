@@ -3,6 +3,7 @@
 Each helper refuses a malformed value with an error naming the variable and the value,
 so a typo stops the process at start-up instead of silently falling back to a default.
 """
+import json
 import os
 import secrets
 import stat
@@ -99,6 +100,39 @@ def local_zone_name():
         return name
     except (OSError, zoneinfo.ZoneInfoNotFoundError, ValueError):
         return "UTC"
+
+
+def env_name_values(name, *, valid_name, reserved=frozenset()) -> dict:
+    """A JSON object of environment variable names to text, e.g. {"HTTPS_PROXY": "http://proxy:3128"}; empty
+    if unset. Values are never echoed in an error: they may hold a proxy's password."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    example = '; expected a JSON object of names to text, such as {"HTTPS_PROXY": "http://proxy:3128"}'
+
+    def no_duplicates(pairs):
+        keys = [key for key, _value in pairs]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise ImproperlyConfiguredEnv(f"{name}: the name {repeated[0]!r} appears twice")
+        return dict(pairs)
+
+    try:
+        value = json.loads(raw, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfiguredEnv(f"{name}: not valid JSON ({exc.msg} at column {exc.colno}){example}") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfiguredEnv(f"{name}: got a JSON {type(value).__name__}{example}")
+    for key, item in value.items():
+        if not valid_name(key):
+            raise ImproperlyConfiguredEnv(f"{name}: {key!r} is not a valid environment variable name")
+        if key.upper() in reserved:
+            raise ImproperlyConfiguredEnv(f"{name}: {key!r} is set by the engine for every run")
+        if not isinstance(item, str):
+            raise ImproperlyConfiguredEnv(f"{name}: the value of {key!r} must be text (a JSON string)")
+        if "\x00" in item:
+            raise ImproperlyConfiguredEnv(f"{name}: the value of {key!r} must not contain a NUL character")
+    return value
 
 
 def env_path(name, default: Path, base: Path) -> Path:

@@ -3,7 +3,10 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import env_bool, env_float, env_int, env_list, env_path, env_str, env_timezone, secret_key
+from tasks_app.definition import envnames
+
+from .env import (env_bool, env_float, env_int, env_list, env_name_values, env_path, env_str, env_timezone,
+                  secret_key)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -166,6 +169,10 @@ SCHEDULER_TICK = env_float("SCHEDULER_TICK", 0.5, minimum=0.05)
 SCHEDULER_DB_BUSY_TIMEOUT = env_float("SCHEDULER_DB_BUSY_TIMEOUT", 5.0, minimum=0.1)
 SCHEDULER_RESYNC_INTERVAL = env_int("SCHEDULER_RESYNC_INTERVAL", 300, minimum=10)  # full job-store resync, s
 SCHEDULER_OUTPUT_LIMIT = env_int("SCHEDULER_OUTPUT_LIMIT", 1024 * 1024, minimum=1024)  # bytes kept per run
+# Added to every run's environment after task_env (which cannot override them): what operators may not set,
+# such as a proxy, a CA bundle or a PATH with more folders (it replaces the engine's PATH).
+SCHEDULER_TASK_ENV = env_name_values("SCHEDULER_TASK_ENV", valid_name=envnames.NAME.fullmatch,
+                                     reserved=envnames.ENGINE_NAMES)
 HISTORY_KEEP_PER_TASK = env_int("HISTORY_KEEP_PER_TASK", 1000, minimum=1)
 HISTORY_MAX_AGE_DAYS = env_int("HISTORY_MAX_AGE_DAYS", 90, minimum=1)
 TASK_NOTIFIERS = env_list(

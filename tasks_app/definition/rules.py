@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from tasks_app import cron
 from tasks_app.models.task import TASK_ID_PATTERN, OverlapPolicy
 
+from .envnames import refused_env_names
 from .paths import resolve_exec_path, resolve_log_path
 
 MAX_LENGTH = {"task_name": 200, "task_exec": 500, "task_schedule": 200, "task_log": 500, "task_timezone": 64}
@@ -21,16 +22,6 @@ INT_RANGES = {  # field: (minimum, maximum)
     "task_retry_interval": (0, DB_INT_MAX),
     "task_misfire_grace": (0, DB_INT_MAX),
 }
-ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# The engine sets these for every run (TASK_NAME too, but the document's example sets it in task_env, so a
-# task may override that one). TASK_LOG follows the task_log field, so it is set there, not here.
-ENGINE_ENV_KEYS = frozenset({"TASK_ID", "TASK_EXECUTION_ID", "TASK_LOG"})
-# These make the interpreter load code from outside the tasks folder, which would undo the task_exec rule.
-UNSAFE_ENV_KEYS = frozenset(
-    {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONPLATLIBDIR", "PYTHONEXECUTABLE",
-     "PYTHONINSPECT", "PYTHONBREAKPOINT"}
-)
-UNSAFE_ENV_PREFIXES = ("LD_", "DYLD_")
 NOTIFY_KEYS = ("on_success", "on_failure", "email", "webhook")
 _email = EmailValidator()
 _url = URLValidator(schemes=["http", "https"])
@@ -152,16 +143,11 @@ class FieldRules:
             raise ValidationError(_("task_env must be an object of names to text values, got %(kind)s %(value)s."),
                                   params={"kind": _kind(value), "value": show(value)})
         problems = []
+        refused = dict(refused_env_names(value))  # the one deny list: definition/envnames.py
         for key, item in value.items():
-            if not ENV_KEY.fullmatch(key):
-                problems.append(_("task_env name %(key)s is not a valid environment variable name "
-                                  "(letters, digits and '_', not starting with a digit).") % {"key": show(key)})
-            elif key in ENGINE_ENV_KEYS:
-                problems.append(_("task_env name %(key)s is set by the engine for every run and cannot be "
-                                  "overridden.") % {"key": show(key)})
-            elif key in UNSAFE_ENV_KEYS or key.startswith(UNSAFE_ENV_PREFIXES):
-                problems.append(_("task_env name %(key)s is refused: it would let the interpreter load code "
-                                  "from outside the tasks folder.") % {"key": show(key)})
+            if key in refused:
+                problems.append(_("task_env name %(key)s is refused: %(reason)s.")
+                                % {"key": show(key), "reason": refused[key]})
             # The value itself is never shown: it may be a password.
             if not isinstance(item, str):
                 problems.append(_("task_env value of %(key)s must be text, got %(kind)s.")

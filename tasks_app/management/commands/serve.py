@@ -12,6 +12,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from tasks_app.private_files import fix_private_files
+
 log = logging.getLogger("SchedulerEngine")
 
 
@@ -25,6 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-scheduler", action="store_true", help="Start the web server only.")
 
     def handle(self, *args, host, port, threads, no_scheduler, **options):
+        fix_private_files()  # before the web server reads anything (runscheduler does it again: nothing left)
         manage = str(settings.BASE_DIR / "manage.py")
         commands = {
             "web": [
