@@ -28,3 +28,12 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     from pytest_django.fixtures import _set_suffix_to_test_databases
 
     _set_suffix_to_test_databases(f"p{os.getpid()}")
+
+
+@pytest.fixture(autouse=True)
+def english_after_each_test():
+    """A request in Chinese leaves its language active in the thread: the next test must not inherit it."""
+    yield
+    from django.utils import translation
+
+    translation.activate("en")
