@@ -183,10 +183,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "document": {
-            "format": "%(asctime)s - %(levelname)s - %(name)s - %(message)s",
-            "datefmt": "%Y-%m-%d %H:%M:%S",
-        },
+        # The document's format, with every logged value kept on its line (tasks_app/logs/escape.py).
+        "document": {"()": "tasks_app.logs.escape.EscapingFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "document"},
