@@ -3,7 +3,9 @@
 Each helper refuses a malformed value with an error naming the variable and the value,
 so a typo stops the process at start-up instead of silently falling back to a default.
 """
+import ipaddress
 import os
+import re
 import secrets
 import stat
 import zoneinfo
@@ -63,6 +65,21 @@ def env_list(name, default):
     if raw is None or raw.strip() == "":
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_HOST_NAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
+
+
+def env_hosts(name):
+    """Comma-separated host names and IP networks (10.0.0.0/8, 192.168.1.5, [fd00::1]); anything else is refused."""
+    items = env_list(name, [])
+    for item in items:
+        try:
+            ipaddress.ip_network(item.strip("[]"), strict=False)
+        except ValueError:
+            if not _HOST_NAME.match(item):
+                raise ImproperlyConfiguredEnv(f"{name}: {item!r} is neither a host name nor an IP network") from None
+    return items
 
 
 def env_timezone(name):

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import env_bool, env_float, env_int, env_list, env_path, env_str, env_timezone, secret_key
+from .env import env_bool, env_float, env_hosts, env_int, env_list, env_path, env_str, env_timezone, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -172,6 +172,8 @@ TASK_NOTIFIERS = env_list(
     "TASK_NOTIFIERS",
     ["tasks_app.engine.notify.EmailNotifier", "tasks_app.engine.notify.WebhookNotifier"],
 )
+# Webhooks (and any notifier's requests) go only to public addresses, except these hosts and networks.
+NOTIFY_ALLOW_PRIVATE_HOSTS = env_hosts("NOTIFY_ALLOW_PRIVATE_HOSTS")
 BACKUPS_KEEP = env_int("BACKUPS_KEEP", 50, minimum=1)
 BACKUPS_DAILY_DAYS = env_int("BACKUPS_DAILY_DAYS", 30, minimum=0)
 
