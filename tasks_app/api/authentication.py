@@ -1,4 +1,5 @@
-"""API keys sent as `Authorization: Bearer <key>`; the key acts as its user, with the user's role."""
+"""API keys sent as `Authorization: Bearer <key>`; the key acts as its user, with the user's role. An unknown,
+revoked or expired key, or one whose user was deactivated or changed their password, is answered 401."""
 from datetime import timedelta
 
 from django.db.models import Q
@@ -26,10 +27,9 @@ class BearerKeyAuthentication(authentication.BaseAuthentication):
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid API key.") from None
         api_key = ApiKey.objects.select_related("user").filter(key_hash=hash_key(key)).first()
-        if api_key is None or not api_key.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid API key.")
-        if api_key.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        refusal = "Invalid API key." if api_key is None else api_key.refusal()
+        if refusal:
+            raise exceptions.AuthenticationFailed(refusal)
         self._touch(api_key)
         return api_key.user, api_key
 
