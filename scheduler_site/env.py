@@ -82,6 +82,23 @@ def env_hosts(name):
     return items
 
 
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
+
+
+def env_rate(name, default):
+    """A request rate such as 1200/min (per s, min, h or day), or off for no limit (None)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() in ("off", "none"):
+        return None
+    match = _RATE.match(raw)
+    if not match or int(match.group(1)) < 1:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected a rate such as 1200/min (per s, min, h or day), "
+                                      f"or off")
+    return f"{int(match.group(1))}/{match.group(2)}"
+
+
 def env_timezone(name):
     """An IANA zone name; by default the machine's own zone (what crontab users expect)."""
     raw = os.environ.get(name, "").strip()

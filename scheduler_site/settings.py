@@ -3,7 +3,9 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import env_bool, env_float, env_hosts, env_int, env_list, env_path, env_str, env_timezone, secret_key
+from .env import (
+    env_bool, env_float, env_hosts, env_int, env_list, env_path, env_rate, env_str, env_timezone, secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -118,6 +120,24 @@ LOGOUT_REDIRECT_URL = "login"
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+# Behind a reverse proxy, how many trusted proxies add to X-Forwarded-For; 0 (none): the client is REMOTE_ADDR.
+DJANGO_PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0, minimum=0)
+
+# The API's throttles (tasks_app/api/throttles.py). The counts live in this cache: local memory is per process,
+# so with several web processes name a shared one (e.g. django.core.cache.backends.db.DatabaseCache with a
+# table name as the location, after `manage.py createcachetable`; or Redis).
+CACHES = {
+    "default": {
+        "BACKEND": env_str("DJANGO_CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
+        "LOCATION": env_str("DJANGO_CACHE_LOCATION", ""),
+    }
+}
+API_THROTTLE_KEY = env_rate("API_THROTTLE_KEY", "1200/min")  # per API key (a session: per user)
+API_THROTTLE_ANON = env_rate("API_THROTTLE_ANON", "120/min")  # requests without credentials, per address
+API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20, minimum=1)  # bad keys from one address ...
+API_KEY_FAILURE_WINDOW = env_int("API_KEY_FAILURE_WINDOW", 60, minimum=1)  # ... within this many seconds ...
+API_KEY_FAILURE_COOLOFF = env_int("API_KEY_FAILURE_COOLOFF", 900, minimum=1)  # ... lock it out this long
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tasks_app.api.authentication.BearerKeyAuthentication",
@@ -128,6 +148,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tasks_app.api.errors.json_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["tasks_app.api.throttles.KeyThrottle"],
+    "NUM_PROXIES": DJANGO_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Task scheduling engine API",
