@@ -1,4 +1,5 @@
 """Django settings. Every deployment choice comes from the environment (see the README's table)."""
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -13,6 +14,17 @@ SECRET_KEY = secret_key(BASE_DIR)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# DJANGO_HTTPS=true: the site is reached over HTTPS only, through a TLS proxy that talks plain HTTP to `serve`
+# and sets X-Forwarded-Proto (it must overwrite a value the client sent). Cookies are then sent over HTTPS only,
+# browsers are told to use nothing else (HSTS) and a plain-HTTP request is redirected.
+HTTPS = env_bool("DJANGO_HTTPS", False)
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=1)
 
 # The folders the engine owns. Task scripts must live inside TASKS_DIR.
 TASKS_DIR = env_path("TASKS_DIR", Path("tasks"), BASE_DIR)
@@ -35,10 +47,12 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_apscheduler",
+    "axes",  # before tasks_app, whose admin leaves the other apps' models to superusers
     "tasks_app",
 ]
 
 MIDDLEWARE = [
+    "tasks_app.front.bodylimit.RequestBodyLimitMiddleware",  # before anything reads a body
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -48,7 +62,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out login into the locked-out page
 ]
+
+# Request bodies larger than this are refused (413) on every path; `serve` makes waitress enforce it too.
+REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 
 ROOT_URLCONF = "scheduler_site.urls"
 WSGI_APPLICATION = "scheduler_site.wsgi.application"
@@ -112,6 +131,24 @@ STORAGES = {
 
 # Messages live in the server-side session, never in a cookie: a new API key is shown once through one.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+AUTHENTICATION_BACKENDS = [
+    "tasks_app.front.logins.LoginThrottleBackend",  # refuses locked-out logins first (django-axes)
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (tasks_app/front/logins.py): this many failures for one user name from one address lock
+# that pair out for LOGIN_COOLOFF seconds; a successful login clears the count.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_COOLOFF = env_int("LOGIN_COOLOFF", 900, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_COOLOFF)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lock ends LOGIN_COOLOFF after the last counted failure
+AXES_LOCKOUT_CALLABLE = "tasks_app.front.logins.locked_out"
+AXES_CLIENT_IP_CALLABLE = "tasks_app.front.address.client_address"
+AXES_DISABLE_ACCESS_LOG = True  # failures are what is counted; a log of every login is the audit trail's job
+AXES_VERBOSE = False
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
