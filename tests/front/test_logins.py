@@ -84,3 +84,12 @@ def test_the_limits_come_from_the_settings(vera, settings):
 def test_a_failed_login_still_shows_the_form_with_its_error_before_the_limit(vera):
     response, _ = attempt("/login/", "wrong")
     assert response.status_code == 200 and "login-submit" in response.content.decode()
+
+
+def test_the_locked_out_page_speaks_chinese_to_a_chinese_browser(vera):
+    client = Client(REMOTE_ADDR="203.0.113.7", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    for n in range(5):
+        response = client.post("/login/", {"username": "vera", "password": f"wrong-{n}"})
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "登录失败次数过多" in html and "请在 15 分钟后重试。" in html
