@@ -147,7 +147,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lock ends LOGIN_COOLOFF after the last counted failure
 AXES_LOCKOUT_CALLABLE = "tasks_app.front.logins.locked_out"
 AXES_CLIENT_IP_CALLABLE = "tasks_app.front.address.client_address"
-AXES_DISABLE_ACCESS_LOG = True  # failures are what is counted; a log of every login is the audit trail's job
+AXES_DISABLE_ACCESS_LOG = True  # only failures are counted; successful logins are not kept in a table of their own
 AXES_VERBOSE = False
 
 LOGIN_URL = "login"

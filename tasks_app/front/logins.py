@@ -4,7 +4,6 @@ the attempt is answered by the locked-out page (429). The failures are kept in t
 so every web process sees them. Django's user_login_failed and axes' user_locked_out signals are where an audit
 entry can hook in."""
 import math
-from datetime import timedelta
 
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_client_username
@@ -32,11 +31,11 @@ def locked_out(request, original_response=None, credentials=None):
     username = get_client_username(request, credentials) or ""
     attempt = (AccessAttempt.objects.filter(username=username, ip_address=client_address(request))
                .order_by("-attempt_time").first())
-    cooloff = timedelta(seconds=settings.LOGIN_COOLOFF)
+    cooloff = settings.AXES_COOLOFF_TIME
     left = (attempt.attempt_time + cooloff - timezone.now()) if attempt else cooloff
     seconds = max(1, math.ceil(left.total_seconds()))
     response = render(request, "registration/locked_out.html",
-                      {"failure_limit": settings.LOGIN_FAILURE_LIMIT, "minutes": math.ceil(seconds / 60)},
+                      {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": math.ceil(seconds / 60)},
                       status=429)
     response["Retry-After"] = str(seconds)
     return response

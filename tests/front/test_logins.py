@@ -78,7 +78,11 @@ def test_failures_spread_over_more_than_the_cool_off_do_not_lock_out_and_a_succe
 
 def test_the_limits_come_from_the_settings(vera, settings):
     settings.AXES_FAILURE_LIMIT = 2
-    assert [attempt("/login/", "wrong")[0].status_code for _ in range(2)] == [200, 429]
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=2)
+    responses = [attempt("/login/", "wrong")[0] for _ in range(2)]
+    assert [r.status_code for r in responses] == [200, 429]
+    assert "After 2 failed logins" in responses[1].content.decode()
+    assert "Try again in 2 minutes." in responses[1].content.decode()
 
 
 def test_a_failed_login_still_shows_the_form_with_its_error_before_the_limit(vera):
@@ -93,3 +97,8 @@ def test_the_locked_out_page_speaks_chinese_to_a_chinese_browser(vera):
     assert response.status_code == 429
     html = response.content.decode()
     assert "登录失败次数过多" in html and "请在 15 分钟后重试。" in html
+
+
+def test_the_defaults_are_five_failures_and_fifteen_minutes():
+    assert django_settings.LOGIN_FAILURE_LIMIT == django_settings.AXES_FAILURE_LIMIT == 5
+    assert django_settings.AXES_COOLOFF_TIME == timedelta(seconds=django_settings.LOGIN_COOLOFF) == timedelta(minutes=15)
