@@ -3,8 +3,10 @@
 Each helper refuses a malformed value with an error naming the variable and the value,
 so a typo stops the process at start-up instead of silently falling back to a default.
 """
+import ipaddress
 import json
 import os
+import re
 import secrets
 import stat
 import zoneinfo
@@ -64,6 +66,38 @@ def env_list(name, default):
     if raw is None or raw.strip() == "":
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_HOST_NAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
+
+
+def env_hosts(name):
+    """Comma-separated host names and IP networks (10.0.0.0/8, 192.168.1.5, [fd00::1]); anything else is refused."""
+    items = env_list(name, [])
+    for item in items:
+        try:
+            ipaddress.ip_network(item.strip("[]"), strict=False)
+        except ValueError:
+            if not _HOST_NAME.match(item):
+                raise ImproperlyConfiguredEnv(f"{name}: {item!r} is neither a host name nor an IP network") from None
+    return items
+
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
+
+
+def env_rate(name, default):
+    """A request rate such as 1200/min (per s, min, h or day), or off for no limit (None)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() in ("off", "none"):
+        return None
+    match = _RATE.match(raw)
+    if not match or int(match.group(1)) < 1:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected a rate such as 1200/min (per s, min, h or day), "
+                                      f"or off")
+    return f"{int(match.group(1))}/{match.group(2)}"
 
 
 def env_timezone(name):

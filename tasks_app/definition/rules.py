@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
 
-from tasks_app import cron
+from tasks_app import cron, outbound
 from tasks_app.models.task import TASK_ID_PATTERN, OverlapPolicy
 
 from .envnames import refused_env_names
@@ -207,6 +207,12 @@ class FieldRules:
                     except ValidationError:
                         problems.append(_("task_notify.webhook %(value)s is not a valid http:// or https:// URL.")
                                         % {"value": show(item)})
+                    else:
+                        try:
+                            outbound.check_url(item.strip())
+                        except outbound.OutboundRefused as exc:
+                            problems.append(_("task_notify.webhook: host %(host)s is refused: %(reason)s.")
+                                            % {"host": show(exc.host), "reason": exc.reason})
                 out[key] = item.strip()
         if problems:
             raise ValidationError([str(p) for p in problems])
