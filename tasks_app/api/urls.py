@@ -27,8 +27,11 @@ from .views_tools import (
     NotFoundView,
 )
 
+# No ".json"-style format suffixes: the API speaks JSON only, and a suffix route passes a `format` argument
+# that the task views do not take (PUT /api/tasks/x.json was a 500).
 router = DefaultRouter()
-router.trailing_slash = "/?"  # docs/api.md writes none; browsers and DRF links add one: accept both
+router.include_format_suffixes = False
+router.trailing_slash = "/?"  # the API's paths have none; browsers and DRF links add one: accept both
 router.register("tasks", TaskViewSet, basename="api-task")
 
 

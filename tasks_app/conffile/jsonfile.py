@@ -25,7 +25,7 @@ def lock_for(path) -> FileLock:
     """The lock guarding `path`. One instance per path in a process (is_singleton), re-entrant per thread,
     so a read-modify-write can hold it while calling write_json_atomic."""
     path = Path(path)
-    return FileLock(str(path.with_name(path.name + ".lock")), is_singleton=True)
+    return FileLock(str(path.with_name(path.name + ".lock")), mode=0o600, is_singleton=True)
 
 
 @contextlib.contextmanager
@@ -54,8 +54,7 @@ def write_bytes_atomic(path, content: bytes):
             if path.exists():
                 # Keep the permissions of the file being replaced (mkstemp creates 0600).
                 os.chmod(tmp, path.stat().st_mode & 0o7777)
-            else:
-                os.chmod(tmp, 0o644)
+            # else the new file stays 0600: conf/tasks.json and its backups hold task_env values (secrets)
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .fields import FIELD, REQUIRED_FIELDS, TASK_FIELDS, TASK_ID_PATTERN, default_log_path
-from .paths import find_cycle
+from .paths import LogOwners, find_cycle
 from .rules import FieldRules, _kind, show
 
 log = logging.getLogger("TaskLoader")
@@ -51,12 +51,14 @@ class TaskLoader(FieldRules):
 
     # ---- one task ---------------------------------------------------------------------------------------------
 
-    def clean(self, data, *, existing=None, instance_id=None) -> dict:
+    def clean(self, data, *, existing=None, instance_id=None, logs=None) -> dict:
         """One task -> every field of TASK_FIELDS, defaults applied. `existing` maps known task ids to their
-        dependencies (default: the database); `instance_id` is the task being edited (its id cannot change)."""
+        dependencies and `logs` some of them to their task_log (default: both from the database);
+        `instance_id` is the task being edited (its id cannot change)."""
         if existing is None:
-            existing = self._existing_from_db()
-        cleaned, errors = self._clean_one(data, existing=existing, instance_id=instance_id)
+            existing, logs = self._known_from_db()
+        owners = LogOwners(_logs_of(existing, logs))
+        cleaned, errors = self._clean_one(data, existing=existing, instance_id=instance_id, log_owners=owners)
         if errors:
             raw_id = data.get("task_id") if isinstance(data, dict) else None
             # An id that breaks the pattern is quoted, so a newline in it cannot forge a log line.
@@ -65,7 +67,7 @@ class TaskLoader(FieldRules):
             raise TaskValidationError(errors)
         return cleaned
 
-    def _clean_one(self, data, *, existing, instance_id=None, check_graph=True):
+    def _clean_one(self, data, *, existing, instance_id=None, check_graph=True, log_owners=None):
         errors = {}
 
         def error(key, message, **values):
@@ -101,6 +103,12 @@ class TaskLoader(FieldRules):
                 error("task_id", _("A task with task_id %(value)s already exists."), value=show(task_id))
             if not cleaned.get("task_log") and "task_log" not in errors:
                 cleaned["task_log"] = default_log_path(task_id)
+            owner = (log_owners.other_owner(task_id, cleaned["task_log"])
+                     if log_owners is not None and "task_log" not in errors else None)
+            if owner is not None:
+                error("task_log", _("task_log %(value)s is refused: it is the log of task %(owner)s. Give a path "
+                                    "inside the logs folder, such as \"logs/task_my-task.log\"."),
+                      value=show(cleaned["task_log"]), owner=show(owner))
         deps = cleaned.get("task_dependencies")
         if deps is not None and "task_dependencies" not in errors:
             self._check_dependency_ids(task_id, deps, existing, error)
@@ -125,12 +133,13 @@ class TaskLoader(FieldRules):
 
     # ---- a whole file -----------------------------------------------------------------------------------------
 
-    def clean_many(self, items, *, existing=None) -> list:
+    def clean_many(self, items, *, existing=None, logs=None) -> list:
         """Tasks of one file, checked together: ids unique in the file, dependencies among the file's tasks plus
-        `existing` (default: the database), no cycle across both. An id that is also in `existing` is not an error
-        (an import updates that task). Raises TaskFileError listing every problem of every task."""
+        `existing` (default: the database), no cycle across both, no log written by two tasks (the file's and
+        those of `logs`). An id that is also in `existing` is not an error (an import updates that task).
+        Raises TaskFileError listing every problem of every task."""
         if existing is None:
-            existing = self._existing_from_db()
+            existing, logs = self._known_from_db()
         if not isinstance(items, list):
             raise TaskFileError([("", "tasks", str(_("tasks must be a list, got %(kind)s.") % {"kind": _kind(items)}))])
         file_ids = [item.get("task_id") if isinstance(item, dict) else None for item in items]
@@ -140,10 +149,13 @@ class TaskLoader(FieldRules):
             if isinstance(task_id, str):
                 deps = item.get("task_dependencies", [])
                 graph[task_id] = [d for d in deps if isinstance(d, str)] if isinstance(deps, list) else []
+        file_logs = {task_id: item.get("task_log") or "" for item, task_id in zip(items, file_ids)
+                     if isinstance(task_id, str)}
+        owners = LogOwners({**_logs_of(existing, logs), **file_logs})
         problems, cleaned_all, seen = [], [], set()
         for index, (item, task_id) in enumerate(zip(items, file_ids), start=1):
             label = task_id if isinstance(task_id, str) and task_id else f"#{index}"
-            cleaned, errors = self._clean_one(item, existing=graph, check_graph=False)
+            cleaned, errors = self._clean_one(item, existing=graph, check_graph=False, log_owners=owners)
             if isinstance(task_id, str) and task_id:
                 if task_id in seen:
                     errors.setdefault("task_id", []).append(
@@ -196,16 +208,27 @@ class TaskLoader(FieldRules):
     # ---- helpers ----------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _existing_from_db():
+    def _known_from_db():
+        """({task id: dependencies}, {task id: task_log}) of every task in the database, in one query."""
         from tasks_app.models import Task
 
-        return {task_id: list(deps or []) for task_id, deps in Task.objects.values_list("task_id", "task_dependencies")}
+        existing, logs = {}, {}
+        for task_id, deps, task_log in Task.objects.values_list("task_id", "task_dependencies", "task_log"):
+            existing[task_id] = list(deps or [])
+            logs[task_id] = task_log
+        return existing, logs
 
     @staticmethod
     def _log_refusal(task_id, errors):
         # Messages hold no task_env values (see _check_task_env), so they are safe to log.
         log.info("Task %s refused: %s", task_id or "(no id)",
                  "; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items()))
+
+
+def _logs_of(existing, logs) -> dict:
+    """{task id: task_log} of the known tasks; one `logs` does not name keeps its default log."""
+    logs = logs or {}
+    return {task_id: logs.get(task_id, "") for task_id in existing}
 
 
 class _DuplicateKey(ValueError):

@@ -6,6 +6,8 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 
+from tasks_app.private_files import engine_file_reason
+
 from .fields import default_log_path
 
 
@@ -19,11 +21,11 @@ def _relative_parts(value):
     return path.parts
 
 
-def _locate(parts, folder: Path, prefix: str) -> Path:
+def _locate(parts, folder: Path, prefix: str, root: Path | None = None) -> Path:
     """Where a relative path points, by the same rule as the engine (engine/childenv.py): relative to the project
     root when that lands inside `folder` ("tasks/x.py"); else a "tasks/..." or "logs/..." prefix (as conf/tasks.json
     writes them) stands for the folder wherever a setting moved it; else relative to the folder itself ("x.py")."""
-    from_root = Path(settings.BASE_DIR).resolve().joinpath(*parts)
+    from_root = (root or Path(settings.BASE_DIR).resolve()).joinpath(*parts)
     if from_root.is_relative_to(folder):
         return from_root
     if len(parts) > 1 and parts[0] == prefix:
@@ -68,8 +70,9 @@ def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
 
 @_file_system_refusals_as_value_errors
 def resolve_log_path(task_log, task_id="", logs_dir=None) -> Path:
-    """A task's log file, by the same rule inside LOGS_DIR; the file need not exist yet. Empty means the
-    default logs/task_{task_id}.log. The engine's own files there are refused."""
+    """A task's log file, by the same rule inside LOGS_DIR: a `*.log` file (it need not exist yet) that is none
+    of the engine's own (private_files.engine_file_reason). Empty means the default logs/task_{task_id}.log.
+    Whether another task writes it is LogOwners' question: it needs the other tasks."""
     folder = Path(logs_dir or settings.LOGS_DIR).resolve()
     parts = _relative_parts(task_log or default_log_path(task_id))
     if parts is None:
@@ -77,13 +80,59 @@ def resolve_log_path(task_log, task_id="", logs_dir=None) -> Path:
     real = _locate(parts, folder, "logs").resolve()
     if not real.is_relative_to(folder) or real == folder:
         raise ValueError("it leads outside the logs folder")
-    if real.parent == folder and (real.name == "sys.log" or real.name.startswith("sys.log.")):
-        raise ValueError("it is the engine's own log")
-    if real.is_relative_to(Path(settings.EXECUTION_OUTPUT_DIR).resolve()):
-        raise ValueError("it is inside the folder of captured outputs")
+    reason = engine_file_reason(real, folder)
+    if reason:
+        raise ValueError(reason)
     if real.is_dir():
         raise ValueError("it is a folder")
+    if not (_is_log_name(parts[-1]) and _is_log_name(real.name)):
+        raise ValueError("a task's log must be a file whose name ends in .log")
+    if real.exists() and not real.is_file():
+        raise ValueError("it is not a regular file")
     return real
+
+
+def default_log_name(task_id) -> str:
+    """The file name of a task's default log, inside LOGS_DIR."""
+    return PurePosixPath(default_log_path(task_id)).name
+
+
+def _is_log_name(name: str) -> bool:
+    return name.endswith(".log") and len(name) > len(".log")
+
+
+class LogOwners:
+    """Which task each log file belongs to, so that no task writes another's: logs/task_<id>.log is always
+    task <id>'s (whatever it names), and a log a task names is that task's. `logs` maps every other known
+    task id to its task_log ("" for the default). Paths are compared as written and as resolved."""
+
+    def __init__(self, logs: dict):
+        self.folder = Path(settings.LOGS_DIR).resolve()
+        self.root = Path(settings.BASE_DIR).resolve()
+        self.owners: dict[Path, set] = {}
+        for task_id, task_log in logs.items():
+            for place in (self.default(task_id), self._written(task_log) if task_log else None):
+                if place is not None:
+                    self.owners.setdefault(place, set()).add(task_id)
+
+    def default(self, task_id) -> Path:
+        return self.folder / default_log_name(task_id)
+
+    def _written(self, task_log):
+        parts = _relative_parts(task_log) if isinstance(task_log, str) else None
+        return None if parts is None else _locate(parts, self.folder, "logs", self.root)
+
+    def other_owner(self, task_id, task_log) -> str | None:
+        """The id of another task whose log `task_log` is, or None (a task's own default is always its own)."""
+        places = {self._written(task_log)}
+        try:
+            places.add(resolve_log_path(task_log, task_id))
+        except ValueError:
+            pass
+        if self.default(task_id) in places:
+            return None
+        others = {owner for place in places for owner in self.owners.get(place, ()) if owner != task_id}
+        return min(others) if others else None
 
 
 def find_cycle(graph, start):
@@ -113,4 +162,4 @@ def task_log_file(task) -> Path:
     try:
         return resolve_log_path(task.task_log, task.task_id)
     except ValueError:
-        return Path(settings.LOGS_DIR).resolve() / PurePosixPath(default_log_path(task.task_id)).name
+        return Path(settings.LOGS_DIR).resolve() / default_log_name(task.task_id)

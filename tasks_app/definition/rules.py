@@ -8,22 +8,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
 
-from tasks_app import cron
+from tasks_app import cron, outbound
 
 from . import fields
+from .envnames import refused_env_names
 from .fields import FIELD, INT_RANGES, MAX_LENGTH, TASK_ID_PATTERN
 from .paths import resolve_exec_path, resolve_log_path
 
-ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# The engine sets these for every run (TASK_NAME too, but the shipped example task sets it in task_env, so a
-# task may override that one). TASK_LOG follows the task_log field, so it is set there, not here.
-ENGINE_ENV_KEYS = frozenset({"TASK_ID", "TASK_EXECUTION_ID", "TASK_LOG"})
-# These make the interpreter load code from outside the tasks folder, which would undo the task_exec rule.
-UNSAFE_ENV_KEYS = frozenset(
-    {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONPLATLIBDIR", "PYTHONEXECUTABLE",
-     "PYTHONINSPECT", "PYTHONBREAKPOINT"}
-)
-UNSAFE_ENV_PREFIXES = ("LD_", "DYLD_")
 NOTIFY_KEYS = ("on_success", "on_failure", "email", "webhook")
 _email = EmailValidator()
 _url = URLValidator(schemes=["http", "https"])
@@ -148,16 +139,11 @@ class FieldRules:
             raise ValidationError(_("task_env must be an object of names to text values, got %(kind)s %(value)s."),
                                   params={"kind": _kind(value), "value": show(value)})
         problems = []
+        refused = dict(refused_env_names(value))  # the one deny list: definition/envnames.py
         for key, item in value.items():
-            if not ENV_KEY.fullmatch(key):
-                problems.append(_("task_env name %(key)s is not a valid environment variable name "
-                                  "(letters, digits and '_', not starting with a digit).") % {"key": show(key)})
-            elif key in ENGINE_ENV_KEYS:
-                problems.append(_("task_env name %(key)s is set by the engine for every run and cannot be "
-                                  "overridden.") % {"key": show(key)})
-            elif key in UNSAFE_ENV_KEYS or key.startswith(UNSAFE_ENV_PREFIXES):
-                problems.append(_("task_env name %(key)s is refused: it would let the interpreter load code "
-                                  "from outside the tasks folder.") % {"key": show(key)})
+            if key in refused:
+                problems.append(_("task_env name %(key)s is refused: %(reason)s.")
+                                % {"key": show(key), "reason": refused[key]})
             # The value itself is never shown: it may be a password.
             if not isinstance(item, str):
                 problems.append(_("task_env value of %(key)s must be text, got %(kind)s.")
@@ -217,6 +203,12 @@ class FieldRules:
                     except ValidationError:
                         problems.append(_("task_notify.webhook %(value)s is not a valid http:// or https:// URL.")
                                         % {"value": show(item)})
+                    else:
+                        try:
+                            outbound.check_url(item.strip())
+                        except outbound.OutboundRefused as exc:
+                            problems.append(_("task_notify.webhook: host %(host)s is refused: %(reason)s.")
+                                            % {"host": show(exc.host), "reason": exc.reason})
                 out[key] = item.strip()
         if problems:
             raise ValidationError([str(p) for p in problems])

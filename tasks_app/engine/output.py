@@ -21,7 +21,7 @@ def open_output(path) -> int:
     """A fresh output file for the child's stdout and stderr. O_APPEND, so that writes after a cut in
     place land at the new end instead of leaving a hole."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
 
 def _keep_tail(fd: int, size: int, keep: int) -> None:

@@ -15,10 +15,18 @@ def formatter():
     return logging.Formatter(LOG_FORMAT, DATE_FORMAT)
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Creates its file (and each new one after a rotation) readable by its owner only, whatever the umask."""
+
+    def _open(self):
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+
 def make_file_handler(path, max_bytes=DEFAULT_MAX_BYTES, backup_count=DEFAULT_BACKUP_COUNT):
     """A size-rotated UTF-8 file handler; creates the folder. Also the factory LOGGING uses for sys.log."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
+    handler = PrivateRotatingFileHandler(
         path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8", delay=True
     )
     handler.setFormatter(formatter())

@@ -94,26 +94,27 @@ class _CapturingLoader(TaskLoader):
     """load_file() with the `existing` import needs (load_file alone assumes a self-contained file),
     keeping the raw items for their key order."""
 
-    def __init__(self, existing):
+    def __init__(self, existing, logs):
         super().__init__()
         self.existing = existing
+        self.logs = logs
         self.items = None
 
-    def clean_many(self, items, *, existing=None):
+    def clean_many(self, items, *, existing=None, logs=None):
         self.items = items
-        return super().clean_many(items, existing=self.existing)
+        return super().clean_many(items, existing=self.existing, logs=self.logs)
 
 
-def _validate(path_or_data, existing):
+def _validate(path_or_data, existing, logs):
     """(cleaned tasks, raw items). Raises TaskFileError listing every problem."""
     if isinstance(path_or_data, (str, Path)):
-        loader = _CapturingLoader(existing)
+        loader = _CapturingLoader(existing, logs)
         cleaned = loader.load_file(path_or_data)
         return cleaned, loader.items
     items = path_or_data.get("tasks") if isinstance(path_or_data, dict) else path_or_data
     if isinstance(path_or_data, dict) and "tasks" not in path_or_data:
         raise TaskFileError([("", "file", 'The data must hold an object with a "tasks" list.')])
-    return TaskLoader().clean_many(items, existing=existing), items
+    return TaskLoader().clean_many(items, existing=existing, logs=logs), items
 
 
 def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, via="import", source=None) -> ImportResult:
@@ -129,7 +130,8 @@ def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, via="impo
         with transaction.atomic():
             current = {obj.task_id: obj for obj in Task.objects.select_for_update().order_by("task_id")}
             existing = {} if replace else {tid: list(obj.task_dependencies or []) for tid, obj in current.items()}
-            cleaned, items = _validate(path_or_data, existing)
+            logs = {tid: obj.task_log for tid, obj in current.items()} if not replace else {}
+            cleaned, items = _validate(path_or_data, existing, logs)
             incoming = {data["task_id"]: domain.Task(**data).to_dict() for data in cleaned}
             for task_id, data in incoming.items():
                 if task_id not in current:

@@ -270,3 +270,10 @@ def test_a_race_lost_to_another_change_is_a_json_409_or_404_not_a_500():
     assert conflict.status_code == 409 and "try again" in conflict.data["detail"]
     gone = json_exception_handler(Task.DoesNotExist("Task matching query does not exist."), {})
     assert gone.status_code == 404 and gone.data["detail"]
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_a_format_suffix_on_a_task_path_is_a_404_not_a_500(admin_client, method):
+    assert admin_client.post("/api/tasks", simple_task("task_status"), format="json").status_code == 201
+    response = getattr(admin_client, method)("/api/tasks/task_status.json", {}, format="json")
+    assert response.status_code == 404

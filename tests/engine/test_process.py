@@ -64,7 +64,7 @@ def test_sigterm_stops_taking_work_records_running_runs_as_stopped_and_exits_0(r
 
 @pytest.fixture
 def copied_scripts(settings, monkeypatch, tmp_path):
-    """A tasks folder holding the document's test_task.py and the family script."""
+    """A tasks folder holding the shipped test_task.py and the family script."""
     folder = tmp_path / "tasks"
     folder.mkdir()
     shutil.copy(SHIPPED_TEST_TASK, folder / "test_task.py")
@@ -100,7 +100,7 @@ def test_after_kill_9_no_process_survives_the_run_is_lost_and_the_next_slot_fire
     assert not TaskStatus.objects.get(task=family).running
     wait_for(lambda: not process_alive(grandchild), 3, what="the orphaned grandchild to be killed")
 
-    # The next slot fires on the minute (within a second) and runs the document's test task to success.
+    # The next slot fires on the minute (within a second) and runs the shipped test task to success.
     live_from = datetime.now(timezone.utc)
 
     def fired_live():

@@ -1,4 +1,4 @@
-"""The document's shipped test-task (`*/3 * * * *`, tasks/test_task.py) through the engine: it fires on every
+"""The shipped test-task (`*/3 * * * *`, tasks/test_task.py) through the engine: it fires on every
 third minute (two slots in a row, reached with time-machine instead of waiting six minutes), ends success
 after about 2 s, and its task log holds each parameter line exactly as often as the script logs it."""
 import json

@@ -284,8 +284,11 @@ def test_it_refuses_a_task_log_through_a_symlink_leading_out(tasks_dir, minimal,
         ("TASK_ID", "set by the engine"),
         ("TASK_EXECUTION_ID", "set by the engine"),
         ("TASK_LOG", "set by the engine"),
-        ("LD_PRELOAD", "load code from outside the tasks folder"),
-        ("PYTHONPATH", "load code from outside the tasks folder"),
+        ("TASK_SCHEDULED_TIME", "set by the engine"),
+        ("LD_PRELOAD", "the dynamic loader"),
+        ("PYTHONPATH", "Python"),
+        ("path", "which program a command name runs"),
+        ("Http_Proxy", "network traffic"),
     ],
 )
 def test_it_refuses_bad_or_reserved_env_names(tasks_dir, minimal, key, reason):

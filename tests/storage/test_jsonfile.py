@@ -60,13 +60,18 @@ def test_read_json_returns_the_default_for_a_missing_file(tmp_path):
     assert jsonfile.read_json(tmp_path / "missing.json", {"tasks": []}) == {"tasks": []}
 
 
-def test_it_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+def test_a_new_file_is_private_whatever_the_umask_and_a_replaced_one_keeps_its_permissions(tmp_path):
     path = tmp_path / "tasks.json"
-    jsonfile.write_json_atomic(path, {"a": 1})
-    assert path.stat().st_mode & 0o777 == 0o644
-    os.chmod(path, 0o600)
-    jsonfile.write_json_atomic(path, {"a": 2})
+    old_umask = os.umask(0o022)
+    try:
+        jsonfile.write_json_atomic(path, {"a": 1})
+    finally:
+        os.umask(old_umask)
     assert path.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "tasks.json.lock").stat().st_mode & 0o777 == 0o600
+    os.chmod(path, 0o640)
+    jsonfile.write_json_atomic(path, {"a": 2})
+    assert path.stat().st_mode & 0o777 == 0o640
 
 
 @pytest.mark.slow

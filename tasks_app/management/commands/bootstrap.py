@@ -14,6 +14,7 @@ from django.db import transaction
 from tasks_app.conffile.backups import tasks_file
 from tasks_app.definition.loader import TaskFileError
 from tasks_app.models import Task
+from tasks_app.private_files import fix_private_files
 from tasks_app.roles import ADMIN
 from tasks_app.services.import_export import import_tasks
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
                                  "project root)")
 
     def handle(self, *args, password_file=None, **options):
+        fix_private_files()  # `make run` runs it right after migrate: an old install's files are closed first
         self.import_tasks()
         self.create_admin(password_file or default_password_file())
 
