@@ -102,7 +102,7 @@ def test_a_superuser_revokes_anyones_key_in_the_admin(root, bob):
     assert api_status(plain) == (401, "This API key has been revoked.")
 
 
-def test_the_services_refuse_keys_of_others_to_a_non_superuser_whatever_the_door(ada, bob, root):
+def test_the_services_refuse_keys_of_others_to_a_non_superuser_whatever_the_way_in(ada, bob, root):
     with pytest.raises(PermissionDenied, match="ada may not create API keys for bob"):
         apikeys.issue_key(bob, actor=ada, via="admin")
     theirs, _ = ApiKey.issue(bob)

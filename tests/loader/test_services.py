@@ -58,7 +58,7 @@ def test_create_refuses_an_id_that_exists(tasks_dir, minimal):
         services.create_task(minimal("t1"), actor="bob", via="api")
 
 
-def test_create_logs_who_through_which_door_and_only_env_names(tasks_dir, minimal, component_log):
+def test_create_logs_who_and_via_what_and_only_env_names(tasks_dir, minimal, component_log):
     lines = component_log("SchedulerEngine")
     services.create_task(minimal("t1", task_env={"API_TOKEN": "tok-123456"}), actor="alice", via="web")
     assert "INFO - SchedulerEngine - Task t1 created by alice via web" in lines.text()
@@ -177,6 +177,6 @@ def test_set_enabled_switches_the_task_and_its_next_run_and_skips_a_no_op(tasks_
         services.set_enabled(task, "yes", actor="a", via="web")
 
 
-def test_an_unknown_door_is_a_programming_error(tasks_dir, minimal):
+def test_an_unknown_via_is_a_programming_error(tasks_dir, minimal):
     with pytest.raises(ValueError, match="via must be one of"):
         services.create_task(minimal("t1"), actor="a", via="telnet")
