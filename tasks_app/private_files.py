@@ -26,10 +26,13 @@ def use_private_umask() -> None:
     os.umask(PRIVATE_UMASK)
 
 
+def run_dir() -> Path:
+    """The folder of the run journal (engine/journal.py): which process each running execution started."""
+    return Path(settings.LOGS_DIR) / "run"
+
+
 def engine_folders_in_logs() -> dict[str, Path]:
     """What each folder of the engine's own (they may lie inside LOGS_DIR) holds -> its real path."""
-    from tasks_app.engine.journal import run_dir
-
     folders = {"the run journal": run_dir(), "captured outputs": settings.EXECUTION_OUTPUT_DIR}
     if getattr(settings, "EMAIL_FILE_PATH", None):
         folders["e-mails"] = settings.EMAIL_FILE_PATH

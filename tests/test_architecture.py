@@ -83,6 +83,43 @@ def test_no_module_of_tasks_app_imports_a_module_that_imports_it_back():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
+# What each part of tasks_app may import (docs/architecture.md's table): a part not listed may import anything.
+MAY_IMPORT = {
+    "cron": set(), "params": set(), "roles": set(), "outbound": set(), "private_files": set(), "front": set(),
+    "definition.fields": set(),
+    "models": {"cron", "definition.fields"},
+    "definition": {"cron", "outbound", "private_files", "models", "definition.fields"},
+    "logs": {"definition", "definition.fields", "params"},
+    "conffile": {"definition", "definition.fields", "models"},
+    "dal": {"conffile", "definition", "definition.fields", "models"},
+    "services": {"conffile", "dal", "definition", "definition.fields", "models"},
+    "engine": {"cron", "definition", "definition.fields", "logs", "models", "outbound", "private_files"},
+}
+FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
+                   "conffile"}
+MAY_IMPORT.update(web=FOR_THE_WAYS_IN, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
+
+
+def part_of(module: str) -> str:
+    """tasks_app.definition.fields -> "definition.fields" (the field table is a part of its own), else the
+    package or top-level module: tasks_app.engine.runner -> "engine"."""
+    rest = module.split(".")[1:]
+    if rest[:2] == ["definition", "fields"]:
+        return "definition.fields"
+    return rest[0] if rest else ""
+
+
+def test_each_part_imports_only_what_the_architecture_allows():
+    graph = import_graph(ROOT / "tasks_app")
+    # A package that imports nothing (definition/__init__.py) brings nothing in when one of its modules is imported.
+    empty = {name for name, (_path, is_package) in modules_of(ROOT / "tasks_app").items()
+             if is_package and not graph[name]}
+    wrong = sorted(f"{module} -> {target}" for module, targets in graph.items() for target in targets - empty
+                   if part_of(module) in MAY_IMPORT and part_of(target) not in ("", part_of(module))
+                   and part_of(target) not in MAY_IMPORT[part_of(module)])
+    assert not wrong, wrong
+
+
 def test_the_import_graph_sees_imports_at_the_top_and_inside_functions():
     graph = import_graph(ROOT / "tasks_app")
     assert "tasks_app.conffile.mirror" in graph["tasks_app.services.tasks"]  # at the top of the module

@@ -75,7 +75,7 @@ class ApiKeyAdmin(RoleModelAdmin, admin.ModelAdmin):
             return
         issued, plain = apikeys.issue_key(form.cleaned_data["user"], name=form.cleaned_data["name"],
                                           expires_at=form.cleaned_data.get("expires_at"), actor=request.user,
-                                          door="admin")
+                                          via="admin")
         for field in ApiKey._meta.concrete_fields:
             setattr(obj, field.attname, getattr(issued, field.attname))
         obj._state.adding, obj._state.db = False, issued._state.db
@@ -85,7 +85,7 @@ class ApiKeyAdmin(RoleModelAdmin, admin.ModelAdmin):
     @admin.action(description=_("Revoke selected API keys"), permissions=["change"])
     def revoke_keys(self, request, queryset):
         try:
-            keys = apikeys.revoke_keys(queryset.select_related("user"), actor=request.user, door="admin")
+            keys = apikeys.revoke_keys(queryset.select_related("user"), actor=request.user, via="admin")
         except PermissionDenied as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return

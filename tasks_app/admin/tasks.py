@@ -1,5 +1,5 @@
 """Django admin for operators. Saving, deleting, enabling and running go through the task services, so the
-admin validates with TaskLoader, mirrors conf/tasks.json and logs like every other door (door "admin").
+admin validates with TaskLoader, mirrors conf/tasks.json and logs like the pages and the API (via "admin").
 Who may do what follows the roles (site.py): viewers look, operators edit and run, admins delete."""
 import logging
 
@@ -10,17 +10,20 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from tasks_app import cron, task_state
-from tasks_app.definition.fields import TASK_FIELDS
+from tasks_app import cron
+from tasks_app.definition import fields as table
 from tasks_app.definition.loader import TaskLoader, TaskValidationError, add_errors_to_form
-from tasks_app.models import ExecutionStatus, Task, TaskExecution
+from tasks_app.models import NEVER_RUN, ExecutionStatus, Task, TaskExecution
 from tasks_app.roles import ADMIN, OPERATOR, VIEWER
 from tasks_app.services import tasks as services
 
 from .site import RoleModelAdmin
 
 log = logging.getLogger("WebInterface")
-JSON_DEFAULTS = {"task_env": dict, "task_dependencies": list, "task_notify": dict}
+# Edited as JSON text here: an emptied box means the field's empty default.
+JSON_KINDS = (table.TEXT_MAP, table.ID_LIST, table.OBJECT)
+# The admin's sections; a field's `admin_section` in the table says where it goes.
+SECTIONS = {"task": None, "run": _("Run"), "links": _("Parameters, dependencies and notifications")}
 
 
 class TaskAdminForm(forms.ModelForm):
@@ -28,20 +31,14 @@ class TaskAdminForm(forms.ModelForm):
 
     class Meta:
         model = Task
-        fields = list(TASK_FIELDS)
+        fields = list(table.TASK_FIELDS)
+        labels = {field.name: field.label for field in table.FIELDS}
+        help_texts = {field.name: field.help for field in table.FIELDS}
         widgets = {
             "task_desc": forms.Textarea(attrs={"rows": 3}),
             "task_env": forms.Textarea(attrs={"rows": 6, "cols": 60}),
             "task_dependencies": forms.Textarea(attrs={"rows": 2, "cols": 60}),
             "task_notify": forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        }
-        help_texts = {
-            "task_schedule": _("Five cron fields read in the task's time zone, e.g. */5 * * * *; empty for a task "
-                               "that runs after its dependencies."),
-            "task_env": _('JSON object of names to text values, e.g. {"PARAM1": "value"}.'),
-            "task_dependencies": _('JSON list of task ids, e.g. ["backup"].'),
-            "task_notify": _('JSON, e.g. {"on_failure": true, "email": "ops@example.com", "webhook": ""}.'),
-            "task_timezone": _("IANA zone such as Asia/Shanghai; empty for the server's zone."),
         }
 
     task_data = None  # the loader's cleaned dict, what the services are given
@@ -49,15 +46,15 @@ class TaskAdminForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         instance_id = self.instance.task_id if self.instance.pk else None
-        data = {name: cleaned[name] for name in TASK_FIELDS if name in cleaned}
+        data = {name: cleaned[name] for name in table.TASK_FIELDS if name in cleaned}
         if instance_id:
             data["task_id"] = instance_id  # read-only on the change page
-        for name, empty in JSON_DEFAULTS.items():
-            if name in data and data[name] is None:  # an emptied JSON box
-                data[name] = empty()
-        for name in ("task_schedule", "task_log", "task_timezone"):
-            if isinstance(data.get(name), str):
-                data[name] = data[name].strip()
+        for field in table.FIELDS:
+            value = data.get(field.name)
+            if field.kind in JSON_KINDS and field.name in data and value is None:  # an emptied JSON box
+                data[field.name] = field.fresh_default()
+            elif field.kind == table.TEXT and isinstance(value, str):
+                data[field.name] = value.strip()
         try:
             self.task_data = TaskLoader().clean(data, instance_id=instance_id)
         except TaskValidationError as exc:
@@ -70,10 +67,10 @@ class LastStatusFilter(admin.SimpleListFilter):
     parameter_name = "last_status"
 
     def lookups(self, request, model_admin):
-        return [(task_state.NEVER, _("Never run")), *((s.value, s.label) for s in ExecutionStatus.finished())]
+        return [(NEVER_RUN, _("Never run")), *((s.value, s.label) for s in ExecutionStatus.finished())]
 
     def queryset(self, request, queryset):
-        return task_state.filter_last_status(queryset, self.value())
+        return queryset.last_result(self.value())
 
 
 @admin.register(Task)
@@ -96,13 +93,8 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
         return ("task_id", *self.status_fields) if obj else ()
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = [
-            (None, {"fields": ("task_id", "task_name", "task_desc", "task_exec", "task_schedule", "task_enabled")}),
-            (_("Run"), {"fields": ("task_timeout", "task_retry", "task_retry_interval", "task_timezone",
-                                   "task_overlap", "task_misfire_grace", "task_log")}),
-            (_("Parameters, dependencies and notifications"),
-             {"fields": ("task_env", "task_dependencies", "task_notify")}),
-        ]
+        fieldsets = [(title, {"fields": tuple(f.name for f in table.FIELDS if f.admin_section == section)})
+                     for section, title in SECTIONS.items()]
         if obj:
             fieldsets.insert(0, (_("Status"), {"fields": self.status_fields}))
         return fieldsets
@@ -121,12 +113,12 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("next run"), ordering="status__next_run_time")
     def next_run(self, task):
-        status = task_state.status_of(task)
+        status = task.current_status
         return status.next_run_time if status and status.next_run_time else "—"
 
     @admin.display(description=_("last result"), ordering="status__last_end_time")
     def last_result(self, task):
-        status = task_state.status_of(task)
+        status = task.current_status
         if status is None or not status.last_status:
             return _("Never run")
         label = ExecutionStatus(status.last_status).label if status.last_status in ExecutionStatus.values else (
@@ -140,7 +132,7 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
 
     @admin.display(description=_("running"), boolean=True)
     def running(self, task):
-        status = task_state.status_of(task)
+        status = task.current_status
         return bool(status and status.running)
 
     # ---- saving and deleting through the services ---------------------------------------------------------------
@@ -148,16 +140,16 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         actor = request.user.get_username()
         if change:
-            task = services.update_task(Task.objects.get(pk=obj.pk), form.task_data, actor=actor, door="admin")
+            task = services.update_task(Task.objects.get(pk=obj.pk), form.task_data, actor=actor, via="admin")
         else:
-            task = services.create_task(form.task_data, actor=actor, door="admin")
+            task = services.create_task(form.task_data, actor=actor, via="admin")
         # The admin goes on with `obj` (its messages, the change log, the redirect): give it the stored row.
         for field in Task._meta.concrete_fields:
             setattr(obj, field.attname, getattr(task, field.attname))
         obj._state.adding, obj._state.db = False, task._state.db
 
     def delete_model(self, request, obj):
-        services.delete_task(obj, actor=request.user.get_username(), door="admin")
+        services.delete_task(obj, actor=request.user.get_username(), via="admin")
 
     def delete_queryset(self, request, queryset):
         remaining = {task.task_id: task for task in queryset}
@@ -166,7 +158,7 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
             needed = {dep for task in remaining.values() for dep in task.task_dependencies or []}
             ready = [tid for tid in remaining if tid not in needed] or list(remaining)
             for task_id in ready:
-                services.delete_task(remaining.pop(task_id), actor=request.user.get_username(), door="admin")
+                services.delete_task(remaining.pop(task_id), actor=request.user.get_username(), via="admin")
 
     def get_deleted_objects(self, objs, request):
         """Tasks that other tasks (outside the selection) depend on are shown as protected: Django then
@@ -197,7 +189,7 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
         changed = 0
         for task in queryset:
             if task.task_enabled != enabled:
-                services.set_enabled(task, enabled, actor=request.user.get_username(), door="admin")
+                services.set_enabled(task, enabled, actor=request.user.get_username(), via="admin")
                 changed += 1
         if enabled:
             text = ngettext("%(count)d task enabled.", "%(count)d tasks enabled.", changed)
@@ -215,7 +207,7 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
         queued = []
         for task in queryset:
             try:
-                execution = run_now(task, actor=request.user.get_username(), door="admin")
+                execution = run_now(task, actor=request.user.get_username(), via="admin")
             except Exception as exc:  # whatever the engine refuses, the operator sees why instead of a 500
                 log.warning("Run now of %s from the admin failed: %r", task.task_id, exc)
                 reason = str(exc) or _("run now is not available")

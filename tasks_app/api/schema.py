@@ -83,7 +83,8 @@ def query(name, type_=str, description="", enum=None, required=False, minimum=No
 
 
 class ApiSchemaGenerator(SchemaGenerator):
-    """Publishes the document's paths as written (/api/tasks/{task_id}, no trailing slash); both forms work."""
+    """Publishes the paths without a trailing slash (/api/tasks/{task_id}), as docs/api.md writes them; both
+    forms work."""
 
     def get_schema(self, request=None, public=False):
         schema = super().get_schema(request, public)

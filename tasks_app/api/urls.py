@@ -1,4 +1,4 @@
-"""Routes of /api/: the document's paths, each with or without a trailing slash, the OpenAPI schema and
+"""Routes of /api/: each path with or without a trailing slash, the OpenAPI schema and
 Swagger UI (served from local static files), and a JSON 404 for anything else under /api/."""
 from django.urls import path, re_path
 from drf_spectacular.renderers import (

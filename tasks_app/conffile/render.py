@@ -1,23 +1,24 @@
 """conf/tasks.json's shape: a task as the file writes it, and the key order a person gave its mappings.
 
-The first thirteen fields are always written, in their order; the additions (task_timezone, task_overlap,
-task_misfire_grace) only when not at their default, so a file written by hand round-trips unchanged.
+Which fields the file holds, and whether always or only when not at their default, is the field table's in_file
+(definition/fields.py): the original thirteen always, the additions only when set, so a file written by hand
+round-trips unchanged.
 """
-from tasks_app.definition.fields import TASK_FIELDS
+from tasks_app.definition.fields import ALWAYS, FIELDS, OBJECT, TEXT_MAP, UNLESS_DEFAULT
 
-DOCUMENT_FIELDS = TASK_FIELDS[:13]
-# The additions, written only when they differ from these defaults.
-EXTENSION_DEFAULTS = {"task_timezone": "", "task_overlap": "skip", "task_misfire_grace": 60}
-ORDERED_MAPPINGS = ("task_env", "task_notify")
+# Mappings whose key order a person chose; PostgreSQL's jsonb does not keep it, so it is carried over.
+ORDERED_MAPPINGS = tuple(f.name for f in FIELDS if f.kind in (TEXT_MAP, OBJECT))
 
 
 def render_task(data: dict, key_order: dict | None = None) -> dict:
     """A task as it appears in tasks.json. `key_order` ({"task_env": [keys], ...}) restores the key order a
     person wrote, which a PostgreSQL jsonb column does not keep; keys it does not know follow in their order."""
-    entry = {name: data.get(name) for name in DOCUMENT_FIELDS}
-    for name, default in EXTENSION_DEFAULTS.items():
-        if data.get(name, default) != default:
-            entry[name] = data[name]
+    entry = {}
+    for field in FIELDS:
+        if field.in_file == ALWAYS:
+            entry[field.name] = data.get(field.name)
+        elif field.in_file == UNLESS_DEFAULT and data.get(field.name, field.default) != field.default:
+            entry[field.name] = data[field.name]
     for name in ORDERED_MAPPINGS:
         value = entry.get(name)
         hint = (key_order or {}).get(name)

@@ -1,45 +1,35 @@
-"""The design document's plain data classes: Task, TaskExecution and TaskConfig.
-
-The data access layer speaks these, so business logic does not depend on where tasks are stored
-(the Django models or the JSON files of the document).
-"""
-from dataclasses import asdict, dataclass, field
+"""The plain records the data access layer speaks, Task and TaskExecution, so business logic does not depend on
+where tasks are stored (the Django models or the JSON files export writes). Task's fields come from the field
+table (definition/fields.py)."""
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime
 
-from tasks_app.definition.fields import TASK_FIELDS
+from tasks_app.definition.fields import FIELDS, default_log_path, task_to_dict
+
+_PYTHON_TYPES = {"integer": int, "boolean": bool, "id_list": list, "text_map": dict, "object": dict}
 
 
-@dataclass
-class Task:
-    task_id: str
-    task_name: str
-    task_exec: str
-    task_schedule: str
-    task_desc: str = ""
-    task_timeout: int | None = None
-    task_retry: int = 0
-    task_retry_interval: int = 60
-    task_enabled: bool = True
-    task_log: str = ""
-    task_env: dict = field(default_factory=dict)
-    task_dependencies: list = field(default_factory=list)
-    task_notify: dict = field(default_factory=dict)
-    task_timezone: str = ""
-    task_overlap: str = "skip"
-    task_misfire_grace: int = 60
+def _attribute(field):
+    kind = _PYTHON_TYPES.get(field.kind, str)
+    kind = kind | None if field.nullable else kind
+    if field.required:
+        return field.name, kind
+    return field.name, kind, dataclasses.field(default_factory=field.fresh_default)
 
-    def __post_init__(self):
-        if not self.task_log:
-            self.task_log = f"logs/task_{self.task_id}.log"
 
-    @property
-    def config(self):
-        """The task's parameters (task_env) as the document's TaskConfig."""
-        return TaskConfig(self.task_env)
+def _post_init(task):
+    if not task.task_log:
+        task.task_log = default_log_path(task.task_id)
 
-    def to_dict(self):
-        data = asdict(self)
-        return {name: data[name] for name in TASK_FIELDS}
+
+# Required fields first: a dataclass wants them before those with defaults.
+Task = dataclasses.make_dataclass(
+    "Task",
+    [_attribute(f) for f in FIELDS if f.required] + [_attribute(f) for f in FIELDS if not f.required],
+    namespace={"__post_init__": _post_init, "to_dict": task_to_dict, "__module__": __name__,
+               "__doc__": "A task's configuration: every field of the field table, task_log filled in."},
+)
 
 
 @dataclass
@@ -56,18 +46,3 @@ class TaskExecution:
     trigger: str = "schedule"
     attempt: int = 1
 
-
-class TaskConfig:
-    """The document's configuration wrapper (get / set / to_dict) over a dict of parameters."""
-
-    def __init__(self, config_dict=None):
-        self.config = config_dict if config_dict is not None else {}
-
-    def get(self, key, default=None):
-        return self.config.get(key, default)
-
-    def set(self, key, value):
-        self.config[key] = value
-
-    def to_dict(self):
-        return self.config

@@ -1,9 +1,9 @@
-"""TaskDataAccess over the document's three JSON files (the format export writes and import reads).
+"""TaskDataAccess over three JSON files (the format export writes and import reads).
 
     tasks.json         {"tasks": [{"task_id": ..., "task_name": ..., ...}, ...]}
-                       The document's thirteen fields in its order, always written; the additions
+                       Rendered by conffile/render.py: the first thirteen fields always, the additions
                        (task_timezone, task_overlap, task_misfire_grace) only when not at their default,
-                       so the document's own example round-trips unchanged. Ordered by task_id.
+                       so a file written by hand round-trips unchanged. Ordered by task_id.
     task_history.json  {"last_execution_id": 7, "executions": [{"execution_id": 7, "task_id": ...,
                        "start_time": "2023-07-17T02:30:45+00:00", ...}, ...]}  (oldest first; the counter
                        keeps ids unique even after the newest execution is deleted)
@@ -20,6 +20,8 @@ from pathlib import Path
 from tasks_app.conffile import jsonfile
 from tasks_app.conffile.render import render_tasks_document
 
+from tasks_app.definition.fields import TASK_FIELDS
+
 from . import domain
 from .base import (STATUS_FIELDS, STATUS_TIME_FIELDS, TaskDataAccess, TaskNotFound, as_utc, check_status_update,
                    empty_status, unknown_execution)
@@ -31,7 +33,7 @@ EXECUTION_TIMES = ("scheduled_time", "start_time", "end_time")
 
 def task_from_dict(data: dict) -> domain.Task:
     try:
-        return domain.Task(**{name: data[name] for name in domain.TASK_FIELDS if name in data})
+        return domain.Task(**{name: data[name] for name in TASK_FIELDS if name in data})
     except TypeError as exc:
         raise ValueError(f"task {data.get('task_id')!r}: {exc}") from None
 
@@ -110,7 +112,7 @@ class FileTaskDataAccess(TaskDataAccess):
     def write_tasks(self, tasks, key_orders=None):
         jsonfile.write_json_atomic(self.tasks_file, render_tasks_document(tasks, key_orders))
 
-    # The document's interface.
+    # The TaskDataAccess interface.
     def get_all_tasks(self):
         return sorted((task_from_dict(d) for d in self._task_dicts()), key=lambda t: t.task_id)
 

@@ -8,30 +8,12 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from tasks_app.models.task import TASK_ID_PATTERN, OverlapPolicy
-
-from .fields import TASK_FIELDS
+from .fields import FIELD, REQUIRED_FIELDS, TASK_FIELDS, TASK_ID_PATTERN, default_log_path
 from .paths import LogOwners, find_cycle
 from .rules import FieldRules, _kind, show
 
 log = logging.getLogger("TaskLoader")
 
-REQUIRED = ("task_id", "task_name", "task_exec")
-DEFAULTS = {
-    "task_desc": "",
-    "task_schedule": "",
-    "task_timeout": None,
-    "task_retry": 0,
-    "task_retry_interval": 60,
-    "task_enabled": True,
-    "task_log": "",  # filled with logs/task_{task_id}.log
-    "task_env": {},
-    "task_dependencies": [],
-    "task_notify": {},
-    "task_timezone": "",
-    "task_overlap": OverlapPolicy.SKIP.value,
-    "task_misfire_grace": 60,
-}
 class TaskValidationError(ValueError):
     """errors: {field name: [messages]}; each message names the field's value."""
 
@@ -99,14 +81,14 @@ class TaskLoader(FieldRules):
                 error(name, _("Unknown field %(name)s."), name=show(name))
         cleaned = {}
         for name in TASK_FIELDS:
-            if name not in data or (name in REQUIRED and data[name] in ("", None)):
-                if name in REQUIRED:
+            if name not in data or (name in REQUIRED_FIELDS and data[name] in ("", None)):
+                if name in REQUIRED_FIELDS:
                     error(name, _("%(field)s is required."), field=name)
                 else:
-                    cleaned[name] = json.loads(json.dumps(DEFAULTS[name]))  # a fresh copy of dicts and lists
+                    cleaned[name] = FIELD[name].fresh_default()
                 continue
             value = data[name]
-            checker = getattr(self, f"_check_{name}")
+            checker = self.rule_for(name)
             try:
                 cleaned[name] = checker(value)
             except ValidationError as exc:
@@ -120,7 +102,7 @@ class TaskLoader(FieldRules):
             elif instance_id is None and task_id in existing and check_graph:
                 error("task_id", _("A task with task_id %(value)s already exists."), value=show(task_id))
             if not cleaned.get("task_log") and "task_log" not in errors:
-                cleaned["task_log"] = f"logs/task_{task_id}.log"
+                cleaned["task_log"] = default_log_path(task_id)
             owner = (log_owners.other_owner(task_id, cleaned["task_log"])
                      if log_owners is not None and "task_log" not in errors else None)
             if owner is not None:
@@ -193,7 +175,7 @@ class TaskLoader(FieldRules):
         return cleaned_all
 
     def load_file(self, path) -> list:
-        """Read a tasks file in the document's format {"tasks": [...]} and validate it as a whole, on its own
+        """Read a tasks file in the tasks.json format {"tasks": [...]} and validate it as a whole, on its own
         (dependencies must be among its tasks). Raises TaskFileError."""
         path = Path(path)
         try:

@@ -8,6 +8,8 @@ from django.conf import settings
 
 from tasks_app.private_files import engine_file_reason
 
+from .fields import default_log_path
+
 
 def _relative_parts(value):
     """The parts of a relative POSIX path, or None when it is absolute, empty or climbs with `..`."""
@@ -19,14 +21,14 @@ def _relative_parts(value):
     return path.parts
 
 
-def _locate(parts, folder: Path, document_name: str, root: Path | None = None) -> Path:
+def _locate(parts, folder: Path, prefix: str, root: Path | None = None) -> Path:
     """Where a relative path points, by the same rule as the engine (engine/childenv.py): relative to the project
-    root when that lands inside `folder` ("tasks/x.py"); else the document's "tasks/..." or "logs/..." prefix
-    stands for the folder wherever a setting moved it; else relative to the folder itself ("x.py")."""
+    root when that lands inside `folder` ("tasks/x.py"); else a "tasks/..." or "logs/..." prefix (as conf/tasks.json
+    writes them) stands for the folder wherever a setting moved it; else relative to the folder itself ("x.py")."""
     from_root = (root or Path(settings.BASE_DIR).resolve()).joinpath(*parts)
     if from_root.is_relative_to(folder):
         return from_root
-    if len(parts) > 1 and parts[0] == document_name:
+    if len(parts) > 1 and parts[0] == prefix:
         return folder.joinpath(*parts[1:])
     return folder.joinpath(*parts)
 
@@ -47,7 +49,7 @@ def _file_system_refusals_as_value_errors(func):
 @_file_system_refusals_as_value_errors
 def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
     """The real path (symlinks resolved) of the script a task runs: an existing, readable regular file inside
-    TASKS_DIR, or ValueError saying why not. "tasks/test_task.py" (the document's form) and "test_task.py"
+    TASKS_DIR, or ValueError saying why not. "tasks/test_task.py" (as conf/tasks.json writes it) and "test_task.py"
     name the same file; what the user wrote is kept in the task."""
     folder = Path(tasks_dir or settings.TASKS_DIR).resolve()
     parts = _relative_parts(task_exec)
@@ -69,10 +71,10 @@ def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
 @_file_system_refusals_as_value_errors
 def resolve_log_path(task_log, task_id="", logs_dir=None) -> Path:
     """A task's log file, by the same rule inside LOGS_DIR: a `*.log` file (it need not exist yet) that is none
-    of the engine's own (private_files.engine_file_reason). Empty means the document's logs/task_{task_id}.log.
+    of the engine's own (private_files.engine_file_reason). Empty means the default logs/task_{task_id}.log.
     Whether another task writes it is LogOwners' question: it needs the other tasks."""
     folder = Path(logs_dir or settings.LOGS_DIR).resolve()
-    parts = _relative_parts(task_log or f"logs/task_{task_id}.log")
+    parts = _relative_parts(task_log or default_log_path(task_id))
     if parts is None:
         raise ValueError("not a relative path inside the logs folder")
     real = _locate(parts, folder, "logs").resolve()
@@ -88,6 +90,11 @@ def resolve_log_path(task_log, task_id="", logs_dir=None) -> Path:
     if real.exists() and not real.is_file():
         raise ValueError("it is not a regular file")
     return real
+
+
+def default_log_name(task_id) -> str:
+    """The file name of a task's default log, inside LOGS_DIR."""
+    return PurePosixPath(default_log_path(task_id)).name
 
 
 def _is_log_name(name: str) -> bool:
@@ -109,7 +116,7 @@ class LogOwners:
                     self.owners.setdefault(place, set()).add(task_id)
 
     def default(self, task_id) -> Path:
-        return self.folder / f"task_{task_id}.log"
+        return self.folder / default_log_name(task_id)
 
     def _written(self, task_log):
         parts = _relative_parts(task_log) if isinstance(task_log, str) else None
@@ -151,8 +158,8 @@ _END = object()
 
 def task_log_file(task) -> Path:
     """The log file a task's runs write and the pages and the API read (it may not exist yet). A task_log the
-    loader would refuse (saved before the rule existed) falls back to the document's default."""
+    loader would refuse (saved before the rule existed) falls back to the default, in LOGS_DIR."""
     try:
         return resolve_log_path(task.task_log, task.task_id)
     except ValueError:
-        return Path(settings.LOGS_DIR).resolve() / f"task_{task.task_id}.log"
+        return Path(settings.LOGS_DIR).resolve() / default_log_name(task.task_id)

@@ -9,19 +9,12 @@ from django.core.validators import EmailValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from tasks_app import cron, outbound
-from tasks_app.models.task import TASK_ID_PATTERN, OverlapPolicy
 
+from . import fields
 from .envnames import refused_env_names
+from .fields import FIELD, INT_RANGES, MAX_LENGTH, TASK_ID_PATTERN
 from .paths import resolve_exec_path, resolve_log_path
 
-MAX_LENGTH = {"task_name": 200, "task_exec": 500, "task_schedule": 200, "task_log": 500, "task_timezone": 64}
-DB_INT_MAX = 2**31 - 1  # PositiveIntegerField on PostgreSQL; a larger value must be a 400, not a 500
-INT_RANGES = {  # field: (minimum, maximum)
-    "task_timeout": (1, DB_INT_MAX),
-    "task_retry": (0, 100),
-    "task_retry_interval": (0, DB_INT_MAX),
-    "task_misfire_grace": (0, DB_INT_MAX),
-}
 NOTIFY_KEYS = ("on_success", "on_failure", "email", "webhook")
 _email = EmailValidator()
 _url = URLValidator(schemes=["http", "https"])
@@ -79,18 +72,36 @@ class FieldRules:
                                   params={"field": field, "kind": _kind(value), "value": show(value)})
         return value
 
+    @staticmethod
+    def _choice(field, value, choices):
+        if value not in choices.values:
+            raise ValidationError(_("%(name)s %(value)s is not one of %(choices)s."),
+                                  params={"name": field, "value": show(value), "choices": ", ".join(choices.values)})
+        return value
+
+    def rule_for(self, name):
+        """The check of field `name`: its own _check_<name> below, else the plain check of its kind (text,
+        integer, true or false, one of its choices). LookupError if the field has neither."""
+        own = getattr(self, f"_check_{name}", None)
+        if own is not None:
+            return own
+        field = FIELD[name]
+        if field.kind == fields.TEXT:
+            return lambda value: self._text(name, value, allow_empty=not field.required)
+        if field.kind == fields.INTEGER:
+            return lambda value: None if value is None and field.nullable else self._int(name, value)
+        if field.kind == fields.BOOLEAN:
+            return lambda value: self._bool(name, value)
+        if field.kind == fields.CHOICE:
+            return lambda value: self._choice(name, value, field.choices)
+        raise LookupError(f"{name}: a field of kind {field.kind} needs a rule of its own, _check_{name}")
+
     def _check_task_id(self, value):
         value = self._text("task_id", value)
         if not re.fullmatch(TASK_ID_PATTERN, value):
             raise ValidationError(_("task_id %(value)s is not valid: use 1 to 64 letters, digits, '-' or '_'."),
                                   params={"value": show(value)})
         return value
-
-    def _check_task_name(self, value):
-        return self._text("task_name", value, allow_empty=False)
-
-    def _check_task_desc(self, value):
-        return self._text("task_desc", value)
 
     def _check_task_exec(self, value):
         self._text("task_exec", value, allow_empty=False)
@@ -111,21 +122,6 @@ class FieldRules:
         except cron.CronError as exc:
             raise ValidationError(_("task_schedule %(value)s is not a valid cron expression: %(reason)s."),
                                   params={"value": show(value), "reason": str(exc)}) from None
-
-    def _check_task_timeout(self, value):
-        return None if value is None else self._int("task_timeout", value)
-
-    def _check_task_retry(self, value):
-        return self._int("task_retry", value)
-
-    def _check_task_retry_interval(self, value):
-        return self._int("task_retry_interval", value)
-
-    def _check_task_misfire_grace(self, value):
-        return self._int("task_misfire_grace", value)
-
-    def _check_task_enabled(self, value):
-        return self._bool("task_enabled", value)
 
     def _check_task_log(self, value):
         self._text("task_log", value)
@@ -227,10 +223,4 @@ class FieldRules:
                 raise ValidationError(_("task_timezone %(value)s is not a known IANA time zone "
                                         "(such as \"Europe/Berlin\" or \"Asia/Shanghai\")."),
                                       params={"value": show(value)}) from None
-        return value
-
-    def _check_task_overlap(self, value):
-        if value not in OverlapPolicy.values:
-            raise ValidationError(_("task_overlap %(value)s is not one of %(choices)s."),
-                                  params={"value": show(value), "choices": ", ".join(OverlapPolicy.values)})
         return value

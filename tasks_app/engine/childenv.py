@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 
 from tasks_app.definition.envnames import check_task_env
-from tasks_app.definition.paths import resolve_exec_path, task_log_file  # noqa: F401  (the pages use the same)
+from tasks_app.definition.paths import resolve_exec_path
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 

@@ -20,8 +20,6 @@ from django.utils.module_loading import import_string
 from tasks_app import outbound
 from tasks_app.models import ExecutionStatus
 
-from .output import read_output
-
 log = logging.getLogger("TaskExecutor")
 
 OUTPUT_TAIL_LINES = 50
@@ -95,7 +93,7 @@ class EmailNotifier(Notifier):
 
     def body(self, facts):
         duration = "-" if facts["duration"] is None else f"{facts['duration']:.2f} s"
-        tail = read_output(self.execution, tail_lines=OUTPUT_TAIL_LINES).rstrip("\n")
+        tail = self.execution.read_output(tail_lines=OUTPUT_TAIL_LINES).rstrip("\n")
         lines = [
             f"Task: {facts['task_name']} ({facts['task_id']})",
             f"Execution: {facts['execution_id']} (trigger {facts['trigger']}, attempt {facts['attempt']})",

@@ -14,12 +14,12 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from tasks_app.definition.paths import task_log_file
 from tasks_app.models import ExecutionStatus
 
 from . import output, tasklog
-from .childenv import ScriptPathError, child_env, command, script_path, task_log_file
-from .output import read_output  # noqa: F401  (part of this module's interface)
-from .procgroup import end_group, group_alive, kill_process_group  # noqa: F401
+from .childenv import ScriptPathError, child_env, command, script_path
+from .procgroup import end_group, group_alive
 
 log = logging.getLogger("TaskExecutor")
 

@@ -1,4 +1,4 @@
-"""One logging setup for the engine and for task scripts, in the design document's format:
+"""One logging setup for the engine and for task scripts, in one format:
 `2023-07-17 10:30:45 - INFO - SchedulerEngine - message`, UTF-8, rotated by size."""
 import logging
 import logging.handlers

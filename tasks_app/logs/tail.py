@@ -18,7 +18,7 @@ MAX_RECORD_LINES = 5000
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 TIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:[,.](\d{1,6}))?")
-# Both the document's `time - LEVEL - name - msg` and test_task.py's `time - name - LEVEL - msg`.
+# Both sys.log's `time - LEVEL - name - msg` and test_task.py's `time - name - LEVEL - msg`.
 LEVEL_RE = re.compile(r" - (DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL) - ")
 HEADER_B = re.compile(TIME_RE.pattern.encode())
 LEVEL_B = re.compile(LEVEL_RE.pattern.encode())

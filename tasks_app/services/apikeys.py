@@ -34,7 +34,7 @@ def _name(actor):
     return "the command line" if actor is None else actor.get_username()
 
 
-def issue_key(owner, *, name="", expires_at=None, actor, door):
+def issue_key(owner, *, name="", expires_at=None, actor, via):
     """A new key for `owner`, returns (ApiKey, plain key). Raises PermissionDenied if `actor` may not, ValueError
     for an expiry that has already passed."""
     if not may_manage_keys_of(actor, owner):
@@ -44,11 +44,11 @@ def issue_key(owner, *, name="", expires_at=None, actor, door):
         raise ValueError(f"expires_at {expires_at.isoformat()} has already passed")
     api_key, plain = ApiKey.issue(owner, name=name, expires_at=expires_at)
     log.info("API key %s… (%s) created for user %s by %s via %s%s", api_key.prefix, name, owner.get_username(),
-             _name(actor), door, f", expires {expires_at.isoformat()}" if expires_at else "")
+             _name(actor), via, f", expires {expires_at.isoformat()}" if expires_at else "")
     return api_key, plain
 
 
-def revoke_keys(keys, *, actor, door) -> list:
+def revoke_keys(keys, *, actor, via) -> list:
     """Revoke the keys that are not revoked yet; returns them. Raises PermissionDenied (and revokes none) if
     one of them belongs to someone `actor` may not manage."""
     keys = [key for key in keys if key.revoked_at is None]
@@ -59,5 +59,5 @@ def revoke_keys(keys, *, actor, door) -> list:
     ApiKey.objects.filter(pk__in=[key.pk for key in keys], revoked_at__isnull=True).update(revoked_at=timezone.now())
     for key in keys:
         log.info("API key %s… of user %s revoked by %s via %s", key.prefix, key.user.get_username(), _name(actor),
-                 door)
+                 via)
     return keys

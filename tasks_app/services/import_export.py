@@ -8,16 +8,14 @@ from django.db import transaction
 
 from tasks_app.conffile import backups, jsonfile
 from tasks_app.conffile.backups import tasks_file
-from tasks_app.conffile.mirror import key_orders_in, mirror_tasks_file, render_tasks_text
+from tasks_app.conffile.mirror import database_tasks, key_orders_in, mirror_tasks_file, render_tasks_text
 from tasks_app.conffile.render import key_orders_of, render_tasks_document
 from tasks_app.dal import domain
-from tasks_app.dal.django_dal import (DjangoTaskDataAccess, apply_task_fields, execution_to_domain, status_to_dict,
-                                      task_to_dict)
+from tasks_app.dal.django_dal import apply_task_fields, execution_to_domain, status_to_dict, task_to_domain
 from tasks_app.dal.file_dal import history_document, status_document
 from tasks_app.definition.loader import TaskFileError, TaskLoader
 from tasks_app.models import ConfigVersion, Task, TaskExecution, TaskStatus
 
-from .tasks import next_run_time
 
 log = logging.getLogger("TaskLoader")
 engine_log = logging.getLogger("SchedulerEngine")
@@ -26,14 +24,14 @@ engine_log = logging.getLogger("SchedulerEngine")
 # ---- export -------------------------------------------------------------------------------------------------
 
 def sibling_files(path) -> tuple[Path, Path]:
-    """Where export puts history and status next to a tasks file: the document's names, same folder."""
+    """Where export puts history and status next to a tasks file: task_history.json and task_status.json."""
     folder = Path(path).parent
     return folder / "task_history.json", folder / "task_status.json"
 
 
 def export_document(*, include_history=False, include_status=False) -> dict:
     """Everything export writes, as one document (for --output -)."""
-    document = render_tasks_document(DjangoTaskDataAccess().get_all_tasks(), key_orders_in(tasks_file()))
+    document = render_tasks_document(database_tasks(), key_orders_in(tasks_file()))
     if include_history:
         document["history"] = _history_document()
     if include_status:
@@ -50,13 +48,13 @@ def _status_document():
     return status_document({obj.task.task_id: status_to_dict(obj) for obj in TaskStatus.objects.select_related("task")})
 
 
-def export_tasks(path, *, include_history=False, include_status=False, actor="system", door="cli") -> list[Path]:
-    """Write the database's tasks to `path` in the document's format (plus task_history.json and
+def export_tasks(path, *, include_history=False, include_status=False, actor="system", via="cli") -> list[Path]:
+    """Write the database's tasks to `path` in the tasks.json format (plus task_history.json and
     task_status.json beside it if asked). Exporting onto conf/tasks.json is a mirror (with a backup).
     Returns the files written."""
     path = Path(path).resolve()
     if path == tasks_file().resolve():
-        mirror_tasks_file(actor, door)
+        mirror_tasks_file(actor, via)
     else:
         # Prefer the key order the target already has, then the mirror's.
         jsonfile.write_text_atomic(path, render_tasks_text(key_orders_in(path)))
@@ -69,7 +67,7 @@ def export_tasks(path, *, include_history=False, include_status=False, actor="sy
         jsonfile.write_json_atomic(status_file, _status_document())
         written.append(status_file)
     engine_log.info("Exported %d task(s) to %s by %s via %s", Task.objects.count(),
-                    ", ".join(str(p) for p in written), actor, door)
+                    ", ".join(str(p) for p in written), actor, via)
     return written
 
 
@@ -119,8 +117,8 @@ def _validate(path_or_data, existing, logs):
     return TaskLoader().clean_many(items, existing=existing, logs=logs), items
 
 
-def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, door="import", source=None) -> ImportResult:
-    """Import tasks in the document's format ({"tasks": [...]}) from a file path or parsed data.
+def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, via="import", source=None) -> ImportResult:
+    """Import tasks in the tasks.json format ({"tasks": [...]}) from a file path or parsed data.
 
     All-or-nothing: validated as a whole by TaskLoader (dependencies may name database tasks unless
     `replace`), then written in one transaction. With `replace`, database tasks missing from the file are
@@ -138,7 +136,7 @@ def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, door="imp
             for task_id, data in incoming.items():
                 if task_id not in current:
                     result.created.append(task_id)
-                elif task_to_dict(current[task_id]) == data:
+                elif task_to_domain(current[task_id]).to_dict() == data:  # task_log filled in on both sides
                     result.unchanged.append(task_id)
                 else:
                     result.updated.append(task_id)
@@ -150,13 +148,13 @@ def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, door="imp
                 _write(incoming, result, current)
     except TaskFileError as exc:
         log.warning("Import of %s by %s via %s refused, nothing changed: %d problem(s)",
-                    source, actor, door, len(exc.problems))
+                    source, actor, via, len(exc.problems))
         raise
     if dry_run:
-        log.info("Dry run of importing %s by %s via %s: %s", source, actor, door, result.summary())
+        log.info("Dry run of importing %s by %s via %s: %s", source, actor, via, result.summary())
         return result
-    mirror_tasks_file(actor, door, key_orders=key_orders_of(items))
-    log.info("Imported %d task(s) from %s by %s via %s: %s", len(incoming), source, actor, door, result.summary())
+    mirror_tasks_file(actor, via, key_orders=key_orders_of(items))
+    log.info("Imported %d task(s) from %s by %s via %s: %s", len(incoming), source, actor, via, result.summary())
     return result
 
 
@@ -170,27 +168,25 @@ def _write(incoming, result, current):
     # One INSERT for the new tasks: importing a thousand tasks takes a fraction of a second, not seconds.
     Task.objects.bulk_create(new)
     # Lists show the stored next run, so an imported task has one at once, as a created one does.
-    TaskStatus.objects.bulk_create([TaskStatus(task=obj, next_run_time=next_run_time(obj)) for obj in new])
+    TaskStatus.objects.bulk_create([TaskStatus(task=obj, next_run_time=obj.next_run_time()) for obj in new])
     for task_id in result.updated:
         obj = current[task_id]
         apply_task_fields(obj, incoming[task_id])
         obj.save()
-        status, _ = TaskStatus.objects.get_or_create(task=obj)
-        status.next_run_time = next_run_time(obj)
-        status.save(update_fields=["next_run_time", "updated_at"])
+        obj.store_next_run()
     ConfigVersion.bump()
 
 
 # ---- restore ------------------------------------------------------------------------------------------------
 
-def restore_backup(name: str, *, actor: str, door: str = "restore") -> ImportResult:
+def restore_backup(name: str, *, actor: str, via: str = "restore") -> ImportResult:
     """Bring back backup `name`: validated as a whole first (nothing changes if it is invalid), then the
     current conf/tasks.json is backed up and the database tasks are replaced by the backup's, as
     import --replace does."""
     backup = backups.find_backup(name)
     # Validate before touching anything, so an invalid backup does not even cause a new backup.
-    import_tasks(backup.path, replace=True, dry_run=True, actor=actor, door=door, source=name)
+    import_tasks(backup.path, replace=True, dry_run=True, actor=actor, via=via, source=name)
     backups.backup_file()
-    result = import_tasks(backup.path, replace=True, actor=actor, door=door, source=name)
-    engine_log.info("Restored conf/tasks.json from backup %s by %s via %s", name, actor, door)
+    result = import_tasks(backup.path, replace=True, actor=actor, via=via, source=name)
+    engine_log.info("Restored conf/tasks.json from backup %s by %s via %s", name, actor, via)
     return result

@@ -161,10 +161,10 @@ def test_unknown_paths_methods_and_media_types_are_json_errors(admin_client):
 
 def make_tasks():
     create_task(simple_task("alpha", task_name="Nightly backup", task_desc="copies the database"),
-                actor="t", door="cli")
-    create_task(simple_task("beta", task_name="Report"), actor="t", door="cli")
-    create_task(simple_task("gamma", task_name="Cleanup", task_enabled=False), actor="t", door="cli")
-    create_task(simple_task("delta", task_name="Mailer"), actor="t", door="cli")
+                actor="t", via="cli")
+    create_task(simple_task("beta", task_name="Report"), actor="t", via="cli")
+    create_task(simple_task("gamma", task_name="Cleanup", task_enabled=False), actor="t", via="cli")
+    create_task(simple_task("delta", task_name="Mailer"), actor="t", via="cli")
     TaskStatus.objects.filter(task__task_id="alpha").update(last_status=ExecutionStatus.FAILED)
     TaskStatus.objects.filter(task__task_id="beta").update(running=True, last_status=ExecutionStatus.SUCCESS)
 
@@ -237,7 +237,7 @@ def test_task_env_values_never_reach_the_log(admin_client, api_log):
 
 
 def test_the_browsable_api_renders_the_task_list_as_html(client_as):
-    create_task(simple_task("html"), actor="t", door="cli")
+    create_task(simple_task("html"), actor="t", via="cli")
     response = client_as("viewer").get("/api/tasks", HTTP_ACCEPT="text/html")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
     assert b"html" in response.content and b"Task List" in response.content

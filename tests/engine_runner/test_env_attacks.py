@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from tasks_app.definition.envnames import refused_env_names
-from tasks_app.engine.childenv import task_log_file
-from tasks_app.engine.runner import read_output, run_execution
+from tasks_app.definition.paths import task_log_file
+from tasks_app.engine.runner import run_execution
 from tasks_app.models import Task, TaskExecution
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +107,7 @@ def test_attack_variables_the_list_lets_through_make_no_tool_run_anything_else(
 
     result = run_execution(execution)
 
-    output = read_output(execution)
+    output = execution.read_output()
     assert result.status == "success", output
     for tool in ("bash", "sh", "python3", "perl"):
         assert f"{tool}-ran" in output, output
@@ -124,7 +124,7 @@ def test_the_same_tools_do_create_markers_through_refused_variables_set_by_an_ad
 
     result = run_execution(execution)
 
-    assert result.status == "success", read_output(execution)
+    assert result.status == "success", execution.read_output()
     assert {"bash", "sh", "python3-system", "perl"} <= made(markers)
 
 

@@ -102,15 +102,15 @@ def test_a_superuser_revokes_anyones_key_in_the_admin(root, bob):
     assert api_status(plain) == (401, "This API key has been revoked.")
 
 
-def test_the_services_refuse_keys_of_others_to_a_non_superuser_whatever_the_door(ada, bob, root):
+def test_the_services_refuse_keys_of_others_to_a_non_superuser_whatever_the_way_in(ada, bob, root):
     with pytest.raises(PermissionDenied, match="ada may not create API keys for bob"):
-        apikeys.issue_key(bob, actor=ada, door="admin")
+        apikeys.issue_key(bob, actor=ada, via="admin")
     theirs, _ = ApiKey.issue(bob)
     mine, _ = ApiKey.issue(ada)
     with pytest.raises(PermissionDenied, match="ada may not revoke API keys of bob"):
-        apikeys.revoke_keys([mine, theirs], actor=ada, door="admin")
+        apikeys.revoke_keys([mine, theirs], actor=ada, via="admin")
     assert not ApiKey.objects.filter(revoked_at__isnull=False).exists()  # all or nothing
-    assert apikeys.revoke_keys([theirs], actor=root, door="admin") == [theirs]
+    assert apikeys.revoke_keys([theirs], actor=root, via="admin") == [theirs]
 
 
 @pytest.mark.parametrize("lifetime, expected", [("90d", timedelta(days=90)), ("12h", timedelta(hours=12)),

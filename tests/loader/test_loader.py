@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tasks_app.definition.fields import TASK_FIELDS
+from tasks_app.definition.fields import FIELD, TASK_FIELDS
 from tasks_app.definition.loader import TaskFileError, TaskLoader, TaskValidationError
 from tasks_app.definition.paths import resolve_exec_path, resolve_log_path
 
@@ -44,12 +44,14 @@ def test_it_loads_the_shipped_conf_file_against_the_real_tasks_folder():
 def test_it_fills_the_documents_defaults_in_field_order(tasks_dir, minimal):
     cleaned = TaskLoader().clean(minimal("plain"), existing=NO_TASKS)
     assert list(cleaned) == list(TASK_FIELDS)
-    assert cleaned == {
+    documents = {
         "task_id": "plain", "task_name": "Task plain", "task_desc": "", "task_exec": "tasks/test_task.py",
         "task_schedule": "*/5 * * * *", "task_timeout": None, "task_retry": 0, "task_retry_interval": 60,
         "task_enabled": True, "task_log": "logs/task_plain.log", "task_env": {}, "task_dependencies": [],
         "task_notify": {}, "task_timezone": "", "task_overlap": "skip", "task_misfire_grace": 60,
     }
+    # A field added since then takes its default from the field table.
+    assert cleaned == {**{name: FIELD[name].default for name in TASK_FIELDS}, **documents}
 
 
 def test_it_does_not_share_default_objects_between_tasks(tasks_dir, minimal):

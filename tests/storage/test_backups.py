@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 
 from tasks_app.conffile import backups
 from tasks_app.conffile.mirror import mirror_tasks_file
-from tasks_app.services import import_export
 from tasks_app.models import Task
+from tasks_app.services import import_export
 from tasks_app.services import tasks as task_services
 
 pytestmark = pytest.mark.django_db
@@ -45,14 +45,14 @@ def run(*args):
 def imported(shipped_file, settings):
     """The shipped example in the database and mirrored to this test's conf/tasks.json (no backup yet)."""
     settings.TASKS_DIR = shipped_file.parents[1] / "tasks"
-    import_export.import_tasks(shipped_file, actor="t", door="import")
+    import_export.import_tasks(shipped_file, actor="t", via="import")
     assert names() == []
     return Task.objects.get(task_id="test-task")
 
 
 def rename(task, new_name, capture):
     with capture(execute=True):
-        task_services.update_task(task, {"task_name": new_name}, actor="bob", door="admin", partial=True)
+        task_services.update_task(task, {"task_name": new_name}, actor="bob", via="admin", partial=True)
 
 
 # ---- backup_file --------------------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ def test_restore_replaces_tasks_added_since_the_backup(imported, tmp_path):
     extra = tmp_path / "extra.json"
     extra.write_text(json.dumps({"tasks": [{"task_id": "later", "task_name": "后来的", "task_exec": "test_task.py",
                                             "task_schedule": "@hourly"}]}), encoding="utf-8")
-    import_export.import_tasks(extra, actor="t", door="import")
+    import_export.import_tasks(extra, actor="t", via="import")
     result = import_export.restore_backup(backup.name, actor="alice")
     assert result.deleted == ["later"]
     assert list(Task.objects.values_list("task_id", flat=True)) == ["test-task"]

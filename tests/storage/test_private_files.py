@@ -110,8 +110,8 @@ def test_a_fresh_install_and_one_left_open_by_an_older_version_end_with_private_
                                   "from tasks_app.services.tasks import update_task\n"
                                   "from tasks_app.services.executions import run_now\n"
                                   "task = Task.objects.get()\n"
-                                  "update_task(task, {'task_desc': 'edited'}, partial=True, actor='t', door='cli')\n"
-                                  "run_now(task, actor='t', door='cli')\n")
+                                  "update_task(task, {'task_desc': 'edited'}, partial=True, actor='t', via='cli')\n"
+                                  "run_now(task, actor='t', via='cli')\n")
     project.manage("runscheduler", "--max-seconds", "8", "--tick", "0.1")
     outputs = list((project.root / "logs" / "executions").rglob("*.out"))
     assert outputs, "the queued run did not happen"

@@ -50,7 +50,7 @@ class Command(BaseCommand):
             log.info("Bootstrap: no tasks in the database and no %s to import", path)
             return
         try:
-            result = import_tasks(path, actor="bootstrap", door="import")
+            result = import_tasks(path, actor="bootstrap", via="import")
         except TaskFileError as exc:
             for task_id, field, message in exc.problems:
                 self.stderr.write(f"  {task_id or '-'}: {field}: {message}")

@@ -33,7 +33,7 @@ class Command(BaseCommand):
                 expires_at = timezone.now() + apikeys.parse_lifetime(expires)
             except ValueError as exc:
                 raise CommandError(f"--expires {exc}") from None
-        api_key, key = apikeys.issue_key(owner, name=name, expires_at=expires_at, actor=None, door="cli")
+        api_key, key = apikeys.issue_key(owner, name=name, expires_at=expires_at, actor=None, via="cli")
         role = role_of(owner)
         until = f", expires {expires_at.isoformat(timespec='seconds')}" if expires_at else ""
         self.stdout.write(f"API key {api_key.prefix}… created for {user} (role: {role or 'none'}{until}).")

@@ -1,4 +1,4 @@
-"""`manage.py export_tasks`: the database's tasks in the document's tasks.json format (default: conf/tasks.json)."""
+"""`manage.py export_tasks`: the database's tasks in the tasks.json format (default: conf/tasks.json)."""
 from django.core.management.base import BaseCommand
 
 from tasks_app.conffile import jsonfile
@@ -24,6 +24,6 @@ class Command(BaseCommand):
             return
         path = output or tasks_file()
         written = import_export.export_tasks(path, include_history=with_history, include_status=with_status,
-                                            actor=cli_actor(), door="cli")
+                                            actor=cli_actor(), via="cli")
         for file in written:
             self.stdout.write(f"Wrote {file}")

@@ -42,7 +42,7 @@ class Command(BaseCommand):
     def handle(self, *args, file, replace, dry_run, **options):
         try:
             result = import_export.import_tasks(file, replace=replace, dry_run=dry_run,
-                                               actor=cli_actor(), door="import")
+                                               actor=cli_actor(), via="import")
         except TaskFileError as exc:
             write_problems(self.stderr, exc.problems)
             raise CommandError(f"{file}: {len(exc.problems)} problem(s); nothing was changed.") from None

@@ -23,7 +23,7 @@ class Command(BaseCommand):
             self.list_backups()
             return
         try:
-            result = restore_backup(backup, actor=cli_actor(), door="restore")
+            result = restore_backup(backup, actor=cli_actor(), via="restore")
         except backups.BackupNotFound as exc:
             raise CommandError(str(exc)) from None
         except TaskFileError as exc:
