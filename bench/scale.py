@@ -45,7 +45,7 @@ def main():
         seen = sched.output().count("Configuration version")
         edited_at = utc_now()
         update_task(Task.objects.get(task_id="t00000"), {"task_schedule": cron_at(slot)}, actor="bench",
-                    door="cli", partial=True)
+                    via="cli", partial=True)
         edit_call_s = (utc_now() - edited_at).total_seconds()
         try:  # the scheduler logs each configuration change it applies
             wait_until(lambda: sched.output().count("Configuration version") > seen, 10, interval=0.02,

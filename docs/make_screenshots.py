@@ -29,23 +29,23 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from tasks_app.models import Task, TaskExecution, TaskStatus
 from tasks_app.services.tasks import create_task, set_enabled
-from tasks_app.loader import resolve_log_path
+from tasks_app.definition.paths import resolve_log_path
 
 User.objects.create_superuser("admin", "admin@example.com", "%(password)s")
 base = dict(task_exec="tasks/test_task.py", task_timeout=300, task_retry=3, task_retry_interval=60)
 create_task(dict(base, task_id="test-task", task_name="测试任务", task_desc="用于测试任务调度引擎的功能",
                  task_schedule="*/3 * * * *", task_env={"TASK_NAME": "测试任务", "PARAM1": "值1", "PARAM2": "值2",
                  "DISPLAY_COLOR": "blue"}, task_notify={"on_success": False, "on_failure": True,
-                 "email": "admin@example.com"}), actor="admin", door="cli")
+                 "email": "admin@example.com"}), actor="admin", via="cli")
 create_task(dict(base, task_id="nightly-backup", task_name="Nightly database backup", task_schedule="30 2 * * *",
-                 task_timezone="Europe/Berlin", task_overlap="queue"), actor="admin", door="cli")
+                 task_timezone="Europe/Berlin", task_overlap="queue"), actor="admin", via="cli")
 create_task(dict(base, task_id="report-after-backup", task_name="Send the backup report",
-                 task_schedule="", task_dependencies=["nightly-backup"]), actor="admin", door="cli")
+                 task_schedule="", task_dependencies=["nightly-backup"]), actor="admin", via="cli")
 create_task(dict(base, task_id="cleanup", task_name="Remove temporary files older than a week from every upload "
-                 "folder of the three customer portals", task_schedule="0 */6 * * 1-5"), actor="admin", door="cli")
+                 "folder of the three customer portals", task_schedule="0 */6 * * 1-5"), actor="admin", via="cli")
 legacy = create_task(dict(base, task_id="legacy-sync", task_name="Legacy CRM sync", task_schedule="15 8 * * 1"),
-                     actor="admin", door="cli")
-set_enabled(legacy, False, actor="admin", door="cli")
+                     actor="admin", via="cli")
+set_enabled(legacy, False, actor="admin", via="cli")
 
 now = timezone.now()
 rng = random.Random(7)

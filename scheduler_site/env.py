@@ -3,7 +3,10 @@
 Each helper refuses a malformed value with an error naming the variable and the value,
 so a typo stops the process at start-up instead of silently falling back to a default.
 """
+import ipaddress
+import json
 import os
+import re
 import secrets
 import stat
 import zoneinfo
@@ -65,6 +68,38 @@ def env_list(name, default):
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+_HOST_NAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
+
+
+def env_hosts(name):
+    """Comma-separated host names and IP networks (10.0.0.0/8, 192.168.1.5, [fd00::1]); anything else is refused."""
+    items = env_list(name, [])
+    for item in items:
+        try:
+            ipaddress.ip_network(item.strip("[]"), strict=False)
+        except ValueError:
+            if not _HOST_NAME.match(item):
+                raise ImproperlyConfiguredEnv(f"{name}: {item!r} is neither a host name nor an IP network") from None
+    return items
+
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
+
+
+def env_rate(name, default):
+    """A request rate such as 1200/min (per s, min, h or day), or off for no limit (None)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() in ("off", "none"):
+        return None
+    match = _RATE.match(raw)
+    if not match or int(match.group(1)) < 1:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected a rate such as 1200/min (per s, min, h or day), "
+                                      f"or off")
+    return f"{int(match.group(1))}/{match.group(2)}"
+
+
 def env_timezone(name):
     """An IANA zone name; by default the machine's own zone (what crontab users expect)."""
     raw = os.environ.get(name, "").strip()
@@ -99,6 +134,39 @@ def local_zone_name():
         return name
     except (OSError, zoneinfo.ZoneInfoNotFoundError, ValueError):
         return "UTC"
+
+
+def env_name_values(name, *, valid_name, reserved=frozenset()) -> dict:
+    """A JSON object of environment variable names to text, e.g. {"HTTPS_PROXY": "http://proxy:3128"}; empty
+    if unset. Values are never echoed in an error: they may hold a proxy's password."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    example = '; expected a JSON object of names to text, such as {"HTTPS_PROXY": "http://proxy:3128"}'
+
+    def no_duplicates(pairs):
+        keys = [key for key, _value in pairs]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise ImproperlyConfiguredEnv(f"{name}: the name {repeated[0]!r} appears twice")
+        return dict(pairs)
+
+    try:
+        value = json.loads(raw, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfiguredEnv(f"{name}: not valid JSON ({exc.msg} at column {exc.colno}){example}") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfiguredEnv(f"{name}: got a JSON {type(value).__name__}{example}")
+    for key, item in value.items():
+        if not valid_name(key):
+            raise ImproperlyConfiguredEnv(f"{name}: {key!r} is not a valid environment variable name")
+        if key.upper() in reserved:
+            raise ImproperlyConfiguredEnv(f"{name}: {key!r} is set by the engine for every run")
+        if not isinstance(item, str):
+            raise ImproperlyConfiguredEnv(f"{name}: the value of {key!r} must be text (a JSON string)")
+        if "\x00" in item:
+            raise ImproperlyConfiguredEnv(f"{name}: the value of {key!r} must not contain a NUL character")
+    return value
 
 
 def env_path(name, default: Path, base: Path) -> Path:

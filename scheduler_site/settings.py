@@ -1,11 +1,14 @@
 """Django settings. Every deployment choice comes from the environment (see the README's table)."""
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
+from tasks_app.definition import envnames
+
 from .env import (
-    env_bool, env_choice, env_executable, env_float, env_int, env_limits, env_list, env_path, env_run_as, env_str,
-    env_timezone, secret_key,
+    env_bool, env_choice, env_executable, env_float, env_hosts, env_int, env_limits, env_list, env_name_values,
+    env_path, env_rate, env_run_as, env_str, env_timezone, secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -14,6 +17,17 @@ SECRET_KEY = secret_key(BASE_DIR)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# DJANGO_HTTPS=true: the site is reached over HTTPS only, through a TLS proxy that talks plain HTTP to `serve`
+# and sets X-Forwarded-Proto (it must overwrite a value the client sent). Cookies are then sent over HTTPS only,
+# browsers are told to use nothing else (HSTS) and a plain-HTTP request is redirected.
+HTTPS = env_bool("DJANGO_HTTPS", False)
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=1)
 
 # The folders the engine owns. Task scripts must live inside TASKS_DIR.
 TASKS_DIR = env_path("TASKS_DIR", Path("tasks"), BASE_DIR)
@@ -36,10 +50,12 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_apscheduler",
+    "axes",  # before tasks_app, whose admin leaves the other apps' models to superusers
     "tasks_app",
 ]
 
 MIDDLEWARE = [
+    "tasks_app.front.bodylimit.RequestBodyLimitMiddleware",  # before anything reads a body
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -49,7 +65,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out login into the locked-out page
 ]
+
+# Request bodies larger than this are refused (413) on every path; `serve` makes waitress enforce it too.
+REQUEST_MAX_BODY_BYTES = env_int("REQUEST_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 
 ROOT_URLCONF = "scheduler_site.urls"
 WSGI_APPLICATION = "scheduler_site.wsgi.application"
@@ -116,12 +137,48 @@ STORAGES = {
 # Messages live in the server-side session, never in a cookie: a new API key is shown once through one.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
+AUTHENTICATION_BACKENDS = [
+    "tasks_app.front.logins.LoginThrottleBackend",  # refuses locked-out logins first (django-axes)
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (tasks_app/front/logins.py): this many failures for one user name from one address lock
+# that pair out for LOGIN_COOLOFF seconds; a successful login clears the count.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_COOLOFF = env_int("LOGIN_COOLOFF", 900, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_COOLOFF)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lock ends LOGIN_COOLOFF after the last counted failure
+AXES_LOCKOUT_CALLABLE = "tasks_app.front.logins.locked_out"
+AXES_CLIENT_IP_CALLABLE = "tasks_app.front.address.client_address"
+AXES_DISABLE_ACCESS_LOG = True  # only failures are counted; successful logins are not kept in a table of their own
+AXES_VERBOSE = False
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# Behind a reverse proxy, how many trusted proxies add to X-Forwarded-For; 0 (none): the client is REMOTE_ADDR.
+DJANGO_PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0, minimum=0)
+
+# The API's throttles (tasks_app/api/throttles.py). The counts live in this cache: local memory is per process,
+# so with several web processes name a shared one (e.g. django.core.cache.backends.db.DatabaseCache with a
+# table name as the location, after `manage.py createcachetable`; or Redis).
+CACHES = {
+    "default": {
+        "BACKEND": env_str("DJANGO_CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
+        "LOCATION": env_str("DJANGO_CACHE_LOCATION", ""),
+    }
+}
+API_THROTTLE_KEY = env_rate("API_THROTTLE_KEY", "1200/min")  # per API key (a session: per user)
+API_THROTTLE_ANON = env_rate("API_THROTTLE_ANON", "120/min")  # requests without credentials, per address
+API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20, minimum=1)  # bad keys from one address ...
+API_KEY_FAILURE_WINDOW = env_int("API_KEY_FAILURE_WINDOW", 60, minimum=1)  # ... within this many seconds ...
+API_KEY_FAILURE_COOLOFF = env_int("API_KEY_FAILURE_COOLOFF", 900, minimum=1)  # ... lock it out this long
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -133,6 +190,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tasks_app.api.errors.json_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["tasks_app.api.throttles.KeyThrottle"],
+    "NUM_PROXIES": DJANGO_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Task scheduling engine API",
@@ -171,6 +230,10 @@ SCHEDULER_TICK = env_float("SCHEDULER_TICK", 0.5, minimum=0.05)
 SCHEDULER_DB_BUSY_TIMEOUT = env_float("SCHEDULER_DB_BUSY_TIMEOUT", 5.0, minimum=0.1)
 SCHEDULER_RESYNC_INTERVAL = env_int("SCHEDULER_RESYNC_INTERVAL", 300, minimum=10)  # full job-store resync, s
 SCHEDULER_OUTPUT_LIMIT = env_int("SCHEDULER_OUTPUT_LIMIT", 1024 * 1024, minimum=1024)  # bytes kept per run
+# Added to every run's environment after task_env (which cannot override them): what operators may not set,
+# such as a proxy, a CA bundle or a PATH with more folders (it replaces the engine's PATH).
+SCHEDULER_TASK_ENV = env_name_values("SCHEDULER_TASK_ENV", valid_name=envnames.NAME.fullmatch,
+                                     reserved=envnames.ENGINE_NAMES)
 # Who runs start as (the scheduler must be root to switch): "user" or "user:group"; "" = the scheduler's user.
 SCHEDULER_RUN_AS = env_run_as("SCHEDULER_RUN_AS")
 # Users a task may name in its task_run_as.
@@ -188,6 +251,8 @@ TASK_NOTIFIERS = env_list(
     "TASK_NOTIFIERS",
     ["tasks_app.engine.notify.EmailNotifier", "tasks_app.engine.notify.WebhookNotifier"],
 )
+# Webhooks (and any notifier's requests) go only to public addresses, except these hosts and networks.
+NOTIFY_ALLOW_PRIVATE_HOSTS = env_hosts("NOTIFY_ALLOW_PRIVATE_HOSTS")
 BACKUPS_KEEP = env_int("BACKUPS_KEEP", 50, minimum=1)
 BACKUPS_DAILY_DAYS = env_int("BACKUPS_DAILY_DAYS", 30, minimum=0)
 
@@ -199,15 +264,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "document": {
-            "format": "%(asctime)s - %(levelname)s - %(name)s - %(message)s",
-            "datefmt": "%Y-%m-%d %H:%M:%S",
-        },
+        # The document's format, with every logged value kept on its line (tasks_app/logs/escape.py).
+        "document": {"()": "tasks_app.logs.escape.EscapingFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "document"},
         "sys_log": {
-            "()": "tasks_app.logger_helper.make_file_handler",
+            "()": "tasks_app.logs.setup.make_file_handler",
             "path": str(LOGS_DIR / "sys.log"),
             "max_bytes": LOG_MAX_BYTES,
             "backup_count": LOG_BACKUP_COUNT,

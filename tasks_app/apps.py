@@ -7,4 +7,4 @@ class TasksAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from .engine import checks  # noqa: F401  (registers the system checks)
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -9,11 +9,13 @@ import itertools
 import re
 import zoneinfo
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from cron_descriptor import CasingTypeEnum, ExpressionDescriptor, Options
 
-__all__ = ["CronError", "validate_expression", "describe", "next_fire_times", "next_fire_after", "fire_times_between"]
+__all__ = ["CronError", "validate_expression", "describe", "next_fire_times", "next_fire_after", "fire_times_between",
+           "preview"]
 
 UTC = timezone.utc
 
@@ -362,3 +364,17 @@ def fire_times_between(
             break
         times.append(instant)
     return times
+
+
+class Preview(NamedTuple):
+    expression: str  # as validate_expression gives it back
+    description: str  # in words, in the asked language
+    times: list  # the next fire times, aware, in the asked zone
+
+
+def preview(expr: str, tz: str | tzinfo, after: datetime, count: int = 5, lang: str | None = "en") -> Preview:
+    """What the form's live preview and the API's cron check show for an expression. Raises CronError for a bad
+    expression, OverflowError when `after` is too far in the future."""
+    normalized, zone = validate_expression(expr), _zone(tz)
+    times = next_fire_times(normalized, zone, after, count)
+    return Preview(normalized, describe(normalized, lang), [t.astimezone(zone) for t in times])

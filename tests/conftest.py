@@ -1,5 +1,7 @@
-"""Shared fixtures: every test gets its own conf/ and logs/ folders, so tests never touch the real ones."""
+"""Shared fixtures: every test gets its own conf/ and logs/ folders, so tests never touch the real ones, and an
+empty cache."""
 import pytest
+from django.core.cache import cache
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +18,8 @@ def isolated_dirs(settings, tmp_path, monkeypatch):
     monkeypatch.setenv("CONF_DIR", str(conf))
     monkeypatch.setenv("LOGS_DIR", str(logs))
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # The throttles' counts (local memory, one per process) start empty for every test.
+    cache.clear()
     return tmp_path
 
 
@@ -28,3 +32,12 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     from pytest_django.fixtures import _set_suffix_to_test_databases
 
     _set_suffix_to_test_databases(f"p{os.getpid()}")
+
+
+@pytest.fixture(autouse=True)
+def english_after_each_test():
+    """A request in Chinese leaves its language active in the thread: the next test must not inherit it."""
+    yield
+    from django.utils import translation
+
+    translation.activate("en")

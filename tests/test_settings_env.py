@@ -71,3 +71,46 @@ def test_sqlite_runs_in_wal_mode(db):
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA journal_mode")
         assert cursor.fetchone()[0] == "wal"
+
+
+def read_task_env(monkeypatch, raw):
+    from tasks_app.definition import envnames
+
+    monkeypatch.setenv("SCHEDULER_TASK_ENV", raw)
+    return env.env_name_values("SCHEDULER_TASK_ENV", valid_name=envnames.NAME.fullmatch,
+                               reserved=envnames.ENGINE_NAMES)
+
+
+def test_scheduler_task_env_is_a_json_object_of_names_to_text_refused_names_included(monkeypatch):
+    raw = '{"HTTPS_PROXY": "http://proxy:3128", "PATH": "/opt/bin:/usr/bin:/bin", "SSL_CERT_FILE": "/etc/ca.pem"}'
+    assert read_task_env(monkeypatch, raw) == {"HTTPS_PROXY": "http://proxy:3128", "PATH": "/opt/bin:/usr/bin:/bin",
+                                               "SSL_CERT_FILE": "/etc/ca.pem"}
+    assert read_task_env(monkeypatch, "  ") == {}
+
+
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        ('{"HTTPS_PROXY": "http://me:s3cret@proxy:3128"', "not valid JSON"),
+        ('["HTTPS_PROXY=http://me:s3cret@proxy:3128"]', "got a JSON list; expected a JSON object of names to text"),
+        ('{"1BAD": "x"}', "'1BAD' is not a valid environment variable name"),
+        ('{"TASK_ID": "x"}', "'TASK_ID' is set by the engine for every run"),
+        ('{"task_log": "x"}', "'task_log' is set by the engine for every run"),
+        ('{"PORT": 8080}', "the value of 'PORT' must be text"),
+        ('{"TOKEN": "s3cret\\u0000"}', "the value of 'TOKEN' must not contain a NUL character"),
+        ('{"A": "x", "A": "y"}', "the name 'A' appears twice"),
+    ],
+)
+def test_a_malformed_scheduler_task_env_is_refused_naming_it_and_never_showing_a_value(monkeypatch, raw, fragment):
+    with pytest.raises(env.ImproperlyConfiguredEnv) as caught:
+        read_task_env(monkeypatch, raw)
+    assert str(caught.value).startswith("SCHEDULER_TASK_ENV: ") and fragment in str(caught.value)
+    assert "s3cret" not in str(caught.value) and "8080" not in str(caught.value)
+
+
+def test_manage_py_stops_at_start_up_on_a_malformed_scheduler_task_env(settings):
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR,
+                            env={**os.environ, "SCHEDULER_TASK_ENV": '{"TASK_ID": "x"}'},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "SCHEDULER_TASK_ENV: 'TASK_ID' is set by the engine for every run" in result.stderr

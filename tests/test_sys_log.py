@@ -27,7 +27,7 @@ def test_sys_log_records_start_up_import_changes_and_stop_in_the_documents_forma
     manage("import_tasks", str(settings.BASE_DIR / "conf" / "tasks.json"))
     manage("shell", "-c", (
         "from tasks_app.models import Task; from tasks_app.services.tasks import update_task; "
-        "update_task(Task.objects.get(task_id='test-task'), {'task_retry': 1}, actor='ops', door='cli', partial=True)"
+        "update_task(Task.objects.get(task_id='test-task'), {'task_retry': 1}, actor='ops', via='cli', partial=True)"
     ))
     scheduler = runscheduler()
     assert scheduler.stop() == 0

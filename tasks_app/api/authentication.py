@@ -1,4 +1,6 @@
-"""API keys sent as `Authorization: Bearer <key>`; the key acts as its user, with the user's role."""
+"""API keys sent as `Authorization: Bearer <key>`; the key acts as its user, with the user's role. An unknown,
+revoked or expired key, or one whose user was deactivated or changed their password, is answered 401 and counts
+towards the lock-out of its address (throttles.BadKeyLockout)."""
 from datetime import timedelta
 
 from django.db.models import Q
@@ -7,6 +9,8 @@ from rest_framework import authentication, exceptions
 
 from tasks_app.models import ApiKey
 from tasks_app.models.apikey import hash_key
+
+from .throttles import BadKeyLockout
 
 # last_used_at is written at most this often per key, so reads do not each cost a write.
 TOUCH_EVERY = timedelta(minutes=1)
@@ -19,17 +23,24 @@ class BearerKeyAuthentication(authentication.BaseAuthentication):
         parts = authentication.get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword.lower().encode():
             return None  # not ours: session authentication may still apply
+        lockout = BadKeyLockout(request)
+        wait = lockout.retry_after()
+        if wait:
+            raise exceptions.Throttled(wait, detail="Too many requests with invalid API keys from your address; "
+                                                    f"try again in {wait} seconds.")
+        api_key = None
         if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header: expected 'Bearer <key>'.")
-        try:
-            key = parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid API key.") from None
-        api_key = ApiKey.objects.select_related("user").filter(key_hash=hash_key(key)).first()
-        if api_key is None or not api_key.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid API key.")
-        if api_key.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+            refusal = "Malformed Authorization header: expected 'Bearer <key>'."
+        else:
+            try:
+                key = parts[1].decode("ascii")
+            except UnicodeDecodeError:
+                key = None
+            api_key = key and ApiKey.objects.select_related("user").filter(key_hash=hash_key(key)).first()
+            refusal = "Invalid API key." if not api_key else api_key.refusal()
+        if refusal:
+            lockout.record_failure()
+            raise exceptions.AuthenticationFailed(refusal)
         self._touch(api_key)
         return api_key.user, api_key
 

@@ -4,7 +4,7 @@ import logging
 from rest_framework import renderers
 
 logger = logging.getLogger("APIInterface")
-DOOR = "api"
+VIA = "api"
 
 
 def actor_of(request):

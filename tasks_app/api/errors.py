@@ -8,7 +8,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from tasks_app.loader import TaskValidationError
+from tasks_app.definition.loader import TaskValidationError
 from tasks_app.params import ParamError
 
 logger = logging.getLogger("APIInterface")

@@ -1,10 +1,10 @@
 """The filters of the API's task list and of a task's executions. Parameters are read by tasks_app.params (a bad
-value is a 400 naming the parameter and the value, through errors.py), states by tasks_app.task_state."""
+value is a 400 naming the parameter and the value, through errors.py), states by the TaskQuerySet (models/task.py)."""
 from datetime import datetime, timezone as dt_timezone
 from typing import NamedTuple
 
-from tasks_app import params, task_state
-from tasks_app.models import ExecutionStatus, Trigger
+from tasks_app import params
+from tasks_app.models import NEVER_RUN, TASK_STATES, ExecutionStatus, Trigger
 
 # The API's name for "never ran" (the pages say "never").
 LAST_STATUSES = [*ExecutionStatus.values, "none"]
@@ -16,10 +16,10 @@ def filter_tasks(queryset, request):
     enabled = params.boolean(query, "enabled")
     if enabled is not None:
         queryset = queryset.filter(task_enabled=enabled)
-    queryset = task_state.filter_state(queryset, params.choice(query, "status", task_state.STATES))
+    queryset = queryset.in_state(params.choice(query, "status", TASK_STATES))
     last = params.choice(query, "last_status", LAST_STATUSES)
-    queryset = task_state.filter_last_status(queryset, task_state.NEVER if last == "none" else last)
-    return task_state.search(queryset, params.text(query, "search"))
+    queryset = queryset.last_result(NEVER_RUN if last == "none" else last)
+    return queryset.search(params.text(query, "search"))
 
 
 class TimeWindow(NamedTuple):

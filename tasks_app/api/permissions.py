@@ -1,7 +1,9 @@
 """One permission class: each view declares the role each action needs, in `required_roles`."""
-from rest_framework import permissions
+from rest_framework import exceptions, permissions
 
 from tasks_app.roles import ADMIN, VIEWER, has_role, role_of
+
+from .throttles import AnonThrottle
 
 
 def required_role(request, view):
@@ -21,6 +23,9 @@ class RolePermission(permissions.BasePermission):
     def has_permission(self, request, view):
         user = request.user
         if not user or not user.is_authenticated:
+            throttle = AnonThrottle()
+            if not throttle.allow_request(request, view):
+                raise exceptions.Throttled(throttle.wait())
             return False  # DRF turns this into 401, as the authenticator sends WWW-Authenticate
         needed = required_role(request, view)
         if has_role(user, needed):

@@ -24,13 +24,16 @@ CUSTOM_SETTINGS = {
 
 ERROR_DESCRIPTIONS = {
     "400": "Invalid input: the body names each field (or query parameter) and what is wrong with it",
-    "401": "No credentials, or an invalid or revoked API key",
+    "401": "No credentials, or an unknown, malformed, revoked or expired API key",
     "403": "Your role may not do this",
     "404": "No such task, execution, backup or page",
     "405": "Method not allowed",
     "406": "Not acceptable",
     "409": "Conflict",
+    "413": "The request body is larger than the limit (REQUEST_MAX_BODY_BYTES), which the answer names",
     "415": "Unsupported media type: send application/json",
+    "429": "Too many requests (per key, or without credentials per address), or too many invalid API keys from "
+           "your address: the Retry-After header says when to try again",
 }
 
 
@@ -40,9 +43,9 @@ class ApiAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        codes = ["400", "401", "403", "404", "405", "406"]
+        codes = ["400", "401", "403", "404", "405", "406", "429"]
         if self.method in ("POST", "PUT", "PATCH"):
-            codes.append("415")
+            codes += ["413", "415"]
         codes += getattr(self.view, "extra_error_codes", {}).get(getattr(self.view, "action", None), [])
         for code in codes:
             if code not in responses:
@@ -80,7 +83,8 @@ def query(name, type_=str, description="", enum=None, required=False, minimum=No
 
 
 class ApiSchemaGenerator(SchemaGenerator):
-    """Publishes the document's paths as written (/api/tasks/{task_id}, no trailing slash); both forms work."""
+    """Publishes the paths without a trailing slash (/api/tasks/{task_id}), as docs/api.md writes them; both
+    forms work."""
 
     def get_schema(self, request=None, public=False):
         schema = super().get_schema(request, public)

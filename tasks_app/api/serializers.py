@@ -4,17 +4,14 @@ import zoneinfo
 from collections.abc import Mapping
 
 from django.http import QueryDict
+from django.utils.text import format_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks_app import task_state
-from tasks_app.domain import TASK_FIELDS
-from tasks_app.loader import TaskLoader, TaskValidationError
-from tasks_app.models import ExecutionStatus, OverlapPolicy, TaskExecution, Trigger
-from tasks_app.models.task import TASK_ID_PATTERN
-
-TASK_STATES = task_state.STATES
-
+from tasks_app.definition import fields as table
+from tasks_app.definition.fields import TASK_ID_MAX_LENGTH, TASK_ID_PATTERN, task_to_dict
+from tasks_app.definition.loader import TaskLoader, TaskValidationError
+from tasks_app.models import TASK_STATES, ExecutionStatus, TaskExecution, Trigger
 
 def in_task_zone(task, moment):
     """An aware datetime as ISO 8601 with the offset of the task's zone (None stays None)."""
@@ -29,7 +26,7 @@ class TaskStateField(serializers.CharField):
 
 
 class TaskStatusSerializer(serializers.Serializer):
-    """The runtime status of a task (the document's task_status.json), read from TaskStatus."""
+    """The runtime status of a task (what export writes to task_status.json), read from TaskStatus."""
 
     task_id = serializers.CharField()
     status = TaskStateField()
@@ -42,11 +39,11 @@ class TaskStatusSerializer(serializers.Serializer):
     timezone = serializers.CharField()
 
     def to_representation(self, task):
-        status = task_state.status_of(task)
+        status = task.current_status
         next_run = status.next_run_time if status and task.task_enabled else None
         return {
             "task_id": task.task_id,
-            "status": task_state.state_of(task),
+            "status": task.state,
             "running": bool(status and status.running),
             "last_status": status.last_status if status else "",
             "last_execution": status.last_execution_id if status else None,
@@ -57,46 +54,41 @@ class TaskStatusSerializer(serializers.Serializer):
         }
 
 
-class TaskSerializer(serializers.Serializer):
-    """A task with the document's field names plus task_timezone, task_overlap and task_misfire_grace."""
+def task_api_field(field):
+    """The serializer field of a task field, from the field table: its kind, default, limits, label and help. The
+    loader checks the values (so the API's messages are the pages'); these fields describe the shape for the schema."""
+    common = {"help_text": format_lazy("{}: {}", field.label, field.help) if field.help else field.label}
+    if not field.required:
+        default = field.default
+        common.update(required=False, default=type(default) if isinstance(default, (dict, list)) else default)
+    if field.kind == table.ID:
+        return serializers.RegexField(TASK_ID_PATTERN, max_length=TASK_ID_MAX_LENGTH, **common)
+    if field.kind == table.TEXT:
+        return serializers.CharField(max_length=field.max_length, allow_blank=not field.required, **common)
+    if field.kind == table.INTEGER:
+        low, high = field.limits
+        return serializers.IntegerField(min_value=low, max_value=high, allow_null=field.nullable, **common)
+    if field.kind == table.BOOLEAN:
+        return serializers.BooleanField(**common)
+    if field.kind == table.CHOICE:
+        return serializers.ChoiceField(choices=field.choices.choices, **common)
+    if field.kind == table.ID_LIST:
+        return serializers.ListField(child=serializers.RegexField(TASK_ID_PATTERN, max_length=TASK_ID_MAX_LENGTH),
+                                     **common)
+    if field.kind == table.TEXT_MAP:
+        return serializers.DictField(child=serializers.CharField(allow_blank=True), **common)
+    return serializers.DictField(**common)
 
-    task_id = serializers.RegexField(TASK_ID_PATTERN, max_length=64)
-    task_name = serializers.CharField(max_length=200)
-    task_desc = serializers.CharField(required=False, allow_blank=True, default="")
-    task_exec = serializers.CharField(max_length=500, help_text='Script inside the tasks folder, e.g. "tasks/x.py"')
-    task_schedule = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default="",
-        help_text="Cron expression (5 fields); empty only for a task that runs after its dependencies",
-    )
-    task_timeout = serializers.IntegerField(
-        min_value=1, max_value=2**31 - 1, required=False, allow_null=True, default=None, help_text="Seconds"
-    )
-    task_retry = serializers.IntegerField(min_value=0, max_value=100, required=False, default=0)
-    task_retry_interval = serializers.IntegerField(
-        min_value=0, max_value=2**31 - 1, required=False, default=60, help_text="Seconds"
-    )
-    task_enabled = serializers.BooleanField(required=False, default=True)
-    task_log = serializers.CharField(
-        max_length=500, required=False, allow_blank=True, default="", help_text="Default: logs/task_{task_id}.log"
-    )
-    task_env = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
-    task_dependencies = serializers.ListField(
-        child=serializers.RegexField(TASK_ID_PATTERN, max_length=64), required=False, default=list
-    )
-    task_notify = serializers.DictField(
-        required=False, default=dict,
-        help_text='{"on_success": bool, "on_failure": bool, "email": "a@b.c, ...", "webhook": "https://..."}',
-    )
-    task_timezone = serializers.CharField(
-        max_length=64, required=False, allow_blank=True, default="", help_text="IANA zone; empty: the server's"
-    )
-    task_overlap = serializers.ChoiceField(choices=OverlapPolicy.choices, required=False, default=OverlapPolicy.SKIP)
-    task_misfire_grace = serializers.IntegerField(
-        min_value=0, max_value=2**31 - 1, required=False, default=60, help_text="Seconds"
-    )
+
+class TaskSerializer(serializers.Serializer):
+    """A task: every field of the field table, plus its times and status."""
+
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     status = serializers.SerializerMethodField()
+
+    def get_fields(self):
+        return {**{field.name: task_api_field(field) for field in table.FIELDS}, **super().get_fields()}
 
     def get_status(self, task) -> TaskStatusSerializer:
         return TaskStatusSerializer(task).data
@@ -114,7 +106,7 @@ class TaskSerializer(serializers.Serializer):
         instance_id = self.instance.task_id if self.instance is not None else None
         merged = data
         if self.instance is not None:
-            base = task_fields(self.instance) if self.partial else {"task_id": instance_id}
+            base = task_to_dict(self.instance) if self.partial else {"task_id": instance_id}
             merged = {**base, **data}
         try:
             TaskLoader().clean(merged, instance_id=instance_id)
@@ -123,16 +115,11 @@ class TaskSerializer(serializers.Serializer):
         return data  # as sent: the service validates it again, the same way, inside its transaction
 
     def to_representation(self, task):
-        data = task_fields(task)
+        data = task_to_dict(task)
         data["created_at"] = serializers.DateTimeField().to_representation(task.created_at)
         data["updated_at"] = serializers.DateTimeField().to_representation(task.updated_at)
         data["status"] = self.get_status(task)
         return data
-
-
-def task_fields(task):
-    """A models.Task as the document's dict (the fields of conf/tasks.json)."""
-    return {name: getattr(task, name) for name in TASK_FIELDS}
 
 
 class ExecutionSerializer(serializers.ModelSerializer):

@@ -1,4 +1,4 @@
-"""Routes of /api/: the document's paths, each with or without a trailing slash, the OpenAPI schema and
+"""Routes of /api/: each path with or without a trailing slash, the OpenAPI schema and
 Swagger UI (served from local static files), and a JSON 404 for anything else under /api/."""
 from django.urls import path, re_path
 from drf_spectacular.renderers import (
@@ -27,8 +27,11 @@ from .views_tools import (
     NotFoundView,
 )
 
+# No ".json"-style format suffixes: the API speaks JSON only, and a suffix route passes a `format` argument
+# that the task views do not take (PUT /api/tasks/x.json was a 500).
 router = DefaultRouter()
-router.trailing_slash = "/?"  # the document's paths have none; browsers and DRF links add one: accept both
+router.include_format_suffixes = False
+router.trailing_slash = "/?"  # the API's paths have none; browsers and DRF links add one: accept both
 router.register("tasks", TaskViewSet, basename="api-task")
 
 

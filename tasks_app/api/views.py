@@ -1,5 +1,5 @@
-"""/api/tasks: the document's task endpoints on one viewset. Writes go through the task services, like every
-other door; the run, status and log endpoints live in the mixins of views_runs.py and views_logs.py."""
+"""/api/tasks: the task endpoints on one viewset. Writes go through the task services, like every
+other source of changes; the run, status and log endpoints live in the mixins of views_runs.py and views_logs.py."""
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
@@ -9,7 +9,7 @@ from tasks_app.models import ExecutionStatus, Task
 from tasks_app.roles import ADMIN, OPERATOR, VIEWER
 from tasks_app.services import tasks as task_services
 
-from .common import DOOR, actor_of, logger, who
+from .common import VIA, actor_of, logger, who
 from .filters import filter_tasks
 from .schema import ApiAutoSchema, query
 from .serializers import TASK_STATES, TaskSerializer
@@ -81,7 +81,7 @@ class TaskViewSet(TaskRunsMixin, TaskLogsMixin, viewsets.GenericViewSet):
     def create(self, request):
         serializer = TaskSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        task = task_services.create_task(dict(serializer.validated_data), actor=actor_of(request), door=DOOR)
+        task = task_services.create_task(dict(serializer.validated_data), actor=actor_of(request), via=VIA)
         logger.info("%s created task %s", who(request), task.task_id)
         location = reverse("api-task-detail", kwargs={"task_id": task.task_id})
         return Response(TaskSerializer(self._fresh(task.task_id)).data, status=status.HTTP_201_CREATED,
@@ -93,12 +93,12 @@ class TaskViewSet(TaskRunsMixin, TaskLogsMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         if partial and set(data) == {"task_enabled"}:
-            task_services.set_enabled(task, data["task_enabled"], actor=actor_of(request), door=DOOR)
+            task_services.set_enabled(task, data["task_enabled"], actor=actor_of(request), via=VIA)
             logger.info("%s %s task %s", who(request), "enabled" if data["task_enabled"] else "disabled", task_id)
         else:
             if not partial:
                 data.setdefault("task_id", task.task_id)
-            task_services.update_task(task, data, actor=actor_of(request), door=DOOR, partial=partial)
+            task_services.update_task(task, data, actor=actor_of(request), via=VIA, partial=partial)
             logger.info("%s updated task %s (%s)", who(request), task_id, ", ".join(sorted(data)) or "no fields")
         return Response(TaskSerializer(self._fresh(task.task_id)).data)
 
@@ -107,6 +107,6 @@ class TaskViewSet(TaskRunsMixin, TaskLogsMixin, viewsets.GenericViewSet):
 
     def destroy(self, request, task_id=None):
         task = self.get_object()
-        task_services.delete_task(task, actor=actor_of(request), door=DOOR)
+        task_services.delete_task(task, actor=actor_of(request), via=VIA)
         logger.info("%s deleted task %s", who(request), task_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,5 +1,5 @@
 """A task's log: JSON lines (a tail, filters, an offset cursor for a live tail) and the file as a download.
-Reading goes through tasks_app.logtail, so a request costs the same for a 1 GB log as for a small one."""
+Reading goes through tasks_app.logs.tail, so a request costs the same for a 1 GB log as for a small one."""
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -7,8 +7,9 @@ from rest_framework import exceptions
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tasks_app import log_lines, logtail
-from tasks_app.loader_paths import task_log_file
+from tasks_app.definition.paths import task_log_file
+from tasks_app.logs import lines as log_lines
+from tasks_app.logs import tail as logtail
 from tasks_app.roles import VIEWER
 
 from .common import DOWNLOAD_RENDERERS

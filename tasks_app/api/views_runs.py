@@ -1,23 +1,19 @@
 """Runs of one task: execute, stop, status, next run times, and the execution history with captured output.
 Web processes never run scripts: execute queues an execution that the scheduler process picks up."""
-import os
-import zoneinfo
-
 from django.http import FileResponse
 from django.urls import reverse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tasks_app import cron, params
+from tasks_app import params
 from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
 from tasks_app.roles import OPERATOR, VIEWER
 from tasks_app.services import executions as run_services
 
-from .common import DOOR, DOWNLOAD_RENDERERS, actor_of, logger, who
+from .common import VIA, DOWNLOAD_RENDERERS, actor_of, logger, who
 from .filters import filter_executions
 from .pagination import ExecutionCursorPagination
 from .schema import query
@@ -34,19 +30,6 @@ from .serializers import (
 # The execution detail carries at most this much of the captured output; output_url has all of it.
 OUTPUT_INLINE_MAX = 256 * 1024
 EXECUTION_ID = OpenApiParameter("execution_id", int, OpenApiParameter.PATH)
-
-
-def read_output_tail(execution, limit=None):
-    """(text, cut): the last `limit` bytes of the captured output, and whether older bytes were left out."""
-    limit = limit or OUTPUT_INLINE_MAX
-    try:
-        with open(execution.output_path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - limit))
-            data = f.read(limit)
-    except (FileNotFoundError, IsADirectoryError):
-        return "", False
-    return data.decode("utf-8", errors="replace"), size > limit
 
 
 class TaskRunsMixin:
@@ -67,7 +50,7 @@ class TaskRunsMixin:
     def execute(self, request, task_id=None):
         task = self.get_object()
         try:
-            execution = run_services.run_now(task, actor=actor_of(request), door=DOOR)
+            execution = run_services.run_now(task, actor=actor_of(request), via=VIA)
         except ValueError as exc:  # e.g. a script that no longer exists
             raise exceptions.ValidationError({"task_exec": [str(exc)]}) from None
         logger.info("%s asked to run task %s now (execution %s)", who(request), task.task_id, execution.execution_id)
@@ -84,7 +67,7 @@ class TaskRunsMixin:
     def stop(self, request, task_id=None):
         task = self.get_object()
         try:
-            stopping = run_services.stop_task(task, actor=actor_of(request), door=DOOR)
+            stopping = run_services.stop_task(task, actor=actor_of(request), via=VIA)
         except run_services.NothingRunning:
             return Response({"detail": f"Task {task.task_id!r} has no running execution to stop."},
                             status=status.HTTP_409_CONFLICT)
@@ -111,20 +94,16 @@ class TaskRunsMixin:
         task = self.get_object()
         count = params.integer(request.query_params, "count", None, minimum=1, maximum=100)
         after = params.moment(request.query_params, "after", task.timezone_name)
-        zone = zoneinfo.ZoneInfo(task.timezone_name)
-        fires = bool(task.task_enabled and task.task_schedule)
-        now = timezone.now()
-        first = cron.next_fire_after(task.task_schedule, zone, now) if fires else None
         data = {
             "task_id": task.task_id,
             "timezone": task.timezone_name,
             "enabled": task.task_enabled,
             "task_schedule": task.task_schedule,
-            "next_run_time": in_task_zone(task, first),
+            "next_run_time": in_task_zone(task, task.next_run_time()),
         }
         if count is not None or after is not None:
             try:
-                times = cron.next_fire_times(task.task_schedule, zone, after or now, count or 5) if fires else []
+                times = task.next_fire_times(count or 5, after)
             except OverflowError:
                 raise exceptions.ValidationError({"after": ["after is too far in the future."]}) from None
             data["next_run_times"] = [in_task_zone(task, t) for t in times]
@@ -162,7 +141,7 @@ class TaskRunsMixin:
         execution = self._execution(task_id, execution_id)
         data = ExecutionSerializer(execution).data
         data.update(run_as=execution.run_as, limits=execution.limits, leftover_processes=execution.leftover_processes)
-        output, cut = read_output_tail(execution)
+        output, cut = execution.output_tail(max_bytes=OUTPUT_INLINE_MAX)
         data["output"] = output
         data["output_truncated"] = execution.output_truncated or cut
         data["output_url"] = reverse(

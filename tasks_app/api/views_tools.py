@@ -1,7 +1,5 @@
 """Endpoints beside /api/tasks: cron preview, export and import of the tasks.json format, and backups.
 Kept outside /api/tasks/... so that no task id can collide with them."""
-import zoneinfo
-
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -11,11 +9,13 @@ from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tasks_app import backups, config_files, cron, params
-from tasks_app.loader import TaskFileError
+from tasks_app import cron, params
+from tasks_app.conffile import backups
+from tasks_app.definition.loader import TaskFileError
 from tasks_app.roles import ADMIN, VIEWER
+from tasks_app.services import import_export
 
-from .common import DOOR, actor_of, logger, who
+from .common import VIA, actor_of, logger, who
 from .schema import ApiAutoSchema, query
 from .serializers import BackupSerializer, CronPreviewSerializer, ImportResultSerializer
 
@@ -34,7 +34,8 @@ ProblemsSerializer = inline_serializer(
 )
 TasksDocument = inline_serializer(
     "TasksDocument",
-    {"tasks": serializers.ListField(child=serializers.DictField(), help_text="Tasks with the document's fields")},
+    {"tasks": serializers.ListField(child=serializers.DictField(),
+                                    help_text="Tasks with the fields of conf/tasks.json")},
 )
 
 
@@ -84,19 +85,16 @@ class CronPreviewView(ApiView):
         count = params.integer(asked, "count", 5, minimum=1, maximum=100)
         after = params.moment(asked, "after", tz) or timezone.now()
         try:
-            normalized = cron.validate_expression(expr)
-            description = cron.describe(normalized, get_language())
-            times = cron.next_fire_times(normalized, tz, after, count)
+            preview = cron.preview(expr, tz, after, count, get_language())
         except cron.CronError as exc:
             raise exceptions.ValidationError({"expr": [str(exc)], "field": [exc.field]}) from None
         except OverflowError:
             raise exceptions.ValidationError({"after": ["after is too far in the future."]}) from None
-        zone = zoneinfo.ZoneInfo(tz)
         return Response({
-            "expression": normalized,
-            "description": description,
+            "expression": preview.expression,
+            "description": preview.description,
             "timezone": tz,
-            "next_run_times": [t.astimezone(zone).isoformat() for t in times],
+            "next_run_times": [t.isoformat() for t in preview.times],
         })
 
 
@@ -105,7 +103,7 @@ class ExportView(ApiView):
 
     @extend_schema(summary="All tasks in the conf/tasks.json format", responses=TasksDocument)
     def get(self, request):
-        return Response(config_files.export_document())
+        return Response(import_export.export_document())
 
 
 class ImportView(ApiView):
@@ -115,10 +113,10 @@ class ImportView(ApiView):
     @extend_schema(
         summary="Import tasks in the conf/tasks.json format: all or nothing (admin)",
         description="400 lists every problem of every task, and then nothing changes. `replace=true` also "
-        "deletes the tasks the document does not name; `dry_run=true` only says what would change.",
+        "deletes the tasks the body does not name; `dry_run=true` only says what would change.",
         parameters=[
             query("dry_run", bool, "Validate and report, change nothing"),
-            query("replace", bool, "Delete tasks missing from the document"),
+            query("replace", bool, "Delete tasks missing from the body"),
         ],
         request={"application/json": TasksDocument},
         responses={200: ImportResultSerializer, 400: ProblemsSerializer},
@@ -133,8 +131,8 @@ class ImportView(ApiView):
         if extra:
             raise exceptions.ValidationError({key: [f"Unknown top-level field {key!r}."] for key in extra})
         try:
-            result = config_files.import_tasks(
-                {"tasks": document["tasks"]}, replace=replace, dry_run=dry_run, actor=actor_of(request), door=DOOR,
+            result = import_export.import_tasks(
+                {"tasks": document["tasks"]}, replace=replace, dry_run=dry_run, actor=actor_of(request), via=VIA,
                 source="API request",
             )
         except TaskFileError as exc:
@@ -167,7 +165,7 @@ class BackupRestoreView(ApiView):
     )
     def post(self, request, name):
         try:
-            result = backups.restore(name, actor=actor_of(request), door=DOOR)
+            result = import_export.restore_backup(name, actor=actor_of(request), via=VIA)
         except backups.BackupNotFound:
             raise exceptions.NotFound(f"No backup named {name!r}.") from None
         except TaskFileError as exc:

@@ -1,11 +1,11 @@
-"""The data access layer: the document's TaskDataAccess interface and its two implementations."""
+"""The data access layer: the TaskDataAccess interface and its two implementations."""
 from .base import STATUS_FIELDS, TaskDataAccess, TaskNotFound
 from .django_dal import DjangoTaskDataAccess
 from .file_dal import FileTaskDataAccess
 
 
 def conf_file_dal(folder=None) -> FileTaskDataAccess:
-    """The file DAL over the document's files in `folder` (default settings.CONF_DIR)."""
+    """The file DAL over tasks.json, task_history.json and task_status.json in `folder` (default settings.CONF_DIR)."""
     from django.conf import settings
 
     folder = folder or settings.CONF_DIR

@@ -1,4 +1,4 @@
-"""The document's data access interface (TaskDataAccess), so business logic does not care where tasks live.
+"""The data access interface (TaskDataAccess), so business logic does not care where tasks live.
 
 Both implementations speak domain.Task, domain.TaskExecution and a status dict of this shape:
 
@@ -62,7 +62,7 @@ def as_utc(value, field="time"):
 
 
 class TaskDataAccess(ABC):
-    """The document's eight methods. get_* return None for an unknown task; writes to an unknown task
+    """Eight methods. get_* return None for an unknown task; writes to an unknown task
     raise TaskNotFound. The DAL only stores: validation (TaskLoader) and the conf/tasks.json mirror
     belong to the services that call it."""
 

@@ -1,9 +1,11 @@
 """TaskDataAccess over the Django models: what the running system uses."""
 from django.db import transaction
 
-from .. import domain
-from ..models import ConfigVersion, TaskExecution, TaskStatus
-from ..models import Task as TaskModel
+from tasks_app.definition.fields import FIELD, TASK_FIELDS
+from tasks_app.models import ConfigVersion, TaskExecution, TaskStatus
+from tasks_app.models import Task as TaskModel
+
+from . import domain
 from .base import TaskDataAccess, TaskNotFound, as_utc, check_status_update, empty_status, unknown_execution
 
 EXECUTION_FIELDS = ("start_time", "end_time", "status", "return_code", "error_message", "duration",
@@ -12,21 +14,17 @@ EXECUTION_TIME_FIELDS = ("start_time", "end_time", "scheduled_time")
 
 
 def task_to_domain(obj: TaskModel) -> domain.Task:
-    return domain.Task(**{name: getattr(obj, name) for name in domain.TASK_FIELDS})
-
-
-def task_to_dict(obj: TaskModel) -> dict:
-    return task_to_domain(obj).to_dict()
+    return domain.Task(**{name: getattr(obj, name) for name in TASK_FIELDS})
 
 
 def apply_task_fields(obj: TaskModel, data: dict):
-    """Copy the document's fields (a domain.Task dict) onto a model instance; None means 'default' for
-    fields the model keeps as empty strings."""
-    for name in domain.TASK_FIELDS:
+    """Copy a task's fields (a domain.Task dict) onto a model instance; None means 'default' for the fields
+    where None is not a value of its own."""
+    for name in TASK_FIELDS:
         if name == "task_id" or name not in data:
             continue
         value = data[name]
-        if value is None and name not in ("task_timeout",):
+        if value is None and not FIELD[name].nullable:
             value = TaskModel._meta.get_field(name).get_default()
         setattr(obj, name, value)
 

@@ -1,9 +1,9 @@
-"""TaskDataAccess over the document's three JSON files (the format export writes and import reads).
+"""TaskDataAccess over three JSON files (the format export writes and import reads).
 
     tasks.json         {"tasks": [{"task_id": ..., "task_name": ..., ...}, ...]}
-                       The document's thirteen fields in its order, always written; the additions
+                       Rendered by conffile/render.py: the first thirteen fields always, the additions
                        (task_timezone, task_overlap, task_misfire_grace) only when not at their default,
-                       so the document's own example round-trips unchanged. Ordered by task_id.
+                       so a file written by hand round-trips unchanged. Ordered by task_id.
     task_history.json  {"last_execution_id": 7, "executions": [{"execution_id": 7, "task_id": ...,
                        "start_time": "2023-07-17T02:30:45+00:00", ...}, ...]}  (oldest first; the counter
                        keeps ids unique even after the newest execution is deleted)
@@ -17,56 +17,23 @@ Times are ISO 8601 in UTC with their offset. Every write is a locked read-modify
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import domain, jsonfile
+from tasks_app.conffile import jsonfile
+from tasks_app.conffile.render import render_tasks_document
+
+from tasks_app.definition.fields import TASK_FIELDS
+
+from . import domain
 from .base import (STATUS_FIELDS, STATUS_TIME_FIELDS, TaskDataAccess, TaskNotFound, as_utc, check_status_update,
                    empty_status, unknown_execution)
 
-DOCUMENT_FIELDS = domain.TASK_FIELDS[:13]
-# The additions to the document's Task, written only when they differ from these defaults.
-EXTENSION_DEFAULTS = {"task_timezone": "", "task_overlap": "skip", "task_misfire_grace": 60}
-ORDERED_MAPPINGS = ("task_env", "task_notify")
 EXECUTION_KEYS = ("execution_id", "task_id", "status", "trigger", "attempt", "scheduled_time", "start_time",
                   "end_time", "duration", "return_code", "error_message")
 EXECUTION_TIMES = ("scheduled_time", "start_time", "end_time")
 
 
-def render_task(data: dict, key_order: dict | None = None) -> dict:
-    """A task as it appears in tasks.json. `key_order` ({"task_env": [keys], ...}) restores the key order a
-    person wrote, which a PostgreSQL jsonb column does not keep; keys it does not know follow in their order."""
-    entry = {name: data.get(name) for name in DOCUMENT_FIELDS}
-    for name, default in EXTENSION_DEFAULTS.items():
-        if data.get(name, default) != default:
-            entry[name] = data[name]
-    for name in ORDERED_MAPPINGS:
-        value = entry.get(name)
-        hint = (key_order or {}).get(name)
-        if isinstance(value, dict) and hint:
-            first = [k for k in hint if k in value]
-            entry[name] = {k: value[k] for k in first + [k for k in value if k not in first]}
-    return entry
-
-
-def render_tasks_document(tasks, key_orders: dict | None = None) -> dict:
-    """{"tasks": [...]} from domain.Task objects or task dicts; key_orders maps task_id -> key_order."""
-    dicts = [t.to_dict() if isinstance(t, domain.Task) else t for t in tasks]
-    dicts.sort(key=lambda d: d["task_id"])
-    return {"tasks": [render_task(d, (key_orders or {}).get(d["task_id"])) for d in dicts]}
-
-
-def key_orders_of(items) -> dict:
-    """task_id -> {"task_env": [keys], "task_notify": [keys]} from task dicts (e.g. a file's content)."""
-    orders = {}
-    for item in items or ():
-        if isinstance(item, dict) and isinstance(item.get("task_id"), str):
-            orders[item["task_id"]] = {
-                name: list(item[name]) for name in ORDERED_MAPPINGS if isinstance(item.get(name), dict)
-            }
-    return orders
-
-
 def task_from_dict(data: dict) -> domain.Task:
     try:
-        return domain.Task(**{name: data[name] for name in domain.TASK_FIELDS if name in data})
+        return domain.Task(**{name: data[name] for name in TASK_FIELDS if name in data})
     except TypeError as exc:
         raise ValueError(f"task {data.get('task_id')!r}: {exc}") from None
 
@@ -145,7 +112,7 @@ class FileTaskDataAccess(TaskDataAccess):
     def write_tasks(self, tasks, key_orders=None):
         jsonfile.write_json_atomic(self.tasks_file, render_tasks_document(tasks, key_orders))
 
-    # The document's interface.
+    # The TaskDataAccess interface.
     def get_all_tasks(self):
         return sorted((task_from_dict(d) for d in self._task_dicts()), key=lambda t: t.task_id)
 

@@ -1,5 +1,6 @@
-"""APScheduler adapted to the engine: a scheduler without a loop of its own (SchedulerEngine's loop calls
-process_due()) and an executor that runs nothing but hands each fire, with its slots, to the engine."""
+"""APScheduler adapted to the engine: a scheduler without a loop of its own (the engine's Timetable calls
+process_due() from the engine loop) and an executor that runs nothing but hands each fire, with its slots,
+to the Timetable."""
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ log = logging.getLogger("Scheduler")
 
 class EngineScheduler(BaseScheduler):
     """An APScheduler scheduler without a loop of its own. Jobs, job stores and events are APScheduler's;
-    SchedulerEngine asks process_due() for the fires of the next moments."""
+    the engine's Timetable asks process_due() for the fires of the next moments."""
 
     def __init__(self, wake: threading.Event, **options):
         self._wake = wake

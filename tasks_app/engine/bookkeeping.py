@@ -228,13 +228,3 @@ def _status_update(task_pk, fields):
     # there is nothing to record, and inserting would break the whole batch's commit.
     if Task.objects.filter(pk=task_pk).exists():
         TaskStatus.objects.get_or_create(task_id=task_pk, defaults=fields)
-
-
-def format_slot(moment: datetime, zone_name: str) -> str:
-    import zoneinfo
-
-    try:
-        local = moment.astimezone(zoneinfo.ZoneInfo(zone_name))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        local = moment
-    return local.strftime("%Y-%m-%d %H:%M %Z")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tasks_app.loader_paths import resolve_exec_path, task_log_file  # noqa: F401  (the pages use the same)
+from tasks_app.definition.envnames import check_task_env
+from tasks_app.definition.paths import resolve_exec_path
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 SHEPHERD = Path(__file__).resolve().with_name("run_shepherd.py")
@@ -24,7 +25,7 @@ class ScriptPathError(ValueError):
 
 
 def script_path(task_exec: str) -> Path:
-    """The real path of a task's script, by the loader's rule (tasks_app.loader_paths); ScriptPathError if it
+    """The real path of a task's script, by the loader's rule (tasks_app.definition.paths); ScriptPathError if it
     is not a readable file inside TASKS_DIR. Checked at every run, not only when the task is saved:
     the file or a symlink may have changed since."""
     try:
@@ -92,14 +93,18 @@ def _base_env(run_as) -> dict:
 
 def child_env(task, execution, log_file: Path, run_as=None) -> dict:
     """A clean environment: nothing is copied from the engine's own (DJANGO_SECRET_KEY, DATABASE_URL,
-    passwords, tokens never reach a task) except HOME (the run-as user's own home when there is one).
-    task_env may override anything but the ids."""
+    passwords, tokens never reach a task) except HOME (the run-as user's own home when there is one). Then
+    task_env, then the administrator's SCHEDULER_TASK_ENV (task_env cannot override it), then the ids. A
+    task_env saved before a name was refused raises RefusedEnvNames (a ValueError naming the keys): the run
+    fails instead of starting."""
+    check_task_env(task.task_env or {})
     env = _base_env(run_as)
     env["TZ"] = task.timezone_name or settings.TIME_ZONE
     env["TASK_NAME"] = task.task_name
     env["TASK_LOG"] = str(log_file)
     for key, value in (task.task_env or {}).items():
         env[str(key)] = _text(value)
+    env.update(settings.SCHEDULER_TASK_ENV)
     env["TASK_ID"] = task.task_id
     env["TASK_EXECUTION_ID"] = str(execution.execution_id)
     return env

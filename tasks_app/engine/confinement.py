@@ -7,6 +7,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from tasks_app.models.execution import describe_limits
+
 from . import identity, limits, subreaper
 
 log = logging.getLogger("SchedulerEngine")
@@ -28,4 +30,4 @@ def prepare_engine_process() -> None:
         logs.mkdir(parents=True, exist_ok=True)
         os.chmod(logs, 0o711)
     log.info("Runs run as %s; default limits: %s", ", ".join(u.name for u in users) or identity.engine_user(),
-             limits.describe(defaults))
+             describe_limits(defaults))

@@ -2,13 +2,8 @@
 it costs no commit. Read only when a scheduler starts after another one died, to kill what it left."""
 import os
 import threading
-from pathlib import Path
 
-from django.conf import settings
-
-
-def run_dir() -> Path:
-    return Path(settings.LOGS_DIR) / "run"
+from tasks_app.private_files import run_dir
 
 
 class PidJournal:

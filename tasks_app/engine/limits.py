@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from scheduler_site.env import LIMIT_NAMES, limit_value
+from tasks_app.models.execution import limit_text, size_text
 
 from . import cgroups
 
@@ -105,15 +106,6 @@ def _rlimit(name, soft, hard=None):
     return [name, soft, hard]
 
 
-def size_text(number: int) -> str:
-    """268435456 -> "256 MiB"."""
-    for unit, size in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
-        if number >= size:
-            value = number / size
-            return f"{value:g} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    return f"{number} bytes"
-
-
 # Words a script's last output lines hold when an error came from a limit setrlimit enforces.
 HINTS = (
     ("memory", ("MemoryError", "Cannot allocate memory"), "RLIMIT_AS"),
@@ -123,21 +115,6 @@ HINTS = (
 )
 LIMIT_WORDS = {"memory": "memory limit", "cpu": "CPU time limit", "processes": "process limit",
                "file_size": "file size limit", "open_files": "open files limit"}
-
-
-def _value_text(name, value):
-    if name in ("memory", "file_size"):
-        return size_text(value)
-    return f"{value} s" if name == "cpu" else str(value)
-
-
-def describe(record: dict) -> str:
-    """An execution's limits for people: "memory 2 GiB, processes 512, open files 1024 (cgroup-v1)"."""
-    if not record:
-        return ""
-    parts = [f"{name.replace('_', ' ')} {_value_text(name, record[name])}" for name in LIMIT_NAMES
-             if record.get(name)]
-    return f"{', '.join(parts) or 'none'} ({record.get('mechanism', '?')})"
 
 
 def reached(record: dict, outcome: dict) -> str:
@@ -165,5 +142,5 @@ def maybe_reached(record: dict, output_tail: str) -> str:
             continue
         found = next((word for word in words if word in output_tail), None)
         if found:
-            return f"the {LIMIT_WORDS[name]} of {_value_text(name, value)} ({rlimit}) may have been reached ({found})"
+            return f"the {LIMIT_WORDS[name]} of {limit_text(name, value)} ({rlimit}) may have been reached ({found})"
     return ""

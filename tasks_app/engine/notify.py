@@ -1,5 +1,6 @@
 """Notifications when a run ends: a registry of notifier classes (settings.TASK_NOTIFIERS, dotted paths
-imported lazily), e-mail and webhook built in. A failing notifier is logged; it never changes a result."""
+imported lazily), e-mail and webhook built in. A failing notifier is logged; it never changes a result.
+A notifier that sends HTTP requests sends them through tasks_app.outbound.urlopen (public addresses only)."""
 import json
 import logging
 import smtplib
@@ -16,9 +17,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
+from tasks_app import outbound
 from tasks_app.models import ExecutionStatus
-
-from .output import read_output
 
 log = logging.getLogger("TaskExecutor")
 
@@ -93,7 +93,7 @@ class EmailNotifier(Notifier):
 
     def body(self, facts):
         duration = "-" if facts["duration"] is None else f"{facts['duration']:.2f} s"
-        tail = read_output(self.execution, tail_lines=OUTPUT_TAIL_LINES).rstrip("\n")
+        tail = self.execution.read_output(tail_lines=OUTPUT_TAIL_LINES).rstrip("\n")
         lines = [
             f"Task: {facts['task_name']} ({facts['task_id']})",
             f"Execution: {facts['execution_id']} (trigger {facts['trigger']}, attempt {facts['attempt']})",
@@ -138,9 +138,15 @@ class WebhookNotifier(Notifier):
             headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "task-scheduler"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:
+            with outbound.urlopen(request, timeout=WEBHOOK_TIMEOUT) as response:
                 response.read(1024)
+        except outbound.OutboundRefused as exc:
+            raise NotifierError(f"webhook {shown}: refused, {exc.reason}", retryable=False) from exc
         except urllib.error.HTTPError as exc:
+            if 300 <= exc.code < 400:
+                # Where it points is not logged: a redirect target may carry a token as well.
+                raise NotifierError(f"webhook {shown}: HTTP {exc.code}, a redirect (not followed)",
+                                    retryable=False) from exc
             retryable = exc.code >= 500 or exc.code in (408, 429)
             raise NotifierError(f"webhook {shown}: HTTP {exc.code}", retryable=retryable) from exc
         except (urllib.error.URLError, socket.timeout, OSError) as exc:

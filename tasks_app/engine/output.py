@@ -7,7 +7,6 @@ from django.conf import settings
 # While a run is going, its file may grow to this many times the limit before it is cut in place:
 # cutting is a copy, so doing it rarely keeps a chatty script cheap, and the disk is still protected.
 RUNNING_SLACK = 8
-BLOCK = 64 * 1024
 
 
 def limit() -> int:
@@ -22,7 +21,7 @@ def open_output(path) -> int:
     """A fresh output file for the child's stdout and stderr. O_APPEND, so that writes after a cut in
     place land at the new end instead of leaving a hole."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
 
 def _keep_tail(fd: int, size: int, keep: int) -> None:
@@ -50,31 +49,3 @@ def finish(fd: int, cut_while_running: bool) -> bool:
         _keep_tail(fd, size, keep)
         return True
     return cut_while_running
-
-
-def read_output(execution, tail_lines: int | None = None) -> str:
-    """The captured output of an execution ('' if none), or only its last `tail_lines` lines."""
-    try:
-        with open(execution.output_path, "rb") as f:
-            if tail_lines is None:
-                data = f.read()
-            else:
-                data = _tail(f, tail_lines)
-    except FileNotFoundError:
-        return ""
-    return data.decode("utf-8", errors="replace")
-
-
-def _tail(f, lines: int) -> bytes:
-    if lines <= 0:
-        return b""
-    end = f.seek(0, os.SEEK_END)
-    pos, data = end, b""
-    # A trailing newline ends the last line; it does not start another one.
-    wanted = lines + 1 if end and os.pread(f.fileno(), 1, end - 1) == b"\n" else lines
-    while pos > 0 and data.count(b"\n") < wanted:
-        step = min(BLOCK, pos)
-        pos -= step
-        data = os.pread(f.fileno(), step, pos) + data
-    parts = data.split(b"\n")
-    return b"\n".join(parts[-wanted:]) if len(parts) > wanted else data

@@ -1,17 +1,30 @@
-"""The scheduler's rules that need no scheduler state: missed slots (task_misfire_grace) and dependencies
-(task_dependencies). Each answers with a reason in words, which the skipped execution records."""
+"""The scheduler's rules as pure functions: everything a rule needs is passed in (no database, no threads, no
+clock of its own), so each is unit-tested alone (tests/engine/test_policy_units.py). facts.py reads what they
+need from the database. A rule that keeps a run from happening says why in words the execution records."""
+import math
+import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from tasks_app import cron
-from tasks_app.models import ExecutionStatus, Task, TaskExecution
+from tasks_app.models import ExecutionStatus, OverlapPolicy
 
-from .bookkeeping import format_slot
+SCHEDULER = "scheduler"  # requested_by of the runs the scheduler starts by itself
+CHAIN = "dependency "  # requested_by prefix of a chain run: "dependency <task_id>"
 
-# A dependency's "latest execution" is its latest real run: records of runs that never happened
-# (skipped) or have not started (queued) say nothing about whether it succeeded.
-NOT_A_RUN = [ExecutionStatus.SKIPPED, ExecutionStatus.QUEUED]
+
+def asked_by_a_user(requested_by: str) -> bool:
+    """A person asked for this run, or for the run it retries (run now), not a schedule or a chain."""
+    return requested_by != SCHEDULER and not requested_by.startswith(CHAIN)
+
+
+# Missed slots (task_misfire_grace).
+
 MISSED_LIMIT = 10000
+# A live fire a few seconds late is the engine's own latency (a busy or locked database), not a slot missed
+# while the scheduler was down: task_misfire_grace 0 must not skip it.
+LIVE_LATENESS = 10  # seconds
 
 
 @dataclass
@@ -60,8 +73,22 @@ def split(missed: Missed, grace_seconds: int, now: datetime):
     return None, missed
 
 
-def missed_reason(missed: Missed, task, grace_seconds: int, ran_latest: bool) -> str:
-    zone = task.timezone_name
+def live_grace(misfire_grace: int | None) -> int:
+    """The grace a fire of the running scheduler gets: the task's task_misfire_grace, at least LIVE_LATENESS."""
+    return max(misfire_grace or 0, LIVE_LATENESS)
+
+
+def format_slot(moment: datetime, zone_name: str) -> str:
+    """A slot as a person reads it, in the task's zone (UTC if the zone is unknown)."""
+    try:
+        local = moment.astimezone(zoneinfo.ZoneInfo(zone_name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        local = moment
+    return local.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def missed_reason(missed: Missed, zone: str, grace_seconds: int, ran_latest: bool) -> str:
+    """What the one skipped execution recording `missed` says."""
     count = f"at least {missed.count}" if missed.at_least else str(missed.count)
     span = (f"at {format_slot(missed.first, zone)}" if missed.count == 1 and not missed.at_least
             else f"between {format_slot(missed.first, zone)} and {format_slot(missed.last, zone)}")
@@ -70,77 +97,107 @@ def missed_reason(missed: Missed, task, grace_seconds: int, ran_latest: bool) ->
     return f"missed {count} scheduled run(s) {span} while the scheduler was not running; {why}"
 
 
-def latest_run(task_id: str):
-    """(status, end_time, queued_at) of a task's latest real run, or None."""
-    return (TaskExecution.objects.filter(task__task_id=task_id).exclude(status__in=NOT_A_RUN)
-            .order_by("-execution_id").values_list("status", "end_time", "queued_at").first())
+# Overlapping runs (task_overlap).
+
+RUN, WAIT, REPLACE, SKIP = "run", "wait", "replace", "skip"
 
 
-def dependency_problem(task) -> str | None:
-    """Why `task` may not run now, or None: every dependency's latest run succeeded and none is running."""
-    deps = [str(d) for d in (task.task_dependencies or [])]
-    if not deps:
+class Overlap(NamedTuple):
+    """What a new run does: RUN now, WAIT for the current run to end, REPLACE it (stop `detail`, the ids of
+    the runs to stop, then wait for them to end) or SKIP (`detail` says why)."""
+    action: str
+    detail: str | list[int] | None = None
+
+
+def overlap_action(rule, busy=(), planned=0, waiting=False, waiting_in_batch=False, stopping=()) -> Overlap:
+    """The task_overlap `rule` applied to a new run of a task. busy: ids of the task's runs going now;
+    planned: how many of its runs the batch being decided already starts; waiting: a run of it already
+    waits behind the current one; waiting_in_batch: the batch being decided already made one wait;
+    stopping: runs already asked to stop (not asked again)."""
+    if not busy and not planned:
+        return Overlap(RUN)
+    if rule == OverlapPolicy.ALLOW:
+        return Overlap(RUN)
+    if rule == OverlapPolicy.REPLACE:
+        if waiting_in_batch:  # two requests in one batch: the first one waits, the second is not needed
+            return Overlap(SKIP, "another run is already waiting to replace the current one (task_overlap: replace)")
+        # A run already waiting (not in this batch) is superseded by this newer one: the newest wins.
+        return Overlap(REPLACE, sorted(set(busy) - set(stopping)))
+    if rule == OverlapPolicy.QUEUE:
+        if waiting or waiting_in_batch:
+            return Overlap(SKIP, "a run is already waiting for the current one to end (task_overlap: queue)")
+        return Overlap(WAIT)
+    current = f"execution {min(busy)}" if busy else "another run"
+    return Overlap(SKIP, f"{current} of this task is still running (task_overlap: skip)")
+
+
+# Retries (task_retry, task_retry_interval).
+
+RETRYABLE = (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
+
+
+def retry_after(attempt, retries, interval, stopped, enabled, asked_by_user) -> int | None:
+    """Seconds after its end at which a failed or timed-out run is tried again, or None if it is not.
+    attempt: the attempt that failed (1 for the first run); retries: task_retry; interval:
+    task_retry_interval; stopped: someone asked to stop it; enabled: task_enabled; asked_by_user: a person
+    asked for the run. A disabled task's runs are retried only if a person asked for them."""
+    if stopped or attempt > retries or not (enabled or asked_by_user):
         return None
-    existing = set(Task.objects.filter(task_id__in=deps).values_list("task_id", flat=True))
+    return interval
+
+
+def due_claims(queued, now: datetime) -> tuple[list[int], float]:
+    """Queued runs nobody claimed, [(execution id, not_before or None)], split into the ids that may start
+    at `now` and the moment (a timestamp; infinity if none) the earliest of the others may."""
+    due, later = [], math.inf
+    for pk, not_before in queued:
+        if not_before is None or not_before <= now:
+            due.append(pk)
+        else:
+            later = min(later, not_before.timestamp())
+    return due, later
+
+
+# Dependencies (task_dependencies).
+
+class LatestRun(NamedTuple):
+    """A task's latest real run (not skipped, not queued): how it ended and when (None: not yet)."""
+    status: str
+    end_time: datetime | None
+
+
+def dependencies(raw) -> list[str]:
+    """task_dependencies as a list of task ids."""
+    return [str(dep) for dep in (raw or [])]
+
+
+def dependency_problem(deps, existing, running, latest) -> str | None:
+    """Why a scheduled task with dependencies `deps` may not run now, or None: every dependency exists, has
+    no run going (`running`: the ones that have) and its latest real run succeeded (`latest`: task id ->
+    LatestRun; missing if it has not run yet). The first dependency that fails the test is named."""
     for dep in deps:
         if dep not in existing:
             return f"dependency {dep} does not exist"
         # Any run, not only the latest: with task_overlap "allow" an older one may still be going.
-        if TaskExecution.objects.filter(task__task_id=dep, status=ExecutionStatus.RUNNING).exists():
+        if dep in running:
             return f"dependency {dep} is still running"
-        latest = latest_run(dep)
-        if latest is None:
+        found = latest.get(dep)
+        if found is None:
             return f"dependency {dep} has not run yet"
-        status = latest[0]
-        if status != ExecutionStatus.SUCCESS:
-            return f"dependency {dep} did not succeed (its latest run ended {status})"
+        if found.status != ExecutionStatus.SUCCESS:
+            return f"dependency {dep} did not succeed (its latest run ended {found.status})"
     return None
 
 
-def chain_ready(task) -> bool:
-    """A chain task (no schedule) runs when every dependency succeeded since its own last run."""
-    deps = [str(d) for d in (task.task_dependencies or [])]
+def chain_ready(deps, latest, own_last) -> bool:
+    """A chain task (no schedule) runs when every dependency's latest real run succeeded after the chain
+    task's own last run was queued (`own_last`; None if it never ran). latest: task id -> LatestRun."""
     if not deps:
         return False
-    own = (TaskExecution.objects.filter(task=task).exclude(status=ExecutionStatus.SKIPPED)
-           .order_by("-execution_id").values_list("queued_at", flat=True).first())
     for dep in deps:
-        latest = latest_run(dep)
-        if latest is None or latest[0] != ExecutionStatus.SUCCESS:
+        found = latest.get(dep)
+        if found is None or found.status != ExecutionStatus.SUCCESS:
             return False
-        if own is not None and (latest[1] is None or latest[1] <= own):
+        if own_last is not None and (found.end_time is None or found.end_time <= own_last):
             return False
     return True
-
-
-SCHEDULER = "scheduler"  # requested_by of the runs the scheduler starts by itself
-CHAIN = "dependency "  # requested_by prefix of a chain run: "dependency <task_id>"
-
-
-def asked_by_a_user(execution) -> bool:
-    """A person asked for this run, or for the run it retries (run now), not a schedule or a chain."""
-    who = execution.requested_by
-    return who != SCHEDULER and not who.startswith(CHAIN)
-
-
-def retry_after(execution) -> tuple[int, int] | None:
-    """(task_retry_interval, task_retry) if a failed run is to be tried again, else None. Read now, not
-    when the run started: a user may have stopped it as it failed, or deleted, disabled or edited its task
-    while it ran. A disabled task's runs are retried only if a user asked for them."""
-    row = (TaskExecution.objects.filter(pk=execution.pk)
-           .values_list("stop_requested_by", "task__task_enabled", "task__task_retry", "task__task_retry_interval")
-           .first())
-    if row is None:  # the task was deleted, and its executions with it
-        return None
-    stopped_by, enabled, retries, interval = row
-    if stopped_by or execution.attempt > retries or not (enabled or asked_by_a_user(execution)):
-        return None
-    return interval, retries
-
-
-def previous_attempt(retry):
-    """The failed run a pending retry would have tried again (its task loaded), or None."""
-    return (TaskExecution.objects.filter(task_id=retry.task_id, attempt=retry.attempt - 1,
-                                         scheduled_time=retry.scheduled_time, execution_id__lt=retry.pk)
-            .select_related("task").order_by("-execution_id").first())
-

@@ -16,12 +16,11 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
+from tasks_app.definition.paths import task_log_file
 from tasks_app.models import ExecutionStatus
 
 from . import identity, limits, output, tasklog
-from .childenv import ScriptPathError, child_env, command, script_path, shepherd_spec, task_log_file
-from .output import read_output  # noqa: F401  (part of this module's interface)
-from .procgroup import end_group, group_alive, kill_process_group  # noqa: F401
+from .childenv import ScriptPathError, child_env, command, script_path, shepherd_spec
 from .shepherd_link import ANSWER_MARGIN, ShepherdGone, ShepherdLink
 
 log = logging.getLogger("TaskExecutor")
@@ -113,17 +112,6 @@ def run_execution(execution, stop_event=None, on_start=None) -> RunResult:
         tasklog.release(log_file)
 
 
-def refused_env_names(env) -> list[str]:
-    """task_env names the deny list refuses (a task saved before the list existed, or written straight into
-    the database). The list itself is tasks_app.definition.envnames (issue 9): until that module exists,
-    nothing is refused here."""
-    try:
-        from tasks_app.definition.envnames import refused_env_names as refused
-    except ImportError:
-        return []
-    return list(refused(env))
-
-
 def _spawn_failed(execution, label, tlog, why) -> RunResult:
     message = f"could not start: {why}"
     tlog.error("Execution %s %s", execution.execution_id, message)
@@ -132,23 +120,22 @@ def _spawn_failed(execution, label, tlog, why) -> RunResult:
 
 
 def _prepare(task, execution, log_file):
-    """(run_as, limit plan) of a run, or raises ValueError saying why it cannot start."""
-    refused = refused_env_names(task.task_env or {})
-    if refused:
-        raise ValueError(f"task_env holds {', '.join(map(repr, refused))}, which a task may not set")
+    """(run_as, limit plan, environment) of a run, or ValueError saying why it cannot start (a task_env
+    name refused since the task was saved, a user not allowed, task_limits that cannot be read)."""
     run_as = identity.run_as_for(task)
+    env = child_env(task, execution, log_file, run_as)
     plan = limits.plan_for(task, execution.execution_id, run_as)
     try:
         tasklog.prepare(log_file, run_as)
     except OSError as exc:
         raise ValueError(f"cannot prepare the task log {log_file}: {exc}") from None
-    return run_as, plan
+    return run_as, plan, env
 
 
 def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunResult:
     task = execution.task
     try:
-        run_as, plan = _prepare(task, execution, log_file)
+        run_as, plan, env = _prepare(task, execution, log_file)
     except ValueError as exc:
         return _spawn_failed(execution, label, tlog, str(exc))
     try:
@@ -157,7 +144,6 @@ def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunR
         return _spawn_failed(execution, label, tlog, f"cannot write output file: {exc}")
     try:
         start_time, started = timezone.now(), time.monotonic()
-        env = child_env(task, execution, log_file, run_as)
         try:
             link = ShepherdLink.start(command(script, execution.execution_id),
                                       shepherd_spec(script, env, run_as, plan, -1), out_fd)

@@ -1,41 +1,43 @@
-"""SchedulerEngine: the document's scheduling engine, run by `manage.py runscheduler` (one per database).
+"""SchedulerEngine: the scheduling engine run by `manage.py runscheduler` (one per database). It wires the
+parts and runs the loop; the parts hold the state and the rules:
+
+  Timetable      APScheduler jobs in step with the tasks, and the fires they produce (timetable.py)
+  RunRegistry    the runs in hand: running, waiting behind another, stopping, held until their slot
+  Starter        start requests and queued runs -> executions, by the rules of policy.py (starts.py)
+  Dispatcher     a committed plan -> the executor; the executor's reports back (dispatch.py)
+  EndRecorder    how runs ended -> the database, retries, waiting runs, notices (endings.py)
+  Shutdown       how runs end when the engine stops (shutdown.py)
 
 One thread does all scheduling and database work: it sleeps until the next cron slot or the next tick
-(settings.SCHEDULER_TICK, 0.5 s), then fires due APScheduler jobs (Django job store, CronSlotTrigger),
-claims queued runs (run now, retries), notices configuration changes (the ConfigVersion marker) and stop
-requests, and records runs that ended. Scripts run in the executor's threads, which only report back.
-Statuses and what each run costs in commits: see bookkeeping.py."""
+(settings.SCHEDULER_TICK, 0.5 s), then fires due jobs, claims queued runs (run now, retries), notices
+configuration changes (the ConfigVersion marker) and stop requests, and records runs that ended. Scripts
+run in the executor's threads, which only report back. Statuses and the commits a run costs: bookkeeping.py."""
 import logging
 import os
-import queue
 import socket
 import threading
 import time
-from datetime import timezone as dt_timezone
 
-from apscheduler.jobstores.base import ConflictingIdError
 from django.conf import settings
 from django.db import Error as DatabaseError  # also InterfaceError: a connection the server dropped
 from django.db import close_old_connections, connection, transaction
 from django.db.backends.signals import connection_created
 from django.utils import timezone
 
-from tasks_app.models import Trigger
-
 from . import bookkeeping as bk
-from . import jobs, policy, recovery
-from .apsched import EngineScheduler, FireCollector
-from .dispatch import DispatchMixin, StartRequest
-from .housekeeping import HOUSEKEEPING_JOB_ID, HOUSEKEEPING_SCHEDULE, run_in_background
-from .jobstore import ENGINE_JOB_PREFIX, EngineJobStore
+from . import policy, recovery
+from .dispatch import Dispatcher
+from .endings import EndRecorder
 from .journal import PidJournal
 from .lock import SchedulerLock
-from .shutdown import ShutdownMixin
 from .notify import notify_execution_later
-from .trigger import CronSlotTrigger
+from .registry import RunRegistry
+from .shutdown import Shutdown
+from .starts import Starter
+from .timetable import Timetable
+from .trouble import DatabaseTrouble
 
 log = logging.getLogger("SchedulerEngine")
-slog = logging.getLogger("Scheduler")
 
 HEARTBEAT_EVERY = 5.0  # seconds
 # A slot's claim is written this long before the slot and its process started at the slot, so the
@@ -43,11 +45,10 @@ HEARTBEAT_EVERY = 5.0  # seconds
 AHEAD = 0.1  # seconds
 FIRST_BATCH = 8  # starts in the first transaction of a burst (about a pool's worth)
 BATCH = 200
-LIVE_LATENESS = 10.0  # seconds a live fire may be late before task_misfire_grace applies to it
 FOREVER = float("inf")
 
 
-class SchedulerEngine(DispatchMixin, ShutdownMixin):
+class SchedulerEngine:
     def __init__(self, *, executor=None, worker=None, tick=None, wait_for_lock=False, db_busy_timeout=None,
                  stop_grace=None):
         if executor is None:
@@ -61,42 +62,26 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
         self.db_busy_timeout = (
             db_busy_timeout if db_busy_timeout is not None else settings.SCHEDULER_DB_BUSY_TIMEOUT)
         self.stop_grace = float(stop_grace if stop_grace is not None else settings.SCHEDULER_STOP_GRACE)
-        self.resync_every = float(settings.SCHEDULER_RESYNC_INTERVAL)
         self.wake = threading.Event()
         self.lock = SchedulerLock()
-        self.scheduler = None
-        self.store = None
-        self.sync = None
         self.exit_code = 0
         self.started = False
         self.ready = threading.Event()
         self._stop_requested = False
-        # Runtime state, touched only by the engine thread.
-        self.rows = {}  # task pk -> jobs.TaskRow
-        self.dependents = {}  # task_id -> chain task pks
-        self.version = None
-        self.running = {}  # execution id -> TaskExecution (task loaded)
-        self.by_task = {}  # task pk -> execution ids running
-        self.waiting = {}  # task pk -> TaskExecution held back by task_overlap "queue"
-        self.stopping = set()  # execution ids asked to stop
-        self.own_stops = {}  # execution id -> "scheduler" for stops the engine itself decided
-        self.finished = queue.SimpleQueue()  # (execution, RunResult) from executor threads
-        self.unrecorded = []  # results whose commit failed: tried again on the next step
-        self.fires = []  # (job, slots) collected while APScheduler processes due jobs
+        # The parts. Those that need the pid journal are built by start(), after crash recovery.
+        self.registry = RunRegistry()
+        self.trouble = DatabaseTrouble()
+        self.timetable = Timetable(self.wake, tick=self.tick, ahead=AHEAD)
+        self.starter = Starter(self.registry, self.worker)
+        self.journal = self.dispatcher = self.endings = self.closing = None
+        # The loop's own state (engine thread only).
         self.starts = []  # StartRequests waiting for the next batch (missed slots, chains)
         self.claims = []  # ids of queued executions to claim
         self.chain_from = []  # task_ids that just succeeded: their chain dependents may start
-        self.engine_due = []
-        self.held = []  # heap of (slot timestamp, execution id, execution): claimed, started at the slot
         self.retry_at = FOREVER  # wall clock: when the earliest waiting retry may start
-        self._fire_at = 0.0  # wall clock: the next slot of any job
         self._next_tick = 0.0  # monotonic
         self._next_heartbeat = 0.0
-        self._next_resync = 0.0
-        self._db_failing = set()
-        self._housekeeping = None
         self._started_at = None
-        self.journal = None
 
     # Lifecycle.
 
@@ -120,48 +105,30 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
                  type(self.executor).__name__, getattr(self.executor, "max_workers", "?"), self.tick)
         previous = recovery.read_heartbeat()
         lost = recovery.recover_lost(timezone.now())
-        self.journal = PidJournal(self.worker)
+        self._wire(PidJournal(self.worker))
         for execution in lost:
             notify_execution_later(execution)
-        self.scheduler = EngineScheduler(
-            self.wake, timezone=dt_timezone.utc, jobstore_retry_interval=self.tick,
-            job_defaults={"coalesce": False, "misfire_grace_time": None, "max_instances": 1_000_000},
-        )
-        self.store = EngineJobStore()
-        self.scheduler.add_jobstore(self.store, "default")
-        self.scheduler.add_executor(FireCollector(self._on_fire), "default")
-        self.scheduler.start()
-        self.sync = jobs.JobSync(self.scheduler)
-        existing = self.sync.load_existing(self.store)
-        self.version = bk.poll(self.worker)[0]
-        self.rows = jobs.load_rows()
-        self.dependents = jobs.chain_dependents(self.rows)
+        timetable = self.timetable
+        timetable.start()
+        timetable.read_tasks(bk.poll(self.worker)[0])
         now = timezone.now()
-        seen = previous["last_seen"] if previous else None
-        pending = self.sync.pending_slots(existing, self.rows)
-        for row, missed in recovery.find_missed(self.rows.values(), now, seen, pending):
-            slot, rest = policy.split(missed, row.grace, now)
-            self.starts.append(StartRequest(row.task_id, Trigger.SCHEDULE, slot=slot, missed=rest))
-        added, removed = self.sync.apply(self.rows, None, now, existing=existing)
-        self._ensure_engine_jobs()
+        self.starts = timetable.missed_requests(now, previous["last_seen"] if previous else None)
+        added, removed = timetable.schedule_all(now)
         self.started = True
         recovery.write_heartbeat(self.worker, self._started_at)
         self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
-        self._next_resync = time.monotonic() + self.resync_every
         log.info("Scheduler engine started in %.2f s: %d task(s), %d scheduled (%d job(s) written, %d removed), "
-                 "%d run(s) found lost, %d task(s) with missed slots", time.monotonic() - began, len(self.rows),
-                 len(self.sync.jobs), added, removed, len(lost), len(self.starts))
+                 "%d run(s) found lost, %d task(s) with missed slots", time.monotonic() - began,
+                 len(timetable.rows), timetable.job_count, added, removed, len(lost), len(self.starts))
         self.ready.set()
 
-    def _ensure_engine_jobs(self):
-        try:
-            self.scheduler.add_job(
-                jobs.TASK_JOB_FUNC, trigger=CronSlotTrigger(HOUSEKEEPING_SCHEDULE, settings.TIME_ZONE),
-                args=[HOUSEKEEPING_JOB_ID], id=HOUSEKEEPING_JOB_ID, name="Prune execution history",
-                coalesce=True, misfire_grace_time=None,
-            )
-        except ConflictingIdError:
-            pass  # kept from the last run, with its next time: a prune missed while down runs now
+    def _wire(self, journal):
+        self.journal = journal
+        self.dispatcher = Dispatcher(self.registry, self.executor, journal, self.wake)
+        self.endings = EndRecorder(self.registry, self.dispatcher, self.trouble, self.worker)
+        self.closing = Shutdown(registry=self.registry, dispatcher=self.dispatcher, endings=self.endings,
+                                executor=self.executor, trouble=self.trouble, worker=self.worker, tick=self.tick,
+                                grace=self.stop_grace)
 
     def _tune_connection(self, sender=None, connection=None, **kwargs):
         """The scheduler waits at most db_busy_timeout s for a locked SQLite database, then retries on a
@@ -187,6 +154,26 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
             self.shutdown()
         return self.exit_code
 
+    def shutdown(self):
+        """No new work; running executions get stop_grace seconds, then are stopped; every end is recorded."""
+        if not self.started:
+            return
+        self.started = False
+        log.info("Scheduler engine stopping: %d run(s) in progress, up to %s s to finish",
+                 len(self.registry.running), self.stop_grace)
+        self.timetable.stop()
+        all_recorded = self.closing.finish_runs()
+        self.timetable.join_housekeeping(30)
+        self.journal.close(remove=all_recorded)
+        recovery.write_heartbeat(self.worker, self._started_at, stopped=True)
+        connection_created.disconnect(self._tune_connection)
+        self.lock.release()
+        try:
+            connection.close()
+        except Exception:
+            pass
+        log.info("Scheduler engine stopped")
+
     # The loop.
 
     def step(self, max_wait=FOREVER):
@@ -196,168 +183,94 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
             self._round()
         except Exception:  # the loop must outlive any bug; the next round tries again
             log.exception("Scheduler loop error; carrying on")
-            self._fire_at = min(self._fire_at, time.time() + self.tick)
+            self.timetable.look_again_in(self.tick)
         now = time.time()
-        wait = min(self._fire_at - AHEAD - now, self._next_tick - time.monotonic(), self.retry_at - now,
-                   (self.held[0][0] - now) if self.held else FOREVER, max_wait)
+        held = self.registry.next_held()
+        wait = min(self.timetable.fire_at - AHEAD - now, self._next_tick - time.monotonic(), self.retry_at - now,
+                   (held - now) if held is not None else FOREVER, max_wait)
         if wait > 0 and not self._stop_requested:
             self.wake.wait(wait)
         self.wake.clear()
 
     def _round(self):
-        self._release_held()
+        self.dispatcher.release_held()
         close_old_connections()
-        self._record_finished()
+        self._followed(self.endings.record(start_waiting=self.started))
         if time.monotonic() >= self._next_tick or time.time() >= self.retry_at:
             self._next_tick = time.monotonic() + self.tick
             self._tick()
         deferred = {}
-        if self.scheduler.due or time.time() >= self._fire_at - AHEAD:
+        if self.timetable.is_due():
             try:
-                deferred = self._process_due()
+                deferred = self.timetable.process_due()
             except DatabaseError as exc:
                 # The job store was not updated for these fires: they come again on the next round.
-                self.fires, self.engine_due = [], []
-                self._fire_at = time.time() + self.tick
-                self._db_trouble("reading due jobs", exc)
+                self.timetable.drop_fires()
+                self.trouble.failed("reading due jobs", exc)
                 return
-            self._db_ok("reading due jobs")
+            self.trouble.ok("reading due jobs")
         self._flush(deferred)
-        self._release_held()
-
-    def _process_due(self):
-        self.store.begin_deferring()
-        try:
-            following = self.scheduler.process_due(AHEAD, self._on_fire)
-        finally:
-            deferred = self.store.end_deferring()
-        self._fire_at = following.timestamp() if following is not None else FOREVER
-        return deferred
-
-    def _on_fire(self, job, due):
-        if job.id.startswith(ENGINE_JOB_PREFIX):
-            self.engine_due.append((job.id, due.last))
-        else:
-            self.fires.append((job, due))
+        self.dispatcher.release_held()
 
     def _flush(self, deferred):
         """Start what is due, in batches: a small first batch so the first runs start within milliseconds
         of their slot even in a burst, then larger ones. Each batch is one transaction holding its starts
         and its jobs' new next run times, so a failed batch leaves its fires due (they fire again on the
         next round) and loses nothing."""
-        fires, self.fires = self.fires, []
-        starts, self.starts = self.starts + self._chain_requests(), []
+        timetable = self.timetable
+        starts, self.starts = self.starts + timetable.chain_requests(self.chain_from), []
         claims, self.claims, self.chain_from = self.claims, [], []
-        if not (deferred or fires or starts or claims):
+        requests = timetable.take_fires(timezone.now()) + starts
+        if not (deferred or requests or claims):
             return
-        now = timezone.now()
-        requests = [self._fire_request(job, due, now) for job, due in fires] + starts
         first = FIRST_BATCH
         batches = [requests[:first]] + [requests[i:i + BATCH] for i in range(first, len(requests), BATCH)]
         for number, batch in enumerate(batches):
             if number:
                 # The first batch waits for its slot (at most AHEAD); it must not also wait for the
                 # later batches to be written, which can take longer on a busy machine.
-                self._release_held(wait=True)
-            jobs = [deferred.pop(r.task_id) for r in batch if r.fired and r.task_id in deferred]
+                self.dispatcher.release_held(wait=True)
+            fired = [deferred.pop(r.task_id) for r in batch if r.fired and r.task_id in deferred]
             if number == 0:
-                jobs += deferred.values()  # the engine's own jobs
+                fired += deferred.values()  # the engine's own jobs
             try:
                 with transaction.atomic():
-                    self.store.write_deferred(jobs)
-                    plan = self._start_requests(batch, claims if number == 0 else (), timezone.now())
+                    timetable.store.write_deferred(fired)
+                    plan = self.starter.plan(batch, claims if number == 0 else (), timezone.now())
             except DatabaseError as exc:
                 # Nothing of this batch was written: its fires are still due in the job store, its queued
                 # runs still queued; other starts are kept for the next round.
-                self._db_trouble("starting runs", exc)
+                self.trouble.failed("starting runs", exc)
                 self.starts = [r for later in batches[number:] for r in later if not r.fired] + self.starts
-                self._fire_at = min(self._fire_at, time.time() + self.tick)
-                self.engine_due = []
+                timetable.look_again_in(self.tick)
+                timetable.drop_engine_jobs()
                 return
-            self._carry_out(plan)
-        self._db_ok("starting runs")
-        for job_id, slot in self.engine_due:
-            self._run_engine_job(job_id, slot)
-        self.engine_due = []
+            self.dispatcher.carry_out(plan)
+            self._followed(plan)
+        self.trouble.ok("starting runs")
+        timetable.run_engine_jobs()
 
-    def _fire_request(self, job, due, now):
-        row = self.rows.get(self.sync.pks.get(job.id))
-        # A fire a few seconds late is the engine's own latency (a busy or locked database), not a slot
-        # missed while the scheduler was down: task_misfire_grace 0 must not skip it.
-        grace = max(row.grace if row is not None else 0, LIVE_LATENESS)
-        slot, rest = policy.split(due, grace, now)
-        return StartRequest(job.id, Trigger.SCHEDULE, slot=slot, missed=rest,
-                            next_run_time=job.next_run_time, set_next=True, fired=True)
-
-    def _record_finished(self):
-        batch = self.unrecorded
-        try:
-            while True:
-                batch.append(self.finished.get_nowait())
-        except queue.Empty:
-            pass
-        if not batch:
-            return
-        try:
-            with transaction.atomic():
-                plan = self._end_batch(batch, timezone.now())
-        except DatabaseError as exc:
-            self.unrecorded = batch
-            self._db_trouble("recording ended runs", exc)
-            return
-        self._db_ok("recording ended runs")
-        self.unrecorded = []
-        self._forget(batch)
-        self._carry_out(plan)
+    def _followed(self, plan):
+        """What a carried-out plan leaves for the next rounds: chains to consider, the next retry's time."""
+        if plan is not None:
+            self.chain_from.extend(plan.chain_from)
+            self.retry_at = min(self.retry_at, plan.retry_at)
 
     def _tick(self):
         """The poll: configuration marker, queued runs to claim, stop requests, heartbeat."""
         try:
             version, queued, stops = bk.poll(self.worker)
-            if version != self.version or time.monotonic() >= self._next_resync:
-                self._resync(version)
-            now = timezone.now()
-            due, later = [], FOREVER
-            for pk, not_before in queued:
-                if not_before is None or not_before <= now:
-                    due.append(pk)
-                else:
-                    later = min(later, not_before.timestamp())
-            self.claims = due
-            self.retry_at = later
-            for pk, who in stops:
-                if pk in self.running and pk not in self.stopping:
-                    log.info("Stopping execution %s of task %s, as %s asked", pk, self.running[pk].task.task_id, who)
-                    self._stop(pk, f"requested by {who}", who=who)
+            self.timetable.follow(version)
+            self.claims, self.retry_at = policy.due_claims(queued, timezone.now())
+            self.dispatcher.stop_requested(stops)
         except DatabaseError as exc:
-            self._db_trouble("polling", exc)
+            self.trouble.failed("polling", exc)
             return
-        self._db_ok("polling")
+        self.trouble.ok("polling")
         if time.monotonic() >= self._next_heartbeat:
             self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
             recovery.write_heartbeat(self.worker, self._started_at)
             self._check_lock()
-
-    def _resync(self, version):
-        full = time.monotonic() >= self._next_resync
-        rows = jobs.load_rows()
-        now = timezone.now()
-        if full:
-            self._next_resync = time.monotonic() + self.resync_every
-            stored = self.store.stored_next_run_times()
-            for job_id in [j for j in self.sync.jobs if j not in stored]:
-                self.sync.jobs.pop(job_id)  # a job row deleted behind our back (admin): written again
-            changed = None
-        else:
-            changed = {pk for pk, row in rows.items() if self.rows.get(pk) != row}
-        added, removed = self.sync.apply(rows, changed, now)
-        gone = len(self.rows.keys() - rows.keys())
-        self.rows = rows
-        self.dependents = jobs.chain_dependents(rows)
-        if version != self.version:
-            slog.info("Configuration version %s: %d task(s) changed, %d deleted; %d job(s) written, %d removed",
-                      version, len(changed) if changed is not None else len(rows), gone, added, removed)
-        self.version = version
 
     def _check_lock(self):
         if self.lock.still_held():
@@ -371,26 +284,3 @@ class SchedulerEngine(DispatchMixin, ShutdownMixin):
             self.request_stop()
             return
         log.info("Scheduler lock taken again")
-
-    def _db_trouble(self, what, exc):
-        if what not in self._db_failing:
-            log.warning("Database trouble while %s (%s); retrying on the next tick", what, exc)
-            self._db_failing.add(what)
-        try:
-            connection.close_if_unusable_or_obsolete()
-        except Exception:
-            pass
-
-    def _db_ok(self, what):
-        if what in self._db_failing:
-            self._db_failing.discard(what)
-            log.info("Database available again for %s", what)
-
-    # The engine's own jobs.
-
-    def _run_engine_job(self, job_id, slot):
-        if job_id != HOUSEKEEPING_JOB_ID:
-            return
-        if self._housekeeping is not None and self._housekeeping.is_alive():
-            return
-        self._housekeeping = run_in_background(self.scheduler, job_id, slot)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tasks_app.logger_helper import make_file_handler
+from tasks_app.logs.setup import make_file_handler
 
 _loggers: dict[str, logging.Logger] = {}
 _lock = threading.Lock()

@@ -1,13 +1,15 @@
 from .apikey import ApiKey
 from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
-from .task import OverlapPolicy, Task, TaskStatus
+from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
 
 __all__ = [
     "ApiKey",
     "ConfigVersion",
     "ExecutionStatus",
+    "NEVER_RUN",
     "OverlapPolicy",
+    "TASK_STATES",
     "Task",
     "TaskExecution",
     "TaskStatus",

@@ -1,4 +1,8 @@
-"""One run of a task: queued, running, then finished with a status, times and a return code."""
+"""One run of a task: queued, running, then finished with a status, times and a return code; its captured
+output is a file, read here for the pages, the API and the notifications."""
+import os
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -82,6 +86,10 @@ class TaskExecution(models.Model):
     def __str__(self):
         return f"{self.task_id}#{self.execution_id} {self.status}"
 
+    def limits_summary(self) -> str:
+        """The run's limits for people: "memory 2 GiB, processes 512, open files 1024 (cgroup-v1)"."""
+        return describe_limits(self.limits)
+
     @property
     def is_active(self):
         return self.status in ExecutionStatus.active()
@@ -89,6 +97,77 @@ class TaskExecution(models.Model):
     @property
     def output_path(self):
         """Captured stdout and stderr live in a file, not in the database."""
-        from django.conf import settings
-
         return settings.EXECUTION_OUTPUT_DIR / str(self.task_id) / f"{self.execution_id}.out"
+
+    def read_output(self, tail_lines: int | None = None) -> str:
+        """The captured output ('' if none), or only its last `tail_lines` lines."""
+        try:
+            with open(self.output_path, "rb") as f:
+                data = f.read() if tail_lines is None else _last_lines(f, tail_lines)
+        except (FileNotFoundError, IsADirectoryError):
+            return ""
+        return data.decode("utf-8", errors="replace")
+
+    def output_tail(self, *, lines: int | None = None, max_bytes: int | None = None) -> tuple[str, bool]:
+        """(text, cut): the end of the captured output as a page or the API shows it, at most `lines` lines or
+        `max_bytes` bytes, and whether older output was left out."""
+        if lines is not None:
+            text = self.read_output(tail_lines=lines + 1)
+            kept = text.splitlines()
+            if len(kept) > lines:
+                return "\n".join(kept[-lines:]), True
+            return text, False
+        if max_bytes is None:
+            return self.read_output(), False
+        try:
+            with open(self.output_path, "rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - max_bytes))
+                data = f.read(max_bytes)
+        except (FileNotFoundError, IsADirectoryError):
+            return "", False
+        return data.decode("utf-8", errors="replace"), size > max_bytes
+
+
+_BLOCK = 64 * 1024
+
+
+def size_text(number: int) -> str:
+    """268435456 -> "256 MiB"."""
+    for unit, size in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
+        if number >= size:
+            value = number / size
+            return f"{value:g} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{number} bytes"
+
+
+LIMIT_NAMES = ("memory", "cpu", "processes", "file_size", "open_files")
+
+
+def limit_text(name: str, value: int) -> str:
+    if name in ("memory", "file_size"):
+        return size_text(value)
+    return f"{value} s" if name == "cpu" else str(value)
+
+
+def describe_limits(record: dict | None) -> str:
+    """An execution's `limits` record ({"mechanism": ..., "memory": bytes, ...}) for people; "" for none."""
+    if not record:
+        return ""
+    parts = [f"{name.replace('_', ' ')} {limit_text(name, record[name])}" for name in LIMIT_NAMES if record.get(name)]
+    return f"{', '.join(parts) or 'none'} ({record.get('mechanism', '?')})"
+
+
+def _last_lines(f, lines: int) -> bytes:
+    if lines <= 0:
+        return b""
+    end = f.seek(0, os.SEEK_END)
+    pos, data = end, b""
+    # A trailing newline ends the last line; it does not start another one.
+    wanted = lines + 1 if end and os.pread(f.fileno(), 1, end - 1) == b"\n" else lines
+    while pos > 0 and data.count(b"\n") < wanted:
+        step = min(_BLOCK, pos)
+        pos -= step
+        data = os.pread(f.fileno(), step, pos) + data
+    parts = data.split(b"\n")
+    return b"\n".join(parts[-wanted:]) if len(parts) > wanted else data

@@ -1,24 +1,52 @@
-"""A task's configuration (mirrored to conf/tasks.json) and its runtime status (task_status.json)."""
-from django.core.validators import RegexValidator
+"""A task's configuration (mirrored to conf/tasks.json), its runtime status (task_status.json), and the rules
+every page, the API and the admin ask them: its state, its last result, when it fires next."""
+import zoneinfo
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-TASK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-task_id_validator = RegexValidator(
-    TASK_ID_PATTERN, _("Use 1 to 64 letters, digits, '-' or '_'."), code="invalid_task_id"
-)
+from tasks_app import cron
+from tasks_app.definition.fields import OverlapPolicy, default_log_path, task_id_validator
+
+from .execution import ExecutionStatus
+
+TASK_STATES = ("running", "idle", "disabled")
+NEVER_RUN = "never"  # the last-result filter's value for a task that has not run yet
 
 
-class OverlapPolicy(models.TextChoices):
-    SKIP = "skip", _("Skip the new run")
-    QUEUE = "queue", _("Queue it after the current run")
-    REPLACE = "replace", _("Stop the current run, start the new one")
-    ALLOW = "allow", _("Run both at once")
+class TaskQuerySet(models.QuerySet):
+    """The filters of the task list, the same on the pages, in the API and in the admin."""
+
+    def in_state(self, state):
+        """Tasks in `state` (one of TASK_STATES: running while an execution runs, else idle or disabled);
+        empty: all."""
+        if state == "running":
+            return self.filter(status__running=True)
+        if state in ("idle", "disabled"):
+            return self.filter(task_enabled=state == "idle").exclude(status__running=True)
+        return self
+
+    def last_result(self, last):
+        """Tasks whose last run ended with `last` (an ExecutionStatus value), or that never ran (NEVER_RUN);
+        empty: all."""
+        if last == NEVER_RUN:
+            return self.filter(Q(status__isnull=True) | Q(status__last_status=""))
+        if last in ExecutionStatus.values:
+            return self.filter(status__last_status=last)
+        return self
+
+    def search(self, text):
+        """Tasks with `text` in their id, name or description (case-insensitive); empty: all."""
+        if not text:
+            return self
+        return self.filter(Q(task_id__icontains=text) | Q(task_name__icontains=text) | Q(task_desc__icontains=text))
 
 
 class Task(models.Model):
-    # The document's fields, with its names and defaults.
+    # The fields of the field table (definition/fields.py), with their names and defaults.
     task_id = models.CharField(max_length=64, unique=True, validators=[task_id_validator])
     task_name = models.CharField(max_length=200)
     task_desc = models.TextField(blank=True, default="")
@@ -41,6 +69,8 @@ class Task(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = TaskQuerySet.as_manager()
+
     class Meta:
         ordering = ["task_id"]
         constraints = [
@@ -57,18 +87,55 @@ class Task(models.Model):
 
     @property
     def log_path(self):
-        """The task log as given, or the document's default `logs/task_{task_id}.log`."""
-        return self.task_log or f"logs/task_{self.task_id}.log"
+        """The task log as given, or the default `logs/task_{task_id}.log`."""
+        return self.task_log or default_log_path(self.task_id)
 
     @property
     def timezone_name(self):
-        from django.conf import settings
-
         return self.task_timezone or settings.TIME_ZONE
+
+    def next_fire_times(self, count=5, after=None) -> list:
+        """The next `count` times the schedule fires after `after` (default: now), as aware UTC datetimes; none
+        for a disabled task, a chain task, or a schedule or zone stored before the loader refused it.
+        OverflowError when `after` is too far in the future."""
+        if not self.task_enabled or not self.task_schedule:
+            return []
+        try:
+            return cron.next_fire_times(self.task_schedule, self.timezone_name, after or timezone.now(), count)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):  # CronError is a ValueError
+            return []
+
+    def next_run_time(self, after=None):
+        """When the scheduler next starts the task on its own (aware UTC), or None."""
+        times = self.next_fire_times(1, after)
+        return times[0] if times else None
+
+    def store_next_run(self):
+        """Keep next_run_time() in the task's status row, so a list of thousands of tasks needs no cron."""
+        status, _created = TaskStatus.objects.get_or_create(task=self)
+        status.next_run_time = self.next_run_time()
+        status.save(update_fields=["next_run_time", "updated_at"])
+
+    @property
+    def current_status(self):
+        """The task's TaskStatus row, or None before the scheduler or a service has written one (no query when
+        the row came with select_related)."""
+        try:
+            return self.status
+        except TaskStatus.DoesNotExist:
+            return None
+
+    @property
+    def state(self):
+        """running while an execution runs, else idle or disabled."""
+        status = self.current_status
+        if status is not None and status.running:
+            return "running"
+        return "idle" if self.task_enabled else "disabled"
 
 
 class TaskStatus(models.Model):
-    """What the document keeps in conf/task_status.json: runtime state, never part of the configuration."""
+    """A task's runtime state (what export writes to task_status.json), never part of its configuration."""
 
     task = models.OneToOneField(Task, on_delete=models.CASCADE, primary_key=True, related_name="status")
     running = models.BooleanField(default=False)
@@ -78,7 +145,9 @@ class TaskStatus(models.Model):
     last_status = models.CharField(max_length=10, blank=True, default="")
     last_start_time = models.DateTimeField(null=True, blank=True)
     last_end_time = models.DateTimeField(null=True, blank=True)
-    # Stored so that listing thousands of tasks needs no cron computation per row.
+    # Task.next_run_time() kept here, so that listing thousands of tasks needs no cron computation per row.
+    # Written when the task is saved (Task.store_next_run) and by the engine after each fire; APScheduler keeps
+    # its own copy in its job store to find due jobs (docs/architecture.md says why both).
     next_run_time = models.DateTimeField(null=True, blank=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -16,18 +16,18 @@ class NothingRunning(Exception):
     pass
 
 
-def run_now(task, *, actor: str, door: str):
+def run_now(task, *, actor: str, via: str):
     """Queue a manual execution of `task`; returns the TaskExecution (status queued).
 
     A disabled task can be run this way too: disabling stops the schedule, not the operator."""
     execution = TaskExecution.objects.create(
         task=task, status=ExecutionStatus.QUEUED, trigger=Trigger.MANUAL, requested_by=actor, worker="",
     )
-    log.info("Task %s: run requested by %s via %s (execution %s)", task.task_id, actor, door, execution.pk)
+    log.info("Task %s: run requested by %s via %s (execution %s)", task.task_id, actor, via, execution.pk)
     return execution
 
 
-def stop_task(task, *, actor: str, door: str):
+def stop_task(task, *, actor: str, via: str):
     """Ask the scheduler to stop the task's running execution(s) and cancel pending retries and queued
     runs. Returns the executions concerned; raises NothingRunning if there is none."""
     now = timezone.now()
@@ -45,7 +45,7 @@ def stop_task(task, *, actor: str, door: str):
     if not running and not cancelled:
         raise NothingRunning(f"task {task.task_id} has no running or queued execution")
     log.info("Task %s: stop requested by %s via %s (running %s, cancelled queued %s)", task.task_id, actor,
-             door, running or "none", queued if cancelled else "none")
+             via, running or "none", queued if cancelled else "none")
     return list(TaskExecution.objects.filter(pk__in=running + queued).order_by("-execution_id"))
 
 

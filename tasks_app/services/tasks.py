@@ -1,36 +1,30 @@
 """Use cases that change tasks. Pages, API, admin and commands all call these, so each change is
 validated by TaskLoader, bumps the scheduler's change marker, mirrors conf/tasks.json (after a backup)
-and is logged with who made it through which door ("admin", "api", "web", "import", "restore", "cli").
+and is logged with who made it and where it came from, the `via` ("admin", "api", "web", "import", "restore",
+"cli").
 """
 import logging
 
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import cron
-from ..config_files import mirror_tasks_file
-from ..domain import TASK_FIELDS
-from ..loader import TaskLoader, TaskValidationError, show
-from ..models import ConfigVersion, Task, TaskStatus
+from ..conffile.mirror import mirror_tasks_file
+from ..definition.fields import FIELD, TASK_FIELDS, task_to_dict
+from ..definition.loader import TaskLoader, TaskValidationError, show
+from ..models import ConfigVersion, Task
 
 log = logging.getLogger("SchedulerEngine")
-DOORS = ("admin", "api", "web", "import", "restore", "cli")
+SOURCES = ("admin", "api", "web", "import", "restore", "cli")  # the values of `via`
 
 
-def task_data(task) -> dict:
-    """A task's configuration in the document's field names and order."""
-    return {name: getattr(task, name) for name in TASK_FIELDS}
-
-
-def create_task(data: dict, *, actor: str, door: str):
-    """Validate `data` (the document's field names) and create the Task. Raises loader.TaskValidationError."""
-    _check_door(door)
+def create_task(data: dict, *, actor: str, via: str):
+    """Validate `data` (a dict of the task's fields) and create the Task. Raises loader.TaskValidationError."""
+    _check_via(via)
     try:
         with transaction.atomic():
             cleaned = TaskLoader().clean(data)
             task = Task.objects.create(**cleaned)
-            _store_next_run(task)
+            task.store_next_run()
             ConfigVersion.bump()
     except IntegrityError:
         # Two requests created the same id at once; the loser gets the loader's message, not a 500.
@@ -38,20 +32,20 @@ def create_task(data: dict, *, actor: str, door: str):
             message = _("A task with task_id %(value)s already exists.") % {"value": show(data.get("task_id"))}
             raise TaskValidationError({"task_id": [str(message)]}) from None
         raise
-    log.info("Task %s created by %s via %s: %s", task.task_id, actor, door, _summary(cleaned))
-    _mirror_after_commit(actor, door)
+    log.info("Task %s created by %s via %s: %s", task.task_id, actor, via, _summary(cleaned))
+    _mirror_after_commit(actor, via)
     return task
 
 
-def update_task(task, data: dict, *, actor: str, door: str, partial: bool = False):
+def update_task(task, data: dict, *, actor: str, via: str, partial: bool = False):
     """Validate and apply `data` to `task` (a models.Task). Raises loader.TaskValidationError.
     partial=True changes only the fields given; otherwise missing fields take their defaults (a PUT)."""
-    _check_door(door)
+    _check_via(via)
     with transaction.atomic():
         # Read the row again under a lock: a partial update merges with what is stored now, not with
         # what the caller loaded a while ago.
         current = Task.objects.select_for_update().get(pk=task.pk)
-        before = task_data(current)
+        before = task_to_dict(current)
         merged = {**before, **data} if partial else dict(data)
         merged.setdefault("task_id", current.task_id)
         cleaned = TaskLoader().clean(merged, instance_id=current.task_id)
@@ -60,20 +54,20 @@ def update_task(task, data: dict, *, actor: str, door: str, partial: bool = Fals
             for name in changed:
                 setattr(current, name, cleaned[name])
             current.save()
-            _store_next_run(current)
+            current.store_next_run()
             ConfigVersion.bump()
     _copy_into(task, current)
     if not changed:
-        log.info("Task %s saved by %s via %s without changes", task.task_id, actor, door)
+        log.info("Task %s saved by %s via %s without changes", task.task_id, actor, via)
         return task
-    log.info("Task %s updated by %s via %s: %s", task.task_id, actor, door, _changes(before, cleaned, changed))
-    _mirror_after_commit(actor, door)
+    log.info("Task %s updated by %s via %s: %s", task.task_id, actor, via, _changes(before, cleaned, changed))
+    _mirror_after_commit(actor, via)
     return task
 
 
-def delete_task(task, *, actor: str, door: str):
+def delete_task(task, *, actor: str, via: str):
     """Delete a task and its history. Refused (TaskValidationError on task_dependencies) while others depend on it."""
-    _check_door(door)
+    _check_via(via)
     with transaction.atomic():
         dependents = dependents_of(task.task_id)
         if dependents:
@@ -83,13 +77,13 @@ def delete_task(task, *, actor: str, door: str):
         task_id = task.task_id
         Task.objects.filter(pk=task.pk).delete()
         ConfigVersion.bump()
-    log.info("Task %s deleted by %s via %s", task_id, actor, door)
-    _mirror_after_commit(actor, door)
+    log.info("Task %s deleted by %s via %s", task_id, actor, via)
+    _mirror_after_commit(actor, via)
 
 
-def set_enabled(task, enabled: bool, *, actor: str, door: str):
+def set_enabled(task, enabled: bool, *, actor: str, via: str):
     """Enable or disable a task; nothing is written when it is already in that state."""
-    _check_door(door)
+    _check_via(via)
     if not isinstance(enabled, bool):
         message = _("task_enabled must be true or false, got %(value)s.") % {"value": show(enabled)}
         raise TaskValidationError({"task_enabled": [str(message)]})
@@ -99,12 +93,12 @@ def set_enabled(task, enabled: bool, *, actor: str, door: str):
         if changed:
             current.task_enabled = enabled
             current.save(update_fields=["task_enabled", "updated_at"])
-            _store_next_run(current)
+            current.store_next_run()
             ConfigVersion.bump()
     _copy_into(task, current)
     if changed:
-        log.info("Task %s %s by %s via %s", task.task_id, "enabled" if enabled else "disabled", actor, door)
-        _mirror_after_commit(actor, door)
+        log.info("Task %s %s by %s via %s", task.task_id, "enabled" if enabled else "disabled", actor, via)
+        _mirror_after_commit(actor, via)
     return task
 
 
@@ -118,22 +112,6 @@ def dependents_of(task_id: str) -> list:
     return [other for other, deps in candidates.values_list("task_id", "task_dependencies") if task_id in (deps or [])]
 
 
-def next_run_time(task, after=None):
-    """When the scheduler will next start `task` on its own: None when disabled or a chain task."""
-    if not task.task_enabled or not task.task_schedule:
-        return None
-    try:
-        return cron.next_fire_after(task.task_schedule, task.timezone_name, after or timezone.now())
-    except (cron.CronError, ValueError):
-        return None  # a row written before validation tightened; the loader refuses it on the next save
-
-
-def _store_next_run(task):
-    status, _created = TaskStatus.objects.get_or_create(task=task)
-    status.next_run_time = next_run_time(task)
-    status.save(update_fields=["next_run_time", "updated_at"])
-
-
 def _copy_into(target, source):
     """Give the caller's instance the stored values, so it does not hold stale fields after the call."""
     if target is source:
@@ -142,22 +120,22 @@ def _copy_into(target, source):
         setattr(target, field.attname, getattr(source, field.attname))
 
 
-def _mirror_after_commit(actor, door):
-    transaction.on_commit(lambda: _mirror(actor, door))
+def _mirror_after_commit(actor, via):
+    transaction.on_commit(lambda: _mirror(actor, via))
 
 
-def _mirror(actor, door):
+def _mirror(actor, via):
     try:
-        mirror_tasks_file(actor=actor, door=door)
+        mirror_tasks_file(actor=actor, via=via)
     except Exception:
         # The database holds the change already; a failed mirror must be visible in sys.log, and the next
         # change (or export_tasks) writes the file again.
-        log.exception("conf/tasks.json could not be rewritten after a change by %s via %s", actor, door)
+        log.exception("conf/tasks.json could not be rewritten after a change by %s via %s", actor, via)
 
 
-def _check_door(door):
-    if door not in DOORS:
-        raise ValueError(f"door must be one of {', '.join(DOORS)}, got {door!r}")
+def _check_via(via):
+    if via not in SOURCES:
+        raise ValueError(f"via must be one of {', '.join(SOURCES)}, got {via!r}")
 
 
 def _summary(cleaned):
@@ -169,15 +147,16 @@ def _summary(cleaned):
 
 
 def _changes(before, after, changed):
-    """Changed field names; for task_env the keys added, removed and changed, never the values (secrets)."""
+    """Changed field names, never values; for a secret mapping (task_env) also the keys added, removed and
+    changed."""
     out = []
     for name in changed:
-        if name == "task_env":
-            old, new = before[name] or {}, after[name] or {}
+        old, new = before[name] or {}, after[name] or {}
+        if FIELD[name].secret and isinstance(old, dict) and isinstance(new, dict):
             keys = [f"+{k}" for k in sorted(new.keys() - old.keys())]
             keys += [f"-{k}" for k in sorted(old.keys() - new.keys())]
             keys += [f"~{k}" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
-            out.append(f"task_env ({' '.join(keys)})")
+            out.append(f"{name} ({' '.join(keys)})")
         else:
             out.append(name)
     return "changed " + ", ".join(out)

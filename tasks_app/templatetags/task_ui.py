@@ -9,7 +9,7 @@ from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 
-from tasks_app import roles, task_state
+from tasks_app import roles
 from tasks_app.web import status as statuses
 
 register = template.Library()
@@ -26,18 +26,6 @@ def status_badge(status):
         '<span class="badge text-bg-{} {} status-badge" data-status="{}">{}</span>', style, text, status,
         statuses.word(status),
     )
-
-
-@register.filter
-def state_of(task):
-    """running / idle / disabled, from the stored runtime status (no query when select_related)."""
-    return task_state.state_of(task)
-
-
-@register.filter
-def status_of(task):
-    """The task's TaskStatus row or None."""
-    return task_state.status_of(task)
 
 
 @register.filter

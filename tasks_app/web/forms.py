@@ -1,5 +1,5 @@
-"""The task form of /tasks/new and /tasks/{id}/edit. Fields are the document's; the rules are TaskLoader's,
-called from clean() so the page shows exactly the messages the API gives."""
+"""The task form of /tasks/new and /tasks/{id}/edit. Its fields come from the field table; the rules are
+TaskLoader's, called from clean() so the page shows exactly the messages the API gives."""
 import zoneinfo
 from functools import lru_cache
 
@@ -9,8 +9,9 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from tasks_app.loader import TaskLoader, TaskValidationError, add_errors_to_form
-from tasks_app.models import OverlapPolicy, Task
+from tasks_app.definition import fields as table
+from tasks_app.definition.loader import TaskLoader, TaskValidationError, add_errors_to_form
+from tasks_app.models import Task
 
 from .layout import Collapsible
 from .scripts import script_choices
@@ -66,31 +67,37 @@ class DependencyField(forms.MultipleChoiceField):
         pass
 
 
-class TaskForm(forms.Form):
-    task_id = forms.CharField(label=_("Task ID"), help_text=_("Letters, digits, '-' or '_'; cannot be changed later."))
-    task_name = forms.CharField(label=_("Name"), max_length=200)
-    task_desc = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    task_enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
-    task_schedule = forms.CharField(
-        label=_("Schedule (cron)"), required=False, max_length=200, widget=CronWidget(),
-        help_text=_("Five fields: minute hour day-of-month month day-of-week. Empty only for a task that runs after its dependencies."),
-    )
-    task_timezone = forms.ChoiceField(label=_("Time zone"), required=False, widget=FastSelect)
-    task_exec = forms.ChoiceField(label=_("Script"))
-    task_env = KeyValueField(label=_("Parameters (environment variables)"), required=False)
-    task_timeout = forms.IntegerField(label=_("Timeout (seconds)"), required=False, help_text=_("Empty for no limit."))
-    task_retry = forms.IntegerField(label=_("Retries"), initial=0, required=False)
-    task_retry_interval = forms.IntegerField(label=_("Seconds between retries"), initial=60, required=False)
-    task_overlap = forms.ChoiceField(label=_("If the previous run is still running"), choices=OverlapPolicy.choices, initial=OverlapPolicy.SKIP)
-    task_misfire_grace = forms.IntegerField(
-        label=_("Misfire grace (seconds)"), initial=60, required=False,
-        help_text=_("A run missed while the scheduler was down still starts if it is at most this late."),
-    )
-    task_log = forms.CharField(label=_("Log file"), required=False, max_length=500, help_text=_("Default: logs/task_{task_id}.log"))
-    task_dependencies = DependencyField(
-        label=_("Runs after"), required=False,
-        help_text=_("The task runs when all of these have succeeded. Hold Ctrl (⌘) to choose several."),
-    )
+def page_field(field):
+    """The form field of a task field: label, help, default and length from the field table; the widget by its
+    kind, or the page's own for the few shown their own way. None for task_notify (the notify_ fields)."""
+    options = {"label": field.label, "required": field.required, "help_text": field.help}
+    if field.name == "task_notify":
+        return None
+    if field.name == "task_desc":
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), **options)
+    if field.name == "task_schedule":
+        return forms.CharField(max_length=field.max_length, widget=CronWidget(), **options)
+    if field.name in ("task_exec", "task_timezone"):  # choices (the scripts on disk, the zones) set per form
+        return forms.ChoiceField(widget=FastSelect if field.name == "task_timezone" else None, **options)
+    if field.kind == table.INTEGER:
+        return forms.IntegerField(initial=field.default, **{**options, "required": False})
+    if field.kind == table.BOOLEAN:
+        return forms.BooleanField(initial=field.default, **{**options, "required": False})
+    if field.kind == table.CHOICE:
+        return forms.ChoiceField(choices=field.choices.choices, initial=field.default, **{**options, "required": True})
+    if field.kind == table.TEXT_MAP:  # rows of name and value: the table's help is about the JSON form
+        return KeyValueField(**{**options, "help_text": ""})
+    if field.kind == table.ID_LIST:
+        return DependencyField(**{**options, "help_text": _(
+            "The task runs when all of these have succeeded. Hold Ctrl (⌘) to choose several.")})
+    if field.kind == table.OBJECT:
+        return forms.JSONField(**options)
+    return forms.CharField(max_length=field.max_length, **options)
+
+
+class BaseTaskForm(forms.Form):
+    """The fields of the field table (TaskForm below adds them) plus task_notify as four fields of its own."""
+
     notify_on_success = forms.BooleanField(label=_("Notify on success"), required=False)
     notify_on_failure = forms.BooleanField(label=_("Notify on failure"), required=False)
     notify_email = forms.CharField(label=_("E-mail"), required=False, max_length=1000)
@@ -135,6 +142,24 @@ class TaskForm(forms.Form):
     def _helper(self):
         helper = FormHelper()
         helper.form_tag = False
+        advanced = Collapsible(
+            _("Advanced: timeout, retries, overlap, time zone, dependencies, notifications"),
+            Row(
+                Column("task_timeout", css_class="col-sm-4"),
+                Column("task_retry", css_class="col-sm-4"),
+                Column("task_retry_interval", css_class="col-sm-4"),
+            ),
+            Row(Column("task_overlap", css_class="col-md-6"), Column("task_misfire_grace", css_class="col-md-6")),
+            Row(Column("task_timezone", css_class="col-md-6"), Column("task_log", css_class="col-md-6")),
+            "task_dependencies",
+            HTML('<h3 class="h6 mt-3">{}</h3>'.format(_("Notifications"))),
+            Row(
+                Column(Field("notify_on_success", wrapper_class="form-switch"), css_class="col-sm-6"),
+                Column(Field("notify_on_failure", wrapper_class="form-switch"), css_class="col-sm-6"),
+            ),
+            Row(Column("notify_email", css_class="col-md-6"), Column("notify_webhook", css_class="col-md-6")),
+            css_id="advanced",
+        )
         helper.layout = Layout(
             Fieldset(
                 _("Task"),
@@ -144,44 +169,33 @@ class TaskForm(forms.Form):
             ),
             Fieldset(_("When"), "task_schedule"),
             Fieldset(_("What"), "task_exec", "task_env"),
-            Collapsible(
-                _("Advanced: timeout, retries, overlap, time zone, dependencies, notifications"),
-                Row(
-                    Column("task_timeout", css_class="col-sm-4"),
-                    Column("task_retry", css_class="col-sm-4"),
-                    Column("task_retry_interval", css_class="col-sm-4"),
-                ),
-                Row(Column("task_overlap", css_class="col-md-6"), Column("task_misfire_grace", css_class="col-md-6")),
-                Row(Column("task_timezone", css_class="col-md-6"), Column("task_log", css_class="col-md-6")),
-                "task_dependencies",
-                HTML('<h3 class="h6 mt-3">{}</h3>'.format(_("Notifications"))),
-                Row(
-                    Column(Field("notify_on_success", wrapper_class="form-switch"), css_class="col-sm-6"),
-                    Column(Field("notify_on_failure", wrapper_class="form-switch"), css_class="col-sm-6"),
-                ),
-                Row(Column("notify_email", css_class="col-md-6"), Column("notify_webhook", css_class="col-md-6")),
-                css_id="advanced",
-            ),
+            advanced,
         )
+        # A field new to the field table shows in the advanced part, before the notifications, until the page
+        # gives it a place of its own.
+        placed = {pointer.name for pointer in helper.layout.get_field_names()}
+        at = advanced.fields.index("task_dependencies") + 1
+        advanced.fields[at:at] = [name for name in self.fields if name not in placed]
         return helper
 
     def task_data(self):
-        """The form's values under the document's field names, typed as the loader expects."""
+        """The form's values under the fields' names, typed as the loader expects: text stripped, an empty number
+        or list at its default."""
         c = self.cleaned_data
-        data = {name: c.get(name) for name in (
-            "task_id", "task_name", "task_desc", "task_exec", "task_schedule", "task_timeout", "task_retry",
-            "task_retry_interval", "task_enabled", "task_log", "task_env", "task_dependencies", "task_timezone",
-            "task_overlap", "task_misfire_grace",
-        )}
+        data = {}
+        for field in table.FIELDS:
+            if field.name not in self.fields:
+                continue
+            value = c.get(field.name)
+            if field.kind in (table.ID, table.TEXT):
+                value = (value or "").strip()
+            elif value is None and not field.nullable and not field.required:
+                value = field.fresh_default()
+            elif field.kind in (table.TEXT_MAP, table.ID_LIST) and not value:
+                value = field.fresh_default()
+            data[field.name] = value
         if self.instance is not None:
             data["task_id"] = self.instance.task_id
-        for name in ("task_desc", "task_schedule", "task_log", "task_timezone"):
-            data[name] = (data[name] or "").strip()
-        for name, default in (("task_retry", 0), ("task_retry_interval", 60), ("task_misfire_grace", 60)):
-            if data[name] is None:
-                data[name] = default
-        data["task_env"] = data["task_env"] or {}
-        data["task_dependencies"] = data["task_dependencies"] or []
         notify = {"on_success": bool(c.get("notify_on_success")), "on_failure": bool(c.get("notify_on_failure"))}
         for key in ("email", "webhook"):
             value = (c.get(f"notify_{key}") or "").strip()
@@ -222,25 +236,21 @@ def form_field(field, message):
 
 
 def initial_from_task(task: Task) -> dict:
+    values = {name: getattr(task, name) for name in table.TASK_FIELDS if name != "task_notify"}
+    values["task_env"] = task.task_env or {}
+    values["task_dependencies"] = list(task.task_dependencies or [])
     notify = task.task_notify if isinstance(task.task_notify, dict) else {}
     return {
-        "task_id": task.task_id,
-        "task_name": task.task_name,
-        "task_desc": task.task_desc,
-        "task_enabled": task.task_enabled,
-        "task_schedule": task.task_schedule,
-        "task_timezone": task.task_timezone,
-        "task_exec": task.task_exec,
-        "task_env": task.task_env or {},
-        "task_timeout": task.task_timeout,
-        "task_retry": task.task_retry,
-        "task_retry_interval": task.task_retry_interval,
-        "task_overlap": task.task_overlap,
-        "task_misfire_grace": task.task_misfire_grace,
-        "task_log": task.task_log,
-        "task_dependencies": list(task.task_dependencies or []),
+        **values,
         "notify_on_success": bool(notify.get("on_success")),
         "notify_on_failure": bool(notify.get("on_failure")),
         "notify_email": notify.get("email", "") or "",
         "notify_webhook": notify.get("webhook", "") or "",
     }
+
+
+# The metaclass collects the fields given as class attributes: one per field of the table.
+TaskForm = type(BaseTaskForm)("TaskForm", (BaseTaskForm,), {
+    "__module__": __name__,
+    **{field.name: form for field in table.FIELDS if (form := page_field(field)) is not None},
+})

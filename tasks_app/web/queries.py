@@ -1,15 +1,13 @@
 """The pages' queries, written to stay fast with 10,000 tasks and a million executions:
 stored statuses (no cron per row), indexed orderings, and history pages without COUNT(*)."""
-import zoneinfo
-
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from tasks_app import cron, params, task_state
-from tasks_app.models import ExecutionStatus, Task
+from tasks_app import cron, params
+from tasks_app.models import NEVER_RUN, TASK_STATES, ExecutionStatus, Task
 
-LAST_RESULTS = [*ExecutionStatus.finished(), task_state.NEVER]
+LAST_RESULTS = [*ExecutionStatus.finished(), NEVER_RUN]
 # A page number beyond this is refused: its OFFSET would overflow SQLite's integers long before.
 MAX_PAGE = 1_000_000
 
@@ -17,9 +15,9 @@ MAX_PAGE = 1_000_000
 def filter_tasks(query, errors):
     """The task list for ?q= &state= &last=; a bad value is noted in `errors` (a params.Errors) and ignored."""
     text = errors.read(params.text, query, "q")
-    tasks = task_state.search(Task.objects.select_related("status"), (text or "").strip())
-    tasks = task_state.filter_state(tasks, errors.read(params.choice, query, "state", task_state.STATES))
-    tasks = task_state.filter_last_status(tasks, errors.read(params.choice, query, "last", LAST_RESULTS))
+    tasks = Task.objects.select_related("status").search((text or "").strip())
+    tasks = tasks.in_state(errors.read(params.choice, query, "state", TASK_STATES))
+    tasks = tasks.last_result(errors.read(params.choice, query, "last", LAST_RESULTS))
     return tasks.order_by("task_id")
 
 
@@ -36,19 +34,6 @@ def filter_executions(executions, query, errors, zone=None):
     if end:
         executions = executions.filter(Q(start_time__lt=end) | Q(start_time__isnull=True, queued_at__lt=end))
     return executions
-
-
-def next_times(task, count=5):
-    """The next fire times of an enabled, scheduled task, as aware datetimes in the task's zone."""
-    if not task.task_enabled or not task.task_schedule:
-        return []
-    zone_name = task.timezone_name
-    try:
-        zone = zoneinfo.ZoneInfo(zone_name)
-        times = cron.next_fire_times(task.task_schedule, zone_name, timezone.now(), count)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
-        return []
-    return [t.astimezone(zone) for t in times]
 
 
 def describe(expr):

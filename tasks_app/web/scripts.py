@@ -9,7 +9,7 @@ SCRIPT_LIMIT = 2000  # a chooser, not a file browser: stop listing after this ma
 
 
 def script_prefix() -> str:
-    """Paths are shown as the document writes them ("tasks/test_task.py") when the tasks folder is the
+    """Paths are shown as conf/tasks.json writes them ("tasks/test_task.py") when the tasks folder is the
     project's own; otherwise relative to the tasks folder."""
     tasks_dir = Path(settings.TASKS_DIR)
     return f"{tasks_dir.name}/" if tasks_dir.parent == Path(settings.BASE_DIR) else ""

@@ -1,4 +1,4 @@
-"""The pages, at the design document's routes, plus the small actions and fragments their scripts use."""
+"""The pages (/, /tasks/new, /tasks/{id}/view, ...), plus the small actions and fragments their scripts use."""
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 

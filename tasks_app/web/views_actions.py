@@ -1,7 +1,5 @@
 """Buttons that change state (POST only): run now, enable, disable, stop; and the cron preview the form asks for.
 A script asking for JSON gets JSON; a plain form post is redirected back with a message."""
-import zoneinfo
-
 from django.contrib import messages
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
@@ -38,7 +36,7 @@ class TaskActionView(RoleRequiredMixin, TaskMixin, View):
 class RunNowView(TaskActionView):
     def post(self, request, *args, **kwargs):
         task = self.get_task()
-        execution = run_now(task, actor=actor(request), door="web")
+        execution = run_now(task, actor=actor(request), via="web")
         log.info("%s asked to run task %s now (execution %s)", actor(request), task.task_id, execution.execution_id)
         url = reverse("execution_view", args=[task.task_id, execution.execution_id])
         if wants_json(request):
@@ -53,7 +51,7 @@ class SetEnabledView(TaskActionView):
 
     def post(self, request, *args, **kwargs):
         task = self.get_task()
-        set_enabled(task, self.enabled, actor=actor(request), door="web")
+        set_enabled(task, self.enabled, actor=actor(request), via="web")
         task.refresh_from_db()
         log.info("%s %s task %s", actor(request), "enabled" if self.enabled else "disabled", task.task_id)
         if wants_json(request):
@@ -70,7 +68,7 @@ class StopView(TaskActionView):
     def post(self, request, *args, **kwargs):
         task = self.get_task()
         try:
-            stopped = stop_task(task, actor=actor(request), door="web")
+            stopped = stop_task(task, actor=actor(request), via="web")
         except NothingRunning:
             if wants_json(request):
                 return json_error(_("Task %(id)s is not running.") % {"id": task.task_id}, status=409)
@@ -93,10 +91,8 @@ class CronPreviewView(RoleRequiredMixin, View):
             context["expr"] = expr = (params.text(request.GET, "expr") or "").strip()
             context["tz"] = tz_name = params.zone_name(request.GET, "tz", timezone.get_default_timezone_name())
             if expr:
-                cron.validate_expression(expr)
-                context["description"] = cron.describe(expr, get_language())
-                times = cron.next_fire_times(expr, tz_name, timezone.now(), 5)
-                context["times"] = [t.astimezone(zoneinfo.ZoneInfo(tz_name)) for t in times]
+                preview = cron.preview(expr, tz_name, timezone.now(), 5, get_language())
+                context["description"], context["times"] = preview.description, preview.times
         except params.ParamError as exc:
             context["error"] = exc.message
         except ValueError as exc:  # CronError names the field and the value

@@ -7,9 +7,10 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from tasks_app import log_lines, logtail, params
-from tasks_app.engine.output import read_output
-from tasks_app.loader_paths import task_log_file
+from tasks_app import params
+from tasks_app.definition.paths import task_log_file
+from tasks_app.logs import lines as log_lines
+from tasks_app.logs import tail as logtail
 from tasks_app.models import ExecutionStatus, TaskExecution
 
 from . import queries, status
@@ -51,19 +52,10 @@ class ExecutionDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
     def get_context_data(self, **kwargs):
         task = self.get_task()
         execution = get_object_or_404(TaskExecution, task=task, execution_id=self.kwargs["execution_id"])
-        output, output_lines_cut = read_output_tail(execution)
+        output, output_lines_cut = execution.output_tail(lines=OUTPUT_TAIL_LINES)
         return super().get_context_data(
             task=task, execution=execution, output=output, output_lines_cut=output_lines_cut, **kwargs
         )
-
-
-def read_output_tail(execution):
-    """(text, whether earlier lines were left out) of the run's captured stdout and stderr."""
-    text = read_output(execution, tail_lines=OUTPUT_TAIL_LINES + 1)
-    lines = text.splitlines()
-    if len(lines) > OUTPUT_TAIL_LINES:
-        return "\n".join(lines[-OUTPUT_TAIL_LINES:]), True
-    return text, False
 
 
 class LogPageView(RoleRequiredMixin, TaskMixin, TemplateView):
@@ -79,7 +71,7 @@ class LogPageView(RoleRequiredMixin, TaskMixin, TemplateView):
 
 
 class LogLinesView(RoleRequiredMixin, TaskMixin, View):
-    """JSON for the live tail, as the API's /logs answers it (see tasks_app.log_lines); a bad parameter is a
+    """JSON for the live tail, as the API's /logs answers it (see tasks_app.logs.lines); a bad parameter is a
     400 with {"errors": {parameter: message}}."""
 
     def get(self, request, *args, **kwargs):

@@ -1,4 +1,6 @@
 """Pages about tasks: the list (/), a task's page (/tasks/{id}/view), the form (new, edit) and delete."""
+import zoneinfo
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
@@ -7,9 +9,9 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from tasks_app import params, roles, task_state
-from tasks_app.loader import TaskValidationError
-from tasks_app.models import ExecutionStatus, Task
+from tasks_app import params, roles
+from tasks_app.definition.loader import TaskValidationError
+from tasks_app.models import TASK_STATES, ExecutionStatus, Task
 from tasks_app.services import tasks as task_services
 
 from . import charts, queries, status
@@ -39,7 +41,7 @@ class TaskListView(RoleRequiredMixin, TemplateView):
             filtering=filtering,
             any_task=filtering or page.paginator.count > 0,
             errors=errors,
-            states=status.choices(task_state.STATES),
+            states=status.choices(TASK_STATES),
             results=status.choices(ExecutionStatus.finished()),
             q=query.get("q", ""),
             state=query.get("state", ""),
@@ -58,7 +60,7 @@ class TaskDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
         found = {t.task_id: t for t in Task.objects.filter(task_id__in=deps).select_related("status")}
         return super().get_context_data(
             task=task,
-            next_times=queries.next_times(task, 5),
+            next_times=[t.astimezone(zoneinfo.ZoneInfo(task.timezone_name)) for t in task.next_fire_times(5)],
             description=queries.describe(task.task_schedule),
             dependencies=[(d, found.get(d)) for d in deps],
             dependents=task_services.dependents_of(task.task_id),
@@ -90,9 +92,9 @@ class TaskFormView(RoleRequiredMixin, TaskMixin, View):
         if form.is_valid():
             try:
                 if instance is None:
-                    task = task_services.create_task(form.task_data(), actor=actor(request), door="web")
+                    task = task_services.create_task(form.task_data(), actor=actor(request), via="web")
                 else:
-                    task = task_services.update_task(instance, form.task_data(), actor=actor(request), door="web")
+                    task = task_services.update_task(instance, form.task_data(), actor=actor(request), via="web")
             except TaskValidationError as exc:  # e.g. another user created the same id meanwhile
                 form.add_loader_errors(exc)
             else:
@@ -128,7 +130,7 @@ class TaskDeleteView(RoleRequiredMixin, TaskMixin, View):
         task = self.get_task()
         task_id = task.task_id
         try:
-            task_services.delete_task(task, actor=actor(request), door="web")
+            task_services.delete_task(task, actor=actor(request), via="web")
         except TaskValidationError as exc:  # e.g. other tasks still depend on it
             for field_messages in exc.errors.values():
                 for message in field_messages:

@@ -1,7 +1,10 @@
 """Fixtures for the admin and bootstrap tests: a private tasks folder and a logged-in superuser."""
+import json
 import logging
 
 import pytest
+
+from tasks_app.definition import fields as table
 
 from tests.loader.conftest import tasks_dir  # noqa: F401  (a private tasks folder with the shipped script)
 
@@ -14,8 +17,20 @@ def form_data(**overrides):
         "task_retry_interval": "60", "task_timezone": "", "task_overlap": "skip", "task_misfire_grace": "60",
         "task_log": "", "task_env": "{}", "task_dependencies": "[]", "task_notify": "{}",
     }
+    for field in table.FIELDS:  # any other field as the add page posts it at its default
+        if field.name not in data:
+            data[field.name] = posted_default(field)
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def posted_default(field):
+    """What a browser posts for a field the add page shows at its default (None: nothing, an unticked box)."""
+    if field.kind == table.BOOLEAN:
+        return "on" if field.default else None
+    if isinstance(field.default, (dict, list)):
+        return json.dumps(field.default)
+    return "" if field.default is None else str(field.default)
 
 
 @pytest.fixture
@@ -31,7 +46,7 @@ def make_task(tasks_dir):
     def make(task_id, **fields):
         data = {"task_id": task_id, "task_name": f"Task {task_id}", "task_exec": "tasks/test_task.py",
                 "task_schedule": "*/5 * * * *", **fields}
-        return create_task(data, actor="setup", door="cli")
+        return create_task(data, actor="setup", via="cli")
 
     return make
 

@@ -227,7 +227,7 @@ def test_the_run_now_action_queues_a_manual_execution(admin_client, make_task):
 def test_a_run_now_the_engine_refuses_is_shown_not_a_crash(admin_client, make_task, monkeypatch):
     from tasks_app.services import executions
 
-    def refuse(task, *, actor, door):
+    def refuse(task, *, actor, via):
         raise ValueError(f"task {task.task_id} is disabled")
 
     monkeypatch.setattr(executions, "run_now", refuse)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def task(db):
-    return create_task(simple_task("t1"), actor="test", door="cli")
+    return create_task(simple_task("t1"), actor="test", via="cli")
 
 
 def test_a_request_without_credentials_gets_401_with_a_bearer_challenge_not_a_redirect():
@@ -83,8 +83,8 @@ def test_an_operator_edits_but_gets_403_on_delete_import_and_backups(client_as, 
 
 
 def test_an_admin_and_a_superuser_may_delete(client_as, db):
-    create_task(simple_task("a"), actor="test", door="cli")
-    create_task(simple_task("b"), actor="test", door="cli")
+    create_task(simple_task("a"), actor="test", via="cli")
+    create_task(simple_task("b"), actor="test", via="cli")
     assert client_as("admin").delete("/api/tasks/a").status_code == 204
     assert client_as("superuser").delete("/api/tasks/b").status_code == 204
     assert not Task.objects.exists()

@@ -19,7 +19,7 @@ URL = "/api/tasks/job/executions"
 
 @pytest.fixture
 def task(db):
-    return create_task(simple_task("job"), actor="t", door="cli")
+    return create_task(simple_task("job"), actor="t", via="cli")
 
 
 def add_runs(task, n, failed_every=3):

@@ -23,7 +23,7 @@ ZeroDivisionError: division by zero
 @pytest.fixture
 def task_log(db, settings):
     settings.TIME_ZONE = "Asia/Shanghai"
-    create_task(simple_task("logger"), actor="t", door="cli")
+    create_task(simple_task("logger"), actor="t", via="cli")
     path = settings.LOGS_DIR / "task_logger.log"
     path.write_text(LOG, encoding="utf-8")
     return path
@@ -93,7 +93,7 @@ def test_search_and_time_range_filter_lines(viewer_client, task_log):
 
 
 def test_a_task_that_never_ran_has_an_empty_log_not_an_error(viewer_client, db):
-    create_task(simple_task("quiet"), actor="t", door="cli")
+    create_task(simple_task("quiet"), actor="t", via="cli")
     body = viewer_client.get("/api/tasks/quiet/logs").json()
     assert body["exists"] is False and body["lines"] == [] and body["next_offset"] == 0
     response = viewer_client.get("/api/tasks/quiet/logs/download")

@@ -5,8 +5,8 @@ from datetime import datetime
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from tasks_app import logtail
-from tasks_app.logtail import LogFilter, read_from, tail
+from tasks_app.logs import tail as logtail
+from tasks_app.logs.tail import LogFilter, read_from, tail
 
 UTC = zoneinfo.ZoneInfo("UTC")
 

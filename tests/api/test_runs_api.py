@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def task(db):
-    return create_task(simple_task("job"), actor="t", door="cli")
+    return create_task(simple_task("job"), actor="t", via="cli")
 
 
 def test_execute_answers_202_with_the_queued_execution(operator_client, task):
@@ -61,7 +61,7 @@ def test_status_says_idle_running_or_disabled_with_the_last_execution(viewer_cli
 
 
 def test_next_run_is_given_in_the_tasks_zone_and_lists_count_times_after_an_instant(viewer_client, db):
-    create_task(simple_task("sh", task_schedule="0 9 * * *", task_timezone="Asia/Shanghai"), actor="t", door="cli")
+    create_task(simple_task("sh", task_schedule="0 9 * * *", task_timezone="Asia/Shanghai"), actor="t", via="cli")
     with time_machine.travel(datetime(2024, 5, 1, 0, 30, tzinfo=dt_timezone.utc), tick=False):
         body = viewer_client.get("/api/tasks/sh/next-run").json()
         assert body["next_run_time"] == "2024-05-01T09:00:00+08:00" and "next_run_times" not in body
@@ -74,7 +74,7 @@ def test_next_run_is_given_in_the_tasks_zone_and_lists_count_times_after_an_inst
 
 def test_next_run_follows_clock_changes_of_the_tasks_zone(viewer_client, db):
     create_task(simple_task("ny", task_schedule="30 2 * * *", task_timezone="America/New_York"), actor="t",
-                door="cli")
+                via="cli")
     times = viewer_client.get("/api/tasks/ny/next-run", {"count": 3, "after": "2024-03-09T12:00:00Z"}).json()
     # 02:30 does not exist on 10 March 2024 in New York: the run happens when clocks jump, at 03:00 EDT.
     assert times["next_run_times"] == ["2024-03-10T03:00:00-04:00", "2024-03-11T02:30:00-04:00",
@@ -82,9 +82,9 @@ def test_next_run_follows_clock_changes_of_the_tasks_zone(viewer_client, db):
 
 
 def test_next_run_is_null_for_a_disabled_task_and_a_chain_task(viewer_client, db):
-    create_task(simple_task("off", task_enabled=False), actor="t", door="cli")
-    create_task(simple_task("base"), actor="t", door="cli")
-    create_task(simple_task("chain", task_schedule="", task_dependencies=["base"]), actor="t", door="cli")
+    create_task(simple_task("off", task_enabled=False), actor="t", via="cli")
+    create_task(simple_task("base"), actor="t", via="cli")
+    create_task(simple_task("chain", task_schedule="", task_dependencies=["base"]), actor="t", via="cli")
     for task_id in ("off", "chain"):
         body = viewer_client.get(f"/api/tasks/{task_id}/next-run?count=3").json()
         assert body["next_run_time"] is None and body["next_run_times"] == []
@@ -152,7 +152,7 @@ def test_an_execution_shows_all_its_fields_its_output_and_a_link_to_it(viewer_cl
 
 
 def test_an_execution_of_another_task_or_without_output_is_a_404(viewer_client, task):
-    other = create_task(simple_task("other"), actor="t", door="cli")
+    other = create_task(simple_task("other"), actor="t", via="cli")
     run = make_history(other, 1)[0]
     assert viewer_client.get(f"/api/tasks/job/executions/{run.execution_id}").status_code == 404
     assert viewer_client.get("/api/tasks/job/executions/999999999999999999").status_code == 404

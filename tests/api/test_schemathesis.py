@@ -43,7 +43,7 @@ def ensure_known_task():
     """The document's task with one finished run, so generated requests reach real objects, not only 404s."""
     task = Task.objects.filter(task_id="test-task").first()
     if task is None:
-        task = create_task(DOCUMENT_EXAMPLE_TASK, actor="schemathesis", door="cli")
+        task = create_task(DOCUMENT_EXAMPLE_TASK, actor="schemathesis", via="cli")
     if not task.executions.exists():
         TaskExecution.objects.create(task=task, status="success", trigger="manual", return_code=0)
     return task

@@ -4,8 +4,8 @@ import logging
 import pytest
 from rest_framework.test import APIClient
 
-from tasks_app.loader import TaskLoader, TaskValidationError
-from tasks_app.logger_helper import formatter
+from tasks_app.definition.loader import TaskLoader, TaskValidationError
+from tasks_app.logs.setup import formatter
 from tasks_app.models import ExecutionStatus, Task, TaskStatus
 from tasks_app.services.tasks import create_task
 
@@ -161,10 +161,10 @@ def test_unknown_paths_methods_and_media_types_are_json_errors(admin_client):
 
 def make_tasks():
     create_task(simple_task("alpha", task_name="Nightly backup", task_desc="copies the database"),
-                actor="t", door="cli")
-    create_task(simple_task("beta", task_name="Report"), actor="t", door="cli")
-    create_task(simple_task("gamma", task_name="Cleanup", task_enabled=False), actor="t", door="cli")
-    create_task(simple_task("delta", task_name="Mailer"), actor="t", door="cli")
+                actor="t", via="cli")
+    create_task(simple_task("beta", task_name="Report"), actor="t", via="cli")
+    create_task(simple_task("gamma", task_name="Cleanup", task_enabled=False), actor="t", via="cli")
+    create_task(simple_task("delta", task_name="Mailer"), actor="t", via="cli")
     TaskStatus.objects.filter(task__task_id="alpha").update(last_status=ExecutionStatus.FAILED)
     TaskStatus.objects.filter(task__task_id="beta").update(running=True, last_status=ExecutionStatus.SUCCESS)
 
@@ -237,7 +237,7 @@ def test_task_env_values_never_reach_the_log(admin_client, api_log):
 
 
 def test_the_browsable_api_renders_the_task_list_as_html(client_as):
-    create_task(simple_task("html"), actor="t", door="cli")
+    create_task(simple_task("html"), actor="t", via="cli")
     response = client_as("viewer").get("/api/tasks", HTTP_ACCEPT="text/html")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
     assert b"html" in response.content and b"Task List" in response.content
@@ -270,3 +270,10 @@ def test_a_race_lost_to_another_change_is_a_json_409_or_404_not_a_500():
     assert conflict.status_code == 409 and "try again" in conflict.data["detail"]
     gone = json_exception_handler(Task.DoesNotExist("Task matching query does not exist."), {})
     assert gone.status_code == 404 and gone.data["detail"]
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_a_format_suffix_on_a_task_path_is_a_404_not_a_500(admin_client, method):
+    assert admin_client.post("/api/tasks", simple_task("task_status"), format="json").status_code == 201
+    response = getattr(admin_client, method)("/api/tasks/task_status.json", {}, format="json")
+    assert response.status_code == 404

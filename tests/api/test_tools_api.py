@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from tasks_app import backups
+from tasks_app.conffile import backups
 from tasks_app.models import Task
 from tasks_app.services.tasks import create_task, update_task
 
@@ -56,14 +56,14 @@ def test_a_bad_expression_also_names_the_cron_field_that_is_wrong(viewer_client)
 
 
 def test_export_gives_the_tasks_json_format(viewer_client):
-    create_task(DOCUMENT_EXAMPLE_TASK, actor="t", door="cli")
+    create_task(DOCUMENT_EXAMPLE_TASK, actor="t", via="cli")
     document = viewer_client.get("/api/export").json()
     assert list(document) == ["tasks"]
     assert {k: document["tasks"][0][k] for k in DOCUMENT_EXAMPLE_TASK} == DOCUMENT_EXAMPLE_TASK
 
 
 def test_import_creates_updates_and_with_dry_run_changes_nothing(admin_client):
-    create_task(simple_task("old"), actor="t", door="cli")
+    create_task(simple_task("old"), actor="t", via="cli")
     document = {"tasks": [DOCUMENT_EXAMPLE_TASK, simple_task("old", task_name="Renamed")]}
     dry = admin_client.post("/api/import?dry_run=true", document, format="json")
     assert dry.status_code == 200
@@ -78,7 +78,7 @@ def test_import_creates_updates_and_with_dry_run_changes_nothing(admin_client):
 
 
 def test_import_is_all_or_nothing_and_lists_every_problem(admin_client):
-    create_task(simple_task("keep"), actor="t", door="cli")
+    create_task(simple_task("keep"), actor="t", via="cli")
     document = {"tasks": [
         simple_task("fine"),
         simple_task("bad-cron", task_schedule="* * * *"),
@@ -104,9 +104,9 @@ def test_import_refuses_a_body_not_in_the_tasks_json_format(admin_client, body):
 def test_backups_are_listed_and_one_can_be_restored(admin_client, django_capture_on_commit_callbacks):
     # conf/tasks.json is rewritten (after a backup) once the change is committed.
     with django_capture_on_commit_callbacks(execute=True):
-        task = create_task(simple_task("first"), actor="t", door="cli")
+        task = create_task(simple_task("first"), actor="t", via="cli")
     with django_capture_on_commit_callbacks(execute=True):
-        update_task(task, {"task_name": "Second version"}, actor="t", door="cli", partial=True)
+        update_task(task, {"task_name": "Second version"}, actor="t", via="cli", partial=True)
     listed = admin_client.get("/api/backups").json()
     assert listed and {"name", "created_at", "size", "task_count"} <= set(listed[0])
     oldest = listed[-1]["name"]

@@ -41,9 +41,9 @@ def running(execution_id):
 def test_overlap_skip_records_a_skipped_run_saying_why(start_engine, make_task):
     task = make_task("busy", task_exec="sleep.py", task_env={"SLEEP": "30"}, task_overlap="skip")
     start_engine()
-    first = run_now(task, actor="alice", door="api")
+    first = run_now(task, actor="alice", via="api")
     wait_for(lambda: running(first.pk), 2)
-    second = run_now(task, actor="alice", door="api")
+    second = run_now(task, actor="alice", via="api")
     skipped = wait_for(lambda: finished(second.pk), 2, what="the second run to be decided")
     assert skipped.status == ExecutionStatus.SKIPPED
     assert skipped.error_message == f"execution {first.pk} of this task is still running (task_overlap: skip)"
@@ -54,10 +54,10 @@ def test_overlap_skip_records_a_skipped_run_saying_why(start_engine, make_task):
 def test_overlap_queue_runs_one_waiting_run_after_the_current_one(start_engine, make_task):
     task = make_task("queued", task_exec="sleep.py", task_env={"SLEEP": "1"}, task_overlap="queue")
     start_engine(tick=0.1)
-    first = run_now(task, actor="alice", door="api")
+    first = run_now(task, actor="alice", via="api")
     wait_for(lambda: running(first.pk), 2)
-    second = run_now(task, actor="alice", door="api")
-    third = run_now(task, actor="alice", door="api")
+    second = run_now(task, actor="alice", via="api")
+    third = run_now(task, actor="alice", via="api")
     assert wait_for(lambda: finished(third.pk), 2).error_message.startswith("a run is already waiting")
     waiting = TaskExecution.objects.get(pk=second.pk)
     assert waiting.status == ExecutionStatus.QUEUED and waiting.worker, "held by the scheduler, not claimable"
@@ -71,9 +71,9 @@ def test_overlap_queue_runs_one_waiting_run_after_the_current_one(start_engine, 
 def test_a_run_waiting_behind_one_that_ends_during_shutdown_is_recorded_as_never_started(start_engine, make_task):
     task = make_task("queued", task_exec="sleep.py", task_env={"SLEEP": "1"}, task_overlap="queue")
     engine = start_engine(tick=0.1, stop_grace=5)
-    first = run_now(task, actor="alice", door="api")
+    first = run_now(task, actor="alice", via="api")
     wait_for(lambda: running(first.pk), 2)
-    second = run_now(task, actor="alice", door="api")
+    second = run_now(task, actor="alice", via="api")
     wait_for(lambda: TaskExecution.objects.filter(pk=second.pk).exclude(worker="").exists(), 2, what="the wait")
 
     engine.request_stop()  # SIGTERM: the running one may finish within the grace; nothing new starts
@@ -86,9 +86,9 @@ def test_a_run_waiting_behind_one_that_ends_during_shutdown_is_recorded_as_never
 def test_overlap_replace_stops_the_running_one_and_starts_the_new_one_once_it_has_ended(start_engine, make_task):
     task = make_task("fresh", task_exec="sleep.py", task_env={"SLEEP": "30"}, task_overlap="replace")
     start_engine()
-    first = run_now(task, actor="alice", door="api")
+    first = run_now(task, actor="alice", via="api")
     wait_for(lambda: running(first.pk), 2)
-    second = run_now(task, actor="alice", door="api")
+    second = run_now(task, actor="alice", via="api")
     old = wait_for(lambda: finished(first.pk), 3, what="the old run to be stopped")
     assert old.status == ExecutionStatus.STOPPED and old.stop_requested_by == "scheduler"
     assert "replaced by a newer run" in old.error_message
@@ -100,11 +100,11 @@ def test_overlap_replace_stops_the_running_one_and_starts_the_new_one_once_it_ha
 def test_overlap_replace_lets_the_newest_of_two_waiting_runs_win(start_engine, make_task):
     task = make_task("fresh", task_exec="stubborn.py", task_overlap="replace")  # takes the kill grace to stop
     start_engine(tick=0.1)
-    first = run_now(task, actor="alice", door="api")
+    first = run_now(task, actor="alice", via="api")
     wait_for(lambda: running(first.pk), 2)
-    second = run_now(task, actor="alice", door="api")
+    second = run_now(task, actor="alice", via="api")
     wait_for(lambda: TaskExecution.objects.filter(pk=second.pk).exclude(worker="").exists(), 2, what="the wait")
-    third = run_now(task, actor="bob", door="api")
+    third = run_now(task, actor="bob", via="api")
 
     superseded = wait_for(lambda: finished(second.pk), 2, what="the second run to be superseded")
     assert superseded.status == ExecutionStatus.SKIPPED
@@ -118,7 +118,7 @@ def test_a_scheduled_task_whose_dependency_failed_is_skipped_and_on_failure_is_t
         start_engine, make_task, next_minute):
     upstream = make_task("extract", task_exec="fail.py")
     start_engine(tick=0.1)
-    failed = run_now(upstream, actor="alice", door="api")
+    failed = run_now(upstream, actor="alice", via="api")
     wait_for(lambda: finished(failed.pk), 10)
 
     minute = next_minute()
@@ -134,7 +134,7 @@ def test_a_scheduled_task_whose_dependency_failed_is_skipped_and_on_failure_is_t
 def test_a_scheduled_task_runs_when_its_dependencies_succeeded(start_engine, make_task, next_minute):
     upstream = make_task("extract", task_exec="ok.py")
     start_engine(tick=0.1)
-    done = run_now(upstream, actor="alice", door="api")
+    done = run_now(upstream, actor="alice", via="api")
     wait_for(lambda: finished(done.pk), 10)
     minute = next_minute()
     downstream = make_task("load", task_exec="ok.py", task_schedule="* * * * *", task_dependencies=["extract"])
@@ -146,10 +146,10 @@ def test_a_scheduled_task_is_skipped_while_an_older_run_of_its_dependency_still_
                                                                                      next_minute):
     upstream = make_task("extract", task_exec="sleep.py", task_env={"SLEEP": "30"}, task_overlap="allow")
     start_engine(tick=0.1)
-    old = run_now(upstream, actor="alice", door="api")
+    old = run_now(upstream, actor="alice", via="api")
     wait_for(lambda: running(old.pk), 2)
     Task.objects.filter(pk=upstream.pk).update(task_env={"SLEEP": "0"})
-    quick = run_now(upstream, actor="alice", door="api")
+    quick = run_now(upstream, actor="alice", via="api")
     assert wait_for(lambda: finished(quick.pk), 5).status == ExecutionStatus.SUCCESS  # the latest run succeeded
 
     minute = next_minute()
@@ -166,7 +166,7 @@ def test_a_chain_task_runs_each_time_its_dependencies_have_all_succeeded(start_e
     start_engine(tick=0.1)
 
     def run_to_end(task):
-        execution = run_now(task, actor="a", door="api")
+        execution = run_now(task, actor="a", via="api")
         return wait_for(lambda: finished(execution.pk), 10, what=f"{task.task_id} to end")
 
     run_to_end(first)
@@ -277,9 +277,9 @@ def test_a_run_waiting_behind_the_current_one_starts_with_the_task_as_edited_mea
                                                                                       tmp_path):
     task = make_task("edited", task_exec="sleep.py", task_env={"SLEEP": "1"}, task_overlap="queue")
     start_engine(tick=0.1)
-    first = run_now(task, actor="alice", door="api")
+    first = run_now(task, actor="alice", via="api")
     wait_for(lambda: running(first.pk), 2)
-    second = run_now(task, actor="alice", door="api")
+    second = run_now(task, actor="alice", via="api")
     wait_for(lambda: TaskExecution.objects.filter(pk=second.pk).exclude(worker="").exists(), 2, what="the wait")
     env_file = tmp_path / "env.txt"
     Task.objects.filter(pk=task.pk).update(task_exec="env_dump.py", task_env={"ENV_FILE": str(env_file), "MARK": "new"})
@@ -294,7 +294,7 @@ def test_a_scheduled_run_waiting_behind_the_current_one_is_skipped_if_the_task_i
     task = make_task("nightly", task_exec="sleep.py", task_env={"SLEEP": "1.5"}, task_schedule="* * * * *",
                      task_overlap="queue")
     start_engine(tick=0.1)
-    first = run_now(task, actor="alice", door="api")
+    first = run_now(task, actor="alice", via="api")
     wait_for(lambda: running(first.pk), 2)
     (waiting,) = wait_for(lambda: runs_of(task, scheduled_time=minute), 3, what="the slot to wait")
     assert waiting.status == ExecutionStatus.QUEUED

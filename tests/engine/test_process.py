@@ -48,7 +48,7 @@ def test_sigterm_stops_taking_work_records_running_runs_as_stopped_and_exits_0(r
                                                                                engine_scripts):
     task = make_task("long", task_exec="sleep.py", task_env={"SLEEP": "60"})
     scheduler = runscheduler(env={"SCHEDULER_STOP_GRACE": "1"})
-    run = run_now(task, actor="alice", door="api")
+    run = run_now(task, actor="alice", via="api")
     wait_for(lambda: execution(run.pk).status == ExecutionStatus.RUNNING, 2)
     child = wait_for(lambda: journal_pid(run.pk), 5, what="the child to start")
 
@@ -64,7 +64,7 @@ def test_sigterm_stops_taking_work_records_running_runs_as_stopped_and_exits_0(r
 
 @pytest.fixture
 def copied_scripts(settings, monkeypatch, tmp_path):
-    """A tasks folder holding the document's test_task.py and the family script."""
+    """A tasks folder holding the shipped test_task.py and the family script."""
     folder = tmp_path / "tasks"
     folder.mkdir()
     shutil.copy(SHIPPED_TEST_TASK, folder / "test_task.py")
@@ -81,7 +81,7 @@ def test_after_kill_9_no_process_survives_the_run_is_lost_and_the_next_slot_fire
     every = make_task("every-minute", task_exec="tasks/test_task.py", task_schedule="* * * * *",
                       task_env={"PARAM1": "值1", "PARAM2": "值2", "DISPLAY_COLOR": "blue"})
     first = runscheduler()
-    run = run_now(family, actor="alice", door="api")
+    run = run_now(family, actor="alice", via="api")
     child, grandchild = map(int, wait_for(lambda: pids_file.exists() and pids_file.read_text().split(), 10))
     old_worker = execution(run.pk).worker
 
@@ -100,7 +100,7 @@ def test_after_kill_9_no_process_survives_the_run_is_lost_and_the_next_slot_fire
     assert not TaskStatus.objects.get(task=family).running
     wait_for(lambda: not process_alive(grandchild), 3, what="the orphaned grandchild to be killed")
 
-    # The next slot fires on the minute (within a second) and runs the document's test task to success.
+    # The next slot fires on the minute (within a second) and runs the shipped test task to success.
     live_from = datetime.now(timezone.utc)
 
     def fired_live():
@@ -125,7 +125,7 @@ def test_admin_changes_reach_the_running_scheduler_within_two_seconds(runschedul
     from tasks_app.services.tasks import create_task
 
     task = create_task({"task_id": "nightly", "task_name": "Nightly", "task_exec": "ok.py",
-                        "task_schedule": "0 9 * * 0"}, actor="setup", door="cli")
+                        "task_schedule": "0 9 * * 0"}, actor="setup", via="cli")
     runscheduler()
     job = lambda: DjangoJob.objects.filter(id="nightly").first()  # noqa: E731
     sunday = wait_for(job, 2).next_run_time
@@ -162,7 +162,7 @@ def test_admin_changes_reach_the_running_scheduler_within_two_seconds(runschedul
     timed("delete", delete, lambda: job() is None and not Task.objects.filter(task_id="nightly").exists())
 
     adhoc = create_task({"task_id": "adhoc", "task_name": "Ad hoc", "task_exec": "ok.py",
-                         "task_schedule": "0 0 1 1 *"}, actor="setup", door="cli")
+                         "task_schedule": "0 0 1 1 *"}, actor="setup", via="cli")
     page = admin_client.post(changelist, {"action": "run_now", "_selected_action": [adhoc.pk]}, follow=True)
     assert "Queued to run now" in page.content.decode()
     queued = TaskExecution.objects.get(task=adhoc, trigger="manual")

@@ -35,7 +35,7 @@ def test_it_survives_a_locked_database_and_records_the_run_once_it_is_free(start
         pytest.skip("an exclusive lock on the database file is a SQLite situation")
     task = make_task("patient", task_exec="sleep.py", task_env={"SLEEP": "1"})
     start_engine(db_busy_timeout=0.3)
-    run = run_now(task, actor="alice", door="api")
+    run = run_now(task, actor="alice", via="api")
     wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status="running").exists(), 2)
 
     blocker = sqlite3.connect(connection.settings_dict["NAME"], timeout=5, isolation_level=None)
@@ -53,7 +53,7 @@ def test_it_survives_a_locked_database_and_records_the_run_once_it_is_free(start
                     what="the end to be recorded")
     assert done.duration >= 1.0 and not TaskStatus.objects.get(task=task).running
     wait_for(lambda: any("Database available again" in line for line in engine_log), 2)
-    again = run_now(task, actor="alice", door="api")
+    again = run_now(task, actor="alice", via="api")
     wait_for(lambda: TaskExecution.objects.filter(pk=again.pk, status="success").exists(), 5,
              what="the scheduler to carry on")
 
@@ -139,7 +139,7 @@ def test_it_survives_the_database_dropping_its_connections_and_takes_its_lock_ag
                        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                        [ADVISORY_KEY])
         assert cursor.fetchone()[0] == 1
-    run = run_now(task, actor="alice", door="api")
+    run = run_now(task, actor="alice", via="api")
     wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status="success").exists(), 5,
              what="the scheduler to carry on")
 
@@ -169,7 +169,7 @@ def test_each_run_costs_the_scheduler_at_most_two_commits(start_engine, make_tas
         wait_for(lambda: TaskStatus.objects.filter(task=task).exists(), 1)
         before = len(begins)
         for _ in range(10):
-            run = run_now(task, actor="alice", door="api")
+            run = run_now(task, actor="alice", via="api")
             wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status="success").exists(), 5)
         wait_for(lambda: not TaskStatus.objects.get(task=task).running, 2)
         assert len(begins) - before <= 2 * 10, begins[before:]

@@ -27,7 +27,7 @@ def ended(execution_id):
 def test_run_now_starts_within_a_second_and_records_the_run(start_engine, make_task):
     task = make_task("quick", task_exec="ok.py")
     start_engine()
-    queued = run_now(task, actor="alice", door="api")
+    queued = run_now(task, actor="alice", via="api")
     assert queued.status == ExecutionStatus.QUEUED and queued.worker == ""
 
     running = wait_for(lambda: TaskExecution.objects.exclude(status="queued").filter(pk=queued.pk).first(), 2,
@@ -49,7 +49,7 @@ def test_a_timeout_ends_the_run_and_leaves_no_process_of_its_group(start_engine,
     task = make_task("slow-family", task_exec="family.py", task_timeout=3,
                      task_env={"PIDS_FILE": str(pids_file), "SLEEP": "600"})
     start_engine()
-    execution = run_now(task, actor="alice", door="web")
+    execution = run_now(task, actor="alice", via="web")
     child, grandchild = map(int, wait_for(lambda: pids_file.exists() and pids_file.read_text().split(), 10,
                                           what="the family to start"))
     assert process_alive(grandchild)
@@ -66,7 +66,7 @@ def test_a_failing_run_is_retried_a_second_apart_and_one_failure_email_goes_out(
     task = make_task("flaky", task_exec="fail.py", task_retry=2, task_retry_interval=1,
                      task_notify={"on_failure": True, "on_success": False, "email": "ops@example.com"})
     start_engine()
-    first = run_now(task, actor="alice", door="api")
+    first = run_now(task, actor="alice", via="api")
 
     def three_ended():
         runs = list(TaskExecution.objects.filter(task=task).order_by("execution_id"))
@@ -89,7 +89,7 @@ def test_a_failing_run_is_retried_a_second_apart_and_one_failure_email_goes_out(
 def test_a_disabled_tasks_run_that_a_user_asked_for_gets_all_its_attempts(start_engine, make_task):
     task = make_task("by-hand", task_exec="fail.py", task_enabled=False, task_retry=2, task_retry_interval=0)
     start_engine()
-    run_now(task, actor="alice", door="api")
+    run_now(task, actor="alice", via="api")
 
     def three_ended():
         runs = TaskExecution.objects.filter(task=task, status=ExecutionStatus.FAILED)
@@ -102,7 +102,7 @@ def test_a_run_is_retried_by_the_tasks_settings_when_it_ends_not_when_it_started
     task = make_task("edited", task_exec="sleep.py", task_env={"SLEEP": "1", "EXIT": "1"}, task_retry=3,
                      task_retry_interval=0)
     start_engine()
-    run = run_now(task, actor="alice", door="api")
+    run = run_now(task, actor="alice", via="api")
     wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status="running").exists(), 2)
     Task.objects.filter(pk=task.pk).update(task_retry=0)  # edited while the run is in flight
 
@@ -142,7 +142,7 @@ def test_a_retry_skipped_because_the_task_is_busy_sends_the_failure_notice(start
                      task_overlap="skip", task_notify={"on_failure": True, "email": "ops@example.com"})
     failed, retry = pending_retry(task, requested_by="alice", not_before=timezone.now() + timedelta(seconds=1))
     start_engine()
-    busy = run_now(task, actor="bob", door="api")
+    busy = run_now(task, actor="bob", via="api")
     wait_for(lambda: TaskExecution.objects.filter(pk=busy.pk, status="running").exists(), 2)
 
     skipped = wait_for(lambda: ended(retry.pk), 3, what="the retry to be decided")
@@ -154,11 +154,11 @@ def test_a_retry_skipped_because_the_task_is_busy_sends_the_failure_notice(start
 def test_stop_ends_a_running_execution_within_two_seconds_and_cancels_its_retry(start_engine, make_task):
     task = make_task("long", task_exec="sleep.py", task_env={"SLEEP": "60"}, task_retry=3, task_retry_interval=1)
     start_engine()
-    execution = run_now(task, actor="alice", door="web")
+    execution = run_now(task, actor="alice", via="web")
     wait_for(lambda: TaskExecution.objects.filter(pk=execution.pk, status="running").exists(), 2)
     wait_for(lambda: journal_pid(execution.pk), 5, what="the child to start")
 
-    asked = stop_task(task, actor="bob", door="api")
+    asked = stop_task(task, actor="bob", via="api")
     assert [e.pk for e in asked] == [execution.pk]
     done = wait_for(lambda: ended(execution.pk), 2.5, what="the stop")
     assert done.status == ExecutionStatus.STOPPED and done.stop_requested_by == "bob"
@@ -170,12 +170,12 @@ def test_stop_ends_a_running_execution_within_two_seconds_and_cancels_its_retry(
 def test_a_stop_asked_for_while_the_scheduler_shuts_down_does_not_wait_for_the_grace(start_engine, make_task):
     task = make_task("long", task_exec="sleep.py", task_env={"SLEEP": "60"})
     engine = start_engine(stop_grace=10)
-    execution = run_now(task, actor="alice", door="web")
+    execution = run_now(task, actor="alice", via="web")
     wait_for(lambda: journal_pid(execution.pk), 5, what="the child to start")
 
     engine.request_stop()  # what SIGTERM does: running executions get stop_grace seconds to finish
     asked = time.monotonic()
-    stop_task(task, actor="bob", door="api")
+    stop_task(task, actor="bob", via="api")
     done = wait_for(lambda: ended(execution.pk), 5, what="the stop")
     assert time.monotonic() - asked < 3
     assert done.status == ExecutionStatus.STOPPED and done.error_message == "stopped: requested by bob"
@@ -184,7 +184,7 @@ def test_a_stop_asked_for_while_the_scheduler_shuts_down_does_not_wait_for_the_g
 def test_stop_with_nothing_running_says_so(make_task):
     task = make_task("idle")
     try:
-        stop_task(task, actor="bob", door="api")
+        stop_task(task, actor="bob", via="api")
     except NothingRunning as exc:
         assert "idle" in str(exc)
     else:
@@ -193,8 +193,8 @@ def test_stop_with_nothing_running_says_so(make_task):
 
 def test_stop_cancels_a_queued_run_before_the_scheduler_claims_it(make_task):
     task = make_task("later")
-    queued = run_now(task, actor="alice", door="web")
-    stop_task(task, actor="bob", door="web")
+    queued = run_now(task, actor="alice", via="web")
+    stop_task(task, actor="bob", via="web")
     queued.refresh_from_db()
     assert queued.status == ExecutionStatus.STOPPED and queued.end_time and queued.duration == 0.0
     assert queued.error_message == "stopped by bob before it started"
@@ -207,7 +207,7 @@ def test_a_child_process_sees_none_of_the_engines_secrets(start_engine, make_tas
     env_file = tmp_path / "env.txt"
     task = make_task("peek", task_exec="env_dump.py", task_env={"ENV_FILE": str(env_file), "PARAM1": "值1"})
     start_engine()
-    execution = run_now(task, actor="alice", door="api")
+    execution = run_now(task, actor="alice", via="api")
     assert wait_for(lambda: ended(execution.pk), 10).status == ExecutionStatus.SUCCESS
 
     seen = dict(line.split("=", 1) for line in env_file.read_text(encoding="utf-8").splitlines() if "=" in line)
@@ -238,7 +238,7 @@ def test_stop_cancels_the_retry_of_a_run_that_failed_while_the_stop_was_being_re
         connection.close()
 
     def user_stops():
-        results.append(stop_task(task, actor="bob", door="api"))
+        results.append(stop_task(task, actor="bob", via="api"))
         connection.close()
 
     scheduler = threading.Thread(target=scheduler_records_the_failure)

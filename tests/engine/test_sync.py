@@ -20,16 +20,16 @@ def test_tasks_created_changed_and_deleted_through_the_services_are_followed_wit
     began = time.monotonic()
     task = services.create_task({"task_id": "report", "task_name": "Report", "task_exec": "ok.py",
                                  "task_schedule": "0 6 * * *", "task_timezone": "Asia/Shanghai"},
-                                actor="alice", door="api")
+                                actor="alice", via="api")
     first = wait_for(lambda: job("report"), 2, what="the new task's job").next_run_time
     assert first.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai")).hour == 6
 
-    services.update_task(task, {"task_timezone": "Europe/Paris"}, actor="alice", door="api", partial=True)
+    services.update_task(task, {"task_timezone": "Europe/Paris"}, actor="alice", via="api", partial=True)
     moved = wait_for(lambda: job("report") and job("report").next_run_time != first and job("report"), 2)
     assert TaskStatus.objects.get(task=task).next_run_time == moved.next_run_time
 
-    services.update_task(task, {"task_desc": "only words"}, actor="alice", door="api", partial=True)
-    services.delete_task(task, actor="alice", door="api")
+    services.update_task(task, {"task_desc": "only words"}, actor="alice", via="api", partial=True)
+    services.delete_task(task, actor="alice", via="api")
     wait_for(lambda: job("report") is None, 2, what="the job to go")
     assert time.monotonic() - began < 8
 

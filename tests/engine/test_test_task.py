@@ -1,4 +1,4 @@
-"""The document's shipped test-task (`*/3 * * * *`, tasks/test_task.py) through the engine: it fires on every
+"""The shipped test-task (`*/3 * * * *`, tasks/test_task.py) through the engine: it fires on every
 third minute (two slots in a row, reached with time-machine instead of waiting six minutes), ends success
 after about 2 s, and its task log holds each parameter line exactly as often as the script logs it."""
 import json
@@ -24,7 +24,7 @@ def test_the_shipped_test_task_fires_every_third_minute_on_the_minute(start_engi
     while slot.minute % 3:
         slot += timedelta(minutes=1)
     time_machine.move_to(slot - timedelta(seconds=0.8), tick=True)
-    task = create_task(dict(SHIPPED, task_retry=0), actor="test", door="cli")
+    task = create_task(dict(SHIPPED, task_retry=0), actor="test", via="cli")
     start_engine()
 
     fired = []

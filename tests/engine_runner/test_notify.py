@@ -46,8 +46,10 @@ class ExplodingNotifier(notify.Notifier):
 
 
 @pytest.fixture
-def webhook_server():
-    """A real HTTP server on 127.0.0.1 recording each POST; .status and .delay set its answer."""
+def webhook_server(settings):
+    """A real HTTP server on 127.0.0.1 recording each POST; .status and .delay set its answer. Notifications go
+    only to public addresses unless allowed: this on-premise target is allowed explicitly."""
+    settings.NOTIFY_ALLOW_PRIVATE_HOSTS = ["127.0.0.1"]
     received = []
 
     class Handler(BaseHTTPRequestHandler):

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tasks_app.definition.paths import task_log_file
 from tasks_app.engine import runner
-from tasks_app.engine.childenv import task_log_file
-from tasks_app.engine.runner import StopSignal, kill_process_group, read_output, run_execution
+from tasks_app.engine.procgroup import kill_process_group
+from tasks_app.engine.runner import StopSignal, run_execution
 
 from .helpers import group_exists, process_exists, wait_for
 
@@ -50,7 +51,7 @@ def test_the_documents_test_task_ends_success_in_about_two_seconds_and_no_log_li
     assert f"Execution {execution.execution_id} starting:" in engine[0]
     assert f"Execution {execution.execution_id} finished: success, return code 0" in engine[1]
     # The script's console handler goes to the captured output, not to the task log a second time.
-    assert "PARAM1 = 值1" in read_output(execution)
+    assert "PARAM1 = 值1" in execution.read_output()
 
 
 def test_a_script_that_exits_1_fails_with_return_code_1_and_its_output_is_captured(make_execution):
@@ -59,8 +60,8 @@ def test_a_script_that_exits_1_fails_with_return_code_1_and_its_output_is_captur
     result = run_execution(execution)
 
     assert (result.status, result.return_code, result.error_message) == ("failed", 1, "exit code 1")
-    assert read_output(execution) == "about to fail\nsomething went wrong\n"
-    assert read_output(execution, tail_lines=1) == "something went wrong\n"
+    assert execution.read_output() == "about to fail\nsomething went wrong\n"
+    assert execution.read_output(tail_lines=1) == "something went wrong\n"
 
 
 def test_a_missing_script_fails_with_a_message_naming_it_and_never_raises(make_execution):
@@ -88,7 +89,7 @@ def test_a_script_that_a_symlink_now_points_outside_the_tasks_folder_is_refused_
 
     assert result.status == "failed"
     assert result.error_message == "could not start: task_exec 'job.py': it leads outside the tasks folder"
-    assert read_output(execution) == ""
+    assert execution.read_output() == ""
 
 
 def test_the_document_style_path_follows_a_moved_tasks_folder(make_execution, settings, tmp_path):
@@ -121,8 +122,7 @@ def test_a_child_sees_none_of_the_engines_secrets_but_its_task_variables(make_ex
     for key, value in secrets.items():
         monkeypatch.setenv(key, value)
     dump = tmp_path / "env.json"
-    execution = make_execution("dump_env.py", task_env={"ENV_DUMP": str(dump), "PARAM1": "值1", "RETRIES": 3,
-                                                         "TASK_ID": "forged"})
+    execution = make_execution("dump_env.py", task_env={"ENV_DUMP": str(dump), "PARAM1": "值1", "RETRIES": 3})
 
     assert run_execution(execution).status == "success"
 
@@ -130,7 +130,7 @@ def test_a_child_sees_none_of_the_engines_secrets_but_its_task_variables(make_ex
     for key, value in secrets.items():
         assert key not in env
         assert value not in env.values()
-    assert env["TASK_ID"] == execution.task.task_id  # task_env cannot forge the ids
+    assert env["TASK_ID"] == execution.task.task_id  # task_env cannot even hold it (test_env_attacks.py)
     assert env["TASK_EXECUTION_ID"] == str(execution.execution_id)
     assert env["TASK_NAME"] == execution.task.task_name
     assert env["TASK_LOG"] == str(task_log_file(execution.task)) and os.path.isabs(env["TASK_LOG"])
@@ -234,7 +234,7 @@ def test_output_under_the_limit_is_kept_whole(make_execution):
 
     assert result.output_truncated is False
     assert len(execution.output_path.read_bytes()) == 10 * 100 + len("the end\n")
-    assert read_output(execution, tail_lines=2).startswith("line 00000009 ")
+    assert execution.read_output(tail_lines=2).startswith("line 00000009 ")
 
 
 def test_a_runaway_output_is_cut_while_the_script_still_runs(make_execution, settings, monkeypatch):
@@ -283,7 +283,7 @@ def test_kill_process_group_kills_only_a_group_that_carries_the_execution_id(mak
 
 
 def test_read_output_of_an_execution_that_never_ran_is_empty(make_execution):
-    assert read_output(make_execution("exit_one.py")) == ""
+    assert make_execution("exit_one.py").read_output() == ""
 
 
 def test_the_task_log_is_rotated_by_size_and_left_closed_between_runs(make_execution, settings):

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tasks_app.domain import TASK_FIELDS
-from tasks_app.loader import TaskFileError, TaskLoader, TaskValidationError, resolve_exec_path, resolve_log_path
+from tasks_app.definition.fields import FIELD, TASK_FIELDS
+from tasks_app.definition.loader import TaskFileError, TaskLoader, TaskValidationError
+from tasks_app.definition.paths import resolve_exec_path, resolve_log_path
 
 NO_TASKS = {}
 
@@ -43,12 +44,14 @@ def test_it_loads_the_shipped_conf_file_against_the_real_tasks_folder():
 def test_it_fills_the_documents_defaults_in_field_order(tasks_dir, minimal):
     cleaned = TaskLoader().clean(minimal("plain"), existing=NO_TASKS)
     assert list(cleaned) == list(TASK_FIELDS)
-    assert cleaned == {
+    documents = {
         "task_id": "plain", "task_name": "Task plain", "task_desc": "", "task_exec": "tasks/test_task.py",
         "task_schedule": "*/5 * * * *", "task_timeout": None, "task_retry": 0, "task_retry_interval": 60,
         "task_enabled": True, "task_log": "logs/task_plain.log", "task_env": {}, "task_dependencies": [],
         "task_notify": {}, "task_timezone": "", "task_overlap": "skip", "task_misfire_grace": 60,
     }
+    # A field added since then takes its default from the field table.
+    assert cleaned == {**{name: FIELD[name].default for name in TASK_FIELDS}, **documents}
 
 
 def test_it_does_not_share_default_objects_between_tasks(tasks_dir, minimal):
@@ -281,8 +284,11 @@ def test_it_refuses_a_task_log_through_a_symlink_leading_out(tasks_dir, minimal,
         ("TASK_ID", "set by the engine"),
         ("TASK_EXECUTION_ID", "set by the engine"),
         ("TASK_LOG", "set by the engine"),
-        ("LD_PRELOAD", "load code from outside the tasks folder"),
-        ("PYTHONPATH", "load code from outside the tasks folder"),
+        ("TASK_SCHEDULED_TIME", "set by the engine"),
+        ("LD_PRELOAD", "the dynamic loader"),
+        ("PYTHONPATH", "Python"),
+        ("path", "which program a command name runs"),
+        ("Http_Proxy", "network traffic"),
     ],
 )
 def test_it_refuses_bad_or_reserved_env_names(tasks_dir, minimal, key, reason):
@@ -459,7 +465,7 @@ def test_it_logs_a_refusal_to_the_taskloader_log_without_env_values(tasks_dir, m
 
 @pytest.mark.parametrize("field", ["task_exec", "task_log"])
 def test_a_path_the_file_system_refuses_is_a_field_error_not_a_crash(field, db):
-    from tasks_app.loader import TaskLoader, TaskValidationError
+    from tasks_app.definition.loader import TaskLoader, TaskValidationError
 
     data = {
         "task_id": "long-name",

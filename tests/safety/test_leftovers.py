@@ -87,7 +87,7 @@ def test_the_scheduler_records_what_a_run_left_behind_its_user_and_its_limits(
     task = make_task("left", task_exec=project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
     runscheduler(env=QUIET)
 
-    run = run_now(task, actor="alice", door="api")
+    run = run_now(task, actor="alice", via="api")
 
     row = wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status=ExecutionStatus.SUCCESS).first(), 20,
                    what="the run to succeed")
@@ -105,7 +105,7 @@ def test_sigterm_of_the_scheduler_leaves_no_process_of_its_runs(project, marker,
     task = make_task("long", task_exec=project.script("escape.py", f"{marker}.py"),
                      task_env={"RUN_MARKER": marker, "SLEEP": "600", "READY_FILE": str(ready)})
     scheduler = runscheduler(env={"SCHEDULER_STOP_GRACE": "1", **QUIET})
-    run = run_now(task, actor="alice", door="api")
+    run = run_now(task, actor="alice", via="api")
     wait_for(ready.exists, 20, what="the script to start")
     running = processes_with(marker)
     assert len(running) >= 3
@@ -132,7 +132,7 @@ def test_kill_9_of_the_scheduler_leaves_no_process_of_its_runs_three_seconds_lat
     task = make_task("long", task_exec=project.script("escape.py", f"{marker}.py"),
                      task_env={"RUN_MARKER": marker, "SLEEP": "600", "STUBBORN": "1", "READY_FILE": str(ready)})
     scheduler = runscheduler(env=QUIET)
-    run_now(task, actor="alice", door="api")
+    run_now(task, actor="alice", via="api")
     wait_for(ready.exists, 20, what="the script to start")
     assert len(processes_with(marker)) >= 3
 
@@ -154,7 +154,7 @@ def test_a_script_that_kills_its_own_shepherd_is_ended_by_the_scheduler_all_the_
                      task_env={"RUN_MARKER": marker})
     runscheduler(env={"SCHEDULER_CGROUPS": "off", **QUIET})
 
-    run = run_now(task, actor="alice", door="api")
+    run = run_now(task, actor="alice", via="api")
 
     row = wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status=ExecutionStatus.FAILED).first(), 20,
                    what="the run to fail")
@@ -173,7 +173,7 @@ def test_after_kill_9_a_restarted_scheduler_ends_what_a_stopped_shepherd_could_n
     task = make_task("long", task_exec=project.script("escape.py", f"{marker}.py"),
                      task_env={"RUN_MARKER": marker, "SLEEP": "600", "STUBBORN": "1", "READY_FILE": str(ready)})
     first = runscheduler(env={"SCHEDULER_CGROUPS": "off", **QUIET})
-    run = run_now(task, actor="alice", door="api")
+    run = run_now(task, actor="alice", via="api")
     wait_for(ready.exists, 20, what="the script to start")
     (shepherd,) = [pid for pid in processes_with(marker) if Path(f"/proc/{pid}/comm").read_text() == "task-shepherd\n"]
     os.kill(shepherd, signal.SIGSTOP)

@@ -8,7 +8,8 @@ import pytest
 
 from scheduler_site.env import ImproperlyConfiguredEnv, env_limits
 from tasks_app.engine import cgroups, limits
-from tasks_app.engine.runner import read_output, run_execution
+from tasks_app.engine.runner import run_execution
+from tasks_app.models.execution import describe_limits
 
 from .conftest import processes_with
 
@@ -40,9 +41,9 @@ def test_a_run_past_its_memory_limit_fails_naming_it(make_run, project, marker, 
     execution, result = run_with_limits(make_run, project, marker, "hog_memory.py", {"memory": "200M"},
                                         task_timeout=60, task_env={"RUN_MARKER": marker, "MEGABYTES": "1024"})
 
-    assert result.status == "failed", read_output(execution)
+    assert result.status == "failed", execution.read_output()
     if used == "setrlimit":
-        assert result.return_code == 1 and "MemoryError" in read_output(execution)
+        assert result.return_code == 1 and "MemoryError" in execution.read_output()
         assert result.error_message == ("exit code 1; the memory limit of 200 MiB (RLIMIT_AS) may have been "
                                         "reached (MemoryError)")
     else:
@@ -100,7 +101,7 @@ def test_a_fork_bomb_run_as_a_user_is_held_at_its_process_limit_and_fails_naming
         sampling.set()
         watcher.join()
 
-    output = read_output(execution)
+    output = execution.read_output()
     assert result.status == "failed", output
     assert "no limit stopped it" not in output and "BlockingIOError" in output
     if used == "setrlimit":
@@ -161,5 +162,5 @@ def test_memory_defaults_to_two_gib_only_where_a_cgroup_enforces_it(settings):
         plan = limits.plan_for(Task(), 1, None)
         assert plan.record()["memory"] == 2 * 1024 * MiB and plan.cgroup is not None
         assert not plan.fallback_rlimits  # not as RLIMIT_AS, which limits address space, not memory
-    assert limits.describe({"mechanism": "cgroup-v1", "memory": 256 * MiB, "processes": 50, "cpu": None}) == (
+    assert describe_limits({"mechanism": "cgroup-v1", "memory": 256 * MiB, "processes": 50, "cpu": None}) == (
         "memory 256 MiB, processes 50 (cgroup-v1)")

@@ -14,8 +14,8 @@ from django.core import checks
 from django.db import connection
 
 from tasks_app.engine import identity, subreaper
-from tasks_app.engine.childenv import task_log_file
-from tasks_app.engine.runner import read_output, run_execution
+from tasks_app.definition.paths import task_log_file
+from tasks_app.engine.runner import run_execution
 from tasks_app.models import ExecutionStatus, TaskExecution
 from tasks_app.services.executions import run_now
 from tests.engine.conftest import make_task, runscheduler, wait_for  # noqa: F401  (fixtures)
@@ -37,7 +37,7 @@ def engine_files(project):
 
 
 def report(execution):
-    return json.loads(read_output(execution).strip().splitlines()[-1])
+    return json.loads(execution.read_output().strip().splitlines()[-1])
 
 
 def test_a_run_as_user_has_its_own_rights_only_and_cannot_read_another_users_task_log(
@@ -49,7 +49,7 @@ def test_a_run_as_user_has_its_own_rights_only_and_cannot_read_another_users_tas
     # Bob's task first: its log is made his, and his script writes it.
     bobs = make_run(project.script("whoami.py", f"{marker}-bob.py"), task_env={"RUN_MARKER": marker})
     bobs.task.task_run_as = bob  # TODO(issue 9): the task_run_as field, once the field table has it
-    assert run_execution(bobs).status == "success", read_output(bobs)
+    assert run_execution(bobs).status == "success", bobs.read_output()
     bobs_log = task_log_file(bobs.task)
     secrets = engine_files(project)
     alices = make_run(project.script("whoami.py", f"{marker}-alice.py"),
@@ -58,7 +58,7 @@ def test_a_run_as_user_has_its_own_rights_only_and_cannot_read_another_users_tas
 
     result = run_execution(alices)
 
-    assert result.status == "success", read_output(alices)
+    assert result.status == "success", alices.read_output()
     assert result.run_as == alice
     seen, user = report(alices), identity.resolve(alice, "test")
     assert (seen["uid"], seen["euid"], seen["gid"], seen["id_u"]) == (user.uid, user.uid, user.gid, str(user.uid))
@@ -99,11 +99,11 @@ def test_the_scheduler_started_with_scheduler_run_as_runs_scripts_as_that_user(
     task = make_task("who", task_exec=project.script("whoami.py", f"{marker}.py"),
                      task_env={"RUN_MARKER": marker, "TRY_READ": ":".join([*map(str, secrets), engine_environ])})
 
-    run = run_now(task, actor="alice", door="api")
+    run = run_now(task, actor="alice", via="api")
 
     row = wait_for(lambda: TaskExecution.objects.filter(pk=run.pk).exclude(
         status__in=ExecutionStatus.active()).first(), 20, what="the run to end")
-    assert row.status == ExecutionStatus.SUCCESS, (row.error_message, read_output(row))
+    assert row.status == ExecutionStatus.SUCCESS, (row.error_message, row.read_output())
     assert row.run_as == alice
     seen = report(row)
     assert seen["id_u"] == str(identity.resolve(alice, "test").uid)

@@ -52,7 +52,7 @@ COMPONENTS = ("SchedulerEngine", "TaskLoader", "Scheduler", "TaskExecutor", "API
 def sys_log():
     """This test's logs/sys.log, written as settings.LOGGING writes the real one (logging is configured once
     per process, with the folder of the first test). Returns a function giving the file's lines."""
-    from tasks_app.logger_helper import make_file_handler
+    from tasks_app.logs.setup import make_file_handler
 
     path = Path(settings.LOGS_DIR) / "sys.log"
     handler = make_file_handler(path)

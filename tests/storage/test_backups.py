@@ -8,8 +8,10 @@ import time_machine
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from tasks_app import backups, config_files
+from tasks_app.conffile import backups
+from tasks_app.conffile.mirror import mirror_tasks_file
 from tasks_app.models import Task
+from tasks_app.services import import_export
 from tasks_app.services import tasks as task_services
 
 pytestmark = pytest.mark.django_db
@@ -43,14 +45,14 @@ def run(*args):
 def imported(shipped_file, settings):
     """The shipped example in the database and mirrored to this test's conf/tasks.json (no backup yet)."""
     settings.TASKS_DIR = shipped_file.parents[1] / "tasks"
-    config_files.import_tasks(shipped_file, actor="t", door="import")
+    import_export.import_tasks(shipped_file, actor="t", via="import")
     assert names() == []
     return Task.objects.get(task_id="test-task")
 
 
 def rename(task, new_name, capture):
     with capture(execute=True):
-        task_services.update_task(task, {"task_name": new_name}, actor="bob", door="admin", partial=True)
+        task_services.update_task(task, {"task_name": new_name}, actor="bob", via="admin", partial=True)
 
 
 # ---- backup_file --------------------------------------------------------------------------------------------
@@ -95,13 +97,13 @@ def test_a_change_rewrites_the_file_and_keeps_the_previous_version(imported, shi
 
 def test_the_mirror_writes_nothing_when_the_content_is_the_same(imported):
     before = conf_file().stat().st_mtime_ns
-    assert config_files.mirror_tasks_file("alice", "cli") is False
+    assert mirror_tasks_file("alice", "cli") is False
     assert names() == [] and conf_file().stat().st_mtime_ns == before
 
 
 def test_a_hand_edited_file_is_backed_up_before_the_mirror_overwrites_it(imported, shipped_file):
     conf_file().write_text('{"tasks": []}  \n', encoding="utf-8")
-    assert config_files.mirror_tasks_file("alice", "cli") is True
+    assert mirror_tasks_file("alice", "cli") is True
     # Same data; the bytes may differ in task_env's key order, which on PostgreSQL only the old file knew.
     assert json.loads(conf_file().read_bytes()) == json.loads(shipped_file.read_bytes())
     assert (settings.BACKUPS_DIR / names()[0]).read_text() == '{"tasks": []}  \n'
@@ -186,8 +188,8 @@ def test_restore_replaces_tasks_added_since_the_backup(imported, tmp_path):
     extra = tmp_path / "extra.json"
     extra.write_text(json.dumps({"tasks": [{"task_id": "later", "task_name": "后来的", "task_exec": "test_task.py",
                                             "task_schedule": "@hourly"}]}), encoding="utf-8")
-    config_files.import_tasks(extra, actor="t", door="import")
-    result = backups.restore(backup.name, actor="alice")
+    import_export.import_tasks(extra, actor="t", via="import")
+    result = import_export.restore_backup(backup.name, actor="alice")
     assert result.deleted == ["later"]
     assert list(Task.objects.values_list("task_id", flat=True)) == ["test-task"]
 
@@ -197,7 +199,7 @@ def test_restore_replaces_tasks_added_since_the_backup(imported, tmp_path):
 def test_restore_accepts_only_names_from_the_list(imported, name):
     backups.backup_file(now=NOW)
     with pytest.raises(backups.BackupNotFound):
-        backups.restore(name, actor="mallory")
+        import_export.restore_backup(name, actor="mallory")
     if name:
         with pytest.raises(CommandError, match="no backup named"):
             run("restore_tasks", name)

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tasks_app import domain
-from tasks_app.dal import DjangoTaskDataAccess, FileTaskDataAccess, TaskNotFound
+from tasks_app.dal import DjangoTaskDataAccess, FileTaskDataAccess, TaskNotFound, domain
+from tasks_app.definition.fields import TASK_FIELDS
 
 pytestmark = pytest.mark.django_db
 
@@ -188,7 +188,7 @@ def test_the_file_implementation_writes_the_documented_format(tmp_path):
     tasks_text = (tmp_path / "tasks.json").read_text(encoding="utf-8")
     assert '"task_name": "测试任务"' in tasks_text
     (entry,) = json.loads(tasks_text)["tasks"]
-    assert list(entry) == list(domain.TASK_FIELDS[:13])  # the additions are left out at their defaults
+    assert list(entry) == list(TASK_FIELDS[:13])  # the additions are left out at their defaults
     history = json.loads((tmp_path / "task_history.json").read_text())
     assert history["last_execution_id"] == 1
     assert history["executions"][0]["start_time"] == "2023-07-17T02:30:45.123456+00:00"

@@ -7,10 +7,10 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from tasks_app import config_files
-from tasks_app.dal.django_dal import task_to_dict
-from tasks_app.loader import TaskFileError
+from tasks_app.definition.fields import task_to_dict
+from tasks_app.definition.loader import TaskFileError
 from tasks_app.models import ConfigVersion, Task, TaskStatus
+from tasks_app.services import import_export
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +74,7 @@ def test_importing_the_shipped_file_then_exporting_gives_back_the_same_bytes(shi
 
 def test_an_import_creates_statuses_with_the_next_run_and_bumps_the_change_marker(shipped_file, sys_log):
     before = ConfigVersion.current()
-    config_files.import_tasks(shipped_file, actor="alice", door="import")
+    import_export.import_tasks(shipped_file, actor="alice", via="import")
     status = TaskStatus.objects.get(task__task_id="test-task")
     assert status.next_run_time is not None and status.next_run_time.minute % 3 == 0
     assert ConfigVersion.current() == before + 1
@@ -84,7 +84,7 @@ def test_an_import_creates_statuses_with_the_next_run_and_bumps_the_change_marke
 
 
 def test_export_to_standard_output_with_history_and_status(shipped_file):
-    config_files.import_tasks(shipped_file, actor="t", door="import")
+    import_export.import_tasks(shipped_file, actor="t", via="import")
     out, _ = run("export_tasks", "--output", "-", "--with-history", "--with-status")
     document = json.loads(out)
     assert [t["task_id"] for t in document["tasks"]] == ["test-task"]
@@ -94,7 +94,7 @@ def test_export_to_standard_output_with_history_and_status(shipped_file):
 
 
 def test_export_writes_history_and_status_beside_the_tasks_file_in_the_document_names(shipped_file, tmp_path):
-    config_files.import_tasks(shipped_file, actor="t", door="import")
+    import_export.import_tasks(shipped_file, actor="t", via="import")
     run("export_tasks", "-o", str(tmp_path / "tasks.json"), "--with-history", "--with-status")
     assert json.loads((tmp_path / "task_history.json").read_text())["executions"] == []
     assert list(json.loads((tmp_path / "task_status.json").read_text())["tasks"]) == ["test-task"]
@@ -103,7 +103,7 @@ def test_export_writes_history_and_status_beside_the_tasks_file_in_the_document_
 def test_a_file_with_several_mistakes_is_refused_with_every_mistake_listed_and_nothing_changed(
     shipped_file, tmp_path, sys_log
 ):
-    config_files.import_tasks(shipped_file, actor="t", door="import")
+    import_export.import_tasks(shipped_file, actor="t", via="import")
     before = snapshot()
     bad = write(tmp_path / "bad.json", [task("fine")] + BAD_TASKS)
     err = io.StringIO()
@@ -120,7 +120,7 @@ def test_a_file_with_several_mistakes_is_refused_with_every_mistake_listed_and_n
 
 @pytest.mark.django_db(transaction=True)
 def test_the_real_command_in_its_own_process_refuses_a_bad_file_and_exits_non_zero(shipped_file, tmp_path, manage_py):
-    config_files.import_tasks(shipped_file, actor="t", door="import")
+    import_export.import_tasks(shipped_file, actor="t", via="import")
     before = snapshot()
     bad = write(tmp_path / "bad.json", BAD_TASKS)
     done = manage_py("import_tasks", str(bad))
@@ -148,7 +148,7 @@ def test_malformed_json_is_refused_with_its_line_and_column(tmp_path):
 
 
 def test_a_dry_run_reports_the_changes_and_changes_nothing(shipped_file, tmp_path):
-    config_files.import_tasks(shipped_file, actor="t", door="import")
+    import_export.import_tasks(shipped_file, actor="t", via="import")
     before = snapshot()
     changed = json.loads(shipped_file.read_text(encoding="utf-8"))["tasks"][0]
     changed["task_name"] = "改过的名字"
@@ -160,10 +160,10 @@ def test_a_dry_run_reports_the_changes_and_changes_nothing(shipped_file, tmp_pat
 
 
 def test_import_reports_created_updated_unchanged_and_with_replace_deleted(tmp_path):
-    config_files.import_tasks(write(tmp_path / "a.json", [task("a"), task("b"), task("c")]), actor="t", door="import")
-    result = config_files.import_tasks(
+    import_export.import_tasks(write(tmp_path / "a.json", [task("a"), task("b"), task("c")]), actor="t", via="import")
+    result = import_export.import_tasks(
         write(tmp_path / "b.json", [task("a"), task("b", task_retry=2), task("d")]),
-        actor="t", door="import", replace=True,
+        actor="t", via="import", replace=True,
     )
     assert (result.created, result.updated, result.deleted, result.unchanged) == (["d"], ["b"], ["c"], ["a"])
     assert sorted(Task.objects.values_list("task_id", flat=True)) == ["a", "b", "d"]
@@ -171,42 +171,42 @@ def test_import_reports_created_updated_unchanged_and_with_replace_deleted(tmp_p
 
 
 def test_without_replace_the_file_may_depend_on_tasks_already_in_the_database(tmp_path):
-    config_files.import_tasks(write(tmp_path / "a.json", [task("base")]), actor="t", door="import")
-    result = config_files.import_tasks(write(tmp_path / "b.json", [task("child", task_dependencies=["base"])]),
-                                       actor="t", door="import")
+    import_export.import_tasks(write(tmp_path / "a.json", [task("base")]), actor="t", via="import")
+    result = import_export.import_tasks(write(tmp_path / "b.json", [task("child", task_dependencies=["base"])]),
+                                       actor="t", via="import")
     assert result.created == ["child"] and result.deleted == []
     assert Task.objects.count() == 2
 
 
 def test_with_replace_the_file_must_stand_on_its_own(tmp_path):
-    config_files.import_tasks(write(tmp_path / "a.json", [task("base")]), actor="t", door="import")
+    import_export.import_tasks(write(tmp_path / "a.json", [task("base")]), actor="t", via="import")
     with pytest.raises(TaskFileError) as raised:
-        config_files.import_tasks(write(tmp_path / "b.json", [task("child", task_dependencies=["base"])]),
-                                  actor="t", door="import", replace=True)
+        import_export.import_tasks(write(tmp_path / "b.json", [task("child", task_dependencies=["base"])]),
+                                  actor="t", via="import", replace=True)
     assert [(t, f) for t, f, _ in raised.value.problems] == [("child", "task_dependencies")]
     assert list(Task.objects.values_list("task_id", flat=True)) == ["base"]
 
 
 def test_a_cycle_through_a_database_task_is_refused(tmp_path):
-    config_files.import_tasks(write(tmp_path / "a.json", [task("a"), task("b", task_dependencies=["a"])]),
-                              actor="t", door="import")
+    import_export.import_tasks(write(tmp_path / "a.json", [task("a"), task("b", task_dependencies=["a"])]),
+                              actor="t", via="import")
     with pytest.raises(TaskFileError) as raised:
-        config_files.import_tasks(write(tmp_path / "b.json", [task("a", task_dependencies=["b"])]),
-                                  actor="t", door="import")
+        import_export.import_tasks(write(tmp_path / "b.json", [task("a", task_dependencies=["b"])]),
+                                  actor="t", via="import")
     assert any(f == "task_dependencies" and "cycle" in m for _, f, m in raised.value.problems)
 
 
 def test_importing_the_same_file_twice_changes_nothing_the_second_time(shipped_file):
-    config_files.import_tasks(shipped_file, actor="t", door="import")
+    import_export.import_tasks(shipped_file, actor="t", via="import")
     before = snapshot()
-    result = config_files.import_tasks(shipped_file, actor="t", door="import")
+    result = import_export.import_tasks(shipped_file, actor="t", via="import")
     assert result.unchanged == ["test-task"] and not result.changed
     assert snapshot() == before
 
 
 def test_the_additions_to_the_documents_fields_are_written_only_when_set(tmp_path):
-    config_files.import_tasks(write(tmp_path / "a.json", [task("plain"), task("zoned", task_timezone="Asia/Shanghai")]),
-                              actor="t", door="import")
+    import_export.import_tasks(write(tmp_path / "a.json", [task("plain"), task("zoned", task_timezone="Asia/Shanghai")]),
+                              actor="t", via="import")
     written = json.loads((settings.CONF_DIR / "tasks.json").read_text(encoding="utf-8"))["tasks"]
     assert "task_timezone" not in written[0] and "task_overlap" not in written[0]
     assert written[1]["task_timezone"] == "Asia/Shanghai"
@@ -218,12 +218,12 @@ def test_the_additions_to_the_documents_fields_are_written_only_when_set(tmp_pat
 def test_export_with_history_and_status_is_a_copy_into_the_file_implementation(shipped_file, tmp_path):
     from datetime import datetime, timedelta, timezone
 
-    from tasks_app import domain
+    from tasks_app.dal import domain
     from tasks_app.dal import DjangoTaskDataAccess, FileTaskDataAccess
 
     db = DjangoTaskDataAccess()
-    config_files.import_tasks(write(tmp_path / "in.json", [task("a"), task("b", task_env={"KEY": "值"})]),
-                              actor="t", door="import")
+    import_export.import_tasks(write(tmp_path / "in.json", [task("a"), task("b", task_env={"KEY": "值"})]),
+                              actor="t", via="import")
     start = datetime(2025, 3, 10, 12, tzinfo=timezone.utc)
     for i in range(3):
         run = db.save_task_execution(domain.TaskExecution("a", None, start + timedelta(minutes=i), status="success"))

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tasks_app import jsonfile
+from tasks_app.conffile import jsonfile
 
 ROOT = Path(__file__).resolve().parents[2]
 
 WRITER = textwrap.dedent("""
     import sys
-    from tasks_app import jsonfile
+    from tasks_app.conffile import jsonfile
     path = sys.argv[1]
     # Serialized once, so nearly all of the loop's time is spent inside the atomic write being tested.
     texts = [jsonfile.dumps({"tasks": [{"task_id": f"t{i}", "task_name": "测试任务" * 8, "n": n}
@@ -30,7 +30,7 @@ WRITER = textwrap.dedent("""
 
 INCREMENTER = textwrap.dedent("""
     import sys
-    from tasks_app import jsonfile
+    from tasks_app.conffile import jsonfile
     path, times = sys.argv[1], int(sys.argv[2])
     for _ in range(times):
         with jsonfile.locked(path):
@@ -60,13 +60,18 @@ def test_read_json_returns_the_default_for_a_missing_file(tmp_path):
     assert jsonfile.read_json(tmp_path / "missing.json", {"tasks": []}) == {"tasks": []}
 
 
-def test_it_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+def test_a_new_file_is_private_whatever_the_umask_and_a_replaced_one_keeps_its_permissions(tmp_path):
     path = tmp_path / "tasks.json"
-    jsonfile.write_json_atomic(path, {"a": 1})
-    assert path.stat().st_mode & 0o777 == 0o644
-    os.chmod(path, 0o600)
-    jsonfile.write_json_atomic(path, {"a": 2})
+    old_umask = os.umask(0o022)
+    try:
+        jsonfile.write_json_atomic(path, {"a": 1})
+    finally:
+        os.umask(old_umask)
     assert path.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "tasks.json.lock").stat().st_mode & 0o777 == 0o600
+    os.chmod(path, 0o640)
+    jsonfile.write_json_atomic(path, {"a": 2})
+    assert path.stat().st_mode & 0o777 == 0o640
 
 
 @pytest.mark.slow

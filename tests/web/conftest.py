@@ -94,7 +94,7 @@ def make_task(db):
 
     def make(task_id="test-task", **changes):
         return create_task(example(task_id=task_id, task_log=f"logs/task_{task_id}.log", **changes),
-                           actor="fixture", door="cli")
+                           actor="fixture", via="cli")
     return make
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tasks_app.models import TaskExecution
-from tasks_app.loader_paths import task_log_file
+from tasks_app.definition.paths import task_log_file
 
 
 def run(task, status="success", start=None, **extra):

@@ -11,10 +11,12 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from tasks_app.config_files import import_tasks, tasks_file
-from tasks_app.loader import TaskFileError
+from tasks_app.conffile.backups import tasks_file
+from tasks_app.definition.loader import TaskFileError
 from tasks_app.models import Task
+from tasks_app.private_files import fix_private_files
 from tasks_app.roles import ADMIN
+from tasks_app.services.import_export import import_tasks
 
 log = logging.getLogger("SchedulerEngine")
 ADMIN_USERNAME = "admin"
@@ -34,6 +36,7 @@ class Command(BaseCommand):
                                  "project root)")
 
     def handle(self, *args, password_file=None, **options):
+        fix_private_files()  # `make run` runs it right after migrate: an old install's files are closed first
         self.import_tasks()
         self.create_admin(password_file or default_password_file())
 
@@ -47,7 +50,7 @@ class Command(BaseCommand):
             log.info("Bootstrap: no tasks in the database and no %s to import", path)
             return
         try:
-            result = import_tasks(path, actor="bootstrap", door="import")
+            result = import_tasks(path, actor="bootstrap", via="import")
         except TaskFileError as exc:
             for task_id, field, message in exc.problems:
                 self.stderr.write(f"  {task_id or '-'}: {field}: {message}")

@@ -1,7 +1,9 @@
-"""`manage.py export_tasks`: the database's tasks in the document's tasks.json format (default: conf/tasks.json)."""
+"""`manage.py export_tasks`: the database's tasks in the tasks.json format (default: conf/tasks.json)."""
 from django.core.management.base import BaseCommand
 
-from tasks_app import config_files, jsonfile
+from tasks_app.conffile import jsonfile
+from tasks_app.conffile.backups import tasks_file
+from tasks_app.services import import_export
 
 from .import_tasks import cli_actor
 
@@ -17,11 +19,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, output, with_history, with_status, **options):
         if output == "-":
-            document = config_files.export_document(include_history=with_history, include_status=with_status)
+            document = import_export.export_document(include_history=with_history, include_status=with_status)
             self.stdout.write(jsonfile.dumps(document), ending="")
             return
-        path = output or config_files.tasks_file()
-        written = config_files.export_tasks(path, include_history=with_history, include_status=with_status,
-                                            actor=cli_actor(), door="cli")
+        path = output or tasks_file()
+        written = import_export.export_tasks(path, include_history=with_history, include_status=with_status,
+                                            actor=cli_actor(), via="cli")
         for file in written:
             self.stdout.write(f"Wrote {file}")

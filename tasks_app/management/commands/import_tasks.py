@@ -3,8 +3,8 @@ import getpass
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tasks_app import config_files
-from tasks_app.loader import TaskFileError
+from tasks_app.definition.loader import TaskFileError
+from tasks_app.services import import_export
 
 
 def cli_actor():
@@ -41,8 +41,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, file, replace, dry_run, **options):
         try:
-            result = config_files.import_tasks(file, replace=replace, dry_run=dry_run,
-                                               actor=cli_actor(), door="import")
+            result = import_export.import_tasks(file, replace=replace, dry_run=dry_run,
+                                               actor=cli_actor(), via="import")
         except TaskFileError as exc:
             write_problems(self.stderr, exc.problems)
             raise CommandError(f"{file}: {len(exc.problems)} problem(s); nothing was changed.") from None

@@ -1,8 +1,9 @@
 """`manage.py restore_tasks --list` / `restore_tasks BACKUP`: bring back an earlier conf/tasks.json."""
 from django.core.management.base import BaseCommand, CommandError
 
-from tasks_app import backups
-from tasks_app.loader import TaskFileError
+from tasks_app.conffile import backups
+from tasks_app.definition.loader import TaskFileError
+from tasks_app.services.import_export import restore_backup
 
 from .import_tasks import cli_actor, write_problems, write_result
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
             self.list_backups()
             return
         try:
-            result = backups.restore(backup, actor=cli_actor(), door="restore")
+            result = restore_backup(backup, actor=cli_actor(), via="restore")
         except backups.BackupNotFound as exc:
             raise CommandError(str(exc)) from None
         except TaskFileError as exc:

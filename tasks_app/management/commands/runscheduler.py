@@ -8,6 +8,7 @@ from django.db import connections
 from tasks_app.engine.confinement import ConfinementError, prepare_engine_process
 from tasks_app.engine.lock import LockHeld
 from tasks_app.engine.scheduler import SchedulerEngine
+from tasks_app.private_files import fix_private_files
 
 
 class Command(BaseCommand):
@@ -26,6 +27,7 @@ class Command(BaseCommand):
             raise CommandError(f"--tick {tick}: must be between 0.05 and 10 seconds")
         if max_seconds is not None and max_seconds <= 0:
             raise CommandError(f"--max-seconds {max_seconds}: must be positive")
+        fix_private_files()  # an older version may have left the engine's files readable by others
         # One long-lived connection: the loop calls close_old_connections() before its database work,
         # which then only drops a connection that is broken (CONN_MAX_AGE 0 would reconnect every tick).
         for alias in connections:

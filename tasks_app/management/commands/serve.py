@@ -12,6 +12,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from tasks_app.private_files import fix_private_files
+
 log = logging.getLogger("SchedulerEngine")
 
 
@@ -25,13 +27,15 @@ class Command(BaseCommand):
         parser.add_argument("--no-scheduler", action="store_true", help="Start the web server only.")
 
     def handle(self, *args, host, port, threads, no_scheduler, **options):
+        fix_private_files()  # before the web server reads anything (runscheduler does it again: nothing left)
         manage = str(settings.BASE_DIR / "manage.py")
-        commands = {
-            "web": [
-                sys.executable, "-m", "waitress", f"--host={host}", f"--port={port}", f"--threads={threads}",
-                "scheduler_site.wsgi:application",
-            ],
-        }
+        web = [sys.executable, "-m", "waitress", f"--host={host}", f"--port={port}", f"--threads={threads}",
+               # The product's body cap, enforced before a body is buffered (chunked ones too).
+               f"--max-request-body-size={settings.REQUEST_MAX_BODY_BYTES}"]
+        if settings.HTTPS or settings.DJANGO_PROXY_COUNT:
+            # Behind a proxy: pass X-Forwarded-Proto / -For on; Django decides what to trust (settings.py).
+            web.append("--no-clear-untrusted-proxy-headers")
+        commands = {"web": web + ["scheduler_site.wsgi:application"]}
         if not no_scheduler:
             commands["scheduler"] = [sys.executable, manage, "runscheduler"]
         children = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()}

@@ -136,7 +136,7 @@ def test_chinese_browsers_get_chinese_pages_and_the_switcher_changes_it(logged_i
 
 
 def test_log_lines_and_search_matches_are_shown_as_text_never_as_markup(logged_in, make_task):
-    from tasks_app.loader_paths import task_log_file
+    from tasks_app.definition.paths import task_log_file
 
     path = task_log_file(make_task("marked"))
     path.write_text('2024-01-01 10:00:00 - INFO - x - <img src=x onerror="window.pwned=1"> &amp; done\n')

@@ -1,0 +1,165 @@
+"""Where a task's script and log file really are, and dependency cycles: helpers of TaskLoader that the engine
+and the pages use too, so a path is checked and used by one rule."""
+import functools
+import os
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+
+from tasks_app.private_files import engine_file_reason
+
+from .fields import default_log_path
+
+
+def _relative_parts(value):
+    """The parts of a relative POSIX path, or None when it is absolute, empty or climbs with `..`."""
+    if not value or "\x00" in value:
+        return None
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        return None
+    return path.parts
+
+
+def _locate(parts, folder: Path, prefix: str, root: Path | None = None) -> Path:
+    """Where a relative path points, by the same rule as the engine (engine/childenv.py): relative to the project
+    root when that lands inside `folder` ("tasks/x.py"); else a "tasks/..." or "logs/..." prefix (as conf/tasks.json
+    writes them) stands for the folder wherever a setting moved it; else relative to the folder itself ("x.py")."""
+    from_root = (root or Path(settings.BASE_DIR).resolve()).joinpath(*parts)
+    if from_root.is_relative_to(folder):
+        return from_root
+    if len(parts) > 1 and parts[0] == prefix:
+        return folder.joinpath(*parts[1:])
+    return folder.joinpath(*parts)
+
+
+def _file_system_refusals_as_value_errors(func):
+    """A name the file system refuses (too long, a loop of symlinks) is bad input like any other, not a crash."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except OSError as exc:
+            raise ValueError(f"the file system refuses it ({exc.strerror or exc})") from None
+
+    return wrapper
+
+
+@_file_system_refusals_as_value_errors
+def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
+    """The real path (symlinks resolved) of the script a task runs: an existing, readable regular file inside
+    TASKS_DIR, or ValueError saying why not. "tasks/test_task.py" (as conf/tasks.json writes it) and "test_task.py"
+    name the same file; what the user wrote is kept in the task."""
+    folder = Path(tasks_dir or settings.TASKS_DIR).resolve()
+    parts = _relative_parts(task_exec)
+    if parts is None:
+        raise ValueError("not a relative path inside the tasks folder")
+    path = _locate(parts, folder, "tasks")
+    if not (path.exists() or path.is_symlink()):
+        raise ValueError("no such file in the tasks folder")
+    real = path.resolve()
+    if not real.is_relative_to(folder):
+        raise ValueError("it leads outside the tasks folder")
+    if not real.is_file():
+        raise ValueError("it is not a regular file")
+    if not os.access(real, os.R_OK):
+        raise ValueError("it is not readable")
+    return real
+
+
+@_file_system_refusals_as_value_errors
+def resolve_log_path(task_log, task_id="", logs_dir=None) -> Path:
+    """A task's log file, by the same rule inside LOGS_DIR: a `*.log` file (it need not exist yet) that is none
+    of the engine's own (private_files.engine_file_reason). Empty means the default logs/task_{task_id}.log.
+    Whether another task writes it is LogOwners' question: it needs the other tasks."""
+    folder = Path(logs_dir or settings.LOGS_DIR).resolve()
+    parts = _relative_parts(task_log or default_log_path(task_id))
+    if parts is None:
+        raise ValueError("not a relative path inside the logs folder")
+    real = _locate(parts, folder, "logs").resolve()
+    if not real.is_relative_to(folder) or real == folder:
+        raise ValueError("it leads outside the logs folder")
+    reason = engine_file_reason(real, folder)
+    if reason:
+        raise ValueError(reason)
+    if real.is_dir():
+        raise ValueError("it is a folder")
+    if not (_is_log_name(parts[-1]) and _is_log_name(real.name)):
+        raise ValueError("a task's log must be a file whose name ends in .log")
+    if real.exists() and not real.is_file():
+        raise ValueError("it is not a regular file")
+    return real
+
+
+def default_log_name(task_id) -> str:
+    """The file name of a task's default log, inside LOGS_DIR."""
+    return PurePosixPath(default_log_path(task_id)).name
+
+
+def _is_log_name(name: str) -> bool:
+    return name.endswith(".log") and len(name) > len(".log")
+
+
+class LogOwners:
+    """Which task each log file belongs to, so that no task writes another's: logs/task_<id>.log is always
+    task <id>'s (whatever it names), and a log a task names is that task's. `logs` maps every other known
+    task id to its task_log ("" for the default). Paths are compared as written and as resolved."""
+
+    def __init__(self, logs: dict):
+        self.folder = Path(settings.LOGS_DIR).resolve()
+        self.root = Path(settings.BASE_DIR).resolve()
+        self.owners: dict[Path, set] = {}
+        for task_id, task_log in logs.items():
+            for place in (self.default(task_id), self._written(task_log) if task_log else None):
+                if place is not None:
+                    self.owners.setdefault(place, set()).add(task_id)
+
+    def default(self, task_id) -> Path:
+        return self.folder / default_log_name(task_id)
+
+    def _written(self, task_log):
+        parts = _relative_parts(task_log) if isinstance(task_log, str) else None
+        return None if parts is None else _locate(parts, self.folder, "logs", self.root)
+
+    def other_owner(self, task_id, task_log) -> str | None:
+        """The id of another task whose log `task_log` is, or None (a task's own default is always its own)."""
+        places = {self._written(task_log)}
+        try:
+            places.add(resolve_log_path(task_log, task_id))
+        except ValueError:
+            pass
+        if self.default(task_id) in places:
+            return None
+        others = {owner for place in places for owner in self.owners.get(place, ()) if owner != task_id}
+        return min(others) if others else None
+
+
+def find_cycle(graph, start):
+    """A dependency path from `start` back to itself ([start, ..., start]), or None. graph: id -> [ids].
+    Iterative, so a chain of thousands of tasks cannot exhaust the recursion limit."""
+    path, seen, stack = [start], {start}, [iter(graph.get(start, ()))]
+    while stack:
+        nxt = next(stack[-1], _END)
+        if nxt is _END:
+            stack.pop()
+            path.pop()
+        elif nxt == start:
+            return path + [start]
+        elif nxt not in seen and nxt in graph:
+            seen.add(nxt)  # fully explored without reaching start: no need to come back
+            path.append(nxt)
+            stack.append(iter(graph[nxt]))
+    return None
+
+
+_END = object()
+
+
+def task_log_file(task) -> Path:
+    """The log file a task's runs write and the pages and the API read (it may not exist yet). A task_log the
+    loader would refuse (saved before the rule existed) falls back to the default, in LOGS_DIR."""
+    try:
+        return resolve_log_path(task.task_log, task.task_id)
+    except ValueError:
+        return Path(settings.LOGS_DIR).resolve() / default_log_name(task.task_id)

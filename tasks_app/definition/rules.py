@@ -1,0 +1,226 @@
+"""The rule for each field of a task definition, used by TaskLoader: each check returns the cleaned value or
+raises ValidationError with messages that name the field and its value (task_env values excepted: secrets)."""
+import json
+import re
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.utils.translation import gettext_lazy as _
+
+from tasks_app import cron, outbound
+
+from . import fields
+from .envnames import refused_env_names
+from .fields import FIELD, INT_RANGES, MAX_LENGTH, TASK_ID_PATTERN
+from .paths import resolve_exec_path, resolve_log_path
+
+NOTIFY_KEYS = ("on_success", "on_failure", "email", "webhook")
+_email = EmailValidator()
+_url = URLValidator(schemes=["http", "https"])
+
+
+def show(value, limit=80):
+    """A value as it appears in messages: JSON-like and cut short, so a huge input gives a readable error."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _kind(value):
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "text", list: "a list", dict: "an object"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+class FieldRules:
+    # ---- field rules: each returns the cleaned value or raises ValidationError --------------------------------
+
+    @staticmethod
+    def _text(field, value, *, allow_empty=True):
+        if not isinstance(value, str):
+            raise ValidationError(_("%(field)s must be text, got %(kind)s %(value)s."),
+                                  params={"field": field, "kind": _kind(value), "value": show(value)})
+        if "\x00" in value:
+            raise ValidationError(_("%(field)s must not contain a NUL character."), params={"field": field})
+        if not allow_empty and not value.strip():
+            raise ValidationError(_("%(field)s must not be blank, got %(value)s."),
+                                  params={"field": field, "value": show(value)})
+        limit = MAX_LENGTH.get(field)
+        if limit and len(value) > limit:
+            raise ValidationError(_("%(field)s is %(length)d characters long; at most %(limit)d are allowed: "
+                                    "%(value)s."),
+                                  params={"field": field, "length": len(value), "limit": limit, "value": show(value)})
+        return value
+
+    @staticmethod
+    def _int(field, value):
+        low, high = INT_RANGES[field]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(_("%(field)s must be an integer, got %(kind)s %(value)s."),
+                                  params={"field": field, "kind": _kind(value), "value": show(value)})
+        if not low <= value <= high:
+            raise ValidationError(_("%(field)s must be between %(low)d and %(high)d, got %(value)s."),
+                                  params={"field": field, "low": low, "high": high, "value": show(value)})
+        return value
+
+    @staticmethod
+    def _bool(field, value):
+        if not isinstance(value, bool):
+            raise ValidationError(_("%(field)s must be true or false, got %(kind)s %(value)s."),
+                                  params={"field": field, "kind": _kind(value), "value": show(value)})
+        return value
+
+    @staticmethod
+    def _choice(field, value, choices):
+        if value not in choices.values:
+            raise ValidationError(_("%(name)s %(value)s is not one of %(choices)s."),
+                                  params={"name": field, "value": show(value), "choices": ", ".join(choices.values)})
+        return value
+
+    def rule_for(self, name):
+        """The check of field `name`: its own _check_<name> below, else the plain check of its kind (text,
+        integer, true or false, one of its choices). LookupError if the field has neither."""
+        own = getattr(self, f"_check_{name}", None)
+        if own is not None:
+            return own
+        field = FIELD[name]
+        if field.kind == fields.TEXT:
+            return lambda value: self._text(name, value, allow_empty=not field.required)
+        if field.kind == fields.INTEGER:
+            return lambda value: None if value is None and field.nullable else self._int(name, value)
+        if field.kind == fields.BOOLEAN:
+            return lambda value: self._bool(name, value)
+        if field.kind == fields.CHOICE:
+            return lambda value: self._choice(name, value, field.choices)
+        raise LookupError(f"{name}: a field of kind {field.kind} needs a rule of its own, _check_{name}")
+
+    def _check_task_id(self, value):
+        value = self._text("task_id", value)
+        if not re.fullmatch(TASK_ID_PATTERN, value):
+            raise ValidationError(_("task_id %(value)s is not valid: use 1 to 64 letters, digits, '-' or '_'."),
+                                  params={"value": show(value)})
+        return value
+
+    def _check_task_exec(self, value):
+        self._text("task_exec", value, allow_empty=False)
+        try:
+            resolve_exec_path(value, self.tasks_dir)
+        except ValueError as exc:
+            raise ValidationError(_("task_exec %(value)s is refused: %(reason)s. Give a path of an existing file "
+                                    "inside the tasks folder, such as \"tasks/test_task.py\"."),
+                                  params={"value": show(value), "reason": str(exc)}) from None
+        return value  # kept as written: "tasks/x.py" and "x.py" both name TASKS_DIR/x.py
+
+    def _check_task_schedule(self, value):
+        value = self._text("task_schedule", value).strip()
+        if not value:
+            return ""
+        try:
+            return cron.validate_expression(value)
+        except cron.CronError as exc:
+            raise ValidationError(_("task_schedule %(value)s is not a valid cron expression: %(reason)s."),
+                                  params={"value": show(value), "reason": str(exc)}) from None
+
+    def _check_task_log(self, value):
+        self._text("task_log", value)
+        if value:
+            try:
+                resolve_log_path(value)
+            except ValueError as exc:
+                raise ValidationError(_("task_log %(value)s is refused: %(reason)s. Give a path inside the logs "
+                                        "folder, such as \"logs/task_my-task.log\"."),
+                                      params={"value": show(value), "reason": str(exc)}) from None
+        return value
+
+    def _check_task_env(self, value):
+        if not isinstance(value, dict):
+            raise ValidationError(_("task_env must be an object of names to text values, got %(kind)s %(value)s."),
+                                  params={"kind": _kind(value), "value": show(value)})
+        problems = []
+        refused = dict(refused_env_names(value))  # the one deny list: definition/envnames.py
+        for key, item in value.items():
+            if key in refused:
+                problems.append(_("task_env name %(key)s is refused: %(reason)s.")
+                                % {"key": show(key), "reason": refused[key]})
+            # The value itself is never shown: it may be a password.
+            if not isinstance(item, str):
+                problems.append(_("task_env value of %(key)s must be text, got %(kind)s.")
+                                % {"key": show(key), "kind": _kind(item)})
+            elif "\x00" in item:
+                problems.append(_("task_env value of %(key)s must not contain a NUL character.") % {"key": show(key)})
+        if problems:
+            raise ValidationError([str(p) for p in problems])
+        return dict(value)
+
+    def _check_task_dependencies(self, value):
+        if not isinstance(value, list):
+            raise ValidationError(_("task_dependencies must be a list of task ids, got %(kind)s %(value)s."),
+                                  params={"kind": _kind(value), "value": show(value)})
+        problems, seen = [], set()
+        for dep in value:
+            if not isinstance(dep, str) or not re.fullmatch(TASK_ID_PATTERN, dep):
+                problems.append(_("task_dependencies item %(value)s is not a task id.") % {"value": show(dep)})
+            elif dep in seen:
+                problems.append(_("task_dependencies names %(value)s twice.") % {"value": show(dep)})
+            seen.add(dep if isinstance(dep, str) else None)
+        if problems:
+            raise ValidationError([str(p) for p in problems])
+        return list(value)
+
+    def _check_task_notify(self, value):
+        if not isinstance(value, dict):
+            raise ValidationError(_("task_notify must be an object, got %(kind)s %(value)s."),
+                                  params={"kind": _kind(value), "value": show(value)})
+        problems, out = [], {}
+        for key, item in value.items():
+            where = f"task_notify.{key}"
+            if key not in NOTIFY_KEYS:
+                problems.append(_("Unknown field %(name)s; task_notify takes %(keys)s.")
+                                % {"name": show(where), "keys": ", ".join(NOTIFY_KEYS)})
+            elif key in ("on_success", "on_failure"):
+                if isinstance(item, bool):
+                    out[key] = item
+                else:
+                    problems.append(_("%(field)s must be true or false, got %(kind)s %(value)s.")
+                                    % {"field": where, "kind": _kind(item), "value": show(item)})
+            elif not isinstance(item, str):
+                problems.append(_("%(field)s must be text, got %(kind)s %(value)s.")
+                                % {"field": where, "kind": _kind(item), "value": show(item)})
+            elif key == "email":
+                for address in filter(None, (a.strip() for a in item.split(","))):
+                    try:
+                        _email(address)
+                    except ValidationError:
+                        problems.append(_("task_notify.email %(value)s is not a valid e-mail address.")
+                                        % {"value": show(address)})
+                out[key] = item.strip()
+            else:
+                if item.strip():
+                    try:
+                        _url(item.strip())
+                    except ValidationError:
+                        problems.append(_("task_notify.webhook %(value)s is not a valid http:// or https:// URL.")
+                                        % {"value": show(item)})
+                    else:
+                        try:
+                            outbound.check_url(item.strip())
+                        except outbound.OutboundRefused as exc:
+                            problems.append(_("task_notify.webhook: host %(host)s is refused: %(reason)s.")
+                                            % {"host": show(exc.host), "reason": exc.reason})
+                out[key] = item.strip()
+        if problems:
+            raise ValidationError([str(p) for p in problems])
+        return out
+
+    def _check_task_timezone(self, value):
+        value = self._text("task_timezone", value).strip()
+        if value:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+                raise ValidationError(_("task_timezone %(value)s is not a known IANA time zone "
+                                        "(such as \"Europe/Berlin\" or \"Asia/Shanghai\")."),
+                                      params={"value": show(value)}) from None
+        return value

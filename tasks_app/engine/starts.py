@@ -1,0 +1,175 @@
+"""Starter: turns start requests (cron fires, chains, missed slots) and queued runs to claim (run now,
+retries) into executions, inside the caller's transaction, by the overlap, dependency and missed-slot rules
+of policy.py. It writes the rows and returns a Plan; nothing is handed to the executor before the commit."""
+import logging
+
+from django.db import IntegrityError, transaction
+
+from tasks_app.models import ExecutionStatus, Task, TaskExecution, Trigger
+
+from . import bookkeeping as bk
+from . import facts, policy
+from .plan import Plan, StartRequest
+
+log = logging.getLogger("Scheduler")
+
+
+class Starter:
+    def __init__(self, registry, worker: str):
+        self.registry = registry  # read only: what runs and waits decides the overlap rule
+        self.worker = worker
+
+    def plan(self, requests: list[StartRequest], claims, now) -> Plan:
+        """Decide every start and write them all (a few statements for the whole batch, so a midnight burst
+        of 1,000 fires is one short transaction); returns the plan to carry out after commit."""
+        plan = Plan()
+        wanted = {r.task_id for r in requests}
+        tasks = {t.task_id: t for t in Task.objects.filter(task_id__in=wanted)} if wanted else {}
+        for request in requests:
+            task = tasks.get(request.task_id)
+            if task is None:
+                log.info("Task %s is gone; nothing started for it", request.task_id)
+                continue
+            self._decide(request, task, now, plan)
+        self._insert(plan)
+        if claims:
+            for execution in TaskExecution.objects.filter(
+                pk__in=claims, status=ExecutionStatus.QUEUED, worker=""
+            ).select_related("task").order_by("execution_id"):
+                self._claim_one(execution, now, plan)
+        bk.status_started_many(plan.started, now=now)
+        bk.status_next_many(plan.next_runs)
+        return plan
+
+    def _decide(self, request: StartRequest, task, now, plan: Plan):
+        def row(kind, slot, **fields):
+            plan.rows.append((kind, TaskExecution(
+                task=task, trigger=request.trigger, scheduled_time=slot, worker=self.worker,
+                requested_by=request.requested_by, **fields)))
+
+        def skip(slot, reason, kind="skip"):
+            row(kind, slot, status=ExecutionStatus.SKIPPED, start_time=now, end_time=now, duration=0.0,
+                error_message=reason)
+
+        if request.trigger in (Trigger.SCHEDULE, Trigger.DEPENDENCY) and not task.task_enabled:
+            log.info("Task %s was disabled a moment ago; its %s run does not start", task.task_id, request.trigger)
+            return  # the change marker makes the next tick remove its job
+        if request.missed:
+            reason = policy.missed_reason(request.missed, task.timezone_name, task.task_misfire_grace,
+                                          ran_latest=request.slot is not None)
+            skip(request.missed.last, reason, kind="missed")
+        if request.set_next:
+            plan.next_runs[task.pk] = request.next_run_time
+        if request.trigger == Trigger.SCHEDULE and request.slot is None:
+            return  # every due slot was missed: recorded above
+        if request.trigger == Trigger.DEPENDENCY and not facts.chain_ready(task):
+            return
+        if request.trigger == Trigger.SCHEDULE and task.task_dependencies:
+            problem = facts.dependency_problem(task)
+            if problem:
+                skip(request.slot, problem, kind="dependency")
+                return
+        action, detail = self._overlap(task, plan)
+        if action == policy.SKIP:
+            skip(request.slot, detail)
+        elif action == policy.RUN:
+            row("run", request.slot, status=ExecutionStatus.RUNNING, start_time=max(now, request.slot or now))
+            plan.count_start(task.pk)
+        else:  # WAIT, or REPLACE: wait for the runs it stops to end
+            row("wait", request.slot, status=ExecutionStatus.QUEUED)
+            self._wait_behind(task, detail, now, plan)
+
+    def _insert(self, plan: Plan):
+        """Write the decided rows. A cron slot that already has an execution is not run again (the unique
+        constraint guarantees it; the query first keeps one taken slot from failing the whole insert)."""
+        if not plan.rows:
+            return
+        slots = [(e.task_id, e.scheduled_time) for _, e in plan.rows
+                 if e.trigger == Trigger.SCHEDULE and e.scheduled_time is not None]
+        taken = set()
+        if slots:
+            taken = set(TaskExecution.objects.filter(
+                trigger=Trigger.SCHEDULE, task_id__in={t for t, _ in slots},
+                scheduled_time__in={moment for _, moment in slots},
+            ).values_list("task_id", "scheduled_time"))
+        rows, seen = [], set()
+        for kind, execution in plan.rows:
+            key = (execution.task_id, execution.scheduled_time)
+            if execution.trigger == Trigger.SCHEDULE and execution.scheduled_time is not None:
+                if key in taken or key in seen:
+                    log.info("Task %s: slot %s already has an execution; not run again",
+                             execution.task.task_id, execution.scheduled_time.isoformat())
+                    plan.undo_start(kind, execution)
+                    continue
+                seen.add(key)
+            rows.append((kind, execution))
+        try:
+            with transaction.atomic():  # a savepoint: should a slot be taken after all, fall back row by row
+                TaskExecution.objects.bulk_create([e for _, e in rows], batch_size=500)
+        except IntegrityError:
+            kept = []
+            for kind, execution in rows:
+                try:
+                    with transaction.atomic():
+                        execution.save(force_insert=True)
+                    kept.append((kind, execution))
+                except IntegrityError:
+                    execution.pk = None
+                    plan.undo_start(kind, execution)
+            rows = kept
+        for kind, execution in rows:
+            if kind == "run":
+                plan.run.append(execution)
+            elif kind == "wait":
+                plan.wait.append(execution)
+            elif kind == "missed":
+                log.warning("Task %s: %s", execution.task.task_id, execution.error_message)
+            else:
+                log.info("Task %s skipped: %s", execution.task.task_id, execution.error_message)
+                if kind == "dependency":
+                    plan.notify.append(execution)  # a dependency that did not succeed: on_failure is told
+
+    def _claim_one(self, execution, now, plan: Plan):
+        task = execution.task
+        if (execution.trigger == Trigger.RETRY and not task.task_enabled
+                and not policy.asked_by_a_user(execution.requested_by)):
+            self._skip_queued(execution, "not tried again: the task was disabled after the failed attempt", now, plan)
+            return
+        action, detail = self._overlap(task, plan)
+        if action == policy.SKIP:
+            self._skip_queued(execution, detail, now, plan)
+            return
+        if action == policy.RUN:
+            if bk.claim_queued(execution, now=now, worker=self.worker):
+                plan.add_run(execution)
+        elif bk.hold_queued(execution, worker=self.worker):
+            execution.worker = self.worker
+            plan.wait.append(execution)
+            self._wait_behind(task, detail, now, plan)
+
+    def _overlap(self, task, plan: Plan) -> policy.Overlap:
+        registry = self.registry
+        return policy.overlap_action(task.task_overlap, registry.busy(task.pk), planned=plan.started.get(task.pk, 0),
+                                     waiting=registry.waiting_for(task.pk) is not None,
+                                     waiting_in_batch=task.pk in plan.waiting, stopping=registry.stopping)
+
+    def _wait_behind(self, task, stop, now, plan: Plan):
+        """A new run waits for the current one to end ("queue"), which is stopped first ("replace": two
+        runs of such a task never overlap). With "replace" the newest run wins over one already waiting."""
+        plan.waiting.add(task.pk)
+        plan.stop.extend(stop or ())
+        older = self.registry.waiting_for(task.pk)
+        reason = "replaced by a newer run before it started (task_overlap: replace)"
+        if older is not None and bk.skip_queued(older, now=now, worker=self.worker, reason=reason, held=True):
+            log.info("Task %s: waiting execution %s skipped: %s", task.task_id, older.pk, reason)
+
+    def _skip_queued(self, execution, reason, now, plan: Plan):
+        if not bk.skip_queued(execution, now=now, worker=self.worker, reason=reason):
+            return
+        log.info("Task %s: queued execution %s skipped: %s", execution.task.task_id, execution.pk, reason)
+        if execution.trigger == Trigger.RETRY:
+            # The failure's notice waited for the last attempt; this retry was it.
+            failed = facts.previous_attempt(execution)
+            if failed is not None:
+                plan.notify.append(failed)
+
