@@ -14,7 +14,7 @@ from tasks_app import cron, outbound
 
 from . import fields
 from .envnames import refused_env_names
-from .fields import FIELD, INT_RANGES, MAX_LENGTH, TASK_ID_PATTERN
+from .fields import FIELD, INT_RANGES, MAX_LENGTH, QUEUE_PATTERN, TASK_ID_PATTERN
 from .paths import resolve_exec_path, resolve_log_path
 
 NOTIFY_KEYS = ("on_success", "on_failure", "email", "webhook")
@@ -257,3 +257,11 @@ class FieldRules:
         if problems:
             raise ValidationError(problems)
         return dict(value)
+
+    def _check_task_queue(self, value):
+        value = self._text("task_queue", value).strip()
+        if not re.fullmatch(QUEUE_PATTERN, value):
+            raise ValidationError(_("task_queue %(value)s is not a queue name: use 1 to 64 letters, digits, '-', "
+                                    "'_' or '.', such as \"default\" or \"gpu.large\"."),
+                                  params={"value": show(value)})
+        return value
