@@ -34,23 +34,25 @@ from tasks_app.models import ExecutionStatus, Task, TaskExecution, TaskStatus, T
 log = logging.getLogger("Scheduler")
 
 
-def claim_queued(execution, *, now, worker) -> bool:
+def claim_queued(execution, *, now, worker, node) -> bool:
     """Take a queued run nobody has claimed (run now, retry). False if another process got there first
-    (claimed, or stopped by a user) - the conditional UPDATE is what makes the claim safe."""
+    (claimed, or stopped by a user) - the conditional UPDATE is what makes the claim safe. `node`: where it
+    runs ("" until a Celery worker claims it in its turn)."""
     claimed = TaskExecution.objects.filter(
         pk=execution.pk, status=ExecutionStatus.QUEUED, worker=""
-    ).update(status=ExecutionStatus.RUNNING, worker=worker, start_time=now)
+    ).update(status=ExecutionStatus.RUNNING, worker=worker, start_time=now, node=node)
     if claimed:
         execution.status, execution.worker, execution.start_time = ExecutionStatus.RUNNING, worker, now
+        execution.node = node
     return claimed == 1
 
 
-def start_waiting(execution, *, now) -> bool:
+def start_waiting(execution, *, now, node) -> bool:
     """Start a run this scheduler held back (overlap "queue"); False if a user stopped it meanwhile."""
     started = TaskExecution.objects.filter(pk=execution.pk, status=ExecutionStatus.QUEUED).update(
-        status=ExecutionStatus.RUNNING, start_time=now)
+        status=ExecutionStatus.RUNNING, start_time=now, node=node)
     if started:
-        execution.status, execution.start_time = ExecutionStatus.RUNNING, now
+        execution.status, execution.start_time, execution.node = ExecutionStatus.RUNNING, now, node
     return started == 1
 
 
@@ -72,16 +74,21 @@ def hold_queued(execution, *, worker) -> bool:
         worker=worker) == 1
 
 
+def result_fields(result) -> dict:
+    """The columns of an execution that a RunResult fills."""
+    return dict(
+        status=result.status, return_code=result.return_code, error_message=result.error_message or "",
+        start_time=result.start_time, end_time=result.end_time, duration=result.duration,
+        output_truncated=result.output_truncated, pid=result.pid,
+        leftover_processes=result.leftover_processes, run_as=result.run_as, limits=result.limits,
+    )
+
+
 def end_runs(ended) -> None:
     """Record how runs ended: [(execution, RunResult, stop_requested_by or "")], one executemany."""
     rows = []
     for execution, result, stop_by in ended:
-        fields = dict(
-            status=result.status, return_code=result.return_code, error_message=result.error_message or "",
-            start_time=result.start_time, end_time=result.end_time, duration=result.duration,
-            output_truncated=result.output_truncated, pid=result.pid,
-            leftover_processes=result.leftover_processes, run_as=result.run_as, limits=result.limits,
-        )
+        fields = result_fields(result)
         for name, value in fields.items():
             setattr(execution, name, value)
         rows.append((execution.pk, fields))
