@@ -71,6 +71,8 @@ class CeleryExecutor:
         self._flights: dict[int, Flight] = {}
         self._closed = False
         self._next_lost_check = 0.0
+        self._last_follow = None  # monotonic
+        self._in_touch_since = 0.0  # monotonic: since when follow() has been called without a gap
 
     # The Executor interface.
 
@@ -125,9 +127,14 @@ class CeleryExecutor:
 
     def follow(self) -> None:
         now = time.monotonic()
+        # A gap means the database (or this scheduler) was away: the workers get two heartbeats to write theirs
+        # before any of them is judged dead, or an outage of everyone would make every run lost.
+        if self._last_follow is None or now - self._last_follow > HEARTBEAT_EVERY:
+            self._in_touch_since = now
+        self._last_follow = now
         if self._flights:
             self._read_runs(now)
-        if now >= self._next_lost_check:
+        if now >= self._next_lost_check and now - self._in_touch_since >= 2 * HEARTBEAT_EVERY:
             self._next_lost_check = now + HEARTBEAT_EVERY
             self._record_lost_runs()
 

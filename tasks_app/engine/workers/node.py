@@ -47,6 +47,7 @@ class WorkerNode:
         self._pending_ends = []  # (execution, result, stopped_by) whose end could not be written yet
         self._consumer = None
         self._prefetch_taken: set[int] = set()
+        self._waker = HubWaker()
         self._done = threading.Event()
         self._threads = []
         self._grace_timer = None
@@ -108,7 +109,7 @@ class WorkerNode:
     def run(self, execution_id: int, request) -> str:
         """What the Celery task does with its message: claim the run, acknowledge, run it, record its end."""
         if self.closing:
-            request.reject(requeue=True)  # another worker takes it
+            self._settle(request.reject, requeue=True)  # another worker takes it
             return "requeued: this worker is shutting down"
         try:
             close_old_connections()
@@ -116,19 +117,19 @@ class WorkerNode:
         except DatabaseError as exc:
             self.trouble.failed("claiming runs", exc)
             time.sleep(CLAIM_RETRY_PAUSE)  # not at once, or the message would go round and round
-            request.reject(requeue=True)
+            self._settle(request.reject, requeue=True)
             return "requeued: the database could not be reached"
         if execution is None:
             why = runs.why_not_claimed(execution_id)
-            request.acknowledge()
+            self._settle(request.acknowledge)
             log.info("Execution %s not started on %s: %s", execution_id, self.name, why)
             return f"not started: {why}"
-        # The claim is made: the broker may forget the message, so a long run is never delivered again.
-        request.acknowledge()
         stop = StopSignal()
         with self._lock:
             self._runs[execution_id] = stop
             self._take_prefetch(execution_id)
+        # The claim is made: the broker may forget the message, so a long run is never delivered again.
+        self._settle(request.acknowledge)
         log.info("Task %s: execution %s starts on %s (attempt %s)", execution.task.task_id, execution_id, self.name,
                  execution.attempt)
         try:
@@ -143,6 +144,7 @@ class WorkerNode:
                 self._runs.pop(execution_id, None)
                 self._give_prefetch(execution_id)
                 stopped_by = self._stopped_here.pop(execution_id, "")
+            self._waker.wake()
         self._write_end(execution, result, stopped_by)
         return result.status
 
@@ -210,8 +212,16 @@ class WorkerNode:
     # The broker's prefetch: a run acknowledged at its start no longer counts against it, so the worker takes
     # one slot back while it runs (never below 1), or it would reserve messages no thread of it is free for.
 
+    def _settle(self, how, **kwargs):
+        """Acknowledge or reject a message, then wake the consumer's loop: it would otherwise ask the broker
+        for the next message only at its next timer, up to 2 s later (Redis), as it does not see the
+        threads of the pool."""
+        how(**kwargs)
+        self._waker.wake()
+
     def consumer_ready(self, consumer) -> None:
         """The consumer (re)started with a fresh prefetch count: take back the slots of the runs going."""
+        self._waker.attach(getattr(consumer, "hub", None))
         with self._lock:
             self._consumer = consumer
             self._prefetch_taken.clear()
@@ -235,3 +245,23 @@ def version() -> str:
     import celery
 
     return f"celery {celery.__version__}, Python {platform.python_version()}"
+
+
+class HubWaker:
+    """An eventfd in the consumer's event loop, written by a pool thread to make the loop go round now."""
+
+    def __init__(self):
+        self.fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+
+    def attach(self, hub) -> None:
+        if hub is not None:
+            hub.add_reader(self.fd, self._drain)
+
+    def wake(self) -> None:
+        os.eventfd_write(self.fd, 1)
+
+    def _drain(self, *args) -> None:
+        try:
+            os.eventfd_read(self.fd)
+        except BlockingIOError:
+            pass
