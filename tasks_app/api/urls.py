@@ -18,6 +18,7 @@ from tasks_app.roles import VIEWER
 from . import schema  # also registers the Bearer key scheme with drf-spectacular
 from .permissions import RolePermission
 from .views import TaskViewSet
+from .views_workers import WorkerViewSet
 from .views_tools import (
     BackupListView,
     BackupRestoreView,
@@ -33,6 +34,7 @@ router = DefaultRouter()
 router.include_format_suffixes = False
 router.trailing_slash = "/?"  # the API's paths have none; browsers and DRF links add one: accept both
 router.register("tasks", TaskViewSet, basename="api-task")
+router.register("workers", WorkerViewSet, basename="api-worker")
 
 
 @extend_schema_view(get=extend_schema(exclude=True))  # the schema does not list itself

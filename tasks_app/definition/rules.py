@@ -259,7 +259,7 @@ class FieldRules:
         return dict(value)
 
     def _check_task_queue(self, value):
-        value = self._text("task_queue", value).strip()
+        value = self._text("task_queue", value).strip() or FIELD["task_queue"].default  # blank: the default queue
         if not re.fullmatch(QUEUE_PATTERN, value):
             raise ValidationError(_("task_queue %(value)s is not a queue name: use 1 to 64 letters, digits, '-', "
                                     "'_' or '.', such as \"default\" or \"gpu.large\"."),

@@ -5,10 +5,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Now
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from .execution import ExecutionStatus, TaskExecution
+from .task import Task
 
 HEARTBEAT_EVERY = 5.0  # seconds between a worker's heartbeats
 
@@ -27,6 +30,19 @@ class WorkerQuerySet(models.QuerySet):
 
     def not_alive(self):
         return self.filter(Q(stopped_at__isnull=False) | Q(last_heartbeat__lt=Now() - lost_after()))
+
+    def with_running(self):
+        """Each worker with `running`: how many runs it has going now."""
+        going = (TaskExecution.objects.filter(status=ExecutionStatus.RUNNING, node=OuterRef("name")).order_by()
+                 .values("node").annotate(n=Count("pk")).values("n"))
+        return self.annotate(running=Coalesce(Subquery(going), 0))
+
+
+def unserved_queues() -> list[str]:
+    """The queues (task_queue) of enabled tasks that no live worker serves: their runs wait until one does."""
+    used = set(Task.objects.filter(task_enabled=True).values_list("task_queue", flat=True).distinct())
+    served = {queue for queues in Worker.objects.alive().values_list("queues", flat=True) for queue in queues or ()}
+    return sorted(used - served)
 
 
 class Worker(models.Model):

@@ -5,6 +5,7 @@ from django.urls import include, path, register_converter
 from . import views_actions as actions
 from . import views_runs as runs
 from . import views_tasks as tasks
+from . import views_workers as workers
 
 
 
@@ -42,4 +43,5 @@ urlpatterns = [
     path(T + "logs/download", runs.LogDownloadView.as_view(), name="task_log_download"),
     path(T + "executions", runs.ExecutionListView.as_view(), name="task_executions"),
     path(T + "executions/<int:execution_id>", runs.ExecutionDetailView.as_view(), name="execution_view"),
+    path("workers", workers.WorkerListView.as_view(), name="worker_list"),
 ]

@@ -132,3 +132,36 @@ def test_a_timeout_on_a_worker_kills_the_whole_group(cluster, celery_scheduler, 
     assert done.status == ExecutionStatus.TIMEOUT and "timed out after 2 s" in done.error_message
     assert done.node in (cluster.w1.name, cluster.w2.name)
     assert not process_alive(child) and not process_alive(grandchild)
+
+
+def test_a_run_waiting_for_a_worker_can_be_stopped_and_never_starts(cluster, celery_scheduler, make_task, tmp_path):
+    record = tmp_path / "starts"
+    task = make_task("unserved", task_exec="record.py", task_queue=queue_name("nobody"),
+                     task_env={"RECORD_FILE": str(record)})
+    celery_scheduler()
+    run = run_now(task, actor="alice", via="web")
+    wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status="running", node="").exists(), 5,
+             what="the run to be sent")
+    stop_task(task, actor="alice", via="web")
+    done = wait_for(lambda: ended(run.pk), 2.0, interval=0.05, what="the stop")
+    assert done.status == ExecutionStatus.STOPPED and done.node == ""
+    assert done.error_message == "stopped: requested by alice" and done.return_code is None
+
+
+def test_a_newer_run_replaces_the_one_going_on_a_worker(cluster, celery_scheduler, make_task, tmp_path):
+    record = tmp_path / "starts"
+    task = make_task("replaced", task_exec="record.py", task_queue=cluster.main, task_overlap="replace",
+                     task_env={"RECORD_FILE": str(record), "SLEEP": "60"})
+    celery_scheduler()
+    old = run_now(task, actor="alice", via="api")
+    wait_for(lambda: recorded_starts(record) == [old.pk], 15, what="the first run to start")
+    new = run_now(task, actor="alice", via="api")
+    reason = "stopped: replaced by a newer run (task_overlap: replace)"
+    # The worker records the stop ("requested by scheduler"); the scheduler, which knows why, completes the
+    # record as it follows the end, a tick later.
+    stopped = wait_for(lambda: TaskExecution.objects.filter(pk=old.pk, error_message=reason).first(), 5,
+                       what="the first run to be replaced")
+    assert stopped.status == ExecutionStatus.STOPPED and stopped.stop_requested_by == "scheduler"
+    wait_for(lambda: recorded_starts(record) == [old.pk, new.pk], 15, what="the newer run to start")
+    stop_task(task, actor="alice", via="api")
+    assert wait_for(lambda: ended(new.pk), 5).status == ExecutionStatus.STOPPED
