@@ -109,3 +109,16 @@ def has_secret(field_name: str, value) -> bool:
     if field_name == NOTIFY_FIELD and isinstance(value, dict):
         return is_encrypted(value.get(WEBHOOK_KEY))
     return False
+
+
+def omit_secrets(task: dict) -> dict:
+    """A task for an export without secrets: each secret becomes {"secret": true}, its name alone. Imported again
+    where the task exists, that keeps the stored secret; elsewhere the import asks for the value."""
+    out = dict(task)
+    env = out.get(ENV_FIELD)
+    if isinstance(env, dict):
+        out[ENV_FIELD] = {key: {SECRET: True} if is_encrypted(value) else value for key, value in env.items()}
+    notify = out.get(NOTIFY_FIELD)
+    if isinstance(notify, dict) and is_encrypted(notify.get(WEBHOOK_KEY)):
+        out[NOTIFY_FIELD] = {**notify, WEBHOOK_KEY: {SECRET: True}}
+    return out
