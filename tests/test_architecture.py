@@ -88,6 +88,7 @@ MAY_IMPORT = {
     "cron": set(), "params": set(), "roles": set(), "outbound": set(), "private_files": set(), "front": set(),
     "definition.fields": set(),
     "secrets": {"private_files"},
+    "envedit": {"secrets"},
     "models": {"cron", "definition.fields", "secrets"},
     "definition": {"cron", "outbound", "private_files", "models", "definition.fields", "secrets"},
     "logs": {"definition", "definition.fields", "params", "secrets"},
@@ -97,7 +98,7 @@ MAY_IMPORT = {
     "engine": {"cron", "definition", "definition.fields", "logs", "models", "outbound", "private_files", "secrets"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
-                   "conffile", "secrets"}
+                   "conffile", "secrets", "envedit"}
 MAY_IMPORT.update(web=FOR_THE_WAYS_IN, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
 
 
