@@ -2,6 +2,8 @@
 value a secret. A set secret shows as set (with when) and can be replaced (type a new value) or removed (the
 row's ×), never shown; a locked row left empty keeps the stored secret. Works without JavaScript (plain inputs,
 a checkbox per row); kv_editor.js adds and removes rows."""
+import json
+
 from django import forms
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +29,9 @@ class KeyValueWidget(forms.Widget):
         return copy
 
     def value_from_datadict(self, data, files, name):
+        if f"{name}-key" not in data and name in data:
+            return data.get(name)  # a JSON object posted whole, as a script may send it
+
         def values(key):
             return list(data.getlist(key) if hasattr(data, "getlist") else data.get(key, []))
 
@@ -36,13 +41,19 @@ class KeyValueWidget(forms.Widget):
         return [(key, text, str(index) in locked) for index, (key, text) in enumerate(zip(keys, texts))]
 
     def value_omitted_from_data(self, data, files, name):
-        return f"{name}-key" not in data
+        return f"{name}-key" not in data and name not in data
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
+        if isinstance(value, str):  # a JSON object posted whole: shown again only as far as it is not secret
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = {}
+            value = value if isinstance(value, dict) else {}
         if isinstance(value, dict):
-            shown = public_env(value)
-            items = [(key, shown_value, is_shown_secret(shown_value)) for key, shown_value in shown.items()]
+            # Any object is a secret in one of its forms (set, to set, sealed): its row is locked and empty.
+            items = [(key, shown, isinstance(shown, dict)) for key, shown in public_env(value).items()]
         else:
             items = [row for row in (value or []) if row[0] or row[1] or row[2]]
         rows = []
@@ -78,8 +89,15 @@ class KeyValueField(forms.Field):
         return value
 
     def to_python(self, value):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise forms.ValidationError(_("Enter a valid JSON.")) from None
         if isinstance(value, dict):
             return value
+        if not isinstance(value, list):
+            return value  # the loader says what is wrong with it
         result, errors = {}, []
         for row in value or []:
             key, text, secret = (list(row) + [False])[:3]
