@@ -49,7 +49,7 @@ def env_value(key, item, stored, limit):
         try:
             text = keys.open_secret(item)
         except keys.SecretUnreadable as exc:
-            raise ValidationError(_("task_env value of %(key)s is refused: %(reason)s.")
+            raise ValidationError(_("task_env value of %(key)s is refused: it %(reason)s.")
                                   % {"key": show(key), "reason": exc}) from None
         _check_env_text(key, text, limit)
         return {ENCRYPTED: item[ENCRYPTED]}
@@ -75,7 +75,7 @@ def webhook_value(item, stored, url_problems):
         try:
             url = keys.open_secret(item).strip()
         except keys.SecretUnreadable as exc:
-            raise ValidationError(_("task_notify.webhook is refused: %(reason)s.") % {"reason": exc}) from None
+            raise ValidationError(_("task_notify.webhook is refused: it %(reason)s.") % {"reason": exc}) from None
     else:
         raise ValidationError(_("%(field)s must be text, got %(kind)s %(value)s.")
                               % {"field": "task_notify.webhook", "kind": kind_of(item), "value": show(item)})

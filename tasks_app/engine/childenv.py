@@ -8,6 +8,7 @@ from django.conf import settings
 
 from tasks_app.definition.envnames import check_task_env
 from tasks_app.definition.paths import resolve_exec_path
+from tasks_app.secrets import keys
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -87,14 +88,16 @@ def _base_env() -> dict:
 def child_env(task, execution, log_file: Path) -> dict:
     """A clean environment: nothing is copied from the engine's own (DJANGO_SECRET_KEY, DATABASE_URL,
     passwords, tokens never reach a task) except HOME. Then task_env, then the administrator's
-    SCHEDULER_TASK_ENV (task_env cannot override it), then the ids. A task_env saved before a name was
+    SCHEDULER_TASK_ENV (task_env cannot override it), then the ids. Secrets are opened here and nowhere else
+    on the way to the script (never on a command line). A task_env saved before a name was
     refused raises RefusedEnvNames (a ValueError naming the keys): the run fails instead of starting."""
     check_task_env(task.task_env or {})
+    plain, _secrets = keys.open_env(task.task_env)  # SecretUnreadable (a ValueError naming the key): no run
     env = _base_env()
     env["TZ"] = task.timezone_name or settings.TIME_ZONE
     env["TASK_NAME"] = task.task_name
     env["TASK_LOG"] = str(log_file)
-    for key, value in (task.task_env or {}).items():
+    for key, value in plain.items():
         env[str(key)] = _text(value)
     env.update(settings.SCHEDULER_TASK_ENV)
     env["TASK_ID"] = task.task_id

@@ -16,7 +16,8 @@ from django.conf import settings
 
 from tasks_app.private_files import FILE_MODE
 
-from .values import ENCRYPTED
+from .masking import Masker
+from .values import ENCRYPTED, is_encrypted
 
 ENVIRONMENT, FILE = "SCHEDULER_SECRETS_KEY", "key file"
 _cache_lock = threading.Lock()
@@ -145,7 +146,7 @@ def open_token(token: str) -> str:
     try:
         return fernet().decrypt(token.encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError, AttributeError, TypeError):
-        raise SecretUnreadable("it cannot be decrypted with the secrets keys (SCHEDULER_SECRETS_KEY or the key "
+        raise SecretUnreadable("cannot be decrypted with the secrets keys (SCHEDULER_SECRETS_KEY or the key "
                                "file): it was encrypted under another key, or it is not a token") from None
 
 
@@ -164,7 +165,7 @@ def reseal(value: dict) -> dict:
     try:
         token = fernet().rotate(value[ENCRYPTED].encode("ascii")).decode("ascii")
     except (InvalidToken, UnicodeError, AttributeError, TypeError):
-        raise SecretUnreadable("it cannot be decrypted with the secrets keys") from None
+        raise SecretUnreadable("cannot be decrypted with the secrets keys") from None
     return {**value, ENCRYPTED: token}
 
 
@@ -175,3 +176,38 @@ def sealed_by_newest(value: dict) -> bool:
     except (InvalidToken, UnicodeError, AttributeError, TypeError):
         return False
     return True
+
+
+def open_env(env) -> tuple[dict, list[str]]:
+    """task_env with its secrets opened, for a run's environment, and the secret texts, for masking what the run
+    writes. SecretUnreadable (naming the key, never a value) if one cannot be opened: the run must not start
+    without it."""
+    plain, secrets = {}, []
+    for key, value in (env or {}).items():
+        if is_encrypted(value):
+            try:
+                value = open_secret(value)
+            except SecretUnreadable as exc:
+                raise SecretUnreadable(f"task_env value of {key!r} {exc}") from None
+            secrets.append(value)
+        plain[key] = value
+    return plain, secrets
+
+
+def secret_texts(env) -> list[str]:
+    """The texts of task_env's secrets that can be opened, for masking (one that cannot is in no log anyway)."""
+    found = []
+    for value in (env or {}).values():
+        if is_encrypted(value):
+            try:
+                found.append(open_secret(value))
+            except SecretUnreadable:
+                pass
+    return found
+
+
+def masker_for(env) -> Masker:
+    """A masker of task_env's secrets (empty, and free, for a task without secrets)."""
+    if not any(is_encrypted(value) for value in (env or {}).values()):
+        return Masker([])
+    return Masker(secret_texts(env))

@@ -32,6 +32,8 @@ class Masker:
                 forms |= forms_of(secret)
         # Longest first: where two forms start at one place, the longer one is masked whole.
         ordered = sorted(forms, key=lambda f: (-len(f.encode("utf-8")), f))
+        self._forms = ordered
+        self._byte_forms = [f.encode("utf-8") for f in ordered]
         self._text = re.compile("|".join(map(re.escape, ordered))) if ordered else None
         self._bytes = re.compile(b"|".join(re.escape(f.encode("utf-8")) for f in ordered)) if ordered else None
         self.hold = max((len(f.encode("utf-8")) for f in ordered), default=1) - 1
@@ -40,13 +42,20 @@ class Masker:
     def __bool__(self):
         return self._text is not None
 
-    def text(self, text: str) -> str:
-        """`text` with every secret form replaced by ***."""
-        return self._text.sub(MASK, text) if self._text is not None and text else text
+    def text(self, text: str, cut: bool = False) -> str:
+        """`text` with every secret form replaced by ***. `cut`: the text stops where more may follow (a line
+        still being written, a line cut short), so an end that begins a secret form is masked too."""
+        if self._text is None or not text:
+            return text
+        masked = self._text.sub(MASK, text)
+        return _mask_started_form(masked, self._forms, MASK) if cut else masked
 
-    def bytes(self, data: bytes) -> bytes:
-        """`data` (complete: not part of a stream) with every secret form replaced by ***."""
-        return self._bytes.sub(MASK.encode(), data) if self._bytes is not None and data else data
+    def bytes(self, data: bytes, cut: bool = False) -> bytes:
+        """`data` with every secret form replaced by ***; `cut` as for text()."""
+        if self._bytes is None or not data:
+            return data
+        masked = self._bytes.sub(MASK.encode(), data)
+        return _mask_started_form(masked, self._byte_forms, MASK.encode()) if cut else masked
 
     def feed(self, data: bytes) -> bytes:
         """The masked bytes of the stream that can be given out now; the rest waits for the next feed or flush."""
@@ -67,7 +76,59 @@ class Masker:
         self._pending = buffer[end:]
         return b"".join(out)
 
-    def flush(self) -> bytes:
-        """The end of the stream: what was held back, masked."""
+    def flush(self, cut: bool = False) -> bytes:
+        """The end of the stream: what was held back, masked. `cut`: the stream may go on later (a file still
+        being written), so an end that begins a secret form is masked too."""
         rest, self._pending = self._pending, b""
-        return self.bytes(rest)
+        return self.bytes(rest, cut=cut)
+
+    def stream(self, chunks, cut: bool = True):
+        """The masked pieces of an iterable of byte chunks (a file being downloaded); by default the end is
+        treated as cut, since the file may still be growing."""
+        for chunk in chunks:
+            out = self.feed(chunk)
+            if out:
+                yield out
+        rest = self.flush(cut=cut)
+        if rest:
+            yield rest
+
+
+def _longest_border(form, tail) -> int:
+    """The length of the longest end of `tail` that is a beginning (shorter than the whole) of `form`: the
+    prefix function of form + separator + tail, linear in their lengths."""
+    sequence = list(form) + [None] + list(tail)
+    border = [0] * len(sequence)
+    for i in range(1, len(sequence)):
+        k = border[i - 1]
+        while k and sequence[i] != sequence[k]:
+            k = border[k - 1]
+        if sequence[i] == sequence[k]:
+            k += 1
+        border[i] = k
+    return min(border[-1], len(form) - 1) if tail else 0
+
+
+def _mask_started_form(data, forms, mask):
+    """`data` whose end begins one of `forms` (a secret cut by the end of what was read): that end masked."""
+    longest = 0
+    for form in forms:
+        if len(form) > 1:
+            longest = max(longest, _longest_border(form, data[-(len(form) - 1):]))
+    return data[:len(data) - longest] + mask if longest else data
+
+
+def chunks_of(handle, size: int = 64 * 1024):
+    """The blocks of an open binary file, closed at the end: what Masker.stream() masks for a download."""
+    with handle:
+        while True:
+            data = handle.read(size)
+            if not data:
+                return
+            yield data
+
+
+def masked_body(handle, masker):
+    """What a download sends: the open file itself when there is nothing to mask (the server streams it as it
+    is), else its blocks masked on the way."""
+    return masker.stream(chunks_of(handle)) if masker else handle

@@ -62,3 +62,18 @@ def test_bytes_are_held_back_only_as_long_as_a_secret_could_still_be_completed()
     given = masker.feed(b"0123456789")
     assert given + masker.flush() == b"0123456789"
     assert len(given) >= 10 - (masker.hold)
+
+
+def test_an_end_that_begins_a_secret_is_masked_when_more_may_follow():
+    masker = Masker(["hunter2-long"])
+    assert masker.text("password: hunt", cut=True) == "password: ***"
+    assert masker.text("password: hunt") == "password: hunt"  # a finished text that merely ends alike
+    assert masker.text("nothing here", cut=True) == "nothing here"
+    assert masker.bytes(b"x hunter2-lon", cut=True) == b"x ***"
+
+
+def test_a_download_stream_never_gives_out_the_beginning_of_a_secret_at_its_end():
+    masker = Masker(["hunter2-long"])
+    assert b"".join(masker.stream([b"line\npassword: hun", b"ter2-l"])) == b"line\npassword: ***"
+    masker = Masker(["hunter2-long"])
+    assert b"".join(masker.stream([b"a hunter2-long b\n"])) == b"a *** b\n"
