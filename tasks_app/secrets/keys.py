@@ -17,7 +17,7 @@ from django.conf import settings
 from tasks_app.private_files import FILE_MODE
 
 from .masking import Masker
-from .values import ENCRYPTED, is_encrypted
+from .values import ENCRYPTED, ENV_FIELD, NOTIFY_FIELD, WEBHOOK_KEY, is_encrypted
 
 ENVIRONMENT, FILE = "SCHEDULER_SECRETS_KEY", "key file"
 _cache_lock = threading.Lock()
@@ -211,3 +211,36 @@ def masker_for(env) -> Masker:
     if not any(is_encrypted(value) for value in (env or {}).values()):
         return Masker([])
     return Masker(secret_texts(env))
+
+
+def reseal_task(task: dict) -> tuple[dict, int, int]:
+    """A task dict (a row's fields, a task of conf/tasks.json) with each stored secret sealed anew under the
+    newest key: (task, secrets resealed, secrets no key opens: left as they are)."""
+    out, done, lost = dict(task), 0, 0
+
+    def again(value):
+        nonlocal done, lost
+        try:
+            value = reseal(value)
+            done += 1
+        except SecretUnreadable:
+            lost += 1
+        return value
+
+    env = out.get(ENV_FIELD)
+    if isinstance(env, dict):
+        out[ENV_FIELD] = {key: again(value) if is_encrypted(value) else value for key, value in env.items()}
+    notify = out.get(NOTIFY_FIELD)
+    if isinstance(notify, dict) and is_encrypted(notify.get(WEBHOOK_KEY)):
+        out[NOTIFY_FIELD] = {**notify, WEBHOOK_KEY: again(notify[WEBHOOK_KEY])}
+    return out, done, lost
+
+
+def needs_older_key(task: dict) -> int:
+    """How many stored secrets of a task dict the newest key alone does not open."""
+    values = [v for v in (task.get(ENV_FIELD) or {}).values() if is_encrypted(v)] if isinstance(
+        task.get(ENV_FIELD), dict) else []
+    notify = task.get(NOTIFY_FIELD)
+    if isinstance(notify, dict) and is_encrypted(notify.get(WEBHOOK_KEY)):
+        values.append(notify[WEBHOOK_KEY])
+    return sum(1 for value in values if not sealed_by_newest(value))
