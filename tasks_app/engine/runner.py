@@ -17,6 +17,8 @@ from django.utils import timezone
 from tasks_app.definition.paths import task_log_file
 from tasks_app.models import ExecutionStatus
 
+from tasks_app.secrets import keys
+
 from . import output, tasklog
 from .childenv import ScriptPathError, child_env, command, script_path
 from .procgroup import end_group, group_alive
@@ -119,15 +121,22 @@ def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunR
         out_fd = output.open_output(execution.output_path)
     except OSError as exc:
         return _spawn_failed(execution, label, tlog, f"cannot write output file: {exc}")
+    masker = keys.masker_for(task.task_env)
+    pipe = output.MaskedPipe(out_fd, masker) if masker else None
     try:
         start_time, started = timezone.now(), time.monotonic()
         try:
             proc = subprocess.Popen(
                 command(script), cwd=settings.BASE_DIR, env=child_env(task, execution, log_file),
-                stdin=subprocess.DEVNULL, stdout=out_fd, stderr=subprocess.STDOUT, start_new_session=True,
+                stdin=subprocess.DEVNULL, stdout=pipe.write_fd if pipe else out_fd, stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            return _spawn_failed(execution, label, tlog, str(exc))
+            if pipe:
+                pipe.abandon()
+            return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
+        if pipe:
+            pipe.started()
         try:
             log.info("Started %s (pid %s)", label, proc.pid)
             if on_start is not None:
@@ -139,7 +148,11 @@ def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunR
         except BaseException:
             end_group(proc.pid, 0, reap=proc.poll)  # nobody would wait for it any more
             raise
+        finally:
+            if pipe:
+                pipe.finish()
         truncated = output.finish(out_fd, truncated)
+        error = masker.text(error)  # whatever an error message may hold, never a secret
     finally:
         os.close(out_fd)
     end_time = timezone.now()
