@@ -137,3 +137,43 @@ def test_a_secret_no_key_opens_fails_the_run_naming_the_key_and_nothing_starts(m
     result = run_execution(execution)
     assert result.status == ExecutionStatus.FAILED and result.pid is None
     assert "task_env value of 'DB_PASSWORD' cannot be decrypted" in result.error_message
+
+
+def test_after_rotation_and_retirement_the_task_still_runs_with_the_right_value(secret_run, make_execution):
+    from django.core.management import call_command
+    import io
+
+    execution = make_execution("prints_secret.py", task_env={"DB_PASSWORD": keys.seal(PASSWORD)})
+    old_key = keys.current_keys()[0]
+    call_command("rotate_secrets_key", stdout=io.StringIO())
+    call_command("rotate_secrets_key", "--retire", stdout=io.StringIO())
+    assert old_key not in keys.current_keys()
+    execution = type(execution).objects.select_related("task").get(pk=execution.pk)
+    result = run_execution(execution)
+    assert result.status == ExecutionStatus.SUCCESS
+    raw = execution.output_path.read_bytes().decode()
+    assert f"sha256: {hashlib.sha256(PASSWORD.encode()).hexdigest()}" in raw and "plain: ***" in raw
+
+
+def test_no_log_line_of_the_engine_holds_a_secret(secret_run, caplog):
+    import logging
+
+    names = ("APIInterface", "Scheduler", "SchedulerEngine", "TaskExecutor", "TaskLoader", "WebInterface")
+    for name in names:
+        logging.getLogger(name).addHandler(caplog.handler)
+    caplog.set_level(logging.DEBUG)
+    try:
+        secret_run(RAISE="1")
+        api = APIClient()
+        api.force_authenticate(make_user("otto", "operator"))
+        api.post("/api/tasks", {"task_id": "logged", "task_name": "x", "task_exec": "prints_secret.py",
+                                "task_schedule": "@daily", "task_env": {"DB_PASSWORD": {"secret": PASSWORD}}},
+                 format="json")
+        api.patch("/api/tasks/logged", {"task_env": {"DB_PASSWORD": {"secret": PASSWORD + "2"}, "BAD NAME": "x"}},
+                  format="json")
+        api.patch("/api/tasks/logged", {"task_env": {"DB_PASSWORD": {"secret": PASSWORD + "3"}}}, format="json")
+    finally:
+        for name in names:
+            logging.getLogger(name).removeHandler(caplog.handler)
+    assert "Task logged updated by otto via api: changed task_env (~DB_PASSWORD)" in caplog.text
+    assert_masked(caplog.text)
