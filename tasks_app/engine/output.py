@@ -1,9 +1,7 @@
-"""Captured stdout/stderr of one execution: a file the child writes straight into (no reader thread), or through
-a masking pipe when its task has secrets, kept to the last SCHEDULER_OUTPUT_LIMIT bytes with a marker line
-saying it was cut."""
+"""Captured stdout/stderr of one execution: a file the run writes straight into (its shepherd in between when
+the task has secrets, to mask them), kept to the last SCHEDULER_OUTPUT_LIMIT bytes with a marker line saying it
+was cut."""
 import os
-import select
-import threading
 
 from django.conf import settings
 
@@ -53,61 +51,3 @@ def finish(fd: int, cut_while_running: bool) -> bool:
         return True
     return cut_while_running
 
-
-class MaskedPipe:
-    """The output of a run whose task has secrets: the child writes into a pipe, and a thread masks what comes
-    (tasks_app.secrets.masking, holding back what may be the start of a secret) and appends it to the output
-    file, so no secret is ever stored. A run without secrets writes straight into the file instead."""
-
-    POLL_MS = 100
-
-    def __init__(self, out_fd: int, masker):
-        self.out_fd = out_fd
-        self.masker = masker
-        self.read_fd, self.write_fd = os.pipe2(os.O_CLOEXEC)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pump, name="output-mask", daemon=True)
-
-    def started(self) -> None:
-        """After the child was started with write_fd as its stdout and stderr: the child holds its own copy."""
-        os.close(self.write_fd)
-        self.write_fd = None
-        self._thread.start()
-
-    def abandon(self) -> None:
-        """The child was never started."""
-        for fd in (self.write_fd, self.read_fd):
-            if fd is not None:
-                os.close(fd)
-        self.write_fd = self.read_fd = None
-
-    def finish(self, timeout: float = 5.0) -> None:
-        """After the child's group is gone: the last bytes masked and written. A process that escaped the group
-        and still holds the pipe is not waited for beyond `timeout`."""
-        self._thread.join(timeout)
-        self._stop.set()
-        self._thread.join()
-
-    def _pump(self):
-        poller = select.poll()
-        poller.register(self.read_fd, select.POLLIN)
-        try:
-            while True:
-                if not poller.poll(self.POLL_MS):
-                    if self._stop.is_set():
-                        break
-                    continue
-                data = os.read(self.read_fd, 65536)
-                if not data:
-                    break
-                _write_all(self.out_fd, self.masker.feed(data))
-            _write_all(self.out_fd, self.masker.flush())
-        finally:
-            os.close(self.read_fd)
-            self.read_fd = None
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
