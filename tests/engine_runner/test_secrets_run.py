@@ -177,3 +177,26 @@ def test_no_log_line_of_the_engine_holds_a_secret(secret_run, caplog):
             logging.getLogger(name).removeHandler(caplog.handler)
     assert "Task logged updated by otto via api: changed task_env (~DB_PASSWORD)" in caplog.text
     assert_masked(caplog.text)
+
+
+def test_a_chatty_run_with_secrets_keeps_all_its_output_through_the_masking_pipe_in_order(make_execution, settings):
+    # 30,000 lines of 100 bytes (3 MB) through the shepherd's pipe, with a secret that matches nothing.
+    settings.SCHEDULER_OUTPUT_LIMIT = 10 * 1024 * 1024
+    execution = make_execution("chatty.py", task_env={"LINES": "30000", "UNUSED": keys.seal("never-printed")})
+    result = run_execution(execution)
+    assert result.status == ExecutionStatus.SUCCESS
+    lines = execution.output_path.read_bytes().decode().splitlines()
+    numbered = [line for line in lines if line.startswith("line ")]
+    assert len(numbered) == 30000 and numbered[0].startswith("line 00000000") and numbered[-1].startswith(
+        "line 00029999")
+    assert "the end" in lines
+
+
+def test_a_run_stopped_by_its_timeout_mid_secret_stores_no_part_of_it(make_execution):
+    execution = make_execution("half_secret_then_sleep.py", task_timeout=1,
+                               task_env={"DB_PASSWORD": keys.seal(PASSWORD)})
+    result = run_execution(execution)
+    assert result.status == ExecutionStatus.TIMEOUT
+    raw = execution.output_path.read_bytes().decode()
+    assert "before" in raw and PASSWORD[:len(PASSWORD) // 2] not in raw
+    assert raw.rstrip().endswith("before ***")

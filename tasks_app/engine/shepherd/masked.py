@@ -64,7 +64,8 @@ class MaskedOutput:
             poller = select.poll()
             poller.register(self.read_fd, select.POLLIN)
             poller.poll(left * 1000)
-        _write_all(1, self.masker.flush())
+        # cut=True: a run ended (or killed) in the middle of writing a secret leaves its first part, masked too.
+        _write_all(1, self.masker.flush(cut=True))
 
     def _close(self):
         if self.read_fd is not None:
