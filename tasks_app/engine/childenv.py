@@ -64,14 +64,14 @@ def command(script: Path, execution_id) -> list[str]:
 
 def shepherd_spec(script: Path, env: dict, run_as, plan, result_fd: int, mask=()) -> dict:
     """The JSON the shepherd reads first from its control pipe. run_as: identity.RunAs or None; plan:
-    limits.LimitPlan; mask: the task's secret values, which the shepherd masks in the run's output (they are
-    in `env` already: the pipe is private to the engine and the shepherd, unlike a command line)."""
+    limits.LimitPlan; mask: the task's secret values, whose forms the shepherd masks in the run's output (the
+    values are in `env` already: the pipe is private to the engine and the shepherd, unlike a command line)."""
     return {
         "script": str(script), "argv": [str(script)], "cwd": str(settings.BASE_DIR), "env": env,
         "user": run_as.spec() if run_as is not None else None, "umask": 0o077 if run_as is not None else None,
         "rlimits": plan.rlimits, "fallback_rlimits": plan.fallback_rlimits, "cgroup": plan.cgroup,
         "kill_grace": float(settings.SCHEDULER_KILL_GRACE), "result_fd": result_fd,
-        "mask": {"module": MASKING_MODULE, "secrets": list(mask)} if mask else None,
+        "mask": {"module": MASKING_MODULE, "forms": masking.all_forms(mask)} if mask else None,
     }
 
 

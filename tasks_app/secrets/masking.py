@@ -2,15 +2,16 @@
 URL-encoded forms become "***" in what a run writes, in the error message and notices, and wherever a task log is
 read. A stream is masked as it goes: the last len(longest form) - 1 bytes are held back until more comes or the
 stream ends, so a secret cut across two writes is still found whole. Pure: no files, no settings."""
-import base64
 import re
-from urllib.parse import quote, quote_plus
 
 MASK = "***"
 
 
 def forms_of(secret: str) -> set[str]:
     """The ways `secret` is commonly written out: as it is, base64-encoded, URL-encoded."""
+    import base64  # here, not at the top: a run's shepherd loads this module and is given the forms ready-made
+    from urllib.parse import quote, quote_plus
+
     raw = secret.encode("utf-8")
     forms = {secret}
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
@@ -22,11 +23,17 @@ def forms_of(secret: str) -> set[str]:
     return forms
 
 
+def all_forms(secrets) -> list[str]:
+    """Every form of every secret, for a masker made elsewhere (Masker(forms=...))."""
+    return sorted(set().union(*(forms_of(s) for s in secrets if isinstance(s, str) and s)))
+
+
 class Masker:
     """Masks the given secret values (plain text) in bytes, in text, and in a stream fed piece by piece."""
 
-    def __init__(self, secrets):
-        forms = set()
+    def __init__(self, secrets=(), *, forms=()):
+        """`secrets`: the plain values; `forms`: every form to mask, already made (see all_forms)."""
+        forms = set(forms)
         for secret in secrets:
             if isinstance(secret, str) and secret:
                 forms |= forms_of(secret)

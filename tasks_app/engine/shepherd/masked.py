@@ -17,7 +17,7 @@ def load_masker(mask_spec):
     module.__file__ = path
     sys.modules[MODULE_NAME] = module  # dataclasses and the like look their module up there
     loader.exec_module(module)
-    return module.Masker(mask_spec["secrets"])
+    return module.Masker(forms=mask_spec["forms"])
 
 
 class MaskedOutput:
