@@ -245,6 +245,9 @@ SCHEDULER_RUN_AS_ALLOWED = env_list("SCHEDULER_RUN_AS_ALLOWED", [])
 # Every run's resource limits unless the task sets its own (see the README); memory, when not named here,
 # is 2 GiB where a cgroup enforces it and none otherwise.
 SCHEDULER_LIMITS = env_limits("SCHEDULER_LIMITS", {"processes": 512, "open_files": 1024})
+# The most a task's task_limits may ask for (operators set task_limits; only the administrator raises these).
+# By default the limits every run gets, memory 2 GiB: a task may lower its limits, not lift them.
+SCHEDULER_LIMITS_MAX = env_limits("SCHEDULER_LIMITS_MAX", {"memory": 2 * 1024 ** 3, **SCHEDULER_LIMITS})
 # "auto": each run gets its own cgroup where the scheduler can create one; "off": setrlimit only.
 SCHEDULER_CGROUPS = env_choice("SCHEDULER_CGROUPS", "auto", ("auto", "off"))
 # The interpreter task scripts run with; empty = the scheduler's own.

@@ -24,7 +24,7 @@ def prepare_engine_process() -> None:
     except identity.RunAsError as exc:
         raise ConfinementError(str(exc)) from None
     subreaper.harden_engine_process()
-    defaults = limits.plan_for(object(), 0, users[0] if users else None).record()  # also detects the cgroups
+    defaults = limits.plan_for(None, 0, users[0] if users else None).record()  # also detects the cgroups
     if users:
         logs = Path(settings.LOGS_DIR)
         logs.mkdir(parents=True, exist_ok=True)

@@ -74,8 +74,7 @@ def default_run_as() -> RunAs | None:
 def run_as_for(task) -> RunAs | None:
     """The user `task`'s runs switch to, or None for the scheduler's own user. RunAsError if the task names
     a user the administrator did not allow."""
-    # TODO(issue 9): read the task's `task_run_as` field once the field table has it; getattr until then.
-    wanted = (getattr(task, "task_run_as", "") or "").strip()
+    wanted = (task.task_run_as or "").strip()
     if not wanted:
         return default_run_as()
     allowed = settings.SCHEDULER_RUN_AS_ALLOWED

@@ -26,18 +26,20 @@ class LimitsError(ValueError):
 
 
 def limits_for(task) -> dict:
-    """The limits a task's runs get: name -> value or None (no limit). A name missing from both the
-    defaults and the task is missing here too (memory: the cgroup default applies)."""
-    # TODO(issue 9): read the task's `task_limits` field once the field table has it; getattr until then.
-    own = getattr(task, "task_limits", None) or {}
+    """The limits a task's runs get (task None: every run's defaults): name -> value or None (no limit). A
+    name missing from both the defaults and the task is missing here too (memory: the cgroup default applies)."""
+    own = (task.task_limits if task is not None else None) or {}
     if not isinstance(own, dict):
         raise LimitsError(f"task_limits: expected a JSON object such as {{\"memory\": \"512M\"}}, got {own!r}")
     limits = dict(settings.SCHEDULER_LIMITS)
     for name, raw in own.items():
         try:
-            limits[name] = limit_value(name, raw, "task_limits")
+            value = limit_value(name, raw, "task_limits")
         except ValueError as exc:
             raise LimitsError(str(exc)) from None
+        # Saved under a higher ceiling than today's: the administrator's ceiling wins.
+        ceiling = settings.SCHEDULER_LIMITS_MAX.get(name)
+        limits[name] = value if ceiling is None or (value is not None and value <= ceiling) else ceiling
     return limits
 
 

@@ -2,6 +2,7 @@
 a refused name reaches the run, as root and as a run-as user; it sees its task's zone; a process that
 cannot be set up fails naming the step. (The programs a script calls: tests/engine_runner/test_env_attacks.py.)"""
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,11 @@ def test_python_variables_that_reach_a_run_do_not_change_the_scripts_interpreter
     assert seen["stdout_encoding"] == "utf-8"
     assert seen["path"][0] == str(project.tasks)
     assert str(hooks) not in seen["path"]
-    assert not any(part.startswith(str(Path(settings.BASE_DIR))) for part in seen["path"]), seen["path"]
+    # The project's own folder (its settings, its code) is not importable; the interpreter's library may sit
+    # inside it (a virtual environment in .venv), and that is not the project's code.
+    library = (sys.prefix, sys.base_prefix)
+    project_parts = [part for part in seen["path"] if not part.startswith(library)]
+    assert not any(part.startswith(str(Path(settings.BASE_DIR))) for part in project_parts), seen["path"]
     assert seen["modules"] == []
     assert not pwned.exists()
     assert processes_with(marker) == []

@@ -31,7 +31,8 @@ def mechanism_of(settings):
 
 def run_with_limits(make_run, project, marker, script, task_limits, **fields):
     execution = make_run(project.script(script, f"{marker}.py"), **fields)
-    execution.task.task_limits = task_limits  # TODO(issue 9): the task_limits field, once the field table has it
+    execution.task.task_limits = task_limits
+    execution.task.save(update_fields=["task_limits"])
     return execution, run_execution(execution)
 
 
@@ -150,16 +151,13 @@ def test_scheduler_limits_are_read_strictly_and_merged_over_the_defaults(monkeyp
 
 
 def test_memory_defaults_to_two_gib_only_where_a_cgroup_enforces_it(settings):
-    class Task:
-        task_limits = None
-
     settings.SCHEDULER_LIMITS = {"processes": 512, "open_files": 1024}
     settings.SCHEDULER_CGROUPS = "off"
-    plan = limits.plan_for(Task(), 1, None)
+    plan = limits.plan_for(None, 1, None)
     assert plan.record()["memory"] is None and not plan.fallback_rlimits
     settings.SCHEDULER_CGROUPS = "auto"
     if cgroups.support() is not None:
-        plan = limits.plan_for(Task(), 1, None)
+        plan = limits.plan_for(None, 1, None)
         assert plan.record()["memory"] == 2 * 1024 * MiB and plan.cgroup is not None
         assert not plan.fallback_rlimits  # not as RLIMIT_AS, which limits address space, not memory
     assert describe_limits({"mechanism": "cgroup-v1", "memory": 256 * MiB, "processes": 50, "cpu": None}) == (

@@ -48,7 +48,8 @@ def test_a_run_as_user_has_its_own_rights_only_and_cannot_read_another_users_tas
     settings.SCHEDULER_RUN_AS_ALLOWED = [bob]
     # Bob's task first: its log is made his, and his script writes it.
     bobs = make_run(project.script("whoami.py", f"{marker}-bob.py"), task_env={"RUN_MARKER": marker})
-    bobs.task.task_run_as = bob  # TODO(issue 9): the task_run_as field, once the field table has it
+    bobs.task.task_run_as = bob
+    bobs.task.save(update_fields=["task_run_as"])
     assert run_execution(bobs).status == "success", bobs.read_output()
     bobs_log = task_log_file(bobs.task)
     secrets = engine_files(project)

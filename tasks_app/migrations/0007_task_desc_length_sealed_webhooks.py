@@ -19,7 +19,7 @@ def seal_webhooks(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks_app', '0005_execution_run_as_limits_leftovers'),
+        ('tasks_app', '0006_task_run_as_limits'),
     ]
 
     operations = [
