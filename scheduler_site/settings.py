@@ -7,8 +7,8 @@ import dj_database_url
 from tasks_app.definition import envnames
 
 from .env import (
-    env_bool, env_choice, env_executable, env_float, env_hosts, env_int, env_limits, env_list, env_name_values,
-    env_path, env_rate, env_run_as, env_str, env_timezone, secret_key,
+    env_bool, env_choice, env_executable, env_fernet_keys, env_float, env_hosts, env_int, env_limits, env_list,
+    env_name_values, env_path, env_rate, env_run_as, env_str, env_timezone, secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -35,6 +35,10 @@ CONF_DIR = env_path("CONF_DIR", Path("conf"), BASE_DIR)
 LOGS_DIR = env_path("LOGS_DIR", Path("logs"), BASE_DIR)
 BACKUPS_DIR = CONF_DIR / "backups"
 EXECUTION_OUTPUT_DIR = LOGS_DIR / "executions"
+# The keys that encrypt task secrets (tasks_app/secrets/keys.py): from the environment, newest first, else the key
+# file, made on first use. Never in the database or CONF_DIR.
+SECRETS_KEYS = env_fernet_keys("SCHEDULER_SECRETS_KEY")
+SECRETS_KEY_FILE = env_path("SCHEDULER_SECRETS_KEY_FILE", Path(".secrets_key"), BASE_DIR)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

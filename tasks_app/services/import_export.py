@@ -29,9 +29,10 @@ def sibling_files(path) -> tuple[Path, Path]:
     return folder / "task_history.json", folder / "task_status.json"
 
 
-def export_document(*, include_history=False, include_status=False) -> dict:
-    """Everything export writes, as one document (for --output -)."""
-    document = render_tasks_document(database_tasks(), key_orders_in(tasks_file()))
+def export_document(*, include_history=False, include_status=False, omit_secrets=False) -> dict:
+    """Everything export writes, as one document (for --output -): secrets sealed, as conf/tasks.json holds
+    them (importable again under the same key), or by name alone with `omit_secrets`."""
+    document = render_tasks_document(database_tasks(omit_secrets=omit_secrets), key_orders_in(tasks_file()))
     if include_history:
         document["history"] = _history_document()
     if include_status:
@@ -48,16 +49,19 @@ def _status_document():
     return status_document({obj.task.task_id: status_to_dict(obj) for obj in TaskStatus.objects.select_related("task")})
 
 
-def export_tasks(path, *, include_history=False, include_status=False, actor="system", via="cli") -> list[Path]:
+def export_tasks(path, *, include_history=False, include_status=False, omit_secrets=False, actor="system",
+                 via="cli") -> list[Path]:
     """Write the database's tasks to `path` in the tasks.json format (plus task_history.json and
-    task_status.json beside it if asked). Exporting onto conf/tasks.json is a mirror (with a backup).
-    Returns the files written."""
+    task_status.json beside it if asked); secrets sealed, or by name alone with `omit_secrets`. Exporting onto
+    conf/tasks.json is a mirror (with a backup; secrets sealed). Returns the files written."""
     path = Path(path).resolve()
     if path == tasks_file().resolve():
+        if omit_secrets:
+            raise ValueError("conf/tasks.json holds the secrets sealed: export without them to another file")
         mirror_tasks_file(actor, via)
     else:
         # Prefer the key order the target already has, then the mirror's.
-        jsonfile.write_text_atomic(path, render_tasks_text(key_orders_in(path)))
+        jsonfile.write_text_atomic(path, render_tasks_text(key_orders_in(path), omit_secrets=omit_secrets))
     written = [path]
     history_file, status_file = sibling_files(path)
     if include_history:
@@ -94,27 +98,28 @@ class _CapturingLoader(TaskLoader):
     """load_file() with the `existing` import needs (load_file alone assumes a self-contained file),
     keeping the raw items for their key order."""
 
-    def __init__(self, existing, logs):
+    def __init__(self, existing, logs, stored):
         super().__init__()
         self.existing = existing
         self.logs = logs
+        self.stored = stored
         self.items = None
 
-    def clean_many(self, items, *, existing=None, logs=None):
+    def clean_many(self, items, *, existing=None, logs=None, stored=None):
         self.items = items
-        return super().clean_many(items, existing=self.existing, logs=self.logs)
+        return super().clean_many(items, existing=self.existing, logs=self.logs, stored=self.stored)
 
 
-def _validate(path_or_data, existing, logs):
+def _validate(path_or_data, existing, logs, stored):
     """(cleaned tasks, raw items). Raises TaskFileError listing every problem."""
     if isinstance(path_or_data, (str, Path)):
-        loader = _CapturingLoader(existing, logs)
+        loader = _CapturingLoader(existing, logs, stored)
         cleaned = loader.load_file(path_or_data)
         return cleaned, loader.items
     items = path_or_data.get("tasks") if isinstance(path_or_data, dict) else path_or_data
     if isinstance(path_or_data, dict) and "tasks" not in path_or_data:
         raise TaskFileError([("", "file", 'The data must hold an object with a "tasks" list.')])
-    return TaskLoader().clean_many(items, existing=existing, logs=logs), items
+    return TaskLoader().clean_many(items, existing=existing, logs=logs, stored=stored), items
 
 
 def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, via="import", source=None) -> ImportResult:
@@ -131,7 +136,9 @@ def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, via="impo
             current = {obj.task_id: obj for obj in Task.objects.select_for_update().order_by("task_id")}
             existing = {} if replace else {tid: list(obj.task_dependencies or []) for tid, obj in current.items()}
             logs = {tid: obj.task_log for tid, obj in current.items()} if not replace else {}
-            cleaned, items = _validate(path_or_data, existing, logs)
+            # A secret given as shown ({"secret": true}, a webhook's scheme and host) keeps the stored one.
+            stored = {tid: {"task_env": obj.task_env, "task_notify": obj.task_notify} for tid, obj in current.items()}
+            cleaned, items = _validate(path_or_data, existing, logs, stored)
             incoming = {data["task_id"]: domain.Task(**data).to_dict() for data in cleaned}
             for task_id, data in incoming.items():
                 if task_id not in current:
