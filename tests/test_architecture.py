@@ -92,11 +92,12 @@ MAY_IMPORT = {
     "logs": {"definition", "definition.fields", "params"},
     "conffile": {"definition", "definition.fields", "models"},
     "dal": {"conffile", "definition", "definition.fields", "models"},
-    "services": {"conffile", "dal", "definition", "definition.fields", "models"},
-    "engine": {"cron", "definition", "definition.fields", "logs", "models", "outbound", "private_files"},
+    "audit": {"definition.fields", "front", "models"},
+    "services": {"audit", "conffile", "dal", "definition", "definition.fields", "models"},
+    "engine": {"audit", "cron", "definition", "definition.fields", "logs", "models", "outbound", "private_files"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
-                   "conffile"}
+                   "conffile", "audit"}
 MAY_IMPORT.update(web=FOR_THE_WAYS_IN, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
 
 
