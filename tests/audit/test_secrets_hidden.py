@@ -47,7 +47,8 @@ def test_a_changed_webhook_shows_its_host_and_a_changed_secret_that_it_changed(s
 
 
 @pytest.mark.parametrize("path", ["/audit", "/audit?task=audited", "/tasks/audited/versions",
-                                  "/tasks/audited/versions?a=1&b=4", "/tasks/audited/versions?a=2&b=3", "/admin/auditlog/logentry/"])
+                                  "/tasks/audited/versions?a=1&b=4", "/tasks/audited/versions?a=2&b=3",
+                                  "/admin/auditlog/logentry/"])
 def test_viewers_see_no_secret_on_the_pages_and_in_the_admin(page_as, secret_task, path):
     answer = page_as("viewer").get(path)
     assert answer.status_code == 200
