@@ -92,7 +92,7 @@ MAY_IMPORT = {
     "logs": {"definition", "definition.fields", "params"},
     "conffile": {"definition", "definition.fields", "models"},
     "dal": {"conffile", "definition", "definition.fields", "models"},
-    "audit": {"definition.fields", "front", "models", "params"},
+    "audit": {"definition.fields", "front", "models"},
     "services": {"audit", "conffile", "dal", "definition", "definition.fields", "models"},
     "engine": {"audit", "cron", "definition", "definition.fields", "logs", "models", "outbound", "private_files"},
 }

@@ -5,6 +5,7 @@ import json
 from django.core.management import call_command
 
 from tasks_app.audit import events
+from tasks_app.conffile import backups
 from tasks_app.models import Task
 
 from tests.admin.conftest import form_data as admin_form
@@ -154,6 +155,14 @@ def test_commands_name_who_ran_them_and_bootstrap_names_itself(tmp_path, db, set
     imported = last(task="from-file")
     assert imported["action"] == events.TASK_IMPORTED and imported["via"] == "import"
     assert imported["actor"] and imported["address"] is None and imported["details"] == {"source": str(path)}
+
+    path.write_text(json.dumps({"tasks": [simple("from-file", task_retry=4)]}))
+    call_command("import_tasks", str(path))
+    backup = backups.list_backups()[0].name  # the file before the second import
+    call_command("restore_tasks", backup)
+    restored = last(task="from-file")
+    assert (restored["action"], restored["via"], restored["version"]) == (events.TASK_RESTORED, "restore", 3)
+    assert restored["changes"] == {"task_retry": [4, 0]} and restored["details"] == {"backup": backup}
 
     Task.objects.all().delete()
     (settings.CONF_DIR / "tasks.json").write_text(json.dumps({"tasks": [simple("booted")]}))
