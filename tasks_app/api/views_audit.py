@@ -1,6 +1,8 @@
 """The audit trail (GET /api/audit) and a task's versions (GET /api/tasks/{id}/versions, POST
 /api/tasks/{id}/versions/{n}/restore: operators, like an edit). A restore goes through the same service as the
 pages' button, so it is validated, mirrored to conf/tasks.json, seen by the scheduler within a tick and audited."""
+from datetime import timezone as dt_timezone
+
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -44,10 +46,15 @@ class AuditView(generics.GenericAPIView):
         rows = trail.filter_entries(
             trail.entries(), user=(params.text(asked, "user") or "").strip(),
             task=(params.text(asked, "task") or "").strip(), action=params.choice(asked, "action", events.EVENTS),
-            since=params.moment(asked, "since", settings.TIME_ZONE),
-            until=params.moment(asked, "until", settings.TIME_ZONE))
+            since=_utc(params.moment(asked, "since", settings.TIME_ZONE)),
+            until=_utc(params.moment(asked, "until", settings.TIME_ZONE)))
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(AuditEntrySerializer(page, many=True).data)
+
+
+def _utc(moment):
+    # Before the database sees it: PostgreSQL refuses offsets past 15:59 that Python accepts (+21:22).
+    return moment.astimezone(dt_timezone.utc) if moment else None
 
 
 class TaskVersionsMixin:
