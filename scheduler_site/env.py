@@ -197,3 +197,98 @@ def secret_key(base_dir: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(key + "\n")
     return key
+
+
+# Resource limits of a run: SCHEDULER_LIMITS (the defaults) and a task's task_limits use the same names and values.
+LIMIT_NAMES = ("memory", "cpu", "processes", "file_size", "open_files")
+SIZE_LIMITS = ("memory", "file_size")
+_UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
+_NO_LIMIT = ("none", "off", "unlimited")
+
+
+def limit_value(name, raw, where):
+    """One limit's value: a whole number (bytes for memory and file_size, which may end in K, M, G or T,
+    binary units; seconds for cpu; a count for processes and open_files), or none / off / unlimited (None).
+    ValueError naming `where`, the limit and the value otherwise."""
+    if name not in LIMIT_NAMES:
+        raise ValueError(f"{where}: unknown limit {name!r} (known: {', '.join(LIMIT_NAMES)})")
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+        raise ValueError(f"{where}: {name} {raw!r}: expected a whole number or a text such as '512M'")
+    text = str(raw).strip()
+    if text.lower() in _NO_LIMIT:
+        return None
+    number, unit = text, ""
+    if name in SIZE_LIMITS:
+        upper = text.upper().removesuffix("B").removesuffix("I")
+        if upper[-1:] in _UNITS:
+            number, unit = upper[:-1].strip(), upper[-1]
+    if not number.isdigit():
+        hint = "a number of bytes, optionally with K, M, G or T" if name in SIZE_LIMITS else "a whole number"
+        raise ValueError(f"{where}: {name} {raw!r}: expected {hint}, or none")
+    value = int(number) * _UNITS[unit]
+    if value < 1:
+        raise ValueError(f"{where}: {name} {raw!r}: must be at least 1 (none for no limit)")
+    return value
+
+
+def parse_limits(text, where):
+    """"memory=512M,cpu=3600" -> {"memory": 536870912, "cpu": 3600}; ValueError naming `where` otherwise."""
+    limits = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"{where}: {item!r}: expected name=value, e.g. memory=512M")
+        name = name.strip()
+        if name in limits:
+            raise ValueError(f"{where}: {name} is given twice")
+        limits[name] = limit_value(name, raw.strip(), where)
+    return limits
+
+
+def env_limits(name, default):
+    """SCHEDULER_LIMITS: the default limits of every run, merged over `default` (name -> value or None)."""
+    raw = os.environ.get(name)
+    limits = dict(default)
+    if raw is None or raw.strip() == "":
+        return limits
+    try:
+        limits.update(parse_limits(raw, f"{name}={raw!r}"))
+    except ValueError as exc:
+        raise ImproperlyConfiguredEnv(str(exc)) from None
+    return limits
+
+
+def env_choice(name, default, choices):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+def env_run_as(name):
+    """`user` or `user:group` (resolved when the scheduler starts), or "" for the scheduler's own user."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return ""
+    user, sep, group = raw.partition(":")
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+    if not user or (sep and not group) or not set(user + group) <= allowed or raw.count(":") > 1:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected a user name, or user:group")
+    return raw
+
+
+def env_executable(name):
+    """An absolute path to an executable file, or "" when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return ""
+    if not os.path.isabs(raw) or not os.path.isfile(raw) or not os.access(raw, os.X_OK):
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected the absolute path of an executable file")
+    return raw

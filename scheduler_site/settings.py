@@ -7,8 +7,8 @@ import dj_database_url
 from tasks_app.definition import envnames
 
 from .env import (
-    env_bool, env_float, env_hosts, env_int, env_list, env_name_values, env_path, env_rate, env_str, env_timezone,
-    secret_key,
+    env_bool, env_choice, env_executable, env_float, env_hosts, env_int, env_limits, env_list, env_name_values,
+    env_path, env_rate, env_run_as, env_str, env_timezone, secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -109,6 +109,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# e.g. tasks_app.W001 (task scripts run as root) where that is wanted.
+SILENCED_SYSTEM_CHECKS = env_list("DJANGO_SILENCED_SYSTEM_CHECKS", [])
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -234,6 +236,20 @@ SCHEDULER_OUTPUT_LIMIT = env_int("SCHEDULER_OUTPUT_LIMIT", 1024 * 1024, minimum=
 # such as a proxy, a CA bundle or a PATH with more folders (it replaces the engine's PATH).
 SCHEDULER_TASK_ENV = env_name_values("SCHEDULER_TASK_ENV", valid_name=envnames.NAME.fullmatch,
                                      reserved=envnames.ENGINE_NAMES)
+# Who runs start as (the scheduler must be root to switch): "user" or "user:group"; "" = the scheduler's user.
+SCHEDULER_RUN_AS = env_run_as("SCHEDULER_RUN_AS")
+# Users a task may name in its task_run_as.
+SCHEDULER_RUN_AS_ALLOWED = env_list("SCHEDULER_RUN_AS_ALLOWED", [])
+# Every run's resource limits unless the task sets its own (see the README); memory, when not named here,
+# is 2 GiB where a cgroup enforces it and none otherwise.
+SCHEDULER_LIMITS = env_limits("SCHEDULER_LIMITS", {"processes": 512, "open_files": 1024})
+# The most a task's task_limits may ask for (operators set task_limits; only the administrator raises these).
+# By default the limits every run gets, memory 2 GiB: a task may lower its limits, not lift them.
+SCHEDULER_LIMITS_MAX = env_limits("SCHEDULER_LIMITS_MAX", {"memory": 2 * 1024 ** 3, **SCHEDULER_LIMITS})
+# "auto": each run gets its own cgroup where the scheduler can create one; "off": setrlimit only.
+SCHEDULER_CGROUPS = env_choice("SCHEDULER_CGROUPS", "auto", ("auto", "off"))
+# The interpreter task scripts run with; empty = the scheduler's own.
+SCHEDULER_PYTHON = env_executable("SCHEDULER_PYTHON")
 HISTORY_KEEP_PER_TASK = env_int("HISTORY_KEEP_PER_TASK", 1000, minimum=1)
 HISTORY_MAX_AGE_DAYS = env_int("HISTORY_MAX_AGE_DAYS", 90, minimum=1)
 TASK_NOTIFIERS = env_list(

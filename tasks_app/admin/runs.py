@@ -24,13 +24,18 @@ class TaskExecutionAdmin(RoleModelAdmin, admin.ModelAdmin):
     list_per_page = 100
     readonly_fields = ("execution_id", "task", "status", "trigger", "attempt", "scheduled_time", "queued_at",
                        "not_before", "start_time", "end_time", "duration", "return_code", "error_message",
-                       "requested_by", "stop_requested_by", "worker", "pid", "output_truncated")
+                       "requested_by", "stop_requested_by", "worker", "pid", "output_truncated", "run_as",
+                       "limits_applied", "leftover_processes")
     fields = readonly_fields
 
     @admin.display(description=_("task"), ordering="task__task_id")
     def task_link(self, execution):
         url = reverse("admin:tasks_app_task_change", args=[execution.task_id])
         return format_html('<a href="{}">{}</a>', url, execution.task.task_id)
+
+    @admin.display(description=_("limits"))
+    def limits_applied(self, execution):
+        return execution.limits_summary() or "—"
 
     @admin.display(description=_("duration (s)"), ordering="duration")
     def duration_seconds(self, execution):

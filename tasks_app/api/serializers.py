@@ -140,9 +140,15 @@ class ExecutionSerializer(serializers.ModelSerializer):
 class ExecutionDetailSerializer(ExecutionSerializer):
     output = serializers.CharField(read_only=True, help_text="Captured stdout and stderr (the kept part)")
     output_url = serializers.CharField(read_only=True, help_text="The captured output as a plain text file")
+    run_as = serializers.CharField(read_only=True, help_text="The user the script ran as")
+    limits = serializers.JSONField(
+        read_only=True, help_text='Resource limits and what enforced them: {"mechanism": "cgroup-v1", '
+                                  '"memory": bytes, "cpu": seconds, "processes", "file_size", "open_files"}')
+    leftover_processes = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Processes of the run still alive when it ended, then killed")
 
     class Meta(ExecutionSerializer.Meta):
-        fields = ExecutionSerializer.Meta.fields + ("output", "output_url")
+        fields = ExecutionSerializer.Meta.fields + ("run_as", "limits", "leftover_processes", "output", "output_url")
         read_only_fields = fields
 
 

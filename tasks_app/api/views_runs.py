@@ -140,6 +140,7 @@ class TaskRunsMixin:
     def execution(self, request, task_id=None, execution_id=None):
         execution = self._execution(task_id, execution_id)
         data = ExecutionSerializer(execution).data
+        data.update(run_as=execution.run_as, limits=execution.limits, leftover_processes=execution.leftover_processes)
         output, cut = execution.output_tail(max_bytes=OUTPUT_INLINE_MAX)
         data["output"] = output
         data["output_truncated"] = execution.output_truncated or cut

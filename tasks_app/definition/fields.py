@@ -103,6 +103,11 @@ FIELDS = (
     TaskField("task_misfire_grace", INTEGER, _("Misfire grace (seconds)"), default=60, limits=(0, DB_INT_MAX),
               in_file=UNLESS_DEFAULT,
               help=_("A run missed while the scheduler was down still starts if it is at most this late.")),
+    TaskField("task_run_as", TEXT, _("Run as user"), default="", max_length=65, in_file=UNLESS_DEFAULT,
+              help=_("A user the administrator allows (SCHEDULER_RUN_AS_ALLOWED); empty for the default user.")),
+    TaskField("task_limits", OBJECT, _("Resource limits"), default={}, in_file=UNLESS_DEFAULT,
+              help=_('JSON, e.g. {"memory": "512M", "cpu": 600, "processes": 64, "file_size": "1G", '
+                     '"open_files": 256}; empty for the defaults.')),
 )
 FIELD = {field.name: field for field in FIELDS}
 TASK_FIELDS = tuple(FIELD)  # the names, in the order conf/tasks.json writes them (so the file diffs cleanly)

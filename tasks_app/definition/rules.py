@@ -4,10 +4,12 @@ import json
 import re
 import zoneinfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.utils.translation import gettext_lazy as _
 
+from scheduler_site.env import limit_value
 from tasks_app import cron, outbound
 
 from . import fields
@@ -224,3 +226,34 @@ class FieldRules:
                                         "(such as \"Europe/Berlin\" or \"Asia/Shanghai\")."),
                                       params={"value": show(value)}) from None
         return value
+
+    def _check_task_run_as(self, value):
+        value = self._text("task_run_as", value).strip()
+        allowed = settings.SCHEDULER_RUN_AS_ALLOWED
+        if value and value not in allowed:
+            raise ValidationError(_("task_run_as %(value)s is not a user the administrator allows "
+                                    "(SCHEDULER_RUN_AS_ALLOWED: %(allowed)s)."),
+                                  params={"value": show(value), "allowed": ", ".join(allowed) or _("none")})
+        return value
+
+    def _check_task_limits(self, value):
+        """Names and values as SCHEDULER_LIMITS takes them, kept as written ("512M"); none above the
+        administrator's ceiling SCHEDULER_LIMITS_MAX (an operator must not lift a run's limits)."""
+        if not isinstance(value, dict):
+            raise ValidationError(_("task_limits must be an object such as {\"memory\": \"512M\"}, got %(kind)s "
+                                    "%(value)s."), params={"kind": _kind(value), "value": show(value)})
+        problems = []
+        for name, raw in value.items():
+            try:
+                amount = limit_value(name, raw, "task_limits")
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            ceiling = settings.SCHEDULER_LIMITS_MAX.get(name)
+            if ceiling is not None and (amount is None or amount > ceiling):
+                problems.append(str(_("task_limits: %(name)s %(value)s is above the most a task may ask for, "
+                                      "%(ceiling)s (SCHEDULER_LIMITS_MAX).")
+                                    % {"name": name, "value": show(raw), "ceiling": ceiling}))
+        if problems:
+            raise ValidationError(problems)
+        return dict(value)

@@ -80,6 +80,7 @@ def end_runs(ended) -> None:
             status=result.status, return_code=result.return_code, error_message=result.error_message or "",
             start_time=result.start_time, end_time=result.end_time, duration=result.duration,
             output_truncated=result.output_truncated, pid=result.pid,
+            leftover_processes=result.leftover_processes, run_as=result.run_as, limits=result.limits,
         )
         for name, value in fields.items():
             setattr(execution, name, value)

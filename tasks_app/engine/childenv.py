@@ -1,5 +1,7 @@
-"""What a task's process is started with: the script's resolved path, the command line (a tiny bootstrap
-that sets the parent-death signal), and a clean environment that holds none of the engine's secrets."""
+"""What a task's process is started with: the script's resolved path, the shepherd's command line (never the
+engine's pid, never the task's environment), the shepherd's spec, and a clean environment that holds none
+of the engine's secrets."""
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -10,39 +12,12 @@ from tasks_app.definition.envnames import check_task_env
 from tasks_app.definition.paths import resolve_exec_path
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
-
-# Run as `python -c BOOTSTRAP <engine pid> <script> [args]`. It asks the kernel to SIGKILL this process when
-# the engine thread that started it dies, then runs the script exactly as `python script.py` would
-# (sys.argv, sys.path[0], __main__). _ctypes is used directly because importing the ctypes package costs
-# ~2 ms per launch; ctypes is the fallback. preexec_fn would do the same in the parent but forces fork()
-# instead of vfork(), which costs tens of ms once the engine is large.
-BOOTSTRAP = """\
-def _b():
-    import sys
-    try:
-        import _ctypes
-        class I(_ctypes._SimpleCData): _type_ = "i"
-        class L: _handle = _ctypes.dlopen(None)
-        class F(_ctypes.CFuncPtr): _flags_ = _ctypes.FUNCFLAG_CDECL; _restype_ = I
-        F(("prctl", L()))(1, 9)
-    except Exception:
-        import ctypes
-        ctypes.CDLL(None).prctl(1, 9)
-    import os
-    if os.getppid() != int(sys.argv[1]):
-        os.kill(os.getpid(), 9)  # the engine died before the signal was armed
-    script = sys.argv[2]
-    del sys.argv[:2]
-    sys.path[0] = os.path.dirname(script)
-    with open(script, "rb") as f:
-        code = compile(f.read(), script, "exec")
-    g = globals()
-    del g["_b"]
-    g["__file__"] = script
-    g["__cached__"] = None
-    return code
-exec(_b(), globals())
-"""
+SHEPHERD = Path(__file__).resolve().with_name("run_shepherd.py")
+# The script's interpreter ignores every PYTHON* variable and the user's site folder, and keeps unbuffered
+# UTF-8 output. The script runs in the shepherd's interpreter, so these are the shepherd's own flags.
+INTERPRETER_FLAGS = ("-E", "-s", "-u", "-X", "utf8")
+# The shepherd's own environment: nothing of the engine's nor of the task's.
+SHEPHERD_ENV = {"PATH": SAFE_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
 class ScriptPathError(ValueError):
@@ -59,9 +34,40 @@ def script_path(task_exec: str) -> Path:
         raise ScriptPathError(f"task_exec {task_exec!r}: {exc}") from None
 
 
-def command(script: Path) -> list[str]:
-    """The argument list (never a shell): the engine's own interpreter, by absolute path."""
-    return [os.path.abspath(sys.executable), "-c", BOOTSTRAP, str(os.getpid()), str(script)]
+def task_python() -> str:
+    """The interpreter task scripts run with: SCHEDULER_PYTHON, or the engine's own (by its absolute path,
+    not resolved, so that a virtualenv's packages stay importable)."""
+    return settings.SCHEDULER_PYTHON or os.path.abspath(sys.executable)
+
+
+def project_token() -> str:
+    """Tells this project's and database's runs apart from another scheduler's on the same machine."""
+    db = settings.DATABASES["default"]
+    seed = f"{settings.BASE_DIR}|{db.get('HOST', '')}|{db.get('PORT', '')}|{db.get('NAME', '')}"
+    return hashlib.sha1(seed.encode()).hexdigest()[:10]
+
+
+def run_label(execution_id) -> str:
+    """<project token>-<execution id>: names a run's shepherd (its command line) and cgroup."""
+    return f"{project_token()}-{execution_id}"
+
+
+def command(script: Path, execution_id) -> list[str]:
+    """The shepherd's argument list (never a shell). The run's label and the script are there only so that
+    ps shows what a shepherd (and the script's process, a fork of it) belongs to, and crash recovery finds
+    them."""
+    return [task_python(), *INTERPRETER_FLAGS, str(SHEPHERD), run_label(execution_id), str(script)]
+
+
+def shepherd_spec(script: Path, env: dict, run_as, plan, result_fd: int) -> dict:
+    """The JSON the shepherd reads first from its control pipe. run_as: identity.RunAs or None; plan:
+    limits.LimitPlan."""
+    return {
+        "script": str(script), "argv": [str(script)], "cwd": str(settings.BASE_DIR), "env": env,
+        "user": run_as.spec() if run_as is not None else None, "umask": 0o077 if run_as is not None else None,
+        "rlimits": plan.rlimits, "fallback_rlimits": plan.fallback_rlimits, "cgroup": plan.cgroup,
+        "kill_grace": float(settings.SCHEDULER_KILL_GRACE), "result_fd": result_fd,
+    }
 
 
 def _text(value) -> str:
@@ -72,11 +78,12 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
-def _base_env() -> dict:
-    venv_bin = os.path.dirname(os.path.abspath(sys.executable))
+def _base_env(run_as) -> dict:
+    venv_bin = os.path.dirname(task_python())
+    home = run_as.home if run_as is not None else os.environ.get("HOME") or os.path.expanduser("~")
     return {
         "PATH": f"{venv_bin}:{SAFE_PATH}",
-        "HOME": os.environ.get("HOME") or os.path.expanduser("~"),
+        "HOME": home,
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "PYTHONIOENCODING": "utf-8",
@@ -84,13 +91,14 @@ def _base_env() -> dict:
     }
 
 
-def child_env(task, execution, log_file: Path) -> dict:
+def child_env(task, execution, log_file: Path, run_as=None) -> dict:
     """A clean environment: nothing is copied from the engine's own (DJANGO_SECRET_KEY, DATABASE_URL,
-    passwords, tokens never reach a task) except HOME. Then task_env, then the administrator's
-    SCHEDULER_TASK_ENV (task_env cannot override it), then the ids. A task_env saved before a name was
-    refused raises RefusedEnvNames (a ValueError naming the keys): the run fails instead of starting."""
+    passwords, tokens never reach a task) except HOME (the run-as user's own home when there is one). Then
+    task_env, then the administrator's SCHEDULER_TASK_ENV (task_env cannot override it), then the ids. A
+    task_env saved before a name was refused raises RefusedEnvNames (a ValueError naming the keys): the run
+    fails instead of starting."""
     check_task_env(task.task_env or {})
-    env = _base_env()
+    env = _base_env(run_as)
     env["TZ"] = task.timezone_name or settings.TIME_ZONE
     env["TASK_NAME"] = task.task_name
     env["TASK_LOG"] = str(log_file)

@@ -1,5 +1,6 @@
 """Process groups: is one still there, end it (SIGTERM, then SIGKILL after a grace), and kill what a dead
-scheduler left behind. Every task runs in its own session, so its pid is also its group id."""
+scheduler left behind. Every task's script runs in its own session, so its pid is also its group id. The
+shepherd does this for a run; the engine uses it when a shepherd is gone, and in crash recovery."""
 import os
 import signal
 import time
@@ -87,8 +88,12 @@ def kill_process_group(pgid: int, execution_id: int | None = None) -> bool:
 
 
 def _carries(pgid: int, execution_id: int) -> bool:
+    """A member has this run's TASK_EXECUTION_ID in its environment, or is the script's own process (a fork
+    of its shepherd, whose command line carries the run's label)."""
     wanted = f"TASK_EXECUTION_ID={execution_id}".encode()
     for pid, _ in members(pgid):
+        if is_shepherd_of(pid, execution_id):
+            return True
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
                 if wanted in f.read().split(b"\0"):
@@ -96,3 +101,51 @@ def _carries(pgid: int, execution_id: int) -> bool:
         except OSError:
             continue
     return False
+
+
+def is_shepherd_of(pid: int, execution_id: int) -> bool:
+    """`pid`'s command line is this project's shepherd for that run (or the script's process, its fork)."""
+    from .childenv import SHEPHERD, run_label
+
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return False
+    shepherd, label = str(SHEPHERD).encode(), run_label(execution_id).encode()
+    return any(arg == shepherd and args[i + 1:i + 2] == [label] for i, arg in enumerate(args))
+
+
+def kill_stray_shepherds(execution_id: int) -> int:
+    """Crash recovery: a shepherd of that run still there (stopped, or stuck) and every process below it.
+    Those below die first, round after round, while the shepherd, a subreaper, still collects the orphans;
+    then the shepherd. Returns how many processes were killed."""
+    from .shepherd.procs import descendants
+
+    killed = set()
+    for last_round in (False, True):
+        for _ in range(250):
+            matches = {int(name) for name in os.listdir("/proc")
+                       if name.isdigit() and is_shepherd_of(int(name), execution_id)}
+            below = {pid for match in matches for pid in descendants(match, True)}
+            victims = {pid for pid in (matches | below if last_round else below) if _state(pid) not in "ZX"}
+            if not victims:
+                break
+            for pid in victims:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    continue
+            killed |= victims
+            time.sleep(0.02)
+    return len(killed)
+
+
+def _state(pid: int) -> str:
+    """The state letter of a process; "X" for one that is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return "X"
+    return stat[stat.rfind(b")") + 2:].split()[0].decode()

@@ -1,6 +1,6 @@
 """What a scheduler does when it starts after another one stopped or died: the heartbeat that says when a
-scheduler was last seen, executions left behind made `lost` (their process groups killed), and the
-slots missed meanwhile."""
+scheduler was last seen, executions left behind made `lost` (their process groups and cgroups killed: the
+backstop for a run whose shepherd could not do it), and the slots missed meanwhile."""
 import json
 import logging
 import os
@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
 
-from . import bookkeeping, journal, policy
-from .procgroup import kill_process_group
+from . import bookkeeping, cgroups, journal, policy
+from .procgroup import kill_process_group, kill_stray_shepherds
 
 log = logging.getLogger("SchedulerEngine")
 
@@ -68,6 +68,13 @@ def recover_lost(now) -> list[TaskExecution]:
         # by an unrelated process is left alone.
         if pid and kill_process_group(pid, execution_id=execution.pk):
             log.warning("Killed process group %s left by execution %s of task %s", pid, execution.pk,
+                        execution.task.task_id)
+        # Normally the run's shepherd did all this when the scheduler died: unless it was stopped or stuck.
+        if kill_stray_shepherds(execution.pk):
+            log.warning("Killed the shepherd of execution %s of task %s and what it still held", execution.pk,
+                        execution.task.task_id)
+        if cgroups.clean_up_run(execution.pk):
+            log.warning("Killed what was left in the cgroup of execution %s of task %s", execution.pk,
                         execution.task.task_id)
     with transaction.atomic():
         for execution in leftovers:

@@ -1,4 +1,6 @@
-"""TaskExecutor: runs one execution of a task as its own process group and reports how it ended.
+"""TaskExecutor: runs one execution of a task through its shepherd (the shepherd package), which starts the script as
+the run's user with the run's limits and kills every process of the run when it ends, and reports how it
+ended.
 
 It never touches the database: the caller records the pid (on_start) and the RunResult."""
 import logging
@@ -8,7 +10,7 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -17,14 +19,15 @@ from django.utils import timezone
 from tasks_app.definition.paths import task_log_file
 from tasks_app.models import ExecutionStatus
 
-from . import output, tasklog
-from .childenv import ScriptPathError, child_env, command, script_path
-from .procgroup import end_group, group_alive
+from . import identity, limits, output, tasklog
+from .childenv import ScriptPathError, child_env, command, script_path, shepherd_spec
+from .shepherd_link import ANSWER_MARGIN, ShepherdGone, ShepherdLink
 
 log = logging.getLogger("TaskExecutor")
 
 SIZE_CHECK_EVERY = 1.0  # seconds between output size checks while a child runs
 POLL_STOP_EVERY = 0.1  # for a stop_event that cannot be waited on (a plain threading.Event)
+OUTPUT_TAIL = 4096  # bytes of a failed run's output searched for words that suggest a limit
 
 
 @dataclass
@@ -40,6 +43,9 @@ class RunResult:
     duration: float  # seconds
     output_truncated: bool
     pid: int | None
+    leftover_processes: int | None = None  # processes of the run still alive when it ended, then killed
+    run_as: str = ""  # the user the script ran as
+    limits: dict | None = None  # limits.LimitPlan.record(): which applied and how (None: never started)
 
 
 class StopSignal:
@@ -113,8 +119,25 @@ def _spawn_failed(execution, label, tlog, why) -> RunResult:
     return not_started(execution, message)
 
 
+def _prepare(task, execution, log_file):
+    """(run_as, limit plan, environment) of a run, or ValueError saying why it cannot start (a task_env
+    name refused since the task was saved, a user not allowed, task_limits that cannot be read)."""
+    run_as = identity.run_as_for(task)
+    env = child_env(task, execution, log_file, run_as)
+    plan = limits.plan_for(task, execution.execution_id, run_as)
+    try:
+        tasklog.prepare(log_file, run_as)
+    except OSError as exc:
+        raise ValueError(f"cannot prepare the task log {log_file}: {exc}") from None
+    return run_as, plan, env
+
+
 def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunResult:
     task = execution.task
+    try:
+        run_as, plan, env = _prepare(task, execution, log_file)
+    except ValueError as exc:
+        return _spawn_failed(execution, label, tlog, str(exc))
     try:
         out_fd = output.open_output(execution.output_path)
     except OSError as exc:
@@ -122,96 +145,168 @@ def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunR
     try:
         start_time, started = timezone.now(), time.monotonic()
         try:
-            proc = subprocess.Popen(
-                command(script), cwd=settings.BASE_DIR, env=child_env(task, execution, log_file),
-                stdin=subprocess.DEVNULL, stdout=out_fd, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            link = ShepherdLink.start(command(script, execution.execution_id),
+                                      shepherd_spec(script, env, run_as, plan, -1), out_fd)
+        except (OSError, ValueError, subprocess.SubprocessError, ShepherdGone) as exc:
             return _spawn_failed(execution, label, tlog, str(exc))
         try:
-            log.info("Started %s (pid %s)", label, proc.pid)
-            if on_start is not None:
-                try:
-                    on_start(execution, proc.pid)
-                except Exception:  # recording the pid failed: the run itself goes on
-                    log.exception("on_start failed for %s", label)
-            status, error, truncated = _wait(proc, out_fd, stop_event, task.task_timeout, started)
-        except BaseException:
-            end_group(proc.pid, 0, reap=proc.poll)  # nobody would wait for it any more
-            raise
-        truncated = output.finish(out_fd, truncated)
+            try:
+                outcome = _wait(link, execution, label, on_start, out_fd, stop_event, task.task_timeout, started)
+            except BaseException:
+                link.abort()  # nobody would wait for the run any more: none of its processes may stay
+                raise
+        finally:
+            link.close()
+        truncated = output.finish(out_fd, outcome.truncated)
+        tail = _tail(out_fd) if outcome.code not in (0, None) else ""
     finally:
         os.close(out_fd)
+    if outcome.setup_error:
+        return _spawn_failed(execution, label, tlog, outcome.setup_error)
+    status, error = _verdict(outcome, plan, run_as, tail, task.task_timeout)
     end_time = timezone.now()
     duration = round(time.monotonic() - started, 3)
-    result = RunResult(status, proc.returncode, error, start_time, end_time, duration, truncated, proc.pid)
-    outcome = status if not error else f"{status} ({error})"
-    tlog.info("Execution %s finished: %s, return code %s, %.2f s", execution.execution_id, outcome,
-              proc.returncode, duration)
-    log.info("Finished %s: %s in %.2f s", label, outcome, duration)
+    result = RunResult(status, outcome.code, error, start_time, end_time, duration, truncated, outcome.pid,
+                       outcome.leftover, identity.run_user_name(run_as), outcome.limits)
+    finished = status if not error else f"{status} ({error})"
+    tlog.info("Execution %s finished: %s, return code %s, %.2f s", execution.execution_id, finished,
+              outcome.code, duration)
+    log.info("Finished %s: %s in %.2f s", label, finished, duration)
     return result
 
 
-def _wait(proc, out_fd, stop_event, timeout, started):
-    """Wait for the child, a stop or the timeout; end the group. Returns (status, error, cut_while_running)."""
+@dataclass
+class _Outcome:
+    """What the wait saw: the shepherd's report (or the engine's own clean-up) and what the engine asked."""
+
+    code: int | None = None
+    pid: int | None = None
+    leftover: int | None = None
+    limits: dict = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
+    asked: str = ""  # "stop" or "timeout"
+    stop_reason: str = ""
+    truncated: bool = False
+    setup_error: str = ""
+    lost_shepherd: str = ""  # why the engine ended the run without the shepherd
+
+
+def _wait(link, execution, label, on_start, out_fd, stop_event, timeout, started) -> _Outcome:
+    """Until the shepherd reports the run's end. Asks it to end the run on a stop or the timeout, and ends
+    the run by itself when the shepherd is gone or does not answer."""
     poller = select.poll()  # not select(): descriptors above 1024 are normal in a busy engine
-    pidfd = _pidfd(proc.pid)
-    if pidfd is not None:
-        poller.register(pidfd, select.POLLIN)
+    poller.register(link.result_r, select.POLLIN)
+    if link.pidfd is not None:
+        poller.register(link.pidfd, select.POLLIN)
     stop_fd = getattr(stop_event, "fileno", lambda: None)() if stop_event is not None else None
     if stop_fd is not None:
         poller.register(stop_fd, select.POLLIN)
-    must_poll = stop_event is not None and stop_fd is None or pidfd is None
+    must_poll = stop_event is not None and stop_fd is None or link.pidfd is None
     deadline = started + timeout if timeout else None
+    answer_by = None
     next_check = started + SIZE_CHECK_EVERY
-    cut = False
-    try:
-        while True:
-            now = time.monotonic()
-            wait = next_check - now
-            if deadline is not None:
-                wait = min(wait, deadline - now)
-            if must_poll:
-                wait = min(wait, POLL_STOP_EVERY)
-            if wait > 0:
-                poller.poll(wait * 1000)
-            if proc.poll() is not None:
-                break
-            if stop_event is not None and stop_event.is_set():
-                end_group(proc.pid, stop_grace(), reap=proc.poll)
-                proc.wait()
-                reason = getattr(stop_event, "reason", "")
-                return ExecutionStatus.STOPPED.value, f"stopped: {reason}" if reason else "stopped", cut
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                end_group(proc.pid, float(settings.SCHEDULER_KILL_GRACE), reap=proc.poll)
-                proc.wait()
-                return ExecutionStatus.TIMEOUT.value, f"timed out after {timeout} s", cut
-            if now >= next_check:
-                cut = output.check_running(out_fd) or cut
-                next_check = now + SIZE_CHECK_EVERY
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
-    if group_alive(proc.pid):
-        # The script is done but left processes behind (a background child): no orphan may outlive a run.
-        end_group(proc.pid, float(settings.SCHEDULER_KILL_GRACE))
-    if proc.returncode == 0:
-        return ExecutionStatus.SUCCESS.value, "", cut
-    return ExecutionStatus.FAILED.value, exit_message(proc.returncode), cut
+    outcome = _Outcome()
+    while True:
+        now = time.monotonic()
+        wait = next_check - now
+        for moment in (deadline if not outcome.asked else None, answer_by):
+            if moment is not None:
+                wait = min(wait, moment - now)
+        if must_poll:
+            wait = min(wait, POLL_STOP_EVERY)
+        if wait > 0:
+            poller.poll(wait * 1000)
+        for event in link.read_events():
+            if event.get("event") == "started":
+                outcome.pid, outcome.report = event["pid"], event
+                log.info("Started %s (pid %s)", label, outcome.pid)
+                if on_start is not None:
+                    try:
+                        on_start(execution, outcome.pid)
+                    except Exception:  # recording the pid failed: the run itself goes on
+                        log.exception("on_start failed for %s", label)
+        if link.end is not None:
+            break
+        if link.exited() and link.read_end() is None:
+            outcome.lost_shepherd = f"its shepherd ended before the run ({_how(link.proc.returncode)})"
+            break
+        now = time.monotonic()
+        if not outcome.asked and stop_event is not None and stop_event.is_set():
+            outcome.asked, outcome.stop_reason = "stop", getattr(stop_event, "reason", "")
+            link.term(stop_grace())
+            answer_by = now + stop_grace() + ANSWER_MARGIN
+        elif not outcome.asked and deadline is not None and now >= deadline:
+            outcome.asked = "timeout"
+            link.term(float(settings.SCHEDULER_KILL_GRACE))
+            answer_by = now + float(settings.SCHEDULER_KILL_GRACE) + ANSWER_MARGIN
+        if answer_by is not None and now >= answer_by:
+            outcome.lost_shepherd = f"its shepherd did not end the run within {ANSWER_MARGIN:g} s of the grace"
+            break
+        if now >= next_check:
+            outcome.truncated = output.check_running(out_fd) or outcome.truncated
+            next_check = now + SIZE_CHECK_EVERY
+    if outcome.lost_shepherd:
+        log.error("%s: %s; the engine kills the run's processes itself", label.capitalize(), outcome.lost_shepherd)
+        outcome.leftover = link.end_without_shepherd()
+        return outcome
+    report = outcome.report = link.end
+    if report.get("survivors"):
+        log.error("%s: %d process(es) of the run did not die of SIGKILL within 30 s (stuck in the kernel)",
+                  label.capitalize(), report["survivors"])
+    outcome.code = report.get("returncode")
+    outcome.leftover = report.get("leftover")
+    outcome.setup_error = report.get("setup_error") or ""
+    return outcome
 
 
-def exit_message(code: int) -> str:
+def _verdict(outcome, plan, run_as, tail, timeout) -> tuple[str, str]:
+    """(status, error message) of a run the shepherd or the engine ended; also fills outcome.limits."""
+    report = outcome.report
+    if report.get("cgroup"):
+        outcome.limits = plan.record()
+    else:
+        outcome.limits = {**plan.record("setrlimit"), **limits.fallback_values(plan, run_as)}
+        if report.get("cgroup_error"):
+            log.warning("The run's cgroup could not be made (%s): setrlimit applied", report["cgroup_error"])
+    hit = limits.reached(outcome.limits, report)
+    if outcome.asked == "stop":
+        reason = outcome.stop_reason
+        return ExecutionStatus.STOPPED.value, f"stopped: {reason}" if reason else "stopped"
+    if outcome.asked == "timeout":
+        if hit:  # the limit is why it never finished (a fork bomb held at its process limit)
+            return ExecutionStatus.FAILED.value, f"{hit}; timed out after {timeout} s"
+        return ExecutionStatus.TIMEOUT.value, f"timed out after {timeout} s"
+    if outcome.lost_shepherd:
+        return ExecutionStatus.FAILED.value, f"{outcome.lost_shepherd}; its processes were killed"
+    if outcome.code == 0:
+        return ExecutionStatus.SUCCESS.value, ""
+    if hit:
+        return ExecutionStatus.FAILED.value, hit
+    maybe = limits.maybe_reached(outcome.limits, tail)
+    message = exit_message(outcome.code)
+    return ExecutionStatus.FAILED.value, f"{message}; {maybe}" if maybe else message
+
+
+def _how(returncode) -> str:
+    if returncode is not None and returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            pass
+    return f"exit code {returncode}"
+
+
+def _tail(fd) -> str:
+    size = os.fstat(fd).st_size
+    return os.pread(fd, OUTPUT_TAIL, max(0, size - OUTPUT_TAIL)).decode("utf-8", errors="replace")
+
+
+def exit_message(code) -> str:
+    if code is None:
+        return "ended without an exit status"
     if code < 0:
         try:
             return f"exit code {code} (killed by {signal.Signals(-code).name})"
         except ValueError:
             pass
     return f"exit code {code}"
-
-
-def _pidfd(pid):
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):  # kernels before 5.3: poll instead
-        return None

@@ -3,7 +3,10 @@
 One logger per log file, created once; its file is closed after each run's last line, so 10,000 tasks
 do not hold 10,000 open files (the next line simply reopens it)."""
 import logging
+import os
+import stat
 import threading
+from pathlib import Path
 
 from django.conf import settings
 
@@ -43,3 +46,32 @@ def release(path) -> None:
                 handler.stream = None
         finally:
             handler.release()
+
+
+def prepare(path, run_as) -> None:
+    """Before a run: the log exists, is a regular file of the user the run runs as (run_as: identity.RunAs, or
+    None for the engine's own user) with mode 0600, and the folders from LOGS_DIR down to it can be entered,
+    so the script can write its log and a task running as another user cannot read it."""
+    path = Path(path)
+    uid, gid = (run_as.uid, run_as.gid) if run_as is not None else (os.geteuid(), os.getegid())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if run_as is not None:
+        logs = Path(settings.LOGS_DIR).resolve()
+        for folder in [path.parent, *path.parent.parents]:
+            if not folder.is_relative_to(logs):
+                break
+            mode = folder.stat().st_mode & 0o7777
+            if mode & 0o111 != 0o111:
+                os.chmod(folder, mode | 0o111)  # enterable, still not listable
+    # O_NOFOLLOW: ownership is never handed over through a symlink.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        if (info.st_uid, info.st_gid) != (uid, gid):
+            os.fchown(fd, uid, gid)
+        if info.st_mode & 0o7777 != 0o600:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)

@@ -58,6 +58,13 @@ class TaskExecution(models.Model):
     worker = models.CharField(max_length=100, blank=True, default="")
     pid = models.IntegerField(null=True, blank=True)
     output_truncated = models.BooleanField(default=False)
+    # How the run was confined: the user its script ran as, its resource limits and what enforced them
+    # ({"mechanism": "cgroup-v1", "memory": 268435456, ...}), and how many processes it left behind that
+    # were killed when it ended. Empty for a run that never started (and runs older than these fields);
+    # database defaults, so rows written by raw SQL (imports, benchmarks) need not name them.
+    run_as = models.CharField(max_length=64, blank=True, default="", db_default="")
+    limits = models.JSONField(null=True, blank=True)
+    leftover_processes = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-execution_id"]
@@ -78,6 +85,10 @@ class TaskExecution(models.Model):
 
     def __str__(self):
         return f"{self.task_id}#{self.execution_id} {self.status}"
+
+    def limits_summary(self) -> str:
+        """The run's limits for people: "memory 2 GiB, processes 512, open files 1024 (cgroup-v1)"."""
+        return describe_limits(self.limits)
 
     @property
     def is_active(self):
@@ -119,6 +130,32 @@ class TaskExecution(models.Model):
 
 
 _BLOCK = 64 * 1024
+
+
+def size_text(number: int) -> str:
+    """268435456 -> "256 MiB"."""
+    for unit, size in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
+        if number >= size:
+            value = number / size
+            return f"{value:g} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{number} bytes"
+
+
+LIMIT_NAMES = ("memory", "cpu", "processes", "file_size", "open_files")
+
+
+def limit_text(name: str, value: int) -> str:
+    if name in ("memory", "file_size"):
+        return size_text(value)
+    return f"{value} s" if name == "cpu" else str(value)
+
+
+def describe_limits(record: dict | None) -> str:
+    """An execution's `limits` record ({"mechanism": ..., "memory": bytes, ...}) for people; "" for none."""
+    if not record:
+        return ""
+    parts = [f"{name.replace('_', ' ')} {limit_text(name, record[name])}" for name in LIMIT_NAMES if record.get(name)]
+    return f"{', '.join(parts) or 'none'} ({record.get('mechanism', '?')})"
 
 
 def _last_lines(f, lines: int) -> bytes:

@@ -65,6 +65,9 @@ class Task(models.Model):
     task_timezone = models.CharField(max_length=64, blank=True, default="")
     task_overlap = models.CharField(max_length=10, choices=OverlapPolicy.choices, default=OverlapPolicy.SKIP)
     task_misfire_grace = models.PositiveIntegerField(default=60, help_text=_("Seconds"))
+    # Whose rights and which resource limits its runs get (the engine's identity.py and limits.py).
+    task_run_as = models.CharField(max_length=65, blank=True, default="")
+    task_limits = models.JSONField(default=dict, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

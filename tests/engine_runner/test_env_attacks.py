@@ -3,7 +3,7 @@ the administrator's SCHEDULER_TASK_ENV reaches every run and task_env cannot ove
 bash, sh, the system python3 and perl with attack variables that the deny list lets through creates no marker,
 where the same tools with refused ones (set as an administrator) do, so a marker would be seen.
 
-`run_as` is None for now: the run-time half of issue 9 adds a run-as user (markers live in a world-writable folder
+Each runs as the scheduler's user and as a run-as user made for the test (markers live in a world-writable folder
 under /tmp so that such a user could create them)."""
 import json
 import shutil
@@ -16,10 +16,11 @@ from tasks_app.definition.envnames import refused_env_names
 from tasks_app.definition.paths import task_log_file
 from tasks_app.engine.runner import run_execution
 from tasks_app.models import Task, TaskExecution
+from tests.safety.conftest import unix_users, usable_python  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
-RUN_AS = [None]
+RUN_AS = [pytest.param(None, id="as the scheduler's user"), pytest.param("made", id="as a run-as user")]
 
 
 @pytest.fixture
@@ -31,9 +32,15 @@ def markers():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def use_run_as(settings, run_as):
-    if run_as is not None:
-        settings.SCHEDULER_RUN_AS = run_as
+@pytest.fixture
+def use_run_as(settings, unix_users, usable_python):
+    def use(run_as):
+        if run_as is not None:
+            (name,) = unix_users(1)
+            usable_python(name)
+            settings.SCHEDULER_RUN_AS = name
+
+    return use
 
 
 def reloaded(execution):
@@ -98,9 +105,9 @@ def made(m: Path) -> set:
 
 @pytest.mark.parametrize("run_as", RUN_AS)
 def test_attack_variables_the_list_lets_through_make_no_tool_run_anything_else(
-    make_execution, settings, markers, run_as
+    make_execution, use_run_as, markers, run_as
 ):
-    use_run_as(settings, run_as)
+    use_run_as(run_as)
     env = attack_env(markers)
     assert refused_env_names(env) == []  # what an operator may save
     execution = make_execution("calls_tools.py", task_env=env)
@@ -116,9 +123,9 @@ def test_attack_variables_the_list_lets_through_make_no_tool_run_anything_else(
 
 @pytest.mark.parametrize("run_as", RUN_AS)
 def test_the_same_tools_do_create_markers_through_refused_variables_set_by_an_administrator(
-    make_execution, settings, markers, run_as
+    make_execution, settings, use_run_as, markers, run_as
 ):
-    use_run_as(settings, run_as)
+    use_run_as(run_as)
     settings.SCHEDULER_TASK_ENV = control_env(markers)
     execution = make_execution("calls_tools.py")
 

@@ -5,6 +5,7 @@ import signal
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from tasks_app.engine.confinement import ConfinementError, prepare_engine_process
 from tasks_app.engine.lock import LockHeld
 from tasks_app.engine.scheduler import SchedulerEngine
 from tasks_app.private_files import fix_private_files
@@ -31,6 +32,10 @@ class Command(BaseCommand):
         # which then only drops a connection that is broken (CONN_MAX_AGE 0 would reconnect every tick).
         for alias in connections:
             connections[alias].settings_dict["CONN_MAX_AGE"] = None
+        try:
+            prepare_engine_process()
+        except ConfinementError as exc:
+            raise CommandError(str(exc)) from None
         engine = SchedulerEngine(wait_for_lock=wait, tick=tick)
 
         def stop(signum, frame):

@@ -1,0 +1,119 @@
+"""The script's process: forked by the shepherd, set up (session, cgroup, limits, user, parent-death signal,
+signals, descriptors, environment), then the script runs in it as `python script.py` would run it."""
+import os
+import sys
+
+import _signal
+
+from .run import SIGINT, SIGKILL
+from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, prctl, set_name, write_file
+
+SETUP_FAILED = 127  # the script's process exits with this when it could not be set up (the reason is sent)
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def become_script(run, ready_w):
+    """In the forked child: set up the process, tell the shepherd it worked (by closing ready_w), then run
+    the script. Never returns to the shepherd's code."""
+    spec = run.spec
+    step = "start its own session"
+    try:
+        os.setsid()
+        step = "set its resource limits"
+        if os.geteuid() == 0:  # born in the run's cgroup; not protected from its OOM killer like the shepherd
+            write_file("/proc/self/oom_score_adj", "0")
+        import resource
+
+        for name, soft, hard in spec["rlimits"] + ([] if run.cgroup else spec["fallback_rlimits"]):
+            resource.setrlimit(getattr(resource, name), (soft, hard))
+        # The folder is entered before the user changes: the run starts where the engine says even if
+        # the user may not list it.
+        step = f"enter {spec['cwd']}"
+        os.chdir(spec["cwd"])
+        user = spec.get("user")
+        if user:
+            step = f"switch to user {user['name']}"
+            os.setgroups(user["groups"])
+            os.setgid(user["gid"])
+            os.setuid(user["uid"])
+            if os.getuid() != user["uid"] or os.geteuid() != user["uid"] or os.getegid() != user["gid"]:
+                raise OSError("the user did not change")
+        if spec.get("umask") is not None:
+            os.umask(spec["umask"])
+        # Changing credentials clears the parent-death signal and the dumpable flag: set both after.
+        step = "arm its parent-death signal"
+        prctl(PR_SET_PDEATHSIG, SIGKILL)
+        if os.getppid() != run.me:
+            os._exit(SETUP_FAILED)  # the shepherd died before the signal was armed
+        prctl(PR_SET_DUMPABLE, 1)  # the script may read its own /proc/self
+        step = "reset its signals"
+        _signal.set_wakeup_fd(-1)
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+        for sig in _signal.valid_signals():
+            # Also what the scheduler's own parent ignored (a shell's background job ignores SIGINT), and
+            # SIGXFSZ, which Python ignores: a file size limit then ends the script with a signal that
+            # names it, instead of an error the script may swallow.
+            if sig not in (SIGKILL, _signal.SIGSTOP, _signal.SIGPIPE):
+                try:
+                    _signal.signal(sig, _signal.SIG_DFL)
+                except (OSError, ValueError):
+                    pass
+        _signal.signal(SIGINT, _signal.default_int_handler)  # as Python sets it: KeyboardInterrupt
+        set_name(os.path.basename(spec["script"]))
+        step = "set up its descriptors and environment"
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.environ.clear()
+        os.environ.update(spec["env"])
+        # What the interpreter read from the shepherd's environment at its start is read again from the task's.
+        if "time" in sys.modules:
+            sys.modules["time"].tzset()
+        try:
+            import _locale
+
+            _locale.setlocale(_locale.LC_CTYPE, "")
+        except Exception:  # a locale the machine does not have: Python itself carries on the same way
+            pass
+        for name in os.listdir("/proc/self/fd"):
+            if int(name) not in (0, 1, 2, ready_w):
+                try:
+                    os.close(int(name))
+                except OSError:
+                    pass
+    except BaseException as exc:
+        try:
+            os.write(ready_w, f"cannot {step}: {exc}".encode(errors="replace"))
+        finally:
+            os._exit(SETUP_FAILED)
+    os.close(ready_w)
+    run_script(spec["script"], spec["argv"])
+
+
+def run_script(script, argv):
+    """Run the script in this interpreter as `python script.py` would, then exit the way it would."""
+    sys.argv[:] = argv
+    sys.path[0] = os.path.dirname(script)  # was the shepherd's folder
+    for name in [name for name in sys.modules if name == "shepherd" or name.startswith("shepherd.")]:
+        del sys.modules[name]  # the script may have a module of that name
+    try:
+        with open(script, "rb") as f:
+            source = f.read()
+    except OSError as exc:
+        sys.stderr.write(f"{sys.executable}: can't open file {script!r}: [Errno {exc.errno}] {exc.strerror}\n")
+        sys.exit(2)
+    main = type(sys)("__main__")
+    loader = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", script)
+    main.__dict__.update(__file__=script, __cached__=None, __builtins__=sys.modules["builtins"],
+                         __loader__=loader, __package__=None, __spec__=None)
+    sys.modules["__main__"] = main
+    try:
+        code = compile(source, script, "exec", dont_inherit=True)
+        exec(code, main.__dict__)
+    except (SystemExit, KeyboardInterrupt):
+        raise  # the interpreter ends the process as it would for `python script.py`
+    except BaseException as exc:
+        tb = exc.__traceback__
+        while tb is not None and os.path.dirname(tb.tb_frame.f_code.co_filename) == HERE:
+            tb = tb.tb_next  # the traceback starts in the script, as it would
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+        sys.exit(1)

@@ -1,0 +1,66 @@
+"""The shepherd's start: the spec, the subreaper and parent-death signal, the fork, and the report."""
+import gc
+import os
+
+from .child import become_script
+from .run import SIGHUP, Run
+from .sysio import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, loads, prctl, read_line, set_name, write_file
+
+
+def main():
+    spec_line, rest = read_line(0, b"")
+    if spec_line is None:
+        return 0  # the engine went away before sending anything
+    spec = loads(spec_line)
+    run = Run(spec, spec["result_fd"])
+    run.ctrl_buffer = rest
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    # Not SIGKILL: the shepherd must still kill its run when the engine's thread dies, or the run's
+    # setsid()'d grandchildren would escape. The engine's end also closes the control pipe.
+    prctl(PR_SET_PDEATHSIG, SIGHUP)
+    run.install_signals()
+    set_name("task-shepherd")
+    try:  # the kernel's OOM killer, when the run's cgroup is full, picks one of the run's processes instead
+        write_file("/proc/self/oom_score_adj", "-1000")
+    except OSError:  # only root may: then an OOM kill of the shepherd is handled by the engine
+        pass
+    ready_r, ready_w = os.pipe()
+    # The script's process shares the shepherd's memory until it writes to it; frozen objects are never
+    # walked by its garbage collector, which saves copying pages the script never uses.
+    gc.freeze()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_r)
+        become_script(run, ready_w)
+        return None  # the script ended normally: the interpreter exits as it would
+    run.child = pid
+    os.close(ready_w)
+    failure = b""
+    while True:
+        chunk = os.read(ready_r, 4096)
+        if not chunk:
+            break
+        failure += chunk
+    os.close(ready_r)
+    if failure:
+        run.kill_all()
+        run.reap()
+        message = run.result()
+        message["setup_error"] = failure.decode(errors="replace")
+    else:
+        run.report({"event": "started", "pid": pid, "cgroup": run.cgroup["version"] if run.cgroup else None,
+                    "cgroup_error": run.cgroup_error})
+        run.supervise()
+        message = run.result()
+    if run.aborted and run.engine_gone(wait=2.0):  # else the engine removes the cgroup once we exited
+        run.leave_and_remove_cgroup()
+    run.report(message)
+    return 0
+
+
+def launch():
+    """run_shepherd.py's entry point. In the script's process main() returns None once the script ended
+    normally: the interpreter then exits as it would after `python script.py`."""
+    code = main()
+    if code is not None:
+        os._exit(code)

@@ -1,0 +1,176 @@
+"""The engine's side of a run's shepherd (the shepherd package): start it with its spec, read what it reports, ask it
+to end the run, and end the run by itself when the shepherd is gone (killed by a script running as the
+scheduler's own user) or does not answer."""
+import json
+import logging
+import os
+import subprocess
+
+from . import cgroups, subreaper
+from .childenv import SHEPHERD_ENV
+from .procgroup import end_group, members
+
+log = logging.getLogger("TaskExecutor")
+
+ANSWER_MARGIN = 5.0  # seconds a shepherd gets beyond the grace to report that it ended its run
+
+
+class ShepherdGone(Exception):
+    """The shepherd could not be started or ended before it reported."""
+
+
+class ShepherdLink:
+    def __init__(self, proc, ctrl_w, result_r, cgroup_spec):
+        self.proc = proc
+        self.ctrl_w = ctrl_w
+        self.result_r = result_r
+        self.cgroup_spec = cgroup_spec
+        self.buffer = b""
+        self.child_pid = None
+        self.end = None  # the shepherd's final report
+        self.pidfd = _pidfd(proc.pid)
+
+    @classmethod
+    def start(cls, command, spec, out_fd):
+        """Start the shepherd, move it into the run's cgroup and send it `spec` (result_fd filled in). OSError
+        / SubprocessError if it cannot be started; ShepherdGone if it died before taking the spec. A cgroup
+        that cannot be made or joined leaves the run to setrlimit (the spec says why)."""
+        cgroup, spec = spec.get("cgroup"), {**spec, "cgroup_error": ""}
+        if cgroup:
+            try:
+                cgroups.create(cgroup)
+            except OSError as exc:
+                cgroup, spec["cgroup"], spec["cgroup_error"] = None, None, _why(exc)
+        ctrl_r, ctrl_w = os.pipe()
+        result_r, result_w = os.pipe()
+        try:
+            with subreaper.spawning() as register:
+                proc = subprocess.Popen(
+                    command, stdin=ctrl_r, stdout=out_fd, stderr=subprocess.STDOUT, pass_fds=(result_w,),
+                    env=SHEPHERD_ENV, cwd="/", start_new_session=True,
+                )
+                register(proc.pid)
+        except BaseException:
+            for fd in (ctrl_r, ctrl_w, result_r, result_w):
+                os.close(fd)
+            cgroups.kill_and_remove(cgroup)
+            raise
+        os.close(ctrl_r)
+        os.close(result_w)
+        link = cls(proc, ctrl_w, result_r, cgroup)
+        if cgroup:
+            try:
+                cgroups.join(cgroup, proc.pid)  # while its interpreter starts: see cgroups.py
+            except OSError as exc:
+                spec["cgroup"], spec["cgroup_error"] = None, _why(exc)
+        try:
+            _write_all(ctrl_w, (json.dumps({**spec, "result_fd": result_w}) + "\n").encode())
+        except OSError as exc:
+            link.close()
+            raise ShepherdGone(f"the shepherd did not take the run: {exc}") from None
+        os.set_blocking(result_r, False)
+        return link
+
+    def read_events(self) -> list[dict]:
+        """What the shepherd reported since the last call (it never blocks)."""
+        try:
+            while True:
+                chunk = os.read(self.result_r, 65536)
+                if not chunk:
+                    break
+                self.buffer += chunk
+        except BlockingIOError:
+            pass
+        events = []
+        while b"\n" in self.buffer:
+            line, _, self.buffer = self.buffer.partition(b"\n")
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                log.error("Unreadable line from a shepherd: %r", line[:200])
+        for event in events:
+            if event.get("event") == "started":
+                self.child_pid = event.get("pid")
+            elif event.get("event") == "end":
+                self.end = event
+        return events
+
+    def term(self, grace: float) -> None:
+        """Ask the shepherd to end the run: SIGTERM to every process of it, SIGKILL after `grace` s."""
+        try:
+            os.write(self.ctrl_w, f"term {grace}\n".encode())
+        except OSError:  # gone: the caller sees it exit
+            pass
+
+    def exited(self) -> bool:
+        return self.proc.poll() is not None
+
+    def end_without_shepherd(self) -> int:
+        """The shepherd is gone or does not answer: kill it, then the run's processes by every other way
+        the engine has (the script's process group, orphans re-parented to the engine, the run's cgroup).
+        Returns how many processes of the run were killed."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        killed = 0
+        if self.child_pid:
+            killed += sum(1 for _, state in members(self.child_pid) if state != "Z")
+            end_group(self.child_pid, 0, kill_wait=2.0)
+        killed += subreaper.sweep()
+        killed += cgroups.kill_and_remove(self.cgroup_spec)
+        self.cgroup_spec = None
+        return killed
+
+    def abort(self, wait: float = 5.0) -> None:
+        """The engine itself failed during the run: closing the control pipe makes the shepherd kill every
+        process of the run at once; the engine makes sure of it if the shepherd does not."""
+        self._close_control()
+        try:
+            self.proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.read_end() is None:
+            self.end_without_shepherd()
+
+    def read_end(self) -> dict | None:
+        """The shepherd's final report, if it sent one."""
+        self.read_events()
+        return self.end
+
+    def _close_control(self):
+        if self.ctrl_w is not None:
+            os.close(self.ctrl_w)
+            self.ctrl_w = None
+
+    def close(self) -> None:
+        """After the run: the shepherd is reaped, the run's cgroup removed, every descriptor closed."""
+        self._close_control()
+        try:
+            self.proc.wait(ANSWER_MARGIN)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        subreaper.forget(self.proc.pid)
+        cgroups.kill_and_remove(self.cgroup_spec)  # empty by now: the shepherd was its last process
+        for fd in (self.result_r, self.pidfd):
+            if fd is not None:
+                os.close(fd)
+        self.result_r = self.pidfd = None
+
+
+def _why(exc: OSError) -> str:
+    return f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
+
+
+def _write_all(fd, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _pidfd(pid):
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # kernels before 5.3: the runner polls instead
+        return None
+

@@ -1,0 +1,3 @@
+"""Uses CPU without end (a loop that never waits)."""
+while True:
+    pass
