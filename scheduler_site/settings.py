@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_apscheduler",
     "axes",  # before tasks_app, whose admin leaves the other apps' models to superusers
+    "auditlog",  # the audit trail's table (tasks_app/audit/); before tasks_app too, whose admin replaces its admin
     "tasks_app",
 ]
 
@@ -67,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tasks_app.audit.context.AuditContextMiddleware",  # who and from where, for the audit entries a request makes
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a locked-out login into the locked-out page
@@ -260,6 +262,8 @@ TASK_NOTIFIERS = env_list(
 )
 # Webhooks (and any notifier's requests) go only to public addresses, except these hosts and networks.
 NOTIFY_ALLOW_PRIVATE_HOSTS = env_hosts("NOTIFY_ALLOW_PRIVATE_HOSTS")
+# Audit entries older than this many days are deleted by the daily housekeeping (each task's latest version stays).
+AUDIT_KEEP_DAYS = env_int("AUDIT_KEEP_DAYS", 365, minimum=1)
 BACKUPS_KEEP = env_int("BACKUPS_KEEP", 50, minimum=1)
 BACKUPS_DAILY_DAYS = env_int("BACKUPS_DAILY_DAYS", 30, minimum=0)
 

@@ -94,11 +94,13 @@ MAY_IMPORT = {
     "logs": {"definition", "definition.fields", "params", "secrets"},
     "conffile": {"definition", "definition.fields", "models", "secrets"},
     "dal": {"conffile", "definition", "definition.fields", "models", "secrets"},
-    "services": {"conffile", "dal", "definition", "definition.fields", "models", "secrets"},
-    "engine": {"cron", "definition", "definition.fields", "logs", "models", "outbound", "private_files", "secrets"},
+    "audit": {"definition.fields", "front", "models", "secrets"},
+    "services": {"audit", "conffile", "dal", "definition", "definition.fields", "models", "secrets"},
+    "engine": {"audit", "cron", "definition", "definition.fields", "logs", "models", "outbound", "private_files",
+               "secrets"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
-                   "conffile", "secrets", "envedit"}
+                   "conffile", "secrets", "envedit", "audit"}
 MAY_IMPORT.update(web=FOR_THE_WAYS_IN, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
 
 

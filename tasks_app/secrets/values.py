@@ -19,6 +19,7 @@ CHANGED_AT = "changed_at"
 ENV_FIELD, NOTIFY_FIELD, WEBHOOK_KEY = "task_env", "task_notify", "webhook"
 SECRET_FIELDS = (ENV_FIELD, NOTIFY_FIELD)
 FERNET_VERSION = 0x80
+HIDDEN = "***"  # a value of which nothing may be shown
 
 
 def is_encrypted(value) -> bool:
@@ -62,8 +63,13 @@ def shown_secret(value) -> dict:
 def shown_url(url: str) -> str:
     """A URL as anyone may see it: scheme and host only. Its path, query and user part often hold the token that
     lets anyone post (Slack, Discord, Teams URLs); "/..." says that there is more."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return HIDDEN
     host = parts.netloc.rpartition("@")[2]
+    if not parts.scheme or not host:
+        return HIDDEN  # not a URL (a row saved before the rule): nothing of it can be shown safely
     return f"{parts.scheme}://{host}/..." if parts.path.strip("/") or parts.query else f"{parts.scheme}://{host}"
 
 

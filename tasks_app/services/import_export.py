@@ -1,11 +1,14 @@
 """Export, import and restore of tasks in the tasks.json format: the use cases behind the commands, the API and
-bootstrap. Import is all-or-nothing: every problem is listed and nothing changes."""
+bootstrap. Import is all-or-nothing: every problem is listed and nothing changes. Each task an import or a
+restore creates, changes or deletes is an audit entry (one correlation id for the whole file)."""
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
 
+from tasks_app.audit import events as audit_events
+from tasks_app.audit import record as audit
 from tasks_app.conffile import backups, jsonfile
 from tasks_app.conffile.backups import tasks_file
 from tasks_app.conffile.mirror import database_tasks, key_orders_in, mirror_tasks_file, render_tasks_text
@@ -13,6 +16,7 @@ from tasks_app.conffile.render import key_orders_of, render_tasks_document
 from tasks_app.dal import domain
 from tasks_app.dal.django_dal import apply_task_fields, execution_to_domain, status_to_dict, task_to_domain
 from tasks_app.dal.file_dal import history_document, status_document
+from tasks_app.definition.fields import task_to_dict
 from tasks_app.definition.loader import TaskFileError, TaskLoader
 from tasks_app.models import ConfigVersion, Task, TaskExecution, TaskStatus
 
@@ -122,8 +126,10 @@ def _validate(path_or_data, existing, logs, stored):
     return TaskLoader().clean_many(items, existing=existing, logs=logs, stored=stored), items
 
 
-def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, via="import", source=None) -> ImportResult:
-    """Import tasks in the tasks.json format ({"tasks": [...]}) from a file path or parsed data.
+def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, via="import", source=None,
+                 backup=None) -> ImportResult:
+    """Import tasks in the tasks.json format ({"tasks": [...]}) from a file path or parsed data; `backup` names
+    the backup being restored (restore_backup), for the audit entries.
 
     All-or-nothing: validated as a whole by TaskLoader (dependencies may name database tasks unless
     `replace`), then written in one transaction. With `replace`, database tasks missing from the file are
@@ -152,7 +158,12 @@ def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, via="impo
             if dry_run or not result.changed:
                 transaction.set_rollback(True)
             else:
-                _write(incoming, result, current)
+                audited = _write(incoming, result, current)
+                event = audit_events.TASK_RESTORED if backup else audit_events.TASK_IMPORTED
+                audit.task_events([(audit_events.TASK_DELETED if after is None else event, task, before, after)
+                                   for task, before, after in audited], actor=actor, via=via,
+                                  details={"backup": backup} if backup else {"source": source},
+                                  origin=audit.batch_origin())
     except TaskFileError as exc:
         log.warning("Import of %s by %s via %s refused, nothing changed: %d problem(s)",
                     source, actor, via, len(exc.problems))
@@ -165,7 +176,9 @@ def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, via="impo
     return result
 
 
-def _write(incoming, result, current):
+def _write(incoming, result, current) -> list:
+    """Returns (task, before, after) of each task written, for the audit trail."""
+    audited = [(current[task_id], task_to_dict(current[task_id]), None) for task_id in result.deleted]
     Task.objects.filter(task_id__in=result.deleted).delete()
     new = []
     for task_id in result.created:
@@ -176,12 +189,16 @@ def _write(incoming, result, current):
     Task.objects.bulk_create(new)
     # Lists show the stored next run, so an imported task has one at once, as a created one does.
     TaskStatus.objects.bulk_create([TaskStatus(task=obj, next_run_time=obj.next_run_time()) for obj in new])
+    audited += [(obj, None, task_to_dict(obj)) for obj in new]
     for task_id in result.updated:
         obj = current[task_id]
+        before = task_to_dict(obj)
         apply_task_fields(obj, incoming[task_id])
         obj.save()
         obj.store_next_run()
+        audited.append((obj, before, task_to_dict(obj)))
     ConfigVersion.bump()
+    return audited
 
 
 # ---- restore ------------------------------------------------------------------------------------------------
@@ -194,6 +211,6 @@ def restore_backup(name: str, *, actor: str, via: str = "restore") -> ImportResu
     # Validate before touching anything, so an invalid backup does not even cause a new backup.
     import_tasks(backup.path, replace=True, dry_run=True, actor=actor, via=via, source=name)
     backups.backup_file()
-    result = import_tasks(backup.path, replace=True, actor=actor, via=via, source=name)
+    result = import_tasks(backup.path, replace=True, actor=actor, via=via, source=name, backup=name)
     engine_log.info("Restored conf/tasks.json from backup %s by %s via %s", name, actor, via)
     return result

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from tasks_app.audit import versions
 from tasks_app.conffile import backups, jsonfile
 from tasks_app.conffile.backups import tasks_file
 from tasks_app.conffile.mirror import render_tasks_text
@@ -42,6 +43,7 @@ def reseal_everything(*, actor: str, via: str = "cli") -> Resealed:
                 # update(): no updated_at, no change of the configuration, only of how it is sealed.
                 Task.objects.filter(pk=task.pk).update(**fresh)
         ConfigVersion.bump()  # the scheduler reads the tasks again, with the new tokens
+        _reseal_versions(report)
     report.places.append("the database")
     _rewrite_tasks_file(report)
     for backup in backups.list_backups():
@@ -50,6 +52,16 @@ def reseal_everything(*, actor: str, via: str = "cli") -> Resealed:
              report.secrets, ", ".join(report.places) or "nothing",
              f"; {sum(report.lost.values())} no key opens (left as they are)" if report.lost else "")
     return report
+
+
+def _reseal_versions(report):
+    """The versions of the audit trail hold each configuration as stored: their secrets are sealed anew too, so
+    restoring an old version still works once the older key is retired."""
+    for entry in versions.snapshots():
+        fresh, done, lost = keys.reseal_task(entry.serialized_data)
+        report.add("the audit trail's versions", done, lost)
+        if done:
+            type(entry).objects.filter(pk=entry.pk).update(serialized_data=fresh)
 
 
 def _rewrite_tasks_file(report):
@@ -88,6 +100,10 @@ def still_needing_older_keys() -> dict:
         count = keys.needs_older_key({"task_env": env, "task_notify": notify})
         if count:
             found[f"task {task_id}"] = count
+    for entry in versions.snapshots():
+        count = keys.needs_older_key(entry.serialized_data) if isinstance(entry.serialized_data, dict) else 0
+        if count:
+            found["the audit trail's versions"] = found.get("the audit trail's versions", 0) + count
     files = [("conf/tasks.json", tasks_file())] + [(b.name, b.path) for b in backups.list_backups()]
     for where, path in files:
         document = jsonfile.read_json(path, {}) if path.exists() else {}

@@ -102,3 +102,20 @@ def test_generate_prints_a_usable_key(settings):
     out, _ = run("--generate")
     Fernet(out.strip().encode())
     assert json.dumps(out)
+
+
+def test_the_audit_trails_versions_are_sealed_anew_so_an_old_version_restores_after_retire(sealed_task, settings,
+                                                                                            django_capture_on_commit_callbacks):
+    from tasks_app.audit import versions
+    from tasks_app.services.versions import restore_version
+
+    first = versions.version_entry("rot", 1).serialized_data["task_env"]["DB_PASSWORD"]["encrypted"]
+    run()
+    run("--retire")
+    snapshot = versions.version_entry("rot", 1).serialized_data["task_env"]["DB_PASSWORD"]
+    assert snapshot["encrypted"] != first and keys.sealed_by_newest(snapshot)
+    assert keys.open_secret(snapshot) == PASSWORD
+    with django_capture_on_commit_callbacks(execute=True):
+        restore_version(Task.objects.get(task_id="rot"), 1, actor="t", via="cli")
+    task = Task.objects.get(task_id="rot")
+    assert task.task_name == "Task rot" and keys.open_secret(task.task_env["DB_PASSWORD"]) == PASSWORD
