@@ -3,6 +3,7 @@
 Each helper refuses a malformed value with an error naming the variable and the value,
 so a typo stops the process at start-up instead of silently falling back to a default.
 """
+import base64
 import ipaddress
 import json
 import os
@@ -175,6 +176,23 @@ def env_path(name, default: Path, base: Path) -> Path:
     if not path.is_absolute():
         path = base / path
     return path.resolve()
+
+
+def env_fernet_keys(name) -> list[str]:
+    """Comma-separated Fernet keys (newest first), each 32 bytes in URL-safe base64; empty: none."""
+    keys = [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+    for index, key in enumerate(keys, start=1):
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            # The key itself is not shown: it is a secret.
+            raise ImproperlyConfiguredEnv(f"{name}: key {index} of {len(keys)} is not a Fernet key (32 bytes in "
+                                          "URL-safe base64, as `manage.py rotate_secrets_key --generate` prints)")
+    if len(set(keys)) != len(keys):
+        raise ImproperlyConfiguredEnv(f"{name}: a key appears twice")
+    return keys
 
 
 def secret_key(base_dir: Path) -> str:

@@ -7,8 +7,8 @@ import dj_database_url
 from tasks_app.definition import envnames
 
 from .env import (
-    env_bool, env_choice, env_executable, env_float, env_hosts, env_int, env_limits, env_list, env_name_values,
-    env_path, env_rate, env_run_as, env_str, env_timezone, secret_key,
+    env_bool, env_choice, env_executable, env_fernet_keys, env_float, env_hosts, env_int, env_limits, env_list,
+    env_name_values, env_path, env_rate, env_run_as, env_str, env_timezone, secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -35,6 +35,10 @@ CONF_DIR = env_path("CONF_DIR", Path("conf"), BASE_DIR)
 LOGS_DIR = env_path("LOGS_DIR", Path("logs"), BASE_DIR)
 BACKUPS_DIR = CONF_DIR / "backups"
 EXECUTION_OUTPUT_DIR = LOGS_DIR / "executions"
+# The keys that encrypt task secrets (tasks_app/secrets/keys.py): from the environment, newest first, else the key
+# file, made on first use. Never in the database or CONF_DIR.
+SECRETS_KEYS = env_fernet_keys("SCHEDULER_SECRETS_KEY")
+SECRETS_KEY_FILE = env_path("SCHEDULER_SECRETS_KEY_FILE", Path(".secrets_key"), BASE_DIR)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -51,6 +55,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_apscheduler",
     "axes",  # before tasks_app, whose admin leaves the other apps' models to superusers
+    "auditlog",  # the audit trail's table (tasks_app/audit/); before tasks_app too, whose admin replaces its admin
     "tasks_app",
 ]
 
@@ -63,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tasks_app.audit.context.AuditContextMiddleware",  # who and from where, for the audit entries a request makes
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a locked-out login into the locked-out page
@@ -267,6 +273,8 @@ TASK_NOTIFIERS = env_list(
 )
 # Webhooks (and any notifier's requests) go only to public addresses, except these hosts and networks.
 NOTIFY_ALLOW_PRIVATE_HOSTS = env_hosts("NOTIFY_ALLOW_PRIVATE_HOSTS")
+# Audit entries older than this many days are deleted by the daily housekeeping (each task's latest version stays).
+AUDIT_KEEP_DAYS = env_int("AUDIT_KEEP_DAYS", 365, minimum=1)
 BACKUPS_KEEP = env_int("BACKUPS_KEEP", 50, minimum=1)
 BACKUPS_DAILY_DAYS = env_int("BACKUPS_DAILY_DAYS", 30, minimum=0)
 

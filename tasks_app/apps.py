@@ -8,3 +8,6 @@ class TasksAppConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the system checks)
+        from .audit import signals
+
+        signals.connect()

@@ -18,7 +18,7 @@ FOLDER_MODE = 0o700
 LOGS_FOLDER_MODE = 0o711
 SYS_LOG = "sys.log"
 SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal", ".scheduler.lock")
-SECRET_FILES = (".secret_key", ".admin_password")
+SECRET_FILES = (".secret_key", ".admin_password", ".secrets_key")
 
 
 def use_private_umask() -> None:
@@ -102,6 +102,7 @@ def fix_private_files() -> list[tuple[Path, int, int]]:
     base = Path(settings.BASE_DIR)
     for name in SECRET_FILES:
         fixer.set(base / name, FILE_MODE)
+    fixer.set(Path(settings.SECRETS_KEY_FILE), FILE_MODE)  # where SCHEDULER_SECRETS_KEY_FILE puts it
     db = sqlite_file()
     if db is not None:
         for suffix in SQLITE_SIDE_FILES:

@@ -17,6 +17,11 @@ def isolated_dirs(settings, tmp_path, monkeypatch):
     # Child processes (runscheduler, manage.py commands) read the same folders from the environment.
     monkeypatch.setenv("CONF_DIR", str(conf))
     monkeypatch.setenv("LOGS_DIR", str(logs))
+    # Secrets are sealed under a key of the test's own, in a key file that child processes find too.
+    settings.SECRETS_KEYS = []
+    settings.SECRETS_KEY_FILE = tmp_path / ".secrets_key"
+    monkeypatch.delenv("SCHEDULER_SECRETS_KEY", raising=False)
+    monkeypatch.setenv("SCHEDULER_SECRETS_KEY_FILE", str(tmp_path / ".secrets_key"))
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # The throttles' counts (local memory, one per process) start empty for every test.
     cache.clear()

@@ -85,11 +85,12 @@ class SuperuserOnly:
 
 
 def follow_roles(site, app_label: str) -> None:
-    """Let roles into `site` and keep every model admin registered so far outside `app_label` for superusers."""
+    """Let roles into `site` and keep every model admin registered so far outside `app_label` for superusers, but
+    those that follow the roles themselves (a RoleModelAdmin, such as the audit trail's)."""
     site.has_permission = has_admin_access  # an instance attribute: called as site.has_permission(request)
     site.login_form = RoleAuthenticationForm
     for model, model_admin in list(site._registry.items()):
-        if model._meta.app_label == app_label or isinstance(model_admin, SuperuserOnly):
+        if model._meta.app_label == app_label or isinstance(model_admin, (SuperuserOnly, RoleModelAdmin)):
             continue
         cls = type(model_admin)
         site.unregister(model)

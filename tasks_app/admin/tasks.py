@@ -1,11 +1,13 @@
 """Django admin for operators. Saving, deleting, enabling and running go through the task services, so the
 admin validates with TaskLoader, mirrors conf/tasks.json and logs like the pages and the API (via "admin").
 Who may do what follows the roles (site.py): viewers look, operators edit and run, admins delete."""
+import json
 import logging
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -13,8 +15,10 @@ from django.utils.translation import ngettext
 from tasks_app import cron
 from tasks_app.definition import fields as table
 from tasks_app.definition.loader import TaskLoader, TaskValidationError, add_errors_to_form
+from tasks_app.envedit import KeyValueField
 from tasks_app.models import NEVER_RUN, ExecutionStatus, Task, TaskExecution
 from tasks_app.roles import ADMIN, OPERATOR, VIEWER
+from tasks_app.secrets.values import public_env, public_notify
 from tasks_app.services import tasks as services
 
 from .site import RoleModelAdmin
@@ -24,6 +28,8 @@ log = logging.getLogger("WebInterface")
 JSON_KINDS = (table.TEXT_MAP, table.ID_LIST, table.OBJECT)
 # The admin's sections; a field's `admin_section` in the table says where it goes.
 SECTIONS = {"task": None, "run": _("Run"), "links": _("Parameters, dependencies and notifications")}
+# Read-only (a viewer), these fields show through the methods that keep secrets out.
+SHOWN_READ_ONLY = {"task_env": "shown_task_env", "task_notify": "shown_task_notify"}
 
 
 class TaskAdminForm(forms.ModelForm):
@@ -36,12 +42,22 @@ class TaskAdminForm(forms.ModelForm):
         help_texts = {field.name: field.help for field in table.FIELDS}
         widgets = {
             "task_desc": forms.Textarea(attrs={"rows": 3}),
-            "task_env": forms.Textarea(attrs={"rows": 6, "cols": 60}),
             "task_dependencies": forms.Textarea(attrs={"rows": 2, "cols": 60}),
             "task_notify": forms.Textarea(attrs={"rows": 4, "cols": 60}),
         }
 
+    # The pages' editor: a lock per row makes a value a secret; a set one shows as set, never its value.
+    task_env = KeyValueField(label=table.FIELD["task_env"].label, required=False, initial=dict, help_text=_(
+        "🔒 marks a secret: stored encrypted, never shown again, masked in the output and logs. Leave a set "
+        "secret's value empty to keep it."))
     task_data = None  # the loader's cleaned dict, what the services are given
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["task_env"].set_stored(self.instance.task_env)
+            # The webhook as scheme and host: sent back unchanged, it keeps the stored URL.
+            self.initial["task_notify"] = public_notify(self.instance.task_notify)
 
     def clean(self):
         cleaned = super().clean()
@@ -75,6 +91,9 @@ class LastStatusFilter(admin.SimpleListFilter):
 
 @admin.register(Task)
 class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
+    class Media:
+        css = {"all": ("tasks_app/kv_editor.css",)}  # the task_env editor without Bootstrap
+
     required_roles = {"view": VIEWER, "add": OPERATOR, "change": OPERATOR, "run": OPERATOR, "delete": ADMIN}
     form = TaskAdminForm
     list_display = ("task_id", "task_name", "schedule_in_words", "task_enabled", "next_run", "last_result")
@@ -93,7 +112,11 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
         return ("task_id", *self.status_fields) if obj else ()
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = [(title, {"fields": tuple(f.name for f in table.FIELDS if f.admin_section == section)})
+        # Who may only look sees the fields that hold secrets as any role may see them, not as stored.
+        shown = SHOWN_READ_ONLY if obj is not None and request is not None and not self.has_change_permission(
+            request, obj) else {}
+        fieldsets = [(title, {"fields": tuple(shown.get(f.name, f.name) for f in table.FIELDS
+                                              if f.admin_section == section)})
                      for section, title in SECTIONS.items()]
         if obj:
             fieldsets.insert(0, (_("Status"), {"fields": self.status_fields}))
@@ -129,6 +152,16 @@ class TaskAdmin(RoleModelAdmin, admin.ModelAdmin):
         from django.utils import formats, timezone
 
         return f"{label} · {formats.date_format(timezone.localtime(moment), 'SHORT_DATETIME_FORMAT')}"
+
+    @admin.display(description=table.FIELD["task_env"].label)
+    def shown_task_env(self, task):
+        rows = [(key, _("🔒 secret, set %(when)s") % {"when": value["changed_at"] or "?"}
+                 if isinstance(value, dict) else value) for key, value in public_env(task.task_env or {}).items()]
+        return format_html_join(mark_safe("<br>"), "<code>{}</code> = {}", rows) if rows else "—"
+
+    @admin.display(description=table.FIELD["task_notify"].label)
+    def shown_task_notify(self, task):
+        return json.dumps(public_notify(task.task_notify or {}), ensure_ascii=False)
 
     @admin.display(description=_("running"), boolean=True)
     def running(self, task):

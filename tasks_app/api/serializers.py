@@ -13,6 +13,7 @@ from tasks_app.definition.fields import TASK_ID_MAX_LENGTH, TASK_ID_PATTERN, tas
 from tasks_app.definition.loader import TaskLoader, TaskValidationError
 from tasks_app.models import TASK_STATES, ExecutionStatus, TaskExecution, Trigger, Worker
 from tasks_app.models.worker import STATE_LABELS
+from tasks_app.secrets.values import redact_task
 
 def in_task_zone(task, moment):
     """An aware datetime as ISO 8601 with the offset of the task's zone (None stays None)."""
@@ -55,6 +56,26 @@ class TaskStatusSerializer(serializers.Serializer):
         }
 
 
+# A task_env value: text, or a secret. Set one with {"secret": "value"}; it is shown as {"secret": true,
+# "changed_at": ...}, and sending that back keeps it; {"encrypted": token} is a sealed one from an export.
+ENV_VALUE_SCHEMA = {"anyOf": [
+    {"type": "string"},
+    {"type": "object", "description": "A secret to set: stored encrypted, never shown again",
+     "properties": {"secret": {"type": "string", "minLength": 1}}, "required": ["secret"]},
+    {"type": "object", "description": "A secret as shown; sent back unchanged it keeps the stored value",
+     "properties": {"secret": {"type": "boolean", "enum": [True]},
+                    "changed_at": {"type": "string", "format": "date-time", "nullable": True}},
+     "required": ["secret"]},
+    {"type": "object", "description": "A secret sealed under the secrets key, as in conf/tasks.json and exports",
+     "properties": {"encrypted": {"type": "string"}}, "required": ["encrypted"]},
+]}
+
+
+@extend_schema_field({"type": "object", "additionalProperties": ENV_VALUE_SCHEMA})
+class TaskEnvField(serializers.DictField):
+    """task_env: names to text values or secrets (the loader checks and seals them)."""
+
+
 def task_api_field(field):
     """The serializer field of a task field, from the field table: its kind, default, limits, label and help. The
     loader checks the values (so the API's messages are the pages'); these fields describe the shape for the schema."""
@@ -77,7 +98,7 @@ def task_api_field(field):
         return serializers.ListField(child=serializers.RegexField(TASK_ID_PATTERN, max_length=TASK_ID_MAX_LENGTH),
                                      **common)
     if field.kind == table.TEXT_MAP:
-        return serializers.DictField(child=serializers.CharField(allow_blank=True), **common)
+        return TaskEnvField(**common)
     return serializers.DictField(**common)
 
 
@@ -116,7 +137,7 @@ class TaskSerializer(serializers.Serializer):
         return data  # as sent: the service validates it again, the same way, inside its transaction
 
     def to_representation(self, task):
-        data = task_to_dict(task)
+        data = redact_task(task_to_dict(task))  # secrets as set, with when; never their values
         data["created_at"] = serializers.DateTimeField().to_representation(task.created_at)
         data["updated_at"] = serializers.DateTimeField().to_representation(task.updated_at)
         data["status"] = self.get_status(task)

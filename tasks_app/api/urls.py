@@ -18,7 +18,7 @@ from tasks_app.roles import VIEWER
 from . import schema  # also registers the Bearer key scheme with drf-spectacular
 from .permissions import RolePermission
 from .views import TaskViewSet
-from .views_workers import WorkerViewSet
+from .views_audit import AuditView
 from .views_tools import (
     BackupListView,
     BackupRestoreView,
@@ -27,6 +27,7 @@ from .views_tools import (
     ImportView,
     NotFoundView,
 )
+from .views_workers import WorkerViewSet
 
 # No ".json"-style format suffixes: the API speaks JSON only, and a suffix route passes a `format` argument
 # that the task views do not take (PUT /api/tasks/x.json was a 500).
@@ -67,6 +68,7 @@ urlpatterns = [
     re_path(r"^cron/preview/?$", CronPreviewView.as_view(), name="api-cron-preview"),
     re_path(r"^export/?$", ExportView.as_view(), name="api-export"),
     re_path(r"^import/?$", ImportView.as_view(), name="api-import"),
+    re_path(r"^audit/?$", AuditView.as_view(), name="api-audit"),
     re_path(r"^backups/?$", BackupListView.as_view(), name="api-backups"),
     re_path(r"^backups/(?P<name>[^/]{1,200})/restore/?$", BackupRestoreView.as_view(), name="api-backup-restore"),
     *router.urls,

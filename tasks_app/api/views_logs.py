@@ -11,6 +11,8 @@ from tasks_app.definition.paths import task_log_file
 from tasks_app.logs import lines as log_lines
 from tasks_app.logs import tail as logtail
 from tasks_app.roles import VIEWER
+from tasks_app.secrets import keys
+from tasks_app.secrets.masking import masked_body
 
 from .common import DOWNLOAD_RENDERERS
 from .schema import query
@@ -64,5 +66,6 @@ class TaskLogsMixin:
             handle = open(path, "rb")
         except (FileNotFoundError, IsADirectoryError):
             raise exceptions.NotFound(f"Task {task.task_id!r} has no log yet ({task.log_path}).") from None
-        # Streamed in blocks by the server: the file is never read into memory as a whole.
-        return FileResponse(handle, as_attachment=True, filename=path.name, content_type="text/plain; charset=utf-8")
+        # Streamed in blocks: the file is never read into memory as a whole; secrets are masked on the way.
+        return FileResponse(masked_body(handle, keys.masker_for(task.task_env)), as_attachment=True,
+                            filename=path.name, content_type="text/plain; charset=utf-8")

@@ -1,6 +1,8 @@
 """Runs of one task: execute, stop, status, next run times, and the execution history with captured output.
 Web processes never run scripts: execute queues an execution that the scheduler process picks up."""
 from django.http import FileResponse
+
+from tasks_app.secrets.masking import masked_body
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -162,5 +164,5 @@ class TaskRunsMixin:
             handle = open(execution.output_path, "rb")
         except (FileNotFoundError, IsADirectoryError):
             raise exceptions.NotFound(f"Execution {execution_id} has no captured output.") from None
-        return FileResponse(handle, content_type="text/plain; charset=utf-8",
+        return FileResponse(masked_body(handle, execution.masker()), content_type="text/plain; charset=utf-8",
                             filename=f"{execution.task.task_id}-{execution_id}.out")

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from tasks_app import cron, params
 from tasks_app.conffile import backups
 from tasks_app.definition.loader import TaskFileError
-from tasks_app.roles import ADMIN, VIEWER
+from tasks_app.roles import ADMIN, VIEWER, has_role
 from tasks_app.services import import_export
 
 from .common import VIA, actor_of, logger, who
@@ -101,9 +101,17 @@ class CronPreviewView(ApiView):
 class ExportView(ApiView):
     required_roles = {"get": VIEWER}
 
-    @extend_schema(summary="All tasks in the conf/tasks.json format", responses=TasksDocument)
+    @extend_schema(
+        summary="All tasks in the conf/tasks.json format",
+        description="Secrets are sealed ({\"encrypted\": token}, importable again under the same secrets key) for "
+        "an admin, and written by name alone ({\"secret\": true}) for everyone else or with omit_secrets=true.",
+        parameters=[query("omit_secrets", bool, "Write each secret by its name alone")],
+        responses=TasksDocument,
+    )
     def get(self, request):
-        return Response(import_export.export_document())
+        # Only who may import gets the sealed form: nobody else has a use for it.
+        omit = bool(params.boolean(request.query_params, "omit_secrets")) or not has_role(request.user, ADMIN)
+        return Response(import_export.export_document(omit_secrets=omit))
 
 
 class ImportView(ApiView):

@@ -3,6 +3,7 @@ import logging
 
 from tasks_app.definition.fields import task_to_dict
 from tasks_app.models import Task
+from tasks_app.secrets import values
 
 from . import backups, jsonfile
 from .backups import tasks_file
@@ -19,16 +20,19 @@ def key_orders_in(path) -> dict:
         return {}
 
 
-def render_tasks_text(key_orders=None) -> str:
-    """conf/tasks.json's content for the tasks now in the database; `key_orders` win over the current file's."""
+def render_tasks_text(key_orders=None, *, omit_secrets=False) -> str:
+    """conf/tasks.json's content for the tasks now in the database; `key_orders` win over the current file's.
+    Secrets are written sealed ({"encrypted": token}), or by name alone with `omit_secrets`."""
     orders = key_orders_in(tasks_file())
     orders.update(key_orders or {})
-    return jsonfile.dumps(render_tasks_document(database_tasks(), orders))
+    return jsonfile.dumps(render_tasks_document(database_tasks(omit_secrets=omit_secrets), orders))
 
 
-def database_tasks() -> list:
-    """Every task of the database as a dict, task_log filled in as the engine reads it."""
-    return [{**task_to_dict(task), "task_log": task.log_path} for task in Task.objects.order_by("task_id")]
+def database_tasks(*, omit_secrets=False) -> list:
+    """Every task of the database as a dict, task_log filled in as the engine reads it; secrets sealed, or by
+    name alone with `omit_secrets`."""
+    tasks = [{**task_to_dict(task), "task_log": task.log_path} for task in Task.objects.order_by("task_id")]
+    return [values.omit_secrets(task) for task in tasks] if omit_secrets else tasks
 
 
 def mirror_tasks_file(actor="system", via="system", *, key_orders=None) -> bool:

@@ -57,11 +57,13 @@ class TaskField:
     label: Any  # the form's and the admin's label (translated)
     default: Any = REQUIRED
     help: Any = ""  # what the field means (translated): shown by the form, the admin and the API's schema
-    max_length: int | None = None
+    max_length: int | None = None  # characters of a TEXT value
+    max_items: int | None = None  # entries of a TEXT_MAP
+    max_value_bytes: int | None = None  # UTF-8 bytes of each value of a TEXT_MAP (a secret's plain text)
     limits: tuple[int, int] | None = None  # (minimum, maximum) of an INTEGER
     nullable: bool = False  # None is a value of its own (task_timeout: no limit)
     choices: Any = None  # a TextChoices class for a CHOICE
-    secret: bool = False  # its values are never logged (only the names of what changed)
+    secret: bool = False  # its values are never logged (only the names of what changed); may hold sealed secrets
     in_file: str = ALWAYS
     admin_section: str = "run"  # the admin's part of the page: "task", "run" or "links"
 
@@ -77,7 +79,7 @@ class TaskField:
 FIELDS = (
     TaskField("task_id", ID, _("Task ID"), admin_section="task", help=_("Letters, digits, '-' or '_'; cannot be changed later.")),
     TaskField("task_name", TEXT, _("Name"), max_length=200, admin_section="task"),
-    TaskField("task_desc", TEXT, _("Description"), default="", admin_section="task"),
+    TaskField("task_desc", TEXT, _("Description"), default="", max_length=10_000, admin_section="task"),
     TaskField("task_exec", TEXT, _("Script"), max_length=500, admin_section="task",
               help=_("Path of the script inside the tasks folder")),
     TaskField("task_schedule", TEXT, _("Schedule (cron)"), default="", max_length=200, admin_section="task",
@@ -91,11 +93,12 @@ FIELDS = (
     TaskField("task_log", TEXT, _("Log file"), default="", max_length=500,
               help=format_lazy(_("Default: {path}"), path=DEFAULT_LOG_PATTERN)),
     TaskField("task_env", TEXT_MAP, _("Parameters (environment variables)"), default={}, secret=True,
-              admin_section="links",
-              help=_('JSON object of names to text values, e.g. {"PARAM1": "value"}.')),
+              max_items=200, max_value_bytes=32 * 1024, admin_section="links",
+              help=_('JSON object of names to text values, e.g. {"PARAM1": "value"}; a secret value as '
+                     '{"DB_PASSWORD": {"secret": "value"}}: stored encrypted, never shown again.')),
     TaskField("task_dependencies", ID_LIST, _("Runs after"), default=[], admin_section="links",
               help=_('JSON list of task ids, e.g. ["backup"].')),
-    TaskField("task_notify", OBJECT, _("Notifications"), default={}, admin_section="links",
+    TaskField("task_notify", OBJECT, _("Notifications"), default={}, secret=True, admin_section="links",
               help=_('JSON, e.g. {"on_failure": true, "email": "ops@example.com", "webhook": ""}.')),
     TaskField("task_timezone", TEXT, _("Time zone"), default="", max_length=64, in_file=UNLESS_DEFAULT,
               help=_("IANA zone such as Asia/Shanghai; empty for the server's zone.")),

@@ -51,14 +51,18 @@ class TaskLoader(FieldRules):
 
     # ---- one task ---------------------------------------------------------------------------------------------
 
-    def clean(self, data, *, existing=None, instance_id=None, logs=None) -> dict:
+    def clean(self, data, *, existing=None, instance_id=None, logs=None, stored=None) -> dict:
         """One task -> every field of TASK_FIELDS, defaults applied. `existing` maps known task ids to their
         dependencies and `logs` some of them to their task_log (default: both from the database);
-        `instance_id` is the task being edited (its id cannot change)."""
+        `instance_id` is the task being edited (its id cannot change); `stored` its stored task_env and
+        task_notify, whose secrets a value sent back as shown keeps (default: the database's when `existing` is)."""
         if existing is None:
             existing, logs = self._known_from_db()
+            if stored is None and instance_id is not None:
+                stored = self._stored_from_db([instance_id]).get(instance_id)
         owners = LogOwners(_logs_of(existing, logs))
-        cleaned, errors = self._clean_one(data, existing=existing, instance_id=instance_id, log_owners=owners)
+        cleaned, errors = self._clean_one(data, existing=existing, instance_id=instance_id, log_owners=owners,
+                                          stored=stored)
         if errors:
             raw_id = data.get("task_id") if isinstance(data, dict) else None
             # An id that breaks the pattern is quoted, so a newline in it cannot forge a log line.
@@ -67,8 +71,9 @@ class TaskLoader(FieldRules):
             raise TaskValidationError(errors)
         return cleaned
 
-    def _clean_one(self, data, *, existing, instance_id=None, check_graph=True, log_owners=None):
+    def _clean_one(self, data, *, existing, instance_id=None, check_graph=True, log_owners=None, stored=None):
         errors = {}
+        self.stored_secrets = stored or {}  # read by the rules of task_env and task_notify
 
         def error(key, message, **values):
             errors.setdefault(key, []).append(str(message) % values if values else str(message))
@@ -133,13 +138,18 @@ class TaskLoader(FieldRules):
 
     # ---- a whole file -----------------------------------------------------------------------------------------
 
-    def clean_many(self, items, *, existing=None, logs=None) -> list:
+    def clean_many(self, items, *, existing=None, logs=None, stored=None) -> list:
         """Tasks of one file, checked together: ids unique in the file, dependencies among the file's tasks plus
         `existing` (default: the database), no cycle across both, no log written by two tasks (the file's and
         those of `logs`). An id that is also in `existing` is not an error (an import updates that task).
-        Raises TaskFileError listing every problem of every task."""
+        `stored` maps task ids to their stored task_env and task_notify, whose secrets a value given as shown
+        keeps (default: the database's when `existing` is). Raises TaskFileError listing every problem of every
+        task."""
         if existing is None:
             existing, logs = self._known_from_db()
+            if stored is None and isinstance(items, list):
+                stored = self._stored_from_db([item.get("task_id") for item in items if isinstance(item, dict)])
+        stored = stored or {}
         if not isinstance(items, list):
             raise TaskFileError([("", "tasks", str(_("tasks must be a list, got %(kind)s.") % {"kind": _kind(items)}))])
         file_ids = [item.get("task_id") if isinstance(item, dict) else None for item in items]
@@ -155,7 +165,8 @@ class TaskLoader(FieldRules):
         problems, cleaned_all, seen = [], [], set()
         for index, (item, task_id) in enumerate(zip(items, file_ids), start=1):
             label = task_id if isinstance(task_id, str) and task_id else f"#{index}"
-            cleaned, errors = self._clean_one(item, existing=graph, check_graph=False, log_owners=owners)
+            cleaned, errors = self._clean_one(item, existing=graph, check_graph=False, log_owners=owners,
+                                              stored=stored.get(task_id) if isinstance(task_id, str) else None)
             if isinstance(task_id, str) and task_id:
                 if task_id in seen:
                     errors.setdefault("task_id", []).append(
@@ -217,6 +228,15 @@ class TaskLoader(FieldRules):
             existing[task_id] = list(deps or [])
             logs[task_id] = task_log
         return existing, logs
+
+    @staticmethod
+    def _stored_from_db(task_ids) -> dict:
+        """{task id: {"task_env": ..., "task_notify": ...}} of those of `task_ids` in the database."""
+        from tasks_app.models import Task
+
+        ids = [task_id for task_id in task_ids if isinstance(task_id, str)]
+        return {task_id: {"task_env": env, "task_notify": notify} for task_id, env, notify in
+                Task.objects.filter(task_id__in=ids).values_list("task_id", "task_env", "task_notify")}
 
     @staticmethod
     def _log_refusal(task_id, errors):

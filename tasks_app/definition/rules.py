@@ -1,6 +1,5 @@
 """The rule for each field of a task definition, used by TaskLoader: each check returns the cleaned value or
 raises ValidationError with messages that name the field and its value (task_env values excepted: secrets)."""
-import json
 import re
 import zoneinfo
 
@@ -11,32 +10,23 @@ from django.utils.translation import gettext_lazy as _
 
 from scheduler_site.env import limit_value
 from tasks_app import cron, outbound
+from tasks_app.secrets.values import shown_url
 
 from . import fields
 from .envnames import refused_env_names
 from .fields import FIELD, INT_RANGES, MAX_LENGTH, QUEUE_PATTERN, TASK_ID_PATTERN
 from .paths import resolve_exec_path, resolve_log_path
+from .secret_rules import env_value, webhook_value
+from .shown import kind_of as _kind
+from .shown import show
 
 NOTIFY_KEYS = ("on_success", "on_failure", "email", "webhook")
 _email = EmailValidator()
 _url = URLValidator(schemes=["http", "https"])
 
 
-def show(value, limit=80):
-    """A value as it appears in messages: JSON-like and cut short, so a huge input gives a readable error."""
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _kind(value):
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "text", list: "a list", dict: "an object"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
-
-
 class FieldRules:
+    stored_secrets = {}  # the task's stored task_env and task_notify, for the secrets sent back as shown
     # ---- field rules: each returns the cleaned value or raises ValidationError --------------------------------
 
     @staticmethod
@@ -138,23 +128,28 @@ class FieldRules:
 
     def _check_task_env(self, value):
         if not isinstance(value, dict):
-            raise ValidationError(_("task_env must be an object of names to text values, got %(kind)s %(value)s."),
-                                  params={"kind": _kind(value), "value": show(value)})
-        problems = []
+            # Not shown: a value sent where the object belongs may be a password.
+            raise ValidationError(_("task_env must be an object of names to text values, got %(kind)s."),
+                                  params={"kind": _kind(value)})
+        field = FIELD["task_env"]
+        problems, out = [], {}
+        if len(value) > field.max_items:
+            problems.append(_("task_env has %(count)d entries; at most %(limit)d are allowed.")
+                            % {"count": len(value), "limit": field.max_items})
         refused = dict(refused_env_names(value))  # the one deny list: definition/envnames.py
+        stored = self.stored_secrets.get("task_env") or {}
         for key, item in value.items():
             if key in refused:
                 problems.append(_("task_env name %(key)s is refused: %(reason)s.")
                                 % {"key": show(key), "reason": refused[key]})
-            # The value itself is never shown: it may be a password.
-            if not isinstance(item, str):
-                problems.append(_("task_env value of %(key)s must be text, got %(kind)s.")
-                                % {"key": show(key), "kind": _kind(item)})
-            elif "\x00" in item:
-                problems.append(_("task_env value of %(key)s must not contain a NUL character.") % {"key": show(key)})
+            try:
+                out[key] = env_value(key, item, stored.get(key) if isinstance(stored, dict) else None,
+                                     field.max_value_bytes)
+            except ValidationError as exc:
+                problems.extend(exc.messages)
         if problems:
             raise ValidationError([str(p) for p in problems])
-        return dict(value)
+        return out
 
     def _check_task_dependencies(self, value):
         if not isinstance(value, list):
@@ -173,8 +168,8 @@ class FieldRules:
 
     def _check_task_notify(self, value):
         if not isinstance(value, dict):
-            raise ValidationError(_("task_notify must be an object, got %(kind)s %(value)s."),
-                                  params={"kind": _kind(value), "value": show(value)})
+            # Not shown: it may be a webhook URL, which holds a token.
+            raise ValidationError(_("task_notify must be an object, got %(kind)s."), params={"kind": _kind(value)})
         problems, out = [], {}
         for key, item in value.items():
             where = f"task_notify.{key}"
@@ -187,7 +182,7 @@ class FieldRules:
                 else:
                     problems.append(_("%(field)s must be true or false, got %(kind)s %(value)s.")
                                     % {"field": where, "kind": _kind(item), "value": show(item)})
-            elif not isinstance(item, str):
+            elif key == "email" and not isinstance(item, str):
                 problems.append(_("%(field)s must be text, got %(kind)s %(value)s.")
                                 % {"field": where, "kind": _kind(item), "value": show(item)})
             elif key == "email":
@@ -199,22 +194,30 @@ class FieldRules:
                                         % {"value": show(address)})
                 out[key] = item.strip()
             else:
-                if item.strip():
-                    try:
-                        _url(item.strip())
-                    except ValidationError:
-                        problems.append(_("task_notify.webhook %(value)s is not a valid http:// or https:// URL.")
-                                        % {"value": show(item)})
-                    else:
-                        try:
-                            outbound.check_url(item.strip())
-                        except outbound.OutboundRefused as exc:
-                            problems.append(_("task_notify.webhook: host %(host)s is refused: %(reason)s.")
-                                            % {"host": show(exc.host), "reason": exc.reason})
-                out[key] = item.strip()
+                stored = (self.stored_secrets.get("task_notify") or {})
+                try:
+                    out[key] = webhook_value(item, stored.get("webhook") if isinstance(stored, dict) else None,
+                                             self._webhook_problems)
+                except ValidationError as exc:
+                    problems.extend(exc.messages)
         if problems:
             raise ValidationError([str(p) for p in problems])
         return out
+
+    @staticmethod
+    def _webhook_problems(url):
+        """What is wrong with a webhook URL; messages show it as scheme and host only (it is a secret)."""
+        try:
+            _url(url)
+        except ValidationError:
+            return [str(_("task_notify.webhook %(value)s is not a valid http:// or https:// URL.")
+                        % {"value": show(shown_url(url))})]
+        try:
+            outbound.check_url(url)
+        except outbound.OutboundRefused as exc:
+            return [str(_("task_notify.webhook: host %(host)s is refused: %(reason)s.")
+                        % {"host": show(exc.host), "reason": exc.reason})]
+        return []
 
     def _check_task_timezone(self, value):
         value = self._text("task_timezone", value).strip()

@@ -10,9 +10,12 @@ from django.conf import settings
 
 from tasks_app.definition.envnames import check_task_env
 from tasks_app.definition.paths import resolve_exec_path
+from tasks_app.secrets import keys, masking
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 SHEPHERD = Path(__file__).resolve().with_name("run_shepherd.py")
+# The shepherd, which imports nothing of the product, loads the one masker from its file for a run with secrets.
+MASKING_MODULE = str(Path(masking.__file__).resolve())
 # The script's interpreter ignores every PYTHON* variable and the user's site folder, and keeps unbuffered
 # UTF-8 output. The script runs in the shepherd's interpreter, so these are the shepherd's own flags.
 INTERPRETER_FLAGS = ("-E", "-s", "-u", "-X", "utf8")
@@ -59,14 +62,16 @@ def command(script: Path, execution_id) -> list[str]:
     return [task_python(), *INTERPRETER_FLAGS, str(SHEPHERD), run_label(execution_id), str(script)]
 
 
-def shepherd_spec(script: Path, env: dict, run_as, plan, result_fd: int) -> dict:
+def shepherd_spec(script: Path, env: dict, run_as, plan, result_fd: int, mask=()) -> dict:
     """The JSON the shepherd reads first from its control pipe. run_as: identity.RunAs or None; plan:
-    limits.LimitPlan."""
+    limits.LimitPlan; mask: the task's secret values, whose forms the shepherd masks in the run's output (the
+    values are in `env` already: the pipe is private to the engine and the shepherd, unlike a command line)."""
     return {
         "script": str(script), "argv": [str(script)], "cwd": str(settings.BASE_DIR), "env": env,
         "user": run_as.spec() if run_as is not None else None, "umask": 0o077 if run_as is not None else None,
         "rlimits": plan.rlimits, "fallback_rlimits": plan.fallback_rlimits, "cgroup": plan.cgroup,
         "kill_grace": float(settings.SCHEDULER_KILL_GRACE), "result_fd": result_fd,
+        "mask": {"module": MASKING_MODULE, "forms": masking.all_forms(mask)} if mask else None,
     }
 
 
@@ -94,15 +99,17 @@ def _base_env(run_as) -> dict:
 def child_env(task, execution, log_file: Path, run_as=None) -> dict:
     """A clean environment: nothing is copied from the engine's own (DJANGO_SECRET_KEY, DATABASE_URL,
     passwords, tokens never reach a task) except HOME (the run-as user's own home when there is one). Then
-    task_env, then the administrator's SCHEDULER_TASK_ENV (task_env cannot override it), then the ids. A
-    task_env saved before a name was refused raises RefusedEnvNames (a ValueError naming the keys): the run
-    fails instead of starting."""
+    task_env, then the administrator's SCHEDULER_TASK_ENV (task_env cannot override it), then the ids. Secrets
+    are opened here and nowhere else on the way to the script (they travel in the shepherd's spec, never on a
+    command line). A task_env saved before a name was refused raises RefusedEnvNames (a ValueError naming the
+    keys): the run fails instead of starting."""
     check_task_env(task.task_env or {})
+    plain, _secrets = keys.open_env(task.task_env)  # SecretUnreadable (a ValueError naming the key): no run
     env = _base_env(run_as)
     env["TZ"] = task.timezone_name or settings.TIME_ZONE
     env["TASK_NAME"] = task.task_name
     env["TASK_LOG"] = str(log_file)
-    for key, value in (task.task_env or {}).items():
+    for key, value in plain.items():
         env[str(key)] = _text(value)
     env.update(settings.SCHEDULER_TASK_ENV)
     env["TASK_ID"] = task.task_id

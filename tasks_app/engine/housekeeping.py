@@ -1,6 +1,7 @@
 """Daily history pruning: keep the newest HISTORY_KEEP_PER_TASK executions of each task, drop finished ones
-older than HISTORY_MAX_AGE_DAYS, delete their captured output, and prune django-apscheduler's
-DjangoJobExecution table. Deletes go in small batches, so the scheduler's own writes are never held up long."""
+older than HISTORY_MAX_AGE_DAYS, delete their captured output, prune django-apscheduler's DjangoJobExecution table
+and the audit trail older than AUDIT_KEEP_DAYS. Deletes go in small batches, so the scheduler's own writes are
+never held up long."""
 import logging
 import shutil
 import threading
@@ -13,6 +14,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
 
+from tasks_app.audit.retention import prune_audit
 from tasks_app.models import ExecutionStatus, Task, TaskExecution
 
 log = logging.getLogger("SchedulerEngine")
@@ -23,7 +25,7 @@ HOUSEKEEPING_SCHEDULE = "17 3 * * *"  # daily, in settings.TIME_ZONE, away from 
 
 
 def prune_history(now=None, keep=None, max_age_days=None) -> dict:
-    """Returns {"by_count": n, "by_age": n, "job_executions": n, "output_dirs": n}."""
+    """Returns {"by_count": n, "by_age": n, "job_executions": n, "output_dirs": n, "audit_entries": n}."""
     now = now or timezone.now()
     keep = keep or settings.HISTORY_KEEP_PER_TASK
     max_age_days = max_age_days or settings.HISTORY_MAX_AGE_DAYS
@@ -47,10 +49,11 @@ def prune_history(now=None, keep=None, max_age_days=None) -> dict:
     DjangoJobExecution.objects.delete_old_job_executions(int(timedelta(days=max_age_days).total_seconds()))
 
     output_dirs = _remove_orphan_output_dirs()
-    result = {"by_count": by_count, "by_age": by_age, "job_executions": job_executions, "output_dirs": output_dirs}
+    result = {"by_count": by_count, "by_age": by_age, "job_executions": job_executions, "output_dirs": output_dirs,
+              "audit_entries": prune_audit(now)}
     log.info("Housekeeping: removed %(by_count)s execution(s) past the per-task limit, %(by_age)s older than "
              "the age limit, %(job_executions)s job execution record(s), %(output_dirs)s output folder(s) "
-             "of deleted tasks", result)
+             "of deleted tasks, %(audit_entries)s audit entries older than AUDIT_KEEP_DAYS", result)
     return result
 
 

@@ -19,6 +19,8 @@ from django.utils.module_loading import import_string
 
 from tasks_app import outbound
 from tasks_app.models import ExecutionStatus
+from tasks_app.secrets import keys
+from tasks_app.secrets.values import is_encrypted, shown_url
 
 log = logging.getLogger("TaskExecutor")
 
@@ -59,7 +61,12 @@ def execution_url(execution) -> str:
 
 
 def summary(execution) -> dict:
-    """The facts every notice carries, as JSON-ready values."""
+    """The facts every notice carries, as JSON-ready values; the task's secrets masked in each."""
+    masker = execution.masker()
+    return {key: masker.text(value) if isinstance(value, str) else value for key, value in _facts(execution).items()}
+
+
+def _facts(execution) -> dict:
     task = execution.task
     return {
         "task_id": task.task_id,
@@ -109,7 +116,8 @@ class EmailNotifier(Notifier):
             "",
             f"Details: {facts['url']}",
         ]
-        return "\n".join(lines) + "\n"
+        # The output is masked when written and when read; the whole notice once more, whatever a part holds.
+        return self.execution.masker().text("\n".join(lines) + "\n")
 
     def send(self):
         facts = summary(self.execution)
@@ -128,7 +136,11 @@ class WebhookNotifier(Notifier):
         return bool(self.config.get("webhook"))
 
     def send(self):
-        url = str(self.config["webhook"])
+        hook = self.config["webhook"]
+        try:
+            url = keys.open_secret(hook) if is_encrypted(hook) else str(hook)
+        except keys.SecretUnreadable as exc:
+            raise NotifierError(f"webhook {hook.get('shown') or '(secret)'}: {exc}", retryable=False) from None
         shown = shown_url(url)
         if urlsplit(url).scheme not in ("http", "https"):
             raise NotifierError(f"webhook {shown}: only http and https URLs are allowed", retryable=False)
@@ -151,14 +163,6 @@ class WebhookNotifier(Notifier):
             raise NotifierError(f"webhook {shown}: HTTP {exc.code}", retryable=retryable) from exc
         except (urllib.error.URLError, socket.timeout, OSError) as exc:
             raise NotifierError(f"webhook {shown}: {getattr(exc, 'reason', exc)}", retryable=True) from exc
-
-
-def shown_url(url: str) -> str:
-    """A webhook URL as it may appear in logs: scheme and host only. Its path, query and user part often hold
-    the secret that lets anyone post (Slack, Discord, Teams URLs), and sys.log is readable by many."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return f"{parts.scheme}://{host}/..." if parts.path.strip("/") or parts.query else f"{parts.scheme}://{host}"
 
 
 @lru_cache(maxsize=8)

@@ -1,5 +1,6 @@
-"""Captured stdout/stderr of one execution: a file the child writes straight into (no reader thread),
-kept to the last SCHEDULER_OUTPUT_LIMIT bytes with a marker line saying it was cut."""
+"""Captured stdout/stderr of one execution: a file the run writes straight into (its shepherd in between when
+the task has secrets, to mask them), kept to the last SCHEDULER_OUTPUT_LIMIT bytes with a marker line saying it
+was cut."""
 import os
 
 from django.conf import settings
@@ -49,3 +50,4 @@ def finish(fd: int, cut_while_running: bool) -> bool:
         _keep_tail(fd, size, keep)
         return True
     return cut_while_running
+

@@ -19,6 +19,9 @@ from django.utils import timezone
 from tasks_app.definition.paths import task_log_file
 from tasks_app.models import ExecutionStatus
 
+from tasks_app.secrets import keys
+from tasks_app.secrets.masking import Masker
+
 from . import identity, limits, output, tasklog
 from .childenv import ScriptPathError, child_env, command, script_path, shepherd_spec
 from .shepherd_link import ANSWER_MARGIN, ShepherdGone, ShepherdLink
@@ -138,6 +141,10 @@ def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunR
         run_as, plan, env = _prepare(task, execution, log_file)
     except ValueError as exc:
         return _spawn_failed(execution, label, tlog, str(exc))
+    # The shepherd masks the task's secrets in what the run writes, before it reaches the output file; the
+    # engine masks them in the messages it makes of it.
+    secrets = keys.secret_texts(task.task_env)
+    masker = Masker(secrets)
     try:
         out_fd = output.open_output(execution.output_path)
     except OSError as exc:
@@ -146,9 +153,9 @@ def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunR
         start_time, started = timezone.now(), time.monotonic()
         try:
             link = ShepherdLink.start(command(script, execution.execution_id),
-                                      shepherd_spec(script, env, run_as, plan, -1), out_fd)
+                                      shepherd_spec(script, env, run_as, plan, -1, mask=secrets), out_fd)
         except (OSError, ValueError, subprocess.SubprocessError, ShepherdGone) as exc:
-            return _spawn_failed(execution, label, tlog, str(exc))
+            return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
         try:
             try:
                 outcome = _wait(link, execution, label, on_start, out_fd, stop_event, task.task_timeout, started)
@@ -162,8 +169,9 @@ def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunR
     finally:
         os.close(out_fd)
     if outcome.setup_error:
-        return _spawn_failed(execution, label, tlog, outcome.setup_error)
+        return _spawn_failed(execution, label, tlog, masker.text(outcome.setup_error))
     status, error = _verdict(outcome, plan, run_as, tail, task.task_timeout)
+    error = masker.text(error)  # the output's tail is masked already; whatever else it holds, never a secret
     end_time = timezone.now()
     duration = round(time.monotonic() - started, 3)
     result = RunResult(status, outcome.code, error, start_time, end_time, duration, truncated, outcome.pid,

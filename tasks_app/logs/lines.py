@@ -6,6 +6,7 @@ from django.conf import settings
 
 from tasks_app import params
 from tasks_app.definition.paths import task_log_file
+from tasks_app.secrets import keys
 
 from . import tail as logtail
 
@@ -35,6 +36,8 @@ def log_filter(query):
 def read_lines(task, query, default_tail=100):
     """The answer to ?tail= | ?offset= &limit= | ?before= plus the filters, as a JSON-ready dict."""
     flt = log_filter(query)
+    # The script writes its log itself: its secrets are masked in every line, before the search looks at it.
+    flt.mask = keys.masker_for(task.task_env)
     tail = params.integer(query, "tail", default_tail, minimum=1, maximum=MAX_LINES)
     offset = params.integer(query, "offset", None, minimum=0, maximum=OFFSET_MAX)
     limit = params.integer(query, "limit", 1000, minimum=1, maximum=MAX_LINES)

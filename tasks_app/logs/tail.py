@@ -43,6 +43,7 @@ class LogFilter:
     since: datetime | None = None
     until: datetime | None = None
     tz: object = dt_timezone.utc
+    mask: object = None  # a secrets.masking.Masker: lines are masked before the search looks at them
 
     def __post_init__(self):
         self.min_level = LEVELS[parse_level(self.level)] if self.level else None
@@ -76,8 +77,8 @@ class LogFilter:
 
     def raw_may_match(self, raw):
         """A cheap test on bytes before decoding: False only when the line cannot contain the search text."""
-        if self.needle_bytes is None:
-            return True
+        if self.needle_bytes is None or (self.mask and b"*" in self.needle_bytes):
+            return True  # masking may make *** where the bytes had none
         return self.needle_bytes in raw.lower()
 
     def level_may_match(self, raw):
@@ -122,9 +123,10 @@ class LogChunk:
 class _Reader:
     """An open log plus a count of bytes read, so tests can show that a tail does not read the file."""
 
-    def __init__(self, f, tz):
+    def __init__(self, f, tz, mask=None):
         self.f = f
         self.tz = tz
+        self.mask = mask
         self.bytes_read = 0
 
     def read_at(self, pos, size):
@@ -137,7 +139,11 @@ class _Reader:
         truncated = (total_len or len(raw)) > MAX_LINE
         if truncated:
             raw = raw[:MAX_LINE]
+        whole = raw.endswith(b"\n") and not truncated
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if self.mask:
+            # A line cut short or still being written may end in the first part of a secret: masked too.
+            text = self.mask.text(text, cut=not whole)
         return LogLine(offset, text, *parse_header(text, self.tz), truncated=truncated)
 
     def lines_backward(self, end, budget):
@@ -200,7 +206,7 @@ def tail(path, count=100, flt=None, before=None, scan_limit=SCAN_LIMIT):
         f.seek(0, 2)
         size = f.tell()
         end = size if before is None else max(0, min(before, size))
-        reader = _Reader(f, flt.tz)
+        reader = _Reader(f, flt.tz, flt.mask)
         chunk = LogChunk(size=size, start_offset=end, next_offset=end)
         found, pending = [], []  # newest first
         for offset, raw, total, complete in reader.lines_backward(end, scan_limit):
@@ -254,7 +260,7 @@ def read_from(path, offset, limit=1000, flt=None, max_bytes=FORWARD_LIMIT):
         if offset > size:
             chunk.reset, offset = True, 0
         chunk.start_offset = chunk.next_offset = offset
-        reader = _Reader(f, flt.tz)
+        reader = _Reader(f, flt.tz, flt.mask)
         context = _record_before(reader, offset) if flt.by_record else (None, None)
         data = reader.read_at(offset, min(max_bytes, size - offset))
         pos = 0

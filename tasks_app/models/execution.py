@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from tasks_app.secrets import keys
+
 
 class ExecutionStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
@@ -102,14 +104,19 @@ class TaskExecution(models.Model):
         """Captured stdout and stderr live in a file, not in the database."""
         return settings.EXECUTION_OUTPUT_DIR / str(self.task_id) / f"{self.execution_id}.out"
 
+    def masker(self):
+        """Masks the task's secrets: the output is masked as it is written, and again as it is read (a secret
+        set after the run, a run from before secrets were masked)."""
+        return keys.masker_for(self.task.task_env)
+
     def read_output(self, tail_lines: int | None = None) -> str:
-        """The captured output ('' if none), or only its last `tail_lines` lines."""
+        """The captured output ('' if none), or only its last `tail_lines` lines; secrets masked."""
         try:
             with open(self.output_path, "rb") as f:
                 data = f.read() if tail_lines is None else _last_lines(f, tail_lines)
         except (FileNotFoundError, IsADirectoryError):
             return ""
-        return data.decode("utf-8", errors="replace")
+        return self.masker().text(data.decode("utf-8", errors="replace"), cut=self.is_active)
 
     def output_tail(self, *, lines: int | None = None, max_bytes: int | None = None) -> tuple[str, bool]:
         """(text, cut): the end of the captured output as a page or the API shows it, at most `lines` lines or
@@ -129,7 +136,7 @@ class TaskExecution(models.Model):
                 data = f.read(max_bytes)
         except (FileNotFoundError, IsADirectoryError):
             return "", False
-        return data.decode("utf-8", errors="replace"), size > max_bytes
+        return self.masker().text(data.decode("utf-8", errors="replace"), cut=self.is_active), size > max_bytes
 
 
 _BLOCK = 64 * 1024

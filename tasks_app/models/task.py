@@ -49,7 +49,7 @@ class Task(models.Model):
     # The fields of the field table (definition/fields.py), with their names and defaults.
     task_id = models.CharField(max_length=64, unique=True, validators=[task_id_validator])
     task_name = models.CharField(max_length=200)
-    task_desc = models.TextField(blank=True, default="")
+    task_desc = models.TextField(blank=True, default="", max_length=10_000)
     task_exec = models.CharField(max_length=500, help_text=_("Path of the script inside the tasks folder"))
     # Empty only for a task that runs when its dependencies have succeeded (a chain).
     task_schedule = models.CharField(max_length=200, blank=True, default="")

@@ -1,13 +1,16 @@
 """Use cases about API keys, one function per event (issue, revoke) for the admin and `create_api_key` alike:
 an admin-role user issues and revokes only their own keys, a superuser anyone's. Each logs one APIInterface line
-(never the key, only its prefix)."""
+(never the key, only its prefix) and writes one audit entry per key."""
 import logging
 import re
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.utils import timezone
 
+from ..audit import events as audit_events
+from ..audit import record as audit
 from ..models import ApiKey
 
 log = logging.getLogger("APIInterface")
@@ -42,7 +45,11 @@ def issue_key(owner, *, name="", expires_at=None, actor, via):
                                f"superuser creates keys for others.")
     if expires_at is not None and expires_at <= timezone.now():
         raise ValueError(f"expires_at {expires_at.isoformat()} has already passed")
-    api_key, plain = ApiKey.issue(owner, name=name, expires_at=expires_at)
+    with transaction.atomic():
+        api_key, plain = ApiKey.issue(owner, name=name, expires_at=expires_at)
+        audit.key_event(audit_events.KEY_CREATED, api_key, actor=actor, via=via, changes={
+            "user": [None, owner.get_username()], "name": [None, name],
+            "expires_at": [None, expires_at.isoformat() if expires_at else None]})
     log.info("API key %s… (%s) created for user %s by %s via %s%s", api_key.prefix, name, owner.get_username(),
              _name(actor), via, f", expires {expires_at.isoformat()}" if expires_at else "")
     return api_key, plain
@@ -56,7 +63,16 @@ def revoke_keys(keys, *, actor, via) -> list:
     if refused:
         raise PermissionDenied(f"{_name(actor)} may not revoke API keys of {', '.join(refused)}: only a superuser "
                                f"revokes the keys of others.")
-    ApiKey.objects.filter(pk__in=[key.pk for key in keys], revoked_at__isnull=True).update(revoked_at=timezone.now())
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = set(ApiKey.objects.select_for_update()
+                      .filter(pk__in=[key.pk for key in keys], revoked_at__isnull=True).values_list("pk", flat=True))
+        ApiKey.objects.filter(pk__in=revoked).update(revoked_at=now)
+        keys = [key for key in keys if key.pk in revoked]  # not those revoked meanwhile by someone else
+        for key in keys:
+            key.revoked_at = now
+            audit.key_event(audit_events.KEY_REVOKED, key, actor=actor, via=via,
+                            changes={"revoked_at": [None, now.isoformat()]})
     for key in keys:
         log.info("API key %s… of user %s revoked by %s via %s", key.prefix, key.user.get_username(), _name(actor),
                  via)

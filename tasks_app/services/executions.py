@@ -1,12 +1,15 @@
 """Use cases about runs: run now and stop. Web processes never run scripts: they queue an execution
 (or flag one to stop) in the database and the scheduler process (`runscheduler`) acts on it within
 a tick (settings.SCHEDULER_TICK, 0.5 s): a queued run starts within 1 s, a stop ends the run within 2 s.
+Both are audit entries about the task.
 """
 import logging
 
 from django.db import transaction
 from django.utils import timezone
 
+from ..audit import events as audit_events
+from ..audit import record as audit
 from ..models import ExecutionStatus, TaskExecution, Trigger
 
 log = logging.getLogger("SchedulerEngine")
@@ -20,9 +23,12 @@ def run_now(task, *, actor: str, via: str):
     """Queue a manual execution of `task`; returns the TaskExecution (status queued).
 
     A disabled task can be run this way too: disabling stops the schedule, not the operator."""
-    execution = TaskExecution.objects.create(
-        task=task, status=ExecutionStatus.QUEUED, trigger=Trigger.MANUAL, requested_by=actor, worker="",
-    )
+    with transaction.atomic():
+        execution = TaskExecution.objects.create(
+            task=task, status=ExecutionStatus.QUEUED, trigger=Trigger.MANUAL, requested_by=actor, worker="",
+        )
+        audit.run_event(audit_events.RUN_REQUESTED, task, actor=actor, via=via,
+                        details={"execution": execution.pk})
     log.info("Task %s: run requested by %s via %s (execution %s)", task.task_id, actor, via, execution.pk)
     return execution
 
@@ -42,6 +48,9 @@ def stop_task(task, *, actor: str, via: str):
         # the scheduler's commit and goes on, and only a new statement sees that retry. Cancel it too.
         later, more = _cancel_queued(task, actor, now)
         queued, cancelled = queued + later, cancelled + more
+        if running or cancelled:
+            audit.run_event(audit_events.RUN_STOPPED, task, actor=actor, via=via,
+                            details={"running": running, "cancelled": queued if cancelled else []})
     if not running and not cancelled:
         raise NothingRunning(f"task {task.task_id} has no running or queued execution")
     log.info("Task %s: stop requested by %s via %s (running %s, cancelled queued %s)", task.task_id, actor,

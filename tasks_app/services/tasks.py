@@ -1,13 +1,15 @@
 """Use cases that change tasks. Pages, API, admin and commands all call these, so each change is
 validated by TaskLoader, bumps the scheduler's change marker, mirrors conf/tasks.json (after a backup)
 and is logged with who made it and where it came from, the `via` ("admin", "api", "web", "import", "restore",
-"cli").
+"cli"). Each change is an audit entry too, written in the same transaction (tasks_app.audit).
 """
 import logging
 
 from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext_lazy as _
 
+from ..audit import events as audit_events
+from ..audit import record as audit
 from ..conffile.mirror import mirror_tasks_file
 from ..definition.fields import FIELD, TASK_FIELDS, task_to_dict
 from ..definition.loader import TaskLoader, TaskValidationError, show
@@ -26,6 +28,8 @@ def create_task(data: dict, *, actor: str, via: str):
             task = Task.objects.create(**cleaned)
             task.store_next_run()
             ConfigVersion.bump()
+            audit.task_event(audit_events.TASK_CREATED, task, before=None, after=task_to_dict(task), actor=actor,
+                             via=via)
     except IntegrityError:
         # Two requests created the same id at once; the loser gets the loader's message, not a 500.
         if Task.objects.filter(task_id=data.get("task_id")).exists():
@@ -37,9 +41,10 @@ def create_task(data: dict, *, actor: str, via: str):
     return task
 
 
-def update_task(task, data: dict, *, actor: str, via: str, partial: bool = False):
+def update_task(task, data: dict, *, actor: str, via: str, partial: bool = False, restored_version=None):
     """Validate and apply `data` to `task` (a models.Task). Raises loader.TaskValidationError.
-    partial=True changes only the fields given; otherwise missing fields take their defaults (a PUT)."""
+    partial=True changes only the fields given; otherwise missing fields take their defaults (a PUT).
+    restored_version: the number of the task's own version `data` comes from (services.versions)."""
     _check_via(via)
     with transaction.atomic():
         # Read the row again under a lock: a partial update merges with what is stored now, not with
@@ -56,6 +61,12 @@ def update_task(task, data: dict, *, actor: str, via: str, partial: bool = False
             current.save()
             current.store_next_run()
             ConfigVersion.bump()
+            if restored_version is None:
+                audit.task_event(audit_events.TASK_UPDATED, current, before=before, after=task_to_dict(current),
+                                 actor=actor, via=via)
+            else:
+                audit.task_event(audit_events.VERSION_RESTORED, current, before=before, after=task_to_dict(current),
+                                 actor=actor, via=via, details={"restored_version": restored_version})
     _copy_into(task, current)
     if not changed:
         log.info("Task %s saved by %s via %s without changes", task.task_id, actor, via)
@@ -75,6 +86,10 @@ def delete_task(task, *, actor: str, via: str):
                         "task_dependencies first.") % {"task": show(task.task_id), "dependents": ", ".join(dependents)}
             raise TaskValidationError({"task_dependencies": [str(message)]})
         task_id = task.task_id
+        current = Task.objects.select_for_update().filter(pk=task.pk).first()
+        if current is not None:
+            audit.task_event(audit_events.TASK_DELETED, current, before=task_to_dict(current), after=None,
+                             actor=actor, via=via)
         Task.objects.filter(pk=task.pk).delete()
         ConfigVersion.bump()
     log.info("Task %s deleted by %s via %s", task_id, actor, via)
@@ -91,10 +106,13 @@ def set_enabled(task, enabled: bool, *, actor: str, via: str):
         current = Task.objects.select_for_update().get(pk=task.pk)
         changed = current.task_enabled != enabled
         if changed:
+            before = task_to_dict(current)
             current.task_enabled = enabled
             current.save(update_fields=["task_enabled", "updated_at"])
             current.store_next_run()
             ConfigVersion.bump()
+            audit.task_event(audit_events.TASK_ENABLED if enabled else audit_events.TASK_DISABLED, current,
+                             before=before, after=task_to_dict(current), actor=actor, via=via)
     _copy_into(task, current)
     if changed:
         log.info("Task %s %s by %s via %s", task.task_id, "enabled" if enabled else "disabled", actor, via)

@@ -10,6 +10,7 @@ from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 
 from tasks_app import roles
+from tasks_app.audit.trail import as_text
 from tasks_app.web import status as statuses
 
 register = template.Library()
@@ -106,6 +107,13 @@ def span_seconds(start, end):
     if not start or not end:
         return None
     return (end - start).total_seconds()
+
+
+@register.filter
+def plain(value):
+    """A configuration value as text: text as it is, a dash for nothing, anything else as JSON."""
+    text = as_text(value)
+    return "—" if text is None or text == "" else text
 
 
 @register.filter

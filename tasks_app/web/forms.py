@@ -11,11 +11,13 @@ from django.utils.translation import gettext_lazy as _
 
 from tasks_app.definition import fields as table
 from tasks_app.definition.loader import TaskLoader, TaskValidationError, add_errors_to_form
+from tasks_app.envedit import KeyValueField
 from tasks_app.models import Task
+from tasks_app.secrets.values import public_env, public_notify
 
 from .layout import Collapsible
 from .scripts import script_choices
-from .widgets import CronWidget, FastSelect, FastSelectMultiple, KeyValueWidget
+from .widgets import CronWidget, FastSelect, FastSelectMultiple
 
 # Beyond this many tasks a multiple select gets heavy; dependencies are then typed as ids.
 DEPENDENCY_SELECT_LIMIT = 1000
@@ -25,33 +27,6 @@ NOTIFY_FIELDS = ("notify_on_success", "notify_on_failure", "notify_email", "noti
 @lru_cache(maxsize=1)
 def timezone_choices():
     return [(name, name) for name in sorted(zoneinfo.available_timezones())]
-
-
-class KeyValueField(forms.Field):
-    """task_env as rows of NAME / value; gives the loader a dict of strings."""
-
-    widget = KeyValueWidget
-
-    def to_python(self, value):
-        if isinstance(value, dict):
-            return value
-        result, errors = {}, []
-        for key, val in value or []:
-            key, val = (key or "").strip(), val or ""
-            if not key and not val:
-                continue
-            if not key:
-                errors.append(_("A row has the value %(value)r but no name.") % {"value": val})
-            elif key in result:
-                errors.append(_("The name %(key)r appears twice.") % {"key": key})
-            else:
-                result[key] = val
-        if errors:
-            raise forms.ValidationError(errors)
-        return result
-
-    def validate(self, value):
-        pass
 
 
 class DependencyField(forms.MultipleChoiceField):
@@ -101,7 +76,8 @@ class BaseTaskForm(forms.Form):
     notify_on_success = forms.BooleanField(label=_("Notify on success"), required=False)
     notify_on_failure = forms.BooleanField(label=_("Notify on failure"), required=False)
     notify_email = forms.CharField(label=_("E-mail"), required=False, max_length=1000)
-    notify_webhook = forms.CharField(label=_("Webhook URL"), required=False, max_length=2000)
+    notify_webhook = forms.CharField(label=_("Webhook URL"), required=False, max_length=2000, help_text=_(
+        "A secret: shown as scheme and host only. Leave it as shown to keep the stored URL."))
 
     def __init__(self, *args, instance: Task | None = None, **kwargs):
         self.instance = instance
@@ -112,6 +88,7 @@ class BaseTaskForm(forms.Form):
         current_exec = self.initial.get("task_exec") or (self.data.get("task_exec") if self.is_bound else "")
         self.fields["task_exec"].choices = [("", _("— choose a script —"))] + script_choices(current_exec)
         self._setup_dependencies()
+        self.fields["task_env"].set_stored(instance.task_env if instance is not None else None)
         if instance is not None:
             self.fields["task_id"].disabled = True
             self.fields["task_id"].help_text = _("The ID cannot be changed.")
@@ -237,9 +214,10 @@ def form_field(field, message):
 
 def initial_from_task(task: Task) -> dict:
     values = {name: getattr(task, name) for name in table.TASK_FIELDS if name != "task_notify"}
-    values["task_env"] = task.task_env or {}
+    values["task_env"] = public_env(task.task_env or {})  # a secret as set, never its token
     values["task_dependencies"] = list(task.task_dependencies or [])
-    notify = task.task_notify if isinstance(task.task_notify, dict) else {}
+    # The webhook as scheme and host: posted back unchanged, it keeps the stored URL.
+    notify = public_notify(task.task_notify) if isinstance(task.task_notify, dict) else {}
     return {
         **values,
         "notify_on_success": bool(notify.get("on_success")),

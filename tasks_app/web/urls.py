@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
 from . import views_actions as actions
+from . import views_audit as audit
 from . import views_runs as runs
 from . import views_tasks as tasks
 from . import views_workers as workers
@@ -21,7 +22,20 @@ class TaskIdConverter:
         return value
 
 
+class VersionConverter:
+    """A version number: 1 to 9 digits (a longer one would overflow the database's integers)."""
+
+    regex = "[1-9][0-9]{0,8}"
+
+    def to_python(self, value):
+        return int(value)
+
+    def to_url(self, value):
+        return str(value)
+
+
 register_converter(TaskIdConverter, "task_id")
+register_converter(VersionConverter, "version")
 T = "tasks/<task_id:task_id>/"
 
 urlpatterns = [
@@ -29,6 +43,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", tasks.TaskListView.as_view(), name="task_list"),
+    path("audit", audit.AuditListView.as_view(), name="audit"),
     path("tasks/new", tasks.TaskFormView.as_view(), name="task_new"),
     path("tasks/cron-preview", actions.CronPreviewView.as_view(), name="cron_preview"),
     path(T + "view", tasks.TaskDetailView.as_view(), name="task_view"),
@@ -42,6 +57,8 @@ urlpatterns = [
     path(T + "logs/lines", runs.LogLinesView.as_view(), name="task_log_lines"),
     path(T + "logs/download", runs.LogDownloadView.as_view(), name="task_log_download"),
     path(T + "executions", runs.ExecutionListView.as_view(), name="task_executions"),
+    path(T + "versions", audit.TaskVersionsView.as_view(), name="task_versions"),
+    path(T + "versions/<version:number>/restore", audit.RestoreVersionView.as_view(), name="task_version_restore"),
     path(T + "executions/<int:execution_id>", runs.ExecutionDetailView.as_view(), name="execution_view"),
     path("workers", workers.WorkerListView.as_view(), name="worker_list"),
 ]

@@ -11,6 +11,8 @@ from tasks_app import params
 from tasks_app.definition.paths import task_log_file
 from tasks_app.logs import lines as log_lines
 from tasks_app.logs import tail as logtail
+from tasks_app.secrets import keys
+from tasks_app.secrets.masking import masked_body
 from tasks_app.models import ExecutionStatus, TaskExecution
 
 from . import queries, status
@@ -87,5 +89,6 @@ class LogDownloadView(RoleRequiredMixin, TaskMixin, View):
         path = task_log_file(task)
         if not path.is_file():
             raise Http404(_("Task %(id)s has no log yet.") % {"id": task.task_id})
-        return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name,
-                            content_type="text/plain; charset=utf-8")
+        # The script writes its log itself: secrets are masked on the way out.
+        return FileResponse(masked_body(open(path, "rb"), keys.masker_for(task.task_env)), as_attachment=True,
+                            filename=path.name, content_type="text/plain; charset=utf-8")

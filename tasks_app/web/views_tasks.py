@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -12,6 +13,7 @@ from django.views.generic import TemplateView
 from tasks_app import params, roles
 from tasks_app.definition.loader import TaskValidationError
 from tasks_app.models import TASK_STATES, ExecutionStatus, Task
+from tasks_app.secrets.values import is_shown_secret, public_env, public_notify
 from tasks_app.services import tasks as task_services
 
 from . import charts, queries, status
@@ -50,6 +52,17 @@ class TaskListView(RoleRequiredMixin, TemplateView):
         )
 
 
+def shown_env(task) -> list:
+    """task_env's rows as the task page shows them: a secret as set (with when), never its value."""
+    rows = []
+    for key, value in public_env(task.task_env or {}).items():
+        if is_shown_secret(value):
+            rows.append((key, {"secret": True, "changed": parse_datetime(value.get("changed_at") or "")}))
+        else:
+            rows.append((key, {"secret": False, "text": value}))
+    return rows
+
+
 class TaskDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
     template_name = "tasks/view.html"
 
@@ -68,7 +81,8 @@ class TaskDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
             active=any(e.is_active for e in recent[:5]) or task.executions.filter(
                 status__in=ExecutionStatus.active()).exists(),
             chart=charts.duration_chart(list(reversed(recent))),
-            notify=task.task_notify if isinstance(task.task_notify, dict) else {},
+            notify=public_notify(task.task_notify) if isinstance(task.task_notify, dict) else {},
+            env=shown_env(task),
             **kwargs,
         )
 

@@ -1,5 +1,6 @@
-"""Form widgets of the task form: the key-value editor for task_env and the cron field with its
-template picker and live preview. Both work without JavaScript (plain inputs); scripts only add comfort."""
+"""Form widgets of the task form: the cron field with its template picker and live preview (it works without
+JavaScript, a plain input; the script only adds comfort), and selects rendered fast. The task_env editor, shared
+with the admin, is tasks_app/envedit.py."""
 from django import forms
 from django.forms.utils import flatatt
 from django.urls import reverse
@@ -21,31 +22,6 @@ WEEKDAYS = [
     (1, _("Monday")), (2, _("Tuesday")), (3, _("Wednesday")), (4, _("Thursday")),
     (5, _("Friday")), (6, _("Saturday")), (0, _("Sunday")),
 ]
-
-
-class KeyValueWidget(forms.Widget):
-    """Rows of NAME / value inputs posted as `<name>-key` and `<name>-value` lists."""
-
-    template_name = "tasks_app/widgets/key_value.html"
-
-    def value_from_datadict(self, data, files, name):
-        keys = data.getlist(f"{name}-key") if hasattr(data, "getlist") else data.get(f"{name}-key", [])
-        values = data.getlist(f"{name}-value") if hasattr(data, "getlist") else data.get(f"{name}-value", [])
-        values = list(values) + [""] * (len(keys) - len(values))
-        return list(zip(keys, values))
-
-    def value_omitted_from_data(self, data, files, name):
-        return f"{name}-key" not in data
-
-    def get_context(self, name, value, attrs):
-        context = super().get_context(name, value, attrs)
-        if isinstance(value, dict):
-            rows = [(str(k), "" if v is None else str(v)) for k, v in value.items()]
-        else:
-            rows = [(k, v) for k, v in (value or []) if k or v]
-        context["widget"]["rows"] = rows or [("", "")]
-        context["widget"]["invalid"] = "is-invalid" in (attrs or {}).get("class", "")
-        return context
 
 
 class CronWidget(forms.TextInput):

@@ -183,7 +183,7 @@ def test_a_chain_task_can_be_added_with_dependencies_and_no_schedule(admin_clien
 def test_the_add_page_offers_the_documents_defaults(admin_client, tasks_dir):
     form = admin_client.get(ADD).context["adminform"].form
     assert form["task_retry_interval"].value() == 60 and form["task_enabled"].value() is True
-    assert form["task_overlap"].value() == "skip" and form["task_env"].value() == "{}"
+    assert form["task_overlap"].value() == "skip" and form["task_env"].value() == {}
 
 
 def test_the_change_page_shows_the_status_read_only(admin_client, make_task):

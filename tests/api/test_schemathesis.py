@@ -32,6 +32,7 @@ PATH_ONLY = [
     "POST /api/tasks/{task_id}/stop", "GET /api/tasks/{task_id}/status", "GET /api/tasks/{task_id}/logs/download",
     "GET /api/tasks/{task_id}/executions/{execution_id}", "GET /api/tasks/{task_id}/executions/{execution_id}/output",
     "POST /api/backups/{name}/restore", "GET /api/backups", "GET /api/export",
+    "POST /api/tasks/{task_id}/versions/{number}/restore",
 ]
 CONFIG = SchemathesisConfig.from_dict({
     "generation": {"mode": "all", "max-examples": MAX_EXAMPLES},

@@ -32,7 +32,9 @@ def test_a_file_with_the_issues_attack_and_every_listed_name_is_refused_whole_li
     names = sample_names()
     summary, lines = import_file(tmp_path, [task("fine", {"PARAM1": "ok"}), task("pwn", ISSUE_ATTACK),
                                             task("all", {name: "x" for name in names})])
-    assert summary.endswith(f"{len(names) + 3} problem(s); nothing was changed.")
+    # Plus one: more entries than a task_env may hold.
+    assert summary.endswith(f"{len(names) + 3 + 1} problem(s); nothing was changed.")
+    assert f"all: task_env: task_env has {len(names)} entries; at most 200 are allowed." in lines
     for name in ISSUE_ATTACK:
         assert any(line.startswith(f'pwn: task_env: task_env name "{name}" is refused') for line in lines), name
     for name in names:

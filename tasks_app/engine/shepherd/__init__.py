@@ -6,7 +6,8 @@ uses its process helpers) as `tasks_app.engine.shepherd`.
 
 The engine starts it through run_shepherd.py, `python -E -s -u -X utf8 run_shepherd.py <run label>
 <script>` (the arguments only say in `ps` what it supervises), with stdin = a control pipe, stdout and
-stderr = the run's output file, and one more descriptor, the result pipe. It reads one JSON line (the
+stderr = the run's output file, and one more descriptor, the result pipe. For a task with secrets the script
+writes into a pipe instead, which the shepherd masks into the output file (masked.py). It reads one JSON line (the
 spec) from the control pipe, becomes a child subreaper (every orphan of the run becomes its child), forks
 the script's process (child.py), and then waits for (run.py): the script's end, "term <grace>" on the
 control pipe (a stop or a timeout), the end of the control pipe (the engine died, even by kill -9) or a

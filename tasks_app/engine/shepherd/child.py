@@ -63,6 +63,8 @@ def become_script(run, ready_w):
         step = "set up its descriptors and environment"
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
+        if run.masked:  # stdout and stderr into the shepherd's masking pipe instead of the output file
+            run.masked.in_script()
         os.environ.clear()
         os.environ.update(spec["env"])
         # What the interpreter read from the shepherd's environment at its start is read again from the task's.

@@ -3,6 +3,7 @@ import gc
 import os
 
 from .child import become_script
+from .masked import MaskedOutput
 from .run import SIGHUP, Run
 from .sysio import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, loads, prctl, read_line, set_name, write_file
 
@@ -24,6 +25,14 @@ def main():
         write_file("/proc/self/oom_score_adj", "-1000")
     except OSError:  # only root may: then an OOM kill of the shepherd is handled by the engine
         pass
+    if spec.get("mask"):
+        try:
+            run.masked = MaskedOutput(spec["mask"])
+        except Exception as exc:  # no run at all rather than one whose secrets would reach the output file
+            message = run.result()
+            message["setup_error"] = f"cannot set up the masking of its secrets: {exc!r}"
+            run.report(message)
+            return 0
     ready_r, ready_w = os.pipe()
     # The script's process shares the shepherd's memory until it writes to it; frozen objects are never
     # walked by its garbage collector, which saves copying pages the script never uses.
@@ -35,6 +44,8 @@ def main():
         return None  # the script ended normally: the interpreter exits as it would
     run.child = pid
     os.close(ready_w)
+    if run.masked:
+        run.masked.in_shepherd()
     failure = b""
     while True:
         chunk = os.read(ready_r, 4096)
@@ -52,6 +63,8 @@ def main():
                     "cgroup_error": run.cgroup_error})
         run.supervise()
         message = run.result()
+    if run.masked:  # the output is complete before the engine hears of the end (it reads the output's tail)
+        run.masked.finish(wait=2.0)
     if run.aborted and run.engine_gone(wait=2.0):  # else the engine removes the cgroup once we exited
         run.leave_and_remove_cgroup()
     run.report(message)

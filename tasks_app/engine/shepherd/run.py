@@ -34,6 +34,7 @@ class Run:
         self.aborted = ""
         self.survivors = 0
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.masked = None  # masked.MaskedOutput of a run with secrets
 
     # Signals: handlers do nothing; the wake-up pipe carries the signal numbers into the poll loop.
 
@@ -165,6 +166,9 @@ class Run:
         poller.register(self.wake_r, select.POLLIN)
         if watch_control and self.ctrl_open:
             poller.register(0, select.POLLIN)
+        masked = self.masked.read_fd if self.masked else None
+        if masked is not None:  # read on in every wait: a script blocked on a full pipe would never end
+            poller.register(masked, select.POLLIN)
         events = poller.poll(None if timeout is None else timeout * 1000)
         request = None
         for fd, _ in events:
@@ -172,6 +176,8 @@ class Run:
                 self.drain_signals()
             elif fd == 0:
                 request = self.read_control()
+            elif fd == masked:
+                self.masked.pump()
         return request
 
     def read_control(self):

@@ -1,31 +1,6 @@
-/* The task form: rows of the key-value editor, the cron template picker, and the live cron preview. */
+/* The task form: the cron template picker and the live cron preview (the key-value editor is kv_editor.js). */
 (function () {
   "use strict";
-
-  // Key-value editor: add and remove rows; one empty row always stays.
-  document.querySelectorAll(".kv-editor").forEach(function (editor) {
-    const list = editor.querySelector(".kv-rows");
-    function blankRow() {
-      const row = list.querySelector(".kv-row").cloneNode(true);
-      row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
-      return row;
-    }
-    editor.querySelector(".kv-add").addEventListener("click", function () {
-      const row = blankRow();
-      list.appendChild(row);
-      row.querySelector(".kv-key").focus();
-    });
-    list.addEventListener("click", function (event) {
-      const button = event.target.closest(".kv-remove");
-      if (!button) return;
-      const row = button.closest(".kv-row");
-      if (list.querySelectorAll(".kv-row").length > 1) {
-        row.remove();
-      } else {
-        row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
-      }
-    });
-  });
 
   // Cron field: a picker fills the expression; the preview follows the expression and the time zone.
   document.querySelectorAll(".cron-field").forEach(function (field) {

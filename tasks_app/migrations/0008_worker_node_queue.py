@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks_app', '0006_task_run_as_limits'),
+        ('tasks_app', '0007_task_desc_length_sealed_webhooks'),
     ]
 
     operations = [

@@ -1,0 +1,71 @@
+"""A task's versions, read from the audit trail: each entry of a change to its configuration holds the whole
+configuration after the change (in the tasks.json form, in auditlog's serialized_data) and its number, 1, 2, 3...
+counted per task_id, so a task deleted and created again goes on counting."""
+from auditlog.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import IntegerField, Max
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+
+from tasks_app.definition.fields import FIELD, TASK_FIELDS
+from tasks_app.models import Task
+
+from .redact import visible
+
+
+def task_entries(task_id):
+    """Every audit entry about the task `task_id`, newest first."""
+    return LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Task),
+                                   object_pk=task_id).order_by("-pk")
+
+
+def version_entries(task_id):
+    return task_entries(task_id).filter(additional_data__has_key="version")
+
+
+def latest_number(task_id) -> int:
+    """The number of the task's latest version; 0 when none was recorded."""
+    entry = version_entries(task_id).only("additional_data").first()
+    return entry.additional_data["version"] if entry else 0
+
+
+def latest_numbers(task_ids) -> dict:
+    """{task_id: latest version number} of those of `task_ids` that have versions, in one query."""
+    numbers = (LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Task), object_pk__in=task_ids,
+                                       additional_data__has_key="version")
+               .order_by().values("object_pk")
+               .annotate(latest=Max(Cast(KeyTextTransform("version", "additional_data"), IntegerField()))))
+    return {row["object_pk"]: row["latest"] for row in numbers}
+
+
+def version_entry(task_id, number):
+    """The entry of version `number` of the task, or None."""
+    return version_entries(task_id).filter(additional_data__version=number).first()
+
+
+def number_of(entry) -> int:
+    return (entry.additional_data or {}).get("version")
+
+
+def visible_config(entry) -> dict:
+    """The configuration a version holds, as any role may see it, in the order of the field table."""
+    config = entry.serialized_data or {}
+    return {name: visible(name, config.get(name)) for name in TASK_FIELDS if name in config}
+
+
+def compare(older, newer) -> list:
+    """Rows (field, label, older value, newer value, differs) of two versions side by side, every field of the
+    table; values as any role may see them. `differs` also holds when only a hidden secret part differs."""
+    old, new = older.serialized_data or {}, newer.serialized_data or {}
+    rows = []
+    for name in TASK_FIELDS:
+        before, after = old.get(name), new.get(name)
+        rows.append((name, FIELD[name].label, visible(name, before), visible(name, after), before != after))
+    return rows
+
+
+def snapshots():
+    """Every version entry that holds a configuration (to seal its secrets anew when the key rotates)."""
+    return (LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Task),
+                                    additional_data__has_key="version", serialized_data__isnull=False)
+            .only("pk", "object_pk", "serialized_data").order_by("pk"))

@@ -1,0 +1,2 @@
+"""Fixtures of the secrets tests: a private tasks folder with the shipped script, and a minimal task."""
+from tests.loader.conftest import minimal, tasks_dir  # noqa: F401
