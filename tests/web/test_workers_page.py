@@ -50,3 +50,12 @@ def test_a_runs_page_names_its_node_or_says_it_waits_for_a_worker(client, viewer
     viewer_client = client_for(client, viewer)
     assert "w1@m1:1" in viewer_client.get(f"/tasks/t/executions/{ran.pk}").content.decode()
     assert "waiting for a worker" in viewer_client.get(f"/tasks/t/executions/{waiting.pk}").content.decode()
+
+
+def test_the_workers_page_speaks_chinese(client, viewer, settings):
+    settings.SCHEDULER_EXECUTOR = "celery"
+    worker("w1@m1:1", heartbeat_ago=600, queues=("gpu",))
+    Task.objects.create(task_id="b", task_name="b", task_exec="x.py", task_queue="gpu")
+    html = client_for(client, viewer).get("/workers", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    for text in ("工作节点", "失联", "最近心跳", "没有在线的工作节点服务已启用任务所用的队列 gpu"):
+        assert text in html, text
