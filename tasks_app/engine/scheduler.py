@@ -103,8 +103,10 @@ class SchedulerEngine:
         if connection.connection is not None:
             self._tune_connection(connection.vendor, connection)
         close_old_connections()
-        log.info("Scheduler engine starting (worker %s, executor %s, %s worker(s), tick %.2f s)", self.worker,
-                 type(self.executor).__name__, getattr(self.executor, "max_workers", "?"), self.tick)
+        where = (f"{self.executor.max_workers} thread(s)" if not self.executor.runs_elsewhere
+                 else f"Celery workers through {settings.CELERY_BROKER_URL.split('@')[-1]}")
+        log.info("Scheduler engine starting (worker %s, executor %s, %s, tick %.2f s)", self.worker,
+                 type(self.executor).__name__, where, self.tick)
         previous = recovery.read_heartbeat()
         lost = recovery.recover_lost(timezone.now(), runs_elsewhere=self.executor.runs_elsewhere)
         self._wire(PidJournal(self.worker))
