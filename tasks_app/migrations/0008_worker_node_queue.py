@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='task',
             name='task_queue',
-            field=models.CharField(default='default', max_length=64),
+            field=models.CharField(blank=True, default='default', max_length=64),
         ),
         migrations.AddField(
             model_name='taskexecution',
