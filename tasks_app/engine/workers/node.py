@@ -152,8 +152,9 @@ class WorkerNode:
         try:
             close_old_connections()
             if not runs.record_end(execution, result, self.name, stopped_by):
-                log.warning("Execution %s ended %s on %s, but it had been recorded as %s meanwhile; that stays",
-                            execution.pk, result.status, self.name, runs.why_not_claimed(execution.pk))
+                log.warning("Execution %s ended %s on %s, but the database no longer holds it as this worker's "
+                            "running run (%s): what the database says stays", execution.pk, result.status,
+                            self.name, runs.why_not_claimed(execution.pk))
         except DatabaseError as exc:
             self.trouble.failed("recording ended runs", exc)
             with self._lock:
