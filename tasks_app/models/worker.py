@@ -1,6 +1,7 @@
 """A Celery worker process (SCHEDULER_EXECUTOR=celery) as the product sees it: where it runs, what it serves, and
-its heartbeat, which says whether it is alive. Every time here is the database's clock, so machines whose clocks
-disagree still agree on which worker is dead."""
+its heartbeat, which says whether it is alive. Heartbeats are written, and judged by the scheduler (alive()), with
+the database's clock, so machines whose clocks disagree still agree on which worker is dead; state() is for the
+pages and uses the web server's."""
 from datetime import timedelta
 
 from django.conf import settings
