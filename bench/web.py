@@ -46,7 +46,8 @@ def fill_executions(db_path: Path, task_pks: list[int], total: int):
                     "not_before": None, "start_time": fmt(slot + timedelta(milliseconds=3)),
                     "end_time": fmt(slot + timedelta(seconds=2)), "return_code": 1 if failed else 0,
                     "error_message": "exit code 1" if failed else "", "duration": 2.0, "requested_by": "scheduler",
-                    "stop_requested_by": "", "worker": "bench", "pid": 1000 + k % 30000, "output_truncated": 0,
+                    "stop_requested_by": "", "worker": "bench", "node": "bench", "pid": 1000 + k % 30000,
+                    "output_truncated": 0,
                     "run_as": "bench", "limits": None, "leftover_processes": 0,
                 }
                 yield tuple(values[c] if c in values else None for c in columns)

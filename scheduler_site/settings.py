@@ -254,6 +254,17 @@ SCHEDULER_LIMITS_MAX = env_limits("SCHEDULER_LIMITS_MAX", {"memory": 2 * 1024 **
 SCHEDULER_CGROUPS = env_choice("SCHEDULER_CGROUPS", "auto", ("auto", "off"))
 # The interpreter task scripts run with; empty = the scheduler's own.
 SCHEDULER_PYTHON = env_executable("SCHEDULER_PYTHON")
+# Where runs run: "local" (the scheduler's own pool of SCHEDULER_MAX_WORKERS threads) or "celery" (Celery workers
+# on any machine, through the broker CELERY_BROKER_URL; PostgreSQL only). See docs/engine.md and docs/deploy.md.
+SCHEDULER_EXECUTOR = env_choice("SCHEDULER_EXECUTOR", "local", ("local", "celery"))
+# redis://host:6379/0 or amqp://user:password@host:5672/vhost; scheduler_site/celery.py holds the rest of the
+# Celery configuration (prefetch 1, the threads pool, no result backend).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
+# A worker that has not written its heartbeat (every 5 s) for this long is dead: its runs become lost.
+WORKER_LOST_AFTER = env_int("WORKER_LOST_AFTER", 30, minimum=10)
+# A run sent to a queue that no worker has started after this long is sent again (a message lost with a broker
+# that kept nothing on disk), then after twice as long, and so on up to an hour; it can never start twice.
+SCHEDULER_RESEND_AFTER = env_int("SCHEDULER_RESEND_AFTER", 60, minimum=1)
 HISTORY_KEEP_PER_TASK = env_int("HISTORY_KEEP_PER_TASK", 1000, minimum=1)
 HISTORY_MAX_AGE_DAYS = env_int("HISTORY_MAX_AGE_DAYS", 90, minimum=1)
 TASK_NOTIFIERS = env_list(

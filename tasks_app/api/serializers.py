@@ -11,7 +11,8 @@ from rest_framework import serializers
 from tasks_app.definition import fields as table
 from tasks_app.definition.fields import TASK_ID_MAX_LENGTH, TASK_ID_PATTERN, task_to_dict
 from tasks_app.definition.loader import TaskLoader, TaskValidationError
-from tasks_app.models import TASK_STATES, ExecutionStatus, TaskExecution, Trigger
+from tasks_app.models import TASK_STATES, ExecutionStatus, TaskExecution, Trigger, Worker
+from tasks_app.models.worker import STATE_LABELS
 from tasks_app.secrets.values import redact_task
 
 def in_task_zone(task, moment):
@@ -153,7 +154,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
         fields = (
             "execution_id", "task_id", "status", "trigger", "scheduled_time", "attempt", "queued_at", "not_before",
             "start_time", "end_time", "return_code", "error_message", "duration", "requested_by",
-            "stop_requested_by", "worker", "pid", "output_truncated",
+            "stop_requested_by", "worker", "node", "pid", "output_truncated",
         )
         read_only_fields = fields
 
@@ -238,3 +239,20 @@ class BackupSerializer(serializers.Serializer):
     name = serializers.CharField()
     size = serializers.IntegerField(required=False)
     created_at = serializers.CharField(required=False, allow_null=True)
+
+
+class WorkerSerializer(serializers.ModelSerializer):
+    """A Celery worker process (SCHEDULER_EXECUTOR=celery)."""
+
+    name = serializers.CharField(read_only=True, help_text="<hostname>:<pid>; the node of the runs it claims")
+    queues = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                   help_text="The queues (task_queue values) it serves")
+    state = serializers.ChoiceField(choices=list(STATE_LABELS), read_only=True,
+                                    help_text="alive; lost: no heartbeat for WORKER_LOST_AFTER; stopped: it shut down")
+    running = serializers.IntegerField(read_only=True, help_text="Runs going on it now")
+
+    class Meta:
+        model = Worker
+        fields = ("id", "name", "hostname", "host", "pid", "queues", "concurrency", "running", "state", "version",
+                  "started_at", "last_heartbeat", "stopped_at")
+        read_only_fields = fields

@@ -27,6 +27,7 @@ from .views_tools import (
     ImportView,
     NotFoundView,
 )
+from .views_workers import WorkerViewSet
 
 # No ".json"-style format suffixes: the API speaks JSON only, and a suffix route passes a `format` argument
 # that the task views do not take (PUT /api/tasks/x.json was a 500).
@@ -34,6 +35,7 @@ router = DefaultRouter()
 router.include_format_suffixes = False
 router.trailing_slash = "/?"  # the API's paths have none; browsers and DRF links add one: accept both
 router.register("tasks", TaskViewSet, basename="api-task")
+router.register("workers", WorkerViewSet, basename="api-worker")
 
 
 @extend_schema_view(get=extend_schema(exclude=True))  # the schema does not list itself

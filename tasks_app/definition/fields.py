@@ -16,6 +16,7 @@ TASK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 TASK_ID_MAX_LENGTH = 64
 task_id_validator = RegexValidator(TASK_ID_PATTERN, _("Use 1 to 64 letters, digits, '-' or '_'."),
                                    code="invalid_task_id")
+QUEUE_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # a task_queue: a Celery queue name that needs no quoting anywhere
 DB_INT_MAX = 2**31 - 1  # PositiveIntegerField on PostgreSQL; a larger value must be a 400, not a 500
 DEFAULT_LOG_PATTERN = "logs/task_{task_id}.log"
 
@@ -111,6 +112,9 @@ FIELDS = (
     TaskField("task_limits", OBJECT, _("Resource limits"), default={}, in_file=UNLESS_DEFAULT,
               help=_('JSON, e.g. {"memory": "512M", "cpu": 600, "processes": 64, "file_size": "1G", '
                      '"open_files": 256}; empty for the defaults.')),
+    TaskField("task_queue", TEXT, _("Queue"), default="default", max_length=64, in_file=UNLESS_DEFAULT,
+              help=_("The Celery queue its runs are sent to: the workers serving it run them (letters, digits, "
+                     "'-', '_' or '.'). Used only with SCHEDULER_EXECUTOR=celery.")),
 )
 FIELD = {field.name: field for field in FIELDS}
 TASK_FIELDS = tuple(FIELD)  # the names, in the order conf/tasks.json writes them (so the file diffs cleanly)

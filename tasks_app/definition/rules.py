@@ -14,7 +14,7 @@ from tasks_app.secrets.values import shown_url
 
 from . import fields
 from .envnames import refused_env_names
-from .fields import FIELD, INT_RANGES, MAX_LENGTH, TASK_ID_PATTERN
+from .fields import FIELD, INT_RANGES, MAX_LENGTH, QUEUE_PATTERN, TASK_ID_PATTERN
 from .paths import resolve_exec_path, resolve_log_path
 from .secret_rules import env_value, webhook_value
 from .shown import kind_of as _kind
@@ -260,3 +260,11 @@ class FieldRules:
         if problems:
             raise ValidationError(problems)
         return dict(value)
+
+    def _check_task_queue(self, value):
+        value = self._text("task_queue", value).strip() or FIELD["task_queue"].default  # blank: the default queue
+        if not re.fullmatch(QUEUE_PATTERN, value):
+            raise ValidationError(_("task_queue %(value)s is not a queue name: use 1 to 64 letters, digits, '-', "
+                                    "'_' or '.', such as \"default\" or \"gpu.large\"."),
+                                  params={"value": show(value)})
+        return value

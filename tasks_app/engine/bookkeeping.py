@@ -4,7 +4,8 @@ Statuses of a TaskExecution:
   queued   waiting: a "run now" or a retry (worker "" until a scheduler claims it; a retry also waits for
            not_before), or a run held back until the current one ends by the overlap policy "queue" or
            "replace" (worker set).
-  running  claimed by a scheduler (worker, start_time set) and handed to its executor.
+  running  claimed by a scheduler (worker, start_time set) and handed to its executor; node names where it
+           runs: the scheduler itself, or the Celery worker that claimed it (empty while it waits in a queue).
   success  the script exited 0.
   failed   it exited non-zero (error_message "exit code N"), or could not be started.
   timeout  it ran past task_timeout; its process group was ended (return_code -15 or -9).
@@ -14,14 +15,16 @@ Statuses of a TaskExecution:
            dependency that did not succeed, its task was disabled before it started (a pending retry or
            a waiting scheduled run), or slots missed while the scheduler was down or the clock leapt (one
            record says how many between which times).
-  lost     the scheduler that ran it died (kill -9, power loss); found when the next scheduler starts.
+  lost     the scheduler that ran it died (kill -9, power loss); found when the next scheduler starts. Or the
+           Celery worker that ran it stopped sending heartbeats; then it is retried per task_retry.
 When a run ends, end_time, duration and error_message (why, for anything but success) are always filled,
 and start_time too (for a run that never started: the moment it was decided). return_code is the exit
 status, or minus the signal that ended it; it stays empty only when no process ran (skipped, or stopped
 while queued) or its end was never seen (lost).
 
 Each run costs two commits: the claim (row written as running, TaskStatus and the job store's next
-fire time in the same transaction) and the end (result + TaskStatus, and a retry row if one is due).
+fire time in the same transaction) and the end (result + TaskStatus, and a retry row if one is due). On
+Celery, two more: the worker's claim of the row (workers/runs.py) and its own write of the end.
 The pid of a running child is appended to a journal file (journal.py), and stored in the row's pid
 column with the end: the journal is only for crash recovery, so recording the pid costs no third commit."""
 import logging
@@ -34,23 +37,25 @@ from tasks_app.models import ExecutionStatus, Task, TaskExecution, TaskStatus, T
 log = logging.getLogger("Scheduler")
 
 
-def claim_queued(execution, *, now, worker) -> bool:
+def claim_queued(execution, *, now, worker, node) -> bool:
     """Take a queued run nobody has claimed (run now, retry). False if another process got there first
-    (claimed, or stopped by a user) - the conditional UPDATE is what makes the claim safe."""
+    (claimed, or stopped by a user) - the conditional UPDATE is what makes the claim safe. `node`: where it
+    runs ("" until a Celery worker claims it in its turn)."""
     claimed = TaskExecution.objects.filter(
         pk=execution.pk, status=ExecutionStatus.QUEUED, worker=""
-    ).update(status=ExecutionStatus.RUNNING, worker=worker, start_time=now)
+    ).update(status=ExecutionStatus.RUNNING, worker=worker, start_time=now, node=node)
     if claimed:
         execution.status, execution.worker, execution.start_time = ExecutionStatus.RUNNING, worker, now
+        execution.node = node
     return claimed == 1
 
 
-def start_waiting(execution, *, now) -> bool:
+def start_waiting(execution, *, now, node) -> bool:
     """Start a run this scheduler held back (overlap "queue"); False if a user stopped it meanwhile."""
     started = TaskExecution.objects.filter(pk=execution.pk, status=ExecutionStatus.QUEUED).update(
-        status=ExecutionStatus.RUNNING, start_time=now)
+        status=ExecutionStatus.RUNNING, start_time=now, node=node)
     if started:
-        execution.status, execution.start_time = ExecutionStatus.RUNNING, now
+        execution.status, execution.start_time, execution.node = ExecutionStatus.RUNNING, now, node
     return started == 1
 
 
@@ -72,16 +77,21 @@ def hold_queued(execution, *, worker) -> bool:
         worker=worker) == 1
 
 
+def result_fields(result) -> dict:
+    """The columns of an execution that a RunResult fills."""
+    return dict(
+        status=result.status, return_code=result.return_code, error_message=result.error_message or "",
+        start_time=result.start_time, end_time=result.end_time, duration=result.duration,
+        output_truncated=result.output_truncated, pid=result.pid,
+        leftover_processes=result.leftover_processes, run_as=result.run_as, limits=result.limits,
+    )
+
+
 def end_runs(ended) -> None:
     """Record how runs ended: [(execution, RunResult, stop_requested_by or "")], one executemany."""
     rows = []
     for execution, result, stop_by in ended:
-        fields = dict(
-            status=result.status, return_code=result.return_code, error_message=result.error_message or "",
-            start_time=result.start_time, end_time=result.end_time, duration=result.duration,
-            output_truncated=result.output_truncated, pid=result.pid,
-            leftover_processes=result.leftover_processes, run_as=result.run_as, limits=result.limits,
-        )
+        fields = result_fields(result)
         for name, value in fields.items():
             setattr(execution, name, value)
         rows.append((execution.pk, fields))

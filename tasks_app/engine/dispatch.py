@@ -46,6 +46,11 @@ class Dispatcher:
             return
         self._hand_over(execution)
 
+    def adopt(self, execution):
+        """A run a previous scheduler sent to a Celery worker: this scheduler follows it from now on."""
+        self.registry.add(execution)
+        self.executor.adopt(execution, self._on_start, self._on_finish)
+
     def release_held(self, wait=False):
         """Hand over the runs whose slot has come (claimed just before it, see scheduler.AHEAD); with
         wait, sleep until the slots of all held runs have come."""

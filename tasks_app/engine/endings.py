@@ -18,11 +18,12 @@ log = logging.getLogger("Scheduler")
 
 
 class EndRecorder:
-    def __init__(self, registry, dispatcher, trouble, worker: str):
+    def __init__(self, registry, dispatcher, trouble, worker: str, node: str | None = None):
         self.registry = registry
         self.dispatcher = dispatcher
         self.trouble = trouble
         self.worker = worker
+        self.node = worker if node is None else node  # as Starter.node
         self.unrecorded = []  # results whose commit failed: tried again on the next call
 
     def record(self, start_waiting=True) -> Plan | None:
@@ -91,5 +92,5 @@ class EndRecorder:
             if bk.skip_queued(waiting, now=now, worker=self.worker, reason=reason, held=True):
                 log.info("Task %s: waiting execution %s skipped: %s", task.task_id, waiting.pk, reason)
             return
-        if bk.start_waiting(waiting, now=now):
+        if bk.start_waiting(waiting, now=now, node=self.node):
             plan.add_run(waiting)

@@ -1,5 +1,6 @@
 """Executors run executions handed over by the scheduler. LocalExecutor is a bounded pool of long-lived
-threads on this machine; another implementation (e.g. Celery) only has to keep the Executor interface."""
+threads on this machine; CeleryExecutor (celery_executor.py) sends them to Celery workers. make_executor()
+picks one by settings.SCHEDULER_EXECUTOR."""
 import logging
 import threading
 import time
@@ -34,6 +35,26 @@ class Executor(Protocol):
     def shutdown(self, grace: float) -> list[int]:
         """Take no more work, let running executions finish for `grace` s, stop the rest; ids stopped."""
 
+    # Runs elsewhere (Celery workers) outlive the scheduler: it neither stops them when it shuts down nor
+    # records them lost when it starts; it adopts them and follows their ends.
+    runs_elsewhere: bool
+
+    def adopt(self, execution, on_start: OnStart | None, on_finish: OnFinish) -> None:
+        """Follow a run a previous scheduler handed over (runs_elsewhere executors only)."""
+
+    def follow(self) -> None:
+        """Called by the engine thread on every tick: an executor whose runs report through the database
+        reads their news here (and calls on_finish from this thread)."""
+
+
+def make_executor():
+    """The executor settings.SCHEDULER_EXECUTOR names."""
+    if settings.SCHEDULER_EXECUTOR == "celery":
+        from .celery_executor import CeleryExecutor
+
+        return CeleryExecutor()
+    return LocalExecutor(max_workers=settings.SCHEDULER_MAX_WORKERS)
+
 
 @dataclass(eq=False)
 class _Job:
@@ -49,6 +70,8 @@ class LocalExecutor:
 
     Workers are threads that live as long as the executor, because the parent-death signal of a task's
     process fires when the thread that started it exits. The executor never touches the database."""
+
+    runs_elsewhere = False
 
     def __init__(self, max_workers: int | None = None):
         self.max_workers = max_workers or settings.SCHEDULER_MAX_WORKERS
@@ -97,6 +120,12 @@ class LocalExecutor:
     def running(self) -> set[int]:
         with self._cond:
             return set(self._jobs)
+
+    def adopt(self, execution, on_start, on_finish) -> None:
+        raise NotImplementedError("a local run does not outlive its scheduler")
+
+    def follow(self) -> None:
+        """Local runs report through on_finish from their own threads."""
 
     def shutdown(self, grace: float) -> list[int]:
         with self._cond:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
 
 from tasks_app.audit.retention import prune_audit
-from tasks_app.models import ExecutionStatus, Task, TaskExecution
+from tasks_app.models import ExecutionStatus, Task, TaskExecution, Worker
 
 log = logging.getLogger("SchedulerEngine")
 
@@ -25,7 +25,8 @@ HOUSEKEEPING_SCHEDULE = "17 3 * * *"  # daily, in settings.TIME_ZONE, away from 
 
 
 def prune_history(now=None, keep=None, max_age_days=None) -> dict:
-    """Returns {"by_count": n, "by_age": n, "job_executions": n, "output_dirs": n, "audit_entries": n}."""
+    """Returns {"by_count": n, "by_age": n, "job_executions": n, "output_dirs": n, "audit_entries": n,
+    "workers": n}."""
     now = now or timezone.now()
     keep = keep or settings.HISTORY_KEEP_PER_TASK
     max_age_days = max_age_days or settings.HISTORY_MAX_AGE_DAYS
@@ -49,11 +50,14 @@ def prune_history(now=None, keep=None, max_age_days=None) -> dict:
     DjangoJobExecution.objects.delete_old_job_executions(int(timedelta(days=max_age_days).total_seconds()))
 
     output_dirs = _remove_orphan_output_dirs()
+    # A Celery worker makes a record per start: the records of workers gone for as long as the history is kept go.
+    workers, _ = Worker.objects.not_alive().filter(last_heartbeat__lt=cutoff).delete()
     result = {"by_count": by_count, "by_age": by_age, "job_executions": job_executions, "output_dirs": output_dirs,
-              "audit_entries": prune_audit(now)}
+              "audit_entries": prune_audit(now), "workers": workers}
     log.info("Housekeeping: removed %(by_count)s execution(s) past the per-task limit, %(by_age)s older than "
              "the age limit, %(job_executions)s job execution record(s), %(output_dirs)s output folder(s) "
-             "of deleted tasks, %(audit_entries)s audit entries older than AUDIT_KEEP_DAYS", result)
+             "of deleted tasks, %(audit_entries)s audit entries older than AUDIT_KEEP_DAYS, %(workers)s record(s) "
+             "of workers gone", result)
     return result
 
 

@@ -133,11 +133,13 @@ def overlap_action(rule, busy=(), planned=0, waiting=False, waiting_in_batch=Fal
 
 # Retries (task_retry, task_retry_interval).
 
-RETRYABLE = (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
+# A run lost with its Celery worker is tried again (on a worker that is alive). A run found lost when a
+# scheduler starts is not: it was the scheduler that died, and its end is recorded without a retry.
+RETRYABLE = (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT, ExecutionStatus.LOST)
 
 
 def retry_after(attempt, retries, interval, stopped, enabled, asked_by_user) -> int | None:
-    """Seconds after its end at which a failed or timed-out run is tried again, or None if it is not.
+    """Seconds after its end at which a failed, timed-out or lost run is tried again, or None if it is not.
     attempt: the attempt that failed (1 for the first run); retries: task_retry; interval:
     task_retry_interval; stopped: someone asked to stop it; enabled: task_enabled; asked_by_user: a person
     asked for the run. A disabled task's runs are retried only if a person asked for them."""

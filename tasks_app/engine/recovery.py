@@ -50,17 +50,36 @@ def read_heartbeat() -> dict | None:
         return None
 
 
-def left_behind():
-    """Executions a previous scheduler was responsible for: running, or queued and already claimed."""
+def left_behind(runs_elsewhere=False):
+    """Executions a previous scheduler was responsible for: running, or queued and already claimed. With
+    runs_elsewhere (Celery workers), only the queued ones: the running ones go on without a scheduler."""
+    running = Q(pk__in=[]) if runs_elsewhere else Q(status=ExecutionStatus.RUNNING)
     return TaskExecution.objects.filter(
-        Q(status=ExecutionStatus.RUNNING) | (Q(status=ExecutionStatus.QUEUED) & ~Q(worker=""))
+        running | (Q(status=ExecutionStatus.QUEUED) & ~Q(worker=""))
     ).select_related("task")
 
 
-def recover_lost(now) -> list[TaskExecution]:
+def adopt_running(worker: str) -> list[TaskExecution]:
+    """The runs a previous scheduler sent to Celery workers, taken over by this one (`worker` becomes theirs,
+    so that stop requests reach them and their ends are followed here). Called while holding the scheduler
+    lock: no other scheduler follows them."""
+    with transaction.atomic():
+        runs = list(TaskExecution.objects.select_for_update(of=("self",)).filter(status=ExecutionStatus.RUNNING)
+                    .select_related("task").order_by("execution_id"))
+        TaskExecution.objects.filter(pk__in=[e.pk for e in runs]).update(worker=worker)
+    for execution in runs:
+        execution.worker = worker
+    if runs:
+        log.info("Following %d run(s) left on the workers by the previous scheduler: %s", len(runs),
+                 ", ".join(f"{e.pk} ({e.node or 'not started yet'})" for e in runs[:20])
+                 + (" ..." if len(runs) > 20 else ""))
+    return runs
+
+
+def recover_lost(now, runs_elsewhere=False) -> list[TaskExecution]:
     """Kill the process groups of runs a dead scheduler left, and record those runs as lost.
     Called while holding the scheduler lock, so every such execution belongs to a dead scheduler."""
-    leftovers = list(left_behind())
+    leftovers = list(left_behind(runs_elsewhere))
     pids = journal.read_pids()
     for execution in leftovers:
         pid = pids.get(execution.pk) or execution.pid

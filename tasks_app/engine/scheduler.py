@@ -52,10 +52,12 @@ class SchedulerEngine:
     def __init__(self, *, executor=None, worker=None, tick=None, wait_for_lock=False, db_busy_timeout=None,
                  stop_grace=None):
         if executor is None:
-            from .executor import LocalExecutor
+            from .executor import make_executor
 
-            executor = LocalExecutor(max_workers=settings.SCHEDULER_MAX_WORKERS)
+            executor = make_executor()
         self.executor = executor
+        # Where the runs it starts run: here, or ("") on the Celery worker that claims each one.
+        self.node = None if not executor.runs_elsewhere else ""
         self.worker = (worker or f"{socket.gethostname()}:{os.getpid()}")[:100]
         self.tick = float(tick if tick is not None else settings.SCHEDULER_TICK)
         self.wait_for_lock = wait_for_lock
@@ -72,7 +74,7 @@ class SchedulerEngine:
         self.registry = RunRegistry()
         self.trouble = DatabaseTrouble()
         self.timetable = Timetable(self.wake, tick=self.tick, ahead=AHEAD)
-        self.starter = Starter(self.registry, self.worker)
+        self.starter = Starter(self.registry, self.worker, self.node)
         self.journal = self.dispatcher = self.endings = self.closing = None
         # The loop's own state (engine thread only).
         self.starts = []  # StartRequests waiting for the next batch (missed slots, chains)
@@ -101,11 +103,16 @@ class SchedulerEngine:
         if connection.connection is not None:
             self._tune_connection(connection.vendor, connection)
         close_old_connections()
-        log.info("Scheduler engine starting (worker %s, executor %s, %s worker(s), tick %.2f s)", self.worker,
-                 type(self.executor).__name__, getattr(self.executor, "max_workers", "?"), self.tick)
+        where = (f"{self.executor.max_workers} thread(s)" if not self.executor.runs_elsewhere
+                 else f"Celery workers through {settings.CELERY_BROKER_URL.split('@')[-1]}")
+        log.info("Scheduler engine starting (worker %s, executor %s, %s, tick %.2f s)", self.worker,
+                 type(self.executor).__name__, where, self.tick)
         previous = recovery.read_heartbeat()
-        lost = recovery.recover_lost(timezone.now())
+        lost = recovery.recover_lost(timezone.now(), runs_elsewhere=self.executor.runs_elsewhere)
         self._wire(PidJournal(self.worker))
+        if self.executor.runs_elsewhere:
+            for execution in recovery.adopt_running(self.worker):
+                self.dispatcher.adopt(execution)
         for execution in lost:
             notify_execution_later(execution)
         timetable = self.timetable
@@ -125,7 +132,7 @@ class SchedulerEngine:
     def _wire(self, journal):
         self.journal = journal
         self.dispatcher = Dispatcher(self.registry, self.executor, journal, self.wake)
-        self.endings = EndRecorder(self.registry, self.dispatcher, self.trouble, self.worker)
+        self.endings = EndRecorder(self.registry, self.dispatcher, self.trouble, self.worker, self.node)
         self.closing = Shutdown(registry=self.registry, dispatcher=self.dispatcher, endings=self.endings,
                                 executor=self.executor, trouble=self.trouble, worker=self.worker, tick=self.tick,
                                 grace=self.stop_grace)
@@ -263,6 +270,7 @@ class SchedulerEngine:
             self.timetable.follow(version)
             self.claims, self.retry_at = policy.due_claims(queued, timezone.now())
             self.dispatcher.stop_requested(stops)
+            self.executor.follow()
         except DatabaseError as exc:
             self.trouble.failed("polling", exc)
             return

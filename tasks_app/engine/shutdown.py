@@ -70,8 +70,12 @@ class Shutdown:
                   len(self.registry.running) + len(self.endings.unrecorded))
 
     def _close_unreported(self, now):
-        """The runs that never reported their end, and those still waiting behind them, end stopped."""
+        """The runs that never reported their end, and those still waiting behind them, end stopped. Runs on
+        Celery workers go on: the next scheduler adopts them (recovery.adopt_running)."""
         running, waiting = self.registry.running, self.registry.waiting
+        if running and self.executor.runs_elsewhere:
+            log.info("%d run(s) go on on their workers; the next scheduler follows them", len(running))
+            running.clear()
         with transaction.atomic():
             if running:
                 count = bk.end_unfinished(running, status=ExecutionStatus.STOPPED, now=now,

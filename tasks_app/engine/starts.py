@@ -15,9 +15,11 @@ log = logging.getLogger("Scheduler")
 
 
 class Starter:
-    def __init__(self, registry, worker: str):
+    def __init__(self, registry, worker: str, node: str | None = None):
         self.registry = registry  # read only: what runs and waits decides the overlap rule
         self.worker = worker
+        # Where the runs it starts run: this scheduler (local executor), or "" until a Celery worker claims them.
+        self.node = worker if node is None else node
 
     def plan(self, requests: list[StartRequest], claims, now) -> Plan:
         """Decide every start and write them all (a few statements for the whole batch, so a midnight burst
@@ -73,7 +75,8 @@ class Starter:
         if action == policy.SKIP:
             skip(request.slot, detail)
         elif action == policy.RUN:
-            row("run", request.slot, status=ExecutionStatus.RUNNING, start_time=max(now, request.slot or now))
+            row("run", request.slot, status=ExecutionStatus.RUNNING, start_time=max(now, request.slot or now),
+                node=self.node)
             plan.count_start(task.pk)
         else:  # WAIT, or REPLACE: wait for the runs it stops to end
             row("wait", request.slot, status=ExecutionStatus.QUEUED)
@@ -140,7 +143,7 @@ class Starter:
             self._skip_queued(execution, detail, now, plan)
             return
         if action == policy.RUN:
-            if bk.claim_queued(execution, now=now, worker=self.worker):
+            if bk.claim_queued(execution, now=now, worker=self.worker, node=self.node):
                 plan.add_run(execution)
         elif bk.hold_queued(execution, worker=self.worker):
             execution.worker = self.worker

@@ -2,6 +2,7 @@ from .apikey import ApiKey
 from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
+from .worker import Worker
 
 __all__ = [
     "ApiKey",
@@ -14,4 +15,5 @@ __all__ = [
     "TaskExecution",
     "TaskStatus",
     "Trigger",
+    "Worker",
 ]

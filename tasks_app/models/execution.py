@@ -58,6 +58,9 @@ class TaskExecution(models.Model):
     stop_requested_by = models.CharField(max_length=150, blank=True, default="")
     # The scheduler instance that claimed the run and the process it started, for stop and crash recovery.
     worker = models.CharField(max_length=100, blank=True, default="")
+    # The node that runs it: the scheduler itself (local executor), or the Celery worker that claimed it
+    # (Worker.name); empty while a run sent to a queue waits for a worker.
+    node = models.CharField(max_length=200, blank=True, default="", db_default="")
     pid = models.IntegerField(null=True, blank=True)
     output_truncated = models.BooleanField(default=False)
     # How the run was confined: the user its script ran as, its resource limits and what enforced them

@@ -68,6 +68,8 @@ class Task(models.Model):
     # Whose rights and which resource limits its runs get (the engine's identity.py and limits.py).
     task_run_as = models.CharField(max_length=65, blank=True, default="")
     task_limits = models.JSONField(default=dict, blank=True)
+    # The Celery queue its runs are sent to (SCHEDULER_EXECUTOR=celery): the workers serving it run them.
+    task_queue = models.CharField(max_length=64, default="default", blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -6,6 +6,7 @@ from . import views_actions as actions
 from . import views_audit as audit
 from . import views_runs as runs
 from . import views_tasks as tasks
+from . import views_workers as workers
 
 
 
@@ -59,4 +60,5 @@ urlpatterns = [
     path(T + "versions", audit.TaskVersionsView.as_view(), name="task_versions"),
     path(T + "versions/<version:number>/restore", audit.RestoreVersionView.as_view(), name="task_version_restore"),
     path(T + "executions/<int:execution_id>", runs.ExecutionDetailView.as_view(), name="execution_view"),
+    path("workers", workers.WorkerListView.as_view(), name="worker_list"),
 ]

@@ -7,7 +7,7 @@ from django.utils import timezone as dj_timezone
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from tasks_app.engine.housekeeping import HOUSEKEEPING_JOB_ID, prune_history
-from tasks_app.models import ExecutionStatus, TaskExecution, TaskStatus
+from tasks_app.models import ExecutionStatus, TaskExecution, TaskStatus, Worker
 
 from .conftest import wait_for
 
@@ -58,6 +58,23 @@ def test_output_folders_of_deleted_tasks_are_removed(make_task, db, settings):
     folder = Path(run.output_path).parent
     task.delete()
     assert prune_history()["output_dirs"] == 1 and not folder.exists()
+
+
+def test_the_records_of_workers_gone_longer_than_the_history_is_kept_are_removed(db, settings):
+    settings.HISTORY_MAX_AGE_DAYS = 30
+    now = dj_timezone.now()
+
+    def worker(name, heartbeat_days_ago, stopped=False):
+        at = now - timedelta(days=heartbeat_days_ago)
+        Worker.objects.create(name=name, hostname=name, host="m", pid=1, concurrency=1, started_at=at,
+                              last_heartbeat=at, stopped_at=at if stopped else None)
+
+    worker("alive", 0)
+    worker("lost-lately", 2)
+    worker("stopped-long-ago", 40, stopped=True)
+    worker("lost-long-ago", 40)
+    assert prune_history()["workers"] == 2
+    assert sorted(Worker.objects.values_list("name", flat=True)) == ["alive", "lost-lately"]
 
 
 def test_the_scheduler_prunes_daily_and_records_it_as_a_job_execution(start_engine, make_task, time_machine, settings):

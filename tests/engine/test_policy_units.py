@@ -105,8 +105,8 @@ def test_a_disabled_tasks_scheduled_run_is_not_tried_again_but_one_a_user_asked_
     assert retry(enabled=False, asked_by_user=True) == 30
 
 
-def test_only_failures_and_timeouts_are_retryable():
-    assert set(policy.RETRYABLE) == {"failed", "timeout"}
+def test_only_failures_timeouts_and_runs_lost_with_their_worker_are_retryable():
+    assert set(policy.RETRYABLE) == {"failed", "timeout", "lost"}
 
 
 def test_a_run_asked_for_by_a_person_is_told_apart_from_schedule_and_chain_runs():

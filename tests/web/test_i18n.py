@@ -4,7 +4,7 @@ from django.conf import settings
 from pathlib import Path
 
 PAGES = ["/", "/tasks/new", "/tasks/test-task/view", "/tasks/test-task/edit", "/tasks/test-task/logs",
-         "/tasks/test-task/executions", "/tasks/test-task/delete"]
+         "/tasks/test-task/executions", "/tasks/test-task/delete", "/workers"]
 
 
 @pytest.mark.parametrize("url", PAGES)

@@ -5,6 +5,7 @@ import signal
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from tasks_app.engine.celery_executor import CeleryConfigurationError
 from tasks_app.engine.confinement import ConfinementError, prepare_engine_process
 from tasks_app.engine.lock import LockHeld
 from tasks_app.engine.scheduler import SchedulerEngine
@@ -36,7 +37,10 @@ class Command(BaseCommand):
             prepare_engine_process()
         except ConfinementError as exc:
             raise CommandError(str(exc)) from None
-        engine = SchedulerEngine(wait_for_lock=wait, tick=tick)
+        try:
+            engine = SchedulerEngine(wait_for_lock=wait, tick=tick)
+        except CeleryConfigurationError as exc:
+            raise CommandError(str(exc)) from None
 
         def stop(signum, frame):
             engine.request_stop()
