@@ -111,6 +111,16 @@ FIELDS = (
     TaskField("task_limits", OBJECT, _("Resource limits"), default={}, in_file=UNLESS_DEFAULT,
               help=_('JSON, e.g. {"memory": "512M", "cpu": 600, "processes": 64, "file_size": "1G", '
                      '"open_files": 256}; empty for the defaults.')),
+    TaskField("task_channels", ID_LIST, _("Alert channels"), default=[], in_file=UNLESS_DEFAULT,
+              admin_section="links",
+              help=_('JSON list of channel names, e.g. ["ops-dingtalk"]; empty: the default channels.')),
+    TaskField("task_alerts", OBJECT, _("Alert rules"), default={}, in_file=UNLESS_DEFAULT, admin_section="links",
+              help=_('JSON, e.g. {"failures_in_row": 3, "on_recovery": true, "quiet_period": 3600}; empty: the '
+                     'defaults (TASK_ALERTS).')),
+    TaskField("task_expected_duration", INTEGER, _("Expected duration (seconds)"), default=None, nullable=True,
+              limits=(1, DB_INT_MAX), in_file=UNLESS_DEFAULT,
+              help=_("A run still going after this long raises an overrun alert; empty: three times the median of "
+                     "its last 20 successful runs, once it has 5.")),
 )
 FIELD = {field.name: field for field in FIELDS}
 TASK_FIELDS = tuple(FIELD)  # the names, in the order conf/tasks.json writes them (so the file diffs cleanly)
