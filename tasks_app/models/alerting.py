@@ -84,6 +84,15 @@ class Incident(models.Model):
     def __str__(self):
         return f"{self.kind} {self.key}{'' if self.resolved_at else ' (open)'}"
 
+    @classmethod
+    def open_kinds_by_task(cls, task_pks) -> dict:
+        """{task pk: sorted kinds of its open incidents}: the task list's badges, in one query."""
+        found = {}
+        for task_pk, kind in cls.objects.filter(task_id__in=list(task_pks), resolved_at__isnull=True).values_list(
+                "task_id", "kind"):
+            found.setdefault(task_pk, set()).add(kind)
+        return {pk: sorted(kinds) for pk, kinds in found.items()}
+
 
 class TaskAlertState(models.Model):
     """A task's alert rules' memory: its last outcome, failures in a row since when, and the quiet period."""
@@ -96,3 +105,5 @@ class TaskAlertState(models.Model):
     alerted = models.BooleanField(default=False)  # a failure alert of this streak went out or was held back
     last_alert_at = models.DateTimeField(null=True, blank=True)
     held = models.PositiveIntegerField(default=0)  # failure alerts held back by the quiet period since then
+    # The last run counted (an end is counted once, even if its alerts are worked out again).
+    last_execution_id = models.BigIntegerField(null=True, blank=True)

@@ -13,3 +13,6 @@ def stand_in(settings, monkeypatch):
     monkeypatch.setattr(outbound_requests, "adapter_class", adapter_for(server))
     yield server
     server.close()
+
+
+from tests.engine.conftest import engine_scripts, make_task, start_engine  # noqa: E402,F401  (the engine's fixtures)
