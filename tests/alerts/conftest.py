@@ -15,4 +15,4 @@ def stand_in(settings, monkeypatch):
     server.close()
 
 
-from tests.engine.conftest import engine_scripts, make_task, start_engine  # noqa: E402,F401  (the engine's fixtures)
+from tests.engine.conftest import engine_scripts, make_task, runscheduler, start_engine  # noqa: E402,F401  (the engine's fixtures)
