@@ -41,12 +41,15 @@ TEST_RESULT = inline_serializer("ChannelTestResult", {
 })
 
 
+JSON_CHANNEL = {"application/json": ChannelSerializer}
+
+
 @extend_schema_view(
     list=extend_schema(summary="List the notification channels"),
     retrieve=extend_schema(summary="A notification channel"),
-    create=extend_schema(summary="Create a notification channel", request=ChannelSerializer,
+    create=extend_schema(summary="Create a notification channel", request=JSON_CHANNEL,
                          responses={201: ChannelSerializer}),
-    partial_update=extend_schema(summary="Change some fields of a channel", request=ChannelSerializer),
+    partial_update=extend_schema(summary="Change some fields of a channel", request=JSON_CHANNEL),
     destroy=extend_schema(summary="Delete a channel no task names",
                           responses={204: OpenApiResponse(description="Deleted")}),
 )
