@@ -105,3 +105,19 @@ def test_a_task_naming_an_unknown_channel_is_refused(operator_api):
 
     assert answer.status_code == 400
     assert '"nope", which is not a channel' in answer.json()["task_channels"][0]
+
+
+def test_a_key_rotation_seals_the_channels_urls_anew(operator_api, settings):
+    from tasks_app.secrets import keys
+    from tasks_app.services.rotation import reseal_everything, still_needing_older_keys
+
+    operator_api.post("/api/channels", {"name": "ops", "url": SECRET_URL}, format="json")
+    old_token = Channel.objects.get(name="ops").url["encrypted"]
+    keys.write_key_file([keys.generate_key(), *keys.current_keys()])
+    assert "channel ops" in still_needing_older_keys()
+
+    reseal_everything(actor="cli")
+
+    stored = Channel.objects.get(name="ops").url
+    assert stored["encrypted"] != old_token and keys.open_secret(stored) == SECRET_URL
+    assert stored["shown"] == "dingtalk://oapi.dingtalk.com" and "channel ops" not in still_needing_older_keys()
