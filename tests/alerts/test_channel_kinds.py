@@ -100,3 +100,27 @@ def test_a_channel_url_is_shown_as_scheme_and_host_never_a_token():
     assert apprise_send.shown_url("jsons://hooks.example.com/ops?token=abc") == "jsons://hooks.example.com"
     assert apprise_send.shown_url("mailtos://user:pa55word@smtp.example.com?to=a@example.com") == \
         "mailtos://smtp.example.com"
+
+
+@pytest.fixture
+def smtp_server():
+    from .smtp_standin import SmtpStandIn
+
+    server = SmtpStandIn()
+    yield server
+    server.close()
+
+
+def test_an_email_channel_reaches_its_smtp_server_only_where_allowed(smtp_server, settings):
+    url = f"mailto://127.0.0.1:{smtp_server.port}?from=scheduler@example.com&to=ops@example.com&mode=insecure"
+    settings.NOTIFY_ALLOW_PRIVATE_HOSTS = []
+    with pytest.raises(SendError) as info:
+        apprise_send.send(url, "nightly failed", "exit code 3")
+    assert "127.0.0.1 is not a public address" in str(info.value) and smtp_server.messages == []
+
+    settings.NOTIFY_ALLOW_PRIVATE_HOSTS = ["127.0.0.1"]
+    apprise_send.send(url, "nightly failed", "exit code 3")
+
+    ((sender, recipients, data),) = smtp_server.messages
+    assert "scheduler@example.com" in sender and recipients == ["<ops@example.com>"]
+    assert "nightly failed" in data and "exit code 3" in data
