@@ -1,7 +1,9 @@
-"""Overruns seen from the scheduler: on each tick the engine hands its running executions to OverrunWatch, which
-only compares clocks (no query on the loop's thread); each run's threshold (task_expected_duration, or three
-times the median of the task's last 20 successful runs once it has 5: rules.overrun_threshold) is read once, in
-the notices' pool, and an overrun is alerted once, while the run still runs."""
+"""Overruns and runs stuck waiting for a worker, seen from the scheduler: on each tick the engine hands its runs
+in hand to OverrunWatch, which only compares clocks (no query on the loop's thread). Each started run's threshold
+(task_expected_duration, or three times the median of the task's last 20 successful runs once it has 5:
+rules.overrun_threshold) is read once, in the notices' pool, and an overrun is alerted once, while the run still
+runs. A scheduled run that has not started (every worker busy: SCHEDULER_MAX_WORKERS) when its slot is past its
+grace is a missed run."""
 import logging
 
 from django.db import close_old_connections
@@ -33,13 +35,25 @@ class OverrunWatch:
     def __init__(self):
         self._thresholds = {}  # execution id -> Future of its threshold
         self._alerted = set()
+        self._waited = {}  # execution id -> when it was first seen started after waiting for a worker
+        self._waiting = set()  # execution ids seen not started yet
+        self._missed = set()
 
-    def check(self, running: dict, now) -> None:
-        """`running`: execution id -> TaskExecution (task loaded) of the runs in hand."""
-        for pk in [pk for pk in self._thresholds if pk not in running]:
-            del self._thresholds[pk]
-            self._alerted.discard(pk)
+    def check(self, running: dict, now, started=lambda pk: True) -> None:
+        """`running`: execution id -> TaskExecution (task loaded) of the runs in hand; `started(pk)`: whether
+        its process has started (the executor's pid journal)."""
+        for pk in [pk for pk in set(self._thresholds) | self._waiting | self._missed if pk not in running]:
+            self._thresholds.pop(pk, None)
+            self._waited.pop(pk, None)
+            for seen in (self._alerted, self._waiting, self._missed):
+                seen.discard(pk)
         for pk, execution in running.items():
+            if not started(pk):
+                self._not_started(pk, execution, now)
+                continue
+            if pk in self._waiting:  # it waited for a worker: its time runs from now, not from its claim
+                self._waiting.discard(pk)
+                self._waited[pk] = now
             future = self._thresholds.get(pk)
             if future is None:
                 self._thresholds[pk] = sender.pool().submit(threshold_for, execution.task_id,
@@ -53,7 +67,18 @@ class OverrunWatch:
                 log.warning("Overrun threshold of execution %s unknown: %s", pk, exc)
                 del self._thresholds[pk]
                 continue
-            elapsed = (now - execution.start_time).total_seconds()
+            elapsed = (now - self._waited.get(pk, execution.start_time)).total_seconds()
             if threshold is not None and elapsed >= threshold:
                 self._alerted.add(pk)
                 sender.submit(incidents.overrun, execution, elapsed, threshold)
+
+    def _not_started(self, pk, execution, now):
+        self._waiting.add(pk)
+        slot = execution.scheduled_time
+        if pk in self._missed or execution.trigger != "schedule" or slot is None:
+            return
+        grace = max(execution.task.task_misfire_grace, rules.MISSED_AFTER_AT_LEAST)
+        if (now - slot).total_seconds() > grace:
+            self._missed.add(pk)
+            sender.submit(incidents.missed, execution.task, slot,
+                          f"waiting for a free worker for more than {grace} s (all SCHEDULER_MAX_WORKERS are busy)")

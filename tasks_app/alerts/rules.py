@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 SUCCESS, FAILURE = "success", "failure"
+# A slot counts as missed only when its run is this late at least (seconds), whatever task_misfire_grace says.
+MISSED_AFTER_AT_LEAST = 60
 # Statuses that end a run that ran or should have: stopped by a person is neither (it was deliberate).
 FAILED_STATUSES = frozenset({"failed", "timeout", "lost"})
 

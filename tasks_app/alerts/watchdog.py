@@ -20,10 +20,10 @@ from django.utils import timezone
 from tasks_app.heartbeat import read_heartbeat
 from tasks_app.models import IncidentKind, TaskStatus
 
-from . import incidents, outbox
+from . import incidents, outbox, rules
 
 log = logging.getLogger("WebInterface")
-MIN_GRACE = 60  # seconds: a slot is missed only when its run is this late at least, whatever task_misfire_grace
+MIN_GRACE = rules.MISSED_AFTER_AT_LEAST
 _started = threading.Event()
 
 

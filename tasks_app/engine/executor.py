@@ -50,6 +50,8 @@ class LocalExecutor:
     Workers are threads that live as long as the executor, because the parent-death signal of a task's
     process fires when the thread that started it exits. The executor never touches the database."""
 
+    reports_starts = True  # on_start is called when each run's process starts (not when it is queued)
+
     def __init__(self, max_workers: int | None = None):
         self.max_workers = max_workers or settings.SCHEDULER_MAX_WORKERS
         self._cond = threading.Condition()

@@ -272,7 +272,9 @@ class SchedulerEngine:
             self.trouble.failed("polling", exc)
             return
         self.trouble.ok("polling")
-        self.overruns.check(self.registry.running, timezone.now())
+        # An executor that reports each start (on_start) lets a run waiting for a worker count as a missed slot.
+        started = self.journal.started if getattr(self.executor, "reports_starts", False) else (lambda pk: True)
+        self.overruns.check(self.registry.running, timezone.now(), started=started)
         if time.monotonic() >= self._next_heartbeat:
             self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
             recovery.write_heartbeat(self.worker, self._started_at)
