@@ -58,13 +58,14 @@ class ChannelViewSet(viewsets.GenericViewSet):
     queryset = Channel.objects.all()
     serializer_class = ChannelSerializer
     lookup_field = "name"
+    lookup_url_kwarg = "channel_name"
     lookup_value_regex = "[A-Za-z0-9_-]{1,64}"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     required_roles = {"list": VIEWER, "retrieve": VIEWER, "create": OPERATOR, "partial_update": OPERATOR,
                       "destroy": OPERATOR, "send_test": OPERATOR}
 
     def get_object(self):
-        name = self.kwargs[self.lookup_field]
+        name = self.kwargs[self.lookup_url_kwarg]
         channel = Channel.objects.filter(name=name).first()
         if channel is None:
             raise exceptions.NotFound(f"No channel named {name!r}.")
@@ -74,25 +75,25 @@ class ChannelViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(Channel.objects.order_by("name"))
         return self.get_paginated_response(ChannelSerializer(page, many=True).data)
 
-    def retrieve(self, request, name=None):
+    def retrieve(self, request, channel_name=None):
         return Response(ChannelSerializer(self.get_object()).data)
 
     def create(self, request):
         channel = channel_services.create_channel(_body(request), actor=actor_of(request), via=VIA)
         return Response(ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request, name=None):
+    def partial_update(self, request, channel_name=None):
         channel = channel_services.update_channel(self.get_object(), _body(request), actor=actor_of(request), via=VIA)
         return Response(ChannelSerializer(channel).data)
 
-    def destroy(self, request, name=None):
+    def destroy(self, request, channel_name=None):
         channel_services.delete_channel(self.get_object(), actor=actor_of(request), via=VIA)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(summary="Send a test message now; the answer says whether it was sent and the exact error",
                    request=None, responses={200: TEST_RESULT})
     @action(detail=True, methods=["post"], url_path="test")
-    def send_test(self, request, name=None):
+    def send_test(self, request, channel_name=None):
         notice = channel_services.send_test(self.get_object(), actor=actor_of(request), via=VIA)
         return Response({"sent": notice.status == "sent", "error": notice.last_error, "target": notice.target})
 
