@@ -35,9 +35,9 @@ class ChannelAdminForm(forms.ModelForm):
         data["description"] = data["description"] or ""
         try:
             if self.instance.pk:
-                channel_services._clean(data, Channel.objects.get(pk=self.instance.pk))
+                channel_services.clean_channel(data, Channel.objects.get(pk=self.instance.pk))
             else:
-                channel_services._clean(data, None)
+                channel_services.clean_channel(data, None)
         except TaskValidationError as exc:
             raise ValidationError({name if name in self.fields else None: problems
                                    for name, problems in exc.errors.items()}) from None

@@ -20,7 +20,9 @@ FIELDS = ("name", "url", "is_default", "description")
 URL_MAX_LENGTH = 2000
 
 
-def _clean(data: dict, stored: Channel | None) -> dict:
+def clean_channel(data: dict, stored: Channel | None) -> dict:
+    """A channel's fields checked (TaskValidationError names each field and value, never the URL's token), the URL
+    sealed; `stored` is the channel being edited (its stored URL kept when its shown form comes back)."""
     errors = {}
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
@@ -99,7 +101,7 @@ def _snapshot(channel) -> dict:
 
 
 def create_channel(data: dict, *, actor, via) -> Channel:
-    cleaned = _clean(data, None)
+    cleaned = clean_channel(data, None)
     try:
         with transaction.atomic():
             channel = Channel.objects.create(**cleaned)
@@ -115,7 +117,7 @@ def update_channel(channel: Channel, data: dict, *, actor, via) -> Channel:
     with transaction.atomic():
         current = Channel.objects.select_for_update().get(pk=channel.pk)
         before = _snapshot(current)
-        cleaned = _clean(data, current)
+        cleaned = clean_channel(data, current)
         if cleaned["name"] != current.name and _named_by(current.name):
             raise TaskValidationError({"name": [_("Channel %(value)s cannot be renamed: tasks %(tasks)s name it.")
                                                 % {"value": show(current.name),
