@@ -310,3 +310,34 @@ def env_executable(name):
     if not os.path.isabs(raw) or not os.path.isfile(raw) or not os.access(raw, os.X_OK):
         raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected the absolute path of an executable file")
     return raw
+
+
+def env_alert_rules(name, problems) -> dict:
+    """A JSON object of alert rules (the keys of task_alerts), checked by `problems(value, name)`; empty if unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfiguredEnv(f"{name}: not valid JSON ({exc.msg} at column {exc.colno}); expected an "
+                                      f"object such as {{\"failures_in_row\": 3}}") from None
+    found = problems(value, name)
+    if found:
+        raise ImproperlyConfiguredEnv(f"{name}: {' '.join(found)}")
+    return value
+
+
+def env_delays(name, default) -> list[float]:
+    """Comma-separated seconds, e.g. "30,120,600" (each at least 0): the waits before each retry."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return list(default)
+    try:
+        delays = [float(item) for item in raw.split(",") if item.strip()]
+    except ValueError:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected seconds separated by commas, such as 30,120,600") \
+            from None
+    if any(delay < 0 or delay != delay or delay == float("inf") for delay in delays):
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: each delay must be a finite number of seconds, at least 0")
+    return delays

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import dj_database_url
 
-from tasks_app.definition import envnames
+from tasks_app.definition import alert_rules, envnames
 
 from .env import (
-    env_bool, env_choice, env_executable, env_fernet_keys, env_float, env_hosts, env_int, env_limits, env_list,
+    env_alert_rules, env_bool, env_choice, env_delays, env_executable, env_fernet_keys, env_float, env_hosts, env_int, env_limits, env_list,
     env_name_values, env_path, env_rate, env_run_as, env_str, env_timezone, secret_key,
 )
 
@@ -271,6 +271,16 @@ TASK_NOTIFIERS = env_list(
     "TASK_NOTIFIERS",
     ["tasks_app.engine.notify.EmailNotifier", "tasks_app.engine.notify.WebhookNotifier"],
 )
+# Alert rules every task gets unless its task_alerts says otherwise (tasks_app/definition/alert_rules.py).
+TASK_ALERTS = env_alert_rules("TASK_ALERTS", alert_rules.problems)
+# A notice that could not be sent is tried again after each of these waits (seconds), then given up.
+NOTIFY_RETRY_DELAYS = env_delays("NOTIFY_RETRY_DELAYS", [30, 120, 600])
+# The language of alert messages ("en" or "zh-hans"); empty: the site's LANGUAGE_CODE.
+NOTIFY_LANGUAGE = env_choice("NOTIFY_LANGUAGE", "", ("", "en", "zh-hans"))
+# The web process's watchdog: how often it looks (seconds), and after how long without a heartbeat the scheduler
+# counts as down (0: the watchdog is off).
+SCHEDULER_WATCH_INTERVAL = env_float("SCHEDULER_WATCH_INTERVAL", 30.0, minimum=0)
+SCHEDULER_DOWN_AFTER = env_int("SCHEDULER_DOWN_AFTER", 120, minimum=10)
 # Webhooks (and any notifier's requests) go only to public addresses, except these hosts and networks.
 NOTIFY_ALLOW_PRIVATE_HOSTS = env_hosts("NOTIFY_ALLOW_PRIVATE_HOSTS")
 # Audit entries older than this many days are deleted by the daily housekeeping (each task's latest version stays).

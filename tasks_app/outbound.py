@@ -59,6 +59,11 @@ def address_allowed(address: str) -> bool:
     return any(ip in network or raw in network for network in _allow_list()[1])
 
 
+def name_allowed(host: str) -> bool:
+    """Whether NOTIFY_ALLOW_PRIVATE_HOSTS names this host (then whatever it resolves to may be reached)."""
+    return bool(host) and host.lower().rstrip(".") in _allow_list()[0]
+
+
 def resolve(host: str, port: int) -> list:
     """The addresses `host` names, in the resolver's order, each once (an IP literal is itself)."""
     try:
@@ -78,7 +83,7 @@ def checked_addresses(host: str, port: int) -> list:
     if not host:
         raise OutboundRefused("(no host)", "the URL names no host")
     addresses = resolve(host, port)
-    if host.lower().rstrip(".") in _allow_list()[0]:
+    if name_allowed(host):
         return addresses
     for address in addresses:
         if not address_allowed(address):
@@ -102,8 +107,9 @@ def check_url(url: str) -> None:
         pass
 
 
-def _create_connection(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None, *args, **kwargs):
-    """socket.create_connection that resolves the name once, checks every address, then connects to them."""
+def connect(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None, *args, **kwargs):
+    """socket.create_connection that resolves the name once, checks every address, then connects to them (the
+    one way a notification opens a connection: urllib here, requests through tasks_app.outbound_requests)."""
     host, port = address
     error = None
     for checked in checked_addresses(host, port):
@@ -117,7 +123,7 @@ def _create_connection(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_a
 class GuardedHTTPConnection(http.client.HTTPConnection):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._create_connection = _create_connection
+        self._create_connection = connect
 
 
 class GuardedHTTPSConnection(http.client.HTTPSConnection):
@@ -125,7 +131,7 @@ class GuardedHTTPSConnection(http.client.HTTPSConnection):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._create_connection = _create_connection
+        self._create_connection = connect
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):

@@ -46,3 +46,13 @@ def english_after_each_test():
     from django.utils import translation
 
     translation.activate("en")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_watchdog_in_tests():
+    """The live server loads scheduler_site.wsgi, which starts the web process's watchdog: not in the test process,
+    where its rounds would open incidents and send notices in the middle of other tests (tests/alerts drive it
+    round by round instead)."""
+    from django.conf import settings
+
+    settings.SCHEDULER_WATCH_INTERVAL = 0

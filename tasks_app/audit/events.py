@@ -13,6 +13,10 @@ VERSION_RESTORED = "task.version_restored"  # one of its own earlier versions
 TASK_RECORDED = "task.recorded"  # a task changed for the first time since auditing began: how it was before
 RUN_REQUESTED = "run.requested"
 RUN_STOPPED = "run.stopped"
+CHANNEL_CREATED = "channel.created"
+CHANNEL_UPDATED = "channel.updated"
+CHANNEL_DELETED = "channel.deleted"
+CHANNEL_TESTED = "channel.tested"
 KEY_CREATED = "key.created"
 KEY_REVOKED = "key.revoked"
 USER_CREATED = "user.created"
@@ -33,6 +37,10 @@ LABELS = {
     TASK_RECORDED: _("configuration recorded as found"),
     RUN_REQUESTED: _("run started by hand"),
     RUN_STOPPED: _("run stopped"),
+    CHANNEL_CREATED: _("channel created"),
+    CHANNEL_UPDATED: _("channel edited"),
+    CHANNEL_DELETED: _("channel deleted"),
+    CHANNEL_TESTED: _("channel tested"),
     KEY_CREATED: _("API key created"),
     KEY_REVOKED: _("API key revoked"),
     USER_CREATED: _("user created"),
@@ -51,8 +59,8 @@ VERSION_EVENTS = frozenset({TASK_CREATED, TASK_UPDATED, TASK_ENABLED, TASK_DISAB
 # words stay meaningful.
 CREATE, UPDATE, DELETE, ACCESS = 0, 1, 2, 3
 AUDITLOG_ACTION = {
-    TASK_CREATED: CREATE, KEY_CREATED: CREATE, USER_CREATED: CREATE,
-    TASK_DELETED: DELETE,
+    TASK_CREATED: CREATE, KEY_CREATED: CREATE, USER_CREATED: CREATE, CHANNEL_CREATED: CREATE,
+    TASK_DELETED: DELETE, CHANNEL_DELETED: DELETE, CHANNEL_TESTED: ACCESS,
     RUN_REQUESTED: ACCESS, RUN_STOPPED: ACCESS, LOGIN: ACCESS, LOGIN_FAILED: ACCESS, LOCKED_OUT: ACCESS,
     TASK_RECORDED: ACCESS,
 }

@@ -115,6 +115,16 @@ FIELDS = (
     TaskField("task_queue", TEXT, _("Queue"), default="default", max_length=64, in_file=UNLESS_DEFAULT,
               help=_("The Celery queue its runs are sent to: the workers serving it run them (letters, digits, "
                      "'-', '_' or '.'). Used only with SCHEDULER_EXECUTOR=celery.")),
+    TaskField("task_channels", ID_LIST, _("Alert channels"), default=[], in_file=UNLESS_DEFAULT,
+              admin_section="links",
+              help=_('JSON list of channel names, e.g. ["ops-dingtalk"]; empty: the default channels.')),
+    TaskField("task_alerts", OBJECT, _("Alert rules"), default={}, in_file=UNLESS_DEFAULT, admin_section="links",
+              help=_('JSON, e.g. {"failures_in_row": 3, "on_recovery": true, "quiet_period": 3600}; empty: the '
+                     'defaults (TASK_ALERTS).')),
+    TaskField("task_expected_duration", INTEGER, _("Expected duration (seconds)"), default=None, nullable=True,
+              limits=(1, DB_INT_MAX), in_file=UNLESS_DEFAULT,
+              help=_("A run still going after this long raises an overrun alert; empty: three times the median of "
+                     "its last 20 successful runs, once it has 5.")),
 )
 FIELD = {field.name: field for field in FIELDS}
 TASK_FIELDS = tuple(FIELD)  # the names, in the order conf/tasks.json writes them (so the file diffs cleanly)

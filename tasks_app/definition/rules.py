@@ -12,7 +12,7 @@ from scheduler_site.env import limit_value
 from tasks_app import cron, outbound
 from tasks_app.secrets.values import shown_url
 
-from . import fields
+from . import alert_rules, fields
 from .envnames import refused_env_names
 from .fields import FIELD, INT_RANGES, MAX_LENGTH, QUEUE_PATTERN, TASK_ID_PATTERN
 from .paths import resolve_exec_path, resolve_log_path
@@ -218,6 +218,36 @@ class FieldRules:
             return [str(_("task_notify.webhook: host %(host)s is refused: %(reason)s.")
                         % {"host": show(exc.host), "reason": exc.reason})]
         return []
+
+    def _check_task_channels(self, value):
+        """Names of channels that exist (/channels); they are looked up when an alert is sent, so a channel
+        renamed or deleted later only makes that task's alerts go nowhere (and says so in sys.log)."""
+        if not isinstance(value, list):
+            raise ValidationError(_("task_channels must be a list of channel names, got %(kind)s %(value)s."),
+                                  params={"kind": _kind(value), "value": show(value)})
+        from tasks_app.models import Channel
+
+        known = set(Channel.objects.values_list("name", flat=True))
+        problems, seen = [], set()
+        for name in value:
+            if not isinstance(name, str) or not re.fullmatch(TASK_ID_PATTERN, name):
+                problems.append(_("task_channels item %(value)s is not a channel name.") % {"value": show(name)})
+            elif name in seen:
+                problems.append(_("task_channels names %(value)s twice.") % {"value": show(name)})
+            elif name not in known:
+                problems.append(_("task_channels names %(value)s, which is not a channel (known: %(known)s); "
+                                  "define it under Channels first.")
+                                % {"value": show(name), "known": ", ".join(sorted(known)) or _("none")})
+            seen.add(name if isinstance(name, str) else None)
+        if problems:
+            raise ValidationError([str(p) for p in problems])
+        return list(value)
+
+    def _check_task_alerts(self, value):
+        found = alert_rules.problems(value)
+        if found:
+            raise ValidationError(found)
+        return dict(value)
 
     def _check_task_timezone(self, value):
         value = self._text("task_timezone", value).strip()

@@ -72,6 +72,7 @@ class LocalExecutor:
     process fires when the thread that started it exits. The executor never touches the database."""
 
     runs_elsewhere = False
+    reports_starts = True  # on_start is called when each run's process starts (not when it is queued)
 
     def __init__(self, max_workers: int | None = None):
         self.max_workers = max_workers or settings.SCHEDULER_MAX_WORKERS

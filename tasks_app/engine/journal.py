@@ -32,6 +32,10 @@ class PidJournal:
             self._size += len(line)
             self._running[execution_id] = pid
 
+    def started(self, execution_id: int) -> bool:
+        """Whether the run's process has started (its pid is recorded)."""
+        return execution_id in self._running
+
     def done(self, execution_id: int) -> None:
         with self._lock:
             self._running.pop(execution_id, None)

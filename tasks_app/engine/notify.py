@@ -5,11 +5,9 @@ import json
 import logging
 import smtplib
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -18,6 +16,7 @@ from django.core.mail import send_mail
 from django.utils.module_loading import import_string
 
 from tasks_app import outbound
+from tasks_app.alerts import outbox, outcomes, sender
 from tasks_app.models import ExecutionStatus
 from tasks_app.secrets import keys
 from tasks_app.secrets.values import is_encrypted, shown_url
@@ -54,6 +53,10 @@ class Notifier:
 
     def send(self) -> None:
         raise NotImplementedError
+
+    def target(self) -> str:
+        """Where it sends, as the run's page may show it to any role (never a token)."""
+        return ""
 
 
 def execution_url(execution) -> str:
@@ -95,6 +98,9 @@ class EmailNotifier(Notifier):
     def applies(self):
         return bool(self.recipients())
 
+    def target(self):
+        return "mailto:" + ", ".join(self.recipients())
+
     def subject(self, facts):
         return f"[scheduler] {facts['task_id']}: {facts['status']}"
 
@@ -134,6 +140,10 @@ class WebhookNotifier(Notifier):
 
     def applies(self):
         return bool(self.config.get("webhook"))
+
+    def target(self):
+        hook = self.config.get("webhook")
+        return (hook.get("shown") or "(secret)") if is_encrypted(hook) else shown_url(str(hook))
 
     def send(self):
         hook = self.config["webhook"]
@@ -209,28 +219,46 @@ def _send_one(cls, execution, attempts=1 + RETRIES):
                 return
             notifier.send()
             log.info("Sent %s for %s (%s)", name, where, execution.status)
+            _keep(notifier, name, execution, attempt)
             return
         except NotifierError as exc:
             again = exc.retryable and attempt < attempts
             log.warning("%s failed for %s: %s (%s)", name, where, exc,
                         "trying again" if again else "retrying may help" if exc.retryable else "permanent")
             if not again:
+                _keep(notifier, name, execution, attempt, str(exc))
                 return
             time.sleep(RETRY_DELAY)
         except Exception as exc:
             log.warning("%s failed for %s: %r", name, where, exc)
+            _keep(None, name, execution, attempt, f"{type(exc).__name__}: {exc}")
             return
 
 
-_background = None
-_background_lock = threading.Lock()
+def _keep(notifier, name, execution, attempts, error=""):
+    """The notice on the run's page: which notifier, where to (scheme and host only), how it went."""
+    try:
+        target = notifier.target() if hasattr(notifier, "target") else ""
+        event = "success" if execution.status == ExecutionStatus.SUCCESS else "failure"
+        outbox.record_sent_elsewhere(event, name=name, target=target, execution=execution, task=execution.task,
+                                     attempts=attempts, error=execution.masker().text(error))
+    except Exception:
+        log.exception("Could not record the %s notice of execution %s", name, execution.execution_id)
+
+
+def after_run(execution) -> None:
+    """Everything a run's end sends: task_notify's notices (TASK_NOTIFIERS), then the alerts of its channels
+    (tasks_app.alerts: rules, missed and overrun incidents)."""
+    if execution.status != ExecutionStatus.SKIPPED or not execution.error_message.startswith("missed "):
+        notify_execution(execution)
+    try:
+        outcomes.run_ended(execution)
+    except Exception:
+        log.exception("Alerts for execution %s failed", execution.execution_id)
 
 
 def notify_execution_later(execution):
-    """notify_execution in a small background pool, so a slow SMTP server or webhook (up to
-    WEBHOOK_TIMEOUT s, plus a retry) does not hold an executor worker. Returns the Future."""
-    global _background
-    with _background_lock:
-        if _background is None:
-            _background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="notify")
-    return _background.submit(notify_execution, execution)
+    """after_run in the notices' own small pool (tasks_app.alerts.sender), so a slow SMTP server, webhook or
+    channel (up to WEBHOOK_TIMEOUT s, plus retries) never holds an executor worker or the scheduler's loop.
+    Returns the Future."""
+    return sender.submit(after_run, execution)

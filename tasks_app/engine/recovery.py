@@ -1,53 +1,20 @@
 """What a scheduler does when it starts after another one stopped or died: the heartbeat that says when a
 scheduler was last seen, executions left behind made `lost` (their process groups and cgroups killed: the
 backstop for a run whose shepherd could not do it), and the slots missed meanwhile."""
-import json
 import logging
-import os
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from tasks_app.heartbeat import HEARTBEAT_NAME, heartbeat_path, read_heartbeat, write_heartbeat  # noqa: F401
 from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
 
 from . import bookkeeping, cgroups, journal, policy
 from .procgroup import kill_process_group, kill_stray_shepherds
 
 log = logging.getLogger("SchedulerEngine")
-
-HEARTBEAT_NAME = "scheduler.heartbeat.json"
-
-
-def heartbeat_path():
-    return settings.CONF_DIR / HEARTBEAT_NAME
-
-
-def write_heartbeat(worker: str, started_at: datetime, stopped: bool = False) -> None:
-    """Atomically replace the heartbeat file: who runs, since when, last seen when (aware UTC, ISO)."""
-    path = heartbeat_path()
-    data = {"worker": worker, "pid": os.getpid(), "started_at": started_at.isoformat(),
-            "last_seen": timezone.now().isoformat(), "stopped": stopped}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, path)
-    except OSError as exc:
-        log.warning("Could not write the heartbeat file %s: %s", path, exc)
-
-
-def read_heartbeat() -> dict | None:
-    """The last heartbeat with last_seen / started_at as datetimes, or None if there is none."""
-    try:
-        data = json.loads(heartbeat_path().read_text())
-        data["last_seen"] = datetime.fromisoformat(data["last_seen"])
-        data["started_at"] = datetime.fromisoformat(data["started_at"])
-        return data
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def left_behind(runs_elsewhere=False):

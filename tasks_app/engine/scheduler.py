@@ -24,6 +24,9 @@ from django.db import close_old_connections, connection, transaction
 from django.db.backends.signals import connection_created
 from django.utils import timezone
 
+from tasks_app.alerts import sender as notice_sender
+from tasks_app.alerts.overrun import OverrunWatch
+
 from . import bookkeeping as bk
 from . import policy, recovery
 from .dispatch import Dispatcher
@@ -75,6 +78,7 @@ class SchedulerEngine:
         self.trouble = DatabaseTrouble()
         self.timetable = Timetable(self.wake, tick=self.tick, ahead=AHEAD)
         self.starter = Starter(self.registry, self.worker, self.node)
+        self.overruns = OverrunWatch()
         self.journal = self.dispatcher = self.endings = self.closing = None
         # The loop's own state (engine thread only).
         self.starts = []  # StartRequests waiting for the next batch (missed slots, chains)
@@ -115,6 +119,7 @@ class SchedulerEngine:
                 self.dispatcher.adopt(execution)
         for execution in lost:
             notify_execution_later(execution)
+        notice_sender.kick()  # notices a previous process left pending
         timetable = self.timetable
         timetable.start()
         timetable.read_tasks(bk.poll(self.worker)[0])
@@ -275,6 +280,9 @@ class SchedulerEngine:
             self.trouble.failed("polling", exc)
             return
         self.trouble.ok("polling")
+        # An executor that reports each start (on_start) lets a run waiting for a worker count as a missed slot.
+        started = self.journal.started if getattr(self.executor, "reports_starts", False) else (lambda pk: True)
+        self.overruns.check(self.registry.running, timezone.now(), started=started)
         if time.monotonic() >= self._next_heartbeat:
             self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
             recovery.write_heartbeat(self.worker, self._started_at)

@@ -127,6 +127,7 @@ class Starter:
                 plan.wait.append(execution)
             elif kind == "missed":
                 log.warning("Task %s: %s", execution.task.task_id, execution.error_message)
+                plan.notify.append(execution)  # its task's alerts: a missed incident (task_notify is not told)
             else:
                 log.info("Task %s skipped: %s", execution.task.task_id, execution.error_message)
                 if kind == "dependency":

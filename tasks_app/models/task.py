@@ -70,6 +70,11 @@ class Task(models.Model):
     task_limits = models.JSONField(default=dict, blank=True)
     # The Celery queue its runs are sent to (SCHEDULER_EXECUTOR=celery): the workers serving it run them.
     task_queue = models.CharField(max_length=64, default="default", blank=True)
+    # Where its alerts go (channel names; empty: the default channels), its alert rules, and how long a run may
+    # take before it is an overrun (empty: learnt from its successful runs).
+    task_channels = models.JSONField(default=list, blank=True)
+    task_alerts = models.JSONField(default=dict, blank=True)
+    task_expected_duration = models.PositiveIntegerField(null=True, blank=True, help_text=_("Seconds"))
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -10,7 +10,7 @@ from tasks_app.audit import versions
 from tasks_app.conffile import backups, jsonfile
 from tasks_app.conffile.backups import tasks_file
 from tasks_app.conffile.mirror import render_tasks_text
-from tasks_app.models import ConfigVersion, Task
+from tasks_app.models import Channel, ConfigVersion, Task
 from tasks_app.secrets import keys
 
 log = logging.getLogger("SchedulerEngine")
@@ -44,6 +44,7 @@ def reseal_everything(*, actor: str, via: str = "cli") -> Resealed:
                 Task.objects.filter(pk=task.pk).update(**fresh)
         ConfigVersion.bump()  # the scheduler reads the tasks again, with the new tokens
         _reseal_versions(report)
+        _reseal_channels(report)
     report.places.append("the database")
     _rewrite_tasks_file(report)
     for backup in backups.list_backups():
@@ -62,6 +63,18 @@ def _reseal_versions(report):
         report.add("the audit trail's versions", done, lost)
         if done:
             type(entry).objects.filter(pk=entry.pk).update(serialized_data=fresh)
+
+
+def _reseal_channels(report):
+    """Each notification channel's Apprise URL."""
+    for channel in Channel.objects.select_for_update().order_by("pk"):
+        try:
+            fresh = keys.reseal(channel.url)
+        except (keys.SecretUnreadable, KeyError, TypeError):
+            report.add(f"channel {channel.name}", 0, 1)
+            continue
+        Channel.objects.filter(pk=channel.pk).update(url=fresh)
+        report.add(f"channel {channel.name}", 1, 0)
 
 
 def _rewrite_tasks_file(report):
@@ -100,6 +113,9 @@ def still_needing_older_keys() -> dict:
         count = keys.needs_older_key({"task_env": env, "task_notify": notify})
         if count:
             found[f"task {task_id}"] = count
+    for name, url in Channel.objects.values_list("name", "url"):
+        if isinstance(url, dict) and "encrypted" in url and not keys.sealed_by_newest(url):
+            found[f"channel {name}"] = 1
     for entry in versions.snapshots():
         count = keys.needs_older_key(entry.serialized_data) if isinstance(entry.serialized_data, dict) else 0
         if count:

@@ -62,6 +62,9 @@ def page_field(field):
         return forms.ChoiceField(choices=field.choices.choices, initial=field.default, **{**options, "required": True})
     if field.kind == table.TEXT_MAP:  # rows of name and value: the table's help is about the JSON form
         return KeyValueField(**{**options, "help_text": ""})
+    if field.name == "task_channels":  # the channels' names, set per form
+        return DependencyField(**{**options, "help_text": _(
+            "Where its alerts go; none chosen: the default channels. Hold Ctrl (⌘) to choose several.")})
     if field.kind == table.ID_LIST:
         return DependencyField(**{**options, "help_text": _(
             "The task runs when all of these have succeeded. Hold Ctrl (⌘) to choose several.")})
@@ -88,6 +91,7 @@ class BaseTaskForm(forms.Form):
         current_exec = self.initial.get("task_exec") or (self.data.get("task_exec") if self.is_bound else "")
         self.fields["task_exec"].choices = [("", _("— choose a script —"))] + script_choices(current_exec)
         self._setup_dependencies()
+        self._setup_channels()
         self.fields["task_env"].set_stored(instance.task_env if instance is not None else None)
         if instance is not None:
             self.fields["task_id"].disabled = True
@@ -116,6 +120,18 @@ class BaseTaskForm(forms.Form):
         field.widget = FastSelectMultiple(attrs={"size": min(8, max(3, len(choices)))})
         field.choices = choices  # after the widget: the setter hands them to it
 
+    def _setup_channels(self):
+        from tasks_app.models import Channel
+
+        field = self.fields["task_channels"]
+        choices = [(name, f"{name} ({shown.get('shown', '')})" if isinstance(shown, dict) else name)
+                   for name, shown in Channel.objects.order_by("name").values_list("name", "url")]
+        known = {name for name, _label in choices}
+        chosen = self.data.getlist("task_channels") if self.is_bound else self.initial.get("task_channels", [])
+        choices += [(name, name) for name in chosen or [] if name not in known]  # the loader names what is gone
+        field.widget = FastSelectMultiple(attrs={"size": min(6, max(2, len(choices)))})
+        field.choices = choices
+
     def _helper(self):
         helper = FormHelper()
         helper.form_tag = False
@@ -135,6 +151,9 @@ class BaseTaskForm(forms.Form):
                 Column(Field("notify_on_failure", wrapper_class="form-switch"), css_class="col-sm-6"),
             ),
             Row(Column("notify_email", css_class="col-md-6"), Column("notify_webhook", css_class="col-md-6")),
+            HTML('<h3 class="h6 mt-3">{}</h3>'.format(_("Alerts"))),
+            Row(Column("task_channels", css_class="col-md-6"), Column("task_expected_duration", css_class="col-md-6")),
+            "task_alerts",
             css_id="advanced",
         )
         helper.layout = Layout(
@@ -216,6 +235,7 @@ def initial_from_task(task: Task) -> dict:
     values = {name: getattr(task, name) for name in table.TASK_FIELDS if name != "task_notify"}
     values["task_env"] = public_env(task.task_env or {})  # a secret as set, never its token
     values["task_dependencies"] = list(task.task_dependencies or [])
+    values["task_channels"] = list(task.task_channels or [])
     # The webhook as scheme and host: posted back unchanged, it keeps the stored URL.
     notify = public_notify(task.task_notify) if isinstance(task.task_notify, dict) else {}
     return {

@@ -4,6 +4,7 @@ from django.urls import include, path, register_converter
 
 from . import views_actions as actions
 from . import views_audit as audit
+from . import views_channels as channels
 from . import views_runs as runs
 from . import views_tasks as tasks
 from . import views_workers as workers
@@ -44,6 +45,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", tasks.TaskListView.as_view(), name="task_list"),
     path("audit", audit.AuditListView.as_view(), name="audit"),
+    path("channels", channels.ChannelListView.as_view(), name="channel_list"),
+    path("channels/new", channels.ChannelFormView.as_view(), name="channel_new"),
+    path("channels/<slug:name>/edit", channels.ChannelFormView.as_view(editing=True), name="channel_edit"),
+    path("channels/<slug:name>/test", channels.ChannelTestView.as_view(), name="channel_test"),
+    path("channels/<slug:name>/delete", channels.ChannelDeleteView.as_view(), name="channel_delete"),
     path("tasks/new", tasks.TaskFormView.as_view(), name="task_new"),
     path("tasks/cron-preview", actions.CronPreviewView.as_view(), name="cron_preview"),
     path(T + "view", tasks.TaskDetailView.as_view(), name="task_view"),

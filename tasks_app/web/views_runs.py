@@ -56,7 +56,8 @@ class ExecutionDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
         execution = get_object_or_404(TaskExecution, task=task, execution_id=self.kwargs["execution_id"])
         output, output_lines_cut = execution.output_tail(lines=OUTPUT_TAIL_LINES)
         return super().get_context_data(
-            task=task, execution=execution, output=output, output_lines_cut=output_lines_cut, **kwargs
+            task=task, execution=execution, output=output, output_lines_cut=output_lines_cut,
+            notices=list(execution.notices.order_by("id")), **kwargs
         )
 
 

@@ -12,7 +12,7 @@ from django.views.generic import TemplateView
 
 from tasks_app import params, roles
 from tasks_app.definition.loader import TaskValidationError
-from tasks_app.models import TASK_STATES, ExecutionStatus, Task
+from tasks_app.models import TASK_STATES, ExecutionStatus, Incident, Task
 from tasks_app.secrets.values import is_shown_secret, public_env, public_notify
 from tasks_app.services import tasks as task_services
 
@@ -37,9 +37,13 @@ class TaskListView(RoleRequiredMixin, TemplateView):
         tasks = queries.filter_tasks(query, errors)
         page = Paginator(tasks, PAGE_SIZE).get_page(query.get("page"))
         filtering = any(query.get(k) for k in ("q", "state", "last"))
+        tasks = list(page.object_list)
+        alerts = Incident.open_kinds_by_task([task.pk for task in tasks])
+        for task in tasks:
+            task.open_alerts = alerts.get(task.pk, [])
         return super().get_context_data(
             page=page,
-            tasks=page.object_list,
+            tasks=tasks,
             filtering=filtering,
             any_task=filtering or page.paginator.count > 0,
             errors=errors,
@@ -78,6 +82,7 @@ class TaskDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
             dependencies=[(d, found.get(d)) for d in deps],
             dependents=task_services.dependents_of(task.task_id),
             recent=recent[:10],
+            incidents=list(task.incidents.select_related("execution")[:10]),
             active=any(e.is_active for e in recent[:5]) or task.executions.filter(
                 status__in=ExecutionStatus.active()).exists(),
             chart=charts.duration_chart(list(reversed(recent))),

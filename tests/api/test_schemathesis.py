@@ -60,6 +60,20 @@ def in_process_requests():
     request_finished.connect(close_old_connections)
 
 
+@pytest.fixture(autouse=True)
+def no_connection_leaves_this_machine(monkeypatch):
+    """Generated channels may name public hosts and be sent a test message: no connection is made at all."""
+    import socket
+
+    from tasks_app import outbound
+
+    def refuse(*args, **kwargs):
+        raise OSError("no connection is made from the schema's test")
+
+    monkeypatch.setattr(outbound, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
 @pytest.fixture
 def api_schema(db, keys, in_process_requests):
     ensure_known_task()

@@ -224,6 +224,7 @@ def test_a_bad_notifier_path_is_logged_not_raised(make_execution, settings, exec
     assert any("bad TASK_NOTIFIERS setting" in line for line in executor_log)
 
 
+@pytest.mark.django_db(transaction=True)  # the pool's thread records the notice through its own connection
 def test_notices_can_be_sent_in_the_background(make_execution):
     execution = make_execution("exit_one.py", task_notify={"on_failure": True, "email": "a@b.c"})
     execution.status = "failed"

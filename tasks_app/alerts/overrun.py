@@ -1,0 +1,84 @@
+"""Overruns and runs stuck waiting for a worker, seen from the scheduler: on each tick the engine hands its runs
+in hand to OverrunWatch, which only compares clocks (no query on the loop's thread). Each started run's threshold
+(task_expected_duration, or three times the median of the task's last 20 successful runs once it has 5:
+rules.overrun_threshold) is read once, in the notices' pool, and an overrun is alerted once, while the run still
+runs. A scheduled run that has not started (every worker busy: SCHEDULER_MAX_WORKERS) when its slot is past its
+grace is a missed run."""
+import logging
+
+from django.db import close_old_connections
+
+from tasks_app.models import ExecutionStatus, TaskExecution
+
+from . import incidents, rules, sender
+
+log = logging.getLogger("Scheduler")
+HISTORY = 20
+
+
+def threshold_for(task_pk, expected) -> float | None:
+    """Seconds after which a run of the task is an overrun (None: not known yet)."""
+    if expected:
+        return float(expected)
+    close_old_connections()
+    try:
+        durations = list(TaskExecution.objects.filter(task_id=task_pk, status=ExecutionStatus.SUCCESS)
+                         .order_by("-execution_id").values_list("duration", flat=True)[:HISTORY])
+    finally:
+        close_old_connections()
+    return rules.overrun_threshold(None, durations)
+
+
+class OverrunWatch:
+    """Owned by the engine thread (no lock needed): the threshold of each run in hand, and which were alerted."""
+
+    def __init__(self):
+        self._thresholds = {}  # execution id -> Future of its threshold
+        self._alerted = set()
+        self._waited = {}  # execution id -> when it was first seen started after waiting for a worker
+        self._waiting = set()  # execution ids seen not started yet
+        self._missed = set()
+
+    def check(self, running: dict, now, started=lambda pk: True) -> None:
+        """`running`: execution id -> TaskExecution (task loaded) of the runs in hand; `started(pk)`: whether
+        its process has started (the executor's pid journal)."""
+        for pk in [pk for pk in set(self._thresholds) | self._waiting | self._missed if pk not in running]:
+            self._thresholds.pop(pk, None)
+            self._waited.pop(pk, None)
+            for seen in (self._alerted, self._waiting, self._missed):
+                seen.discard(pk)
+        for pk, execution in running.items():
+            if not started(pk):
+                self._not_started(pk, execution, now)
+                continue
+            if pk in self._waiting:  # it waited for a worker: its time runs from now, not from its claim
+                self._waiting.discard(pk)
+                self._waited[pk] = now
+            future = self._thresholds.get(pk)
+            if future is None:
+                self._thresholds[pk] = sender.pool().submit(threshold_for, execution.task_id,
+                                                            execution.task.task_expected_duration)
+                continue
+            if pk in self._alerted or not future.done() or execution.start_time is None:
+                continue
+            try:
+                threshold = future.result()
+            except Exception as exc:  # the database was unreachable: try again on a later tick
+                log.warning("Overrun threshold of execution %s unknown: %s", pk, exc)
+                del self._thresholds[pk]
+                continue
+            elapsed = (now - self._waited.get(pk, execution.start_time)).total_seconds()
+            if threshold is not None and elapsed >= threshold:
+                self._alerted.add(pk)
+                sender.submit(incidents.overrun, execution, elapsed, threshold)
+
+    def _not_started(self, pk, execution, now):
+        self._waiting.add(pk)
+        slot = execution.scheduled_time
+        if pk in self._missed or execution.trigger != "schedule" or slot is None:
+            return
+        grace = max(execution.task.task_misfire_grace, rules.MISSED_AFTER_AT_LEAST)
+        if (now - slot).total_seconds() > grace:
+            self._missed.add(pk)
+            sender.submit(incidents.missed, execution.task, slot,
+                          f"waiting for a free worker for more than {grace} s (all SCHEDULER_MAX_WORKERS are busy)")
