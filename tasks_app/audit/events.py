@@ -19,6 +19,8 @@ CHANNEL_DELETED = "channel.deleted"
 CHANNEL_TESTED = "channel.tested"
 KEY_CREATED = "key.created"
 KEY_REVOKED = "key.revoked"
+HOOK_CREATED = "hook.created"
+HOOK_REVOKED = "hook.revoked"
 USER_CREATED = "user.created"
 ROLES_CHANGED = "user.roles_changed"
 LOGIN = "login.succeeded"
@@ -43,6 +45,8 @@ LABELS = {
     CHANNEL_TESTED: _("channel tested"),
     KEY_CREATED: _("API key created"),
     KEY_REVOKED: _("API key revoked"),
+    HOOK_CREATED: _("trigger URL created"),
+    HOOK_REVOKED: _("trigger URL revoked"),
     USER_CREATED: _("user created"),
     ROLES_CHANGED: _("roles changed"),
     LOGIN: _("logged in"),
@@ -59,7 +63,7 @@ VERSION_EVENTS = frozenset({TASK_CREATED, TASK_UPDATED, TASK_ENABLED, TASK_DISAB
 # words stay meaningful.
 CREATE, UPDATE, DELETE, ACCESS = 0, 1, 2, 3
 AUDITLOG_ACTION = {
-    TASK_CREATED: CREATE, KEY_CREATED: CREATE, USER_CREATED: CREATE, CHANNEL_CREATED: CREATE,
+    TASK_CREATED: CREATE, KEY_CREATED: CREATE, HOOK_CREATED: CREATE, USER_CREATED: CREATE, CHANNEL_CREATED: CREATE,
     TASK_DELETED: DELETE, CHANNEL_DELETED: DELETE, CHANNEL_TESTED: ACCESS,
     RUN_REQUESTED: ACCESS, RUN_STOPPED: ACCESS, LOGIN: ACCESS, LOGIN_FAILED: ACCESS, LOCKED_OUT: ACCESS,
     TASK_RECORDED: ACCESS,

@@ -3,6 +3,7 @@ from .apikey import ApiKey
 from .channel import CHANNEL_NAME_PATTERN, Channel
 from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
+from .hook import TriggerToken
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
 from .worker import Worker
 
@@ -25,5 +26,6 @@ __all__ = [
     "TaskExecution",
     "TaskStatus",
     "Trigger",
+    "TriggerToken",
     "Worker",
 ]

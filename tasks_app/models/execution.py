@@ -34,6 +34,7 @@ class Trigger(models.TextChoices):
     MANUAL = "manual", _("Manual")
     RETRY = "retry", _("Retry")
     DEPENDENCY = "dependency", _("Dependency")
+    HOOK = "hook", _("Trigger URL")
 
 
 class TaskExecution(models.Model):

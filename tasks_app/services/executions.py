@@ -19,16 +19,17 @@ class NothingRunning(Exception):
     pass
 
 
-def run_now(task, *, actor: str, via: str):
-    """Queue a manual execution of `task`; returns the TaskExecution (status queued).
+def run_now(task, *, actor: str, via: str, trigger=Trigger.MANUAL, env=None, details=None):
+    """Queue a manual execution of `task`; returns the TaskExecution (status queued). `trigger` is manual, or
+    hook for a trigger URL; `details` go into the audit entry.
 
     A disabled task can be run this way too: disabling stops the schedule, not the operator."""
     with transaction.atomic():
         execution = TaskExecution.objects.create(
-            task=task, status=ExecutionStatus.QUEUED, trigger=Trigger.MANUAL, requested_by=actor, worker="",
+            task=task, status=ExecutionStatus.QUEUED, trigger=trigger, requested_by=actor, worker="",
         )
         audit.run_event(audit_events.RUN_REQUESTED, task, actor=actor, via=via,
-                        details={"execution": execution.pk})
+                        details={"execution": execution.pk, **(details or {})})
     log.info("Task %s: run requested by %s via %s (execution %s)", task.task_id, actor, via, execution.pk)
     return execution
 
