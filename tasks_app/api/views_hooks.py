@@ -16,9 +16,9 @@ from tasks_app.models import TriggerToken
 from tasks_app.roles import OPERATOR
 from tasks_app.services import hooks as hook_services
 
-from .common import VIA, actor_of, logger, who
+from .common import VIA, actor_of, logger, run_body_env, who
 from .schema import ApiAutoSchema
-from .serializers import QueuedSerializer
+from .serializers import QueuedSerializer, RunBodySerializer
 
 REFUSED = "No trigger URL here."  # unknown, revoked, expired: the same words, the same status
 
@@ -114,13 +114,14 @@ class HookFireView(APIView):
     throttle_classes = [HookThrottle]
 
     @extend_schema(summary="Start the task of a trigger URL (no other credentials); 404 for any token that "
-                           "starts nothing", request=None, responses={202: QueuedSerializer}, auth=[])
+                           "starts nothing; the body may give one-off task_env values as for execute",
+                   request={"application/json": RunBodySerializer}, responses={202: QueuedSerializer}, auth=[])
     def post(self, request, token=None):
         try:
             hook = hook_services.find_usable(token)
         except hook_services.HookRefused:
             raise exceptions.NotFound(REFUSED) from None
-        execution = hook_services.fire_hook(hook)
+        execution = hook_services.fire_hook(hook, env=run_body_env(request))
         task = hook.task
         logger.info("Trigger URL %s… started task %s (execution %s)", hook.prefix, task.task_id,
                     execution.execution_id)

@@ -125,6 +125,10 @@ FIELDS = (
               limits=(1, DB_INT_MAX), in_file=UNLESS_DEFAULT,
               help=_("A run still going after this long raises an overrun alert; empty: three times the median of "
                      "its last 20 successful runs, once it has 5.")),
+    TaskField("task_allow_overrides", BOOLEAN, _("Allow parameters at run time"), default=False,
+              in_file=UNLESS_DEFAULT, admin_section="links",
+              help=_("Run now, the API and trigger URLs may then give one-off values of its environment variables "
+                     "(the names task_env may set).")),
 )
 FIELD = {field.name: field for field in FIELDS}
 TASK_FIELDS = tuple(FIELD)  # the names, in the order conf/tasks.json writes them (so the file diffs cleanly)

@@ -123,6 +123,7 @@ def new_retry(execution, *, end_time, interval) -> TaskExecution:
         task_id=execution.task_id, status=ExecutionStatus.QUEUED, trigger=Trigger.RETRY,
         scheduled_time=execution.scheduled_time, attempt=execution.attempt + 1,
         not_before=end_time + timedelta(seconds=interval), requested_by=execution.requested_by, worker="",
+        env_overrides=execution.env_overrides,  # a retry runs with the values its first attempt was given
     )
     retry.task = execution.task
     return retry

@@ -19,11 +19,10 @@ from django.utils import timezone
 from tasks_app.definition.paths import task_log_file
 from tasks_app.models import ExecutionStatus
 
-from tasks_app.secrets import keys
 from tasks_app.secrets.masking import Masker
 
 from . import identity, limits, output, tasklog
-from .childenv import ScriptPathError, child_env, command, script_path, shepherd_spec
+from .childenv import ScriptPathError, child_env, command, run_secrets, script_path, shepherd_spec
 from .shepherd_link import ANSWER_MARGIN, ShepherdGone, ShepherdLink
 
 log = logging.getLogger("TaskExecutor")
@@ -143,7 +142,7 @@ def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunR
         return _spawn_failed(execution, label, tlog, str(exc))
     # The shepherd masks the task's secrets in what the run writes, before it reaches the output file; the
     # engine masks them in the messages it makes of it.
-    secrets = keys.secret_texts(task.task_env)
+    secrets = run_secrets(task, execution)
     masker = Masker(secrets)
     try:
         out_fd = output.open_output(execution.output_path)

@@ -71,6 +71,9 @@ class TaskExecution(models.Model):
     run_as = models.CharField(max_length=64, blank=True, default="", db_default="")
     limits = models.JSONField(null=True, blank=True)
     leftover_processes = models.PositiveIntegerField(null=True, blank=True)
+    # One-off task_env values given when the run was asked for (task_allow_overrides): plain values as given,
+    # a value that overrides a secret sealed like one ({"encrypted": token}). None: the task's own task_env.
+    env_overrides = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-execution_id"]
@@ -105,10 +108,17 @@ class TaskExecution(models.Model):
         """Captured stdout and stderr live in a file, not in the database."""
         return settings.EXECUTION_OUTPUT_DIR / str(self.task_id) / f"{self.execution_id}.out"
 
+    def run_env(self) -> dict:
+        """The stored task_env this run uses: the task's, with the run's one-off values over it."""
+        return {**(self.task.task_env or {}), **(self.env_overrides or {})}
+
     def masker(self):
-        """Masks the task's secrets: the output is masked as it is written, and again as it is read (a secret
-        set after the run, a run from before secrets were masked)."""
-        return keys.masker_for(self.task.task_env)
+        """Masks the task's secrets and the run's secret overrides: the output is masked as it is written, and
+        again as it is read (a secret set after the run, a run from before secrets were masked)."""
+        if not self.env_overrides:
+            return keys.masker_for(self.task.task_env)
+        return keys.masker_for({**{f"task:{k}": v for k, v in (self.task.task_env or {}).items()},
+                                **self.env_overrides})
 
     def read_output(self, tail_lines: int | None = None) -> str:
         """The captured output ('' if none), or only its last `tail_lines` lines; secrets masked."""

@@ -75,6 +75,8 @@ class Task(models.Model):
     task_channels = models.JSONField(default=list, blank=True)
     task_alerts = models.JSONField(default=dict, blank=True)
     task_expected_duration = models.PositiveIntegerField(null=True, blank=True, help_text=_("Seconds"))
+    # Whether a run may be given one-off task_env values (run now, the API's execute, a trigger URL's body).
+    task_allow_overrides = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -164,7 +164,7 @@ class BaseTaskForm(forms.Form):
                 Field("task_enabled", wrapper_class="form-switch"),
             ),
             Fieldset(_("When"), "task_schedule"),
-            Fieldset(_("What"), "task_exec", "task_env"),
+            Fieldset(_("What"), "task_exec", "task_env", Field("task_allow_overrides", wrapper_class="form-switch")),
             advanced,
         )
         # A field new to the field table shows in the advanced part, before the notifications, until the page
