@@ -272,6 +272,10 @@ TASK_NOTIFIERS = env_list(
     "TASK_NOTIFIERS",
     ["tasks_app.engine.notify.EmailNotifier", "tasks_app.engine.notify.WebhookNotifier"],
 )
+# Task types added by plugins: dotted paths of TaskType subclasses (tasks_app/tasktypes, docs/plugins.md).
+TASK_TYPES = env_list("TASK_TYPES", [])
+# Where each run's output lines go as they are written (masked): dotted paths of log handlers (docs/plugins.md).
+TASK_LOG_HANDLERS = env_list("TASK_LOG_HANDLERS", [])
 # Alert rules every task gets unless its task_alerts says otherwise (tasks_app/definition/alert_rules.py).
 TASK_ALERTS = env_alert_rules("TASK_ALERTS", alert_rules.problems)
 # A notice that could not be sent is tried again after each of these waits (seconds), then given up.

@@ -87,11 +87,12 @@ def test_no_module_of_tasks_app_imports_a_module_that_imports_it_back():
 MAY_IMPORT = {
     "cron": set(), "params": set(), "roles": set(), "outbound": set(), "private_files": set(), "front": set(),
     "heartbeat": set(), "outbound_requests": {"outbound"},
+    "tasktypes": {"outbound"},
     "definition.fields": set(),
     "secrets": {"private_files"},
     "envedit": {"secrets"},
     "models": {"cron", "definition.fields", "secrets"},
-    "definition": {"cron", "outbound", "private_files", "models", "definition.fields", "secrets"},
+    "definition": {"cron", "outbound", "private_files", "models", "definition.fields", "secrets", "tasktypes"},
     "logs": {"definition", "definition.fields", "params", "secrets"},
     "conffile": {"definition", "definition.fields", "models", "secrets"},
     "dal": {"conffile", "definition", "definition.fields", "models", "secrets"},
@@ -99,10 +100,10 @@ MAY_IMPORT = {
     "alerts": {"definition", "heartbeat", "models", "outbound", "outbound_requests", "secrets"},
     "services": {"alerts", "audit", "conffile", "dal", "definition", "definition.fields", "models", "secrets"},
     "engine": {"alerts", "audit", "cron", "definition", "definition.fields", "heartbeat", "logs", "models",
-               "outbound", "private_files", "secrets"},
+               "outbound", "private_files", "secrets", "tasktypes"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
-                   "conffile", "secrets", "envedit", "audit"}
+                   "conffile", "secrets", "envedit", "audit", "tasktypes"}
 MAY_IMPORT.update(web=FOR_THE_WAYS_IN, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
 
 

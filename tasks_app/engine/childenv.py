@@ -62,16 +62,19 @@ def command(script: Path, execution_id) -> list[str]:
     return [task_python(), *INTERPRETER_FLAGS, str(SHEPHERD), run_label(execution_id), str(script)]
 
 
-def shepherd_spec(script: Path, env: dict, run_as, plan, result_fd: int, mask=()) -> dict:
+def shepherd_spec(script: Path, env: dict, run_as, plan, result_fd: int, mask=(), exec_argv=None) -> dict:
     """The JSON the shepherd reads first from its control pipe. run_as: identity.RunAs or None; plan:
     limits.LimitPlan; mask: the task's secret values, whose forms the shepherd masks in the run's output (the
-    values are in `env` already: the pipe is private to the engine and the shepherd, unlike a command line)."""
+    values are in `env` already: the pipe is private to the engine and the shepherd, unlike a command line);
+    exec_argv: the command a task type other than python runs instead of the script in Python (the shell type:
+    the file itself, by its #! line), executed after the same set-up."""
     return {
         "script": str(script), "argv": [str(script)], "cwd": str(settings.BASE_DIR), "env": env,
         "user": run_as.spec() if run_as is not None else None, "umask": 0o077 if run_as is not None else None,
         "rlimits": plan.rlimits, "fallback_rlimits": plan.fallback_rlimits, "cgroup": plan.cgroup,
         "kill_grace": float(settings.SCHEDULER_KILL_GRACE), "result_fd": result_fd,
         "mask": {"module": MASKING_MODULE, "forms": masking.all_forms(mask)} if mask else None,
+        "exec": [str(part) for part in exec_argv] if exec_argv else None,
     }
 
 

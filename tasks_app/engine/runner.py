@@ -21,7 +21,10 @@ from tasks_app.models import ExecutionStatus
 
 from tasks_app.secrets.masking import Masker
 
+from tasks_app import tasktypes
+
 from . import identity, limits, output, tasklog
+from .performer import perform_run
 from .childenv import ScriptPathError, child_env, command, run_secrets, script_path, shepherd_spec
 from .shepherd_link import ANSWER_MARGIN, ShepherdGone, ShepherdLink
 
@@ -99,19 +102,43 @@ def run_execution(execution, stop_event=None, on_start=None) -> RunResult:
     tlog = tasklog.task_logger(log_file)
     try:
         try:
-            script = script_path(task.task_exec)
-        except ScriptPathError as exc:
+            kind = tasktypes.get_type(task.task_type)
+            script = script_path(task.task_exec) if kind.runs_file else None
+            problem = kind.check_file(script) if script is not None else None
+            if problem:
+                raise ScriptPathError(f"task_exec {task.task_exec!r} cannot run as a {kind.name} task: it {problem}")
+        except (tasktypes.UnknownType, ScriptPathError) as exc:
             return _spawn_failed(execution, label, tlog, str(exc))
         if stop_event is not None and stop_event.is_set():
             reason = getattr(stop_event, "reason", "")
             return not_started(execution, f"stopped: {reason}" if reason else "stopped", ExecutionStatus.STOPPED)
         tlog.info(
             "Execution %s starting: %s (trigger %s, attempt %s)",
-            execution.execution_id, script, execution.trigger, execution.attempt,
+            execution.execution_id, script or f"a {kind.name} task", execution.trigger, execution.attempt,
         )
-        return _run(execution, script, log_file, label, tlog, stop_event, on_start)
+        if kind.performs:
+            return _performed(execution, kind, label, tlog, stop_event)
+        try:
+            argv = kind.argv(script, dict(task.task_options or {}))
+        except Exception as exc:  # a plugin's bug names itself; the run fails, the engine goes on
+            return _spawn_failed(execution, label, tlog, f"task type {kind.name} could not build its command: {exc!r}")
+        return _run(execution, script, argv, log_file, label, tlog, stop_event, on_start)
     finally:
         tasklog.release(log_file)
+
+
+def _performed(execution, kind, label, tlog, stop_event) -> RunResult:
+    """A run the type performs itself (performer.py): no process of its own, so no pid and no limits."""
+    try:
+        ended = perform_run(execution, kind, label, tlog, stop_event)
+    except ValueError as exc:
+        return _spawn_failed(execution, label, tlog, str(exc))
+    finished = ended.status if not ended.error else f"{ended.status} ({ended.error})"
+    tlog.info("Execution %s finished: %s, return code %s, %.2f s", execution.execution_id, finished,
+              ended.return_code, ended.duration)
+    log.info("Finished %s: %s in %.2f s", label, finished, ended.duration)
+    return RunResult(ended.status, ended.return_code, ended.error, ended.start_time, ended.end_time, ended.duration,
+                     ended.truncated, None)
 
 
 def _spawn_failed(execution, label, tlog, why) -> RunResult:
@@ -134,7 +161,7 @@ def _prepare(task, execution, log_file):
     return run_as, plan, env
 
 
-def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunResult:
+def _run(execution, script, argv, log_file, label, tlog, stop_event, on_start) -> RunResult:
     task = execution.task
     try:
         run_as, plan, env = _prepare(task, execution, log_file)
@@ -152,7 +179,8 @@ def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunR
         start_time, started = timezone.now(), time.monotonic()
         try:
             link = ShepherdLink.start(command(script, execution.execution_id),
-                                      shepherd_spec(script, env, run_as, plan, -1, mask=secrets), out_fd)
+                                      shepherd_spec(script, env, run_as, plan, -1, mask=secrets,
+                                                    exec_argv=argv), out_fd)
         except (OSError, ValueError, subprocess.SubprocessError, ShepherdGone) as exc:
             return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
         try:
