@@ -60,4 +60,4 @@ def check_type_fields(cleaned, errors, error, tasks_dir=None):
     except tasktypes.OptionErrors as exc:
         for name, messages in exc.errors.items():
             for message in messages:
-                error("task_options", "task_options.%(name)s: %(message)s", name=name, message=message)
+                error("task_options", "task_options.%(name)s: %(text)s", name=name, text=message)
