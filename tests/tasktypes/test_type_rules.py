@@ -84,3 +84,27 @@ def test_conf_tasks_json_holds_the_type_and_its_options_only_when_they_are_not_t
     assert "task_type" not in by_id["py"] and "task_options" not in by_id["py"]
     assert by_id["web"]["task_type"] == "http" and by_id["web"]["task_options"]["url"] == "https://example.com/x"
     assert by_id["web"]["task_exec"] == ""
+
+
+def test_the_api_lists_the_installed_types_and_makes_an_http_task(db, settings):
+    from rest_framework.test import APIClient
+
+    from tests.api.conftest import make_user
+    from tasks_app.models import ApiKey
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {ApiKey.issue(make_user('op', 'operator'))[1]}")
+    types = {kind["name"]: kind for kind in client.get("/api/task-types").json()}
+    assert list(types)[:3] == ["python", "shell", "http"]
+    assert types["http"]["runs_file"] is False and types["http"]["performs"] is True
+    assert [o["name"] for o in types["http"]["options"]] == ["method", "url", "headers", "body", "expected_statuses"]
+    response = client.post("/api/tasks", base(task_id="api-http", task_type="http",
+                                              task_options={"url": "https://example.com/x"}), format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["task_type"] == "http" and response.json()["task_options"]["method"] == "GET"
+    response = client.post("/api/tasks", base(task_id="api-bad", task_type="http",
+                                              task_options={"url": "https://example.com/x", "method": 3}),
+                           format="json")
+    assert response.status_code == 400
+    assert response.json()["task_options"] == ["task_options.method: method must be text, got 3"]
