@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from tasks_app.logs.handlers import OutputFeed
 from tasks_app.models import ExecutionStatus
 from tasks_app.secrets import keys
 from tasks_app.secrets.masking import Masker
@@ -23,10 +24,10 @@ log = logging.getLogger("TaskExecutor")
 
 class MaskedOutput:
     """The run's output file as a binary stream whose writes are masked on the way (a secret cut across two
-    writes included)."""
+    writes included); its lines go to TASK_LOG_HANDLERS as they are written."""
 
-    def __init__(self, fd, masker: Masker):
-        self.fd, self.masker = fd, masker
+    def __init__(self, fd, masker: Masker, feed=None):
+        self.fd, self.masker, self.feed = fd, masker, feed
 
     def write(self, data: bytes) -> int:
         if isinstance(data, str):
@@ -34,6 +35,8 @@ class MaskedOutput:
         masked = self.masker.feed(data) if self.masker else data
         if masked:
             _write_all(self.fd, masked)
+            if self.feed is not None:
+                self.feed.poll()
         return len(data)
 
     def flush(self):
@@ -60,6 +63,7 @@ class Ended:
     end_time: datetime
     duration: float
     truncated: bool
+    feed: OutputFeed
 
 
 def perform_run(execution, kind, label, tlog, stop_event) -> Ended:
@@ -73,7 +77,8 @@ def perform_run(execution, kind, label, tlog, stop_event) -> Ended:
     except OSError as exc:
         raise ValueError(f"cannot write output file: {exc}") from None
     try:
-        stream = MaskedOutput(out_fd, masker)
+        feed = OutputFeed(out_fd, task.task_id, execution.execution_id, masker)
+        stream = MaskedOutput(out_fd, masker, feed)
         start_time, started = timezone.now(), time.monotonic()
         context = RunContext(task_id=task.task_id, execution_id=execution.execution_id,
                              options=dict(task.task_options or {}), env=env, timeout=task.task_timeout,
@@ -90,8 +95,9 @@ def perform_run(execution, kind, label, tlog, stop_event) -> Ended:
             log.exception("%s: task type %s raised", label.capitalize(), kind.name)
             status, code, error = ExecutionStatus.FAILED, None, f"task type {kind.name} failed: {exc!r}"
         stream.flush()
+        feed.finish()
         truncated = output.finish(out_fd, False)
     finally:
         os.close(out_fd)
     return Ended(str(status), code, masker.text(error or ""), start_time, timezone.now(),
-                 round(time.monotonic() - started, 3), truncated)
+                 round(time.monotonic() - started, 3), truncated, feed)

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from tasks_app.definition.paths import task_log_file
+from tasks_app.logs.handlers import OutputFeed
 from tasks_app.models import ExecutionStatus
 
 from tasks_app.secrets.masking import Masker
@@ -32,6 +33,7 @@ log = logging.getLogger("TaskExecutor")
 
 SIZE_CHECK_EVERY = 1.0  # seconds between output size checks while a child runs
 POLL_STOP_EVERY = 0.1  # for a stop_event that cannot be waited on (a plain threading.Event)
+FEED_EVERY = 0.25  # seconds between two reads of new output lines for TASK_LOG_HANDLERS (only when there are any)
 OUTPUT_TAIL = 4096  # bytes of a failed run's output searched for words that suggest a limit
 
 
@@ -136,6 +138,8 @@ def _performed(execution, kind, label, tlog, stop_event) -> RunResult:
     finished = ended.status if not ended.error else f"{ended.status} ({ended.error})"
     tlog.info("Execution %s finished: %s, return code %s, %.2f s", execution.execution_id, finished,
               ended.return_code, ended.duration)
+    ended.feed.ended(ended.status, f"Execution {execution.execution_id} finished: {finished}, return code "
+                                   f"{ended.return_code}")
     log.info("Finished %s: %s in %.2f s", label, finished, ended.duration)
     return RunResult(ended.status, ended.return_code, ended.error, ended.start_time, ended.end_time, ended.duration,
                      ended.truncated, None)
@@ -175,6 +179,7 @@ def _run(execution, script, argv, log_file, label, tlog, stop_event, on_start) -
         out_fd = output.open_output(execution.output_path)
     except OSError as exc:
         return _spawn_failed(execution, label, tlog, f"cannot write output file: {exc}")
+    feed = OutputFeed(out_fd, task.task_id, execution.execution_id, masker)  # TASK_LOG_HANDLERS
     try:
         start_time, started = timezone.now(), time.monotonic()
         try:
@@ -185,12 +190,14 @@ def _run(execution, script, argv, log_file, label, tlog, stop_event, on_start) -
             return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
         try:
             try:
-                outcome = _wait(link, execution, label, on_start, out_fd, stop_event, task.task_timeout, started)
+                outcome = _wait(link, execution, label, on_start, out_fd, stop_event, task.task_timeout, started,
+                                feed)
             except BaseException:
                 link.abort()  # nobody would wait for the run any more: none of its processes may stay
                 raise
         finally:
             link.close()
+        feed.finish()
         truncated = output.finish(out_fd, outcome.truncated)
         tail = _tail(out_fd) if outcome.code not in (0, None) else ""
     finally:
@@ -206,6 +213,7 @@ def _run(execution, script, argv, log_file, label, tlog, stop_event, on_start) -
     finished = status if not error else f"{status} ({error})"
     tlog.info("Execution %s finished: %s, return code %s, %.2f s", execution.execution_id, finished,
               outcome.code, duration)
+    feed.ended(status, f"Execution {execution.execution_id} finished: {finished}, return code {outcome.code}")
     log.info("Finished %s: %s in %.2f s", label, finished, duration)
     return result
 
@@ -226,7 +234,7 @@ class _Outcome:
     lost_shepherd: str = ""  # why the engine ended the run without the shepherd
 
 
-def _wait(link, execution, label, on_start, out_fd, stop_event, timeout, started) -> _Outcome:
+def _wait(link, execution, label, on_start, out_fd, stop_event, timeout, started, feed) -> _Outcome:
     """Until the shepherd reports the run's end. Asks it to end the run on a stop or the timeout, and ends
     the run by itself when the shepherd is gone or does not answer."""
     poller = select.poll()  # not select(): descriptors above 1024 are normal in a busy engine
@@ -240,10 +248,13 @@ def _wait(link, execution, label, on_start, out_fd, stop_event, timeout, started
     deadline = started + timeout if timeout else None
     answer_by = None
     next_check = started + SIZE_CHECK_EVERY
+    next_feed = started + FEED_EVERY if feed.on else None
     outcome = _Outcome()
     while True:
         now = time.monotonic()
         wait = next_check - now
+        if next_feed is not None:
+            wait = min(wait, next_feed - now)
         for moment in (deadline if not outcome.asked else None, answer_by):
             if moment is not None:
                 wait = min(wait, moment - now)
@@ -277,6 +288,9 @@ def _wait(link, execution, label, on_start, out_fd, stop_event, timeout, started
         if answer_by is not None and now >= answer_by:
             outcome.lost_shepherd = f"its shepherd did not end the run within {ANSWER_MARGIN:g} s of the grace"
             break
+        if next_feed is not None and now >= next_feed:
+            feed.poll()
+            next_feed = now + FEED_EVERY
         if now >= next_check:
             outcome.truncated = output.check_running(out_fd) or outcome.truncated
             next_check = now + SIZE_CHECK_EVERY

@@ -107,3 +107,17 @@ def test_a_connection_that_cannot_be_made_fails_naming_it(make_execution, stand_
     execution = make_execution("http", task_options={"url": "http://127.0.0.1:9/nothing"})
     result = run_execution(execution)
     assert result.status == ExecutionStatus.FAILED and result.error_message.startswith("cannot connect: ")
+
+
+def test_an_http_runs_output_lines_reach_the_log_handlers_masked(make_execution, stand_in, settings):
+    from tasks_app.logs import handlers
+    from tests.engine_runner import log_collector
+
+    log_collector.received.clear()
+    settings.TASK_LOG_HANDLERS = ["tests.engine_runner.log_collector.Collector"]
+    stand_in.answer = (200, b"line one t0k3n-s3cr3t\nline two", 0)
+    execution = http_run(make_execution, stand_in)
+    assert run_execution(execution).status == ExecutionStatus.SUCCESS
+    assert handlers.dispatcher.drain(10)
+    assert [r.message for r in log_collector.received if r.source == "output"] == [
+        "HTTP 200 OK", "line one ***", "line two"]
