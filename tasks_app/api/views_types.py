@@ -32,4 +32,4 @@ class TaskTypesView(APIView):
 
     @extend_schema(summary="The installed task types and the options each takes", responses=serializers.ListSerializer(child=TYPE))
     def get(self, request):
-        return Response([describe(kind) for kind in tasktypes.all_types().values()])
+        return Response([describe(kind) for kind in tasktypes.installed().values()])

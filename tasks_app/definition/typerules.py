@@ -18,7 +18,9 @@ def check_task_type(value):
     value = value.strip() or tasktypes.DEFAULT
     try:
         tasktypes.get_type(value)
-    except tasktypes.UnknownType:
+    except tasktypes.UnknownType as exc:
+        if exc.__cause__ is not None:  # the setting itself is wrong
+            raise ValidationError(str(exc)) from None
         raise ValidationError(_("task_type %(value)s is not installed; installed: %(names)s."),
                               params={"value": show(value), "names": ", ".join(tasktypes.names())}) from None
     return value

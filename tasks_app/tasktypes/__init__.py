@@ -13,7 +13,7 @@ from .http import HttpType
 DEFAULT = "python"
 BUILT_IN = (PythonType, ShellType, HttpType)
 
-__all__ = ["DEFAULT", "OptionErrors", "Performed", "RunContext", "TaskType", "all_types", "get_type", "names"]
+__all__ = ["DEFAULT", "OptionErrors", "Performed", "RunContext", "TaskType", "all_types", "get_type", "installed", "names"]
 
 
 class UnknownType(LookupError):
@@ -34,11 +34,23 @@ def _load(paths: tuple) -> dict:
 def all_types() -> dict:
     """{name: TaskType instance}: the built-in types and those of settings.TASK_TYPES (a plugin may replace a
     built-in one by using its name)."""
-    return _load(tuple(getattr(settings, "TASK_TYPES", ()) or ()))
+    paths = tuple(getattr(settings, "TASK_TYPES", ()) or ())
+    try:
+        return _load(paths)
+    except Exception as exc:  # a wrong setting: every save and run names it, none is a crash
+        raise UnknownType(f"TASK_TYPES ({', '.join(paths)}) cannot be loaded: {exc!r}") from exc
+
+
+def installed() -> dict:
+    """all_types(), or the built-in ones alone while TASK_TYPES cannot be loaded (a page still shows)."""
+    try:
+        return all_types()
+    except UnknownType:
+        return {kind.name: kind() for kind in BUILT_IN}
 
 
 def names() -> list:
-    return list(all_types())
+    return list(installed())
 
 
 def get_type(name: str) -> TaskType:

@@ -50,7 +50,7 @@ def _form_field(option):
 
 def add_fields(form):
     """Adds the type select's choices and every option field of every installed type to `form`."""
-    types = tasktypes.all_types()
+    types = tasktypes.installed()
     select = form.fields["task_type"]
     select.choices = [(name, f"{name} — {kind.label}" if kind.label else name) for name, kind in types.items()]
     select.widget.attrs["data-runs-file"] = json.dumps({name: kind.runs_file for name, kind in types.items()})
@@ -62,7 +62,7 @@ def add_fields(form):
 def layout_groups() -> list:
     """One group of fields per type that has options, for the form's layout."""
     groups = []
-    for kind in tasktypes.all_types().values():
+    for kind in tasktypes.installed().values():
         if kind.options:
             names = [Field(field_name(kind.name, option.name), wrapper_class="form-switch")
                      if option.kind == kinds.BOOLEAN else field_name(kind.name, option.name)
@@ -72,7 +72,7 @@ def layout_groups() -> list:
 
 
 def option_field_names() -> set:
-    return {field_name(kind.name, option.name) for kind in tasktypes.all_types().values() for option in kind.options}
+    return {field_name(kind.name, option.name) for kind in tasktypes.installed().values() for option in kind.options}
 
 
 def collect(cleaned, type_name) -> dict:

@@ -108,3 +108,14 @@ def test_the_api_lists_the_installed_types_and_makes_an_http_task(db, settings):
                            format="json")
     assert response.status_code == 400
     assert response.json()["task_options"] == ["task_options.method: method must be text, got 3"]
+
+
+def test_a_task_types_setting_that_cannot_be_loaded_is_named_on_save_and_run(scripts_dir, settings,
+                                                                             make_execution):
+    from tasks_app.engine.runner import run_execution
+
+    settings.TASK_TYPES = ["no_such_plugin.Type"]
+    errors = errors_of(base(task_type="bash", task_exec="hello.sh"))
+    assert errors["task_type"][0].startswith("TASK_TYPES (no_such_plugin.Type) cannot be loaded: ")
+    result = run_execution(make_execution("shell", "hello.sh"))
+    assert result.status == "failed" and "TASK_TYPES (no_such_plugin.Type) cannot be loaded" in result.error_message
