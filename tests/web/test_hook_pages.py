@@ -65,3 +65,22 @@ def test_a_trigger_url_of_another_task_cannot_be_revoked_through_this_one(as_ope
 @pytest.mark.parametrize("method", ["get"])
 def test_the_hook_actions_take_only_posts(as_operator, task, method):
     assert getattr(as_operator, method)("/tasks/test-task/hooks/new").status_code == 405
+
+
+def test_the_admin_lists_trigger_urls_for_operators_and_revokes_them(client, operator, viewer, task):
+    from tasks_app.models import TriggerToken
+
+    hook, token = hook_services.create_hook(task, name="from CI", actor="x", via="cli")
+    operator.is_staff = True
+    operator.save()
+    client.force_login(operator)
+    page = client.get("/admin/tasks_app/triggertoken/").content.decode()
+    assert hook.prefix in page and "from CI" in page and token not in page
+    response = client.post("/admin/tasks_app/triggertoken/", {"action": "revoke", "_selected_action": [hook.pk]},
+                           follow=True)
+    assert "1 trigger URL revoked." in response.content.decode()
+    assert TriggerToken.objects.get().revoked_at is not None and TriggerToken.objects.get().revoked_by == operator.username
+    viewer.is_staff = True
+    viewer.save()
+    client.force_login(viewer)
+    assert client.get("/admin/tasks_app/triggertoken/").status_code == 403
