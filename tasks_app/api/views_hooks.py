@@ -19,6 +19,7 @@ from tasks_app.services import hooks as hook_services
 from .common import VIA, actor_of, logger, run_body_env, who
 from .schema import ApiAutoSchema
 from .serializers import QueuedSerializer, RunBodySerializer
+from .throttles import AnonThrottle
 
 REFUSED = "No trigger URL here."  # unknown, revoked, expired: the same words, the same status
 
@@ -120,6 +121,11 @@ class HookFireView(APIView):
         try:
             hook = hook_services.find_usable(token)
         except hook_services.HookRefused:
+            # Guessing is bounded per address (API_THROTTLE_ANON), counting refusals only: a good token is never
+            # slowed by others' bad ones, and a 429 says nothing about any token.
+            guard = AnonThrottle()
+            if not guard.allow_request(request, self):
+                raise exceptions.Throttled(guard.wait()) from None
             raise exceptions.NotFound(REFUSED) from None
         execution = hook_services.fire_hook(hook, env=run_body_env(request))
         task = hook.task
@@ -128,3 +134,12 @@ class HookFireView(APIView):
         url = reverse("api-task-execution", kwargs={"task_id": task.task_id, "execution_id": execution.execution_id})
         return Response({"task_id": task.task_id, "execution_id": execution.execution_id, "status": execution.status,
                          "url": url}, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400:
+            # Django would log "Not Found: /api/hooks/<token>": the path is the credential. Log the prefix only.
+            response._has_been_logged = True
+            token = str(kwargs.get("token", ""))
+            logger.info("Trigger URL %s… answered %s", token[:10], response.status_code)
+        return response

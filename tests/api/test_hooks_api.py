@@ -135,3 +135,28 @@ def test_a_get_on_a_trigger_url_starts_nothing(operator_client, task):
     token = make_hook(operator_client)["token"]
     assert APIClient().get(f"/api/hooks/{token}").status_code == 405
     assert not TaskExecution.objects.exists()
+
+
+def test_refused_tokens_are_bounded_per_address_and_a_good_one_still_works(operator_client, task, settings):
+    settings.API_THROTTLE_ANON = "3/min"
+    token = make_hook(operator_client)["token"]
+    guesses = [fire(f"hk_guess{n}", APIClient(REMOTE_ADDR="203.0.113.7")).status_code for n in range(4)]
+    assert guesses == [404, 404, 404, 429]
+    assert fire(token, APIClient(REMOTE_ADDR="203.0.113.7")).status_code == 202
+
+
+def test_no_log_line_holds_a_token(operator_client, task, settings, caplog, monkeypatch):
+    import logging
+
+    api_log = logging.getLogger("APIInterface")  # it does not propagate: caplog hears it through its handler
+    api_log.addHandler(caplog.handler)
+    monkeypatch.setattr(api_log, "level", logging.INFO)
+    settings.API_THROTTLE_HOOK = "1/min"
+    token = make_hook(operator_client)["token"]
+    fire(token)
+    assert fire(token).status_code == 429  # a good token, throttled: Django would log its path
+    assert APIClient().post(f"/api/hooks/{token}", {"env": "x"}, format="json").status_code in (400, 429)
+    fire("hk_" + "B" * 43)
+    assert token not in caplog.text and "B" * 43 not in caplog.text
+    api_log.removeHandler(caplog.handler)
+    assert f"Trigger URL {token[:10]}… answered 429" in caplog.text
