@@ -124,4 +124,5 @@ def test_the_scheduler_process_writes_tasks_jsonl(runscheduler, make_task, engin
 
     (end,) = wait_for(finished_line, 30, what="the run's lines in tasks.jsonl")
     assert end["task"] == "jsonl" and end["execution"] == execution.pk and end["level"] == "INFO"
-    assert TaskExecution.objects.get(pk=execution.pk).status == "success"
+    # The line is handed over as the run ends, a moment before its end is recorded.
+    wait_for(lambda: TaskExecution.objects.get(pk=execution.pk).status == "success", 30, what="the recorded end")
