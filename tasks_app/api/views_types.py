@@ -21,8 +21,9 @@ TYPE = inline_serializer("TaskType", {
 
 
 def describe(kind) -> dict:
-    return {"name": kind.name, "label": kind.label, "runs_file": kind.runs_file, "performs": kind.performs,
-            "options": [{"name": o.name, "kind": o.kind, "label": o.label, "help": o.help, "required": o.required,
+    return {"name": kind.name, "label": str(kind.label), "runs_file": kind.runs_file, "performs": kind.performs,
+            "options": [{"name": o.name, "kind": o.kind, "label": str(o.label), "help": str(o.help),
+                         "required": o.required,
                          "default": o.default, "choices": list(o.choices)} for o in kind.options]}
 
 

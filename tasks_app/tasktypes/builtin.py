@@ -3,12 +3,14 @@ shepherd's interpreter) and shell (an executable file run by its shebang). Both 
 the same confinement, clean environment, run-as user and limits."""
 import os
 
+from django.utils.translation import gettext_lazy as _
+
 from .base import TaskType
 
 
 class PythonType(TaskType):
     name = "python"
-    label = "Python script"
+    label = _("Python script")
 
     def argv(self, script, options):
         return None  # the shepherd's interpreter runs it, as `python script.py` would
@@ -16,7 +18,7 @@ class PythonType(TaskType):
 
 class ShellType(TaskType):
     name = "shell"
-    label = "Executable file (shell script, run by its #! line)"
+    label = _("Executable file (shell script, run by its #! line)")
 
     def check_file(self, path):
         try:

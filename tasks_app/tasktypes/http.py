@@ -10,6 +10,8 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext_lazy as _
+
 from tasks_app import outbound
 
 from .base import CHOICE, INT_LIST, TEXT, TEXT_MAP, TEXTAREA, Option, OptionErrors, Performed, TaskType
@@ -23,18 +25,18 @@ POLL = 1.0  # seconds a socket operation may block before the run looks at its s
 
 class HttpType(TaskType):
     name = "http"
-    label = "HTTP request"
+    label = _("HTTP request")
     runs_file = False
     performs = True
     options = (
-        Option("method", CHOICE, "Method", default="GET", choices=METHODS),
-        Option("url", TEXT, "URL", required=True, max_length=2000,
-               help="http:// or https://; ${NAME} is replaced by the run's environment variable NAME"),
-        Option("headers", TEXT_MAP, "Headers", default={},
-               help='JSON object, e.g. {"Authorization": "Bearer ${API_TOKEN}"}'),
-        Option("body", TEXTAREA, "Body", default="", max_length=1024 * 1024),
-        Option("expected_statuses", INT_LIST, "Expected status codes", default=[],
-               help="e.g. [200, 204]; empty: any 2xx"),
+        Option("method", CHOICE, _("Method"), default="GET", choices=METHODS),
+        Option("url", TEXT, _("URL"), required=True, max_length=2000,
+               help=_("http:// or https://; ${NAME} is replaced by the run's environment variable NAME")),
+        Option("headers", TEXT_MAP, _("Headers"), default={},
+               help=_('JSON object, e.g. {"Authorization": "Bearer ${API_TOKEN}"}')),
+        Option("body", TEXTAREA, _("Body"), default="", max_length=1024 * 1024),
+        Option("expected_statuses", INT_LIST, _("Expected status codes"), default=[],
+               help=_("e.g. 200, 204; empty: any 2xx")),
     )
 
     def clean_options(self, options):

@@ -36,3 +36,9 @@ def test_an_options_error_is_shown_next_to_its_field(as_operator):
     assert "must be an http:// or https:// URL with a host" in field
     response = as_operator.post("/tasks/new", form_data(task_id="bad", task_type="http"))
     assert "task_exec must be empty for a task of type http" in response.content.decode()
+
+
+def test_the_types_and_their_fields_are_in_chinese_on_a_chinese_page(as_operator):
+    html = as_operator.get("/tasks/new", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    for words in ("http — HTTP 请求", "shell — 可执行文件（shell 脚本，按其 #! 行运行）", "期望的状态码", "请求头"):
+        assert words in html, words
