@@ -3,8 +3,8 @@ the run writes them, to every handler named there, e.g. to syslog or to a JSON-l
 The built-in JsonLinesHandler writes logs/tasks.jsonl.
 
 Handlers are called from one thread of their own, fed by a bounded queue: a slow handler never slows a run, a
-failing one is logged (once a minute at most) and never breaks a run; lines that find the queue full are dropped
-and counted in the log."""
+failing one is logged (once a minute at most) and never breaks a run; lines that find 100,000 others waiting are
+dropped and counted in the log."""
 import json
 import logging
 import os
@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 
 log = logging.getLogger("TaskExecutor")
 
-QUEUE_SIZE = 10_000
+QUEUE_SIZE = 100_000  # lines waiting for the handlers at most; more are dropped (and counted)
 REPORT_EVERY = 60.0  # seconds between two log lines about the same failing handler
 
 
@@ -41,10 +41,15 @@ class LineRecord:
 
 
 class LogHandler:
-    """A handler: handle(record) for each line; close() when the process ends. Built once per process."""
+    """A handler: handle(record) for each line (or handle_many(records) for several at once, which calls
+    handle() for each unless a handler does better); close() when the process ends. Built once per process."""
 
     def handle(self, record: LineRecord) -> None:
         raise NotImplementedError
+
+    def handle_many(self, records) -> None:
+        for record in records:
+            self.handle(record)
 
     def close(self) -> None:
         pass
@@ -58,11 +63,17 @@ class JsonLinesHandler(LogHandler):
         self.path = Path(getattr(settings, "TASK_LOG_JSONL", "") or Path(settings.LOGS_DIR) / "tasks.jsonl")
 
     def handle(self, record):
-        line = (json.dumps(record.as_dict(), ensure_ascii=False) + "\n").encode("utf-8")
+        self.handle_many([record])
+
+    def handle_many(self, records):
+        data = "".join(json.dumps(record.as_dict(), ensure_ascii=False) + "\n" for record in records).encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Opened for each batch: a rotated or removed file is simply made again.
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, line)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
         finally:
             os.close(fd)
 
@@ -85,33 +96,46 @@ def enabled() -> bool:
 
 
 class _Dispatcher:
+    """One thread calling the handlers with batches of lines (all that one read of a run's output found), so a
+    chatty run costs a queue operation per read, not per line."""
+
     def __init__(self):
-        self.queue = queue.Queue(QUEUE_SIZE)
+        self.queue = queue.Queue()
         self.thread = None
         self.lock = threading.Lock()
+        self.pending = 0  # lines queued and not handled yet
         self.dropped = 0
         self.reported = {}
 
     def publish(self, records) -> None:
+        records = list(records)
+        if not records:
+            return
         with self.lock:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._work, name="log-handlers", daemon=True)
                 self.thread.start()
-        for record in records:
-            try:
-                self.queue.put_nowait(record)
-            except queue.Full:
-                self.dropped += 1
-                if self.dropped in (1, 100, 10_000) or self.dropped % 100_000 == 0:
-                    log.warning("Log handlers are behind: %d line(s) dropped so far", self.dropped)
+            if self.pending + len(records) > QUEUE_SIZE:
+                self.dropped += len(records)
+                dropped = self.dropped
+            else:
+                self.pending += len(records)
+                dropped = None
+        if dropped is None:
+            self.queue.put(records)
+        else:
+            now = time.monotonic()
+            if now - self.reported.get("(queue)", -REPORT_EVERY) >= REPORT_EVERY:
+                self.reported["(queue)"] = now
+                log.warning("Log handlers are behind: %d line(s) dropped so far", dropped)
 
     def _work(self):
         while True:
-            record = self.queue.get()
+            batch = self.queue.get()
             try:
                 for path, handler in handlers():
                     try:
-                        handler.handle(record)
+                        handler.handle_many(batch)
                     except Exception:  # the run goes on whatever a handler does
                         now = time.monotonic()
                         if now - self.reported.get(path, -REPORT_EVERY) >= REPORT_EVERY:
@@ -120,6 +144,8 @@ class _Dispatcher:
             except Exception:  # loading the handlers failed: say so, keep the thread
                 log.exception("TASK_LOG_HANDLERS could not be loaded")
             finally:
+                with self.lock:
+                    self.pending -= len(batch)
                 self.queue.task_done()
 
     def drain(self, timeout: float) -> bool:
@@ -174,10 +200,11 @@ class OutputFeed:
 
     def _publish(self, lines):
         if lines:
-            dispatcher.publish([self._record(line.decode("utf-8", "replace").rstrip("\r"), "INFO", "output")
+            now = datetime.now(timezone.utc)  # one read, one time: the lines came together
+            dispatcher.publish([self._record(line.decode("utf-8", "replace").rstrip("\r"), "INFO", "output", now)
                                 for line in lines])
 
-    def _record(self, text, level, source):
+    def _record(self, text, level, source, now=None):
         if self.masker:
             text = self.masker.text(text)
-        return LineRecord(self.task_id, self.execution_id, level, datetime.now(timezone.utc), text, source)
+        return LineRecord(self.task_id, self.execution_id, level, now or datetime.now(timezone.utc), text, source)
