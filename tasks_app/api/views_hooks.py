@@ -12,7 +12,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tasks_app.models import TriggerToken
 from tasks_app.roles import OPERATOR
 from tasks_app.services import hooks as hook_services
 
