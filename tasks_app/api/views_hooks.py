@@ -32,8 +32,8 @@ class HookSerializer(serializers.Serializer):
     state = serializers.CharField(read_only=True, help_text="active, revoked or expired")
     created_by = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
-    last_used_at = serializers.DateTimeField(read_only=True)
-    revoked_at = serializers.DateTimeField(read_only=True)
+    last_used_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
 CREATED = inline_serializer("HookCreated", {
