@@ -119,7 +119,7 @@ def run_execution(execution, stop_event=None, on_start=None) -> RunResult:
             execution.execution_id, script or f"a {kind.name} task", execution.trigger, execution.attempt,
         )
         if kind.performs:
-            return _performed(execution, kind, label, tlog, stop_event)
+            return _performed(execution, kind, label, tlog, stop_event, on_start)
         try:
             argv = kind.argv(script, dict(task.task_options or {}))
         except Exception as exc:  # a plugin's bug names itself; the run fails, the engine goes on
@@ -129,8 +129,15 @@ def run_execution(execution, stop_event=None, on_start=None) -> RunResult:
         tasklog.release(log_file)
 
 
-def _performed(execution, kind, label, tlog, stop_event) -> RunResult:
-    """A run the type performs itself (performer.py): no process of its own, so no pid and no limits."""
+def _performed(execution, kind, label, tlog, stop_event, on_start) -> RunResult:
+    """A run the type performs itself (performer.py): no process of its own, so no pid and no limits. Its start
+    is reported with pid 0, so the engine counts it as started (overrun alerts, a slot not missed) and crash
+    recovery has no process to look for."""
+    if on_start is not None:
+        try:
+            on_start(execution, 0)
+        except Exception:  # recording the start failed: the run itself goes on
+            log.exception("on_start failed for %s", label)
     try:
         ended = perform_run(execution, kind, label, tlog, stop_event)
     except ValueError as exc:

@@ -121,3 +121,12 @@ def test_an_http_runs_output_lines_reach_the_log_handlers_masked(make_execution,
     assert handlers.dispatcher.drain(10)
     assert [r.message for r in log_collector.received if r.source == "output"] == [
         "HTTP 200 OK", "line one ***", "line two"]
+
+
+def test_a_performed_run_reports_its_start_with_no_process(make_execution, stand_in):
+    # The engine counts it as started (overrun alerts, no missed slot); crash recovery has no pid to look for.
+    starts = []
+    execution = http_run(make_execution, stand_in)
+    result = run_execution(execution, on_start=lambda run, pid: starts.append((run.pk, pid)))
+    assert result.status == ExecutionStatus.SUCCESS and result.pid is None
+    assert starts == [(execution.pk, 0)]
