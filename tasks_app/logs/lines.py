@@ -1,11 +1,14 @@
 """A task's log read for one request, the same way for the API's /logs and the pages' live tail: the last lines or
-those written after an offset, with the level, text and time filters of the query (see tasks_app.logs.tail)."""
+those written after an offset, with the level, text and time filters of the query (see tasks_app.logs.tail).
+Which log: the task's central log when its runs ran on Celery workers (they ship it to the database), else the
+local file (open_task_log)."""
 import zoneinfo
 
 from django.conf import settings
 
 from tasks_app import params
 from tasks_app.definition.paths import task_log_file
+from tasks_app.models import ExecutionLogChunk
 from tasks_app.secrets import keys
 
 from . import tail as logtail
@@ -42,15 +45,15 @@ def read_lines(task, query, default_tail=100):
     offset = params.integer(query, "offset", None, minimum=0, maximum=OFFSET_MAX)
     limit = params.integer(query, "limit", 1000, minimum=1, maximum=MAX_LINES)
     before = params.integer(query, "before", None, minimum=0, maximum=OFFSET_MAX)
-    path = task_log_file(task)
-    exists = path.is_file()
+    log = open_task_log(task)
+    exists = log is not None
     if not exists:
         # A task that has not run yet: nothing to read, and polling from 0 will pick up its first lines.
         chunk = logtail.LogChunk()
     elif offset is not None:
-        chunk = logtail.read_from(path, offset, limit=limit, flt=flt)
+        chunk = logtail.read_from(log, offset, limit=limit, flt=flt)
     else:
-        chunk = logtail.tail(path, tail, flt=flt, before=before)
+        chunk = logtail.tail(log, tail, flt=flt, before=before)
     return {
         "task_id": task.task_id,
         "file": task.log_path,
@@ -64,6 +67,29 @@ def read_lines(task, query, default_tail=100):
         "reset": chunk.reset,
         "scan_limited": chunk.scan_limited,
     }
+
+
+def open_task_log(task):
+    """The task's log as an open binary file, or None when there is none yet. A task whose runs shipped their log
+    lines to the database (runs on Celery workers, models/logchunk.py) is read from there, on any web node and
+    after the worker is gone: the files on each worker's machine hold only the runs that ran there. Otherwise
+    the local file (the local executor writes no chunks, so nothing changes for it)."""
+    central = ExecutionLogChunk.task_log(task.pk)
+    if central is not None:
+        return central
+    try:
+        return open(task_log_file(task), "rb")
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+
+
+def log_size(task) -> int | None:
+    """The size in bytes of the task's log as the log page reads it; None when there is none yet."""
+    log = open_task_log(task)
+    if log is None:
+        return None
+    with log:
+        return log.seek(0, 2) - getattr(log, "floor", 0)
 
 
 def line_json(line):

@@ -1,0 +1,223 @@
+"""LogShipper: a Celery worker's thread that copies what its runs write on this machine, the task's log lines and the
+run's captured output, into the database (models.ExecutionLogChunk) every SHIP_EVERY seconds, masked, so that the
+pages and the API of any web node show them while the run goes and after this worker is gone.
+
+The files stay as they are (the runner writes them as for a local run); the shipper follows them as `tail -F`
+does: by an open descriptor and a byte position, reading on after a rotation from the renamed file and then the
+new one. What it ships is bounded as the files are: a log that grows faster than the database takes it is
+skipped ahead (a marker line says how much), never more than the task's central log keeps (LOG_MAX_BYTES x
+(LOG_BACKUP_COUNT + 1)); the output follows the output file's cuts to SCHEDULER_OUTPUT_LIMIT."""
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import Error as DatabaseError
+from django.db import close_old_connections
+
+from tasks_app.definition.paths import task_log_file
+from tasks_app.models import ExecutionLogChunk
+from tasks_app.models.logchunk import CHUNK_MAX, central_log_cap
+from tasks_app.secrets import keys
+
+log = logging.getLogger("TaskExecutor")
+
+# With the log page polling every second, a line is on every web node within 2 s of being written.
+SHIP_EVERY = 0.5
+# At most this much is read from one file per round; the rest comes with the next.
+ROUND_MAX = 8 * 1024 * 1024
+
+
+@dataclass
+class Follow:
+    """One file followed from a byte position, through rotation (a new file at the path) and truncation."""
+
+    path: Path
+    pos: int = 0
+    fd: int | None = None
+    ino: int | None = None
+    cut: bool = False  # truncated in place since the last read (the output's cut to its limit)
+
+    def start_at_end(self) -> None:
+        """Follow from the current end: only what is written from now on."""
+        if self._open():
+            self.pos = os.fstat(self.fd).st_size
+
+    def read(self, limit: int) -> bytes:
+        if self.fd is None and not self._open():
+            return b""
+        size = os.fstat(self.fd).st_size
+        if size < self.pos:
+            self.pos, self.cut = 0, True
+        data = os.pread(self.fd, min(limit, size - self.pos), self.pos)
+        self.pos += len(data)
+        if len(data) < limit and self._rotated():
+            os.close(self.fd)
+            self.fd, self.pos = None, 0  # the renamed file is read to its end; the new one from its start
+            return data + self.read(limit - len(data))
+        return data
+
+    def backlog(self) -> int:
+        if self.fd is None and not self._open():
+            return 0
+        return max(0, os.fstat(self.fd).st_size - self.pos)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def _open(self) -> bool:
+        try:
+            self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:  # not there yet (the run creates it), or not a file we may read
+            return False
+        self.ino = os.fstat(self.fd).st_ino
+        return True
+
+    def _rotated(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino != self.ino
+        except OSError:
+            return False  # renamed and not made again yet: the next round looks again
+
+
+@dataclass
+class Stream:
+    """A followed file and what was read of it but not yet in the database."""
+
+    kind: str  # "log" (the task's log, one central log for all its runs) or "output" (one run's)
+    follow: Follow
+    task_pk: int
+    masker: object
+    owners: list = field(default_factory=list)  # the execution ids shipping it (a log: the runs of its task here)
+    seq: int = 0
+    unsent: list = field(default_factory=list)  # masked pieces of at most CHUNK_MAX bytes
+    restart: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, final: bool) -> None:
+        """Read what is new, mask it and cut it into pieces. The masker holds back what may be the start of a
+        secret until more comes; a line's end lets it go (a secret does not span lines), so a line is shipped
+        whole and at once."""
+        while True:
+            data = self.follow.read(ROUND_MAX)
+            if self.follow.cut:
+                self.follow.cut, self.restart, self.unsent = False, True, []
+                self.masker.flush()
+            masked = self.masker.feed(data)
+            if final or data.endswith(b"\n"):
+                masked += self.masker.flush(cut=not final)
+            self.unsent += [masked[i:i + CHUNK_MAX] for i in range(0, len(masked), CHUNK_MAX)]
+            if len(data) < ROUND_MAX or not final:
+                return
+
+
+class LogShipper:
+    def __init__(self, node):
+        self.node = node
+        self._lock = threading.Lock()
+        self._logs: dict[Path, Stream] = {}  # one per task log file, shared by the runs of its task here
+        self._outputs: dict[int, Stream] = {}
+
+    # The runs.
+
+    def begin(self, execution) -> None:
+        """Before a run starts: follow its task's log from its current end and its output file from its start."""
+        masker = keys.masker_for(execution.task.task_env)
+        path = task_log_file(execution.task)
+        with self._lock:
+            stream = self._logs.get(path)
+            if stream is None:
+                stream = self._logs[path] = Stream("log", Follow(path), execution.task_id, masker)
+                stream.follow.start_at_end()
+            stream.owners.append(execution.pk)
+            self._outputs[execution.pk] = Stream("output", Follow(execution.output_path), execution.task_id,
+                                                 keys.masker_for(execution.task.task_env), [execution.pk])
+
+    def finish(self, execution, truncated: bool) -> None:
+        """After the run ended (its files are complete): ship the rest, before its end is recorded, so a reader
+        who sees the run ended finds all of it. `truncated`: the output was cut at the end, so it is sent again
+        whole (at most SCHEDULER_OUTPUT_LIMIT bytes)."""
+        path = task_log_file(execution.task)
+        with self._lock:
+            output = self._outputs.pop(execution.pk, None)
+            stream = self._logs.get(path)
+            last = stream is not None and stream.owners == [execution.pk]
+            if last:
+                del self._logs[path]
+        if output is not None:
+            with output.lock:
+                if truncated:
+                    output.follow.close()
+                    output.follow, output.unsent, output.restart = Follow(output.follow.path), [], True
+                    output.masker.flush()
+                self._ship(output, final=True)
+                output.follow.close()
+        if stream is not None:
+            with stream.lock:
+                self._ship(stream, final=last)
+                if execution.pk in stream.owners:
+                    stream.owners.remove(execution.pk)
+                if last:
+                    stream.follow.close()
+
+    # The thread.
+
+    def run(self) -> None:
+        while not self.node._done.wait(SHIP_EVERY):
+            self.ship_round()
+
+    def ship_round(self) -> int:
+        """Ship what every followed file has new; returns how many pieces went."""
+        with self._lock:
+            streams = list(self._logs.values()) + list(self._outputs.values())
+        if not streams:
+            return 0
+        sent = 0
+        try:
+            close_old_connections()
+            for stream in streams:
+                with stream.lock:
+                    sent += self._ship(stream, final=False)
+        except DatabaseError as exc:
+            self.node.trouble.failed("shipping run logs", exc)
+            return sent
+        self.node.trouble.ok("shipping run logs")
+        return sent
+
+    def _ship(self, stream: Stream, final: bool) -> int:
+        """Read, mask and insert what is new in one file (the caller holds its lock). What could not be inserted
+        stays for the next round, bounded by the cap."""
+        if not stream.owners:
+            return 0
+        if stream.kind == "log":
+            self._skip_ahead(stream)
+        stream.take(final)
+        pieces, stream.unsent = stream.unsent, []
+        try:
+            if stream.kind == "log":
+                stream.seq = ExecutionLogChunk.append_log(stream.task_pk, stream.owners[0], pieces, stream.seq)
+            else:
+                stream.seq = ExecutionLogChunk.append_output(stream.task_pk, stream.owners[0], pieces, stream.seq,
+                                                             restart=stream.restart)
+                stream.restart = False
+        except DatabaseError:
+            stream.unsent = (pieces + stream.unsent)[-(central_log_cap() // CHUNK_MAX + 1):]
+            raise
+        return len(pieces)
+
+    def _skip_ahead(self, stream: Stream) -> None:
+        """A log written faster than it is shipped: keep to its newest cap of bytes, as its rotated files would."""
+        behind = stream.follow.backlog() + sum(len(p) for p in stream.unsent)
+        cap = central_log_cap()
+        if behind <= cap:
+            return
+        skipped = behind - cap // 2  # half: room for what comes next before the cap drops the marker
+        stream.follow.pos += max(0, skipped - sum(len(p) for p in stream.unsent))
+        stream.unsent = []
+        stream.masker.flush()
+        stream.unsent.append(f"[{skipped} bytes of this log were written faster than they could be copied to the "
+                             f"database: they are only in the file on {self.node.name}]\n".encode())
+        log.warning("Task log %s: %d bytes not shipped (written faster than shipped)", stream.follow.path, skipped)
