@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import Error as DatabaseError
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 from tasks_app.definition.paths import task_log_file
 from tasks_app.models import ExecutionLogChunk
@@ -95,7 +95,6 @@ class Stream:
     seq: int = 0
     unsent: list = field(default_factory=list)  # masked pieces of at most CHUNK_MAX bytes
     restart: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take(self, final: bool) -> None:
         """Read what is new, mask it and cut it into pieces. The masker holds back what may be the start of a
@@ -117,7 +116,8 @@ class Stream:
 class LogShipper:
     def __init__(self, node):
         self.node = node
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the two maps below
+        self._shipping = threading.Lock()  # one round or one run's finish at a time: they read the same files
         self._logs: dict[Path, Stream] = {}  # one per task log file, shared by the runs of its task here
         self._outputs: dict[int, Stream] = {}
 
@@ -125,11 +125,11 @@ class LogShipper:
 
     def begin(self, execution) -> None:
         """Before a run starts: follow its task's log from its current end and its output file from its start."""
-        masker = keys.masker_for(execution.task.task_env)
         path = task_log_file(execution.task)
         with self._lock:
             stream = self._logs.get(path)
             if stream is None:
+                masker = keys.masker_for(execution.task.task_env)
                 stream = self._logs[path] = Stream("log", Follow(path), execution.task_id, masker)
                 stream.follow.start_at_end()
             stream.owners.append(execution.pk)
@@ -141,27 +141,32 @@ class LogShipper:
         who sees the run ended finds all of it. `truncated`: the output was cut at the end, so it is sent again
         whole (at most SCHEDULER_OUTPUT_LIMIT bytes)."""
         path = task_log_file(execution.task)
-        with self._lock:
-            output = self._outputs.pop(execution.pk, None)
-            stream = self._logs.get(path)
-            last = stream is not None and stream.owners == [execution.pk]
-            if last:
-                del self._logs[path]
-        if output is not None:
-            with output.lock:
+        with self._shipping:
+            with self._lock:
+                output = self._outputs.pop(execution.pk, None)
+                stream = self._logs.get(path)
+                last = stream is not None and stream.owners == [execution.pk]
+                if last:
+                    del self._logs[path]
+            items = []
+            if output is not None:
                 if truncated:
                     output.follow.close()
                     output.follow, output.unsent, output.restart = Follow(output.follow.path), [], True
                     output.masker.flush()
-                self._ship(output, final=True)
-                output.follow.close()
-        if stream is not None:
-            with stream.lock:
-                self._ship(stream, final=last)
-                if execution.pk in stream.owners:
-                    stream.owners.remove(execution.pk)
-                if last:
-                    stream.follow.close()
+                items.append((output, True))
+            if stream is not None:
+                items.append((stream, last))
+            try:
+                self._store(items)
+            finally:
+                if output is not None:
+                    output.follow.close()
+                if stream is not None:
+                    if execution.pk in stream.owners:
+                        stream.owners.remove(execution.pk)
+                    if last:
+                        stream.follow.close()
 
     # The thread.
 
@@ -170,43 +175,57 @@ class LogShipper:
             self.ship_round()
 
     def ship_round(self) -> int:
-        """Ship what every followed file has new; returns how many pieces went."""
-        with self._lock:
-            streams = list(self._logs.values()) + list(self._outputs.values())
-        if not streams:
-            return 0
-        sent = 0
-        try:
-            close_old_connections()
-            for stream in streams:
-                with stream.lock:
-                    sent += self._ship(stream, final=False)
-        except DatabaseError as exc:
-            self.node.trouble.failed("shipping run logs", exc)
-            return sent
+        """Ship what every followed file has new, in one transaction; returns how many pieces went."""
+        with self._shipping:
+            with self._lock:
+                streams = list(self._logs.values()) + list(self._outputs.values())
+            if not streams:
+                return 0
+            try:
+                close_old_connections()
+                sent = self._store([(stream, False) for stream in streams])
+            except DatabaseError as exc:
+                self.node.trouble.failed("shipping run logs", exc)
+                return 0
         self.node.trouble.ok("shipping run logs")
         return sent
 
-    def _ship(self, stream: Stream, final: bool) -> int:
-        """Read, mask and insert what is new in one file (the caller holds its lock). What could not be inserted
-        stays for the next round, bounded by the cap."""
-        if not stream.owners:
-            return 0
-        if stream.kind == "log":
-            self._skip_ahead(stream)
-        stream.take(final)
-        pieces, stream.unsent = stream.unsent, []
-        try:
+    def _store(self, items) -> int:
+        """Read, mask and insert what is new in each (stream, final) of `items`: one transaction, so a round costs
+        one commit however many runs go. What could not be inserted stays for the next round, bounded by the cap."""
+        taken = []
+        for stream, final in items:
+            if not stream.owners:
+                continue
             if stream.kind == "log":
-                stream.seq = ExecutionLogChunk.append_log(stream.task_pk, stream.owners[0], pieces, stream.seq)
-            else:
-                stream.seq = ExecutionLogChunk.append_output(stream.task_pk, stream.owners[0], pieces, stream.seq,
-                                                             restart=stream.restart)
-                stream.restart = False
+                self._skip_ahead(stream)
+            stream.take(final)
+            if stream.unsent or stream.restart:
+                taken.append(stream)
+        if not taken:
+            return 0
+        # Logs in the order of their tasks: two workers lock task rows in one order, never waiting on each other.
+        taken.sort(key=lambda stream: (stream.kind, stream.task_pk))
+        seqs = {}
+        try:
+            with transaction.atomic():
+                ExecutionLogChunk.without_waiting_for_the_disk()
+                for stream in taken:
+                    if stream.kind == "log":
+                        seqs[id(stream)] = ExecutionLogChunk.append_log(
+                            stream.task_pk, stream.owners[0], stream.unsent, stream.seq)
+                    else:
+                        seqs[id(stream)] = ExecutionLogChunk.append_output(
+                            stream.task_pk, stream.owners[0], stream.unsent, stream.seq, restart=stream.restart)
         except DatabaseError:
-            stream.unsent = (pieces + stream.unsent)[-(central_log_cap() // CHUNK_MAX + 1):]
+            for stream in taken:
+                stream.unsent = stream.unsent[-(central_log_cap() // CHUNK_MAX + 1):]
             raise
-        return len(pieces)
+        sent = 0
+        for stream in taken:
+            sent += len(stream.unsent)
+            stream.seq, stream.unsent, stream.restart = seqs[id(stream)], [], False
+        return sent
 
     def _skip_ahead(self, stream: Stream) -> None:
         """A log written faster than it is shipped: keep to its newest cap of bytes, as its rotated files would."""
