@@ -96,21 +96,21 @@ class Stream:
     unsent: list = field(default_factory=list)  # masked pieces of at most CHUNK_MAX bytes
     restart: bool = False
 
-    def take(self, final: bool) -> None:
-        """Read what is new, mask it and cut it into pieces. The masker holds back what may be the start of a
-        secret until more comes; a line's end lets it go (a secret does not span lines), so a line is shipped
-        whole and at once."""
-        while True:
-            data = self.follow.read(ROUND_MAX)
-            if self.follow.cut:
-                self.follow.cut, self.restart, self.unsent = False, True, []
-                self.masker.flush()
-            masked = self.masker.feed(data)
-            if final or data.endswith(b"\n"):
-                masked += self.masker.flush(cut=not final)
-            self.unsent += [masked[i:i + CHUNK_MAX] for i in range(0, len(masked), CHUNK_MAX)]
-            if len(data) < ROUND_MAX or not final:
-                return
+    def take(self, final: bool) -> bool:
+        """Read what is new (at most ROUND_MAX), mask it and cut it into pieces; True when the file was read to its
+        end. The masker holds back what may be the start of a secret until more comes; a line's end lets it go (a
+        secret does not span lines), so a line is shipped whole and at once; `final`: the end of the file is the
+        end of the stream."""
+        data = self.follow.read(ROUND_MAX)
+        if self.follow.cut:
+            self.follow.cut, self.restart, self.unsent = False, True, []
+            self.masker.flush()
+        drained = len(data) < ROUND_MAX
+        masked = self.masker.feed(data)
+        if (final and drained) or data.endswith(b"\n"):
+            masked += self.masker.flush(cut=not final)
+        self.unsent += [masked[i:i + CHUNK_MAX] for i in range(0, len(masked), CHUNK_MAX)]
+        return drained
 
 
 class LogShipper:
@@ -158,7 +158,9 @@ class LogShipper:
             if stream is not None:
                 items.append((stream, last))
             try:
-                self._store(items)
+                # A transaction per ROUND_MAX of each file: what is held in memory stays bounded.
+                while self._store(items) is None:
+                    pass
             finally:
                 if output is not None:
                     output.follow.close()
@@ -183,27 +185,28 @@ class LogShipper:
                 return 0
             try:
                 close_old_connections()
-                sent = self._store([(stream, False) for stream in streams])
+                sent = self._store([(stream, False) for stream in streams]) or 0
             except DatabaseError as exc:
                 self.node.trouble.failed("shipping run logs", exc)
                 return 0
         self.node.trouble.ok("shipping run logs")
         return sent
 
-    def _store(self, items) -> int:
+    def _store(self, items) -> int | None:
         """Read, mask and insert what is new in each (stream, final) of `items`: one transaction, so a round costs
-        one commit however many runs go. What could not be inserted stays for the next round, bounded by the cap."""
-        taken = []
+        one commit however many runs go. What could not be inserted stays for the next round, bounded by the cap.
+        Returns how many pieces went, or None when a file has more to read than one round reads."""
+        taken, drained = [], True
         for stream, final in items:
             if not stream.owners:
                 continue
             if stream.kind == "log":
                 self._skip_ahead(stream)
-            stream.take(final)
+            drained = stream.take(final) and drained
             if stream.unsent or stream.restart:
                 taken.append(stream)
         if not taken:
-            return 0
+            return 0 if drained else None
         # Logs in the order of their tasks: two workers lock task rows in one order, never waiting on each other.
         taken.sort(key=lambda stream: (stream.kind, stream.task_pk))
         seqs = {}
@@ -225,7 +228,7 @@ class LogShipper:
         for stream in taken:
             sent += len(stream.unsent)
             stream.seq, stream.unsent, stream.restart = seqs[id(stream)], [], False
-        return sent
+        return sent if drained else None
 
     def _skip_ahead(self, stream: Stream) -> None:
         """A log written faster than it is shipped: keep to its newest cap of bytes, as its rotated files would."""
