@@ -8,7 +8,7 @@ from django.conf import settings
 
 from tasks_app import params
 from tasks_app.definition.paths import task_log_file
-from tasks_app.models import ExecutionLogChunk
+from tasks_app.models import ChunkFile, ExecutionLogChunk
 from tasks_app.secrets import keys
 
 from . import tail as logtail
@@ -66,6 +66,7 @@ def read_lines(task, query, default_tail=100):
         "partial": chunk.partial,
         "reset": chunk.reset,
         "scan_limited": chunk.scan_limited,
+        "central": isinstance(log, ChunkFile),
     }
 
 
