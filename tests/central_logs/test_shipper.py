@@ -118,3 +118,14 @@ def test_two_runs_of_one_task_on_a_worker_ship_its_log_once(task, run, shipper):
     write(log_path, "written after the first ended\n")
     shipper.finish(other, truncated=False)
     assert central_lines(task) == ["written while both run", "written after the first ended"]
+
+
+def test_a_log_truncated_in_place_goes_on_from_its_new_start(task, run, shipper):
+    log_path = task_log_file(task)
+    shipper.begin(run)
+    write(log_path, "before copytruncate\n")
+    shipper.ship_round()
+    write(log_path, "", mode="w")  # logrotate's copytruncate
+    write(log_path, "after\n")
+    shipper.finish(run, truncated=False)
+    assert central_lines(task) == ["before copytruncate", "after"]

@@ -103,8 +103,11 @@ class Stream:
         end of the stream."""
         data = self.follow.read(ROUND_MAX)
         if self.follow.cut:
-            self.follow.cut, self.restart, self.unsent = False, True, []
+            self.follow.cut = False
             self.masker.flush()
+            if self.kind == "output":  # cut to its limit: what was stored goes, as it went from the file
+                self.restart, self.unsent = True, []
+            # A log truncated in place (logrotate's copytruncate) simply goes on from its new start.
         drained = len(data) < ROUND_MAX
         masked = self.masker.feed(data)
         if (final and drained) or data.endswith(b"\n"):
