@@ -129,3 +129,26 @@ def test_a_log_truncated_in_place_goes_on_from_its_new_start(task, run, shipper)
     write(log_path, "after\n")
     shipper.finish(run, truncated=False)
     assert central_lines(task) == ["before copytruncate", "after"]
+
+
+def test_the_rest_of_a_run_the_database_refused_at_its_end_is_shipped_by_the_next_round(task, run, shipper,
+                                                                                        monkeypatch):
+    from django.db import OperationalError
+
+    log_path = task_log_file(task)
+    shipper.begin(run)
+    write(log_path, "last words\n")
+    write(run.output_path, "last output\n")
+    real = ExecutionLogChunk.without_waiting_for_the_disk
+
+    def database_gone():
+        raise OperationalError("the database is restarting")
+
+    monkeypatch.setattr(ExecutionLogChunk, "without_waiting_for_the_disk", staticmethod(database_gone))
+    with pytest.raises(OperationalError):
+        shipper.finish(run, truncated=False)
+    assert ExecutionLogChunk.objects.count() == 0
+    monkeypatch.setattr(ExecutionLogChunk, "without_waiting_for_the_disk", staticmethod(real))
+    assert shipper.ship_round() == 2
+    assert central_lines(task) == ["last words"] and run.read_output() == "last output\n"
+    assert shipper.ship_round() == 0

@@ -92,9 +92,15 @@ class Stream:
     task_pk: int
     masker: object
     owners: list = field(default_factory=list)  # the execution ids shipping it (a log: the runs of its task here)
+    last_owner: int | None = None  # once every run ended: the run whose rest it still ships
     seq: int = 0
     unsent: list = field(default_factory=list)  # masked pieces of at most CHUNK_MAX bytes
     restart: bool = False
+
+    @property
+    def execution_pk(self) -> int | None:
+        """The run its chunks are written for (a log shared by several runs: the oldest going)."""
+        return self.owners[0] if self.owners else self.last_owner
 
     def take(self, final: bool) -> bool:
         """Read what is new (at most ROUND_MAX), mask it and cut it into pieces; True when the file was read to its
@@ -123,6 +129,7 @@ class LogShipper:
         self._shipping = threading.Lock()  # one round or one run's finish at a time: they read the same files
         self._logs: dict[Path, Stream] = {}  # one per task log file, shared by the runs of its task here
         self._outputs: dict[int, Stream] = {}
+        self._leftovers: list = []  # (stream, final) of ended runs whose rest the database refused: next rounds
 
     # The runs.
 
@@ -160,18 +167,25 @@ class LogShipper:
                 items.append((output, True))
             if stream is not None:
                 items.append((stream, last))
+            for each, _ in items:
+                if execution.pk in each.owners and (each is output or last):
+                    each.owners.remove(execution.pk)
+                    each.last_owner = execution.pk
             try:
                 # A transaction per ROUND_MAX of each file: what is held in memory stays bounded.
                 while self._store(items) is None:
                     pass
+            except DatabaseError:
+                # The files are still here: the next rounds ship the rest (the run's end waits for the database too).
+                with self._lock:
+                    self._leftovers += [(each, True) for each, final in items if final]
+                raise
             finally:
-                if output is not None:
-                    output.follow.close()
-                if stream is not None:
-                    if execution.pk in stream.owners:
-                        stream.owners.remove(execution.pk)
-                    if last:
-                        stream.follow.close()
+                if stream is not None and execution.pk in stream.owners:
+                    stream.owners.remove(execution.pk)
+            for each, final in items:
+                if final:
+                    each.follow.close()
 
     # The thread.
 
@@ -184,16 +198,25 @@ class LogShipper:
         with self._shipping:
             with self._lock:
                 streams = list(self._logs.values()) + list(self._outputs.values())
-            if not streams:
+                leftovers, self._leftovers = self._leftovers, []
+            if not streams and not leftovers:
                 return 0
             try:
                 close_old_connections()
-                sent = self._store([(stream, False) for stream in streams]) or 0
+                sent = self._store([(stream, False) for stream in streams] + leftovers)
             except DatabaseError as exc:
+                with self._lock:
+                    self._leftovers = leftovers + self._leftovers
                 self.node.trouble.failed("shipping run logs", exc)
                 return 0
+            if sent is None:  # a leftover has more than a round's worth still
+                with self._lock:
+                    self._leftovers = leftovers + self._leftovers
+            else:
+                for stream, _ in leftovers:
+                    stream.follow.close()
         self.node.trouble.ok("shipping run logs")
-        return sent
+        return sent or 0
 
     def _store(self, items) -> int | None:
         """Read, mask and insert what is new in each (stream, final) of `items`: one transaction, so a round costs
@@ -201,7 +224,7 @@ class LogShipper:
         Returns how many pieces went, or None when a file has more to read than one round reads."""
         taken, drained = [], True
         for stream, final in items:
-            if not stream.owners:
+            if stream.execution_pk is None:
                 continue
             if stream.kind == "log":
                 self._skip_ahead(stream)
@@ -219,10 +242,10 @@ class LogShipper:
                 for stream in taken:
                     if stream.kind == "log":
                         seqs[id(stream)] = ExecutionLogChunk.append_log(
-                            stream.task_pk, stream.owners[0], stream.unsent, stream.seq)
+                            stream.task_pk, stream.execution_pk, stream.unsent, stream.seq)
                     else:
                         seqs[id(stream)] = ExecutionLogChunk.append_output(
-                            stream.task_pk, stream.owners[0], stream.unsent, stream.seq, restart=stream.restart)
+                            stream.task_pk, stream.execution_pk, stream.unsent, stream.seq, restart=stream.restart)
         except DatabaseError:
             for stream in taken:
                 stream.unsent = stream.unsent[-(central_log_cap() // CHUNK_MAX + 1):]
