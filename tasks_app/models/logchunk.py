@@ -6,7 +6,7 @@ import io
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -67,8 +67,14 @@ class ExecutionLogChunk(models.Model):
         if not pieces:
             return seq
         tasks = cls._meta.get_field("task").related_model.objects
+        runs = cls._meta.get_field("execution").related_model.objects
         with transaction.atomic(savepoint=False):  # a part of the shipper's round when it is in one
-            list(tasks.select_for_update(no_key=True).filter(pk=task_pk).values_list("pk"))
+            row = (tasks.select_for_update(no_key=True).filter(pk=task_pk)
+                   .annotate(run_exists=Exists(runs.filter(pk=execution_pk))).values_list("run_exists").first())
+            if row is None:
+                return seq  # the task was deleted meanwhile, and its log with it
+            if not row[0]:
+                execution_pk = None  # its run was deleted (the admin): its lines still belong to the task's log
             chunks = cls.objects.filter(task_id=task_pk, stream=LogStream.LOG)
             last = chunks.order_by("-offset").values_list("offset", "size").first()
             end = sum(last) if last else 0
@@ -96,6 +102,9 @@ class ExecutionLogChunk(models.Model):
             else:
                 last = chunks.order_by("-offset").values_list("offset", "size").first()
                 end = sum(last) if last else 0
+            runs = cls._meta.get_field("execution").related_model.objects
+            if not end and not runs.filter(pk=execution_pk).exists():
+                return seq  # the run was deleted meanwhile (its task, the admin): its output goes with it
             return cls._insert(task_pk, execution_pk, LogStream.OUTPUT, pieces, end, seq)
 
     @classmethod

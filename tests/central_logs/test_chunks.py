@@ -33,7 +33,8 @@ def as_tuples(chunk):
 
 
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cuts=st.lists(st.integers(1, len(LOG) - 1), max_size=40), count=st.integers(1, 8), level=st.sampled_from([None, "WARNING", "ERROR"]))
+@given(cuts=st.lists(st.integers(1, len(LOG) - 1), max_size=40), count=st.integers(1, 8),
+       level=st.sampled_from([None, "WARNING", "ERROR"]))
 def test_a_central_log_reads_as_the_same_bytes_in_a_file_would(task, run, small_chunks, tmp_path, cuts, count,
                                                                 level):
     ExecutionLogChunk.objects.all().delete()

@@ -152,3 +152,25 @@ def test_the_rest_of_a_run_the_database_refused_at_its_end_is_shipped_by_the_nex
     assert shipper.ship_round() == 2
     assert central_lines(task) == ["last words"] and run.read_output() == "last output\n"
     assert shipper.ship_round() == 0
+
+
+def test_a_run_deleted_while_it_goes_drops_its_output_and_leaves_its_log_lines_to_the_task(task, run, shipper):
+    log_path = task_log_file(task)
+    shipper.begin(run)
+    write(log_path, "written before the run was deleted\n")
+    write(run.output_path, "output of a deleted run\n")
+    TaskExecution.objects.filter(pk=run.pk).delete()
+    assert shipper.ship_round() >= 1, "the round goes on; nothing blocks the other runs' shipping"
+    assert central_lines(task) == ["written before the run was deleted"]
+    assert not ExecutionLogChunk.objects.filter(stream="output").exists()
+    assert ExecutionLogChunk.objects.get().execution_id is None
+
+
+def test_a_task_deleted_while_its_run_goes_leaves_nothing_behind(task, run, shipper):
+    shipper.begin(run)
+    write(task_log_file(task), "a line\n")
+    write(run.output_path, "an output line\n")
+    task.delete()
+    shipper.ship_round()
+    shipper.finish(run, truncated=False)
+    assert not ExecutionLogChunk.objects.exists()
