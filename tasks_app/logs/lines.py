@@ -71,13 +71,23 @@ def read_lines(task, query, default_tail=100):
 
 
 def open_task_log(task):
-    """The task's log as an open binary file, or None when there is none yet. A task whose runs shipped their log
-    lines to the database (runs on Celery workers, models/logchunk.py) is read from there, on any web node and
-    after the worker is gone: the files on each worker's machine hold only the runs that ran there. Otherwise
-    the local file (the local executor writes no chunks, so nothing changes for it)."""
-    central = ExecutionLogChunk.task_log(task.pk)
-    if central is not None:
-        return central
+    """The task's log as an open binary file, or None when there is none yet. With SCHEDULER_EXECUTOR=celery, the
+    log its runs' workers shipped to the database (models/logchunk.py), the same on every web node and after a
+    worker is gone (a file on a machine holds only the runs that ran there); else the local file, as always.
+    Each falls back on the other, so a task keeps a readable log across a change of executor."""
+    central_first = settings.SCHEDULER_EXECUTOR == "celery"
+    for source in (_central_log, _local_log) if central_first else (_local_log, _central_log):
+        log = source(task)
+        if log is not None:
+            return log
+    return None
+
+
+def _central_log(task):
+    return ExecutionLogChunk.task_log(task.pk)
+
+
+def _local_log(task):
     try:
         return open(task_log_file(task), "rb")
     except (FileNotFoundError, IsADirectoryError):

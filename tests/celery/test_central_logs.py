@@ -43,6 +43,7 @@ def test_a_run_on_another_machine_is_followed_live_and_stays_readable_after_its_
     pace.mkdir()
     task = make_task("far-away", task_exec="paced.py", task_queue=queue,
                      task_env={"PACE_DIR": str(pace), "LINES": str(LINES), "SECRET": keys.seal(SECRET)})
+    settings.SCHEDULER_EXECUTOR = "celery"  # the web side is configured as in a cluster (deploy.md)
     machine_b = tmp_path / "machine-b"
     worker = start_worker(machine_b, f"b.{os.getpid()}@test", [queue])
     worker_logs = machine_b / worker.hostname.split("@")[0] / "logs"

@@ -75,6 +75,18 @@ def test_a_task_with_only_a_local_log_is_read_from_its_file(api, task, settings)
     assert not answer["central"] and len(answer["lines"]) == 3
 
 
+@pytest.mark.parametrize("executor, central", [("celery", True), ("local", False)])
+def test_the_executor_says_which_log_is_read_when_a_task_has_both(api, task, run, settings, executor, central):
+    """A task moved from one executor to the other: its newest lines are where its runs now write them."""
+    settings.SCHEDULER_EXECUTOR = executor
+    ship_log(task, run, b"shipped by a worker\n")
+    (settings.LOGS_DIR / f"task_{task.task_id}.log").write_bytes(b"written by the local executor\n")
+    answer = api.get(f"/api/tasks/{task.task_id}/logs").json()
+    assert answer["central"] is central
+    assert [line["text"] for line in answer["lines"]] == (
+        ["shipped by a worker"] if central else ["written by the local executor"])
+
+
 def test_without_a_login_the_central_log_is_refused(client, task, run):
     ship_log(task, run, LOG)
     assert APIClient().get(f"/api/tasks/{task.task_id}/logs").status_code == 401
