@@ -18,7 +18,7 @@ from tests.web.e2e.conftest import PASSWORD, browser, logged_in, new_page  # noq
 
 from .conftest import ended, needs_postgresql, needs_redis, queue_name, start_worker, started_on, wait_for
 
-pytestmark = [needs_postgresql, needs_redis, pytest.mark.slow]
+pytestmark = [needs_postgresql, needs_redis, pytest.mark.slow, pytest.mark.e2e]  # e2e: a real browser too
 
 LINES = 6
 SECRET = "hunter2-central-secret"
