@@ -214,7 +214,7 @@ class ChunkFile(io.RawIOBase):
         rows = self.chunks.filter(offset__lt=end, offset__gt=pos - CHUNK_MAX).order_by("offset").values_list(
             "offset", "data")
         out = bytearray()
-        for offset, data in rows.iterator(chunk_size=64):
+        for offset, data in rows:  # at most READ_WINDOW / CHUNK_MAX + 1 rows: no server-side cursor needed
             data = bytes(data)
             low, high = max(pos, offset), min(end, offset + len(data))
             if high > low:
