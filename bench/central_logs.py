@@ -142,6 +142,13 @@ def main():
         total += len(data)
     rows.append(row("download of the whole central log", total / (time.perf_counter() - began) / 2**20,
                     bar="info", passed=None, unit="MiB/s"))
+    # 5. A slow log: one line a round, so one small chunk a line (20,000 of them).
+    ExecutionLogChunk.objects.all().delete()
+    for start in range(0, 20_000, 2_000):
+        ExecutionLogChunk.append_log(task.pk, run.pk, [LINE] * 2_000, start)
+    tail_ms = median([timed(tail, ExecutionLogChunk.task_log(task.pk), 500)[0] * 1000 for _ in range(5)])
+    rows.append(row("reading: tail of 500 lines of a log stored a line a chunk", tail_ms, bar="info", passed=None,
+                    unit="ms"))
     print_rows(rows)
     print("result:", write_result("central_logs", rows, details))
     ExecutionLogChunk.objects.all().delete()

@@ -156,6 +156,7 @@ class ChunkFile(io.RawIOBase):
         self.size = size
         self.pos = floor
         self._window = (0, b"")  # (start, bytes) of the last fetch
+        self._span = CHUNK_MAX  # the next fetch's size: it doubles up to READ_WINDOW, so a short tail fetches little
 
     @classmethod
     def open(cls, chunks):
@@ -200,11 +201,12 @@ class ChunkFile(io.RawIOBase):
             return b""
         start, cached = self._window
         if not (start <= pos and end <= start + len(cached)):
+            span, self._span = self._span, min(READ_WINDOW, self._span * 2)
             if pos < start and end <= start:  # going backward (a tail): fetch what lies before
-                start = max(self.floor, end - READ_WINDOW)
+                start = max(self.floor, min(pos, end - span))
                 self._window = (start, self._fetch(start, end))
             else:
-                self._window = (pos, self._fetch(pos, min(self.size, pos + max(size, READ_WINDOW))))
+                self._window = (pos, self._fetch(pos, min(self.size, pos + max(size, span))))
             start, cached = self._window
         return cached[pos - start:end - start]
 
@@ -214,7 +216,7 @@ class ChunkFile(io.RawIOBase):
         rows = self.chunks.filter(offset__lt=end, offset__gt=pos - CHUNK_MAX).order_by("offset").values_list(
             "offset", "data")
         out = bytearray()
-        for offset, data in rows:  # at most READ_WINDOW / CHUNK_MAX + 1 rows: no server-side cursor needed
+        for offset, data in rows:  # a window's worth of bytes: no server-side cursor needed
             data = bytes(data)
             low, high = max(pos, offset), min(end, offset + len(data))
             if high > low:
