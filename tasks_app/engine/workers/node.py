@@ -97,6 +97,7 @@ class WorkerNode:
             thread.join(10)
         try:
             close_old_connections()
+            self.shipper.ship_round()  # what the database refused at a run's end, before that end is written
             self._write_pending_ends()
             Worker.objects.filter(name=self.name).update(stopped_at=Now(), last_heartbeat=Now())
         except DatabaseError as exc:
