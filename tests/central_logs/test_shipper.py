@@ -174,3 +174,28 @@ def test_a_task_deleted_while_its_run_goes_leaves_nothing_behind(task, run, ship
     shipper.ship_round()
     shipper.finish(run, truncated=False)
     assert not ExecutionLogChunk.objects.exists()
+
+
+def test_wherever_rounds_cut_a_stream_no_form_of_a_secret_reaches_the_database(task, shipper):
+    import random
+
+    from tasks_app.secrets.masking import Masker
+
+    task.task_env = {"TOKEN": keys.seal(SECRET)}
+    task.save()
+    forms = sorted(Masker([SECRET])._forms, key=len)
+    rng = random.Random(12)
+    for case in range(25):
+        run = TaskExecution.objects.create(task=task, status=ExecutionStatus.RUNNING, node="w1@test:1")
+        text = "".join(f"line {n}: {rng.choice(forms)} and {rng.choice(forms)}\n" for n in range(20)).encode()
+        shipper.begin(run)
+        cuts = sorted(rng.sample(range(1, len(text)), 12))
+        for a, b in zip([0, *cuts], [*cuts, len(text)]):
+            write(run.output_path, text[a:b].decode("utf-8"))
+            shipper.ship_round()
+        shipper.finish(run, truncated=False)
+        # The rows as stored, not as a reader shows them (readers mask once more).
+        stored = b"".join(bytes(data) for data in ExecutionLogChunk.objects.filter(
+            execution=run, stream="output").order_by("offset").values_list("data", flat=True))
+        assert stored == Masker([SECRET]).bytes(text), f"case {case}"
+        assert not any(form.encode() in stored for form in forms)
