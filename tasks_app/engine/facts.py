@@ -1,5 +1,8 @@
 """The database reads behind the scheduler's rules: each function gathers what a rule of policy.py needs and
 asks it, so the rule itself stays pure. They run inside the engine's batch transactions."""
+import datetime
+import zoneinfo
+
 from django.db.models import Max
 
 from tasks_app.models import ExecutionStatus, Task, TaskExecution
@@ -60,3 +63,23 @@ def previous_attempt(retry):
     return (TaskExecution.objects.filter(task_id=retry.task_id, attempt=retry.attempt - 1,
                                          scheduled_time=retry.scheduled_time, execution_id__lt=retry.pk)
             .select_related("task").order_by("-execution_id").first())
+
+
+def calendar_verdict(task, slot):
+    """The task's calendar's DayVerdict for the day of `slot` in the task's zone; None without a calendar or
+    when the one it names is gone."""
+    rule = task.calendar_rule()
+    if rule is None:
+        return None
+    try:
+        zone = zoneinfo.ZoneInfo(task.timezone_name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = datetime.timezone.utc
+    return rule.verdict(slot.astimezone(zone).date())
+
+
+def next_on_calendar(task, after):
+    """The task's first fire time at or after `after` on its calendar's days (the engine's next_run_time for
+    TaskStatus: APScheduler's next slot may fall on a day the calendar skips)."""
+    times = task.next_fire_times(1, after - datetime.timedelta(microseconds=1))
+    return times[0] if times else None

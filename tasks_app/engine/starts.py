@@ -61,9 +61,20 @@ class Starter:
                                           ran_latest=request.slot is not None)
             skip(request.missed.last, reason, kind="missed")
         if request.set_next:
-            plan.next_runs[task.pk] = request.next_run_time
+            following = request.next_run_time
+            if task.task_calendar and following is not None:
+                following = facts.next_on_calendar(task, following)
+            plan.next_runs[task.pk] = following
         if request.trigger == Trigger.SCHEDULE and request.slot is None:
             return  # every due slot was missed: recorded above
+        note = ""
+        if request.trigger == Trigger.SCHEDULE and task.task_calendar:
+            excluded, note = policy.on_calendar(task.task_calendar, facts.calendar_verdict(task, request.slot))
+            if excluded:
+                skip(request.slot, excluded)
+                return
+            if note:
+                log.warning("Task %s, slot %s: %s", task.task_id, request.slot.isoformat(), note)
         if request.trigger == Trigger.DEPENDENCY and not facts.chain_ready(task):
             return
         if request.trigger == Trigger.SCHEDULE and task.task_dependencies:
@@ -76,10 +87,10 @@ class Starter:
             skip(request.slot, detail)
         elif action == policy.RUN:
             row("run", request.slot, status=ExecutionStatus.RUNNING, start_time=max(now, request.slot or now),
-                node=self.node)
+                node=self.node, note=note)
             plan.count_start(task.pk)
         else:  # WAIT, or REPLACE: wait for the runs it stops to end
-            row("wait", request.slot, status=ExecutionStatus.QUEUED)
+            row("wait", request.slot, status=ExecutionStatus.QUEUED, note=note)
             self._wait_behind(task, detail, now, plan)
 
     def _insert(self, plan: Plan):
