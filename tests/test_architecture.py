@@ -97,7 +97,8 @@ MAY_IMPORT = {
     "dal": {"conffile", "definition", "definition.fields", "models", "secrets"},
     "audit": {"definition.fields", "front", "models", "secrets"},
     "alerts": {"definition", "heartbeat", "models", "outbound", "outbound_requests", "secrets"},
-    "services": {"alerts", "audit", "conffile", "dal", "definition", "definition.fields", "models", "secrets"},
+    "services": {"alerts", "audit", "conffile", "dal", "definition", "definition.fields", "models", "secrets",
+                 "workdays"},
     "engine": {"alerts", "audit", "cron", "definition", "definition.fields", "heartbeat", "logs", "models",
                "outbound", "private_files", "secrets"},
 }

@@ -195,6 +195,8 @@ class NextRunSerializer(serializers.Serializer):
     next_run_times = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Only with ?count= or ?after="
     )
+    calendar = serializers.CharField(allow_null=True, help_text="The task_calendar whose excluded days these times "
+                                                                "skip; null if the task has none")
 
 
 class LogLineSerializer(serializers.Serializer):
