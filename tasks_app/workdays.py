@@ -25,8 +25,9 @@ class Verdict(NamedTuple):
 
 @functools.cache
 def countries() -> frozenset:
-    """The country codes the holidays package knows (upper case)."""
-    return frozenset(code.upper() for code in holidays.list_supported_countries())
+    """The two-letter country codes the holidays package knows (upper case; its three-letter aliases are left
+    out, so each country has one calendar name)."""
+    return frozenset(code.upper() for code in holidays.list_supported_countries() if len(code) == 2)
 
 
 def builtin_names() -> list[str]:

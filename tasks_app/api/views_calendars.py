@@ -4,7 +4,13 @@ services.calendars like the pages and the admin."""
 import datetime
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -104,11 +110,11 @@ class CalendarViewSet(viewsets.GenericViewSet):
         calendar_services.delete_calendar(self.get_object(), actor=actor_of(request), via=VIA)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(summary="The built-in calendars' names", request=None,
-                   responses={200: serializers.ListField(child=serializers.CharField())})
+    @extend_schema(summary="The built-in calendars' names", request=None, responses={200: inline_serializer(
+        "BuiltinCalendars", {"names": serializers.ListField(child=serializers.CharField())})})
     @action(detail=False, methods=["get"])
     def builtin(self, request):
-        return Response(workdays.builtin_names())
+        return Response({"names": workdays.builtin_names()})
 
     @extend_schema(summary="Which days a task on the calendar (built in or custom) runs, from one date to another",
                    parameters=[OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default today)"),

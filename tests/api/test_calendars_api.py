@@ -29,7 +29,9 @@ def test_an_operator_creates_a_calendar_a_viewer_reads_it_and_its_days_follow_th
 def test_the_days_of_a_built_in_calendar_and_its_list_are_there_for_viewers(viewer_client):
     days = viewer_client.get("/api/calendars/cn-workdays/days?from=2025-09-28&to=2025-10-01").json()
     assert [d["runs"] for d in days] == [True, True, True, False]
-    assert "cn-workdays" in viewer_client.get("/api/calendars/builtin").json()
+    names = viewer_client.get("/api/calendars/builtin").json()["names"]
+    assert names[:3] == ["cn-workdays", "cn-holidays", "weekdays"] and "us-workdays" in names
+    assert "usa-workdays" not in names and "chn-workdays" not in names
     assert viewer_client.get("/api/calendars/nowhere/days").status_code == 404
     bad = viewer_client.get("/api/calendars/weekdays/days?from=2025-13-01")
     assert bad.status_code == 400 and "from" in bad.json()
