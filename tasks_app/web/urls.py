@@ -4,6 +4,7 @@ from django.urls import include, path, register_converter
 
 from . import views_actions as actions
 from . import views_audit as audit
+from . import views_calendars as calendars
 from . import views_channels as channels
 from . import views_runs as runs
 from . import views_tasks as tasks
@@ -50,6 +51,11 @@ urlpatterns = [
     path("channels/<slug:name>/edit", channels.ChannelFormView.as_view(editing=True), name="channel_edit"),
     path("channels/<slug:name>/test", channels.ChannelTestView.as_view(), name="channel_test"),
     path("channels/<slug:name>/delete", channels.ChannelDeleteView.as_view(), name="channel_delete"),
+    path("calendars", calendars.CalendarListView.as_view(), name="calendar_list"),
+    path("calendars/new", calendars.CalendarFormView.as_view(), name="calendar_new"),
+    path("calendars/<slug:name>", calendars.CalendarMonthView.as_view(), name="calendar_month"),
+    path("calendars/<slug:name>/edit", calendars.CalendarFormView.as_view(editing=True), name="calendar_edit"),
+    path("calendars/<slug:name>/delete", calendars.CalendarDeleteView.as_view(), name="calendar_delete"),
     path("tasks/new", tasks.TaskFormView.as_view(), name="task_new"),
     path("tasks/cron-preview", actions.CronPreviewView.as_view(), name="cron_preview"),
     path(T + "view", tasks.TaskDetailView.as_view(), name="task_view"),
