@@ -150,7 +150,10 @@ class Starter:
                 and not policy.asked_by_a_user(execution.requested_by)):
             self._skip_queued(execution, "not tried again: the task was disabled after the failed attempt", now, plan)
             return
-        action, detail = self._overlap(task, plan)
+        # A backfill's runs are bounded by the backfill's concurrency (engine/backfills.py), not by task_overlap:
+        # running several past slots at once is what the person asked for.
+        action, detail = ((policy.RUN, None) if execution.trigger == Trigger.BACKFILL
+                          else self._overlap(task, plan))
         if action == policy.SKIP:
             self._skip_queued(execution, detail, now, plan)
             return

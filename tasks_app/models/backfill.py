@@ -5,6 +5,9 @@ from django.db.models import Count, Q
 
 from .execution import ExecutionStatus
 
+# The worker of a backfill's run held back until its backfill has room (engine/backfills.py lets it go).
+BACKFILL_HELD = "backfill"
+
 
 class Backfill(models.Model):
     task = models.ForeignKey("tasks_app.Task", on_delete=models.CASCADE, related_name="backfills")
