@@ -4,6 +4,7 @@ from django.urls import include, path, register_converter
 
 from . import views_actions as actions
 from . import views_audit as audit
+from . import views_backfills as backfills
 from . import views_calendars as calendars
 from . import views_channels as channels
 from . import views_runs as runs
@@ -69,6 +70,8 @@ urlpatterns = [
     path(T + "logs/lines", runs.LogLinesView.as_view(), name="task_log_lines"),
     path(T + "logs/download", runs.LogDownloadView.as_view(), name="task_log_download"),
     path(T + "executions", runs.ExecutionListView.as_view(), name="task_executions"),
+    path(T + "backfill", backfills.BackfillStartView.as_view(), name="task_backfill"),
+    path(T + "backfills/<int:backfill_id>/cancel", backfills.BackfillCancelView.as_view(), name="backfill_cancel"),
     path(T + "versions", audit.TaskVersionsView.as_view(), name="task_versions"),
     path(T + "versions/<version:number>/restore", audit.RestoreVersionView.as_view(), name="task_version_restore"),
     path(T + "executions/<int:execution_id>", runs.ExecutionDetailView.as_view(), name="execution_view"),
