@@ -7,6 +7,7 @@ from . import views_audit as audit
 from . import views_backfills as backfills
 from . import views_calendars as calendars
 from . import views_channels as channels
+from . import views_graph as graph
 from . import views_runs as runs
 from . import views_tasks as tasks
 from . import views_workers as workers
@@ -52,6 +53,7 @@ urlpatterns = [
     path("channels/<slug:name>/edit", channels.ChannelFormView.as_view(editing=True), name="channel_edit"),
     path("channels/<slug:name>/test", channels.ChannelTestView.as_view(), name="channel_test"),
     path("channels/<slug:name>/delete", channels.ChannelDeleteView.as_view(), name="channel_delete"),
+    path("graph", graph.GraphView.as_view(), name="graph"),
     path("calendars", calendars.CalendarListView.as_view(), name="calendar_list"),
     path("calendars/new", calendars.CalendarFormView.as_view(), name="calendar_new"),
     path("calendars/<slug:name>", calendars.CalendarMonthView.as_view(), name="calendar_month"),
