@@ -5,6 +5,7 @@ import logging
 
 from django.db import IntegrityError, transaction
 
+from tasks_app.alerts import incidents
 from tasks_app.models import ExecutionStatus, Task, TaskExecution, Trigger
 
 from . import bookkeeping as bk
@@ -75,6 +76,7 @@ class Starter:
                 return
             if note:
                 log.warning("Task %s, slot %s: %s", task.task_id, request.slot.isoformat(), note)
+                incidents.calendar_without_data(task, request.slot, task.task_calendar, note)
         if request.trigger == Trigger.DEPENDENCY and not facts.chain_ready(task):
             return
         if request.trigger == Trigger.SCHEDULE and task.task_dependencies:

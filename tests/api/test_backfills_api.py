@@ -68,3 +68,14 @@ def test_bad_backfills_are_refused_naming_the_field_and_the_value(operator_clien
         answer = operator_client.post("/api/backfills", body, format="json")
         assert answer.status_code == 400 and field in answer.json(), (body, answer.json())
     assert not Backfill.objects.exists()
+
+
+def test_a_runs_record_names_its_backfill_and_the_engines_note(operator_client, viewer_client):
+    make_daily(operator_client)
+    body = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2025-10-01", "end": "2025-10-01"},
+                                format="json").json()
+    run = TaskExecution.objects.get(backfill_id=body["id"])
+    TaskExecution.objects.filter(pk=run.pk).update(note="cn-workdays has no data for 2027")
+    answer = viewer_client.get(f"/api/tasks/daily/executions/{run.pk}").json()
+    assert answer["backfill"] == body["id"] and answer["trigger"] == "backfill"
+    assert answer["note"] == "cn-workdays has no data for 2027"

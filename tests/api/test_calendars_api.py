@@ -95,3 +95,12 @@ def test_editing_a_calendar_refreshes_the_next_run_of_the_tasks_on_it(operator_c
     operator_client.patch("/api/calendars/ops", {"removed_dates": [day.isoformat()]}, format="json")
     task.status.refresh_from_db()
     assert task.status.next_run_time > before
+
+
+def test_the_cron_preview_skips_the_days_of_a_calendar(viewer_client):
+    answer = viewer_client.get("/api/cron/preview?expr=0+9+*+*+*&tz=Asia/Shanghai&calendar=cn-workdays"
+                               "&after=2025-09-30T12:00:00%2B08:00&count=2").json()
+    assert answer["calendar"] == "cn-workdays"
+    assert answer["next_run_times"] == ["2025-10-09T09:00:00+08:00", "2025-10-10T09:00:00+08:00"]
+    bad = viewer_client.get("/api/cron/preview?expr=0+9+*+*+*&calendar=mars")
+    assert bad.status_code == 400 and "mars" in bad.json()["calendar"][0]

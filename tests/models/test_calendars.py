@@ -11,7 +11,16 @@ from tasks_app.engine import policy
 from tasks_app.engine.plan import StartRequest
 from tasks_app.engine.registry import RunRegistry
 from tasks_app.engine.starts import Starter
-from tasks_app.models import Calendar, ExecutionStatus, Task, TaskExecution, Trigger, calendar_named
+from tasks_app.models import (
+    Calendar,
+    ExecutionStatus,
+    Incident,
+    IncidentKind,
+    Task,
+    TaskExecution,
+    Trigger,
+    calendar_named,
+)
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = "Asia/Shanghai"
@@ -113,6 +122,14 @@ def test_a_year_without_data_falls_back_to_monday_to_friday_and_each_run_says_so
     time_machine.move_to(slot, tick=False)
     plan = Starter(RunRegistry(), worker="w").plan([StartRequest("later", Trigger.SCHEDULE, slot=slot)], [], now=slot)
     assert len(plan.run) == 1 and "Monday to Friday assumed" in TaskExecution.objects.get(pk=plan.run[0].pk).note
+    incident = Incident.objects.get(kind=IncidentKind.CALENDAR_DATA)
+    assert incident.key == f"cn-workdays:{year}" and "no data" in incident.detail
+    tuesday = slot + timedelta(days=1)
+    time_machine.move_to(tuesday, tick=False)
+    plan = Starter(RunRegistry(), worker="w").plan([StartRequest("later", Trigger.SCHEDULE, slot=tuesday)], [],
+                                                   now=tuesday)
+    assert "Monday to Friday assumed" in TaskExecution.objects.get(pk=plan.run[0].pk).note  # every run says so
+    assert Incident.objects.filter(kind=IncidentKind.CALENDAR_DATA).count() == 1  # one alert per calendar and year
 
 
 def test_the_calendar_rule_of_the_engine_names_a_missing_calendar_and_lets_the_slot_run():
