@@ -124,6 +124,7 @@ def new_retry(execution, *, end_time, interval) -> TaskExecution:
         task_id=execution.task_id, status=ExecutionStatus.QUEUED, trigger=Trigger.RETRY,
         scheduled_time=execution.scheduled_time, attempt=execution.attempt + 1,
         not_before=end_time + timedelta(seconds=interval), requested_by=execution.requested_by, worker="",
+        backfill_id=execution.backfill_id,  # a backfill's retry stays in its group and counts in its concurrency
     )
     retry.task = execution.task
     return retry

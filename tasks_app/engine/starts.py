@@ -154,7 +154,7 @@ class Starter:
             return
         # A backfill's runs are bounded by the backfill's concurrency (engine/backfills.py), not by task_overlap:
         # running several past slots at once is what the person asked for.
-        action, detail = ((policy.RUN, None) if execution.trigger == Trigger.BACKFILL
+        action, detail = ((policy.RUN, None) if execution.backfill_id is not None  # its runs and their retries
                           else self._overlap(task, plan))
         if action == policy.SKIP:
             self._skip_queued(execution, detail, now, plan)

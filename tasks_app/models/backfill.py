@@ -1,5 +1,7 @@
 """A backfill: one run of a task per cron slot of a date range (respecting its calendar), started by a person,
 limited to a concurrency of its own, cancellable as a whole, shown as a group on the history page."""
+from functools import cached_property
+
 from django.db import models
 from django.db.models import Count, Q
 
@@ -35,7 +37,7 @@ class Backfill(models.Model):
         rows = self.executions.values("status").annotate(n=Count("pk")).order_by()
         return {row["status"]: row["n"] for row in rows}
 
-    @property
+    @cached_property  # a page asks it several times per row
     def state(self) -> str:
         """running while a run of it is queued or running, cancelled after a cancel, else done."""
         if self.executions.filter(status__in=ExecutionStatus.active()).exists():

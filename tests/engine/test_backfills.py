@@ -127,3 +127,18 @@ def test_bad_backfills_are_refused_naming_the_field_and_the_value(make_task):
         start_backfill(minutely, start=now - timedelta(days=2), end=now, actor="a", via="cli")
     assert "more than 1000 slots" in refused.value.errors["end"][0]
     assert not Backfill.objects.exists()
+
+
+def test_a_failed_backfill_run_is_retried_inside_its_backfill(start_engine, make_task):
+    task = make_task("flaky", task_exec="fail.py", task_schedule="0 3 * * *", task_timezone="UTC", task_retry=1,
+                     task_retry_interval=0)
+    end = dj_timezone.now()
+    backfill = start_backfill(task, start=end - timedelta(days=2), end=end, actor="alice", via="cli")
+    start_engine()
+    wait_for(lambda: TaskExecution.objects.filter(backfill=backfill, status=ExecutionStatus.FAILED).count() == 4
+             and ended(task), 60, what="both slots to fail twice")
+    retries = TaskExecution.objects.filter(backfill=backfill, trigger=Trigger.RETRY)
+    assert retries.count() == 2
+    assert {r.scheduled_time for r in retries} == set(
+        TaskExecution.objects.filter(backfill=backfill, trigger=Trigger.BACKFILL).values_list("scheduled_time",
+                                                                                                flat=True))
