@@ -104,3 +104,12 @@ def test_the_cron_preview_skips_the_days_of_a_calendar(viewer_client):
     assert answer["next_run_times"] == ["2025-10-09T09:00:00+08:00", "2025-10-10T09:00:00+08:00"]
     bad = viewer_client.get("/api/cron/preview?expr=0+9+*+*+*&calendar=mars")
     assert bad.status_code == 400 and "mars" in bad.json()["calendar"][0]
+
+
+def test_task_calendar_is_written_to_conf_tasks_json_only_when_set(operator_client, settings):
+    import json
+
+    operator_client.post("/api/tasks", simple_task("plain"), format="json")
+    operator_client.post("/api/tasks", simple_task("report", task_calendar="cn-workdays"), format="json")
+    tasks = {t["task_id"]: t for t in json.loads((settings.CONF_DIR / "tasks.json").read_text())["tasks"]}
+    assert tasks["report"]["task_calendar"] == "cn-workdays" and "task_calendar" not in tasks["plain"]

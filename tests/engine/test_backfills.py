@@ -142,3 +142,27 @@ def test_a_failed_backfill_run_is_retried_inside_its_backfill(start_engine, make
     assert {r.scheduled_time for r in retries} == set(
         TaskExecution.objects.filter(backfill=backfill, trigger=Trigger.BACKFILL).values_list("scheduled_time",
                                                                                                 flat=True))
+
+
+def test_a_scheduled_run_is_told_its_slot_and_a_slot_on_a_day_its_calendar_excludes_is_skipped(
+        start_engine, make_task, time_machine):
+    minute = (datetime.now(timezone.utc) + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    time_machine.move_to(minute - timedelta(seconds=0.6), tick=True)
+    on_time = make_task("on-time", task_exec="scheduled_time.py", task_schedule="* * * * *",
+                        task_timezone="Asia/Shanghai")
+    from tasks_app.models import Calendar
+
+    Calendar.objects.create(name="never-today", removed_dates=[minute.astimezone(SHANGHAI).date().isoformat()])
+    off = make_task("day-off", task_exec="scheduled_time.py", task_schedule="* * * * *",
+                    task_timezone="Asia/Shanghai", task_calendar="never-today")
+    start_engine()
+    run = wait_for(lambda: TaskExecution.objects.filter(task=on_time, scheduled_time=minute,
+                                                        status=ExecutionStatus.SUCCESS).first(), 30,
+                   what="the scheduled run to end")
+    assert run.read_output().strip() == minute.astimezone(SHANGHAI).isoformat()
+    skipped = wait_for(lambda: TaskExecution.objects.filter(task=off, scheduled_time=minute).first(), 10,
+                       what="the day-off slot to be recorded")
+    assert skipped.status == ExecutionStatus.SKIPPED
+    assert skipped.error_message.startswith("not a working day in never-today (")
+    off.refresh_from_db()
+    assert off.status.next_run_time.astimezone(SHANGHAI).date() > minute.astimezone(SHANGHAI).date()
