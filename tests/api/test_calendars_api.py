@@ -106,10 +106,12 @@ def test_the_cron_preview_skips_the_days_of_a_calendar(viewer_client):
     assert bad.status_code == 400 and "mars" in bad.json()["calendar"][0]
 
 
-def test_task_calendar_is_written_to_conf_tasks_json_only_when_set(operator_client, settings):
+def test_task_calendar_is_written_to_conf_tasks_json_only_when_set(operator_client, settings,
+                                                                   django_capture_on_commit_callbacks):
     import json
 
-    operator_client.post("/api/tasks", simple_task("plain"), format="json")
-    operator_client.post("/api/tasks", simple_task("report", task_calendar="cn-workdays"), format="json")
+    with django_capture_on_commit_callbacks(execute=True):  # the file is written once the change is committed
+        operator_client.post("/api/tasks", simple_task("plain"), format="json")
+        operator_client.post("/api/tasks", simple_task("report", task_calendar="cn-workdays"), format="json")
     tasks = {t["task_id"]: t for t in json.loads((settings.CONF_DIR / "tasks.json").read_text())["tasks"]}
     assert tasks["report"]["task_calendar"] == "cn-workdays" and "task_calendar" not in tasks["plain"]
