@@ -126,13 +126,17 @@ class CalendarViewSet(viewsets.GenericViewSet):
         if calendar_named(calendar_name) is None:
             raise exceptions.NotFound(f"No calendar named {calendar_name!r}.")
         first = _date_param(request, "from", datetime.date.today())
-        last = _date_param(request, "to", first + datetime.timedelta(days=30))
+        last = _date_param(request, "to", min(first, datetime.date.max - datetime.timedelta(days=30))
+                           + datetime.timedelta(days=30))
         if last < first or (last - first).days >= MAX_DAYS:
             raise exceptions.ValidationError({"to": [f"to must be on or after from and at most {MAX_DAYS} days "
                                                      f"later, got {last.isoformat()}."]})
+        try:
+            days = calendar_services.days_between(calendar_name, first, last)
+        except OverflowError:  # the last days of year 9999
+            raise exceptions.ValidationError({"to": [f"to {last.isoformat()} is too far in the future."]}) from None
         return Response([{"date": day.isoformat(), "runs": verdict.runs, "reason": verdict.reason,
-                          "fallback": verdict.fallback}
-                         for day, verdict in calendar_services.days_between(calendar_name, first, last)])
+                          "fallback": verdict.fallback} for day, verdict in days])
 
 
 def _date_param(request, name, default):

@@ -107,6 +107,8 @@ class CalendarMonthView(RoleRequiredMixin, TemplateView):
             first = datetime.date.fromisoformat(f"{self.request.GET.get('month', '')}-01")
         except ValueError:
             first = today.replace(day=1)
+        if not 1900 <= first.year <= 9000:  # far enough for any schedule; date arithmetic overflows at 9999
+            first = today.replace(day=1)
         following = (first + datetime.timedelta(days=32)).replace(day=1)
         days = calendar_services.days_between(name, first, following - datetime.timedelta(days=1))
         weeks, week = [], [None] * first.weekday()

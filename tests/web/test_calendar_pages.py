@@ -54,3 +54,14 @@ def test_the_task_form_offers_the_calendars_and_the_task_page_names_its_calendar
     make_task("report", task_calendar="cn-workdays")
     page = as_operator.get("/tasks/report/view").content.decode()
     assert 'href="/calendars/cn-workdays"' in page and "skipping the days cn-workdays excludes" in page
+
+
+def test_a_month_or_a_range_at_the_end_of_time_is_no_500(as_viewer, viewer):
+    assert as_viewer.get("/calendars/weekdays?month=9999-12").status_code == 200
+    assert as_viewer.get("/calendars/weekdays?month=0001-01").status_code == 200
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(viewer)
+    assert api.get("/api/calendars/weekdays/days?from=9999-12-31").status_code == 200
+    assert api.get("/api/calendars/weekdays/days?from=9999-12-01&to=9999-12-31").status_code == 200
