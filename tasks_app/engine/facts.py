@@ -65,10 +65,19 @@ def previous_attempt(retry):
             .select_related("task").order_by("-execution_id").first())
 
 
-def calendar_verdict(task, slot):
+def calendar_rule(task, rules: dict):
+    """The task's calendar, read once per batch (`rules`: name -> CalendarRule or None, kept by the Starter for
+    one plan), so a midnight burst of tasks on one custom calendar reads it once."""
+    name = task.task_calendar
+    if name not in rules:
+        rules[name] = task.calendar_rule()
+    return rules[name]
+
+
+def calendar_verdict(task, slot, rules: dict):
     """The task's calendar's DayVerdict for the day of `slot` in the task's zone; None without a calendar or
     when the one it names is gone."""
-    rule = task.calendar_rule()
+    rule = calendar_rule(task, rules)
     if rule is None:
         return None
     try:
@@ -78,8 +87,14 @@ def calendar_verdict(task, slot):
     return rule.verdict(slot.astimezone(zone).date())
 
 
-def next_on_calendar(task, after):
+def next_on_calendar(task, after, rules: dict):
     """The task's first fire time at or after `after` on its calendar's days (the engine's next_run_time for
     TaskStatus: APScheduler's next slot may fall on a day the calendar skips)."""
-    times = task.next_fire_times(1, after - datetime.timedelta(microseconds=1))
+    rule = calendar_rule(task, rules)
+    if rule is None:
+        return after
+    try:
+        times = rule.fire_times(task.task_schedule, task.timezone_name, after - datetime.timedelta(microseconds=1), 1)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        return after
     return times[0] if times else None

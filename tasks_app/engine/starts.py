@@ -21,11 +21,13 @@ class Starter:
         self.worker = worker
         # Where the runs it starts run: this scheduler (local executor), or "" until a Celery worker claims them.
         self.node = worker if node is None else node
+        self._calendars = {}
 
     def plan(self, requests: list[StartRequest], claims, now) -> Plan:
         """Decide every start and write them all (a few statements for the whole batch, so a midnight burst
         of 1,000 fires is one short transaction); returns the plan to carry out after commit."""
         plan = Plan()
+        self._calendars = {}  # calendar name -> its rule, read once for this batch
         wanted = {r.task_id for r in requests}
         tasks = {t.task_id: t for t in Task.objects.filter(task_id__in=wanted)} if wanted else {}
         for request in requests:
@@ -64,13 +66,14 @@ class Starter:
         if request.set_next:
             following = request.next_run_time
             if task.task_calendar and following is not None:
-                following = facts.next_on_calendar(task, following)
+                following = facts.next_on_calendar(task, following, self._calendars)
             plan.next_runs[task.pk] = following
         if request.trigger == Trigger.SCHEDULE and request.slot is None:
             return  # every due slot was missed: recorded above
         note = ""
         if request.trigger == Trigger.SCHEDULE and task.task_calendar:
-            excluded, note = policy.on_calendar(task.task_calendar, facts.calendar_verdict(task, request.slot))
+            verdict = facts.calendar_verdict(task, request.slot, self._calendars)
+            excluded, note = policy.on_calendar(task.task_calendar, verdict)
             if excluded:
                 skip(request.slot, excluded)
                 return
