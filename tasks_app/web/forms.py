@@ -55,8 +55,10 @@ def page_field(field):
         return forms.CharField(max_length=field.max_length, widget=CronWidget(), **options)
     if field.name == "task_options":  # each type's options are fields of their own (typeform.py)
         return None
-    if field.name in ("task_exec", "task_timezone", "task_type"):  # choices (scripts, zones, types) set per form
-        return forms.ChoiceField(widget=FastSelect if field.name == "task_timezone" else None, **options)
+    if field.name in ("task_exec", "task_timezone", "task_calendar", "task_type"):  # choices set per form
+        # task_exec is required only by the types that run a file: the loader's type rule says so.
+        return forms.ChoiceField(widget=None if field.name in ("task_exec", "task_type") else FastSelect,
+                                 **{**options, "required": False})
     if field.kind == table.INTEGER:
         return forms.IntegerField(initial=field.default, **{**options, "required": False})
     if field.kind == table.BOOLEAN:
@@ -93,6 +95,7 @@ class BaseTaskForm(forms.Form):
         self.fields["task_timezone"].choices = [("", _("Default (%(zone)s)") % {"zone": settings.TIME_ZONE})] + timezone_choices()
         current_exec = self.initial.get("task_exec") or (self.data.get("task_exec") if self.is_bound else "")
         self.fields["task_exec"].choices = [("", _("— choose a script —"))] + script_choices(current_exec)
+        self._setup_calendars()
         self._setup_dependencies()
         self._setup_channels()
         typeform.add_fields(self)
@@ -101,6 +104,17 @@ class BaseTaskForm(forms.Form):
             self.fields["task_id"].disabled = True
             self.fields["task_id"].help_text = _("The ID cannot be changed.")
         self.helper = self._helper()
+
+    def _setup_calendars(self):
+        from tasks_app import workdays
+        from tasks_app.models import Calendar
+
+        custom = list(Calendar.objects.order_by("name").values_list("name", flat=True))
+        names = custom + workdays.builtin_names()
+        chosen = self.data.get("task_calendar") if self.is_bound else self.initial.get("task_calendar")
+        if chosen and chosen not in names:
+            names.insert(0, chosen)  # kept, so the loader's error about it makes sense
+        self.fields["task_calendar"].choices = [("", _("None: every day"))] + [(n, n) for n in names]
 
     def _setup_dependencies(self):
         field = self.fields["task_dependencies"]
@@ -167,7 +181,7 @@ class BaseTaskForm(forms.Form):
                 "task_desc",
                 Field("task_enabled", wrapper_class="form-switch"),
             ),
-            Fieldset(_("When"), "task_schedule"),
+            Fieldset(_("When"), "task_schedule", "task_calendar"),
             Fieldset(_("What"), "task_type", "task_exec", *typeform.layout_groups(), "task_env",
                      Field("task_allow_overrides", wrapper_class="form-switch")),
             advanced,
