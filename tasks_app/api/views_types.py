@@ -31,6 +31,7 @@ class TaskTypesView(APIView):
     schema = ApiAutoSchema()
     required_roles = {"get": VIEWER}
 
-    @extend_schema(summary="The installed task types and the options each takes", responses=serializers.ListSerializer(child=TYPE))
+    @extend_schema(summary="The installed task types and the options each takes",
+                   responses=serializers.ListSerializer(child=TYPE))
     def get(self, request):
         return Response([describe(kind) for kind in tasktypes.installed().values()])

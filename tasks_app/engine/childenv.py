@@ -115,10 +115,10 @@ def run_secrets(task, execution) -> list[str]:
 def child_env(task, execution, log_file: Path, run_as=None) -> dict:
     """A clean environment: nothing is copied from the engine's own (DJANGO_SECRET_KEY, DATABASE_URL,
     passwords, tokens never reach a task) except HOME (the run-as user's own home when there is one). Then
-    task_env (with the run's one-off values over it), then the administrator's SCHEDULER_TASK_ENV (task_env cannot override it), then the ids. Secrets
-    are opened here and nowhere else on the way to the script (they travel in the shepherd's spec, never on a
-    command line). A task_env saved before a name was refused raises RefusedEnvNames (a ValueError naming the
-    keys): the run fails instead of starting."""
+    task_env (with the run's one-off values over it), then the administrator's SCHEDULER_TASK_ENV (task_env
+    cannot override it), then the ids. Secrets are opened here and nowhere else on the way to the script (they
+    travel in the shepherd's spec, never on a command line). A task_env saved before a name was refused raises
+    RefusedEnvNames (a ValueError naming the keys): the run fails instead of starting."""
     stored = run_env(task, execution)
     check_task_env(stored)
     plain, _secrets = keys.open_env(stored)  # SecretUnreadable (a ValueError naming the key): no run

@@ -13,7 +13,8 @@ from .http import HttpType
 DEFAULT = "python"
 BUILT_IN = (PythonType, ShellType, HttpType)
 
-__all__ = ["DEFAULT", "OptionErrors", "Performed", "RunContext", "TaskType", "all_types", "get_type", "installed", "names"]
+__all__ = ["DEFAULT", "OptionErrors", "Performed", "RunContext", "TaskType", "all_types", "get_type", "installed",
+           "names"]
 
 
 class UnknownType(LookupError):
