@@ -104,10 +104,10 @@ class TaskExecution(models.Model):
 
     def scheduled_for(self):
         """The moment a run stands for (its TASK_SCHEDULED_TIME): a scheduled or backfill run's slot, a manual
-        run's request time; aware UTC, None for a chain run."""
+        run's (or a trigger URL's) request time; aware UTC, None for a chain run."""
         if self.scheduled_time is not None:
             return self.scheduled_time
-        return self.queued_at if self.trigger == Trigger.MANUAL else None
+        return self.queued_at if self.trigger in (Trigger.MANUAL, Trigger.HOOK) else None
 
     def limits_summary(self) -> str:
         """The run's limits for people: "memory 2 GiB, processes 512, open files 1024 (cgroup-v1)"."""

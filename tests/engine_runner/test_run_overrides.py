@@ -2,6 +2,7 @@
 SCHEDULER_TASK_ENV still wins, a value that replaces a secret reaches the script and is masked in the output
 like the secret it replaces, and the page of the run shows the values (a secret as a lock)."""
 import json
+from datetime import datetime
 
 import pytest
 from django.test import Client
@@ -54,3 +55,11 @@ def test_a_refused_name_in_a_stored_override_stops_the_run(make_execution, name)
     execution.save()
     result = run_execution(execution)
     assert result.status == ExecutionStatus.FAILED and name in result.error_message
+
+
+def test_a_run_started_by_a_trigger_url_gets_its_request_time_as_task_scheduled_time(make_execution, tmp_path):
+    dump = tmp_path / "env.json"
+    execution = make_execution("dump_env.py", trigger="hook", task_env={"ENV_DUMP": str(dump)})
+    assert run_execution(execution).status == ExecutionStatus.SUCCESS
+    stamp = json.loads(dump.read_text())["env"]["TASK_SCHEDULED_TIME"]
+    assert datetime.fromisoformat(stamp) == execution.queued_at
