@@ -5,6 +5,7 @@ from .calendar import CALENDAR_NAME_PATTERN, Calendar, CalendarRule, DayVerdict,
 from .channel import CHANNEL_NAME_PATTERN, Channel
 from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
+from .hook import TriggerToken
 from .logchunk import ChunkFile, ExecutionLogChunk, LogStream
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
 from .worker import Worker
@@ -38,5 +39,6 @@ __all__ = [
     "TaskExecution",
     "TaskStatus",
     "Trigger",
+    "TriggerToken",
     "Worker",
 ]
