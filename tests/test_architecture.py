@@ -91,7 +91,7 @@ MAY_IMPORT = {
     "secrets": {"private_files"},
     "envedit": {"secrets"},
     "models": {"cron", "definition.fields", "secrets"},
-    "definition": {"cron", "outbound", "private_files", "models", "definition.fields", "secrets"},
+    "definition": {"cron", "outbound", "params", "private_files", "models", "definition.fields", "secrets"},
     "logs": {"definition", "definition.fields", "params", "secrets"},
     "conffile": {"definition", "definition.fields", "models", "secrets"},
     "dal": {"conffile", "definition", "definition.fields", "models", "secrets"},

@@ -4,6 +4,7 @@ from datetime import datetime, timezone as dt_timezone
 from typing import NamedTuple
 
 from tasks_app import params
+from tasks_app.definition.tags import tag_param
 from tasks_app.models import NEVER_RUN, TASK_STATES, ExecutionStatus, Trigger
 
 # The API's name for "never ran" (the pages say "never").
@@ -11,7 +12,8 @@ LAST_STATUSES = [*ExecutionStatus.values, "none"]
 
 
 def filter_tasks(queryset, request):
-    """?enabled=true|false &status=running|idle|disabled &last_status=success|failed|...|none &search=text"""
+    """?enabled=true|false &status=running|idle|disabled &last_status=success|failed|...|none &tag=word
+    &search=text"""
     query = request.query_params
     enabled = params.boolean(query, "enabled")
     if enabled is not None:
@@ -19,6 +21,7 @@ def filter_tasks(queryset, request):
     queryset = queryset.in_state(params.choice(query, "status", TASK_STATES))
     last = params.choice(query, "last_status", LAST_STATUSES)
     queryset = queryset.last_result(NEVER_RUN if last == "none" else last)
+    queryset = queryset.tagged(tag_param(query))
     return queryset.search(params.text(query, "search"))
 
 

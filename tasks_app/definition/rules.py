@@ -19,6 +19,7 @@ from .paths import resolve_exec_path, resolve_log_path
 from .secret_rules import env_value, webhook_value
 from .shown import kind_of as _kind
 from .shown import show
+from .tags import clean_tags
 
 NOTIFY_KEYS = ("on_success", "on_failure", "email", "webhook")
 _email = EmailValidator()
@@ -242,6 +243,9 @@ class FieldRules:
         if problems:
             raise ValidationError([str(p) for p in problems])
         return list(value)
+
+    def _check_task_tags(self, value):
+        return clean_tags(value)
 
     def _check_task_alerts(self, value):
         found = alert_rules.problems(value)

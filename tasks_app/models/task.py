@@ -3,7 +3,7 @@ every page, the API and the admin ask them: its state, its last result, when it 
 import zoneinfo
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -37,6 +37,15 @@ class TaskQuerySet(models.QuerySet):
         if last in ExecutionStatus.values:
             return self.filter(status__last_status=last)
         return self
+
+    def tagged(self, tag):
+        """Tasks with `tag` among their task_tags; empty: all. Tags are lowercase words, so on SQLite (no JSON
+        containment) the quoted tag found in the stored list is exactly that tag."""
+        if not tag:
+            return self
+        if connection.features.supports_json_field_contains:
+            return self.filter(task_tags__contains=[tag])
+        return self.filter(task_tags__icontains=f'"{tag}"')
 
     def search(self, text):
         """Tasks with `text` in their id, name or description (case-insensitive); empty: all."""
@@ -75,6 +84,8 @@ class Task(models.Model):
     task_channels = models.JSONField(default=list, blank=True)
     task_alerts = models.JSONField(default=dict, blank=True)
     task_expected_duration = models.PositiveIntegerField(null=True, blank=True, help_text=_("Seconds"))
+    # Short words that group tasks (definition/tags.py): the list's filter, the dashboard, pauses, bulk actions.
+    task_tags = models.JSONField(default=list, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

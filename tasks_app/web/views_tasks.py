@@ -36,7 +36,7 @@ class TaskListView(RoleRequiredMixin, TemplateView):
         query, errors = self.request.GET, params.Errors()
         tasks = queries.filter_tasks(query, errors)
         page = Paginator(tasks, PAGE_SIZE).get_page(query.get("page"))
-        filtering = any(query.get(k) for k in ("q", "state", "last"))
+        filtering = any(query.get(k) for k in ("q", "state", "last", "tag"))
         tasks = list(page.object_list)
         alerts = Incident.open_kinds_by_task([task.pk for task in tasks])
         for task in tasks:
@@ -52,6 +52,8 @@ class TaskListView(RoleRequiredMixin, TemplateView):
             q=query.get("q", ""),
             state=query.get("state", ""),
             last=query.get("last", ""),
+            tag=query.get("tag", "") if "tag" not in errors else "",
+            cloud=queries.tag_cloud(),
             **kwargs,
         )
 
