@@ -11,10 +11,17 @@ from tasks_app.models import NEVER_RUN, TASK_STATES, ExecutionStatus, Trigger
 LAST_STATUSES = [*ExecutionStatus.values, "none"]
 
 
+TASK_FILTERS = ("enabled", "status", "last_status", "tag", "search")
+
+
 def filter_tasks(queryset, request):
     """?enabled=true|false &status=running|idle|disabled &last_status=success|failed|...|none &tag=word
     &search=text"""
-    query = request.query_params
+    return filter_tasks_by(queryset, request.query_params)
+
+
+def filter_tasks_by(queryset, query):
+    """The task list's filters read from `query` (the query string, or POST /api/bulk's "filter" object)."""
     enabled = params.boolean(query, "enabled")
     if enabled is not None:
         queryset = queryset.filter(task_enabled=enabled)

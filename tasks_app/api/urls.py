@@ -19,6 +19,7 @@ from . import schema  # also registers the Bearer key scheme with drf-spectacula
 from .permissions import RolePermission
 from .views import TaskViewSet
 from .views_audit import AuditView
+from .views_bulk import BulkView
 from .views_channels import ChannelViewSet
 from .views_tools import (
     BackupListView,
@@ -71,6 +72,7 @@ urlpatterns = [
     re_path(r"^export/?$", ExportView.as_view(), name="api-export"),
     re_path(r"^import/?$", ImportView.as_view(), name="api-import"),
     re_path(r"^audit/?$", AuditView.as_view(), name="api-audit"),
+    re_path(r"^bulk/?$", BulkView.as_view(), name="api-bulk"),
     re_path(r"^backups/?$", BackupListView.as_view(), name="api-backups"),
     re_path(r"^backups/(?P<name>[^/]{1,200})/restore/?$", BackupRestoreView.as_view(), name="api-backup-restore"),
     *router.urls,

@@ -4,6 +4,7 @@ from django.urls import include, path, register_converter
 
 from . import views_actions as actions
 from . import views_audit as audit
+from . import views_bulk as bulk
 from . import views_channels as channels
 from . import views_runs as runs
 from . import views_tasks as tasks
@@ -51,6 +52,7 @@ urlpatterns = [
     path("channels/<slug:name>/test", channels.ChannelTestView.as_view(), name="channel_test"),
     path("channels/<slug:name>/delete", channels.ChannelDeleteView.as_view(), name="channel_delete"),
     path("tasks/new", tasks.TaskFormView.as_view(), name="task_new"),
+    path("tasks/bulk", bulk.BulkActionView.as_view(), name="task_bulk"),
     path("tasks/cron-preview", actions.CronPreviewView.as_view(), name="cron_preview"),
     path(T + "view", tasks.TaskDetailView.as_view(), name="task_view"),
     path(T + "edit", tasks.TaskFormView.as_view(editing=True), name="task_edit"),

@@ -16,7 +16,7 @@ from tasks_app.models import TASK_STATES, ExecutionStatus, Incident, Task
 from tasks_app.secrets.values import is_shown_secret, public_env, public_notify
 from tasks_app.services import tasks as task_services
 
-from . import charts, queries, status
+from . import charts, queries, status, views_bulk
 from .access import RoleRequiredMixin, TaskMixin, actor, log
 from .forms import TaskForm
 
@@ -54,6 +54,8 @@ class TaskListView(RoleRequiredMixin, TemplateView):
             last=query.get("last", ""),
             tag=query.get("tag", "") if "tag" not in errors else "",
             cloud=queries.tag_cloud(),
+            bulk_actions=views_bulk.action_choices(self.request.user),
+            bulk_filters=[(k, query[k]) for k in ("q", "state", "last", "tag") if query.get(k)],
             **kwargs,
         )
 
