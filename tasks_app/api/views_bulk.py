@@ -55,6 +55,8 @@ class BulkView(ApiView):
         if unknown:
             raise exceptions.ValidationError({key: [f"Unknown field {key!r}."] for key in unknown})
         action = body.get("action")
+        if not isinstance(action, str):
+            raise exceptions.ValidationError({"action": [f"action must be one of {', '.join(bulk.ACTIONS)}."]})
         if action in bulk.ADMIN_ONLY and not has_role(request.user, ADMIN):
             raise exceptions.PermissionDenied(f"The bulk action {action} needs the {ADMIN} role.")
         task_ids = self.selection(body)

@@ -17,6 +17,8 @@ CHANNEL_CREATED = "channel.created"
 CHANNEL_UPDATED = "channel.updated"
 CHANNEL_DELETED = "channel.deleted"
 CHANNEL_TESTED = "channel.tested"
+PAUSE_STARTED = "pause.started"
+PAUSE_ENDED = "pause.ended"
 KEY_CREATED = "key.created"
 KEY_REVOKED = "key.revoked"
 USER_CREATED = "user.created"
@@ -41,6 +43,8 @@ LABELS = {
     CHANNEL_UPDATED: _("channel edited"),
     CHANNEL_DELETED: _("channel deleted"),
     CHANNEL_TESTED: _("channel tested"),
+    PAUSE_STARTED: _("schedule paused"),
+    PAUSE_ENDED: _("schedule resumed"),
     KEY_CREATED: _("API key created"),
     KEY_REVOKED: _("API key revoked"),
     USER_CREATED: _("user created"),
@@ -60,6 +64,7 @@ VERSION_EVENTS = frozenset({TASK_CREATED, TASK_UPDATED, TASK_ENABLED, TASK_DISAB
 CREATE, UPDATE, DELETE, ACCESS = 0, 1, 2, 3
 AUDITLOG_ACTION = {
     TASK_CREATED: CREATE, KEY_CREATED: CREATE, USER_CREATED: CREATE, CHANNEL_CREATED: CREATE,
+    PAUSE_STARTED: CREATE,
     TASK_DELETED: DELETE, CHANNEL_DELETED: DELETE, CHANNEL_TESTED: ACCESS,
     RUN_REQUESTED: ACCESS, RUN_STOPPED: ACCESS, LOGIN: ACCESS, LOGIN_FAILED: ACCESS, LOCKED_OUT: ACCESS,
     TASK_RECORDED: ACCESS,

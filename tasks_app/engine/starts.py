@@ -5,7 +5,7 @@ import logging
 
 from django.db import IntegrityError, transaction
 
-from tasks_app.models import ExecutionStatus, Task, TaskExecution, Trigger
+from tasks_app.models import ExecutionStatus, Pause, Task, TaskExecution, Trigger
 
 from . import bookkeeping as bk
 from . import facts, policy
@@ -20,6 +20,7 @@ class Starter:
         self.worker = worker
         # Where the runs it starts run: this scheduler (local executor), or "" until a Celery worker claims them.
         self.node = worker if node is None else node
+        self.pauses = []  # the pauses on for the batch being decided (models.Pause)
 
     def plan(self, requests: list[StartRequest], claims, now) -> Plan:
         """Decide every start and write them all (a few statements for the whole batch, so a midnight burst
@@ -27,6 +28,9 @@ class Starter:
         plan = Plan()
         wanted = {r.task_id for r in requests}
         tasks = {t.task_id: t for t in Task.objects.filter(task_id__in=wanted)} if wanted else {}
+        # Read once per batch: a pause started or resumed a moment ago applies from the next batch on.
+        self.pauses = list(Pause.objects.active(now)) if any(
+            r.trigger in (Trigger.SCHEDULE, Trigger.DEPENDENCY) for r in requests) else []
         for request in requests:
             task = tasks.get(request.task_id)
             if task is None:
@@ -65,6 +69,11 @@ class Starter:
         if request.trigger == Trigger.SCHEDULE and request.slot is None:
             return  # every due slot was missed: recorded above
         if request.trigger == Trigger.DEPENDENCY and not facts.chain_ready(task):
+            return
+        pause = policy.pause_covering(task.task_tags, self.pauses) if request.trigger in (
+            Trigger.SCHEDULE, Trigger.DEPENDENCY) else None
+        if pause is not None:
+            skip(request.slot, pause.reason_text(), kind="paused")
             return
         if request.trigger == Trigger.SCHEDULE and task.task_dependencies:
             problem = facts.dependency_problem(task)

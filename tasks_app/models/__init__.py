@@ -3,6 +3,7 @@ from .apikey import ApiKey
 from .channel import CHANNEL_NAME_PATTERN, Channel
 from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
+from .pause import Pause
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
 from .worker import Worker
 
@@ -20,6 +21,7 @@ __all__ = [
     "ExecutionStatus",
     "NEVER_RUN",
     "OverlapPolicy",
+    "Pause",
     "TASK_STATES",
     "Task",
     "TaskExecution",

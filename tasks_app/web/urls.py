@@ -6,6 +6,7 @@ from . import views_actions as actions
 from . import views_audit as audit
 from . import views_bulk as bulk
 from . import views_channels as channels
+from . import views_pauses as pauses
 from . import views_runs as runs
 from . import views_tasks as tasks
 from . import views_workers as workers
@@ -69,4 +70,6 @@ urlpatterns = [
     path(T + "versions/<version:number>/restore", audit.RestoreVersionView.as_view(), name="task_version_restore"),
     path(T + "executions/<int:execution_id>", runs.ExecutionDetailView.as_view(), name="execution_view"),
     path("workers", workers.WorkerListView.as_view(), name="worker_list"),
+    path("pauses", pauses.PauseListView.as_view(), name="pause_list"),
+    path("pauses/<int:pause_id>/resume", pauses.ResumeView.as_view(), name="pause_resume"),
 ]
