@@ -163,7 +163,7 @@ AXES_DISABLE_ACCESS_LOG = True  # only failures are counted; successful logins a
 AXES_VERBOSE = False
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "/dashboard"  # the landing page after login
 LOGOUT_REDIRECT_URL = "login"
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

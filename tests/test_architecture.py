@@ -98,11 +98,12 @@ MAY_IMPORT = {
     "audit": {"definition.fields", "front", "models", "secrets"},
     "alerts": {"definition", "heartbeat", "models", "outbound", "outbound_requests", "secrets"},
     "services": {"alerts", "audit", "conffile", "dal", "definition", "definition.fields", "models", "secrets"},
+    "insights": {"cron", "definition", "definition.fields", "models"},
     "engine": {"alerts", "audit", "cron", "definition", "definition.fields", "heartbeat", "logs", "models",
                "outbound", "private_files", "secrets"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
-                   "conffile", "secrets", "envedit", "audit"}
+                   "conffile", "secrets", "envedit", "audit", "insights"}
 MAY_IMPORT.update(web=FOR_THE_WAYS_IN, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
 
 

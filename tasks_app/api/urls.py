@@ -22,6 +22,7 @@ from .views_audit import AuditView
 from .views_bulk import BulkView
 from .views_channels import ChannelViewSet
 from .views_pauses import PauseListView, ResumeView
+from .views_stats import StatsView
 from .views_tools import (
     BackupListView,
     BackupRestoreView,
@@ -74,6 +75,7 @@ urlpatterns = [
     re_path(r"^import/?$", ImportView.as_view(), name="api-import"),
     re_path(r"^audit/?$", AuditView.as_view(), name="api-audit"),
     re_path(r"^bulk/?$", BulkView.as_view(), name="api-bulk"),
+    re_path(r"^stats/?$", StatsView.as_view(), name="api-stats"),
     re_path(r"^pauses/?$", PauseListView.as_view(), name="api-pauses"),
     re_path(r"^pauses/(?P<pause_id>[0-9]{1,9})/resume/?$", ResumeView.as_view(), name="api-pause-resume"),
     re_path(r"^backups/?$", BackupListView.as_view(), name="api-backups"),

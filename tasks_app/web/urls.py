@@ -6,6 +6,7 @@ from . import views_actions as actions
 from . import views_audit as audit
 from . import views_bulk as bulk
 from . import views_channels as channels
+from . import views_dashboard as dashboard
 from . import views_pauses as pauses
 from . import views_runs as runs
 from . import views_tasks as tasks
@@ -46,6 +47,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", tasks.TaskListView.as_view(), name="task_list"),
+    path("dashboard", dashboard.DashboardView.as_view(), name="dashboard"),
     path("audit", audit.AuditListView.as_view(), name="audit"),
     path("channels", channels.ChannelListView.as_view(), name="channel_list"),
     path("channels/new", channels.ChannelFormView.as_view(), name="channel_new"),

@@ -1,0 +1,190 @@
+"""The dashboard's figures, the same for the page and GET /api/stats: tasks by state, runs of the last 24 hours by
+status, success rates over 24 hours and 7 days, the failing tasks (since when, how many in a row), the slowest
+(median and p95, against the week before) and the flakiest (most changes of result), and the open incidents.
+
+Every query ranges an index: the runs' (start_time, status, task, duration) index for the fleet-wide figures (an
+index-only scan of the window), a task's (task, start_time) and (task, -execution_id) indexes for its own runs.
+A tag narrows everything to the tasks that have it."""
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Avg, Count, Max, Q
+
+from tasks_app.models import ExecutionStatus, Incident, Task, TaskExecution, TaskStatus
+
+FAILED = (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT, ExecutionStatus.LOST)
+# Runs that say something about the task's health: a skipped slot or a run stopped by hand does not.
+COUNTED = (ExecutionStatus.SUCCESS, *FAILED)
+LIST_SIZE = 10
+STREAK_LOOK_BACK = 200  # runs read to count a failing task's failures in a row (more: "at least")
+SAMPLE = 2000  # a task's latest runs of a week that its median and p95 are read from
+
+
+@dataclass
+class Failing:
+    task_id: str
+    task_name: str
+    status: str
+    in_a_row: int
+    since: datetime | None
+    at_least: bool = False
+    execution_id: int | None = None
+
+
+@dataclass
+class Slow:
+    task_id: str
+    task_name: str
+    runs: int
+    median: float
+    p95: float
+    previous_median: float | None = None
+
+    @property
+    def trend(self) -> float | None:
+        """This week's median against the week before's, as a ratio minus one (+0.25: a quarter slower)."""
+        if not self.previous_median:
+            return None
+        return self.median / self.previous_median - 1
+
+
+@dataclass
+class Flaky:
+    task_id: str
+    task_name: str
+    changes: int
+    runs: int
+
+
+@dataclass
+class Figures:
+    now: datetime
+    tag: str | None
+    tasks: dict = field(default_factory=dict)  # enabled, disabled, running, failing
+    runs_24h: dict = field(default_factory=dict)  # status -> count
+    success_rate_24h: float | None = None
+    success_rate_7d: float | None = None
+    failing: list = field(default_factory=list)
+    slowest: list = field(default_factory=list)
+    flakiest: list = field(default_factory=list)
+    incidents: list = field(default_factory=list)
+
+
+def fleet_figures(now: datetime, tag: str | None = None) -> Figures:
+    tasks = Task.objects.tagged(tag)
+    figures = Figures(now=now, tag=tag)
+    figures.tasks = _task_counts(tasks)
+    runs = TaskExecution.objects.filter(start_time__gte=now - timedelta(days=7), start_time__lte=now)
+    if tag:
+        runs = runs.filter(task__in=tasks)
+    day_ago = now - timedelta(days=1)
+    by_status = {row["status"]: row for row in runs.order_by().values("status").annotate(
+        day=Count("pk", filter=Q(start_time__gte=day_ago)), week=Count("pk"))}
+    figures.runs_24h = {s: by_status[s]["day"] for s in ExecutionStatus.values if by_status.get(s, {}).get("day")}
+    figures.success_rate_24h = _rate({s: row["day"] for s, row in by_status.items()})
+    figures.success_rate_7d = _rate({s: row["week"] for s, row in by_status.items()})
+    figures.failing = failing_tasks(tasks)
+    figures.slowest = slowest_tasks(tasks, now, tag)
+    figures.flakiest = flakiest_tasks(now, tag)
+    incidents = Incident.objects.filter(resolved_at__isnull=True).select_related("task", "execution")
+    if tag:
+        incidents = incidents.filter(task__in=tasks)
+    figures.incidents = list(incidents.order_by("-opened_at")[:LIST_SIZE])
+    return figures
+
+
+def _task_counts(tasks) -> dict:
+    counts = tasks.aggregate(enabled=Count("pk", filter=Q(task_enabled=True)),
+                             disabled=Count("pk", filter=Q(task_enabled=False)),
+                             running=Count("pk", filter=Q(status__running=True)),
+                             failing=Count("pk", filter=Q(status__last_status__in=FAILED)))
+    return {name: counts[name] or 0 for name in ("enabled", "disabled", "running", "failing")}
+
+
+def _rate(counts: dict) -> float | None:
+    """Successes among the runs that ended with a result (success, failed, timeout, lost); None without any."""
+    total = sum(counts.get(s, 0) for s in COUNTED)
+    return counts.get(ExecutionStatus.SUCCESS, 0) / total if total else None
+
+
+def failing_tasks(tasks) -> list[Failing]:
+    """Tasks whose latest run failed, newest failure first: how many runs in a row failed, since when."""
+    statuses = (TaskStatus.objects.filter(task__in=tasks, last_status__in=FAILED).select_related("task")
+                .order_by("-last_end_time")[:LIST_SIZE])
+    found = []
+    for status in statuses:
+        recent = list(status.task.executions.filter(status__in=COUNTED).order_by("-execution_id")
+                      .values_list("status", "start_time")[:STREAK_LOOK_BACK])
+        streak = 0
+        for result, _start in recent:
+            if result not in FAILED:
+                break
+            streak += 1
+        since = recent[streak - 1][1] if streak else status.last_start_time
+        found.append(Failing(status.task.task_id, status.task.task_name, status.last_status, streak, since,
+                             at_least=streak == len(recent) == STREAK_LOOK_BACK,
+                             execution_id=status.last_execution_id))
+    return found
+
+
+def slowest_tasks(tasks, now, tag) -> list[Slow]:
+    """The tasks with the longest mean run of the last 7 days, with the median and p95 of their latest runs and
+    the median of the week before."""
+    week, before = now - timedelta(days=7), now - timedelta(days=14)
+    runs = TaskExecution.objects.filter(start_time__gte=week, start_time__lte=now, status__in=COUNTED,
+                                        duration__isnull=False)
+    if tag:
+        runs = runs.filter(task__in=tasks)
+    top = list(runs.order_by().values("task").annotate(mean=Avg("duration"), longest=Max("duration"),
+                                                       runs=Count("pk")).order_by("-mean")[:LIST_SIZE])
+    names = dict(Task.objects.filter(pk__in=[row["task"] for row in top]).values_list("pk", "task_id"))
+    titles = dict(Task.objects.filter(pk__in=[row["task"] for row in top]).values_list("pk", "task_name"))
+    found = []
+    for row in top:
+        this_week = _durations(row["task"], week, now)
+        previous = _durations(row["task"], before, week)
+        if not this_week:
+            continue
+        found.append(Slow(names[row["task"]], titles[row["task"]], row["runs"], statistics.median(this_week),
+                          _percentile(this_week, 0.95), statistics.median(previous) if previous else None))
+    return found
+
+
+def _durations(task_pk, start, end) -> list[float]:
+    return list(TaskExecution.objects.filter(task_id=task_pk, start_time__gte=start, start_time__lt=end,
+                                             status__in=COUNTED, duration__isnull=False)
+                .order_by("-start_time").values_list("duration", flat=True)[:SAMPLE])
+
+
+def _percentile(values, share) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def flakiest_tasks(now, tag) -> list[Flaky]:
+    """The tasks whose result changed most often (success to failure and back) over the last 7 days."""
+    counted = ", ".join("%s" for _ in COUNTED)
+    tagged = ""
+    args = [now - timedelta(days=7), now, *COUNTED]
+    if tag:
+        ids = list(Task.objects.tagged(tag).values_list("pk", flat=True))
+        if not ids:
+            return []
+        tagged = f" AND task_id IN ({', '.join('%s' for _ in ids)})"
+        args += ids
+    # LAG over each task's runs in start order: one pass over the window's index, no per-task query.
+    sql = f"""
+        SELECT task_id, SUM(CASE WHEN previous IS NOT NULL AND previous <> status THEN 1 ELSE 0 END) AS changes,
+               COUNT(*) AS runs
+        FROM (SELECT task_id, status, LAG(status) OVER (PARTITION BY task_id ORDER BY start_time) AS previous
+              FROM {TaskExecution._meta.db_table}
+              WHERE start_time >= %s AND start_time <= %s AND status IN ({counted}){tagged}) AS ordered
+        GROUP BY task_id HAVING SUM(CASE WHEN previous IS NOT NULL AND previous <> status THEN 1 ELSE 0 END) > 0
+        ORDER BY changes DESC, task_id LIMIT {LIST_SIZE}"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        rows = cursor.fetchall()
+    tasks = {t.pk: t for t in Task.objects.filter(pk__in=[r[0] for r in rows]).only("task_id", "task_name")}
+    return [Flaky(tasks[pk].task_id, tasks[pk].task_name, changes, runs) for pk, changes, runs in rows if pk in tasks]
