@@ -11,10 +11,10 @@ from tasks_app.insights import figures as fleet
 from tasks_app.insights import timeline
 from tasks_app.models import ExecutionStatus, Task
 
-from . import queries, status
+from . import queries, status, timeline_svg
 from .access import RoleRequiredMixin
 
-ROWS_PER_PAGE = 40  # timeline rows: past that the page is a long scroll nobody reads
+ROWS_PER_PAGE = 25  # timeline rows: past that the page is a long scroll nobody reads (and heavy)
 
 
 class DashboardView(RoleRequiredMixin, TemplateView):
@@ -28,11 +28,8 @@ class DashboardView(RoleRequiredMixin, TemplateView):
                                               "task_timezone").order_by("task_id")
         page = Paginator(tasks, ROWS_PER_PAGE).get_page(self.request.GET.get("page"))
         line = timeline.build(list(page.object_list), now)
-        for row in line.rows:
-            for bar in row.bars:
-                bar.colour, bar.word = status.colour(bar.status), status.word(bar.status)
         return super().get_context_data(
-            figures=figures, line=line, page=page, tag=tag or "", errors=errors, cloud=queries.tag_cloud(),
+            figures=figures, line=line, svg=timeline_svg.render(line), page=page, tag=tag or "", errors=errors, cloud=queries.tag_cloud(),
             runs_24h=[(s, status.word(s), figures.runs_24h.get(s, 0)) for s in ExecutionStatus.finished()
                       + [ExecutionStatus.RUNNING] if figures.runs_24h.get(s)],
             legend=[(s, status.word(s), status.colour(s)) for s in (
