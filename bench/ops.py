@@ -88,6 +88,22 @@ def timed(client, url):
             "bytes": len(response.content)}
 
 
+def timed_cold(client, url):
+    """Median server time (ms) of GET url with an empty cache each time: the first read after a restart, before
+    any hour of the window has been kept."""
+    from django.core.cache import cache
+
+    client.get(url)
+    times = []
+    for _ in range(max(3, REPEAT // 3)):
+        cache.clear()
+        t0 = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200
+    return {"url": url, "median_ms": median(times), "max_ms": max(times), "queries": None}
+
+
 def jobs_of(prefix) -> int:
     from django.db import connection
 
@@ -124,6 +140,7 @@ def main():
     client.force_login(user)
     m = {
         "baseline": timed(Client(), "/login/"),
+        "dashboard_cold": timed_cold(client, "/dashboard"),
         "dashboard": timed(client, "/dashboard"),
         "dashboard_tag": timed(client, "/dashboard?tag=nightly"),
         "api_stats": timed(client, "/api/stats"),
@@ -150,11 +167,12 @@ def main():
 
     def r(label, key, bar_ms):
         v = m[key]["median_ms"]
-        return row(f"7. {label} ({m[key]['queries']} queries)", v, base, unit="ms", bar=f"<= {bar_ms} ms",
-                   passed=v <= bar_ms)
+        queries = f" ({m[key]['queries']} queries)" if m[key]["queries"] is not None else ""
+        return row(f"7. {label}{queries}", v, base, unit="ms", bar=f"<= {bar_ms} ms", passed=v <= bar_ms)
 
     rows = [
         r(f"page: dashboard ({TASKS:,} tasks, {WINDOW_RUNS:,} runs in 24 h)", "dashboard", 300),
+        r("page: dashboard, first read with nothing cached", "dashboard_cold", 300),
         r("page: dashboard filtered by a tag", "dashboard_tag", 300),
         r("API: /api/stats", "api_stats", 300),
         row(f"7. bulk enable of {BULK:,} tasks: the request", request_s, bar="<= 2 s", passed=request_s <= 2.0,

@@ -8,7 +8,7 @@ import logging
 from dataclasses import asdict, dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -132,7 +132,23 @@ def _store_next_runs(tasks):
             status.next_run_time, status.updated_at = task.next_run_time(now), now
             changed.append(status)
     TaskStatus.objects.bulk_create(new, batch_size=500)
-    TaskStatus.objects.bulk_update(changed, ["next_run_time", "updated_at"], batch_size=500)
+    _update_rows(TaskStatus, ["next_run_time", "updated_at"], changed)
+
+
+def _update_rows(model, names, objects):
+    """Write fields `names` of `objects` (each row its own values): one prepared UPDATE run for every row. Django's
+    bulk_update builds a CASE per field and row, which costs over a second for 1,000 rows."""
+    if not objects:
+        return
+    fields = [model._meta.get_field(name) for name in names]
+    key = model._meta.pk
+    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    sql = (f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {sets} "
+           f"WHERE {connection.ops.quote_name(key.column)} = %s")
+    rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+            + [key.get_db_prep_save(getattr(obj, key.attname), connection)] for obj in objects]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _run_now(tasks, actor, via):
@@ -163,7 +179,7 @@ def _retag(tasks, tag, add, actor, via):
         changed.append(task)
         outcomes.append(Outcome(task.task_id, DONE))
     if changed:
-        Task.objects.bulk_update(changed, ["task_tags", "updated_at"], batch_size=500)
+        _update_rows(Task, ["task_tags", "updated_at"], changed)
         ConfigVersion.bump()
         audit.task_events([(audit_events.TASK_UPDATED, t, before[t.pk], task_to_dict(t)) for t in changed],
                           actor=actor, via=via, origin=audit.batch_origin())

@@ -151,3 +151,26 @@ def test_the_api_gives_the_same_figures(client_as, fleet):
     tagged = client_as("viewer").get("/api/stats?tag=billing").json()
     assert tagged["tag"] == "billing" and tagged["tasks"]["enabled"] == 1
     assert client_as("viewer").get("/api/stats?tag=a%20b").status_code == 400
+
+
+def test_hours_read_once_and_kept_add_up_to_the_same_figures_as_one_read(make_task, time_machine):
+    """The window is read hour by hour and whole hours are kept: a change of result across an hour's edge still
+    counts, a run added to the current hour shows at once, and an hour with a run still going is not kept."""
+    from django.core.cache import cache
+
+    now = timezone.now().replace(minute=30, second=0, microsecond=0)
+    time_machine.move_to(now, tick=False)
+    task = make_task("edgy")
+    for minutes, status in ((200, "success"), (150, "failed"), (100, "success"), (50, "failed")):
+        run(task, status, minutes)
+    going = run(task, "running", 250)
+    first = figures.fleet_figures(timezone.now())
+    assert first.flakiest[0].changes == 3 and first.runs_24h == {"success": 2, "failed": 2, "running": 1}
+    run(task, "success", 10)
+    again = figures.fleet_figures(timezone.now())
+    assert again.flakiest[0].changes == 4 and again.runs_24h["success"] == 3
+    going.status, going.duration = "success", 3000.0
+    going.save()
+    cache_keys = cache._cache.keys() if hasattr(cache, "_cache") else []
+    assert cache_keys  # whole hours were kept
+    assert figures.fleet_figures(timezone.now()).runs_24h == {"success": 4, "failed": 2}
