@@ -3,7 +3,7 @@ status, success rates over 24 hours and 7 days, the failing tasks (since when, h
 (median and p95, against the week before) and the flakiest (most changes of result), and the open incidents.
 
 Every query ranges an index: the runs' (start_time, status, task, duration) index for the fleet-wide figures (an
-index-only scan of the window), a task's (task, start_time) and (task, -execution_id) indexes for its own runs.
+index-only scan of the window), a task's (task, start_time) index for its own runs.
 Whole hours that are over are read once and kept in the cache, so a page read scans the window's two ends, not
 100,000 runs. A tag narrows everything to the tasks that have it."""
 import hashlib
@@ -219,8 +219,8 @@ def failing_tasks(tasks) -> list[Failing]:
                 .order_by("-last_end_time")[:LIST_SIZE])
     found = []
     for status in statuses:
-        recent = list(status.task.executions.filter(status__in=COUNTED).order_by("-execution_id")
-                      .values_list("status", "start_time")[:STREAK_LOOK_BACK])
+        recent = list(status.task.executions.filter(status__in=COUNTED, start_time__isnull=False)
+                      .order_by("-start_time").values_list("status", "start_time")[:STREAK_LOOK_BACK])
         streak = 0
         for result, _start in recent:
             if result not in FAILED:

@@ -16,12 +16,12 @@ def _n(value):
     return f"{value:.1f}"
 
 
-def _duration(value) -> str:
-    """A run's length in its tooltip: 0.42 s, 12.3 s, 4 min 5 s."""
+def _duration(value, words) -> str:
+    """A run's length in its tooltip: 0.42 s, 12.3 s, 4 min 5 s (`words`: the two translated forms)."""
     if value < 60:
-        return _("%(n)s s") % {"n": f"{value:.2f}" if value < 10 else f"{value:.1f}"}
+        return words[0] % {"n": f"{value:.2f}" if value < 10 else f"{value:.1f}"}
     minutes, secs = divmod(int(round(value)), 60)
-    return _("%(m)d min %(s)d s") % {"m": minutes, "s": secs}
+    return words[1] % {"m": minutes, "s": secs}
 
 
 def render(line) -> str:
@@ -36,6 +36,7 @@ def render(line) -> str:
                    f'<text class="tl-hour" x="{_n(x)}" y="11" text-anchor="middle">'
                    f'{timezone.localtime(hour, zone).strftime("%H:%M")}</text>')
     next_word = escape(_("next run"))
+    lengths = (_("%(n)s s"), _("%(m)d min %(s)d s"))
     for row in line.rows:
         task_id = escape(row.task_id)
         runs_url = reverse("execution_view", args=[row.task_id, 0])[:-1]  # ".../executions/" + id
@@ -47,7 +48,7 @@ def render(line) -> str:
             word = words.get(bar.status) or words.setdefault(bar.status, escape(str(status.word(bar.status))))
             title = f"{task_id} #{bar.execution_id} · {word} · {timezone.localtime(bar.start, zone):%Y-%m-%d %H:%M:%S}"
             if bar.duration is not None:
-                title += f" · {_duration(bar.duration)}"
+                title += f" · {_duration(bar.duration, lengths)}"
             if bar.runs > 1:
                 title += " · " + escape(ngettext("%(n)s run", "%(n)s runs", bar.runs) % {"n": bar.runs})
             out.append(f'<a href="{runs_url}{bar.execution_id}" class="tl-run" data-status="{bar.status}" '
