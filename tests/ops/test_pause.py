@@ -163,3 +163,18 @@ def test_the_api_pauses_lists_and_resumes(client_as):
 def test_the_api_names_the_bad_field_of_a_pause(client_as, body, field):
     response = client_as("operator").post("/api/pauses", body, format="json")
     assert response.status_code == 400 and field in response.json()
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_pauses_to_viewers_and_lets_operators_resume_them(client, viewer, operator):
+    made = pauses.pause(tag="billing", reason="upgrade", actor="otto", via="api")
+    client.force_login(viewer)
+    listing = client.get("/admin/tasks_app/pause/")
+    assert listing.status_code == 200 and "upgrade" in listing.content.decode()
+    refused = client.post("/admin/tasks_app/pause/", {"action": "resume", "_selected_action": [made.pk]})
+    assert Pause.objects.active().exists() and refused.status_code in (200, 302, 403)
+    client.force_login(operator)
+    done = client.post("/admin/tasks_app/pause/", {"action": "resume", "_selected_action": [made.pk]}, follow=True)
+    assert "1 pause resumed." in done.content.decode()
+    assert not Pause.objects.active().exists()
+    assert LogEntry.objects.filter(additional_data__event="pause.ended").get().additional_data["via"] == "admin"
