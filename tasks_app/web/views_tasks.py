@@ -53,7 +53,8 @@ class TaskListView(RoleRequiredMixin, TemplateView):
             state=query.get("state", ""),
             last=query.get("last", ""),
             tag=query.get("tag", "") if "tag" not in errors else "",
-            cloud=queries.tag_cloud(),
+            # Not for the rows' refresh every 5 seconds, which shows neither.
+            cloud=[] if self.request.headers.get("X-Fragment") == "rows" else queries.tag_cloud(),
             bulk_actions=views_bulk.action_choices(self.request.user),
             bulk_filters=[(k, query[k]) for k in ("q", "state", "last", "tag") if query.get(k)],
             **kwargs,
