@@ -130,6 +130,9 @@ FIELDS = (
               limits=(1, DB_INT_MAX), in_file=UNLESS_DEFAULT,
               help=_("A run still going after this long raises an overrun alert; empty: three times the median of "
                      "its last 20 successful runs, once it has 5.")),
+    TaskField("task_calendar", TEXT, _("Calendar"), default="", max_length=64, in_file=UNLESS_DEFAULT,
+              help=_("A business calendar (/calendars) such as cn-workdays: a slot on a day it excludes is recorded "
+                     "skipped instead of running. Empty: every day.")),
     TaskField("task_tags", WORD_LIST, _("Tags"), default=[], in_file=UNLESS_DEFAULT, admin_section="task",
               help=_('Short words that group tasks, e.g. ["nightly", "billing"]: lowercase letters, digits, \'-\' '
                      'or \'_\', at most 32 characters each and 20 tags. The list, the dashboard, the pause switch '

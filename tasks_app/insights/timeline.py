@@ -1,7 +1,7 @@
 """The dashboard's timeline: the last 24 hours and the next 24 hours, one row per task. Each past run is a bar
 coloured by its status and as long as it ran; each future slot a mark; "now" in the middle. Geometry only (drawn
 as SVG by the page, returned as JSON by the API): runs come from the (task, start_time) index for the tasks of one
-page, slots from tasks_app.cron.
+page, slots from tasks_app.cron, less the days the task's calendar excludes.
 
 A bar narrower than a unit of the drawing merges with the next one of the same status that touches it (a task that
 runs every minute has 1,440 runs a day: one bar per run would be a megabyte of SVG that nobody can tell apart),
@@ -86,8 +86,9 @@ def build(tasks, now: datetime) -> Timeline:
             .values_list("task", "execution_id", "status", "start_time", "end_time", "duration"))
     for task_pk, execution_id, status, began, ended, duration in runs:
         _add_bar(line, rows[task_pk], execution_id, status, began, ended, duration)
+    calendars = {}  # a calendar's rule, read once for the page
     for task in tasks:
-        _add_slots(line, rows[task.pk], task, now, end)
+        _add_slots(line, rows[task.pk], task, now, end, calendars)
     line.rows = [rows[task.pk] for task in tasks]
     for index, row in enumerate(line.rows):
         row.y = TOP + ROW_HEIGHT * index
@@ -108,13 +109,26 @@ def _add_bar(line, row, execution_id, status, began, ended, duration):
     row.bars.append(Bar(x, width, status, execution_id, began, ended, duration))
 
 
-def _add_slots(line, row, task, now, end):
+def _add_slots(line, row, task, now, end, calendars):
+    """The next 24 hours' slots, less those on days the task's calendar excludes (as the task page's next runs)."""
     if not task.task_enabled or not task.task_schedule:
         return
     try:
-        slots = cron.fire_times_between(task.task_schedule, task.timezone_name, now, end, limit=MAX_MARKS + 1)
+        zone = zoneinfo.ZoneInfo(task.timezone_name)
+        slots = cron.fire_times_between(task.task_schedule, zone, now, end, limit=MAX_MARKS + 1)
     except (ValueError, zoneinfo.ZoneInfoNotFoundError):
         return
+    if task.task_calendar:
+        if task.task_calendar not in calendars:
+            calendars[task.task_calendar] = task.calendar_rule()
+        rule = calendars[task.task_calendar]
+        if rule is not None:
+            runs = {}
+            for slot in slots:
+                day = slot.astimezone(zone).date()
+                if day not in runs:
+                    runs[day] = rule.verdict(day).runs
+            slots = [slot for slot in slots if runs[slot.astimezone(zone).date()]]
     if len(slots) > MAX_MARKS:
         row.band = (line.x_of(slots[0]), line.right - line.x_of(slots[0]), len(slots))
         return

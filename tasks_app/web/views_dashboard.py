@@ -25,7 +25,7 @@ class DashboardView(RoleRequiredMixin, TemplateView):
         tag = errors.read(tag_param, self.request.GET, "tag")
         figures = fleet.fleet_figures(now, tag)
         tasks = Task.objects.tagged(tag).only("task_id", "task_name", "task_enabled", "task_schedule",
-                                              "task_timezone").order_by("task_id")
+                                              "task_timezone", "task_calendar").order_by("task_id")
         page = Paginator(tasks, ROWS_PER_PAGE).get_page(self.request.GET.get("page"))
         line = timeline.build(list(page.object_list), now)
         return super().get_context_data(

@@ -174,3 +174,17 @@ def test_hours_read_once_and_kept_add_up_to_the_same_figures_as_one_read(make_ta
     cache_keys = cache._cache.keys() if hasattr(cache, "_cache") else []
     assert cache_keys  # whole hours were kept
     assert figures.fleet_figures(timezone.now()).runs_24h == {"success": 4, "failed": 2}
+
+
+def test_the_timeline_leaves_out_the_slots_on_days_the_tasks_calendar_excludes(make_task, time_machine):
+    """National Day 2025: October 1 to 8 are not working days in cn-workdays, October 9 is."""
+    from datetime import datetime, timezone as dt_timezone
+
+    time_machine.move_to(datetime(2025, 10, 8, 12, 0, tzinfo=dt_timezone.utc), tick=False)
+    on_calendar = make_task("workdays-only", task_schedule="0 * * * *", task_timezone="Asia/Shanghai",
+                            task_calendar="cn-workdays")
+    every_day = make_task("every-day", task_schedule="0 * * * *", task_timezone="Asia/Shanghai")
+    rows = {r.task_id: r for r in timeline.build([on_calendar, every_day], timezone.now()).rows}
+    assert len(rows["every-day"].marks) == 24
+    # After 20:00 on October 8 (Shanghai) up to 20:00 on October 9: only October 9's hours, 0:00 to 20:00.
+    assert len(rows["workdays-only"].marks) == 21
