@@ -3,6 +3,7 @@ tasks and 100,000 runs in its 24-hour window (and as many again over the two wee
 the slowest tasks' trend), and a bulk enable of 1,000 tasks: how long the request takes, and how long until the
 running scheduler has scheduled all of them (their jobs in its job store). Server time is measured in process
 (Django's test client, the whole middleware stack), median of repeated requests; the baseline is the login page."""
+import json
 import sqlite3
 import sys
 import time
@@ -23,9 +24,19 @@ STATUSES = ["success"] * 15 + ["failed", "timeout", "skipped", "success", "lost"
 def fill_runs(db_path: Path, task_pks: list[int], now: datetime):
     """WINDOW_RUNS runs spread over the last 24 hours and EARLIER_RUNS over the 13 days before, every task
     alike, with varied results and durations (raw SQL: the ORM would take minutes)."""
+    from django.db import models
+
     from tasks_app.models import TaskExecution
 
-    columns = [f.column for f in TaskExecution._meta.concrete_fields]
+    fields = TaskExecution._meta.concrete_fields
+    columns = [f.column for f in fields]
+    # A column the rows below do not name gets its field's default (a raw INSERT knows no defaults).
+    def default_of(field):
+        value = field.get_default() if field.has_default() else getattr(field.db_default, "value", None)
+        return json.dumps(value) if isinstance(value, (dict, list)) else value
+
+    defaults = {f.column: default_of(f) for f in fields
+                if f.has_default() or f.db_default is not models.NOT_PROVIDED}
 
     def fmt(moment):
         return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -49,7 +60,7 @@ def fill_runs(db_path: Path, task_pks: list[int], now: datetime):
                         "node": "bench", "pid": 1000, "output_truncated": 0, "run_as": "bench", "limits": None,
                         "leftover_processes": 0,
                     }
-                    yield tuple(values.get(c) for c in columns)
+                    yield tuple(values[c] if c in values else defaults.get(c) for c in columns)
 
     con = sqlite3.connect(db_path)
     con.execute("PRAGMA journal_mode=WAL")
