@@ -107,6 +107,30 @@ def test_while_a_tag_is_paused_its_slots_are_recorded_skipped_and_resuming_does_
     assert TaskExecution.objects.filter(task=paused, scheduled_time=minute).count() == 1  # no catch-up
 
 
+def test_a_paused_chain_task_is_recorded_skipped_when_its_dependency_succeeds_and_runs_by_hand_still_run(
+        start_engine):  # noqa: F811
+    from tasks_app.services.executions import run_now
+
+    first = engine_task("extract")
+    first.task_schedule = ""
+    first.save()
+    chain = engine_task("load", task_dependencies=["extract"], task_tags=["etl"])
+    chain.task_schedule = ""
+    chain.save()
+    pauses.pause(tag="etl", reason="warehouse upgrade", actor="otto", via="api")
+    start_engine(tick=0.1)
+
+    asked = run_now(first, actor="ada", via="api")  # by hand, and not tagged: runs
+    wait_for(lambda: TaskExecution.objects.filter(pk=asked.pk, status=ExecutionStatus.SUCCESS).exists(), 10,
+             what="the dependency to succeed")
+    skipped = wait_for(lambda: TaskExecution.objects.filter(task=chain).first(), 5, what="the chain's record")
+    assert skipped.status == ExecutionStatus.SKIPPED and skipped.trigger == "dependency"
+    assert skipped.error_message == "paused (tag etl) by otto: warehouse upgrade"
+    by_hand = run_now(chain, actor="ada", via="api")  # a person may still run a paused task
+    wait_for(lambda: TaskExecution.objects.filter(pk=by_hand.pk, status=ExecutionStatus.SUCCESS).exists(), 10,
+             what="the run asked for by hand")
+
+
 # ---- pages and API -----------------------------------------------------------------------------------------------
 
 @pytest.mark.django_db
