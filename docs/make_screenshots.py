@@ -111,7 +111,8 @@ for n, task in enumerate(Task.objects.exclude(task_id="test-task")):
     for k in range(1, 16):
         start = now - dt.timedelta(hours=2 + 1.5 * k, minutes=7 * n)
         status = "failed" if (k + n) %% 7 == 0 else ("skipped" if (k + n) %% 11 == 0 else "success")
-        duration = 0.0 if status == "skipped" else rng.uniform(60, 900) if task.task_id == "nightly-backup" else rng.uniform(5, 120)
+        longest = 900 if task.task_id == "nightly-backup" else 120
+        duration = 0.0 if status == "skipped" else rng.uniform(5, longest)
         TaskExecution.objects.create(task=task, status=status, trigger="schedule", attempt=1, start_time=start,
                                      end_time=start + dt.timedelta(seconds=duration), duration=duration,
                                      requested_by="scheduler")

@@ -27,7 +27,8 @@ PAUSE_FIELDS = {
 }
 PauseSerializer = inline_serializer("Pause", PAUSE_FIELDS)
 PauseRequest = inline_serializer("PauseRequest", {
-    "tag": serializers.CharField(required=False, help_text="Pause the tasks with this tag; empty or absent: every task"),
+    "tag": serializers.CharField(required=False,
+                                 help_text="Pause the tasks with this tag; empty or absent: every task"),
     "until": serializers.DateTimeField(required=False, allow_null=True,
                                        help_text="ISO 8601; without an offset, the server's zone; null: until resumed"),
     "reason": serializers.CharField(required=False, max_length=pause_services.REASON_MAX),
@@ -47,7 +48,8 @@ class PauseListView(ApiView):
     required_roles = {"get": VIEWER, "post": OPERATOR}
     parser_classes = [parsers.JSONParser]
 
-    @extend_schema(summary="The pauses: on now first, then the 50 latest", responses=inline_serializer("Pauses", PAUSE_FIELDS, many=True))
+    @extend_schema(summary="The pauses: on now first, then the 50 latest",
+                   responses=inline_serializer("Pauses", PAUSE_FIELDS, many=True))
     def get(self, request):
         now = timezone.now()
         active = list(Pause.objects.active(now))

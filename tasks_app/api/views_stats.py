@@ -15,8 +15,8 @@ from .views_tools import ApiView
 StatsSerializer = inline_serializer("Stats", {
     "now": serializers.DateTimeField(),
     "tag": serializers.CharField(allow_null=True),
-    "tasks": serializers.DictField(child=serializers.IntegerField(),
-                                   help_text="enabled, disabled, running, failing (latest run failed, timed out or lost)"),
+    "tasks": serializers.DictField(child=serializers.IntegerField(), help_text="enabled, disabled, running, "
+                                   "failing (latest run failed, timed out or lost)"),
     "runs_24h": serializers.DictField(child=serializers.IntegerField(), help_text="Runs started in the last 24 h, "
                                       "by status"),
     "success_rate_24h": serializers.FloatField(allow_null=True, help_text="Successes among the runs that ended with "

@@ -23,7 +23,8 @@ def tag_param(query, name="tag"):
 def tag_problem(tag) -> str | None:
     """Why `tag` (as given, before lowercasing) is not a tag, or None."""
     if not isinstance(tag, str):
-        return str(_("task_tags item %(value)s must be text, got %(kind)s.") % {"value": show(tag), "kind": kind_of(tag)})
+        return str(_("task_tags item %(value)s must be text, got %(kind)s.")
+                   % {"value": show(tag), "kind": kind_of(tag)})
     if not re.fullmatch(TAG_PATTERN, tag.strip().lower()):
         return str(_("task_tags item %(value)s is not a tag: use 1 to 32 lowercase letters, digits, '-' or '_', "
                      "starting with a letter or a digit, such as \"nightly\".") % {"value": show(tag)})

@@ -28,7 +28,8 @@ class Pause(models.Model):
         ordering = ["-started_at", "-pk"]
         constraints = [
             # One open pause per scope: pausing what is paused already is refused with a message, not doubled.
-            models.UniqueConstraint(fields=["tag"], condition=Q(ended_at__isnull=True), name="one_open_pause_per_scope"),
+            models.UniqueConstraint(fields=["tag"], condition=Q(ended_at__isnull=True),
+                                    name="one_open_pause_per_scope"),
         ]
         indexes = [models.Index(fields=["ended_at", "until"], name="pause_open")]
 
