@@ -7,6 +7,7 @@ from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
 from .hook import TriggerToken
 from .logchunk import ChunkFile, ExecutionLogChunk, LogStream
+from .pause import Pause
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
 from .worker import Worker
 
@@ -34,6 +35,7 @@ __all__ = [
     "ExecutionStatus",
     "NEVER_RUN",
     "OverlapPolicy",
+    "Pause",
     "TASK_STATES",
     "Task",
     "TaskExecution",
