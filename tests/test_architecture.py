@@ -105,7 +105,7 @@ MAY_IMPORT = {
                "outbound", "private_files", "secrets", "tasktypes"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
-                   "conffile", "secrets", "envedit", "audit", "workdays", "tasktypes", "insights"}
+                   "conffile", "secrets", "envedit", "audit", "workdays", "tasktypes", "insights", "checks"}
 MAY_IMPORT.update(web=FOR_THE_WAYS_IN, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
 
 
