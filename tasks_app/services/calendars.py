@@ -106,6 +106,10 @@ def clean_calendar(data: dict, stored: Calendar | None) -> dict:
                           % {"value": show(name)}]
     elif Calendar.objects.filter(name=name).exclude(pk=stored.pk if stored else None).exists():
         errors["name"] = [_("A calendar named %(value)s already exists.") % {"value": show(name)}]
+    elif stored is not None and name != stored.name and tasks_on(stored.name):
+        # Checked here too (update_calendar checks it again under its lock), so that a form names it.
+        errors["name"] = [_("Calendar %(value)s cannot be renamed: tasks %(tasks)s name it.")
+                          % {"value": show(stored.name), "tasks": ", ".join(tasks_on(stored.name))}]
     base = given("base", "") or ""
     if not isinstance(base, str) or (base and not workdays.is_builtin(base)):
         errors["base"] = [_("base %(value)s is not a built-in calendar: use cn-workdays, cn-holidays, weekdays, "
