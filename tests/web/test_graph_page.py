@@ -43,3 +43,13 @@ def test_a_dependency_that_never_ran_or_runs_now_is_named(make_task):
 
 def test_the_graph_needs_a_login(client):
     assert client.get("/graph").status_code == 302
+
+
+def test_a_task_name_with_markup_is_drawn_as_text_in_the_svg(as_viewer, make_task):
+    # The SVG is drawn on the server inside the page: a name must not close its <title> or open a script.
+    make_task("first", task_schedule="0 2 * * *", task_name='</title><script>alert(1)</script><title x="')
+    make_task("after", task_schedule="", task_dependencies=["first"], task_name="<img src=x onerror=alert(2)>")
+    html = as_viewer.get("/graph").content.decode()
+    assert 'data-task="first"' in html and 'data-task="after"' in html
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+    assert "&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
