@@ -79,3 +79,17 @@ def test_a_runs_record_names_its_backfill_and_the_engines_note(operator_client, 
     answer = viewer_client.get(f"/api/tasks/daily/executions/{run.pk}").json()
     assert answer["backfill"] == body["id"] and answer["trigger"] == "backfill"
     assert answer["note"] == "cn-workdays has no data for 2027"
+
+
+def test_a_bad_backfill_field_is_named_with_the_value_given(operator_client):
+    make_daily(operator_client)
+    cases = [({"concurrency": 99}, "concurrency", "99"), ({"concurrency": "many"}, "concurrency", '"many"'),
+             ({"rerun_succeeded": "maybe"}, "rerun_succeeded", '"maybe"'), ({"task_id": ["daily"]}, "task_id", '["daily"]'),
+             ({"order": "random"}, "order", '"random"')]
+    for change, field, shown in cases:
+        body = {"task_id": "daily", "start": "2025-10-01", "end": "2025-10-03", **change}
+        answer = operator_client.post("/api/backfills", body, format="json")
+        assert answer.status_code == 400 and shown in answer.json()[field][0], answer.json()
+    missing = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2025-10-01"}, format="json")
+    assert missing.status_code == 400 and missing.json()["end"] == ["This field is required."]
+    assert not Backfill.objects.exists()
