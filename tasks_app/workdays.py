@@ -37,9 +37,12 @@ def builtin_names() -> list[str]:
 
 
 def is_builtin(name: str) -> bool:
+    """Exactly one of builtin_names(): "CN-workdays" is none (as the holidays package's China it would know no
+    make-up working days), nor "US-workdays"."""
     if name in (WEEKDAYS, CN_WORKDAYS, CN_HOLIDAYS):
         return True
-    return name.endswith(WORKDAYS_SUFFIX) and name[: -len(WORKDAYS_SUFFIX)].upper() in countries()
+    code = name[: -len(WORKDAYS_SUFFIX)] if name.endswith(WORKDAYS_SUFFIX) else ""
+    return code.islower() and code != "cn" and code.upper() in countries()
 
 
 def _cn_years() -> tuple[int, int]:

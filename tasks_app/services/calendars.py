@@ -101,7 +101,7 @@ def clean_calendar(data: dict, stored: Calendar | None) -> dict:
     elif name in RESERVED_NAMES:
         errors["name"] = [_("name %(value)s is taken by the pages or the API (/calendars/new, "
                             "/api/calendars/builtin); choose another.") % {"value": show(name)}]
-    elif workdays.is_builtin(name):
+    elif workdays.is_builtin(name) or workdays.is_builtin(name.lower()):  # "CN-workdays" would only confuse
         errors["name"] = [_("name %(value)s is the name of a built-in calendar; choose another.")
                           % {"value": show(name)}]
     elif Calendar.objects.filter(name=name).exclude(pk=stored.pk if stored else None).exists():

@@ -129,8 +129,8 @@ def test_a_nul_character_in_a_description_or_a_range_label_is_refused_naming_the
 
 def test_a_calendar_cannot_take_a_name_that_a_page_or_the_api_uses_for_something_else(operator_client):
     # /calendars/new is the form and /api/calendars/builtin the list of built-in names: a calendar so named
-    # could never be shown, changed or deleted there.
-    for name in ("new", "builtin"):
+    # could never be shown, changed or deleted there. A built-in name in other letters would only confuse.
+    for name in ("new", "builtin", "CN-workdays", "Weekdays"):
         answer = operator_client.post("/api/calendars", {"name": name}, format="json")
         assert answer.status_code == 400 and name in answer.json()["name"][0], answer.json()
     assert not Calendar.objects.exists()

@@ -159,3 +159,16 @@ def test_manage_py_check_warns_from_the_autumn_before_a_year_without_data(time_m
     (warning,) = calendar_data_warnings()
     assert f"{workdays.CN_LAST_YEAR + 1}" in warning.msg and "cn-workdays" in warning.msg
     call_command("check")  # a warning, not an error
+
+
+def test_a_built_in_calendar_name_is_matched_exactly_so_cn_workdays_is_never_holidays_without_tiaoxiu():
+    # "CN-workdays" used to pass as the holidays package's China, which knows no make-up working days: a task
+    # naming it would skip Sunday 28 September 2025, a working day in cn-workdays.
+    for name in ("CN-workdays", "Cn-workdays", "US-workdays", "us-Workdays"):
+        assert not workdays.is_builtin(name) and calendar_named(name) is None, name
+    assert workdays.is_builtin("us-workdays") and workdays.is_builtin("cn-workdays")
+    assert calendar_named("cn-workdays").verdict(date(2025, 9, 28)).runs
+    with pytest.raises(TaskValidationError) as refused:
+        TaskLoader().clean({"task_id": "report", "task_name": "Report", "task_exec": "tasks/test_task.py",
+                            "task_schedule": "0 9 * * *", "task_calendar": "CN-workdays"})
+    assert "CN-workdays" in str(refused.value)
