@@ -33,3 +33,12 @@ def test_a_viewer_sees_backfills_but_cannot_start_or_cancel_one(as_viewer, make_
     make_task("daily", task_schedule="0 3 * * *")
     assert as_viewer.post("/tasks/daily/backfill", {"start": "2025-10-01", "end": "2025-10-02"}).status_code == 403
     assert 'id="backfill-form"' not in as_viewer.get("/tasks/daily/executions").content.decode()
+
+
+def test_a_backfill_cannot_be_cancelled_through_another_tasks_address(as_operator, make_task):
+    make_task("daily", task_schedule="0 3 * * *")
+    make_task("other", task_schedule="0 4 * * *")
+    as_operator.post("/tasks/daily/backfill", {"start": "2025-10-01", "end": "2025-10-02"})
+    backfill = Backfill.objects.get()
+    assert as_operator.post(f"/tasks/other/backfills/{backfill.pk}/cancel").status_code == 404
+    assert set(TaskExecution.objects.values_list("status", flat=True)) == {ExecutionStatus.QUEUED}
