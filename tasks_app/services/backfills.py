@@ -28,7 +28,8 @@ def backfill_slots(task, start: datetime, end: datetime) -> list:
     task = copy.copy(task)
     task.task_enabled = True  # a disabled task's past slots can be run again by hand, as run now can
     while len(found) <= MAX_SLOTS:
-        batch = task.next_fire_times(min(200, MAX_SLOTS + 1 - len(found)), after)
+        # until=end: a calendar's long freeze inside the range does not end the search early.
+        batch = task.next_fire_times(min(200, MAX_SLOTS + 1 - len(found)), after, until=end)
         batch = [t for t in batch if t <= end]
         found += batch
         if len(batch) < 200 or not batch:

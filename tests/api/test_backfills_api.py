@@ -93,3 +93,17 @@ def test_a_bad_backfill_field_is_named_with_the_value_given(operator_client):
     missing = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2025-10-01"}, format="json")
     assert missing.status_code == 400 and missing.json()["end"] == ["This field is required."]
     assert not Backfill.objects.exists()
+
+
+def test_a_backfill_over_a_freeze_longer_than_the_next_run_search_still_gets_the_slots_after_it(operator_client):
+    # The search for next fire times gives up after three years of excluded days; a backfill's range is its own
+    # bound, so the ten January days after a four-year freeze are not silently left out.
+    operator_client.post("/api/calendars", {"name": "gap", "ranges": [
+        {"start": "2020-01-01", "end": "2023-12-31", "label": "long freeze"}]}, format="json")
+    operator_client.post("/api/tasks", simple_task("daily", task_schedule="0 3 * * *", task_calendar="gap"),
+                         format="json")
+    answer = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2019-12-01", "end": "2024-01-10"},
+                                  format="json")
+    assert answer.status_code == 201 and answer.json()["slots"] == 31 + 10, answer.json()
+    last = TaskExecution.objects.filter(backfill_id=answer.json()["id"]).order_by("-scheduled_time").first()
+    assert last.scheduled_time.isoformat() == "2024-01-10T03:00:00+00:00"

@@ -111,6 +111,23 @@ def test_a_minutely_task_skips_a_long_freeze_without_walking_every_minute():
         datetime(2027, 7, 1, 0, 1, tzinfo=cron._zone(SHANGHAI))]
 
 
+def test_a_freeze_longer_than_the_search_limit_is_passed_at_once_and_an_added_day_inside_it_still_runs():
+    # Day by day, a four-year freeze passed the search's three years of excluded days: no next run at all.
+    Calendar.objects.create(name="frozen", ranges=[{"start": "2026-01-01", "end": "2029-12-31", "label": "migration"}])
+    task = make("daily", task_schedule="0 9 * * *", task_calendar="frozen")
+    after = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert [t.date() for t in task.next_fire_times(2, after)] == [date(2030, 1, 1), date(2030, 1, 2)]
+    Calendar.objects.filter(name="frozen").update(added_dates=["2028-05-05"])
+    assert [t.date() for t in task.next_fire_times(2, after)] == [date(2028, 5, 5), date(2030, 1, 1)]
+
+
+def test_a_freeze_to_the_end_of_time_gives_no_next_run_and_no_error():
+    Calendar.objects.create(name="closed", ranges=[{"start": "2000-01-01", "end": "9999-12-31", "label": ""}])
+    task = make("never", task_schedule="* * * * *", task_calendar="closed")
+    assert task.next_fire_times(5, datetime(2026, 1, 1, tzinfo=timezone.utc)) == []
+    assert task.next_fire_times(5, datetime(8999, 12, 31, tzinfo=timezone.utc)) == []
+
+
 def test_a_year_without_data_falls_back_to_monday_to_friday_and_each_run_says_so(time_machine):
     year = workdays.CN_LAST_YEAR + 1
     monday = next(date(year, 1, d) for d in range(1, 8) if date(year, 1, d).weekday() == 0)
