@@ -107,3 +107,23 @@ def test_a_backfill_over_a_freeze_longer_than_the_next_run_search_still_gets_the
     assert answer.status_code == 201 and answer.json()["slots"] == 31 + 10, answer.json()
     last = TaskExecution.objects.filter(backfill_id=answer.json()["id"]).order_by("-scheduled_time").first()
     assert last.scheduled_time.isoformat() == "2024-01-10T03:00:00+00:00"
+
+
+def test_a_backfill_sent_twice_does_not_queue_its_slots_twice(operator_client):
+    # A double click on "Start backfill": the slots already queued by a running backfill are left out, as the
+    # slots that already succeeded are.
+    make_daily(operator_client)
+    first = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2025-10-01", "end": "2025-10-03"},
+                                 format="json")
+    again = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2025-10-01", "end": "2025-10-03"},
+                                 format="json")
+    assert first.status_code == 201 and again.status_code == 400, again.json()
+    assert "3 already queued" in again.json()["start"][0]
+    wider = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2025-10-02", "end": "2025-10-05",
+                                                    "rerun_succeeded": True}, format="json")
+    assert wider.status_code == 201 and (wider.json()["slots"], wider.json()["skipped_slots"]) == (2, 2)
+    assert TaskExecution.objects.filter(trigger="backfill").count() == 5
+    operator_client.post(f"/api/backfills/{first.json()['id']}/cancel")
+    after_cancel = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2025-10-01",
+                                                           "end": "2025-10-01"}, format="json")
+    assert after_cancel.status_code == 201 and after_cancel.json()["slots"] == 1
