@@ -27,3 +27,11 @@ def test_a_lone_surrogate_in_a_json_body_is_a_400_naming_it_not_a_500(admin_clie
 def test_a_json_body_with_ordinary_unicode_goes_through(admin_client):
     answer = admin_client.post("/api/tasks", simple_task("t3", task_name="日报 😀"), format="json")
     assert answer.status_code == 201, answer.json()
+
+
+@pytest.mark.parametrize("path", ["/api/calendars", "/api/backfills", "/api/tasks"])
+def test_a_json_body_nested_too_deeply_is_a_400_not_a_500(admin_client, path):
+    # 100,000 brackets are 200 KB, well under the body limit, and past the parser's recursion limit.
+    for body in ("[" * 100_000 + "]" * 100_000, '{"name": "x", "description": ' + "[" * 100_000 + "]" * 100_000 + "}"):
+        answer = admin_client.generic("POST", path, body, content_type="application/json")
+        assert answer.status_code == 400 and "nested" in answer.json()["detail"], answer.content[:200]
