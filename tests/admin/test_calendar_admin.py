@@ -56,3 +56,11 @@ def test_deleting_a_calendar_a_task_names_is_refused_in_the_admin_without_saying
         assert "deleted successfully" not in answer.content.decode()
     assert list(Calendar.objects.values_list("name", flat=True)) == ["ops"]
     assert not LogEntry.objects.filter(additional_data__event="calendar.deleted").exists()
+
+
+def test_json_nested_past_the_recursion_limit_is_named_on_the_admin_form_not_a_500(admin_client):
+    answer = admin_client.post(ADD, {"name": "ops", "base": "weekdays", "description": "",
+                                     "added_dates": "[" * 100_000 + "]" * 100_000, "removed_dates": "[]",
+                                     "ranges": "[]"})
+    assert answer.status_code == 200 and "Enter a valid JSON" in answer.content.decode()
+    assert not Calendar.objects.exists()
