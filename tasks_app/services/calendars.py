@@ -98,10 +98,12 @@ def clean_calendar(data: dict, stored: Calendar | None) -> dict:
     if not isinstance(name, str) or not re.fullmatch(CALENDAR_NAME_PATTERN, name):
         errors["name"] = [_("name %(value)s is not valid: use 1 to 64 letters, digits, '-' or '_'.")
                           % {"value": show(name)}]
-    elif name in RESERVED_NAMES:
+    # The names refused since calendars landed stay editable where one was taken before: only a new name is checked.
+    elif name in RESERVED_NAMES and (stored is None or name != stored.name):
         errors["name"] = [_("name %(value)s is taken by the pages or the API (/calendars/new, "
                             "/api/calendars/builtin); choose another.") % {"value": show(name)}]
-    elif workdays.is_builtin(name) or workdays.is_builtin(name.lower()):  # "CN-workdays" would only confuse
+    elif workdays.is_builtin(name) or (workdays.is_builtin(name.lower())  # "CN-workdays" would only confuse
+                                       and (stored is None or name != stored.name)):
         errors["name"] = [_("name %(value)s is the name of a built-in calendar; choose another.")
                           % {"value": show(name)}]
     elif Calendar.objects.filter(name=name).exclude(pk=stored.pk if stored else None).exists():

@@ -134,3 +134,9 @@ def test_a_calendar_cannot_take_a_name_that_a_page_or_the_api_uses_for_something
         answer = operator_client.post("/api/calendars", {"name": name}, format="json")
         assert answer.status_code == 400 and name in answer.json()["name"][0], answer.json()
     assert not Calendar.objects.exists()
+
+
+def test_a_calendar_stored_under_a_name_now_taken_can_still_be_edited(operator_client):
+    Calendar.objects.create(name="new", base="weekdays")  # saved before the name was refused
+    answer = operator_client.patch("/api/calendars/new", {"description": "kept"}, format="json")
+    assert answer.status_code == 200 and answer.json()["description"] == "kept", answer.json()
