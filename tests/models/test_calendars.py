@@ -189,3 +189,15 @@ def test_a_built_in_calendar_name_is_matched_exactly_so_cn_workdays_is_never_hol
         TaskLoader().clean({"task_id": "report", "task_name": "Report", "task_exec": "tasks/test_task.py",
                             "task_schedule": "0 9 * * *", "task_calendar": "CN-workdays"})
     assert "CN-workdays" in str(refused.value)
+
+
+def test_a_country_calendar_past_the_years_the_holidays_package_knows_falls_back_and_says_so():
+    # Sri Lanka's holidays end with 2026 in the pinned holidays package: 2027's days are a guess, said on each run.
+    first, last = workdays.country_years("LK")
+    assert last == 2026 and workdays.has_data("lk-workdays", 2026) and not workdays.has_data("lk-workdays", 2027)
+    assert workdays.verdict("lk-workdays", date(2026, 2, 4)) == (False, "")  # Independence Day, a known holiday
+    guessed = workdays.verdict("lk-workdays", date(2027, 3, 1))  # a Monday
+    assert guessed.runs and "lk-workdays has no data for 2027" in guessed.fallback
+    assert not workdays.verdict("lk-workdays", date(2027, 3, 6)).runs  # Saturday
+    assert calendar_named("lk-workdays").verdict(date(2027, 3, 1)).fallback == guessed.fallback
+    assert workdays.has_data("us-workdays", 2099) and workdays.has_data("weekdays", 3000)
