@@ -16,6 +16,8 @@ LONE_SURROGATE = "\\ud800"
                    '"task_schedule": "*/5 * * * *"}'),
     ("/api/backfills", '{"task_id": "daily%s", "start": "2025-10-01", "end": "2025-10-02"}'),
     ("/api/import", '{"tasks": [{"task_id": "t2", "task_name": "%s", "task_exec": "tasks/test_task.py"}]}'),
+    ("/api/bulk", '{"action": "enable", "task_ids": ["t%s"]}'),
+    ("/api/pauses", '{"reason": "maintenance %s"}'),
 ])
 def test_a_lone_surrogate_in_a_json_body_is_a_400_naming_it_not_a_500(admin_client, path, body):
     answer = admin_client.generic("POST", path, body % LONE_SURROGATE, content_type="application/json")
@@ -29,7 +31,7 @@ def test_a_json_body_with_ordinary_unicode_goes_through(admin_client):
     assert answer.status_code == 201, answer.json()
 
 
-@pytest.mark.parametrize("path", ["/api/calendars", "/api/backfills", "/api/tasks"])
+@pytest.mark.parametrize("path", ["/api/calendars", "/api/backfills", "/api/tasks", "/api/bulk", "/api/pauses"])
 def test_a_json_body_nested_too_deeply_is_a_400_not_a_500(admin_client, path):
     # 100,000 brackets are 200 KB, well under the body limit, and past the parser's recursion limit.
     for body in ("[" * 100_000 + "]" * 100_000, '{"name": "x", "description": ' + "[" * 100_000 + "]" * 100_000 + "}"):
