@@ -67,3 +67,18 @@ def test_a_tag_narrows_the_graph_to_its_tasks_and_what_they_run_after(as_viewer,
     bad = as_viewer.get("/graph?tag=bad%20tag")
     assert bad.status_code == 200 and 'id="tag-error"' in bad.content.decode()
     assert 'data-task="report"' in bad.content.decode()  # a bad tag filters nothing
+
+
+def test_a_long_chain_of_dependencies_is_laid_out_without_running_out_of_stack(as_viewer):
+    # 500 tasks each running after the next one by id: laid out recursively, the first box to place went 500 calls
+    # deep (two frames each) and the page was a 500.
+    from tasks_app.models import Task
+
+    count = graph.MAX_NODES
+    Task.objects.bulk_create([Task(task_id=f"t{i:04d}", task_name=str(i), task_exec="tasks/test_task.py",
+                                   task_schedule="0 2 * * *" if i == count - 1 else "",
+                                   task_dependencies=[f"t{i + 1:04d}"] if i < count - 1 else [])
+                              for i in range(count)])
+    assert as_viewer.get("/graph").status_code == 200
+    place = {node.task_id: node.column for node in graph.build().nodes}
+    assert place["t0000"] == count - 1 and place[f"t{count - 1:04d}"] == 0
