@@ -33,7 +33,8 @@ class BackfillSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     state = serializers.CharField(read_only=True, help_text="running, done or cancelled")
     slots = serializers.IntegerField(read_only=True, help_text="Runs it holds")
-    skipped_slots = serializers.IntegerField(read_only=True, help_text="Slots left out: they had succeeded, or another backfill has them queued")
+    skipped_slots = serializers.IntegerField(read_only=True, help_text="Slots left out: they had succeeded, or "
+                                                                       "another backfill has them queued")
     counts = serializers.DictField(child=serializers.IntegerField(), read_only=True,
                                    help_text="Its runs by status")
     requested_by = serializers.CharField(read_only=True)

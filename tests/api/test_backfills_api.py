@@ -84,7 +84,8 @@ def test_a_runs_record_names_its_backfill_and_the_engines_note(operator_client, 
 def test_a_bad_backfill_field_is_named_with_the_value_given(operator_client):
     make_daily(operator_client)
     cases = [({"concurrency": 99}, "concurrency", "99"), ({"concurrency": "many"}, "concurrency", '"many"'),
-             ({"rerun_succeeded": "maybe"}, "rerun_succeeded", '"maybe"'), ({"task_id": ["daily"]}, "task_id", '["daily"]'),
+             ({"rerun_succeeded": "maybe"}, "rerun_succeeded", '"maybe"'),
+             ({"task_id": ["daily"]}, "task_id", '["daily"]'),
              ({"order": "random"}, "order", '"random"')]
     for change, field, shown in cases:
         body = {"task_id": "daily", "start": "2025-10-01", "end": "2025-10-03", **change}
