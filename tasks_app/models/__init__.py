@@ -4,6 +4,7 @@ from .channel import CHANNEL_NAME_PATTERN, Channel
 from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
+from .scheduler import SchedulerLease
 from .worker import Worker
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ExecutionStatus",
     "NEVER_RUN",
     "OverlapPolicy",
+    "SchedulerLease",
     "TASK_STATES",
     "Task",
     "TaskExecution",

@@ -1,0 +1,19 @@
+"""A context processor: the red banner every page shows a logged-in user when no scheduler has been alive for
+SCHEDULER_BANNER_AFTER seconds (30). One primary-key read per page; the lease says it with the database's clock."""
+from django.conf import settings
+from django.db import Error as DatabaseError
+
+from tasks_app.models import SchedulerLease
+
+
+def scheduler_banner(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    try:
+        lease = SchedulerLease.objects.current()
+    except DatabaseError:
+        return {}  # the page itself says what is wrong with the database
+    if lease is None or not lease.holder:
+        return {}  # no scheduler was ever started here: nothing has stopped
+    return {"scheduler_down_since": lease.down_since(settings.SCHEDULER_BANNER_AFTER)}
