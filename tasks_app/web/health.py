@@ -7,6 +7,7 @@ from django.db import Error as DatabaseError
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from tasks_app.models import SchedulerLease
@@ -30,6 +31,8 @@ def _database_reachable() -> str | None:
     return None
 
 
+# csrf_exempt: a POST gets a plain 405 from require_safe, not a CSRF page.
+@csrf_exempt
 @never_cache
 @require_safe
 def healthz(request):
@@ -38,6 +41,7 @@ def healthz(request):
     return _answer(problem is None, **({"reason": problem} if problem else {}))
 
 
+@csrf_exempt
 @never_cache
 @require_safe
 def healthz_scheduler(request):
