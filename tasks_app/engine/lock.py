@@ -13,7 +13,9 @@ import fcntl
 import logging
 import os
 import socket
+import threading
 import time
+from contextlib import contextmanager
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,6 +152,30 @@ class SchedulerLock:
         if renewed:
             self.valid_until = began + lease_length().total_seconds()
         return bool(renewed)
+
+    @contextmanager
+    def kept_alive(self):
+        """Renew the lease from a thread of its own while the caller works without renewing it: a start with
+        thousands of tasks takes longer than a lease, and a standby must not take over meanwhile."""
+        stop = threading.Event()
+
+        def keep():
+            try:
+                while not stop.wait(self.heartbeat):
+                    try:
+                        self.renew()
+                    except DatabaseError as exc:
+                        log.warning("Could not renew the scheduler lease while starting (%s)", exc)
+            finally:
+                connections.close_all()  # this thread's own connections
+
+        keeper = threading.Thread(target=keep, name="lease-keeper", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            keeper.join()
 
     def current_holder_safely(self) -> str:
         try:

@@ -97,7 +97,8 @@ class SchedulerEngine:
         began = time.monotonic()
         self.lock.acquire(wait=self.wait_for_lock, give_up=lambda: self._stop_requested)
         try:
-            self._start(began)
+            with self.lock.kept_alive():
+                self._start(began)
         except BaseException:
             self.lock.release()
             raise
@@ -114,7 +115,6 @@ class SchedulerEngine:
         # The previous leader's last heartbeat: slots after it were missed (unless its job store says better).
         previous_seen = self.lock.previous_seen
         lost = recovery.recover_lost(timezone.now(), runs_elsewhere=self.executor.runs_elsewhere)
-        self._renew_while_starting()
         self._wire(PidJournal(self.worker))
         if self.executor.runs_elsewhere:
             for execution in recovery.adopt_running(self.worker):
@@ -290,7 +290,7 @@ class SchedulerEngine:
     # Leading.
 
     def _renew_while_starting(self):
-        """A start with many tasks can take longer than the lease: renew it between the steps."""
+        """After the start (during which lock.kept_alive renewed the lease): still the leader?"""
         if not self.lock.renew():
             raise LeaseLost(f"another scheduler took the lease while this one was starting: "
                             f"{self.lock.current_holder_safely()}")

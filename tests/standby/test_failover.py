@@ -92,6 +92,7 @@ def test_healthz_scheduler_goes_503_within_3_heartbeats_of_a_kill_9_and_back_to_
     assert leader_name().endswith(f":{second.pid}")
 
 
+@pytest.mark.long
 @pytest.mark.skipif(connection.vendor != "postgresql",
                     reason="three real minutes: run on PostgreSQL, where schedulers on several machines meet")
 def test_three_minutes_of_every_minute_tasks_with_two_handovers_run_every_slot_exactly_once(

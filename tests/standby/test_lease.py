@@ -79,6 +79,21 @@ def test_a_standby_takes_over_once_the_leader_stops_renewing_and_the_old_leader_
 
 
 @needs_postgresql
+def test_a_start_longer_than_the_lease_keeps_it_so_that_no_standby_takes_over(locks, settings):
+    settings.SCHEDULER_HEARTBEAT_SECONDS = 0.3
+    lock = locks("alpha:1")
+    lock.acquire()
+    standby = locks("beta:2")
+    with lock.kept_alive():
+        began = time.monotonic()
+        while time.monotonic() - began < 2.0:  # two seconds of start-up work, more than twice the lease
+            with pytest.raises(LockHeld):
+                standby.acquire()
+            time.sleep(0.1)
+    assert lock.renew() and SchedulerLease.objects.current().holder == "alpha:1"
+
+
+@needs_postgresql
 def test_a_leader_that_cannot_renew_is_fenced_after_two_heartbeats_and_free_again_once_it_renews(locks, settings):
     settings.SCHEDULER_HEARTBEAT_SECONDS = 0.3
     lock = locks("alpha:1")
