@@ -206,10 +206,10 @@ class SchedulerEngine:
         self.wake.clear()
 
     def _round(self):
+        close_old_connections()
         if not self._leading():
             return
         self.dispatcher.release_held()
-        close_old_connections()
         self._followed(self.endings.record(start_waiting=self.started))
         if time.monotonic() >= self._next_tick or time.time() >= self.retry_at:
             self._next_tick = time.monotonic() + self.tick
