@@ -52,3 +52,11 @@ def test_the_banner_is_in_chinese_for_a_chinese_browser(client):
     previous_leader("old-host:1", last_seen=timezone.now() - timedelta(minutes=5))
     page = client_for(client, "viewer").get("/", headers={"accept-language": "zh-CN"}).content.decode()
     assert "调度器自" in page and "起未在运行" in page
+
+
+def test_the_admin_shows_the_banner_too(client):
+    previous_leader("old-host:1", last_seen=timezone.now() - timedelta(minutes=5))
+    admin = User.objects.create_superuser("root", password="pw-12345-long")
+    client.force_login(admin)
+    page = client.get("/admin/").content.decode()
+    assert 'id="scheduler-down"' in page and "The scheduler is not running since" in page
