@@ -33,6 +33,15 @@ log = logging.getLogger("SchedulerEngine")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+BOOTTIME = getattr(time, "CLOCK_BOOTTIME", None)
+
+
+def clock() -> float:
+    """The fence's clock: monotonic, and on Linux counting the time the machine was suspended too
+    (CLOCK_BOOTTIME), so that a leader waking from a suspend knows at once that its lease has run out."""
+    return time.clock_gettime(BOOTTIME) if BOOTTIME is not None else time.monotonic()
+
+
 class LockHeld(RuntimeError):
     """Another scheduler leads; `holder` says who (pid, host, since) as far as it is known."""
 
@@ -65,7 +74,7 @@ class SchedulerLock:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.token = uuid.uuid4().hex  # this engine's claim: a restarted process with the same pid is another
         self.heartbeat = float(settings.SCHEDULER_HEARTBEAT_SECONDS)
-        self.valid_until = 0.0  # monotonic: the lease surely lasts until then
+        self.valid_until = 0.0  # clock(): the lease surely lasts until then
         self.previous_seen = None  # the last heartbeat of the scheduler this one took over from
         self.held = False
         self._fd = None
@@ -127,7 +136,7 @@ class SchedulerLock:
             [SchedulerLease(name=LEASE_NAME, acquired_at=EPOCH, renewed_at=EPOCH, expires_at=EPOCH)],
             ignore_conflicts=True)
         before = SchedulerLease.objects.filter(name=LEASE_NAME).values("holder", "renewed_at").first()
-        began = time.monotonic()
+        began = clock()
         rows = SchedulerLease.objects.filter(name=LEASE_NAME)
         if not unconditionally:
             rows = rows.filter(Q(expires_at__lte=Now()) | Q(released_at__isnull=False) | Q(token=self.token))
@@ -146,7 +155,7 @@ class SchedulerLock:
     def renew(self) -> bool:
         """The heartbeat: extend the lease. False if another scheduler holds it now (this one must stop).
         Raises DatabaseError when the database cannot be reached (the lease runs out meanwhile)."""
-        began = time.monotonic()
+        began = clock()
         renewed = SchedulerLease.objects.filter(name=LEASE_NAME, token=self.token, released_at__isnull=True).update(
             renewed_at=Now(), expires_at=Now() + lease_length())
         if renewed:
@@ -188,7 +197,7 @@ class SchedulerLock:
         for a transaction that began just before the limit and commits after it. A flock cannot run out."""
         if self._fd is not None:
             return False
-        return time.monotonic() >= self.valid_until - self.heartbeat
+        return clock() >= self.valid_until - self.heartbeat
 
     # Letting it go.
 

@@ -92,6 +92,38 @@ def test_healthz_scheduler_goes_503_within_3_heartbeats_of_a_kill_9_and_back_to_
     assert leader_name().endswith(f":{second.pid}")
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="on SQLite, one machine, a file lock decides: a frozen holder keeps it")
+def test_a_frozen_leader_is_replaced_and_once_it_wakes_it_starts_nothing_and_exits_1(
+        runscheduler, make_task, engine_scripts, tmp_path):
+    # SIGSTOP: what a machine gone from the network looks like to the database. Its connections stay open (an
+    # advisory lock would be held until TCP keepalive gave up); its lease simply is not renewed.
+    record = tmp_path / "runs.txt"
+    task = make_task("manual", task_exec="record.py", task_env={"RECORD_FILE": str(record)}, task_overlap="allow")
+    frozen = runscheduler()
+    standby = standing_by(runscheduler, frozen)
+    os.kill(frozen.pid, signal.SIGSTOP)
+    stopped = time.monotonic()
+    try:
+        standby.wait_ready(60)
+        assert time.monotonic() - stopped < 60
+        assert leader_name().endswith(f":{standby.pid}")
+        # Work queued while both exist: the frozen one's old claim on the lease must not let it take any.
+        from tasks_app.services.executions import run_now
+
+        runs = [run_now(task, actor="alice", via="api") for _ in range(3)]
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+    assert frozen.proc.wait(30) == 1
+    assert "Another scheduler has taken the lease" in frozen.output()
+    wait_for(lambda: TaskExecution.objects.filter(pk__in=[r.pk for r in runs],
+                                                  status=ExecutionStatus.SUCCESS).count() == 3, 20,
+             what="the three runs")
+    assert {e.worker for e in TaskExecution.objects.filter(pk__in=[r.pk for r in runs])} == {
+        leader_name()}
+    assert len(record.read_text().splitlines()) == 3
+
+
 @pytest.mark.long
 @pytest.mark.skipif(connection.vendor != "postgresql",
                     reason="three real minutes: run on PostgreSQL, where schedulers on several machines meet")
