@@ -285,8 +285,9 @@ NOTIFY_LANGUAGE = env_choice("NOTIFY_LANGUAGE", "", ("", "en", "zh-hans"))
 SCHEDULER_WATCH_INTERVAL = env_float("SCHEDULER_WATCH_INTERVAL", 30.0, minimum=0)
 SCHEDULER_DOWN_AFTER = env_int("SCHEDULER_DOWN_AFTER", 120, minimum=10)
 # The leading scheduler renews its lease (its heartbeat, in the database) this often; a lease lasts three
-# heartbeats, after which a standby takes over and /healthz/scheduler answers 503. Every process reads it.
-SCHEDULER_HEARTBEAT_SECONDS = env_float("SCHEDULER_HEARTBEAT_SECONDS", 2.0, minimum=0.2)
+# heartbeats, after which a standby takes over and /healthz/scheduler answers 503. At most 20: a standby must
+# take over a vanished machine's place within a minute.
+SCHEDULER_HEARTBEAT_SECONDS = env_float("SCHEDULER_HEARTBEAT_SECONDS", 2.0, minimum=0.2, maximum=20)
 # The pages' red banner: no scheduler alive for this many seconds.
 SCHEDULER_BANNER_AFTER = env_int("SCHEDULER_BANNER_AFTER", 30, minimum=1)
 # Webhooks (and any notifier's requests) go only to public addresses, except these hosts and networks.
