@@ -176,8 +176,10 @@ class SchedulerEngine:
         log.info("Scheduler engine stopping: %d run(s) in progress, up to %s s to finish",
                  len(self.registry.running), self.stop_grace)
         self.timetable.stop()
-        all_recorded = self.closing.finish_runs()
-        self.timetable.join_housekeeping(30)
+        # The lease is kept while the runs in hand finish: a standby taking over now would record them lost.
+        with self.lock.kept_alive():
+            all_recorded = self.closing.finish_runs()
+            self.timetable.join_housekeeping(30)
         self.journal.close(remove=all_recorded)
         connection_created.disconnect(self._tune_connection)
         self.lock.release()

@@ -92,6 +92,28 @@ def test_healthz_scheduler_goes_503_within_3_heartbeats_of_a_kill_9_and_back_to_
     assert leader_name().endswith(f":{second.pid}")
 
 
+def test_a_stopping_leader_keeps_its_lease_while_its_runs_finish_then_the_standby_takes_over(
+        runscheduler, make_task, engine_scripts):
+    task = make_task("long", task_exec="sleep.py", task_env={"SLEEP": "9"})
+    leader = runscheduler(env={"SCHEDULER_STOP_GRACE": "20"})
+    standby = standing_by(runscheduler, leader)
+    from tasks_app.services.executions import run_now
+
+    run = run_now(task, actor="alice", via="api")
+    wait_for(lambda: TaskExecution.objects.filter(pk=run.pk, status=ExecutionStatus.RUNNING).exists(), 10,
+             what="the run to start")
+    leader.proc.send_signal(signal.SIGTERM)
+    stopping = time.monotonic()
+    # Nothing may happen for longer than a lease (6 s): a leader that stopped renewing would be replaced by then.
+    time.sleep(max(0.0, stopping + 3 * HEARTBEAT + 1 - time.monotonic()))
+    assert "Scheduler engine started" not in standby.output() and leader.proc.poll() is None
+    assert leader_name().endswith(f":{leader.pid}")
+
+    assert leader.proc.wait(30) == 0
+    assert TaskExecution.objects.get(pk=run.pk).status == ExecutionStatus.SUCCESS  # finished, not lost
+    standby.wait_ready(5)
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql",
                     reason="on SQLite, one machine, a file lock decides: a frozen holder keeps it")
 def test_a_frozen_leader_is_replaced_and_once_it_wakes_it_starts_nothing_and_exits_1(
