@@ -165,11 +165,9 @@ class SchedulerLock:
     @contextmanager
     def kept_alive(self):
         """Renew the lease from a thread of its own while the caller works without renewing it: a start with
-        thousands of tasks takes longer than a lease, and a standby must not take over meanwhile. Not with a
-        file lock (SQLite), which needs no renewal and whose database a second writer would only slow down."""
-        if self._fd is not None:
-            yield
-            return
+        thousands of tasks takes longer than a lease, and a standby must not take over meanwhile; a stopping
+        leader's runs get their grace. Under a file lock (SQLite) too: there the lease row is the heartbeat that
+        the pages and /healthz/scheduler read."""
         stop = threading.Event()
 
         def keep():
