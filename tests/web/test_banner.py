@@ -60,3 +60,16 @@ def test_the_admin_shows_the_banner_too(client):
     client.force_login(admin)
     page = client.get("/admin/").content.decode()
     assert 'id="scheduler-down"' in page and "The scheduler is not running since" in page
+
+
+def test_the_workers_page_names_the_leading_scheduler_or_says_that_none_leads(client):
+    viewer = client_for(client, "viewer")
+    assert 'id="scheduler-lease"' not in viewer.get("/workers").content.decode()  # none ever ran here
+    SchedulerLease.objects.create(holder="sched-a:41", host="sched-a", pid=41, token="t", acquired_at=Now(),
+                                  renewed_at=Now(), expires_at=Now() + timedelta(seconds=6))
+    html = viewer.get("/workers").content.decode()
+    assert "Scheduler sched-a:41 leads since" in html
+
+    previous_leader("sched-a:41", last_seen=timezone.now() - timedelta(minutes=2))
+    html = viewer.get("/workers", headers={"accept-language": "zh-CN"}).content.decode()
+    assert "当前没有主调度器" in html and "sched-a:41" in html
