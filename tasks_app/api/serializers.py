@@ -154,9 +154,12 @@ class ExecutionSerializer(serializers.ModelSerializer):
         fields = (
             "execution_id", "task_id", "status", "trigger", "scheduled_time", "attempt", "queued_at", "not_before",
             "start_time", "end_time", "return_code", "error_message", "duration", "requested_by",
-            "stop_requested_by", "worker", "node", "pid", "output_truncated",
+            "stop_requested_by", "worker", "node", "pid", "output_truncated", "note", "backfill",
         )
         read_only_fields = fields
+        extra_kwargs = {"note": {"help_text": "What the engine says about a run that went ahead (a calendar without "
+                                              "data for the year)"},
+                        "backfill": {"help_text": "The backfill this run is one slot of (/api/backfills/{id})"}}
 
 
 class ExecutionDetailSerializer(ExecutionSerializer):
@@ -195,6 +198,8 @@ class NextRunSerializer(serializers.Serializer):
     next_run_times = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Only with ?count= or ?after="
     )
+    calendar = serializers.CharField(allow_null=True, help_text="The task_calendar whose excluded days these times "
+                                                                "skip; null if the task has none")
 
 
 class LogLineSerializer(serializers.Serializer):
@@ -217,12 +222,15 @@ class LogChunkSerializer(serializers.Serializer):
     partial = serializers.BooleanField(help_text="The last line is unfinished; it comes again from next_offset")
     reset = serializers.BooleanField(help_text="The offset was past the end (log rotated): read from 0")
     scan_limited = serializers.BooleanField(help_text="Stopped after scanning the most bytes one request may")
+    central = serializers.BooleanField(help_text="Read from the database: the runs ran on Celery workers, which "
+                                                 "ship their log lines (central logs)")
 
 
 class CronPreviewSerializer(serializers.Serializer):
     expression = serializers.CharField()
     description = serializers.CharField()
     timezone = serializers.CharField()
+    calendar = serializers.CharField(allow_null=True, help_text="The calendar whose excluded days were skipped")
     next_run_times = serializers.ListField(child=serializers.CharField())
 
 

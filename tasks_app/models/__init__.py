@@ -1,8 +1,11 @@
 from .alerting import AlertEvent, Incident, IncidentKind, Notice, NoticeStatus, TaskAlertState
 from .apikey import ApiKey
+from .backfill import Backfill
+from .calendar import CALENDAR_NAME_PATTERN, Calendar, CalendarRule, DayVerdict, calendar_exists, calendar_named
 from .channel import CHANNEL_NAME_PATTERN, Channel
 from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
+from .logchunk import ChunkFile, ExecutionLogChunk, LogStream
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
 from .scheduler import SchedulerLease
 from .worker import Worker
@@ -17,6 +20,16 @@ __all__ = [
     "NoticeStatus",
     "TaskAlertState",
     "ApiKey",
+    "ChunkFile",
+    "ExecutionLogChunk",
+    "LogStream",
+    "Backfill",
+    "CALENDAR_NAME_PATTERN",
+    "Calendar",
+    "CalendarRule",
+    "DayVerdict",
+    "calendar_exists",
+    "calendar_named",
     "ConfigVersion",
     "ExecutionStatus",
     "NEVER_RUN",

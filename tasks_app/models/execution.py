@@ -1,5 +1,6 @@
 """One run of a task: queued, running, then finished with a status, times and a return code; its captured
-output is a file, read here for the pages, the API and the notifications."""
+output is a file (or chunks in the database for a run on a Celery worker), read here for the pages, the API and
+the notifications."""
 import os
 
 from django.conf import settings
@@ -34,6 +35,7 @@ class Trigger(models.TextChoices):
     MANUAL = "manual", _("Manual")
     RETRY = "retry", _("Retry")
     DEPENDENCY = "dependency", _("Dependency")
+    BACKFILL = "backfill", _("Backfill")
 
 
 class TaskExecution(models.Model):
@@ -70,6 +72,11 @@ class TaskExecution(models.Model):
     run_as = models.CharField(max_length=64, blank=True, default="", db_default="")
     limits = models.JSONField(null=True, blank=True)
     leftover_processes = models.PositiveIntegerField(null=True, blank=True)
+    # What the engine wants said about a run that went ahead (a calendar without data for the year).
+    note = models.TextField(blank=True, default="", db_default="")
+    # The backfill (run for a date range) this run is one slot of; its scheduled_time is that slot.
+    backfill = models.ForeignKey("tasks_app.Backfill", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="executions")
 
     class Meta:
         ordering = ["-execution_id"]
@@ -91,6 +98,13 @@ class TaskExecution(models.Model):
     def __str__(self):
         return f"{self.task_id}#{self.execution_id} {self.status}"
 
+    def scheduled_for(self):
+        """The moment a run stands for (its TASK_SCHEDULED_TIME): a scheduled or backfill run's slot, a manual
+        run's request time; aware UTC, None for a chain run."""
+        if self.scheduled_time is not None:
+            return self.scheduled_time
+        return self.queued_at if self.trigger == Trigger.MANUAL else None
+
     def limits_summary(self) -> str:
         """The run's limits for people: "memory 2 GiB, processes 512, open files 1024 (cgroup-v1)"."""
         return describe_limits(self.limits)
@@ -109,12 +123,25 @@ class TaskExecution(models.Model):
         set after the run, a run from before secrets were masked)."""
         return keys.masker_for(self.task.task_env)
 
+    def open_output(self):
+        """The captured output as an open binary file: what the run's worker shipped to the database when it ran
+        on a Celery worker (central logs, models/logchunk.py), else the local file. FileNotFoundError if none."""
+        from .logchunk import ExecutionLogChunk
+
+        shipped = ExecutionLogChunk.run_output(self.pk)
+        if shipped is not None:
+            return shipped
+        try:
+            return open(self.output_path, "rb")
+        except IsADirectoryError:
+            raise FileNotFoundError(self.output_path) from None
+
     def read_output(self, tail_lines: int | None = None) -> str:
         """The captured output ('' if none), or only its last `tail_lines` lines; secrets masked."""
         try:
-            with open(self.output_path, "rb") as f:
+            with self.open_output() as f:
                 data = f.read() if tail_lines is None else _last_lines(f, tail_lines)
-        except (FileNotFoundError, IsADirectoryError):
+        except FileNotFoundError:
             return ""
         return self.masker().text(data.decode("utf-8", errors="replace"), cut=self.is_active)
 
@@ -130,11 +157,11 @@ class TaskExecution(models.Model):
         if max_bytes is None:
             return self.read_output(), False
         try:
-            with open(self.output_path, "rb") as f:
+            with self.open_output() as f:
                 size = f.seek(0, os.SEEK_END)
                 f.seek(max(0, size - max_bytes))
                 data = f.read(max_bytes)
-        except (FileNotFoundError, IsADirectoryError):
+        except FileNotFoundError:
             return "", False
         return self.masker().text(data.decode("utf-8", errors="replace"), cut=self.is_active), size > max_bytes
 
@@ -174,10 +201,16 @@ def _last_lines(f, lines: int) -> bytes:
     end = f.seek(0, os.SEEK_END)
     pos, data = end, b""
     # A trailing newline ends the last line; it does not start another one.
-    wanted = lines + 1 if end and os.pread(f.fileno(), 1, end - 1) == b"\n" else lines
+    wanted = lines + 1 if end and _read_at(f, end - 1, 1) == b"\n" else lines
     while pos > 0 and data.count(b"\n") < wanted:
         step = min(_BLOCK, pos)
         pos -= step
-        data = os.pread(f.fileno(), step, pos) + data
+        data = _read_at(f, pos, step) + data
     parts = data.split(b"\n")
     return b"\n".join(parts[-wanted:]) if len(parts) > wanted else data
+
+
+def _read_at(f, pos: int, size: int) -> bytes:
+    """Works for a local file and for a ChunkFile alike (whose reads below its first kept byte are empty)."""
+    f.seek(pos)
+    return f.read(size)

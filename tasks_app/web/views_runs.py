@@ -14,11 +14,13 @@ from tasks_app.logs import tail as logtail
 from tasks_app.secrets import keys
 from tasks_app.secrets.masking import masked_body
 from tasks_app.models import ExecutionStatus, TaskExecution
+from tasks_app.services.backfills import MAX_CONCURRENCY
 
 from . import queries, status
 from .access import RoleRequiredMixin, TaskMixin
 
 PAGE_SIZE = 50
+BACKFILLS_SHOWN = 10
 # The execution page shows the end of the captured output; the whole file is at most SCHEDULER_OUTPUT_LIMIT.
 OUTPUT_TAIL_LINES = 2000
 # What the log page's script asks for first; earlier lines come on demand.
@@ -32,12 +34,18 @@ class ExecutionListView(RoleRequiredMixin, TaskMixin, TemplateView):
         task = self.get_task()
         query, errors = self.request.GET, params.Errors()
         executions = queries.filter_executions(task.executions.order_by("-execution_id"), query, errors)
+        backfill = errors.read(params.integer, query, "backfill", None, minimum=1, maximum=2**62)
+        if backfill:
+            executions = executions.filter(backfill_id=backfill)
         page = queries.CheapPage(executions, query.get("page"), PAGE_SIZE)
+        # Each backfill is a group: its range, state and runs by status (the latest few; older ones in the API).
+        backfills = [(b, b.counts()) for b in task.backfills.order_by("-id")[:BACKFILLS_SHOWN]]
         return super().get_context_data(
             task=task, page=page, executions=page.object_list, errors=errors,
             statuses=status.choices(ExecutionStatus.values),
             status=query.get("status", ""), since=query.get("since", ""), until=query.get("until", ""),
-            filtering=any(query.get(k) for k in ("status", "since", "until")),
+            backfill=backfill, backfills=backfills, max_concurrency=MAX_CONCURRENCY,
+            filtering=any(query.get(k) for k in ("status", "since", "until", "backfill")),
             **kwargs,
         )
 
@@ -66,8 +74,7 @@ class LogPageView(RoleRequiredMixin, TaskMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         task = self.get_task()
-        path = task_log_file(task)
-        size = path.stat().st_size if path.is_file() else None
+        size = log_lines.log_size(task)
         return super().get_context_data(
             task=task, log_size=size, levels=list(logtail.LEVELS), zone=settings.TIME_ZONE, **kwargs
         )
@@ -87,9 +94,9 @@ class LogLinesView(RoleRequiredMixin, TaskMixin, View):
 class LogDownloadView(RoleRequiredMixin, TaskMixin, View):
     def get(self, request, *args, **kwargs):
         task = self.get_task()
-        path = task_log_file(task)
-        if not path.is_file():
+        log = log_lines.open_task_log(task)
+        if log is None:
             raise Http404(_("Task %(id)s has no log yet.") % {"id": task.task_id})
         # The script writes its log itself: secrets are masked on the way out.
-        return FileResponse(masked_body(open(path, "rb"), keys.masker_for(task.task_env)), as_attachment=True,
-                            filename=path.name, content_type="text/plain; charset=utf-8")
+        return FileResponse(masked_body(log, keys.masker_for(task.task_env)), as_attachment=True,
+                            filename=task_log_file(task).name, content_type="text/plain; charset=utf-8")

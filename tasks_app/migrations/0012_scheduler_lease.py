@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks_app', '0009_alerts_channels'),
+        ('tasks_app', '0011_calendars_backfill'),
     ]
 
     operations = [
