@@ -68,6 +68,8 @@ def current_holder() -> str:
 
 
 class SchedulerLock:
+    """One engine's hold on the lease: acquire (or stand by), renew, know when it is fenced, release."""
+
     def __init__(self, worker: str | None = None, alias: str = "default"):
         self.alias = alias
         self.vendor = connections[alias].vendor
