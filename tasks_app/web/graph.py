@@ -145,14 +145,19 @@ def why_it_waits(node: Node, known: set, rows: dict, zone_name: str) -> tuple[st
     return "", ""
 
 
-def build(show_all=False) -> Graph:
-    """The graph of the tasks that have dependencies or are one (every task with show_all)."""
+def build(show_all=False, tag=None) -> Graph:
+    """The graph of the tasks that have dependencies or are one (every task with show_all); with a tag, the tasks
+    that have it and the tasks they run after (so that every arrow has its start)."""
     tasks = list(Task.objects.select_related("status").order_by("task_id")
                  .only("task_id", "task_name", "task_enabled", "task_dependencies", "task_timezone",
                        "status__last_status", "status__running", "status__last_start_time", "status__last_end_time"))
     named = {str(d) for t in tasks for d in (t.task_dependencies or [])}
     if not show_all:
         tasks = [t for t in tasks if t.task_dependencies or t.task_id in named]
+    if tag:
+        tagged = set(Task.objects.tagged(tag).values_list("task_id", flat=True))
+        wanted = tagged | {str(d) for t in tasks if t.task_id in tagged for d in (t.task_dependencies or [])}
+        tasks = [t for t in tasks if t.task_id in wanted]
     known = {t.task_id for t in tasks}  # every task named as a dependency is among them
     rows = {t.task_id: t.current_status for t in tasks}
     left_out = max(0, len(tasks) - MAX_NODES)

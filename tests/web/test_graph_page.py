@@ -43,3 +43,17 @@ def test_a_dependency_that_never_ran_or_runs_now_is_named(make_task):
 
 def test_the_graph_needs_a_login(client):
     assert client.get("/graph").status_code == 302
+
+
+def test_a_tag_narrows_the_graph_to_its_tasks_and_what_they_run_after(as_viewer, make_task):
+    make_task("extract", task_schedule="0 2 * * *")
+    make_task("load", task_schedule="", task_dependencies=["extract"], task_tags=["billing"])
+    make_task("fetch", task_schedule="0 3 * * *")
+    make_task("report", task_schedule="", task_dependencies=["fetch"], task_tags=["sales"])
+    assert {node.task_id for node in graph.build(tag="billing").nodes} == {"extract", "load"}
+    html = as_viewer.get("/graph?tag=billing").content.decode()
+    assert 'data-task="load"' in html and 'data-task="extract"' in html and 'data-task="report"' not in html
+    assert 'data-tag="sales"' in html  # the tag cloud offers the others
+    bad = as_viewer.get("/graph?tag=bad%20tag")
+    assert bad.status_code == 200 and 'id="tag-error"' in bad.content.decode()
+    assert 'data-task="report"' in bad.content.decode()  # a bad tag filters nothing
