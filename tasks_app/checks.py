@@ -82,10 +82,11 @@ def calendar_data_warnings() -> list:
     """manage.py check's warnings for calendars_missing_data()."""
     found = calendars_missing_data()
     return [checks.Warning(
-        f"Calendar {name} has no data for {year}: tasks on it will run Monday to Friday on that year's days, "
-        "whatever the holidays and make-up working days are.",
-        hint="Install the chinesecalendar release that knows the year (pip install -U chinesecalendar, then pin it "
-             "in requirements.txt) and restart the scheduler; see the README's Business calendars.",
+        f"Calendar {name} has no data for {year}: tasks on it will run on that year's working week (Monday to "
+        "Friday, or the country's), whatever the holidays and make-up working days are.",
+        hint="Install the chinesecalendar (cn-*) or holidays (other countries) release that knows the year (pip "
+             "install -U, then pin it in requirements.txt) and restart the scheduler; see the README's Business "
+             "calendars.",
         id="tasks_app.W003",
     ) for name, year in found]
 

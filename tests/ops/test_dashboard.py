@@ -204,3 +204,14 @@ def test_the_dashboard_flags_a_calendar_in_use_without_next_years_data_from_the_
     assert f"Calendar cn-workdays has no data for {workdays.CN_LAST_YEAR + 1}" in html
     zh = as_viewer.get("/dashboard", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert f"日历 cn-workdays 没有 {workdays.CN_LAST_YEAR + 1} 年的数据" in zh
+
+
+def test_markup_in_a_task_name_is_text_in_the_dashboards_hand_written_svg(as_viewer, make_task):
+    # The timeline's SVG is written as strings (marked safe), not by the template engine: every task value is
+    # escaped there by hand.
+    task = make_task("named", task_schedule="0 * * * *", task_name='</title><script>alert(1)</script>"><b x="')
+    run(task, "failed", 30)
+    html = as_viewer.get("/dashboard").content.decode()
+    assert 'data-task-id="named"' in html
+    assert "<script>alert(1)" not in html and '"><b x="' not in html
+    assert "&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
