@@ -9,6 +9,7 @@ from .hook import TriggerToken
 from .logchunk import ChunkFile, ExecutionLogChunk, LogStream
 from .pause import Pause
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
+from .scheduler import SchedulerLease
 from .worker import Worker
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "NEVER_RUN",
     "OverlapPolicy",
     "Pause",
+    "SchedulerLease",
     "TASK_STATES",
     "Task",
     "TaskExecution",
