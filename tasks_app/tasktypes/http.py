@@ -5,6 +5,7 @@ a secret included, or a one-off value), so a token lives in task_env, encrypted,
 status line and the first 64 KiB of its body are the run's output."""
 import socket
 import string
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -75,28 +76,73 @@ class HttpType(TaskType):
         request = urllib.request.Request(url, data=body, method=method, headers=headers)
         if run.log:
             run.log.info("HTTP %s %s", method, _shown_url(url))
-        try:
-            answer = outbound.urlopen(request, timeout=min(limit, POLL * 10))
-        except urllib.error.HTTPError as exc:  # 3xx (never followed), 4xx, 5xx: an answer all the same
-            answer = exc
-        except outbound.OutboundRefused as exc:
-            return Performed(1, f"refused: {exc}")
-        except (urllib.error.URLError, OSError) as exc:
-            if _timed_out(exc):
-                return Performed(1, f"no answer within {limit:g} s", timed_out=True)
-            return Performed(1, f"cannot connect: {getattr(exc, 'reason', exc)}")
-        with answer:
-            status, reason = answer.status, getattr(answer, "reason", "") or ""
-            run.output.write(f"HTTP {status} {reason}\n".encode("utf-8", "replace"))
-            outcome = _read_body(answer, run, deadline)
-        if outcome is not None:
-            return outcome
-        ok = status in expected if expected else 200 <= status < 300
-        if ok:
-            return Performed(0, details={"status": status})
-        wanted = ", ".join(map(str, expected)) if expected else "2xx"
-        return Performed(1, f"HTTP status {status} {reason}".strip() + f" (expected {wanted})",
-                         details={"status": status})
+        # A server that trickles its answer a byte at a time never lets a read time out: the watchdog shuts the
+        # connection at the deadline or on a stop, whichever phase the request is in.
+        with outbound.opened_sockets() as sockets, _Watchdog(sockets, deadline, limit, run) as watchdog:
+            try:
+                outcome = _exchange(request, run, limit, deadline, expected)
+            except Exception:
+                if watchdog.ended is None:
+                    raise
+        return watchdog.ended or outcome
+
+
+def _exchange(request, run, limit, deadline, expected) -> Performed:
+    try:
+        answer = outbound.urlopen(request, timeout=min(limit, POLL * 10))
+    except urllib.error.HTTPError as exc:  # 3xx (never followed), 4xx, 5xx: an answer all the same
+        answer = exc
+    except outbound.OutboundRefused as exc:
+        return Performed(1, f"refused: {exc}")
+    except (urllib.error.URLError, OSError) as exc:
+        if _timed_out(exc):
+            return Performed(1, f"no answer within {limit:g} s", timed_out=True)
+        return Performed(1, f"cannot connect: {getattr(exc, 'reason', exc)}")
+    with answer:
+        status, reason = answer.status, getattr(answer, "reason", "") or ""
+        run.output.write(f"HTTP {status} {reason}\n".encode("utf-8", "replace"))
+        outcome = _read_body(answer, run, deadline)
+    if outcome is not None:
+        return outcome
+    ok = status in expected if expected else 200 <= status < 300
+    if ok:
+        return Performed(0, details={"status": status})
+    wanted = ", ".join(map(str, expected)) if expected else "2xx"
+    return Performed(1, f"HTTP status {status} {reason}".strip() + f" (expected {wanted})",
+                     details={"status": status})
+
+
+class _Watchdog:
+    """Shuts the request's sockets down when the run's time is up or it is asked to stop; `ended` then says how
+    the run ended."""
+
+    def __init__(self, sockets, deadline, limit, run):
+        self.sockets, self.deadline, self.limit, self.run = sockets, deadline, limit, run
+        self.ended, self._done = None, threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="http-task-watchdog", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self):
+        while not self._done.wait(POLL / 5):
+            if self.run.stopped():
+                self.ended = Performed(1, "stopped", stopped=True)
+            elif time.monotonic() >= self.deadline:
+                self.ended = Performed(1, f"no answer within {self.limit:g} s", timed_out=True)
+            else:
+                continue
+            for sock in list(self.sockets):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # closed already
+            return
 
 
 def _read_body(answer, run, deadline) -> Performed | None:
