@@ -3,6 +3,7 @@ outbound guard of notifications (no internal addresses unless NOTIFY_ALLOW_PRIVA
 redirects, no proxy). `${NAME}` in the URL, a header or the body is the run's environment variable NAME (task_env,
 a secret included, or a one-off value), so a token lives in task_env, encrypted, not in the options. The answer's
 status line and the first 64 KiB of its body are the run's output."""
+import re
 import socket
 import string
 import threading
@@ -21,6 +22,9 @@ KEPT = 64 * 1024  # bytes of the answer's body kept as output
 DEFAULT_TIMEOUT = 300  # seconds, for a task without task_timeout
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 CHUNK = 16 * 1024
+_URL_REFUSED = re.compile(r"[\x00-\x20\x7f]")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE_REFUSED = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 POLL = 1.0  # seconds a socket operation may block before the run looks at its stop request and deadline
 
 
@@ -47,6 +51,8 @@ class HttpType(TaskType):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             errors["url"] = [f"url {url!r} must be an http:// or https:// URL with a host"]
+        elif _URL_REFUSED.search(url):
+            errors["url"] = [f"url {url!r} holds a space or a control character (write a space as %20)"]
         elif "${" not in parts.netloc:
             try:
                 outbound.check_url(url)
@@ -57,8 +63,12 @@ class HttpType(TaskType):
                 errors.setdefault("expected_statuses", []).append(f"expected_statuses: {code} is not an HTTP "
                                                                   f"status (100 to 599)")
         for header, value in cleaned.get("headers", {}).items():
-            if not header or any(c in header for c in ":\r\n ") or "\r" in value or "\n" in value:
-                errors.setdefault("headers", []).append(f"headers: {header!r} is not a valid header line")
+            # What http.client would refuse when sending, refused when saving: a name that is not an RFC 9110
+            # token, a value with a control character or a character Latin-1 cannot carry.
+            if not _HEADER_NAME.fullmatch(header) or _HEADER_VALUE_REFUSED.search(value):
+                errors.setdefault("headers", []).append(f"headers: {header!r} is not a valid header line (a name of "
+                                                        f"letters, digits and !#$%&'*+-.^_`|~; a value of Latin-1 "
+                                                        f"characters without line breaks)")
         if errors:
             raise OptionErrors(errors)
         return cleaned
