@@ -45,6 +45,15 @@ def test_bad_input_is_named_and_creates_nothing(as_operator, task):
     assert not TriggerToken.objects.exists()
 
 
+def test_a_lifetime_past_the_calendar_and_a_nul_in_the_name_are_named_not_a_500(as_operator, task):
+    response = as_operator.post("/tasks/test-task/hooks/new", {"expires_in": "999999w"}, follow=True)
+    assert response.status_code == 200  # 999,999 weeks from now is past the year 9999: an OverflowError before
+    assert "Expires in: &#x27;999999w&#x27; is not a lifetime" in response.content.decode()
+    response = as_operator.post("/tasks/test-task/hooks/new", {"name": "ci\x00"}, follow=True)
+    assert "Name: must not contain a NUL character." in response.content.decode()
+    assert not TriggerToken.objects.exists()
+
+
 def test_a_viewer_sees_no_trigger_urls_and_may_not_make_or_revoke_one(as_viewer, task):
     hook, _token = hook_services.create_hook(task, actor="x", via="cli")
     assert 'id="trigger-urls"' not in as_viewer.get("/tasks/test-task/view").content.decode()
