@@ -93,3 +93,22 @@ def test_the_admin_lists_trigger_urls_for_operators_and_revokes_them(client, ope
     viewer.save()
     client.force_login(viewer)
     assert client.get("/admin/tasks_app/triggertoken/").status_code == 403
+
+
+def test_the_trigger_url_forms_pause_and_bulk_forms_need_the_csrf_token(operator, task):
+    """Another site's page that posts to these forms with the operator's session cookie changes nothing."""
+    from django.test import Client
+
+    from tasks_app.models import Pause
+
+    hook, _token = hook_services.create_hook(task, actor="x", via="cli")
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(operator)
+    assert browser.post("/tasks/test-task/hooks/new", {"name": "evil"}).status_code == 403
+    assert browser.post(f"/tasks/test-task/hooks/{hook.pk}/revoke").status_code == 403
+    assert browser.post("/pauses", {"tag": "", "reason": "evil"}).status_code == 403
+    assert browser.post("/tasks/bulk", {"action": "disable", "task_ids": ["test-task"]}).status_code == 403
+    hook.refresh_from_db()
+    assert hook.revoked_at is None and TriggerToken.objects.count() == 1 and not Pause.objects.exists()
+    task.refresh_from_db()
+    assert task.task_enabled
