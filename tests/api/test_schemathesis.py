@@ -108,7 +108,10 @@ def no_connection_leaves_this_machine(monkeypatch):
 
 
 @pytest.fixture
-def api_schema(db, keys, in_process_requests):
+def api_schema(db, keys, in_process_requests, settings):
+    # Thousands of requests with one key: its rate limit would answer 429 to every operation after the first
+    # few dozen, and those would be the only answers checked (the limits have tests of their own).
+    settings.API_THROTTLE_KEY = settings.API_THROTTLE_ANON = settings.API_THROTTLE_HOOK = None
     ensure_known_task()
     app = get_wsgi_application()
     return schemathesis.openapi.from_wsgi("/api/schema/", app, config=CONFIG,
@@ -136,7 +139,8 @@ def test_the_api_answers_as_its_schema_says(case, keys, settings):
     if positive and case.path.startswith("/api/backfills/") and "id" in params and hash(str(params["id"])) % 2 == 0:
         params["id"] = backfill.pk
     token, hook, pause = ensure_known_hook_and_pause(task)
-    if positive and "token" in params and hash(str(params["token"])) % 2 == 0:
+    # Not hash(): str hashes change with every process, and the generated tokens are few ("0" again and again).
+    if positive and "token" in params and sum(map(ord, str(params["token"]))) % 2 == 0:
         params["token"] = token
     if positive and "hook_id" in params and hash(str(params["hook_id"])) % 2 == 0:
         params["task_id"], params["hook_id"] = task.task_id, hook.pk
