@@ -114,13 +114,16 @@ _opened = threading.local()
 
 @contextmanager
 def opened_sockets():
-    """The list of the sockets `connect` opens in this thread inside the block: another thread may shut them down
-    to end a request whose server trickles its answer (a per-read timeout never fires then)."""
+    """A list of duplicates of the sockets `connect` opens in this thread inside the block: another thread may shut
+    them down to end a request whose server trickles its answer (a per-read timeout never fires then). Duplicates:
+    TLS detaches the socket `connect` made, and a shutdown through the duplicate still ends the connection."""
     previous = getattr(_opened, "sockets", None)
     _opened.sockets = []
     try:
         yield _opened.sockets
     finally:
+        for duplicate in _opened.sockets:
+            duplicate.close()
         _opened.sockets = previous
 
 
@@ -136,7 +139,7 @@ def connect(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None
             error = exc
             continue
         if getattr(_opened, "sockets", None) is not None:
-            _opened.sockets.append(sock)
+            _opened.sockets.append(sock.dup())
         return sock
     raise error or OSError(f"{host}: no address to connect to")
 

@@ -135,13 +135,15 @@ def test_a_performed_run_reports_its_start_with_no_process(make_execution, stand
     assert starts == [(execution.pk, 0)]
 
 
-def trickling_server(head: bytes, stop: threading.Event, sent: threading.Event | None = None) -> str:
+def trickling_server(head: bytes, stop: threading.Event, sent: threading.Event | None = None, tls=None) -> str:
     """A server that sends `head` (then sets `sent`), then one byte every 0.2 s until `stop`: each read gets
-    something, so no read ever times out (a slow-loris answer)."""
+    something, so no read ever times out (a slow-loris answer). `tls`: an ssl.SSLContext to answer https with."""
     server = socket.create_server(("127.0.0.1", 0))
 
     def serve():
         conn, _address = server.accept()
+        if tls is not None:
+            conn = tls.wrap_socket(conn, server_side=True)
         with conn, server:
             conn.recv(65536)
             conn.sendall(head)
@@ -154,7 +156,7 @@ def trickling_server(head: bytes, stop: threading.Event, sent: threading.Event |
                     return
 
     threading.Thread(target=serve, daemon=True).start()
-    return f"http://127.0.0.1:{server.getsockname()[1]}/"
+    return f"{'https' if tls else 'http'}://127.0.0.1:{server.getsockname()[1]}/"
 
 
 @pytest.mark.parametrize("head", [b"HTTP/1.1 200 OK\r\nX-Slow: ",
@@ -190,3 +192,29 @@ def test_a_stop_ends_a_run_whose_answer_trickles(make_execution, settings):
         stop_server.set()
     assert not thread.is_alive()
     assert results[0].status == ExecutionStatus.STOPPED and results[0].error_message == "stopped: by alice"
+
+
+def test_an_https_answer_trickled_a_byte_at_a_time_still_ends_at_the_timeout(make_execution, settings, tmp_path,
+                                                                                 monkeypatch):
+    """TLS takes over the socket the guard opened: the watchdog must still reach the connection."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the run's default context trusts this one certificate
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    settings.NOTIFY_ALLOW_PRIVATE_HOSTS = ["127.0.0.1"]
+    stop = threading.Event()
+    url = trickling_server(b"HTTP/1.1 200 OK\r\nX-Slow: ", stop, tls=tls)
+    execution = make_execution("http", task_options={"url": url}, task_timeout=1)
+    began = time.monotonic()
+    try:
+        result = run_execution(execution)
+    finally:
+        stop.set()
+    assert result.status == ExecutionStatus.TIMEOUT, result.error_message
+    assert time.monotonic() - began < 5
