@@ -5,6 +5,7 @@ stored encrypted on the execution, never shown, masked in the run's output. Erro
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from tasks_app import tasktypes
 from tasks_app.secrets import keys
 from tasks_app.secrets.values import SECRET, is_encrypted
 
@@ -33,6 +34,9 @@ def clean_overrides(task, env) -> dict | None:
         raise TaskValidationError({ENV: [_("env has %(count)d entries; at most %(limit)d are allowed.")
                                          % {"count": len(env), "limit": field.max_items}]})
     refused = dict(refused_env_names(env))
+    for key in _fixed_names(task) & set(env):
+        refused[key] = _("the task's %(type)s options use it where a one-off value would change where the run "
+                         "goes") % {"type": task.task_type}
     problems, out = [], {}
     for key, item in env.items():
         if key in refused:
@@ -55,6 +59,13 @@ def clean_overrides(task, env) -> dict | None:
     if problems:
         raise TaskValidationError({ENV: problems})
     return out
+
+
+def _fixed_names(task) -> set:
+    try:
+        return tasktypes.get_type(task.task_type or tasktypes.DEFAULT).fixed_names(task.task_options or {})
+    except tasktypes.UnknownType:
+        return set()  # the run itself fails naming the type
 
 
 def shown_overrides(overrides) -> list[tuple[str, str | None]]:

@@ -108,6 +108,12 @@ class TaskType:
     def perform(self, run: RunContext) -> Performed:
         raise NotImplementedError
 
+    def fixed_names(self, options: dict) -> set:
+        """Environment variables a run's one-off values may not set, because the options use them where a new
+        value would change what the task is (an http task's host: a trigger URL's holder could send the request,
+        and its secret headers, elsewhere)."""
+        return set()
+
 
 def _shown(value) -> str:
     text = repr(value)

@@ -44,6 +44,11 @@ class HttpType(TaskType):
                help=_("e.g. 200, 204; empty: any 2xx")),
     )
 
+    def fixed_names(self, options):
+        # Everything up to the path: scheme, user, host and port.
+        parts = urlsplit(options.get("url") or "")
+        return _names_in(f"{parts.scheme}://{parts.netloc}")
+
     def clean_options(self, options):
         cleaned = super().clean_options(options)
         errors = {}
@@ -180,6 +185,12 @@ def _read_body(answer, run, deadline) -> Performed | None:
     if kept >= KEPT and answer.read(1):
         run.output.write(f"\n[only the first {KEPT // 1024} KiB of the answer are kept]\n".encode())
     return None
+
+
+def _names_in(text) -> set:
+    """The NAMEs of ${NAME} and $NAME in `text`."""
+    return {match.group("named") or match.group("braced") for match in string.Template.pattern.finditer(text)
+            if match.group("named") or match.group("braced")}
 
 
 def _filler(env):

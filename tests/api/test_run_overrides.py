@@ -105,3 +105,19 @@ def test_task_allow_overrides_is_a_task_field_of_the_api(operator_client, db):
     assert response.json()["task_allow_overrides"] is False
     response = operator_client.patch("/api/tasks/new", {"task_allow_overrides": True}, format="json")
     assert response.status_code == 200 and response.json()["task_allow_overrides"] is True
+
+
+def test_a_one_off_value_may_not_move_an_http_tasks_request_to_another_host(operator_client):
+    """A trigger URL's holder could otherwise send the request, and its secret headers, to a server of theirs."""
+    create_task(simple_task("ping", task_exec="", task_type="http", task_allow_overrides=True,
+                            task_options={"url": "https://${API_HOST}:${PORT}/v1/${ITEM}",
+                                          "headers": {"Authorization": "Bearer ${API_TOKEN}"}},
+                            task_env={"API_HOST": "api.example.com", "PORT": "443", "ITEM": "a",
+                                      "API_TOKEN": {"secret": "t0ken"}}),
+                actor="t", via="cli")
+    refused = execute(operator_client, "ping", env={"API_HOST": "attacker.example", "PORT": "8443"})
+    assert refused.status_code == 400
+    (message_host, message_port) = sorted(refused.json()["env"])
+    assert "API_HOST" in message_host and "where the run goes" in message_host and "PORT" in message_port
+    assert execute(operator_client, "ping", env={"ITEM": "b"}).status_code == 202  # the path may change
+    assert TaskExecution.objects.count() == 1
