@@ -48,7 +48,7 @@ def fill_executions(db_path: Path, task_pks: list[int], total: int):
                     "error_message": "exit code 1" if failed else "", "duration": 2.0, "requested_by": "scheduler",
                     "stop_requested_by": "", "worker": "bench", "node": "bench", "pid": 1000 + k % 30000,
                     "output_truncated": 0,
-                    "run_as": "bench", "limits": None, "leftover_processes": 0,
+                    "run_as": "bench", "limits": None, "leftover_processes": 0, "tallied": 0,
                 }
                 yield tuple(values[c] if c in values else None for c in columns)
 

@@ -98,12 +98,13 @@ MAY_IMPORT = {
     "audit": {"definition.fields", "front", "models", "secrets"},
     "alerts": {"definition", "heartbeat", "models", "outbound", "outbound_requests", "secrets"},
     "services": {"alerts", "audit", "conffile", "dal", "definition", "definition.fields", "models", "secrets"},
-    "engine": {"alerts", "audit", "cron", "definition", "definition.fields", "heartbeat", "logs", "models",
+    "engine": {"alerts", "audit", "cron", "definition", "definition.fields", "heartbeat", "logs", "metrics", "models",
                "outbound", "private_files", "secrets"},
+    "metrics": {"heartbeat", "models"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
                    "conffile", "secrets", "envedit", "audit"}
-MAY_IMPORT.update(web=FOR_THE_WAYS_IN, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
+MAY_IMPORT.update(web=FOR_THE_WAYS_IN | {"metrics"}, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
 
 
 def part_of(module: str) -> str:

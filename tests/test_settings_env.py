@@ -114,3 +114,15 @@ def test_manage_py_stops_at_start_up_on_a_malformed_scheduler_task_env(settings)
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "SCHEDULER_TASK_ENV: 'TASK_ID' is set by the engine for every run" in result.stderr
+
+
+def test_a_token_is_empty_or_long_printable_and_its_value_is_never_in_the_message(monkeypatch):
+    monkeypatch.delenv("X_TOKEN", raising=False)
+    assert env.env_token("X_TOKEN", 24) == ""
+    monkeypatch.setenv("X_TOKEN", "a" * 24)
+    assert env.env_token("X_TOKEN", 24) == "a" * 24
+    for bad in ("short-secret-value", "with a space in the middle of it", "ünïcödé" * 5):
+        monkeypatch.setenv("X_TOKEN", bad)
+        with pytest.raises(env.ImproperlyConfiguredEnv, match="X_TOKEN: expected at least 24") as refused:
+            env.env_token("X_TOKEN", 24)
+        assert bad not in str(refused.value)

@@ -3,6 +3,7 @@ from .apikey import ApiKey
 from .channel import CHANNEL_NAME_PATTERN, Channel
 from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
+from .tally import ExecutionTally, IncidentTally, TallyMark
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
 from .worker import Worker
 
@@ -11,6 +12,7 @@ __all__ = [
     "CHANNEL_NAME_PATTERN",
     "Channel",
     "Incident",
+    "IncidentTally",
     "IncidentKind",
     "Notice",
     "NoticeStatus",
@@ -18,12 +20,14 @@ __all__ = [
     "ApiKey",
     "ConfigVersion",
     "ExecutionStatus",
+    "ExecutionTally",
     "NEVER_RUN",
     "OverlapPolicy",
     "TASK_STATES",
     "Task",
     "TaskExecution",
     "TaskStatus",
+    "TallyMark",
     "Trigger",
     "Worker",
 ]

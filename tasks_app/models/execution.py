@@ -70,6 +70,9 @@ class TaskExecution(models.Model):
     run_as = models.CharField(max_length=64, blank=True, default="", db_default="")
     limits = models.JSONField(null=True, blank=True)
     leftover_processes = models.PositiveIntegerField(null=True, blank=True)
+    # Added to /metrics' running totals (models/tally.py) once it has ended: every way a run ends (the
+    # scheduler, a worker, a stop, recovery, raw SQL) is counted by one reader, and exactly once.
+    tallied = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-execution_id"]
@@ -78,6 +81,8 @@ class TaskExecution(models.Model):
             models.Index(fields=["status"], name="execution_status"),
             # History filtered by time (?since= / ?until=) without walking every run of the task.
             models.Index(fields=["task", "start_time"], name="execution_task_start"),
+            # The runs not counted yet by /metrics: the few running, queued or just ended.
+            models.Index(fields=["execution_id"], condition=Q(tallied=False), name="execution_untallied"),
         ]
         constraints = [
             models.UniqueConstraint(

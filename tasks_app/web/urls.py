@@ -5,6 +5,7 @@ from django.urls import include, path, register_converter
 from . import views_actions as actions
 from . import views_audit as audit
 from . import views_channels as channels
+from . import views_metrics as metrics
 from . import views_runs as runs
 from . import views_tasks as tasks
 from . import views_workers as workers
@@ -67,4 +68,5 @@ urlpatterns = [
     path(T + "versions/<version:number>/restore", audit.RestoreVersionView.as_view(), name="task_version_restore"),
     path(T + "executions/<int:execution_id>", runs.ExecutionDetailView.as_view(), name="execution_view"),
     path("workers", workers.WorkerListView.as_view(), name="worker_list"),
+    path("metrics", metrics.MetricsView.as_view(), name="metrics"),
 ]
