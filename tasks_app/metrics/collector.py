@@ -41,16 +41,18 @@ class SchedulerCollector:
         names = dict(Task.objects.values_list("pk", "task_id")) if by_task else {None: None}
         counts = {}
         durations, lateness = {}, [0.0, empty_buckets(LATENESS_BUCKETS)]
-        for row in ExecutionTally.objects.all().iterator(chunk_size=2000):
-            task = row.task_id if by_task else None
-            if task not in names:  # a task deleted since the fold read it
+        rows = ExecutionTally.objects.values_list("task_id", "status", "count", "duration_sum", "duration_buckets",
+                                                  "lateness_sum", "lateness_buckets")
+        for task_pk, status, count, spent_sum, spent_buckets, late_sum, late_buckets in rows.iterator(2000):
+            task = task_pk if by_task else None
+            if task not in names:  # a task created or deleted between the two reads
                 continue
-            counts[(task, row.status)] = counts.get((task, row.status), 0) + row.count
+            counts[(task, status)] = counts.get((task, status), 0) + count
             spent = durations.setdefault(task, [0.0, empty_buckets(DURATION_BUCKETS)])
-            spent[0] += row.duration_sum
-            spent[1] = add_buckets(spent[1], row.duration_buckets)
-            lateness[0] += row.lateness_sum
-            lateness[1] = add_buckets(lateness[1], row.lateness_buckets)
+            spent[0] += spent_sum
+            spent[1] = add_buckets(spent[1], spent_buckets)
+            lateness[0] += late_sum
+            lateness[1] = add_buckets(lateness[1], late_buckets)
 
         total = CounterMetricFamily("scheduler_executions", "Runs that ended, by status (and task).",
                                     labels=labels + ["status"])

@@ -6,6 +6,7 @@ import logging
 from django.conf import settings
 from django.db import Error as DatabaseError
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from django.views import View
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -32,7 +33,7 @@ class MetricsView(View):
             body = encoder(registry)
         except DatabaseError as exc:
             log.error("/metrics: the database did not answer: %s", exc)
-            return _plain("The database did not answer; try again later.\n", 503)
+            return _plain(_("The database did not answer; try again later.") + "\n", 503)
         response = HttpResponse(body, content_type=content_type)
         response["Cache-Control"] = "no-store"
         return response
@@ -44,20 +45,20 @@ def refuse(request) -> HttpResponse | None:
     role. 401 tells a scraper what to send; 403 is a logged-in user without any role."""
     header = request.headers.get("Authorization", "")
     if header:
-        scheme, _, token = header.partition(" ")
+        scheme, _space, token = header.partition(" ")
         expected = settings.METRICS_TOKEN
         if scheme.lower() == "bearer" and expected and hmac.compare_digest(token.strip().encode(), expected.encode()):
             return None
         log.warning("/metrics: a wrong or unexpected Authorization header from %s", client_address(request))
-        answer = _plain("The token is not valid for /metrics.\n", 401)
+        answer = _plain(_("The token is not valid for /metrics.") + "\n", 401)
         answer["WWW-Authenticate"] = f'{REALM}, error="invalid_token"'
         return answer
     if request.user.is_authenticated:
         if roles.role_of(request.user) is not None:
             return None
         log.warning("%s (no role) refused GET /metrics", request.user.get_username())
-        return _plain("Your account has no role: ask an administrator for one.\n", 403)
-    answer = _plain("Log in, or send the token of METRICS_TOKEN as Authorization: Bearer <token>.\n", 401)
+        return _plain(_("Your account has no role: ask an administrator for one.") + "\n", 403)
+    answer = _plain(_("Log in, or send the token of METRICS_TOKEN as Authorization: Bearer <token>.") + "\n", 401)
     answer["WWW-Authenticate"] = REALM
     return answer
 

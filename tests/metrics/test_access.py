@@ -100,3 +100,9 @@ def test_behind_https_a_plain_http_scrape_is_answered_not_redirected(settings):
     assert client.get("/login/").status_code == 301
     assert client.get("/metrics/").status_code == 301  # only /metrics itself
     assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
+
+
+def test_the_refusal_speaks_the_users_language(live_server):
+    cookie = session_cookie(make_user("nobody-zh"))
+    answer = scrape_http(live_server, token=None, headers={"Cookie": cookie, "Accept-Language": "zh-Hans"})
+    assert answer.status == 403 and "没有任何角色" in answer.body.decode()
