@@ -29,17 +29,23 @@ def fold(at_most: int = AT_MOST) -> int:
     added = 0
     try:
         while added < at_most:
-            with transaction.atomic():
-                TallyMark.hold(timezone.now())
-                count = _fold_runs(min(BATCH, at_most - added))
-                if added == 0:
+            try:
+                with transaction.atomic():
+                    TallyMark.hold(timezone.now())
+                    count = _fold_runs(min(BATCH, at_most - added))
                     _fold_incidents()
+            except _Raced:
+                continue  # rolled back: another fold counted these rows first; read what is left
             added += count
             if count < BATCH:
                 break
     except DatabaseError as exc:
         log.warning("Metrics: could not add ended runs to the totals (%s); the next scrape tries again", exc)
     return added
+
+
+class _Raced(Exception):
+    """Rows this fold read were marked by another one meanwhile (only without TallyMark's lock): undo the batch."""
 
 
 def ran(status, return_code) -> bool:
@@ -58,7 +64,10 @@ def _fold_runs(limit) -> int:
     for _pk, task_pk, status, trigger, slot, start, duration, return_code in rows:
         sums[(task_pk, status)].add(trigger, slot, start, duration, ran(status, return_code))
     _add_to_tallies(sums)
-    TaskExecution.objects.filter(execution_id__in=[row[0] for row in rows]).update(tallied=True)
+    # The conditional UPDATE is the claim: a row count short of the batch means another fold got there first.
+    if TaskExecution.objects.filter(execution_id__in=[row[0] for row in rows], tallied=False).update(
+            tallied=True) != len(rows):
+        raise _Raced
     return len(rows)
 
 
@@ -96,7 +105,8 @@ def _fold_incidents() -> None:
         tally = existing.get(kind) or IncidentTally(kind=kind)
         tally.count += count
         tally.save()
-    Incident.objects.filter(id__in=[pk for pk, _ in rows]).update(tallied=True)
+    if Incident.objects.filter(id__in=[pk for pk, _ in rows], tallied=False).update(tallied=True) != len(rows):
+        raise _Raced
 
 
 def add_buckets(stored, added) -> list[int]:
