@@ -26,16 +26,17 @@ RAN = {ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT,
 def fold(at_most: int = AT_MOST) -> int:
     """Add the runs that ended and the incidents opened since the last fold; returns how many runs were added.
     A database that refuses (locked, gone) leaves them for the next fold: the totals lag, they never go wrong."""
-    added = 0
+    added, races = 0, 0
     try:
-        while added < at_most:
+        while added < at_most and races < 3:
             try:
                 with transaction.atomic():
                     TallyMark.hold(timezone.now())
                     count = _fold_runs(min(BATCH, at_most - added))
                     _fold_incidents()
             except _Raced:
-                continue  # rolled back: another fold counted these rows first; read what is left
+                races += 1  # rolled back: another fold counted these rows first; read what is left
+                continue
             added += count
             if count < BATCH:
                 break
