@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tasks_app.models import (ExecutionStatus, ExecutionTally, Incident, IncidentTally, TallyMark, TaskExecution,
                               Trigger)
+from tasks_app.models.execution import UNTALLIED
 from tasks_app.models.tally import DURATION_BUCKETS, LATENESS_BUCKETS, empty_buckets
 
 log = logging.getLogger("WebInterface")
@@ -55,8 +56,7 @@ def ran(status, return_code) -> bool:
 
 
 def _fold_runs(limit) -> int:
-    rows = list(TaskExecution.objects.filter(tallied=False, status__in=ExecutionStatus.finished())
-                .order_by("execution_id")
+    rows = list(TaskExecution.objects.filter(UNTALLIED).order_by("execution_id")
                 .values_list("execution_id", "task_id", "status", "trigger", "scheduled_time", "start_time",
                              "duration", "return_code")[:limit])
     if not rows:
@@ -95,7 +95,7 @@ def _add_to_tallies(sums) -> None:
 
 
 def _fold_incidents() -> None:
-    rows = list(Incident.objects.filter(tallied=False).values_list("id", "kind")[:BATCH])
+    rows = list(Incident.objects.filter(tallied=False).order_by("id").values_list("id", "kind")[:BATCH])
     if not rows:
         return
     by_kind = defaultdict(int)
