@@ -106,3 +106,13 @@ def test_the_refusal_speaks_the_users_language(live_server):
     cookie = session_cookie(make_user("nobody-zh"))
     answer = scrape_http(live_server, token=None, headers={"Cookie": cookie, "Accept-Language": "zh-Hans"})
     assert answer.status == 403 and "没有任何角色" in answer.body.decode()
+
+
+def test_a_scraper_that_accepts_gzip_gets_the_same_metrics_compressed(live_server):
+    import gzip
+
+    plain = scrape_http(live_server, TOKEN)
+    packed = scrape_http(live_server, TOKEN, headers={"Accept-Encoding": "gzip"})
+    assert packed.status == 200 and packed.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert set(families(gzip.decompress(packed.body).decode())) == set(families(plain.body.decode()))
