@@ -43,16 +43,20 @@ class SchedulerCollector:
         durations, lateness = {}, [0.0, empty_buckets(LATENESS_BUCKETS)]
         rows = ExecutionTally.objects.values_list("task_id", "status", "count", "duration_sum", "duration_buckets",
                                                   "lateness_sum", "lateness_buckets")
-        for task_pk, status, count, spent_sum, spent_buckets, late_sum, late_buckets in rows.iterator(2000):
-            task = task_pk if by_task else None
-            if task not in names:  # a task created or deleted between the two reads
+        if not by_task:
+            rows = rows.filter(task__isnull=True)
+        for task, status, count, spent_sum, spent_buckets, late_sum, late_buckets in rows.iterator(2000):
+            if task is None:  # every task together: what a deleted task counted stays in it
+                lateness[0] += late_sum
+                lateness[1] = add_buckets(lateness[1], late_buckets)
+                if by_task:
+                    continue
+            elif task not in names:  # a task created or deleted between the two reads
                 continue
             counts[(task, status)] = counts.get((task, status), 0) + count
             spent = durations.setdefault(task, [0.0, empty_buckets(DURATION_BUCKETS)])
             spent[0] += spent_sum
             spent[1] = add_buckets(spent[1], spent_buckets)
-            lateness[0] += late_sum
-            lateness[1] = add_buckets(lateness[1], late_buckets)
 
         total = CounterMetricFamily("scheduler_executions", "Runs that ended, by status (and task).",
                                     labels=labels + ["status"])

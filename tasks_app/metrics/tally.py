@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from django.db import Error as DatabaseError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tasks_app.models import (ExecutionStatus, ExecutionTally, Incident, IncidentTally, TallyMark, TaskExecution,
@@ -66,7 +67,9 @@ def _fold_runs(limit) -> int:
         return 0
     sums = defaultdict(_Sums)
     for _pk, task_pk, status, trigger, slot, start, duration, return_code in rows:
-        sums[(task_pk, status)].add(trigger, slot, start, duration, ran(status, return_code))
+        ran_script = ran(status, return_code)
+        sums[(task_pk, status)].add(trigger, slot, start, duration, ran_script)
+        sums[(None, status)].add(trigger, slot, start, duration, ran_script)  # all tasks together
     _add_to_tallies(sums)
     # The conditional UPDATE is the claim: a row count short of the batch means another fold got there first.
     if TaskExecution.objects.filter(execution_id__in=[row[0] for row in rows], tallied=False).update(
@@ -76,8 +79,9 @@ def _fold_runs(limit) -> int:
 
 
 def _add_to_tallies(sums) -> None:
-    task_pks = {task_pk for task_pk, _ in sums}
-    existing = {(t.task_id, t.status): t for t in ExecutionTally.objects.filter(task_id__in=task_pks)}
+    task_pks = {task_pk for task_pk, _ in sums if task_pk is not None}
+    existing = {(t.task_id, t.status): t for t in ExecutionTally.objects.filter(
+        Q(task_id__in=task_pks) | Q(task__isnull=True))}
     changed, new = [], []
     for key, part in sums.items():
         tally = existing.get(key)

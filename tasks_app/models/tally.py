@@ -4,6 +4,7 @@ buckets of their durations and fire lateness (ExecutionTally), and how many inci
 counters only ever grow: the daily housekeeping deletes old runs, and a counter read from the executions table
 itself would fall, which Prometheus takes for a restart and turns into a burst of phantom runs."""
 from django.db import models
+from django.db.models import Q
 
 # Upper bounds (seconds) of the histograms' buckets; the last bucket (+Inf) is implied. Changing a list needs a
 # migration that sets every `tallied` flag back to false and empties the tallies, so all runs are counted again.
@@ -18,9 +19,11 @@ def empty_buckets(bounds) -> list[int]:
 
 
 class ExecutionTally(models.Model):
-    """The runs of one task that ended with one status since the tally began."""
+    """The runs of one task that ended with one status since the tally began; with no task, those of every task
+    together, which deleting a task does not lower (the series without a task_id label, and the lateness)."""
 
-    task = models.ForeignKey("tasks_app.Task", on_delete=models.CASCADE, related_name="tallies")
+    task = models.ForeignKey("tasks_app.Task", null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="tallies")
     status = models.CharField(max_length=10)
     count = models.BigIntegerField(default=0)
     # Runs that ran (not skipped, not stopped before they started): their durations, summed and by bucket.
@@ -31,10 +34,14 @@ class ExecutionTally(models.Model):
     lateness_buckets = models.JSONField(default=list)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["task", "status"], name="one_tally_per_task_status")]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "status"], condition=Q(task__isnull=False),
+                                    name="one_tally_per_task_status"),
+            models.UniqueConstraint(fields=["status"], condition=Q(task__isnull=True), name="one_overall_tally_per_status"),
+        ]
 
     def __str__(self):
-        return f"{self.task_id} {self.status}: {self.count}"
+        return f"{self.task_id or 'all tasks'} {self.status}: {self.count}"
 
 
 class IncidentTally(models.Model):

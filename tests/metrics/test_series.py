@@ -141,10 +141,20 @@ def test_incidents_are_counted_when_opened_and_the_count_stays_when_their_run_is
     assert found[("scheduler_open_incidents", (("kind", "overrun"),))] == 0
 
 
-def test_a_deleted_task_leaves_no_series_behind(db):
+def test_a_deleted_task_leaves_no_series_behind_but_the_totals_of_all_tasks_keep_its_runs(db, settings):
     task = make_task("gone")
     now = timezone.now()
-    TaskExecution.objects.create(task=task, status="success", start_time=now, end_time=now, duration=1.0)
-    assert scrape()[("scheduler_executions_total", (("status", "success"), ("task_id", "gone")))] == 1
+    TaskExecution.objects.create(task=task, status="success", trigger="schedule", scheduled_time=now,
+                                 start_time=now + timedelta(seconds=2), end_time=now, duration=1.0, return_code=0)
+    found = scrape()
+    assert found[("scheduler_executions_total", (("status", "success"), ("task_id", "gone")))] == 1
+    assert found[("scheduler_fire_lateness_seconds_count", ())] == 1
     task.delete()
-    assert not [k for k in scrape() if dict(k[1]).get("task_id") == "gone"]
+    found = scrape()
+    assert not [k for k in found if dict(k[1]).get("task_id") == "gone"]
+    assert found[("scheduler_fire_lateness_seconds_count", ())] == 1  # a counter: it never falls
+    assert found[("scheduler_fire_lateness_seconds_sum", ())] == 2.0
+    settings.METRICS_PER_TASK = "off"
+    found = scrape()
+    assert found[("scheduler_executions_total", (("status", "success"),))] == 1
+    assert found[("scheduler_execution_duration_seconds_count", ())] == 1
