@@ -116,3 +116,12 @@ def test_a_scraper_that_accepts_gzip_gets_the_same_metrics_compressed(live_serve
     assert packed.status == 200 and packed.headers["content-encoding"] == "gzip"
     assert "content-encoding" not in plain.headers
     assert set(families(gzip.decompress(packed.body).decode())) == set(families(plain.body.decode()))
+
+
+@pytest.mark.parametrize("accept", ["*/*", "text/html", "application/openmetrics-text; version=9.9", "\x7f;;;=",
+                                    "application/json"])
+def test_any_accept_header_gets_an_answer_prometheus_parses(live_server, accept):
+    answer = scrape_http(live_server, TOKEN, headers={"Accept": accept})
+    assert answer.status == 200
+    if answer.headers["content-type"].startswith("text/plain"):
+        assert "scheduler_tasks" in families(answer.body.decode())
