@@ -92,7 +92,7 @@ MAY_IMPORT = {
     "envedit": {"secrets"},
     "models": {"cron", "definition.fields", "secrets"},
     "definition": {"cron", "outbound", "private_files", "models", "definition.fields", "secrets"},
-    "logs": {"definition", "definition.fields", "params", "secrets"},
+    "logs": {"definition", "definition.fields", "models", "params", "secrets"},
     "conffile": {"definition", "definition.fields", "models", "secrets"},
     "dal": {"conffile", "definition", "definition.fields", "models", "secrets"},
     "audit": {"definition.fields", "front", "models", "secrets"},

@@ -217,6 +217,8 @@ class LogChunkSerializer(serializers.Serializer):
     partial = serializers.BooleanField(help_text="The last line is unfinished; it comes again from next_offset")
     reset = serializers.BooleanField(help_text="The offset was past the end (log rotated): read from 0")
     scan_limited = serializers.BooleanField(help_text="Stopped after scanning the most bytes one request may")
+    central = serializers.BooleanField(help_text="Read from the database: the runs ran on Celery workers, which "
+                                                 "ship their log lines (central logs)")
 
 
 class CronPreviewSerializer(serializers.Serializer):

@@ -62,10 +62,9 @@ class TaskLogsMixin:
     def logs_download(self, request, task_id=None):
         task = self.get_object()
         path = task_log_file(task)
-        try:
-            handle = open(path, "rb")
-        except (FileNotFoundError, IsADirectoryError):
-            raise exceptions.NotFound(f"Task {task.task_id!r} has no log yet ({task.log_path}).") from None
+        handle = log_lines.open_task_log(task)
+        if handle is None:
+            raise exceptions.NotFound(f"Task {task.task_id!r} has no log yet ({task.log_path}).")
         # Streamed in blocks: the file is never read into memory as a whole; secrets are masked on the way.
         return FileResponse(masked_body(handle, keys.masker_for(task.task_env)), as_attachment=True,
                             filename=path.name, content_type="text/plain; charset=utf-8")

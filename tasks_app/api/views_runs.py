@@ -161,8 +161,8 @@ class TaskRunsMixin:
     def execution_output(self, request, task_id=None, execution_id=None):
         execution = self._execution(task_id, execution_id)
         try:
-            handle = open(execution.output_path, "rb")
-        except (FileNotFoundError, IsADirectoryError):
+            handle = execution.open_output()
+        except FileNotFoundError:
             raise exceptions.NotFound(f"Execution {execution_id} has no captured output.") from None
         return FileResponse(masked_body(handle, execution.masker()), content_type="text/plain; charset=utf-8",
                             filename=f"{execution.task.task_id}-{execution_id}.out")

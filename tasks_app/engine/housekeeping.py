@@ -16,7 +16,7 @@ from django_apscheduler.models import DjangoJobExecution
 
 from tasks_app.audit.retention import prune_audit
 from tasks_app.metrics.tally import fold
-from tasks_app.models import ExecutionStatus, Task, TaskExecution, Worker
+from tasks_app.models import ExecutionLogChunk, ExecutionStatus, LogStream, Task, TaskExecution, Worker
 
 log = logging.getLogger("SchedulerEngine")
 
@@ -53,6 +53,8 @@ def prune_history(now=None, keep=None, max_age_days=None) -> dict:
     DjangoJobExecution.objects.delete_old_job_executions(int(timedelta(days=max_age_days).total_seconds()))
 
     output_dirs = _remove_orphan_output_dirs()
+    # Shipped output whose run was deleted some other way (the admin): its run's id was set to null.
+    ExecutionLogChunk.objects.filter(execution__isnull=True, stream=LogStream.OUTPUT).delete()
     # A Celery worker makes a record per start: the records of workers gone for as long as the history is kept go.
     workers, _ = Worker.objects.not_alive().filter(last_heartbeat__lt=cutoff).delete()
     result = {"by_count": by_count, "by_age": by_age, "job_executions": job_executions, "output_dirs": output_dirs,
@@ -70,7 +72,10 @@ def _delete(queryset) -> int:
         batch = list(queryset.order_by("execution_id").values_list("execution_id", "task_id")[:BATCH])
         if not batch:
             return total
-        TaskExecution.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+        pks = [pk for pk, _ in batch]
+        # A run's shipped output goes with it, as its file does (its log lines stay in the task's central log).
+        ExecutionLogChunk.objects.filter(execution_id__in=pks, stream=LogStream.OUTPUT).delete()
+        TaskExecution.objects.filter(pk__in=pks).delete()
         for pk, task_pk in batch:
             path = TaskExecution(execution_id=pk, task_id=task_pk).output_path
             try:

@@ -1,6 +1,9 @@
 """Reading task logs without loading them: the last lines by seeking back from the end in blocks,
 new lines from a byte offset (a live tail), with level, text and time filters. Memory and reads are
-bounded by the request, not by the size of the file, so a 1 GB log answers as fast as a small one."""
+bounded by the request, not by the size of the file, so a 1 GB log answers as fast as a small one.
+A log is a path, or an open binary file (models.ChunkFile: a task's central log, whose first kept byte is
+its `floor`)."""
+import contextlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone as dt_timezone
@@ -107,17 +110,18 @@ class LogLine:
 @dataclass
 class LogChunk:
     lines: list = field(default_factory=list)
-    start_offset: int = 0  # the earliest byte examined; 0 means the start of the file was reached
+    start_offset: int = 0  # the earliest byte examined; `floor` means the start of the log was reached
     next_offset: int = 0  # poll from here for lines written after this answer
     size: int = 0
     partial: bool = False  # the last line has no newline yet; it comes again, whole, from next_offset
     reset: bool = False  # the offset asked for was past the end (file truncated or rotated): read from 0
     bytes_read: int = 0
     scan_limited: bool = False  # stopped at SCAN_LIMIT before finding enough lines
+    floor: int = 0  # the first byte the log still holds (a central log drops its oldest chunks)
 
     @property
     def more_before(self):
-        return self.start_offset > 0
+        return self.start_offset > self.floor
 
 
 class _Reader:
@@ -128,6 +132,7 @@ class _Reader:
         self.tz = tz
         self.mask = mask
         self.bytes_read = 0
+        self.floor = getattr(f, "floor", 0)
 
     def read_at(self, pos, size):
         self.f.seek(pos)
@@ -150,14 +155,14 @@ class _Reader:
         """(offset, raw bytes, full length, ends_with_newline) of the lines from `end` back to the start, newest
         first, until `budget` bytes are read. Only the newest line can lack its newline (one being written).
         Lines stay bytes here: a filtered scan decodes only the lines that may match."""
-        if end <= 0:
+        if end <= self.floor:
             return
         complete = self.read_at(end - 1, 1) == b"\n"
         pos, carry, carry_len = end, b"", 0  # carry: the known tail of a line whose start is further back
-        while pos > 0:
+        while pos > self.floor:
             if self.bytes_read >= budget:
                 return
-            size = min(BLOCK, pos)
+            size = min(BLOCK, pos - self.floor)
             pos -= size
             data = self.read_at(pos, size)
             i = data.rfind(b"\n")
@@ -175,7 +180,7 @@ class _Reader:
                 i = j
             carry, carry_len = data[:i + 1], i + 1
         if carry_len:
-            yield *self._finish(0, carry, carry_len), complete
+            yield *self._finish(self.floor, carry, carry_len), complete
 
     def _finish(self, offset, raw, total_len):
         if total_len > MAX_LINE and len(raw) < min(total_len, MAX_LINE):
@@ -202,12 +207,12 @@ def parse_header(text, tz):
 def tail(path, count=100, flt=None, before=None, scan_limit=SCAN_LIMIT):
     """The last `count` lines (passing `flt`) that end at or before byte `before` (default: the end)."""
     flt = flt or LogFilter()
-    with open(path, "rb") as f:
+    with _opened(path) as f:
         f.seek(0, 2)
         size = f.tell()
-        end = size if before is None else max(0, min(before, size))
         reader = _Reader(f, flt.tz, flt.mask)
-        chunk = LogChunk(size=size, start_offset=end, next_offset=end)
+        end = size if before is None else max(reader.floor, min(before, size))
+        chunk = LogChunk(size=size, start_offset=end, next_offset=end, floor=reader.floor)
         found, pending = [], []  # newest first
         for offset, raw, total, complete in reader.lines_backward(end, scan_limit):
             chunk.start_offset = offset
@@ -239,7 +244,7 @@ def tail(path, count=100, flt=None, before=None, scan_limit=SCAN_LIMIT):
             if len(found) >= count:
                 break
         else:
-            chunk.scan_limited = chunk.start_offset > 0
+            chunk.scan_limited = chunk.start_offset > reader.floor
         found = found[:count]
         if found and len(found) >= count:
             chunk.start_offset = found[-1].offset
@@ -253,14 +258,16 @@ def tail(path, count=100, flt=None, before=None, scan_limit=SCAN_LIMIT):
 def read_from(path, offset, limit=1000, flt=None, max_bytes=FORWARD_LIMIT):
     """Lines (passing `flt`) that start at or after byte `offset`: what a live tail polls for."""
     flt = flt or LogFilter()
-    with open(path, "rb") as f:
+    with _opened(path) as f:
         f.seek(0, 2)
         size = f.tell()
-        chunk = LogChunk(size=size)
-        if offset > size:
-            chunk.reset, offset = True, 0
-        chunk.start_offset = chunk.next_offset = offset
         reader = _Reader(f, flt.tz, flt.mask)
+        chunk = LogChunk(size=size, floor=reader.floor)
+        if offset > size:
+            chunk.reset, offset = True, reader.floor
+        # Lines dropped from a central log since the last poll are gone: go on from the first kept byte.
+        offset = max(offset, reader.floor)
+        chunk.start_offset = chunk.next_offset = offset
         context = _record_before(reader, offset) if flt.by_record else (None, None)
         data = reader.read_at(offset, min(max_bytes, size - offset))
         pos = 0
@@ -285,6 +292,13 @@ def read_from(path, offset, limit=1000, flt=None, max_bytes=FORWARD_LIMIT):
         chunk.partial = chunk.partial and bool(chunk.lines) and chunk.lines[-1].offset == chunk.next_offset
         chunk.bytes_read = reader.bytes_read
         return chunk
+
+
+def _opened(path):
+    """An open log: a path is opened (and closed after), an open file is used as it is (and closed after)."""
+    if hasattr(path, "read"):
+        return contextlib.closing(path)
+    return open(path, "rb")
 
 
 def _keep(chunk, line, flt, context):

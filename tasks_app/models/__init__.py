@@ -3,6 +3,7 @@ from .apikey import ApiKey
 from .channel import CHANNEL_NAME_PATTERN, Channel
 from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
+from .logchunk import ChunkFile, ExecutionLogChunk, LogStream
 from .tally import ExecutionTally, IncidentTally, TallyMark
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
 from .worker import Worker
@@ -18,6 +19,9 @@ __all__ = [
     "NoticeStatus",
     "TaskAlertState",
     "ApiKey",
+    "ChunkFile",
+    "ExecutionLogChunk",
+    "LogStream",
     "ConfigVersion",
     "ExecutionStatus",
     "ExecutionTally",

@@ -1,5 +1,6 @@
 """One run of a task: queued, running, then finished with a status, times and a return code; its captured
-output is a file, read here for the pages, the API and the notifications."""
+output is a file (or chunks in the database for a run on a Celery worker), read here for the pages, the API and
+the notifications."""
 import os
 
 from django.conf import settings
@@ -120,12 +121,25 @@ class TaskExecution(models.Model):
         set after the run, a run from before secrets were masked)."""
         return keys.masker_for(self.task.task_env)
 
+    def open_output(self):
+        """The captured output as an open binary file: what the run's worker shipped to the database when it ran
+        on a Celery worker (central logs, models/logchunk.py), else the local file. FileNotFoundError if none."""
+        from .logchunk import ExecutionLogChunk
+
+        shipped = ExecutionLogChunk.run_output(self.pk)
+        if shipped is not None:
+            return shipped
+        try:
+            return open(self.output_path, "rb")
+        except IsADirectoryError:
+            raise FileNotFoundError(self.output_path) from None
+
     def read_output(self, tail_lines: int | None = None) -> str:
         """The captured output ('' if none), or only its last `tail_lines` lines; secrets masked."""
         try:
-            with open(self.output_path, "rb") as f:
+            with self.open_output() as f:
                 data = f.read() if tail_lines is None else _last_lines(f, tail_lines)
-        except (FileNotFoundError, IsADirectoryError):
+        except FileNotFoundError:
             return ""
         return self.masker().text(data.decode("utf-8", errors="replace"), cut=self.is_active)
 
@@ -141,11 +155,11 @@ class TaskExecution(models.Model):
         if max_bytes is None:
             return self.read_output(), False
         try:
-            with open(self.output_path, "rb") as f:
+            with self.open_output() as f:
                 size = f.seek(0, os.SEEK_END)
                 f.seek(max(0, size - max_bytes))
                 data = f.read(max_bytes)
-        except (FileNotFoundError, IsADirectoryError):
+        except FileNotFoundError:
             return "", False
         return self.masker().text(data.decode("utf-8", errors="replace"), cut=self.is_active), size > max_bytes
 
@@ -185,10 +199,16 @@ def _last_lines(f, lines: int) -> bytes:
     end = f.seek(0, os.SEEK_END)
     pos, data = end, b""
     # A trailing newline ends the last line; it does not start another one.
-    wanted = lines + 1 if end and os.pread(f.fileno(), 1, end - 1) == b"\n" else lines
+    wanted = lines + 1 if end and _read_at(f, end - 1, 1) == b"\n" else lines
     while pos > 0 and data.count(b"\n") < wanted:
         step = min(_BLOCK, pos)
         pos -= step
-        data = os.pread(f.fileno(), step, pos) + data
+        data = _read_at(f, pos, step) + data
     parts = data.split(b"\n")
     return b"\n".join(parts[-wanted:]) if len(parts) > wanted else data
+
+
+def _read_at(f, pos: int, size: int) -> bytes:
+    """Works for a local file and for a ChunkFile alike (whose reads below its first kept byte are empty)."""
+    f.seek(pos)
+    return f.read(size)

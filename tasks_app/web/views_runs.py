@@ -66,8 +66,7 @@ class LogPageView(RoleRequiredMixin, TaskMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         task = self.get_task()
-        path = task_log_file(task)
-        size = path.stat().st_size if path.is_file() else None
+        size = log_lines.log_size(task)
         return super().get_context_data(
             task=task, log_size=size, levels=list(logtail.LEVELS), zone=settings.TIME_ZONE, **kwargs
         )
@@ -87,9 +86,9 @@ class LogLinesView(RoleRequiredMixin, TaskMixin, View):
 class LogDownloadView(RoleRequiredMixin, TaskMixin, View):
     def get(self, request, *args, **kwargs):
         task = self.get_task()
-        path = task_log_file(task)
-        if not path.is_file():
+        log = log_lines.open_task_log(task)
+        if log is None:
             raise Http404(_("Task %(id)s has no log yet.") % {"id": task.task_id})
         # The script writes its log itself: secrets are masked on the way out.
-        return FileResponse(masked_body(open(path, "rb"), keys.masker_for(task.task_env)), as_attachment=True,
-                            filename=path.name, content_type="text/plain; charset=utf-8")
+        return FileResponse(masked_body(log, keys.masker_for(task.task_env)), as_attachment=True,
+                            filename=task_log_file(task).name, content_type="text/plain; charset=utf-8")

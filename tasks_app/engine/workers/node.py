@@ -2,8 +2,8 @@
 every 5 s, runs each execution it is sent through the same runner as the local executor (claim first, then
 acknowledge the message), keeps the StopSignal of every run in hand for the stop watcher, keeps the broker's
 prefetch to its free threads, and on a warm shutdown lets its runs finish within SCHEDULER_STOP_GRACE, then
-stops them. The task log and the captured output of a run stay on this machine, written by the runner's
-tasklog.py and output.py as for a local run."""
+stops them. The task log and the captured output of a run are written on this machine by the runner's tasklog.py
+and output.py as for a local run, and shipped to the database as they grow (shipper.py: central logs)."""
 import logging
 import os
 import platform
@@ -23,6 +23,7 @@ from tasks_app.models.worker import HEARTBEAT_EVERY
 from ..runner import StopSignal, not_started, run_execution
 from ..trouble import DatabaseTrouble
 from . import runs
+from .shipper import LogShipper
 
 log = logging.getLogger("TaskExecutor")
 
@@ -51,6 +52,7 @@ class WorkerNode:
         self._done = threading.Event()
         self._threads = []
         self._grace_timer = None
+        self.shipper = LogShipper(self)
 
     # Life.
 
@@ -64,7 +66,8 @@ class WorkerNode:
         from .watch import StopWatcher
 
         watcher = StopWatcher(self)
-        for target, name in ((self._heartbeats, "worker-heartbeat"), (watcher.run, "worker-stop-watcher")):
+        for target, name in ((self._heartbeats, "worker-heartbeat"), (watcher.run, "worker-stop-watcher"),
+                             (self.shipper.run, "worker-log-shipper")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -94,6 +97,7 @@ class WorkerNode:
             thread.join(10)
         try:
             close_old_connections()
+            self.shipper.ship_round()  # what the database refused at a run's end, before that end is written
             self._write_pending_ends()
             Worker.objects.filter(name=self.name).update(stopped_at=Now(), last_heartbeat=Now())
         except DatabaseError as exc:
@@ -132,12 +136,15 @@ class WorkerNode:
         self._settle(request.acknowledge)
         log.info("Task %s: execution %s starts on %s (attempt %s)", execution.task.task_id, execution_id, self.name,
                  execution.attempt)
+        self._ship("begin", execution)
         try:
             try:
                 result = run_execution(execution, stop)
             except BaseException as exc:  # the worker must outlive any bug; the run is recorded as failed
                 log.exception("Worker error in execution %s", execution_id)
                 result = not_started(execution, f"worker error: {exc!r}")
+            # All of the run's log and output is in the database before its end is: whoever sees it ended finds it.
+            self._ship("finish", execution, result.output_truncated)
         finally:
             stop.close()
             with self._lock:
@@ -147,6 +154,16 @@ class WorkerNode:
             self._waker.wake()
         self._write_end(execution, result, stopped_by)
         return result.status
+
+    def _ship(self, step, execution, *args):
+        """The shipper's begin or finish of a run; a failure to ship never fails the run (its files are here)."""
+        try:
+            close_old_connections()
+            getattr(self.shipper, step)(execution, *args)
+        except DatabaseError as exc:
+            self.trouble.failed("shipping run logs", exc)
+        except Exception:
+            log.exception("Shipping the log of execution %s failed", execution.pk)
 
     def _write_end(self, execution, result, stopped_by):
         try:

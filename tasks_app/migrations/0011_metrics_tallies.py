@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks_app', '0009_alerts_channels'),
+        ('tasks_app', '0010_log_chunks'),
     ]
 
     operations = [
