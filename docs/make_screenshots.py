@@ -1,4 +1,5 @@
-"""Write a PNG of each page (list, new, view, logs, executions, execution, admin) into docs/screenshots/.
+"""Write a PNG of each page (list, new, view, logs, executions, execution, admin, calendars, calendar, backfill,
+graph) into docs/screenshots/.
 
 Run from the project root: `.venv/bin/python docs/make_screenshots.py` (what `make screenshots` does).
 It builds a throwaway SQLite project state in a temporary folder (tasks, runs, logs), starts the web server
@@ -77,6 +78,32 @@ running.output_path.parent.mkdir(parents=True, exist_ok=True)
 running.output_path.write_text("dumping table customers ...\ndumping table orders ...\n")
 TaskStatus.objects.filter(task_id=running.task_id).update(running=True)
 
+# Business calendars, a backfill and a dependency graph worth a picture.
+from tasks_app.services.backfills import start_backfill
+from tasks_app.services.calendars import create_calendar
+create_calendar({"name": "ops-freeze", "base": "cn-workdays", "description": "Working days, less release freezes",
+                 "added_dates": ["2025-10-12"], "removed_dates": ["2025-10-31"],
+                 "ranges": [{"start": "2025-10-20", "end": "2025-10-24", "label": "release freeze"}]},
+                actor="admin", via="cli")
+Task.objects.filter(task_id="nightly-backup").update(task_calendar="cn-workdays")
+create_task(dict(base, task_id="publish-report", task_name="Publish the daily report", task_schedule="",
+                 task_dependencies=["report-after-backup", "cleanup"]), actor="admin", via="cli")
+TaskStatus.objects.filter(task__task_id="nightly-backup").update(last_status="failed",
+                                                                 last_end_time=now - dt.timedelta(hours=3))
+TaskStatus.objects.filter(task__task_id="report-after-backup").update(last_status="success")
+backup = Task.objects.get(task_id="nightly-backup")
+backfill = start_backfill(backup, start=now - dt.timedelta(days=10), end=now - dt.timedelta(hours=1), concurrency=2,
+                          actor="admin", via="cli")
+for n, run in enumerate(TaskExecution.objects.filter(backfill=backfill).order_by("execution_id")):
+    if n < 4:
+        start = now - dt.timedelta(minutes=30 - 5 * n)
+        TaskExecution.objects.filter(pk=run.pk).update(
+            status="success" if n != 2 else "failed", worker="screenshots", start_time=start,
+            end_time=start + dt.timedelta(seconds=95), duration=95.0, return_code=0 if n != 2 else 1)
+    elif n < 6:
+        TaskExecution.objects.filter(pk=run.pk).update(status="running", worker="screenshots",
+                                                       start_time=now - dt.timedelta(seconds=40))
+
 log = resolve_log_path("logs/task_test-task.log", "test-task")
 log.parent.mkdir(parents=True, exist_ok=True)
 lines = []
@@ -139,9 +166,12 @@ def main():
         wait_for(base + "/login/")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            shoot(browser, base, lang="en")
+            # SCREENSHOTS_ONLY=calendars,graph photographs only those pages (both languages).
+            chosen = tuple(filter(None, os.environ.get("SCREENSHOTS_ONLY", "").split(","))) or None
+            shoot(browser, base, lang="en", only=chosen)
             if os.environ.get("SCREENSHOTS_ZH", "1") == "1":
-                shoot(browser, base, lang="zh-hans", only=("list", "new", "view"))
+                zh = ("list", "new", "view", "calendar", "backfill", "graph")
+                shoot(browser, base, lang="zh-hans", only=tuple(n for n in zh if chosen is None or n in chosen))
             browser.close()
     finally:
         if server is not None:
@@ -223,6 +253,21 @@ def shoot(browser, base, lang, only=None):
         if page.locator("#toggle-nav-sidebar").is_visible():
             page.click("#toggle-nav-sidebar")  # the task list needs the width more than the app menu
         save("admin")
+    if want("calendars"):
+        page.goto(base + "/calendars")
+        save("calendars")
+    if want("calendar"):
+        page.goto(base + "/calendars/ops-freeze?month=2025-10")
+        save("calendar")
+    if want("backfill"):
+        page.goto(base + "/tasks/nightly-backup/executions")
+        page.click("#backfill-panel summary")
+        page.fill("#backfill-start", "2025-10-01")
+        page.fill("#backfill-end", "2025-10-10")
+        save("backfill")
+    if want("graph"):
+        page.goto(base + "/graph")
+        save("graph")
     if want("list") and only is None:
         phone = browser.new_context(viewport={"width": 390, "height": 844}, locale=locale,
                                     storage_state=context.storage_state(), is_mobile=True)

@@ -1,5 +1,6 @@
 """`manage.py check` warnings about what the database holds: tasks whose task_env holds a name that is now
-refused (saved before the rule existed). Their runs fail with an error naming the key until they are edited.
+refused (saved before the rule existed), whose runs fail with an error naming the key until they are edited;
+business calendars in use that have no data for this year or, from the autumn, for the next.
 And one about the settings: task scripts that would run as root."""
 from django.core import checks
 from django.db import DatabaseError
@@ -52,3 +53,38 @@ def runs_would_run_as_root(app_configs=None, **kwargs):
               f"DJANGO_SILENCED_SYSTEM_CHECKS={RUNS_AS_ROOT}."),
         id=RUNS_AS_ROOT,
     )]
+
+
+AUTUMN = 9  # the month from which next year's Chinese working days are due (published in the autumn before)
+
+
+def calendar_data_warnings() -> list:
+    """Calendars in use (by a task, or as the base of a custom calendar a task names) that have no data for
+    this year, or, from September, for next year: their days fall back to Monday to Friday."""
+    from django.utils import timezone
+
+    from . import workdays
+    from .models import Calendar, Task
+
+    try:
+        named = set(Task.objects.exclude(task_calendar="").values_list("task_calendar", flat=True))
+        bases = dict(Calendar.objects.filter(name__in=named).values_list("name", "base"))
+    except DatabaseError:
+        return []
+    in_use = {bases.get(name, name) for name in named} - {""}
+    today = timezone.now().date()
+    years = [today.year] + ([today.year + 1] if today.month >= AUTUMN else [])
+    found = [(name, year) for name in sorted(in_use) for year in years
+             if workdays.is_builtin(name) and not workdays.has_data(name, year)]
+    return [checks.Warning(
+        f"Calendar {name} has no data for {year}: tasks on it will run Monday to Friday on that year's days, "
+        "whatever the holidays and make-up working days are.",
+        hint="Install the chinesecalendar release that knows the year (pip install -U chinesecalendar, then pin it "
+             "in requirements.txt) and restart the scheduler; see the README's Business calendars.",
+        id="tasks_app.W003",
+    ) for name, year in found]
+
+
+@checks.register("tasks")
+def calendars_without_data(app_configs=None, databases=None, **kwargs):
+    return calendar_data_warnings()

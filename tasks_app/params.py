@@ -146,3 +146,13 @@ class Errors(dict):
         except ParamError as exc:
             self[exc.name] = exc.message
             return None
+
+
+def range_bound(params, name, tz, *, end=False):
+    """A bound of a date range: a date and time (moment()), or a bare yyyy-mm-dd taken as the whole day: its
+    first instant, or with end=True its last, so that "to 2025-10-10" includes that day."""
+    value = _raw(params, name)
+    if value is not None and len(value.strip()) == 10:
+        bound = day(params, name, zoneinfo.ZoneInfo(tz) if isinstance(tz, str) else tz, end=end)
+        return bound - timedelta(microseconds=1) if end else bound
+    return moment(params, name, tz)

@@ -86,24 +86,25 @@ def test_no_module_of_tasks_app_imports_a_module_that_imports_it_back():
 # What each part of tasks_app may import (docs/architecture.md's table): a part not listed may import anything.
 MAY_IMPORT = {
     "cron": set(), "params": set(), "roles": set(), "outbound": set(), "private_files": set(), "front": set(),
-    "heartbeat": set(), "outbound_requests": {"outbound"},
+    "heartbeat": set(), "outbound_requests": {"outbound"}, "workdays": set(),
     "definition.fields": set(),
     "secrets": {"private_files"},
     "envedit": {"secrets"},
-    "models": {"cron", "definition.fields", "secrets"},
+    "models": {"cron", "definition.fields", "secrets", "workdays"},
     "definition": {"cron", "outbound", "private_files", "models", "definition.fields", "secrets"},
     "logs": {"definition", "definition.fields", "models", "params", "secrets"},
     "conffile": {"definition", "definition.fields", "models", "secrets"},
     "dal": {"conffile", "definition", "definition.fields", "models", "secrets"},
     "audit": {"definition.fields", "front", "models", "secrets"},
     "alerts": {"definition", "heartbeat", "models", "outbound", "outbound_requests", "secrets"},
-    "services": {"alerts", "audit", "conffile", "dal", "definition", "definition.fields", "models", "secrets"},
+    "services": {"alerts", "audit", "conffile", "dal", "definition", "definition.fields", "models", "secrets",
+                 "workdays"},
     "engine": {"alerts", "audit", "cron", "definition", "definition.fields", "heartbeat", "logs", "metrics", "models",
                "outbound", "private_files", "secrets"},
     "metrics": {"heartbeat", "models"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
-                   "conffile", "secrets", "envedit", "audit"}
+                   "conffile", "secrets", "envedit", "audit", "workdays"}
 MAY_IMPORT.update(web=FOR_THE_WAYS_IN | {"metrics"}, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
 
 

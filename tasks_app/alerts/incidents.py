@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tasks_app.models import AlertEvent, Incident, IncidentKind
 
-from . import messages, outbox
+from . import messages, outbox, sender
 from .settings_view import rules_for
 
 log = logging.getLogger("Scheduler")
@@ -74,3 +74,16 @@ def scheduler_down(last_seen, stopped: bool, after: int) -> Incident | None:
     outbox.queue(AlertEvent.SCHEDULER_DOWN, title=title, body=body, incident=incident, channels=outbox.channels_for(None))
     return incident
 
+
+
+def calendar_without_data(task, slot, calendar: str, note: str) -> Incident | None:
+    """A run fell back to Monday to Friday because its calendar has no data for the slot's year: one incident
+    (and alert to the task's channels) per calendar and year, left open until the data comes."""
+    incident = open_incident(IncidentKind.CALENDAR_DATA, f"{calendar}:{slot.year}", task=task, slot=slot,
+                             detail=note[:2000])
+    if incident is None:
+        return None
+    title, body = messages.calendar_fallback_alert(task, slot, note)
+    if outbox.queue(AlertEvent.CALENDAR_DATA, title=title, body=body, task=task, incident=incident):
+        transaction.on_commit(sender.kick)  # called inside the scheduler's batch: sent once it is written
+    return incident

@@ -99,6 +99,17 @@ def missed_alert(task, slot, reason: str) -> tuple[str, str]:
         return title, "\n".join(lines)
 
 
+def calendar_fallback_alert(task, slot, note: str) -> tuple[str, str]:
+    with translation.override(language()):
+        title = _("[scheduler] %(task)s: its calendar has no data for this year") % {"task": _task_name(task)}
+        lines = [_("Task: %(task)s") % {"task": _task_name(task)},
+                 _("The run due at %(slot)s went ahead as on Monday to Friday: %(note)s.") % {
+                     "slot": local(slot), "note": note},
+                 _("Until a newer calendar package is installed, every run on such a day says so."),
+                 "", _("Details: %(url)s") % {"url": task_url(task)}]
+        return title, "\n".join(lines)
+
+
 def overrun_alert(execution, elapsed: float, threshold: float, expected: bool) -> tuple[str, str]:
     with translation.override(language()):
         task = execution.task

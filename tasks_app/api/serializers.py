@@ -154,9 +154,12 @@ class ExecutionSerializer(serializers.ModelSerializer):
         fields = (
             "execution_id", "task_id", "status", "trigger", "scheduled_time", "attempt", "queued_at", "not_before",
             "start_time", "end_time", "return_code", "error_message", "duration", "requested_by",
-            "stop_requested_by", "worker", "node", "pid", "output_truncated",
+            "stop_requested_by", "worker", "node", "pid", "output_truncated", "note", "backfill",
         )
         read_only_fields = fields
+        extra_kwargs = {"note": {"help_text": "What the engine says about a run that went ahead (a calendar without "
+                                              "data for the year)"},
+                        "backfill": {"help_text": "The backfill this run is one slot of (/api/backfills/{id})"}}
 
 
 class ExecutionDetailSerializer(ExecutionSerializer):
@@ -195,6 +198,8 @@ class NextRunSerializer(serializers.Serializer):
     next_run_times = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Only with ?count= or ?after="
     )
+    calendar = serializers.CharField(allow_null=True, help_text="The task_calendar whose excluded days these times "
+                                                                "skip; null if the task has none")
 
 
 class LogLineSerializer(serializers.Serializer):
@@ -225,6 +230,7 @@ class CronPreviewSerializer(serializers.Serializer):
     expression = serializers.CharField()
     description = serializers.CharField()
     timezone = serializers.CharField()
+    calendar = serializers.CharField(allow_null=True, help_text="The calendar whose excluded days were skipped")
     next_run_times = serializers.ListField(child=serializers.CharField())
 
 

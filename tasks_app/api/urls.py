@@ -19,6 +19,8 @@ from . import schema  # also registers the Bearer key scheme with drf-spectacula
 from .permissions import RolePermission
 from .views import TaskViewSet
 from .views_audit import AuditView
+from .views_backfills import BackfillViewSet
+from .views_calendars import CalendarViewSet
 from .views_channels import ChannelViewSet
 from .views_tools import (
     BackupListView,
@@ -38,6 +40,8 @@ router.trailing_slash = "/?"  # the API's paths have none; browsers and DRF link
 router.register("tasks", TaskViewSet, basename="api-task")
 router.register("workers", WorkerViewSet, basename="api-worker")
 router.register("channels", ChannelViewSet, basename="api-channel")
+router.register("calendars", CalendarViewSet, basename="api-calendar")
+router.register("backfills", BackfillViewSet, basename="api-backfill")
 
 
 @extend_schema_view(get=extend_schema(exclude=True))  # the schema does not list itself

@@ -84,7 +84,8 @@ class TaskRunsMixin:
         return Response(TaskStatusSerializer(self.get_object()).data)
 
     @extend_schema(
-        summary="Next run time (in the task's zone); with count/after, the next N fire times after an instant",
+        summary="Next run time (in the task's zone, skipping the days its calendar excludes); with count/after, the "
+                "next N fire times after an instant",
         parameters=[
             query("count", int, "How many fire times to list (1-100)", minimum=1, maximum=100),
             query("after", OpenApiTypes.DATETIME, "List fire times after this instant (default: now)"),
@@ -102,6 +103,7 @@ class TaskRunsMixin:
             "enabled": task.task_enabled,
             "task_schedule": task.task_schedule,
             "next_run_time": in_task_zone(task, task.next_run_time()),
+            "calendar": task.task_calendar or None,
         }
         if count is not None or after is not None:
             try:

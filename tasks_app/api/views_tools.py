@@ -1,5 +1,7 @@
 """Endpoints beside /api/tasks: cron preview, export and import of the tasks.json format, and backups.
 Kept outside /api/tasks/... so that no task id can collide with them."""
+import zoneinfo
+
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -12,6 +14,7 @@ from rest_framework.views import APIView
 from tasks_app import cron, params
 from tasks_app.conffile import backups
 from tasks_app.definition.loader import TaskFileError
+from tasks_app.models import Task, calendar_named
 from tasks_app.roles import ADMIN, VIEWER, has_role
 from tasks_app.services import import_export
 
@@ -72,6 +75,7 @@ class CronPreviewView(ApiView):
             query("tz", str, "IANA time zone (default: the server's)", max_length=64),
             query("count", int, "How many fire times (1-100, default 5)", minimum=1, maximum=100),
             query("after", OpenApiTypes.DATETIME, "Fire times after this instant (default: now)"),
+            query("calendar", str, "A business calendar whose excluded days the fire times skip", max_length=64),
             OpenApiParameter("Accept-Language", str, OpenApiParameter.HEADER, description="zh-hans or en"),
         ],
         responses=CronPreviewSerializer,
@@ -84,8 +88,15 @@ class CronPreviewView(ApiView):
         tz = params.zone_name(asked, "tz", settings.TIME_ZONE)
         count = params.integer(asked, "count", 5, minimum=1, maximum=100)
         after = params.moment(asked, "after", tz) or timezone.now()
+        calendar = params.text(asked, "calendar", 64) or ""
+        if calendar and calendar_named(calendar) is None:
+            raise exceptions.ValidationError({"calendar": [f"calendar {calendar!r} is not a calendar."]})
         try:
             preview = cron.preview(expr, tz, after, count, get_language())
+            times = preview.times
+            if calendar:  # asked of the model, as the task page and next-run do
+                draft = Task(task_schedule=preview.expression, task_timezone=tz, task_calendar=calendar)
+                times = [t.astimezone(zoneinfo.ZoneInfo(tz)) for t in draft.next_fire_times(count, after)]
         except cron.CronError as exc:
             raise exceptions.ValidationError({"expr": [str(exc)], "field": [exc.field]}) from None
         except OverflowError:
@@ -94,7 +105,8 @@ class CronPreviewView(ApiView):
             "expression": preview.expression,
             "description": preview.description,
             "timezone": tz,
-            "next_run_times": [t.isoformat() for t in preview.times],
+            "calendar": calendar or None,
+            "next_run_times": [t.isoformat() for t in times],
         })
 
 

@@ -17,6 +17,11 @@ CHANNEL_CREATED = "channel.created"
 CHANNEL_UPDATED = "channel.updated"
 CHANNEL_DELETED = "channel.deleted"
 CHANNEL_TESTED = "channel.tested"
+CALENDAR_CREATED = "calendar.created"
+CALENDAR_UPDATED = "calendar.updated"
+CALENDAR_DELETED = "calendar.deleted"
+BACKFILL_STARTED = "backfill.started"
+BACKFILL_CANCELLED = "backfill.cancelled"
 KEY_CREATED = "key.created"
 KEY_REVOKED = "key.revoked"
 USER_CREATED = "user.created"
@@ -41,6 +46,11 @@ LABELS = {
     CHANNEL_UPDATED: _("channel edited"),
     CHANNEL_DELETED: _("channel deleted"),
     CHANNEL_TESTED: _("channel tested"),
+    CALENDAR_CREATED: _("calendar created"),
+    CALENDAR_UPDATED: _("calendar edited"),
+    CALENDAR_DELETED: _("calendar deleted"),
+    BACKFILL_STARTED: _("backfill started"),
+    BACKFILL_CANCELLED: _("backfill cancelled"),
     KEY_CREATED: _("API key created"),
     KEY_REVOKED: _("API key revoked"),
     USER_CREATED: _("user created"),
@@ -60,7 +70,8 @@ VERSION_EVENTS = frozenset({TASK_CREATED, TASK_UPDATED, TASK_ENABLED, TASK_DISAB
 CREATE, UPDATE, DELETE, ACCESS = 0, 1, 2, 3
 AUDITLOG_ACTION = {
     TASK_CREATED: CREATE, KEY_CREATED: CREATE, USER_CREATED: CREATE, CHANNEL_CREATED: CREATE,
-    TASK_DELETED: DELETE, CHANNEL_DELETED: DELETE, CHANNEL_TESTED: ACCESS,
+    CALENDAR_CREATED: CREATE, BACKFILL_STARTED: CREATE,
+    TASK_DELETED: DELETE, CHANNEL_DELETED: DELETE, CALENDAR_DELETED: DELETE, CHANNEL_TESTED: ACCESS,
     RUN_REQUESTED: ACCESS, RUN_STOPPED: ACCESS, LOGIN: ACCESS, LOGIN_FAILED: ACCESS, LOCKED_OUT: ACCESS,
     TASK_RECORDED: ACCESS,
 }

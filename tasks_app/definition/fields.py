@@ -125,6 +125,9 @@ FIELDS = (
               limits=(1, DB_INT_MAX), in_file=UNLESS_DEFAULT,
               help=_("A run still going after this long raises an overrun alert; empty: three times the median of "
                      "its last 20 successful runs, once it has 5.")),
+    TaskField("task_calendar", TEXT, _("Calendar"), default="", max_length=64, in_file=UNLESS_DEFAULT,
+              help=_("A business calendar (/calendars) such as cn-workdays: a slot on a day it excludes is recorded "
+                     "skipped instead of running. Empty: every day.")),
 )
 FIELD = {field.name: field for field in FIELDS}
 TASK_FIELDS = tuple(FIELD)  # the names, in the order conf/tasks.json writes them (so the file diffs cleanly)

@@ -298,3 +298,17 @@ class FieldRules:
                                     "'_' or '.', such as \"default\" or \"gpu.large\"."),
                                   params={"value": show(value)})
         return value
+
+    def _check_task_calendar(self, value):
+        """A built-in calendar (cn-workdays, cn-holidays, weekdays, <country code>-workdays) or a custom one
+        that exists (/calendars)."""
+        value = self._text("task_calendar", value).strip()
+        if not value:
+            return ""
+        from tasks_app.models import calendar_exists
+
+        if not calendar_exists(value):
+            raise ValidationError(_("task_calendar %(value)s is not a calendar: name a built-in one such as "
+                                    "cn-workdays, weekdays or us-workdays, or one of /calendars."),
+                                  params={"value": show(value)})
+        return value

@@ -33,6 +33,7 @@ from datetime import timezone as dt_timezone
 
 
 from tasks_app.models import ExecutionStatus, Task, TaskExecution, TaskStatus, Trigger
+from tasks_app.models.backfill import BACKFILL_HELD
 
 log = logging.getLogger("Scheduler")
 
@@ -123,6 +124,7 @@ def new_retry(execution, *, end_time, interval) -> TaskExecution:
         task_id=execution.task_id, status=ExecutionStatus.QUEUED, trigger=Trigger.RETRY,
         scheduled_time=execution.scheduled_time, attempt=execution.attempt + 1,
         not_before=end_time + timedelta(seconds=interval), requested_by=execution.requested_by, worker="",
+        backfill_id=execution.backfill_id,  # a backfill's retry stays in its group and counts in its concurrency
     )
     retry.task = execution.task
     return retry
@@ -166,7 +168,7 @@ def statuses_ended(ended) -> None:
 def poll(worker: str):
     """The scheduler's tick in one raw query (it runs twice a second, so the ORM's cost would show as idle
     CPU): (configuration version, [(id, not_before)] of queued runs nobody claimed, [(id, who)] of this
-    worker's running runs that someone asked to stop)."""
+    worker's running runs that someone asked to stop, how many backfill runs are held back)."""
     from django.db import connection
 
     from tasks_app.models import ConfigVersion
@@ -176,19 +178,23 @@ def poll(worker: str):
     sql = (f"SELECT 0, version, NULL, NULL FROM {marker} WHERE id = 1 "
            f"UNION ALL SELECT 1, execution_id, not_before, NULL FROM {runs} WHERE status = %s AND worker = '' "
            f"UNION ALL SELECT 2, execution_id, NULL, stop_requested_by FROM {runs} "
-           f"WHERE status = %s AND worker = %s AND stop_requested_by <> ''")
+           f"WHERE status = %s AND worker = %s AND stop_requested_by <> '' "
+           f"UNION ALL SELECT 3, COUNT(*), NULL, NULL FROM {runs} WHERE status = %s AND worker = %s")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value, worker])
+        cursor.execute(sql, [ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value, worker,
+                             ExecutionStatus.QUEUED.value, BACKFILL_HELD])
         rows = cursor.fetchall()
-    version, queued, stops = 0, [], []
+    version, queued, stops, held = 0, [], [], 0
     for kind, number, moment, who in rows:
         if kind == 0:
             version = number
         elif kind == 1:
             queued.append((number, _utc(moment)))
-        else:
+        elif kind == 2:
             stops.append((number, who))
-    return version, queued, stops
+        else:
+            held = number
+    return version, queued, stops, held
 
 
 def _utc(value):

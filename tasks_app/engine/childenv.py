@@ -1,9 +1,11 @@
 """What a task's process is started with: the script's resolved path, the shepherd's command line (never the
 engine's pid, never the task's environment), the shepherd's spec, and a clean environment that holds none
 of the engine's secrets."""
+import datetime
 import hashlib
 import os
 import sys
+import zoneinfo
 from pathlib import Path
 
 from django.conf import settings
@@ -114,4 +116,17 @@ def child_env(task, execution, log_file: Path, run_as=None) -> dict:
     env.update(settings.SCHEDULER_TASK_ENV)
     env["TASK_ID"] = task.task_id
     env["TASK_EXECUTION_ID"] = str(execution.execution_id)
+    moment = execution.scheduled_for()
+    if moment is not None:
+        # The slot the run stands for (a backfill's past day, a late scheduled run), in the task's zone.
+        env["TASK_SCHEDULED_TIME"] = scheduled_time_text(moment, env["TZ"])
     return env
+
+
+def scheduled_time_text(moment, zone_name: str) -> str:
+    """TASK_SCHEDULED_TIME: ISO 8601 with the task's zone offset, e.g. 2025-10-09T09:00:00+08:00."""
+    try:
+        zone = zoneinfo.ZoneInfo(zone_name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = datetime.timezone.utc
+    return moment.astimezone(zone).isoformat()

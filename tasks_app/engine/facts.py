@@ -1,5 +1,8 @@
 """The database reads behind the scheduler's rules: each function gathers what a rule of policy.py needs and
 asks it, so the rule itself stays pure. They run inside the engine's batch transactions."""
+import datetime
+import zoneinfo
+
 from django.db.models import Max
 
 from tasks_app.models import ExecutionStatus, Task, TaskExecution
@@ -60,3 +63,38 @@ def previous_attempt(retry):
     return (TaskExecution.objects.filter(task_id=retry.task_id, attempt=retry.attempt - 1,
                                          scheduled_time=retry.scheduled_time, execution_id__lt=retry.pk)
             .select_related("task").order_by("-execution_id").first())
+
+
+def calendar_rule(task, rules: dict):
+    """The task's calendar, read once per batch (`rules`: name -> CalendarRule or None, kept by the Starter for
+    one plan), so a midnight burst of tasks on one custom calendar reads it once."""
+    name = task.task_calendar
+    if name not in rules:
+        rules[name] = task.calendar_rule()
+    return rules[name]
+
+
+def calendar_verdict(task, slot, rules: dict):
+    """The task's calendar's DayVerdict for the day of `slot` in the task's zone; None without a calendar or
+    when the one it names is gone."""
+    rule = calendar_rule(task, rules)
+    if rule is None:
+        return None
+    try:
+        zone = zoneinfo.ZoneInfo(task.timezone_name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = datetime.timezone.utc
+    return rule.verdict(slot.astimezone(zone).date())
+
+
+def next_on_calendar(task, after, rules: dict):
+    """The task's first fire time at or after `after` on its calendar's days (the engine's next_run_time for
+    TaskStatus: APScheduler's next slot may fall on a day the calendar skips)."""
+    rule = calendar_rule(task, rules)
+    if rule is None:
+        return after
+    try:
+        times = rule.fire_times(task.task_schedule, task.timezone_name, after - datetime.timedelta(microseconds=1), 1)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        return after
+    return times[0] if times else None

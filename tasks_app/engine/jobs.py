@@ -2,13 +2,13 @@
 id = task_id, in the Django job store. Only a few columns of each task are held in memory (TaskRow),
 so 10,000 tasks stay cheap; a task is read in full only when it runs."""
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
 
-from tasks_app.models import Task
+from tasks_app.models import Task, calendar_named
 
 from . import bookkeeping
 from .jobstore import ENGINE_JOB_PREFIX
@@ -35,6 +35,7 @@ class TaskRow(NamedTuple):
     updated_at: datetime
     deps: tuple
     grace: int  # task_misfire_grace, seconds
+    calendar: str = ""  # task_calendar: the status's next run skips the days it excludes
 
     @property
     def wants_job(self) -> bool:
@@ -44,12 +45,12 @@ class TaskRow(NamedTuple):
 def load_rows() -> dict[int, TaskRow]:
     default_zone = settings.TIME_ZONE
     rows = {}
-    for pk, task_id, schedule, zone, enabled, updated_at, deps, grace in Task.objects.order_by().values_list(
-        "pk", "task_id", "task_schedule", "task_timezone", "task_enabled", "updated_at", "task_dependencies",
-        "task_misfire_grace",
-    ):
+    for pk, task_id, schedule, zone, enabled, updated_at, deps, grace, calendar in (
+        Task.objects.order_by().values_list(
+            "pk", "task_id", "task_schedule", "task_timezone", "task_enabled", "updated_at", "task_dependencies",
+            "task_misfire_grace", "task_calendar")):
         rows[pk] = TaskRow(pk, task_id, schedule.strip(), zone or default_zone, enabled, updated_at,
-                           tuple(str(d) for d in deps or ()), grace)
+                           tuple(str(d) for d in deps or ()), grace, calendar)
     return rows
 
 
@@ -136,7 +137,7 @@ class JobSync:
             max_instances=1_000_000,
         )
         self.jobs[row.task_id] = (row.schedule, row.zone)
-        bookkeeping.status_next_run(row.pk, first)
+        bookkeeping.status_next_run(row.pk, _on_calendar(row, first))
         log.log(logging.INFO if self.verbose else logging.DEBUG,
                 "Scheduled task %s: %s (%s), next run %s", row.task_id, row.schedule, row.zone,
                  first.isoformat() if first else "never")
@@ -156,3 +157,14 @@ class JobSync:
         if known is not None and self.verbose:
             log.info("Unscheduled task %s", job_id)
         return 1 if known is not None else 0
+
+
+def _on_calendar(row: TaskRow, first):
+    """The job's first slot, or for a task with a calendar its first slot on a day the calendar runs."""
+    if not row.calendar or first is None:
+        return first
+    rule = calendar_named(row.calendar)
+    if rule is None:
+        return first
+    times = rule.fire_times(row.schedule, row.zone, first - timedelta(microseconds=1), 1)
+    return times[0] if times else None

@@ -203,3 +203,18 @@ def chain_ready(deps, latest, own_last) -> bool:
         if own_last is not None and (found.end_time is None or found.end_time <= own_last):
             return False
     return True
+
+
+# Business calendars (task_calendar).
+
+def on_calendar(name: str, verdict) -> tuple[str | None, str]:
+    """(why a scheduled slot does not run, or None; what its run says). `verdict`: the calendar's DayVerdict for
+    the slot's day in the task's zone, None when the calendar named no longer exists (the slot runs: losing runs
+    to a deleted calendar would be silent, a note on each run is not)."""
+    if not name:
+        return None, ""
+    if verdict is None:
+        return None, f"calendar {name} does not exist: run as if the task had no calendar"
+    if not verdict.runs:
+        return (f"{verdict.reason}; {verdict.fallback}" if verdict.fallback else verdict.reason), ""
+    return None, verdict.fallback

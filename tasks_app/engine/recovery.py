@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tasks_app.heartbeat import HEARTBEAT_NAME, heartbeat_path, read_heartbeat, write_heartbeat  # noqa: F401
 from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
+from tasks_app.models.backfill import BACKFILL_HELD
 
 from . import bookkeeping, cgroups, journal, policy
 from .procgroup import kill_process_group, kill_stray_shepherds
@@ -21,8 +22,9 @@ def left_behind(runs_elsewhere=False):
     """Executions a previous scheduler was responsible for: running, or queued and already claimed. With
     runs_elsewhere (Celery workers), only the queued ones: the running ones go on without a scheduler."""
     running = Q(pk__in=[]) if runs_elsewhere else Q(status=ExecutionStatus.RUNNING)
+    # A backfill's run held back (worker BACKFILL_HELD) belongs to no scheduler: it waits for its turn.
     return TaskExecution.objects.filter(
-        running | (Q(status=ExecutionStatus.QUEUED) & ~Q(worker=""))
+        running | (Q(status=ExecutionStatus.QUEUED) & ~Q(worker="") & ~Q(worker=BACKFILL_HELD))
     ).select_related("task")
 
 

@@ -28,7 +28,7 @@ from tasks_app.alerts import sender as notice_sender
 from tasks_app.alerts.overrun import OverrunWatch
 
 from . import bookkeeping as bk
-from . import policy, recovery
+from . import backfills, policy, recovery
 from .dispatch import Dispatcher
 from .endings import EndRecorder
 from .journal import PidJournal
@@ -271,7 +271,9 @@ class SchedulerEngine:
     def _tick(self):
         """The poll: configuration marker, queued runs to claim, stop requests, heartbeat."""
         try:
-            version, queued, stops = bk.poll(self.worker)
+            version, queued, stops, held = bk.poll(self.worker)
+            if held and backfills.release_held_runs():
+                version, queued, stops, held = bk.poll(self.worker)  # the runs let go start in this tick
             self.timetable.follow(version)
             self.claims, self.retry_at = policy.due_claims(queued, timezone.now())
             self.dispatcher.stop_requested(stops)

@@ -5,6 +5,7 @@ import logging
 
 from django.db import IntegrityError, transaction
 
+from tasks_app.alerts import incidents
 from tasks_app.models import ExecutionStatus, Task, TaskExecution, Trigger
 
 from . import bookkeeping as bk
@@ -20,11 +21,13 @@ class Starter:
         self.worker = worker
         # Where the runs it starts run: this scheduler (local executor), or "" until a Celery worker claims them.
         self.node = worker if node is None else node
+        self._calendars = {}
 
     def plan(self, requests: list[StartRequest], claims, now) -> Plan:
         """Decide every start and write them all (a few statements for the whole batch, so a midnight burst
         of 1,000 fires is one short transaction); returns the plan to carry out after commit."""
         plan = Plan()
+        self._calendars = {}  # calendar name -> its rule, read once for this batch
         wanted = {r.task_id for r in requests}
         tasks = {t.task_id: t for t in Task.objects.filter(task_id__in=wanted)} if wanted else {}
         for request in requests:
@@ -61,9 +64,22 @@ class Starter:
                                           ran_latest=request.slot is not None)
             skip(request.missed.last, reason, kind="missed")
         if request.set_next:
-            plan.next_runs[task.pk] = request.next_run_time
+            following = request.next_run_time
+            if task.task_calendar and following is not None:
+                following = facts.next_on_calendar(task, following, self._calendars)
+            plan.next_runs[task.pk] = following
         if request.trigger == Trigger.SCHEDULE and request.slot is None:
             return  # every due slot was missed: recorded above
+        note = ""
+        if request.trigger == Trigger.SCHEDULE and task.task_calendar:
+            verdict = facts.calendar_verdict(task, request.slot, self._calendars)
+            excluded, note = policy.on_calendar(task.task_calendar, verdict)
+            if excluded:
+                skip(request.slot, excluded)
+                return
+            if note:
+                log.warning("Task %s, slot %s: %s", task.task_id, request.slot.isoformat(), note)
+                incidents.calendar_without_data(task, request.slot, task.task_calendar, note)
         if request.trigger == Trigger.DEPENDENCY and not facts.chain_ready(task):
             return
         if request.trigger == Trigger.SCHEDULE and task.task_dependencies:
@@ -76,10 +92,10 @@ class Starter:
             skip(request.slot, detail)
         elif action == policy.RUN:
             row("run", request.slot, status=ExecutionStatus.RUNNING, start_time=max(now, request.slot or now),
-                node=self.node)
+                node=self.node, note=note)
             plan.count_start(task.pk)
         else:  # WAIT, or REPLACE: wait for the runs it stops to end
-            row("wait", request.slot, status=ExecutionStatus.QUEUED)
+            row("wait", request.slot, status=ExecutionStatus.QUEUED, note=note)
             self._wait_behind(task, detail, now, plan)
 
     def _insert(self, plan: Plan):
@@ -139,7 +155,10 @@ class Starter:
                 and not policy.asked_by_a_user(execution.requested_by)):
             self._skip_queued(execution, "not tried again: the task was disabled after the failed attempt", now, plan)
             return
-        action, detail = self._overlap(task, plan)
+        # A backfill's runs are bounded by the backfill's concurrency (engine/backfills.py), not by task_overlap:
+        # running several past slots at once is what the person asked for.
+        action, detail = ((policy.RUN, None) if execution.backfill_id is not None  # its runs and their retries
+                          else self._overlap(task, plan))
         if action == policy.SKIP:
             self._skip_queued(execution, detail, now, plan)
             return

@@ -1,5 +1,7 @@
 from .alerting import AlertEvent, Incident, IncidentKind, Notice, NoticeStatus, TaskAlertState
 from .apikey import ApiKey
+from .backfill import Backfill
+from .calendar import CALENDAR_NAME_PATTERN, Calendar, CalendarRule, DayVerdict, calendar_exists, calendar_named
 from .channel import CHANNEL_NAME_PATTERN, Channel
 from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
@@ -22,6 +24,13 @@ __all__ = [
     "ChunkFile",
     "ExecutionLogChunk",
     "LogStream",
+    "Backfill",
+    "CALENDAR_NAME_PATTERN",
+    "Calendar",
+    "CalendarRule",
+    "DayVerdict",
+    "calendar_exists",
+    "calendar_named",
     "ConfigVersion",
     "ExecutionStatus",
     "ExecutionTally",

@@ -14,6 +14,7 @@ class AlertEvent(models.TextChoices):
     MISSED = "missed", _("missed run")
     OVERRUN = "overrun", _("overrun")
     SCHEDULER_DOWN = "scheduler_down", _("scheduler down")
+    CALENDAR_DATA = "calendar_data", _("calendar without data")
     TEST = "test", _("test message")
 
 
@@ -58,6 +59,8 @@ class IncidentKind(models.TextChoices):
     MISSED = "missed", _("missed run")
     OVERRUN = "overrun", _("overrun")
     SCHEDULER_DOWN = "scheduler_down", _("scheduler down")
+    # A business calendar without data for a year, key "<calendar>:<year>": runs fall back to Monday to Friday.
+    CALENDAR_DATA = "calendar_data", _("calendar without data")
 
 
 class Incident(models.Model):

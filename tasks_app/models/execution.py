@@ -39,6 +39,7 @@ class Trigger(models.TextChoices):
     MANUAL = "manual", _("Manual")
     RETRY = "retry", _("Retry")
     DEPENDENCY = "dependency", _("Dependency")
+    BACKFILL = "backfill", _("Backfill")
 
 
 class TaskExecution(models.Model):
@@ -75,6 +76,11 @@ class TaskExecution(models.Model):
     run_as = models.CharField(max_length=64, blank=True, default="", db_default="")
     limits = models.JSONField(null=True, blank=True)
     leftover_processes = models.PositiveIntegerField(null=True, blank=True)
+    # What the engine wants said about a run that went ahead (a calendar without data for the year).
+    note = models.TextField(blank=True, default="", db_default="")
+    # The backfill (run for a date range) this run is one slot of; its scheduled_time is that slot.
+    backfill = models.ForeignKey("tasks_app.Backfill", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="executions")
     # Added to /metrics' running totals (models/tally.py) once it has ended: every way a run ends (the
     # scheduler, a worker, a stop, recovery, raw SQL) is counted by one reader, and exactly once.
     tallied = models.BooleanField(default=False, db_default=False)
@@ -102,6 +108,13 @@ class TaskExecution(models.Model):
 
     def __str__(self):
         return f"{self.task_id}#{self.execution_id} {self.status}"
+
+    def scheduled_for(self):
+        """The moment a run stands for (its TASK_SCHEDULED_TIME): a scheduled or backfill run's slot, a manual
+        run's request time; aware UTC, None for a chain run."""
+        if self.scheduled_time is not None:
+            return self.scheduled_time
+        return self.queued_at if self.trigger == Trigger.MANUAL else None
 
     def limits_summary(self) -> str:
         """The run's limits for people: "memory 2 GiB, processes 512, open files 1024 (cgroup-v1)"."""

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from tasks_app import cron
 from tasks_app.definition.fields import OverlapPolicy, default_log_path, task_id_validator
 
+from .calendar import calendar_named
 from .execution import ExecutionStatus
 
 TASK_STATES = ("running", "idle", "disabled")
@@ -75,6 +76,8 @@ class Task(models.Model):
     task_channels = models.JSONField(default=list, blank=True)
     task_alerts = models.JSONField(default=dict, blank=True)
     task_expected_duration = models.PositiveIntegerField(null=True, blank=True, help_text=_("Seconds"))
+    # The business calendar whose excluded days its slots skip (models/calendar.py); empty: every day.
+    task_calendar = models.CharField(max_length=64, blank=True, default="")
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -104,14 +107,22 @@ class Task(models.Model):
     def timezone_name(self):
         return self.task_timezone or settings.TIME_ZONE
 
+    def calendar_rule(self):
+        """The task's calendar (models/calendar.py), or None: no calendar, or one that no longer exists."""
+        return calendar_named(self.task_calendar)
+
     def next_fire_times(self, count=5, after=None) -> list:
-        """The next `count` times the schedule fires after `after` (default: now), as aware UTC datetimes; none
-        for a disabled task, a chain task, or a schedule or zone stored before the loader refused it.
-        OverflowError when `after` is too far in the future."""
+        """The next `count` times the schedule fires after `after` (default: now) on the days its calendar runs,
+        as aware UTC datetimes; none for a disabled task, a chain task, or a schedule or zone stored before the
+        loader refused it. OverflowError when `after` is too far in the future."""
         if not self.task_enabled or not self.task_schedule:
             return []
+        after = after or timezone.now()
         try:
-            return cron.next_fire_times(self.task_schedule, self.timezone_name, after or timezone.now(), count)
+            rule = self.calendar_rule()
+            if rule is not None:
+                return rule.fire_times(self.task_schedule, self.timezone_name, after, count)
+            return cron.next_fire_times(self.task_schedule, self.timezone_name, after, count)
         except (ValueError, zoneinfo.ZoneInfoNotFoundError):  # CronError is a ValueError
             return []
 

@@ -52,8 +52,9 @@ def page_field(field):
         return forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), **options)
     if field.name == "task_schedule":
         return forms.CharField(max_length=field.max_length, widget=CronWidget(), **options)
-    if field.name in ("task_exec", "task_timezone"):  # choices (the scripts on disk, the zones) set per form
-        return forms.ChoiceField(widget=FastSelect if field.name == "task_timezone" else None, **options)
+    if field.name in ("task_exec", "task_timezone", "task_calendar"):  # choices (scripts, zones, calendars) per form
+        return forms.ChoiceField(widget=None if field.name == "task_exec" else FastSelect,
+                                 **{**options, "required": field.name == "task_exec"})
     if field.kind == table.INTEGER:
         return forms.IntegerField(initial=field.default, **{**options, "required": False})
     if field.kind == table.BOOLEAN:
@@ -90,6 +91,7 @@ class BaseTaskForm(forms.Form):
         self.fields["task_timezone"].choices = [("", _("Default (%(zone)s)") % {"zone": settings.TIME_ZONE})] + timezone_choices()
         current_exec = self.initial.get("task_exec") or (self.data.get("task_exec") if self.is_bound else "")
         self.fields["task_exec"].choices = [("", _("— choose a script —"))] + script_choices(current_exec)
+        self._setup_calendars()
         self._setup_dependencies()
         self._setup_channels()
         self.fields["task_env"].set_stored(instance.task_env if instance is not None else None)
@@ -97,6 +99,17 @@ class BaseTaskForm(forms.Form):
             self.fields["task_id"].disabled = True
             self.fields["task_id"].help_text = _("The ID cannot be changed.")
         self.helper = self._helper()
+
+    def _setup_calendars(self):
+        from tasks_app import workdays
+        from tasks_app.models import Calendar
+
+        custom = list(Calendar.objects.order_by("name").values_list("name", flat=True))
+        names = custom + workdays.builtin_names()
+        chosen = self.data.get("task_calendar") if self.is_bound else self.initial.get("task_calendar")
+        if chosen and chosen not in names:
+            names.insert(0, chosen)  # kept, so the loader's error about it makes sense
+        self.fields["task_calendar"].choices = [("", _("None: every day"))] + [(n, n) for n in names]
 
     def _setup_dependencies(self):
         field = self.fields["task_dependencies"]
@@ -163,7 +176,7 @@ class BaseTaskForm(forms.Form):
                 "task_desc",
                 Field("task_enabled", wrapper_class="form-switch"),
             ),
-            Fieldset(_("When"), "task_schedule"),
+            Fieldset(_("When"), "task_schedule", "task_calendar"),
             Fieldset(_("What"), "task_exec", "task_env"),
             advanced,
         )

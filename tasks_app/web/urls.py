@@ -4,7 +4,10 @@ from django.urls import include, path, register_converter
 
 from . import views_actions as actions
 from . import views_audit as audit
+from . import views_backfills as backfills
+from . import views_calendars as calendars
 from . import views_channels as channels
+from . import views_graph as graph
 from . import views_metrics as metrics
 from . import views_runs as runs
 from . import views_tasks as tasks
@@ -51,6 +54,12 @@ urlpatterns = [
     path("channels/<slug:name>/edit", channels.ChannelFormView.as_view(editing=True), name="channel_edit"),
     path("channels/<slug:name>/test", channels.ChannelTestView.as_view(), name="channel_test"),
     path("channels/<slug:name>/delete", channels.ChannelDeleteView.as_view(), name="channel_delete"),
+    path("graph", graph.GraphView.as_view(), name="graph"),
+    path("calendars", calendars.CalendarListView.as_view(), name="calendar_list"),
+    path("calendars/new", calendars.CalendarFormView.as_view(), name="calendar_new"),
+    path("calendars/<slug:name>", calendars.CalendarMonthView.as_view(), name="calendar_month"),
+    path("calendars/<slug:name>/edit", calendars.CalendarFormView.as_view(editing=True), name="calendar_edit"),
+    path("calendars/<slug:name>/delete", calendars.CalendarDeleteView.as_view(), name="calendar_delete"),
     path("tasks/new", tasks.TaskFormView.as_view(), name="task_new"),
     path("tasks/cron-preview", actions.CronPreviewView.as_view(), name="cron_preview"),
     path(T + "view", tasks.TaskDetailView.as_view(), name="task_view"),
@@ -64,6 +73,8 @@ urlpatterns = [
     path(T + "logs/lines", runs.LogLinesView.as_view(), name="task_log_lines"),
     path(T + "logs/download", runs.LogDownloadView.as_view(), name="task_log_download"),
     path(T + "executions", runs.ExecutionListView.as_view(), name="task_executions"),
+    path(T + "backfill", backfills.BackfillStartView.as_view(), name="task_backfill"),
+    path(T + "backfills/<int:backfill_id>/cancel", backfills.BackfillCancelView.as_view(), name="backfill_cancel"),
     path(T + "versions", audit.TaskVersionsView.as_view(), name="task_versions"),
     path(T + "versions/<version:number>/restore", audit.RestoreVersionView.as_view(), name="task_version_restore"),
     path(T + "executions/<int:execution_id>", runs.ExecutionDetailView.as_view(), name="execution_view"),

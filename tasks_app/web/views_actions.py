@@ -1,5 +1,7 @@
 """Buttons that change state (POST only): run now, enable, disable, stop; and the cron preview the form asks for.
 A script asking for JSON gets JSON; a plain form post is redirected back with a message."""
+import zoneinfo
+
 from django.contrib import messages
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
@@ -12,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from tasks_app import cron, params, roles
+from tasks_app.models import Task, calendar_named
 from tasks_app.services.executions import NothingRunning, run_now, stop_task
 from tasks_app.services.tasks import set_enabled
 
@@ -83,18 +86,31 @@ class StopView(TaskActionView):
 
 
 class CronPreviewView(RoleRequiredMixin, View):
-    """GET ?expr=&tz=: an HTML fragment with the schedule in words and the next five times, or the error."""
+    """GET ?expr=&tz=&calendar=: an HTML fragment with the schedule in words and the next five times (on the
+    calendar's days), or the error."""
 
     def get(self, request):
         context = {"expr": "", "tz": "", "times": [], "error": None, "description": ""}
         try:
             context["expr"] = expr = (params.text(request.GET, "expr") or "").strip()
             context["tz"] = tz_name = params.zone_name(request.GET, "tz", timezone.get_default_timezone_name())
+            context["calendar"] = calendar = params.text(request.GET, "calendar", 64) or ""
             if expr:
                 preview = cron.preview(expr, tz_name, timezone.now(), 5, get_language())
                 context["description"], context["times"] = preview.description, preview.times
+                if calendar:
+                    context["times"] = self._on_calendar(expr, tz_name, calendar)
         except params.ParamError as exc:
             context["error"] = exc.message
         except ValueError as exc:  # CronError names the field and the value
             context["error"] = str(exc)
         return render(request, "tasks/_cron_preview.html", context, status=400 if context["error"] else 200)
+
+    @staticmethod
+    def _on_calendar(expr, tz_name, calendar):
+        """The next five times on the calendar's days, asked of the model as the task page and the API do."""
+        if calendar_named(calendar) is None:
+            raise params.ParamError("calendar", _("calendar %(value)s is not a calendar.") % {"value": calendar[:64]})
+        draft = Task(task_schedule=expr, task_timezone=tz_name, task_calendar=calendar, task_enabled=True)
+        zone = zoneinfo.ZoneInfo(tz_name)
+        return [t.astimezone(zone) for t in draft.next_fire_times(5, timezone.now())]

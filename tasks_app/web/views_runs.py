@@ -14,11 +14,13 @@ from tasks_app.logs import tail as logtail
 from tasks_app.secrets import keys
 from tasks_app.secrets.masking import masked_body
 from tasks_app.models import ExecutionStatus, TaskExecution
+from tasks_app.services.backfills import MAX_CONCURRENCY
 
 from . import queries, status
 from .access import RoleRequiredMixin, TaskMixin
 
 PAGE_SIZE = 50
+BACKFILLS_SHOWN = 10
 # The execution page shows the end of the captured output; the whole file is at most SCHEDULER_OUTPUT_LIMIT.
 OUTPUT_TAIL_LINES = 2000
 # What the log page's script asks for first; earlier lines come on demand.
@@ -32,12 +34,18 @@ class ExecutionListView(RoleRequiredMixin, TaskMixin, TemplateView):
         task = self.get_task()
         query, errors = self.request.GET, params.Errors()
         executions = queries.filter_executions(task.executions.order_by("-execution_id"), query, errors)
+        backfill = errors.read(params.integer, query, "backfill", None, minimum=1, maximum=2**62)
+        if backfill:
+            executions = executions.filter(backfill_id=backfill)
         page = queries.CheapPage(executions, query.get("page"), PAGE_SIZE)
+        # Each backfill is a group: its range, state and runs by status (the latest few; older ones in the API).
+        backfills = [(b, b.counts()) for b in task.backfills.order_by("-id")[:BACKFILLS_SHOWN]]
         return super().get_context_data(
             task=task, page=page, executions=page.object_list, errors=errors,
             statuses=status.choices(ExecutionStatus.values),
             status=query.get("status", ""), since=query.get("since", ""), until=query.get("until", ""),
-            filtering=any(query.get(k) for k in ("status", "since", "until")),
+            backfill=backfill, backfills=backfills, max_concurrency=MAX_CONCURRENCY,
+            filtering=any(query.get(k) for k in ("status", "since", "until", "backfill")),
             **kwargs,
         )
 

@@ -115,10 +115,11 @@ def test_a_viewer_who_is_not_staff_logs_in_through_the_admin_login_form():
 
 
 def test_each_role_sees_only_the_models_it_may_use_on_the_index(viewer, operator, admin_role, admin_client):
-    # LogEntry: the audit trail, read-only for every role; Notice: the notices sent, read-only too.
-    assert admin_models(viewer) == {"Task", "TaskExecution", "LogEntry", "Channel", "Notice"}
-    assert admin_models(operator) == {"Task", "TaskExecution", "LogEntry", "Channel", "Notice"}
-    assert admin_models(admin_role) == {"Task", "TaskExecution", "ApiKey", "LogEntry", "Channel", "Notice"}
+    # LogEntry: the audit trail, read-only for every role; Notice: the notices sent, read-only too; Backfill too.
+    shared = {"Task", "TaskExecution", "LogEntry", "Channel", "Notice", "Calendar", "Backfill"}
+    assert admin_models(viewer) == shared
+    assert admin_models(operator) == shared
+    assert admin_models(admin_role) == shared | {"ApiKey"}
     assert {"User", "Group", "DjangoJob", "Task", "ApiKey", "LogEntry"} <= admin_models(admin_client)
 
 

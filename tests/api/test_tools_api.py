@@ -21,6 +21,7 @@ def test_cron_preview_lists_fire_times_in_the_zone_and_describes_in_english(view
         "expression": "*/3 * * * *",
         "description": "Every 3 minutes",
         "timezone": "Asia/Shanghai",
+        "calendar": None,
         "next_run_times": ["2024-01-01T00:03:00+08:00", "2024-01-01T00:06:00+08:00", "2024-01-01T00:09:00+08:00"],
     }
 

@@ -11,6 +11,7 @@
     const day = field.querySelector(".cron-day");
     const preview = field.querySelector(".cron-preview");
     const zone = document.getElementById(field.dataset.timezoneField);
+    const calendar = document.getElementById("id_task_calendar"); // its excluded days are skipped in the preview
 
     function applyTemplate() {
       const option = template.selectedOptions[0];
@@ -34,7 +35,8 @@
       clearTimeout(timer);
       timer = setTimeout(function () {
         const ticket = ++asked;
-        const params = new URLSearchParams({ expr: input.value, tz: zone ? zone.value : "" });
+        const params = new URLSearchParams({ expr: input.value, tz: zone ? zone.value : "",
+                                             calendar: calendar ? calendar.value : "" });
         fetch(field.dataset.previewUrl + "?" + params, { credentials: "same-origin" })
           .then(function (r) { return r.redirected ? null : r.text(); }) // redirected: the session ended
           .then(function (html) {
@@ -47,6 +49,7 @@
     }
     input.addEventListener("input", refresh);
     if (zone) zone.addEventListener("change", refresh);
+    if (calendar) calendar.addEventListener("change", refresh);
     refresh();
   });
 })();

@@ -1,0 +1,35 @@
+"""Backfill on the history page: operators run a task for a date range and cancel it as a whole; the page shows
+each backfill as a group and filters the runs by it; viewers see but cannot start or cancel."""
+from tasks_app.models import Backfill, ExecutionStatus, TaskExecution
+
+
+def test_an_operator_starts_a_backfill_from_the_history_page_and_sees_it_as_a_group(as_operator, make_task):
+    make_task("daily", task_schedule="0 3 * * *", task_timezone="Asia/Shanghai")
+    answer = as_operator.post("/tasks/daily/backfill", {"start": "2025-10-01", "end": "2025-10-10",
+                                                        "order": "newest_first", "concurrency": "2"})
+    backfill = Backfill.objects.get()
+    assert answer.status_code == 302 and answer["Location"] == f"/tasks/daily/executions?backfill={backfill.pk}"
+    assert (backfill.slots, backfill.newest_first, backfill.concurrency) == (10, True, 2)
+    html = as_operator.get(answer["Location"]).content.decode()
+    assert f'id="backfill-{backfill.pk}" data-state="running"' in html
+    assert html.count('class="small backfill-link"') == 10
+    cancel = as_operator.post(f"/tasks/daily/backfills/{backfill.pk}/cancel")
+    assert cancel.status_code == 302
+    assert set(TaskExecution.objects.values_list("status", flat=True)) == {ExecutionStatus.STOPPED}
+    html = as_operator.get("/tasks/daily/executions").content.decode()
+    assert f'id="backfill-{backfill.pk}" data-state="cancelled"' in html
+
+
+def test_a_bad_range_is_named_on_the_page(as_operator, make_task):
+    make_task("daily", task_schedule="0 3 * * *")
+    answer = as_operator.post("/tasks/daily/backfill", {"start": "2025-10-05", "end": "2025-10-01"}, follow=True)
+    assert "is before start" in answer.content.decode()
+    answer = as_operator.post("/tasks/daily/backfill", {"start": "someday", "end": "2025-10-01"}, follow=True)
+    assert "someday" in answer.content.decode()
+    assert not Backfill.objects.exists()
+
+
+def test_a_viewer_sees_backfills_but_cannot_start_or_cancel_one(as_viewer, make_task):
+    make_task("daily", task_schedule="0 3 * * *")
+    assert as_viewer.post("/tasks/daily/backfill", {"start": "2025-10-01", "end": "2025-10-02"}).status_code == 403
+    assert 'id="backfill-form"' not in as_viewer.get("/tasks/daily/executions").content.decode()
