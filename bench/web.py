@@ -19,10 +19,18 @@ REPEAT = 5 if SMOKE else 20
 
 def fill_executions(db_path: Path, task_pks: list[int], total: int):
     """Bulk insert `total` finished executions (raw SQL: the ORM would take minutes)."""
+    from django.db.models import NOT_PROVIDED
+
     from tasks_app.models import TaskExecution
 
-    fields = [f for f in TaskExecution._meta.concrete_fields]
-    columns = [f.column for f in fields]
+    # The columns the rows name, and those without a database default (left NULL); the database fills the rest
+    # (db_default: note, tallied...), so a field added later with a database default needs no change here.
+    named = {"execution_id", "task_id", "status", "trigger", "scheduled_time", "attempt", "queued_at", "not_before",
+             "start_time", "end_time", "return_code", "error_message", "duration", "requested_by",
+             "stop_requested_by", "worker", "node", "pid", "output_truncated", "run_as", "limits",
+             "leftover_processes"}
+    columns = [f.column for f in TaskExecution._meta.concrete_fields
+               if f.column in named or f.db_default is NOT_PROVIDED]
     heavy = int(total * HEAVY_SHARE)
     per_other = max(1, (total - heavy) // max(1, len(task_pks) - 1))
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -48,9 +56,9 @@ def fill_executions(db_path: Path, task_pks: list[int], total: int):
                     "error_message": "exit code 1" if failed else "", "duration": 2.0, "requested_by": "scheduler",
                     "stop_requested_by": "", "worker": "bench", "node": "bench", "pid": 1000 + k % 30000,
                     "output_truncated": 0,
-                    "run_as": "bench", "limits": None, "leftover_processes": 0, "tallied": 0,
+                    "run_as": "bench", "limits": None, "leftover_processes": 0,
                 }
-                yield tuple(values[c] if c in values else None for c in columns)
+                yield tuple(values.get(c) for c in columns)
 
     con = sqlite3.connect(db_path)
     con.execute("PRAGMA journal_mode=WAL")
