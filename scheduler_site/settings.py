@@ -184,6 +184,7 @@ CACHES = {
 }
 API_THROTTLE_KEY = env_rate("API_THROTTLE_KEY", "1200/min")  # per API key (a session: per user)
 API_THROTTLE_ANON = env_rate("API_THROTTLE_ANON", "120/min")  # requests without credentials, per address
+API_THROTTLE_HOOK = env_rate("API_THROTTLE_HOOK", "30/min")  # starts through one trigger URL
 API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20, minimum=1)  # bad keys from one address ...
 API_KEY_FAILURE_WINDOW = env_int("API_KEY_FAILURE_WINDOW", 60, minimum=1)  # ... within this many seconds ...
 API_KEY_FAILURE_COOLOFF = env_int("API_KEY_FAILURE_COOLOFF", 900, minimum=1)  # ... lock it out this long
@@ -273,6 +274,10 @@ TASK_NOTIFIERS = env_list(
     "TASK_NOTIFIERS",
     ["tasks_app.engine.notify.EmailNotifier", "tasks_app.engine.notify.WebhookNotifier"],
 )
+# Task types added by plugins: dotted paths of TaskType subclasses (tasks_app/tasktypes, docs/plugins.md).
+TASK_TYPES = env_list("TASK_TYPES", [])
+# Where each run's output lines go as they are written (masked): dotted paths of log handlers (docs/plugins.md).
+TASK_LOG_HANDLERS = env_list("TASK_LOG_HANDLERS", [])
 # Alert rules every task gets unless its task_alerts says otherwise (tasks_app/definition/alert_rules.py).
 TASK_ALERTS = env_alert_rules("TASK_ALERTS", alert_rules.problems)
 # A notice that could not be sent is tried again after each of these waits (seconds), then given up.

@@ -171,10 +171,19 @@ class ExecutionDetailSerializer(ExecutionSerializer):
                                   '"memory": bytes, "cpu": seconds, "processes", "file_size", "open_files"}')
     leftover_processes = serializers.IntegerField(
         read_only=True, allow_null=True, help_text="Processes of the run still alive when it ended, then killed")
+    env_overrides = serializers.JSONField(
+        read_only=True, help_text='One-off task_env values the run was given; a secret one as {"secret": true}')
 
     class Meta(ExecutionSerializer.Meta):
-        fields = ExecutionSerializer.Meta.fields + ("run_as", "limits", "leftover_processes", "output", "output_url")
+        fields = ExecutionSerializer.Meta.fields + ("run_as", "limits", "leftover_processes", "env_overrides",
+                                                    "output", "output_url")
         read_only_fields = fields
+
+
+class RunBodySerializer(serializers.Serializer):
+    env = serializers.DictField(child=serializers.JSONField(), required=False, help_text=(
+        "One-off task_env values for this run, e.g. {\"DAY\": \"2024-01-31\"}; {\"secret\": \"...\"} for a "
+        "secret one. Refused (400 under env) unless the task's task_allow_overrides is true"))
 
 
 class QueuedSerializer(serializers.Serializer):

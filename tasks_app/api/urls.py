@@ -22,6 +22,8 @@ from .views_audit import AuditView
 from .views_backfills import BackfillViewSet
 from .views_calendars import CalendarViewSet
 from .views_channels import ChannelViewSet
+from .views_hooks import HookFireView
+from .views_types import TaskTypesView
 from .views_tools import (
     BackupListView,
     BackupRestoreView,
@@ -75,6 +77,8 @@ urlpatterns = [
     re_path(r"^export/?$", ExportView.as_view(), name="api-export"),
     re_path(r"^import/?$", ImportView.as_view(), name="api-import"),
     re_path(r"^audit/?$", AuditView.as_view(), name="api-audit"),
+    re_path(r"^task-types/?$", TaskTypesView.as_view(), name="api-task-types"),
+    re_path(r"^hooks/(?P<token>[A-Za-z0-9_-]{1,200})/?$", HookFireView.as_view(), name="api-hook"),
     re_path(r"^backups/?$", BackupListView.as_view(), name="api-backups"),
     re_path(r"^backups/(?P<name>[^/]{1,200})/restore/?$", BackupRestoreView.as_view(), name="api-backup-restore"),
     *router.urls,

@@ -11,7 +11,7 @@ from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 
 from tasks_app.definition.fields import TASK_FIELDS
-from tasks_app.models import ApiKey, Task
+from tasks_app.models import ApiKey, Task, TriggerToken
 
 from . import events, versions
 from .context import current_origin
@@ -132,3 +132,9 @@ def key_event(event, key, *, actor, via, changes):
     return write(event, model=ApiKey, object_pk=key.pk, object_id=key.pk, object_repr=f"{key.prefix}… ({key.name})"
                  if key.name else f"{key.prefix}…", actor=actor, via=via, changes=changes,
                  details={"owner": key.user.get_username()})
+
+
+def hook_event(event, hook, *, actor, via, changes):
+    """A trigger URL created or revoked: an entry about the token (never the token, only its prefix)."""
+    return write(event, model=TriggerToken, object_pk=hook.pk, object_id=hook.pk, object_repr=str(hook),
+                 actor=actor, via=via, changes=changes, details={"task": hook.task.task_id})

@@ -80,8 +80,9 @@ FIELDS = (
     TaskField("task_id", ID, _("Task ID"), admin_section="task", help=_("Letters, digits, '-' or '_'; cannot be changed later.")),
     TaskField("task_name", TEXT, _("Name"), max_length=200, admin_section="task"),
     TaskField("task_desc", TEXT, _("Description"), default="", max_length=10_000, admin_section="task"),
-    TaskField("task_exec", TEXT, _("Script"), max_length=500, admin_section="task",
-              help=_("Path of the script inside the tasks folder")),
+    # Required for the types that run a file (python, shell): the loader's type rule (typerules.py) says so.
+    TaskField("task_exec", TEXT, _("Script"), default="", max_length=500, admin_section="task",
+              help=_("Path of the script inside the tasks folder; empty for a type that runs no file (http)")),
     TaskField("task_schedule", TEXT, _("Schedule (cron)"), default="", max_length=200, admin_section="task",
               help=_("Five fields: minute hour day-of-month month day-of-week. Empty only for a task that runs "
                      "after its dependencies.")),
@@ -128,6 +129,17 @@ FIELDS = (
     TaskField("task_calendar", TEXT, _("Calendar"), default="", max_length=64, in_file=UNLESS_DEFAULT,
               help=_("A business calendar (/calendars) such as cn-workdays: a slot on a day it excludes is recorded "
                      "skipped instead of running. Empty: every day.")),
+    TaskField("task_allow_overrides", BOOLEAN, _("Allow parameters at run time"), default=False,
+              in_file=UNLESS_DEFAULT, admin_section="links",
+              help=_("Run now, the API and trigger URLs may then give one-off values of its environment variables "
+                     "(the names task_env may set).")),
+    TaskField("task_type", TEXT, _("Type"), default="python", max_length=64, in_file=UNLESS_DEFAULT,
+              admin_section="task",
+              help=_("python (a Python script), shell (an executable file run by its #! line), http (one HTTP "
+                     "request), or a type a plugin adds (TASK_TYPES).")),
+    TaskField("task_options", OBJECT, _("Type options"), default={}, in_file=UNLESS_DEFAULT, admin_section="task",
+              help=_('JSON object of the type\'s own fields, e.g. for http {"url": "https://example.com/ping", '
+                     '"method": "POST"}.')),
 )
 FIELD = {field.name: field for field in FIELDS}
 TASK_FIELDS = tuple(FIELD)  # the names, in the order conf/tasks.json writes them (so the file diffs cleanly)

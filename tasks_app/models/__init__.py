@@ -5,6 +5,7 @@ from .calendar import CALENDAR_NAME_PATTERN, Calendar, CalendarRule, DayVerdict,
 from .channel import CHANNEL_NAME_PATTERN, Channel
 from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
+from .hook import TriggerToken
 from .logchunk import ChunkFile, ExecutionLogChunk, LogStream
 from .tally import ExecutionTally, IncidentTally, TallyMark
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
@@ -42,5 +43,6 @@ __all__ = [
     "TaskStatus",
     "TallyMark",
     "Trigger",
+    "TriggerToken",
     "Worker",
 ]

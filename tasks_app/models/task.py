@@ -51,7 +51,8 @@ class Task(models.Model):
     task_id = models.CharField(max_length=64, unique=True, validators=[task_id_validator])
     task_name = models.CharField(max_length=200)
     task_desc = models.TextField(blank=True, default="", max_length=10_000)
-    task_exec = models.CharField(max_length=500, help_text=_("Path of the script inside the tasks folder"))
+    task_exec = models.CharField(max_length=500, blank=True, default="",
+                                 help_text=_("Path of the script inside the tasks folder"))
     # Empty only for a task that runs when its dependencies have succeeded (a chain).
     task_schedule = models.CharField(max_length=200, blank=True, default="")
     task_timeout = models.PositiveIntegerField(null=True, blank=True, help_text=_("Seconds; empty for none"))
@@ -78,6 +79,11 @@ class Task(models.Model):
     task_expected_duration = models.PositiveIntegerField(null=True, blank=True, help_text=_("Seconds"))
     # The business calendar whose excluded days its slots skip (models/calendar.py); empty: every day.
     task_calendar = models.CharField(max_length=64, blank=True, default="")
+    # Whether a run may be given one-off task_env values (run now, the API's execute, a trigger URL's body).
+    task_allow_overrides = models.BooleanField(default=False)
+    # What a run is (tasks_app/tasktypes: python, shell, http or a plugin's) and that type's own fields.
+    task_type = models.CharField(max_length=64, default="python", blank=True)
+    task_options = models.JSONField(default=dict, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

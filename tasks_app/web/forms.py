@@ -15,6 +15,7 @@ from tasks_app.envedit import KeyValueField
 from tasks_app.models import Task
 from tasks_app.secrets.values import public_env, public_notify
 
+from . import typeform
 from .layout import Collapsible
 from .scripts import script_choices
 from .widgets import CronWidget, FastSelect, FastSelectMultiple
@@ -52,9 +53,12 @@ def page_field(field):
         return forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), **options)
     if field.name == "task_schedule":
         return forms.CharField(max_length=field.max_length, widget=CronWidget(), **options)
-    if field.name in ("task_exec", "task_timezone", "task_calendar"):  # choices (scripts, zones, calendars) per form
-        return forms.ChoiceField(widget=None if field.name == "task_exec" else FastSelect,
-                                 **{**options, "required": field.name == "task_exec"})
+    if field.name == "task_options":  # each type's options are fields of their own (typeform.py)
+        return None
+    if field.name in ("task_exec", "task_timezone", "task_calendar", "task_type"):  # choices set per form
+        # task_exec is required only by the types that run a file: the loader's type rule says so.
+        return forms.ChoiceField(widget=None if field.name in ("task_exec", "task_type") else FastSelect,
+                                 **{**options, "required": False})
     if field.kind == table.INTEGER:
         return forms.IntegerField(initial=field.default, **{**options, "required": False})
     if field.kind == table.BOOLEAN:
@@ -94,6 +98,7 @@ class BaseTaskForm(forms.Form):
         self._setup_calendars()
         self._setup_dependencies()
         self._setup_channels()
+        typeform.add_fields(self)
         self.fields["task_env"].set_stored(instance.task_env if instance is not None else None)
         if instance is not None:
             self.fields["task_id"].disabled = True
@@ -177,12 +182,13 @@ class BaseTaskForm(forms.Form):
                 Field("task_enabled", wrapper_class="form-switch"),
             ),
             Fieldset(_("When"), "task_schedule", "task_calendar"),
-            Fieldset(_("What"), "task_exec", "task_env"),
+            Fieldset(_("What"), "task_type", "task_exec", *typeform.layout_groups(), "task_env",
+                     Field("task_allow_overrides", wrapper_class="form-switch")),
             advanced,
         )
         # A field new to the field table shows in the advanced part, before the notifications, until the page
         # gives it a place of its own.
-        placed = {pointer.name for pointer in helper.layout.get_field_names()}
+        placed = {pointer.name for pointer in helper.layout.get_field_names()} | typeform.option_field_names()
         at = advanced.fields.index("task_dependencies") + 1
         advanced.fields[at:at] = [name for name in self.fields if name not in placed]
         return helper
@@ -211,6 +217,7 @@ class BaseTaskForm(forms.Form):
             if value:
                 notify[key] = value
         data["task_notify"] = notify
+        data["task_options"] = typeform.collect(c, data.get("task_type") or "")
         return data
 
     def clean(self):
@@ -227,11 +234,13 @@ class BaseTaskForm(forms.Form):
 
     def add_loader_errors(self, exc: TaskValidationError):
         """Put each of the loader's messages next to the field it names."""
-        add_errors_to_form(self, exc, field_of=form_field)
+        add_errors_to_form(self, exc, field_of=lambda field, message: form_field(field, message, self))
 
 
-def form_field(field, message):
-    """The form field a loader message is about: task_notify's keys are separate fields here."""
+def form_field(field, message, form=None):
+    """The form field a loader message is about: task_notify's keys and task_options' are separate fields here."""
+    if field == "task_options" and form is not None:
+        return typeform.error_field(form, message)
     if field == "task_notify":
         text = str(message).lower()
         if "webhook" in text or "url" in text:
@@ -249,6 +258,8 @@ def initial_from_task(task: Task) -> dict:
     values["task_env"] = public_env(task.task_env or {})  # a secret as set, never its token
     values["task_dependencies"] = list(task.task_dependencies or [])
     values["task_channels"] = list(task.task_channels or [])
+    values.pop("task_options", None)
+    values.update(typeform.initial(task))
     # The webhook as scheme and host: posted back unchanged, it keeps the stored URL.
     notify = public_notify(task.task_notify) if isinstance(task.task_notify, dict) else {}
     return {

@@ -8,6 +8,7 @@ from . import views_backfills as backfills
 from . import views_calendars as calendars
 from . import views_channels as channels
 from . import views_graph as graph
+from . import views_hooks as hooks
 from . import views_metrics as metrics
 from . import views_runs as runs
 from . import views_tasks as tasks
@@ -69,6 +70,8 @@ urlpatterns = [
     path(T + "enable", actions.SetEnabledView.as_view(enabled=True), name="task_enable"),
     path(T + "disable", actions.SetEnabledView.as_view(enabled=False), name="task_disable"),
     path(T + "stop", actions.StopView.as_view(), name="task_stop"),
+    path(T + "hooks/new", hooks.HookCreateView.as_view(), name="task_hook_new"),
+    path(T + "hooks/<int:hook_id>/revoke", hooks.HookRevokeView.as_view(), name="task_hook_revoke"),
     path(T + "logs", runs.LogPageView.as_view(), name="task_logs"),
     path(T + "logs/lines", runs.LogLinesView.as_view(), name="task_log_lines"),
     path(T + "logs/download", runs.LogDownloadView.as_view(), name="task_log_download"),

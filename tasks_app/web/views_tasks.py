@@ -17,6 +17,7 @@ from tasks_app.secrets.values import is_shown_secret, public_env, public_notify
 from tasks_app.services import tasks as task_services
 
 from . import charts, queries, status
+from .views_hooks import hooks_of
 from .access import RoleRequiredMixin, TaskMixin, actor, log
 from .forms import TaskForm
 
@@ -88,6 +89,7 @@ class TaskDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
             chart=charts.duration_chart(list(reversed(recent))),
             notify=public_notify(task.task_notify) if isinstance(task.task_notify, dict) else {},
             env=shown_env(task),
+            hooks=hooks_of(task) if roles.has_role(self.request.user, roles.OPERATOR) else None,
             **kwargs,
         )
 

@@ -7,7 +7,8 @@ from tasks_app.models import Task
 from tasks_app.web import urls as web_urls
 
 # Every route of the pages, found in the URL configuration itself, so a page added later is checked too.
-SAMPLE_KWARGS = {"task_id": "test-task", "execution_id": 1, "number": 1, "name": "ops", "backfill_id": 1}
+SAMPLE_KWARGS = {"task_id": "test-task", "execution_id": 1, "number": 1, "name": "ops", "backfill_id": 1,
+                 "hook_id": 1}
 PUBLIC = {"login", "logout"}  # the language switcher's include is public too, and not listed here
 # Not a page: a scraper's endpoint, which answers 401 rather than a login form (tests/metrics/test_access.py).
 MACHINES = {"metrics"}

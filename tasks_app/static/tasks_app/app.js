@@ -83,4 +83,19 @@
     };
     setTimeout(tick, 1500);
   }
+  // A copy button (data-copy: the selector of the field it copies); says so on the button once copied.
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      const field = document.querySelector(button.dataset.copy);
+      if (!field) return;
+      const done = function () { button.textContent = button.dataset.copied || "✓"; };
+      field.select();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+      } else {
+        document.execCommand("copy");
+        done();
+      }
+    });
+  });
 })();
