@@ -1,5 +1,6 @@
 """Query parameters read strictly, by one set of rules for the API and the pages: a bad value raises ParamError
 naming the parameter and the value (the API answers 400, a page shows it by its filter), never a 500."""
+import re
 import zoneinfo
 from datetime import datetime, time, timedelta
 
@@ -78,6 +79,19 @@ def choice(params, name, choices):
         raise ParamError(name, _("%(name)s %(value)s is not one of %(choices)s.")
                          % {"name": name, "value": _shown(value), "choices": ", ".join(choices)})
     return value
+
+
+def word(params, name, pattern, what):
+    """A short word matching `pattern` (a regular expression), trimmed and lowercased ("Nightly" -> "nightly");
+    `what` says what it must be in the error ("a tag: ...")."""
+    value = text(params, name, max_length=64)
+    if value is None:
+        return None
+    lowered = value.strip().lower()
+    if not re.fullmatch(pattern, lowered):
+        raise ParamError(name, _("%(name)s %(value)s is not %(what)s.") % {"name": name, "value": _shown(value),
+                                                                           "what": what})
+    return lowered
 
 
 def moment(params, name, tz):

@@ -92,7 +92,7 @@ MAY_IMPORT = {
     "secrets": {"private_files"},
     "envedit": {"secrets"},
     "models": {"cron", "definition.fields", "secrets", "workdays"},
-    "definition": {"cron", "outbound", "private_files", "models", "definition.fields", "secrets", "tasktypes"},
+    "definition": {"cron", "outbound", "params", "private_files", "models", "definition.fields", "secrets", "tasktypes"},
     "logs": {"definition", "definition.fields", "models", "params", "secrets"},
     "conffile": {"definition", "definition.fields", "models", "secrets"},
     "dal": {"conffile", "definition", "definition.fields", "models", "secrets"},
@@ -100,12 +100,13 @@ MAY_IMPORT = {
     "alerts": {"definition", "heartbeat", "models", "outbound", "outbound_requests", "secrets"},
     "services": {"alerts", "audit", "conffile", "dal", "definition", "definition.fields", "models", "secrets",
                  "workdays"},
+    "insights": {"cron", "definition", "definition.fields", "models"},
     "engine": {"alerts", "audit", "cron", "definition", "definition.fields", "heartbeat", "logs", "metrics", "models",
                "outbound", "private_files", "secrets", "tasktypes"},
     "metrics": {"heartbeat", "models"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
-                   "conffile", "secrets", "envedit", "audit", "workdays", "tasktypes"}
+                   "conffile", "secrets", "envedit", "audit", "workdays", "tasktypes", "insights"}
 MAY_IMPORT.update(web=FOR_THE_WAYS_IN | {"metrics"}, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
 
 

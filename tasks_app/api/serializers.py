@@ -97,6 +97,9 @@ def task_api_field(field):
     if field.kind == table.ID_LIST:
         return serializers.ListField(child=serializers.RegexField(TASK_ID_PATTERN, max_length=TASK_ID_MAX_LENGTH),
                                      **common)
+    if field.kind == table.WORD_LIST:
+        return serializers.ListField(child=serializers.RegexField(table.TAG_PATTERN, max_length=32),
+                                     max_length=table.MAX_TAGS, **common)
     if field.kind == table.TEXT_MAP:
         return TaskEnvField(**common)
     return serializers.DictField(**common)

@@ -30,6 +30,7 @@ JSON_TASK = {"application/json": TaskSerializer}
             query("status", str, "The task's state", enum=TASK_STATES),
             query("last_status", str, "Result of the last run; 'none' for never run",
                   enum=list(ExecutionStatus.values) + ["none"]),
+            query("tag", str, "Only tasks with this tag among their task_tags"),
             query("search", str, "Text in task_id, task_name or task_desc (case-insensitive)"),
         ],
     ),

@@ -128,6 +128,15 @@ def run_event(event, task, *, actor, via, details):
                  actor=actor, via=via, details=details)
 
 
+def run_events(runs, *, actor, via, origin=None):
+    """run_event for many runs at once (a bulk run now): `runs` is a list of (event, task, details); one INSERT."""
+    origin = origin or batch_origin()
+    made = [entry(event, model=Task, object_pk=task.task_id, object_id=task.pk, object_repr=task.task_id,
+                  actor=actor, via=via, details=details, origin=origin) for event, task, details in runs]
+    LogEntry.objects.bulk_create(made)
+    return made
+
+
 def key_event(event, key, *, actor, via, changes):
     return write(event, model=ApiKey, object_pk=key.pk, object_id=key.pk, object_repr=f"{key.prefix}… ({key.name})"
                  if key.name else f"{key.prefix}…", actor=actor, via=via, changes=changes,

@@ -20,6 +20,7 @@ from .secret_rules import env_value, webhook_value
 from .typerules import check_task_options, check_task_type
 from .shown import kind_of as _kind
 from .shown import show
+from .tags import clean_tags
 
 NOTIFY_KEYS = ("on_success", "on_failure", "email", "webhook")
 _email = EmailValidator()
@@ -251,6 +252,9 @@ class FieldRules:
         if problems:
             raise ValidationError([str(p) for p in problems])
         return list(value)
+
+    def _check_task_tags(self, value):
+        return clean_tags(value)
 
     def _check_task_alerts(self, value):
         found = alert_rules.problems(value)

@@ -7,6 +7,7 @@ from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
 from .hook import TriggerToken
 from .logchunk import ChunkFile, ExecutionLogChunk, LogStream
+from .pause import Pause
 from .tally import ExecutionTally, IncidentTally, TallyMark
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
 from .worker import Worker
@@ -37,6 +38,7 @@ __all__ = [
     "ExecutionTally",
     "NEVER_RUN",
     "OverlapPolicy",
+    "Pause",
     "TASK_STATES",
     "Task",
     "TaskExecution",

@@ -3,7 +3,7 @@ every page, the API and the admin ask them: its state, its last result, when it 
 import zoneinfo
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +38,15 @@ class TaskQuerySet(models.QuerySet):
         if last in ExecutionStatus.values:
             return self.filter(status__last_status=last)
         return self
+
+    def tagged(self, tag):
+        """Tasks with `tag` among their task_tags; empty: all. Tags are lowercase words, so on SQLite (no JSON
+        containment) the quoted tag found in the stored list is exactly that tag."""
+        if not tag:
+            return self
+        if connection.features.supports_json_field_contains:
+            return self.filter(task_tags__contains=[tag])
+        return self.filter(task_tags__icontains=f'"{tag}"')
 
     def search(self, text):
         """Tasks with `text` in their id, name or description (case-insensitive); empty: all."""
@@ -84,6 +93,8 @@ class Task(models.Model):
     # What a run is (tasks_app/tasktypes: python, shell, http or a plugin's) and that type's own fields.
     task_type = models.CharField(max_length=64, default="python", blank=True)
     task_options = models.JSONField(default=dict, blank=True)
+    # Short words that group tasks (definition/tags.py): the list's filter, the dashboard, pauses, bulk actions.
+    task_tags = models.JSONField(default=list, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tasks_app.definition import fields as table
 from tasks_app.definition.loader import TaskLoader, TaskValidationError, add_errors_to_form
+from tasks_app.definition.tags import split_tags
 from tasks_app.envedit import KeyValueField
 from tasks_app.models import Task
 from tasks_app.secrets.values import public_env, public_notify
@@ -43,6 +44,16 @@ class DependencyField(forms.MultipleChoiceField):
         pass
 
 
+class TagsField(forms.CharField):
+    """task_tags typed in one box, separated by commas or spaces; the loader checks each tag."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        return split_tags(value if isinstance(value, str) else self.prepare_value(value or []))
+
+
 def page_field(field):
     """The form field of a task field: label, help, default and length from the field table; the widget by its
     kind, or the page's own for the few shown their own way. None for task_notify (the notify_ fields)."""
@@ -65,6 +76,10 @@ def page_field(field):
         return forms.BooleanField(initial=field.default, **{**options, "required": False})
     if field.kind == table.CHOICE:
         return forms.ChoiceField(choices=field.choices.choices, initial=field.default, **{**options, "required": True})
+    if field.kind == table.WORD_LIST:
+        return TagsField(**{**options, "required": False, "help_text": _(
+            "Separated by commas or spaces, e.g. nightly, billing: lowercase letters, digits, '-' or '_'.")},
+            widget=forms.TextInput(attrs={"placeholder": "nightly, billing", "autocomplete": "off"}))
     if field.kind == table.TEXT_MAP:  # rows of name and value: the table's help is about the JSON form
         return KeyValueField(**{**options, "help_text": ""})
     if field.name == "task_channels":  # the channels' names, set per form
@@ -179,6 +194,7 @@ class BaseTaskForm(forms.Form):
                 _("Task"),
                 Row(Column("task_id", css_class="col-md-4"), Column("task_name", css_class="col-md-8")),
                 "task_desc",
+                "task_tags",
                 Field("task_enabled", wrapper_class="form-switch"),
             ),
             Fieldset(_("When"), "task_schedule", "task_calendar"),
@@ -206,7 +222,7 @@ class BaseTaskForm(forms.Form):
                 value = (value or "").strip()
             elif value is None and not field.nullable and not field.required:
                 value = field.fresh_default()
-            elif field.kind in (table.TEXT_MAP, table.ID_LIST) and not value:
+            elif field.kind in (table.TEXT_MAP, table.ID_LIST, table.WORD_LIST) and not value:
                 value = field.fresh_default()
             data[field.name] = value
         if self.instance is not None:
@@ -260,6 +276,7 @@ def initial_from_task(task: Task) -> dict:
     values["task_channels"] = list(task.task_channels or [])
     values.pop("task_options", None)
     values.update(typeform.initial(task))
+    values["task_tags"] = list(task.task_tags or [])
     # The webhook as scheme and host: posted back unchanged, it keeps the stored URL.
     notify = public_notify(task.task_notify) if isinstance(task.task_notify, dict) else {}
     return {

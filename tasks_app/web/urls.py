@@ -5,10 +5,13 @@ from django.urls import include, path, register_converter
 from . import views_actions as actions
 from . import views_audit as audit
 from . import views_backfills as backfills
+from . import views_bulk as bulk
 from . import views_calendars as calendars
 from . import views_channels as channels
+from . import views_dashboard as dashboard
 from . import views_graph as graph
 from . import views_hooks as hooks
+from . import views_pauses as pauses
 from . import views_metrics as metrics
 from . import views_runs as runs
 from . import views_tasks as tasks
@@ -49,6 +52,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", tasks.TaskListView.as_view(), name="task_list"),
+    path("dashboard", dashboard.DashboardView.as_view(), name="dashboard"),
     path("audit", audit.AuditListView.as_view(), name="audit"),
     path("channels", channels.ChannelListView.as_view(), name="channel_list"),
     path("channels/new", channels.ChannelFormView.as_view(), name="channel_new"),
@@ -62,6 +66,7 @@ urlpatterns = [
     path("calendars/<slug:name>/edit", calendars.CalendarFormView.as_view(editing=True), name="calendar_edit"),
     path("calendars/<slug:name>/delete", calendars.CalendarDeleteView.as_view(), name="calendar_delete"),
     path("tasks/new", tasks.TaskFormView.as_view(), name="task_new"),
+    path("tasks/bulk", bulk.BulkActionView.as_view(), name="task_bulk"),
     path("tasks/cron-preview", actions.CronPreviewView.as_view(), name="cron_preview"),
     path(T + "view", tasks.TaskDetailView.as_view(), name="task_view"),
     path(T + "edit", tasks.TaskFormView.as_view(editing=True), name="task_edit"),
@@ -83,4 +88,6 @@ urlpatterns = [
     path(T + "executions/<int:execution_id>", runs.ExecutionDetailView.as_view(), name="execution_view"),
     path("workers", workers.WorkerListView.as_view(), name="worker_list"),
     path("metrics", metrics.MetricsView.as_view(), name="metrics"),
+    path("pauses", pauses.PauseListView.as_view(), name="pause_list"),
+    path("pauses/<int:pause_id>/resume", pauses.ResumeView.as_view(), name="pause_resume"),
 ]

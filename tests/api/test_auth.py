@@ -172,7 +172,8 @@ def _every_operation():
     assert issubclass(ApiSchemaGenerator, SchemaGenerator)
     schema = ApiSchemaGenerator().get_schema(public=True)
     samples = {"{task_id}": "t1", "{execution_id}": "1", "{id}": "1", "{name}": "tasks-20240101T000000.000000Z.json",
-               "{number}": "1", "{channel_name}": "ops", "{calendar_name}": "ops", "{hook_id}": "1"}
+               "{number}": "1", "{channel_name}": "ops", "{calendar_name}": "ops", "{hook_id}": "1",
+               "{pause_id}": "1"}
     found = [("get", "/api/schema/"), ("get", "/api/docs/")]
     for path, item in schema["paths"].items():
         if path in PUBLIC_PATHS:

@@ -32,7 +32,17 @@
       if (document.hidden || busy) return;
       fetch(table.dataset.refreshUrl, { headers: { "X-Fragment": "rows" }, credentials: "same-origin" })
         .then(function (r) { return r.ok && !r.redirected ? r.text() : null; }) // redirected: the login page
-        .then(function (html) { if (html !== null && !busy) rows.innerHTML = html; })
+        .then(function (html) {
+          if (html === null || busy) return;
+          // Keep the bulk actions' check boxes as the user left them.
+          const chosen = Array.from(rows.querySelectorAll("input.bulk-select:checked"), function (b) { return b.value; });
+          rows.innerHTML = html;
+          chosen.forEach(function (id) {
+            const box = rows.querySelector('input.bulk-select[value="' + CSS.escape(id) + '"]');
+            if (box) box.checked = true;
+          });
+          rows.dispatchEvent(new Event("rows-refreshed"));
+        })
         .catch(function () { /* the next tick tries again */ });
     }, every);
 
