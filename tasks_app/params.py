@@ -4,6 +4,7 @@ import re
 import zoneinfo
 from datetime import datetime, time, timedelta
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 TEXT_MAX = 200
@@ -164,9 +165,13 @@ class Errors(dict):
 
 def range_bound(params, name, tz, *, end=False):
     """A bound of a date range: a date and time (moment()), or a bare yyyy-mm-dd taken as the whole day: its
-    first instant, or with end=True its last, so that "to 2025-10-10" includes that day."""
+    first instant, or with end=True its last, so that "to 2025-10-10" includes that day (today: up to now, as a
+    range of past slots means)."""
     value = _raw(params, name)
     if value is not None and len(value.strip()) == 10:
         bound = day(params, name, zoneinfo.ZoneInfo(tz) if isinstance(tz, str) else tz, end=end)
-        return bound - timedelta(microseconds=1) if end else bound
+        if not end:
+            return bound
+        now = timezone.now()
+        return now if bound - timedelta(days=1) <= now < bound else bound - timedelta(microseconds=1)
     return moment(params, name, tz)

@@ -106,7 +106,7 @@ MAY_IMPORT = {
     "metrics": {"heartbeat", "models"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
-                   "conffile", "secrets", "envedit", "audit", "workdays", "tasktypes", "insights"}
+                   "conffile", "secrets", "envedit", "audit", "workdays", "tasktypes", "insights", "checks"}
 MAY_IMPORT.update(web=FOR_THE_WAYS_IN | {"metrics"}, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
 
 

@@ -1,7 +1,7 @@
 """POST /api/bulk: one action on many tasks (enable, disable, run now, add or remove a tag, delete), chosen by id or
 by the task list's filters ("select all matching"). Outside /api/tasks/, where any word can be a task id."""
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import exceptions, parsers, serializers
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
 from tasks_app.models import Task
@@ -10,6 +10,7 @@ from tasks_app.services import bulk
 
 from .common import VIA, actor_of, logger, who
 from .filters import TASK_FILTERS, filter_tasks_by
+from .parsers import StrictJSONParser
 from .views_tools import ApiView
 
 BulkRequest = inline_serializer("BulkRequest", {
@@ -37,7 +38,7 @@ BulkResult = inline_serializer("BulkResult", {
 
 class BulkView(ApiView):
     required_roles = {"post": OPERATOR}
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(
         summary="One action on many tasks: enable, disable, run, add_tag, remove_tag, delete (admin)",

@@ -3,7 +3,7 @@ task or one tag (operators); POST /api/pauses/{id}/resume resumes."""
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, parsers, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from tasks_app import params
@@ -12,6 +12,7 @@ from tasks_app.roles import OPERATOR, VIEWER
 from tasks_app.services import pauses as pause_services
 
 from .common import VIA, actor_of, logger, who
+from .parsers import StrictJSONParser
 from .views_tools import ApiView
 
 PAUSE_FIELDS = {
@@ -46,7 +47,7 @@ def pause_json(pause, now):
 
 class PauseListView(ApiView):
     required_roles = {"get": VIEWER, "post": OPERATOR}
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(summary="The pauses: on now first, then the 50 latest",
                    responses=inline_serializer("Pauses", PAUSE_FIELDS, many=True))

@@ -128,17 +128,18 @@ class Task(models.Model):
         """The task's calendar (models/calendar.py), or None: no calendar, or one that no longer exists."""
         return calendar_named(self.task_calendar)
 
-    def next_fire_times(self, count=5, after=None) -> list:
+    def next_fire_times(self, count=5, after=None, until=None) -> list:
         """The next `count` times the schedule fires after `after` (default: now) on the days its calendar runs,
         as aware UTC datetimes; none for a disabled task, a chain task, or a schedule or zone stored before the
-        loader refused it. OverflowError when `after` is too far in the future."""
+        loader refused it. With `until`, none later (and the calendar's excluded days are walked up to it).
+        OverflowError when `after` is too far in the future."""
         if not self.task_enabled or not self.task_schedule:
             return []
         after = after or timezone.now()
         try:
             rule = self.calendar_rule()
             if rule is not None:
-                return rule.fire_times(self.task_schedule, self.timezone_name, after, count)
+                return rule.fire_times(self.task_schedule, self.timezone_name, after, count, until=until)
             return cron.next_fire_times(self.task_schedule, self.timezone_name, after, count)
         except (ValueError, zoneinfo.ZoneInfoNotFoundError):  # CronError is a ValueError
             return []

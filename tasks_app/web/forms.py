@@ -13,6 +13,7 @@ from tasks_app.definition import fields as table
 from tasks_app.definition.loader import TaskLoader, TaskValidationError, add_errors_to_form
 from tasks_app.definition.tags import split_tags
 from tasks_app.envedit import KeyValueField
+from tasks_app.front.jsonbody import BoundedJSONDecoder
 from tasks_app.models import Task
 from tasks_app.secrets.values import public_env, public_notify
 
@@ -89,7 +90,7 @@ def page_field(field):
         return DependencyField(**{**options, "help_text": _(
             "The task runs when all of these have succeeded. Hold Ctrl (⌘) to choose several.")})
     if field.kind == table.OBJECT:
-        return forms.JSONField(**options)
+        return forms.JSONField(decoder=BoundedJSONDecoder, **options)  # deep nesting: an error, not a 500
     return forms.CharField(max_length=field.max_length, **options)
 
 

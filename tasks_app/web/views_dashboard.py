@@ -1,11 +1,13 @@
 """/dashboard, the landing page after login: the fleet's counts and success rates, the timeline of the last and
 next 24 hours (server-drawn SVG: a bar per run, a mark per slot, hover shows the run, click opens it), the failing,
-slowest and flakiest tasks and the open incidents; ?tag= narrows all of it to one tag's tasks."""
+slowest and flakiest tasks and the open incidents, the business calendars in use that lack next year's data;
+?tag= narrows all of it to one tag's tasks."""
 from django.core.paginator import Paginator
 from django.utils import timezone
 from django.views.generic import TemplateView
 
 from tasks_app import params
+from tasks_app.checks import calendars_missing_data
 from tasks_app.definition.tags import tag_param
 from tasks_app.insights import figures as fleet
 from tasks_app.insights import timeline
@@ -29,7 +31,8 @@ class DashboardView(RoleRequiredMixin, TemplateView):
         page = Paginator(tasks, ROWS_PER_PAGE).get_page(self.request.GET.get("page"))
         line = timeline.build(list(page.object_list), now)
         return super().get_context_data(
-            figures=figures, line=line, svg=timeline_svg.render(line), page=page, tag=tag or "", errors=errors, cloud=queries.tag_cloud(),
+            figures=figures, line=line, svg=timeline_svg.render(line), page=page, tag=tag or "", errors=errors,
+            cloud=queries.tag_cloud(), calendar_warnings=calendars_missing_data(),
             runs_24h=[(s, status.word(s), figures.runs_24h.get(s, 0)) for s in ExecutionStatus.finished()
                       + [ExecutionStatus.RUNNING] if figures.runs_24h.get(s)],
             legend=[(s, status.word(s), status.colour(s)) for s in (

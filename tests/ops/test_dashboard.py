@@ -188,3 +188,30 @@ def test_the_timeline_leaves_out_the_slots_on_days_the_tasks_calendar_excludes(m
     assert len(rows["every-day"].marks) == 24
     # After 20:00 on October 8 (Shanghai) up to 20:00 on October 9: only October 9's hours, 0:00 to 20:00.
     assert len(rows["workdays-only"].marks) == 21
+
+
+def test_the_dashboard_flags_a_calendar_in_use_without_next_years_data_from_the_autumn_before(
+        as_viewer, make_task, time_machine):
+    from datetime import datetime, timezone as tz
+
+    from tasks_app import workdays
+
+    make_task("payroll", task_calendar="cn-workdays")
+    time_machine.move_to(datetime(workdays.CN_LAST_YEAR, 6, 1, tzinfo=tz.utc), tick=False)
+    assert 'id="calendar-warnings"' not in as_viewer.get("/dashboard").content.decode()
+    time_machine.move_to(datetime(workdays.CN_LAST_YEAR, 10, 1, tzinfo=tz.utc), tick=False)
+    html = as_viewer.get("/dashboard").content.decode()
+    assert f"Calendar cn-workdays has no data for {workdays.CN_LAST_YEAR + 1}" in html
+    zh = as_viewer.get("/dashboard", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert f"日历 cn-workdays 没有 {workdays.CN_LAST_YEAR + 1} 年的数据" in zh
+
+
+def test_markup_in_a_task_name_is_text_in_the_dashboards_hand_written_svg(as_viewer, make_task):
+    # The timeline's SVG is written as strings (marked safe), not by the template engine: every task value is
+    # escaped there by hand.
+    task = make_task("named", task_schedule="0 * * * *", task_name='</title><script>alert(1)</script>"><b x="')
+    run(task, "failed", 30)
+    html = as_viewer.get("/dashboard").content.decode()
+    assert 'data-task-id="named"' in html
+    assert "<script>alert(1)" not in html and '"><b x="' not in html
+    assert "&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html
