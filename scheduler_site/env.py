@@ -47,7 +47,7 @@ def env_int(name, default, minimum=None):
     return value
 
 
-def env_float(name, default, minimum=None):
+def env_float(name, default, minimum=None, maximum=None):
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -59,6 +59,8 @@ def env_float(name, default, minimum=None):
         raise ImproperlyConfiguredEnv(f"{name}={raw!r}: expected a finite number")
     if minimum is not None and value < minimum:
         raise ImproperlyConfiguredEnv(f"{name}={raw!r}: must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r}: must be at most {maximum}")
     return value
 
 

@@ -28,8 +28,9 @@ if HTTPS:
     SECURE_SSL_REDIRECT = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=1)
-    # Probes and scrapers ask over plain HTTP inside the cluster, and do not follow a redirect to HTTPS.
-    SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
+# Load balancers, Kubernetes probes and Prometheus ask /healthz, /healthz/scheduler and /metrics over plain HTTP
+# inside the cluster, and do not follow a redirect to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/scheduler)?$", r"^metrics$"]
 
 # The folders the engine owns. Task scripts must live inside TASKS_DIR.
 TASKS_DIR = env_path("TASKS_DIR", Path("tasks"), BASE_DIR)
@@ -95,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tasks_app.web.context.pauses",  # the pause banner of every page
+                "tasks_app.web.banner.scheduler_banner",
             ],
         },
     },
@@ -292,6 +294,12 @@ NOTIFY_LANGUAGE = env_choice("NOTIFY_LANGUAGE", "", ("", "en", "zh-hans"))
 # counts as down (0: the watchdog is off).
 SCHEDULER_WATCH_INTERVAL = env_float("SCHEDULER_WATCH_INTERVAL", 30.0, minimum=0)
 SCHEDULER_DOWN_AFTER = env_int("SCHEDULER_DOWN_AFTER", 120, minimum=10)
+# The leading scheduler renews its lease (its heartbeat, in the database) this often; a lease lasts three
+# heartbeats, after which a standby takes over and /healthz/scheduler answers 503. At most 20: a standby must
+# take over a vanished machine's place within a minute.
+SCHEDULER_HEARTBEAT_SECONDS = env_float("SCHEDULER_HEARTBEAT_SECONDS", 2.0, minimum=0.2, maximum=20)
+# The pages' red banner: no scheduler alive for this many seconds.
+SCHEDULER_BANNER_AFTER = env_int("SCHEDULER_BANNER_AFTER", 30, minimum=1)
 # Webhooks (and any notifier's requests) go only to public addresses, except these hosts and networks.
 NOTIFY_ALLOW_PRIVATE_HOSTS = env_hosts("NOTIFY_ALLOW_PRIVATE_HOSTS")
 # Audit entries older than this many days are deleted by the daily housekeeping (each task's latest version stays).

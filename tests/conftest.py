@@ -3,6 +3,8 @@ empty cache."""
 import pytest
 from django.core.cache import cache
 
+pytest_plugins = ["tests.browser"]  # the browser fixtures, one definition for every test that drives a browser
+
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(settings, tmp_path, monkeypatch):

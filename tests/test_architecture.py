@@ -86,7 +86,7 @@ def test_no_module_of_tasks_app_imports_a_module_that_imports_it_back():
 # What each part of tasks_app may import (docs/architecture.md's table): a part not listed may import anything.
 MAY_IMPORT = {
     "cron": set(), "params": set(), "roles": set(), "outbound": set(), "private_files": set(), "front": set(),
-    "heartbeat": set(), "outbound_requests": {"outbound"}, "workdays": set(),
+    "outbound_requests": {"outbound"}, "workdays": set(),
     "tasktypes": {"outbound"},
     "definition.fields": set(),
     "secrets": {"private_files"},
@@ -97,13 +97,13 @@ MAY_IMPORT = {
     "conffile": {"definition", "definition.fields", "models", "secrets"},
     "dal": {"conffile", "definition", "definition.fields", "models", "secrets"},
     "audit": {"definition.fields", "front", "models", "secrets"},
-    "alerts": {"definition", "heartbeat", "models", "outbound", "outbound_requests", "secrets"},
+    "alerts": {"definition", "models", "outbound", "outbound_requests", "secrets"},
     "services": {"alerts", "audit", "conffile", "dal", "definition", "definition.fields", "models", "secrets",
                  "workdays"},
     "insights": {"cron", "definition", "definition.fields", "models"},
-    "engine": {"alerts", "audit", "cron", "definition", "definition.fields", "heartbeat", "logs", "metrics", "models",
+    "engine": {"alerts", "audit", "cron", "definition", "definition.fields", "logs", "metrics", "models",
                "outbound", "private_files", "secrets", "tasktypes"},
-    "metrics": {"heartbeat", "models"},
+    "metrics": {"models"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
                    "conffile", "secrets", "envedit", "audit", "workdays", "tasktypes", "insights", "checks"}

@@ -116,6 +116,14 @@ def test_manage_py_stops_at_start_up_on_a_malformed_scheduler_task_env(settings)
     assert "SCHEDULER_TASK_ENV: 'TASK_ID' is set by the engine for every run" in result.stderr
 
 
+def test_a_scheduler_heartbeat_out_of_its_range_stops_the_process_naming_it():
+    for value, words in (("often", "expected a number"), ("0.01", "must be at least 0.2"), ("60", "must be at most 20")):
+        result = subprocess.run([sys.executable, "manage.py", "check"], capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "SCHEDULER_HEARTBEAT_SECONDS": value},
+                                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        assert result.returncode != 0 and f"SCHEDULER_HEARTBEAT_SECONDS='{value}': {words}" in result.stderr
+
+
 def test_a_token_is_empty_or_long_printable_and_its_value_is_never_in_the_message(monkeypatch):
     monkeypatch.delenv("X_TOKEN", raising=False)
     assert env.env_token("X_TOKEN", 24) == ""

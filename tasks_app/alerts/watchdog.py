@@ -1,7 +1,8 @@
 """The web process's watchdog: it notices what the scheduler cannot tell when it is dead. Every
-SCHEDULER_WATCH_INTERVAL seconds it reads the scheduler's heartbeat (SCHEDULER_DOWN_AFTER seconds without one:
-an alert to the default channels) and the slots every task should have started by now (TaskStatus.next_run_time
-passed more than its task_misfire_grace ago: a missed-run alert naming the slot), then sends the notices due.
+SCHEDULER_WATCH_INTERVAL seconds it reads the scheduler's lease, its heartbeat in the database
+(SCHEDULER_DOWN_AFTER seconds without one: an alert to the default channels) and the slots every task should have
+started by now (TaskStatus.next_run_time passed more than its task_misfire_grace ago: a missed-run alert naming
+the slot), then sends the notices due.
 
 Several web processes (gunicorn workers, machines) each run one: they never alert twice, because each alert
 belongs to an incident row that only one of them can insert while it is open (incidents.open_incident), and a
@@ -17,8 +18,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from tasks_app.heartbeat import read_heartbeat
-from tasks_app.models import IncidentKind, TaskStatus
+from tasks_app.models import IncidentKind, SchedulerLease, TaskStatus
 
 from . import incidents, outbox, rules
 
@@ -29,15 +29,16 @@ _started = threading.Event()
 
 def check_scheduler(now) -> bool:
     """Alert (once) when the scheduler has not been seen for SCHEDULER_DOWN_AFTER seconds; resolve the incident
-    when it is seen again. Returns whether it is down. No heartbeat at all: no scheduler was ever started here,
-    which is not an outage."""
-    beat = read_heartbeat()
-    if beat is None:
+    when it is seen again. Returns whether it is down. No lease at all: no scheduler was ever started here,
+    which is not an outage. A standby taking over within SCHEDULER_DOWN_AFTER is no outage either."""
+    lease = SchedulerLease.objects.current()
+    if lease is None or not lease.holder:
         return False
     after = settings.SCHEDULER_DOWN_AFTER
-    down = beat.get("stopped") or now - beat["last_seen"] > timedelta(seconds=after)
+    stopped = lease.released_at is not None
+    down = not lease.alive(now) and (stopped or now - lease.renewed_at > timedelta(seconds=after))
     if down:
-        incidents.scheduler_down(beat["last_seen"], bool(beat.get("stopped")), after)
+        incidents.scheduler_down(lease.renewed_at, stopped, after)
     else:
         incidents.resolve(IncidentKind.SCHEDULER_DOWN, key=incidents.SCHEDULER_KEY)
     return bool(down)

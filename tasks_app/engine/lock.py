@@ -1,41 +1,57 @@
-"""One scheduler per database: a lock that dies with its holder. SQLite: fcntl.flock on a file next to the
-database file. PostgreSQL: pg_try_advisory_lock on a connection of its own (Django's may be closed and
-reopened after database trouble, which would drop the lock)."""
+"""Which scheduler leads: the lease row of models.SchedulerLease, taken and renewed by conditional UPDATEs whose
+row count says who won, with the database's clock. A standby waits until the lease expires (three heartbeats
+without renewal: its holder was killed, or its machine or network vanished) or is released (its holder stopped),
+then takes it. A leader that could not renew for two heartbeats stops dispatching (it is fenced) until it renews;
+one that finds another holder stops.
+
+PostgreSQL: the lease alone. A session advisory lock would survive a vanished machine until TCP keepalive gives
+up (hours); an expiry does not wait for anything. SQLite lives on one machine: an fcntl.flock next to the
+database file decides (it dies with its holder at once, and cannot be lost while the holder lives, so a standby
+takes over the moment the leader dies and no fencing is needed); the lease row is written all the same, as the
+heartbeat that the pages, the watchdog and /healthz/scheduler read."""
 import fcntl
-import json
 import logging
 import os
 import socket
+import threading
 import time
+from contextlib import contextmanager
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.db import Error as DatabaseError  # also InterfaceError (a dropped connection)
-from django.db import connections
+from django.db import close_old_connections, connections
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from tasks_app.models import SchedulerLease
+from tasks_app.models.scheduler import LEASE_NAME, lease_length
 
 log = logging.getLogger("SchedulerEngine")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# pg advisory lock key: any constant; locks are per database, so test and production databases differ.
-ADVISORY_KEY = 0x5C4ED01E
-APPLICATION_NAME = "runscheduler"
+
+BOOTTIME = getattr(time, "CLOCK_BOOTTIME", None)
+
+
+def clock() -> float:
+    """The fence's clock: monotonic, and on Linux counting the time the machine was suspended too
+    (CLOCK_BOOTTIME), so that a leader waking from a suspend knows at once that its lease has run out."""
+    return time.clock_gettime(BOOTTIME) if BOOTTIME is not None else time.monotonic()
 
 
 class LockHeld(RuntimeError):
-    """Another scheduler holds the lock; `holder` says who (pid, host, since) as far as it is known."""
+    """Another scheduler leads; `holder` says who (pid, host, since) as far as it is known."""
 
     def __init__(self, holder: str):
         self.holder = holder
         super().__init__(f"another scheduler is already running on this database: {holder}")
 
 
-def holder_description() -> dict:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-
-
-def describe_holder(info: dict) -> str:
-    if not info:
-        return "holder unknown"
-    return f"pid {info.get('pid', '?')} on {info.get('host', '?')} since {info.get('since', '?')}"
+class LeaseLost(RuntimeError):
+    """Another scheduler took the lease while this one was starting."""
 
 
 def lock_file_for(db_settings: dict) -> Path:
@@ -46,18 +62,33 @@ def lock_file_for(db_settings: dict) -> Path:
     return Path(name + ".scheduler.lock")
 
 
+def current_holder() -> str:
+    lease = SchedulerLease.objects.current()
+    return lease.describe() if lease is not None and lease.holder else "holder unknown"
+
+
 class SchedulerLock:
-    def __init__(self, alias: str = "default"):
+    """One engine's hold on the lease: acquire (or stand by), renew, know when it is fenced, release."""
+
+    def __init__(self, worker: str | None = None, alias: str = "default"):
         self.alias = alias
         self.vendor = connections[alias].vendor
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        self.token = uuid.uuid4().hex  # this engine's claim: a restarted process with the same pid is another
+        self.heartbeat = float(settings.SCHEDULER_HEARTBEAT_SECONDS)
+        self.valid_until = 0.0  # clock(): the lease surely lasts until then
+        self.previous_seen = None  # the last heartbeat of the scheduler this one took over from
+        self.held = False
         self._fd = None
-        self._pg = None
         self.path = None
 
-    def acquire(self, wait: bool = False, poll: float = 1.0, give_up=None) -> None:
-        """Take the lock, or raise LockHeld (wait=False). With wait=True, retry until it is free or
-        give_up() says to stop waiting (a SIGTERM meanwhile)."""
-        announced = False
+    # Taking it.
+
+    def acquire(self, wait: bool = False, poll: float | None = None, give_up=None) -> None:
+        """Take the lease, or raise LockHeld (wait=False). With wait=True (a standby), try again every `poll`
+        seconds (half a heartbeat) until it is taken or give_up() says to stop waiting (a SIGTERM meanwhile)."""
+        poll = poll if poll is not None else max(0.1, self.heartbeat / 2)
+        announced = None
         while True:
             try:
                 self._try()
@@ -65,16 +96,31 @@ class SchedulerLock:
             except LockHeld as held:
                 if not wait or (give_up is not None and give_up()):
                     raise
-                if not announced:
-                    log.info("Waiting for the scheduler lock: %s", held.holder)
-                    announced = True
-                time.sleep(poll)
+                if held.holder != announced:
+                    log.info("Standby: the scheduler %s leads; taking over when it stops or misses its "
+                             "heartbeats for %.0f s", held.holder, lease_length().total_seconds())
+                    announced = held.holder
+            except DatabaseError as exc:
+                if not wait:
+                    raise
+                if announced != "database":
+                    log.warning("Standby: the database cannot be reached (%s); trying again", exc)
+                    announced = "database"
+                close_old_connections()
+            deadline = time.monotonic() + poll
+            while time.monotonic() < deadline and not (give_up is not None and give_up()):
+                time.sleep(min(0.1, poll))
 
     def _try(self):
-        if self.vendor == "postgresql":
-            self._try_pg()
-        else:
+        if self.vendor == "sqlite":
             self._try_file()
+            try:
+                self._take(unconditionally=True)
+            except BaseException:
+                self._unlock_file()
+                raise
+        else:
+            self._take(unconditionally=False)
 
     def _try_file(self):
         self.path = lock_file_for(connections[self.alias].settings_dict)
@@ -83,69 +129,96 @@ class SchedulerLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            try:
-                info = json.loads(os.pread(fd, 4096, 0) or b"{}")
-            except ValueError:
-                info = {}
             os.close(fd)
-            raise LockHeld(describe_holder(info)) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(holder_description()).encode(), 0)
+            raise LockHeld(current_holder()) from None
         self._fd = fd
 
-    def _try_pg(self):
-        conn = connections.create_connection(self.alias)
-        conn.inc_thread_sharing()  # taken by start(), checked and released by the loop's thread
-        conn.connect()
-        with conn.cursor() as cur:
-            me = holder_description()
-            cur.execute("SET application_name = %s", [f"{APPLICATION_NAME} {describe_holder(me)}"[:63]])
-            cur.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_KEY])
-            if cur.fetchone()[0]:
-                self._pg = conn
-                return
-            cur.execute(
-                "SELECT a.application_name, a.client_addr, a.pid FROM pg_locks l "
-                "JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = %s "
-                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                [ADVISORY_KEY],
-            )
-            row = cur.fetchone()
-        conn.close()
-        if row and row[0].startswith(APPLICATION_NAME):
-            raise LockHeld(row[0][len(APPLICATION_NAME) + 1:])
-        raise LockHeld(f"database session pid {row[2]} from {row[1] or 'local'}" if row else "holder unknown")
+    def _take(self, unconditionally: bool):
+        SchedulerLease.objects.bulk_create(  # the row, once: expired, so that whoever comes first takes it
+            [SchedulerLease(name=LEASE_NAME, acquired_at=EPOCH, renewed_at=EPOCH, expires_at=EPOCH)],
+            ignore_conflicts=True)
+        before = SchedulerLease.objects.filter(name=LEASE_NAME).values("holder", "renewed_at").first()
+        began = clock()
+        rows = SchedulerLease.objects.filter(name=LEASE_NAME)
+        if not unconditionally:
+            rows = rows.filter(Q(expires_at__lte=Now()) | Q(released_at__isnull=False) | Q(token=self.token))
+        won = rows.update(holder=self.worker[:100], host=socket.gethostname()[:255], pid=os.getpid(),
+                          token=self.token, acquired_at=Now(), renewed_at=Now(), expires_at=Now() + lease_length(),
+                          released_at=None)
+        if not won:
+            raise LockHeld(current_holder())
+        self.valid_until = began + lease_length().total_seconds()
+        self.previous_seen = before["renewed_at"] if before and before["holder"] else None
+        self.held = True
+        log.info("This scheduler (%s) leads: lease taken", self.worker)
 
-    def still_held(self) -> bool:
-        """False if the database dropped our session (and so the advisory lock). Files cannot be lost."""
-        if self._pg is None:
-            return self._fd is not None
+    # Keeping it.
+
+    def renew(self) -> bool:
+        """The heartbeat: extend the lease. False if another scheduler holds it now (this one must stop).
+        Raises DatabaseError when the database cannot be reached (the lease runs out meanwhile)."""
+        began = clock()
+        renewed = SchedulerLease.objects.filter(name=LEASE_NAME, token=self.token, released_at__isnull=True).update(
+            renewed_at=Now(), expires_at=Now() + lease_length())
+        if renewed:
+            self.valid_until = began + lease_length().total_seconds()
+        return bool(renewed)
+
+    @contextmanager
+    def kept_alive(self):
+        """Renew the lease from a thread of its own while the caller works without renewing it: a start with
+        thousands of tasks takes longer than a lease, and a standby must not take over meanwhile; a stopping
+        leader's runs get their grace. Under a file lock (SQLite) too: there the lease row is the heartbeat that
+        the pages and /healthz/scheduler read."""
+        stop = threading.Event()
+
+        def keep():
+            try:
+                while not stop.wait(self.heartbeat):
+                    try:
+                        self.renew()
+                    except DatabaseError as exc:
+                        log.warning("Could not renew the scheduler lease while starting (%s)", exc)
+            finally:
+                connections.close_all()  # this thread's own connections
+
+        keeper = threading.Thread(target=keep, name="lease-keeper", daemon=True)
+        keeper.start()
         try:
-            with self._pg.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
-                            "AND classid = 0 AND objid = %s AND granted", [ADVISORY_KEY])
-                return cur.fetchone() is not None
-        except DatabaseError:
-            return False
+            yield
+        finally:
+            stop.set()
+            keeper.join()
 
-    def reacquire(self) -> None:
-        """After the database restarted: a new session, the lock again (LockHeld if someone took it)."""
-        self.release()
-        self._try()
+    def current_holder_safely(self) -> str:
+        try:
+            return current_holder()
+        except DatabaseError:
+            return "holder unknown"
+
+    def fenced(self) -> bool:
+        """True when the lease may have run out: no new work until a renewal succeeds. One heartbeat of margin,
+        for a transaction that began just before the limit and commits after it. A flock cannot run out."""
+        if self._fd is not None:
+            return False
+        return clock() >= self.valid_until - self.heartbeat
+
+    # Letting it go.
 
     def release(self) -> None:
-        if self._fd is not None:
+        """Stopping: mark the lease released so that a standby takes over at its next look."""
+        if self.held:
+            self.held = False
             try:
-                os.ftruncate(self._fd, 0)
-            except OSError:
-                pass
+                close_old_connections()
+                SchedulerLease.objects.filter(name=LEASE_NAME, token=self.token).update(
+                    released_at=Now(), renewed_at=Now(), expires_at=Now())
+            except DatabaseError as exc:
+                log.warning("Could not release the scheduler lease (%s): a standby takes over when it expires", exc)
+        self._unlock_file()
+
+    def _unlock_file(self):
+        if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
-        if self._pg is not None:
-            try:
-                self._pg.close()  # ending the session releases the advisory lock
-            except DatabaseError:
-                pass
-            self._pg = None

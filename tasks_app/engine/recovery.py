@@ -1,6 +1,6 @@
-"""What a scheduler does when it starts after another one stopped or died: the heartbeat that says when a
-scheduler was last seen, executions left behind made `lost` (their process groups and cgroups killed: the
-backstop for a run whose shepherd could not do it), and the slots missed meanwhile."""
+"""What a scheduler does when it starts after another one stopped or died: executions left behind made `lost`
+(their process groups and cgroups killed: the backstop for a run whose shepherd could not do it), and the slots
+missed meanwhile (since the previous leader's last heartbeat, read from its lease, or what its job store waits for)."""
 import logging
 from datetime import datetime, timedelta
 
@@ -8,7 +8,6 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from tasks_app.heartbeat import HEARTBEAT_NAME, heartbeat_path, read_heartbeat, write_heartbeat  # noqa: F401
 from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
 from tasks_app.models.backfill import BACKFILL_HELD
 

@@ -32,7 +32,7 @@ from . import backfills, policy, recovery
 from .dispatch import Dispatcher
 from .endings import EndRecorder
 from .journal import PidJournal
-from .lock import SchedulerLock
+from .lock import LeaseLost, SchedulerLock
 from .notify import notify_execution_later
 from .registry import RunRegistry
 from .shutdown import Shutdown
@@ -42,7 +42,6 @@ from .trouble import DatabaseTrouble
 
 log = logging.getLogger("SchedulerEngine")
 
-HEARTBEAT_EVERY = 5.0  # seconds
 # A slot's claim is written this long before the slot and its process started at the slot, so the
 # database work is not part of a run's lateness.
 AHEAD = 0.1  # seconds
@@ -68,7 +67,8 @@ class SchedulerEngine:
             db_busy_timeout if db_busy_timeout is not None else settings.SCHEDULER_DB_BUSY_TIMEOUT)
         self.stop_grace = float(stop_grace if stop_grace is not None else settings.SCHEDULER_STOP_GRACE)
         self.wake = threading.Event()
-        self.lock = SchedulerLock()
+        self.lock = SchedulerLock(self.worker)
+        self.heartbeat = self.lock.heartbeat  # seconds between renewals of the lease
         self.exit_code = 0
         self.started = False
         self.ready = threading.Event()
@@ -87,22 +87,23 @@ class SchedulerEngine:
         self.retry_at = FOREVER  # wall clock: when the earliest waiting retry may start
         self._next_tick = 0.0  # monotonic
         self._next_heartbeat = 0.0
-        self._started_at = None
+        self._fenced = False
 
     # Lifecycle.
 
     def start(self):
-        """Take the lock, recover from a previous scheduler, schedule every task. Raises lock.LockHeld."""
+        """Lead (a standby waits here with wait_for_lock), recover from the previous scheduler, schedule every
+        task. Raises lock.LockHeld."""
         began = time.monotonic()
         self.lock.acquire(wait=self.wait_for_lock, give_up=lambda: self._stop_requested)
         try:
-            self._start(began)
+            with self.lock.kept_alive():
+                self._start(began)
         except BaseException:
             self.lock.release()
             raise
 
     def _start(self, began):
-        self._started_at = timezone.now()
         connection_created.connect(self._tune_connection)
         if connection.connection is not None:
             self._tune_connection(connection.vendor, connection)
@@ -111,7 +112,8 @@ class SchedulerEngine:
                  else f"Celery workers through {settings.CELERY_BROKER_URL.split('@')[-1]}")
         log.info("Scheduler engine starting (worker %s, executor %s, %s, tick %.2f s)", self.worker,
                  type(self.executor).__name__, where, self.tick)
-        previous = recovery.read_heartbeat()
+        # The previous leader's last heartbeat: slots after it were missed (unless its job store says better).
+        previous_seen = self.lock.previous_seen
         lost = recovery.recover_lost(timezone.now(), runs_elsewhere=self.executor.runs_elsewhere)
         self._wire(PidJournal(self.worker))
         if self.executor.runs_elsewhere:
@@ -124,11 +126,11 @@ class SchedulerEngine:
         timetable.start()
         timetable.read_tasks(bk.poll(self.worker)[0])
         now = timezone.now()
-        self.starts = timetable.missed_requests(now, previous["last_seen"] if previous else None)
+        self.starts = timetable.missed_requests(now, previous_seen)
         added, removed = timetable.schedule_all(now)
+        self._renew_while_starting()
         self.started = True
-        recovery.write_heartbeat(self.worker, self._started_at)
-        self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
+        self._next_heartbeat = time.monotonic() + self.heartbeat
         log.info("Scheduler engine started in %.2f s: %d task(s), %d scheduled (%d job(s) written, %d removed), "
                  "%d run(s) found lost, %d task(s) with missed slots", time.monotonic() - began,
                  len(timetable.rows), timetable.job_count, added, removed, len(lost), len(self.starts))
@@ -174,10 +176,11 @@ class SchedulerEngine:
         log.info("Scheduler engine stopping: %d run(s) in progress, up to %s s to finish",
                  len(self.registry.running), self.stop_grace)
         self.timetable.stop()
-        all_recorded = self.closing.finish_runs()
-        self.timetable.join_housekeeping(30)
+        # The lease is kept while the runs in hand finish: a standby taking over now would record them lost.
+        with self.lock.kept_alive():
+            all_recorded = self.closing.finish_runs()
+            self.timetable.join_housekeeping(30)
         self.journal.close(remove=all_recorded)
-        recovery.write_heartbeat(self.worker, self._started_at, stopped=True)
         connection_created.disconnect(self._tune_connection)
         self.lock.release()
         try:
@@ -199,14 +202,16 @@ class SchedulerEngine:
         now = time.time()
         held = self.registry.next_held()
         wait = min(self.timetable.fire_at - AHEAD - now, self._next_tick - time.monotonic(), self.retry_at - now,
-                   (held - now) if held is not None else FOREVER, max_wait)
+                   self._next_heartbeat - time.monotonic(), (held - now) if held is not None else FOREVER, max_wait)
         if wait > 0 and not self._stop_requested:
             self.wake.wait(wait)
         self.wake.clear()
 
     def _round(self):
-        self.dispatcher.release_held()
         close_old_connections()
+        if not self._leading():
+            return
+        self.dispatcher.release_held()
         self._followed(self.endings.record(start_waiting=self.started))
         if time.monotonic() >= self._next_tick or time.time() >= self.retry_at:
             self._next_tick = time.monotonic() + self.tick
@@ -269,7 +274,7 @@ class SchedulerEngine:
             self.retry_at = min(self.retry_at, plan.retry_at)
 
     def _tick(self):
-        """The poll: configuration marker, queued runs to claim, stop requests, heartbeat."""
+        """The poll: configuration marker, queued runs to claim, stop requests."""
         try:
             version, queued, stops, held = bk.poll(self.worker)
             if held and backfills.release_held_runs():
@@ -285,20 +290,38 @@ class SchedulerEngine:
         # An executor that reports each start (on_start) lets a run waiting for a worker count as a missed slot.
         started = self.journal.started if getattr(self.executor, "reports_starts", False) else (lambda pk: True)
         self.overruns.check(self.registry.running, timezone.now(), started=started)
-        if time.monotonic() >= self._next_heartbeat:
-            self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
-            recovery.write_heartbeat(self.worker, self._started_at)
-            self._check_lock()
 
-    def _check_lock(self):
-        if self.lock.still_held():
-            return
-        log.warning("The scheduler lock was lost (database session ended); taking it again")
-        try:
-            self.lock.reacquire()
-        except Exception as exc:
-            log.error("Could not take the scheduler lock again (%s): stopping, another scheduler may run", exc)
-            self.exit_code = 1
-            self.request_stop()
-            return
-        log.info("Scheduler lock taken again")
+    # Leading.
+
+    def _renew_while_starting(self):
+        """After the start (during which lock.kept_alive renewed the lease): still the leader?"""
+        if not self.lock.renew():
+            raise LeaseLost(f"another scheduler took the lease while this one was starting: "
+                            f"{self.lock.current_holder_safely()}")
+
+    def _leading(self) -> bool:
+        """The heartbeat: renew the lease when one is due (or while fenced). False while this scheduler may not
+        start anything: its lease may have run out (fenced), or another scheduler holds it (then it stops)."""
+        if time.monotonic() >= self._next_heartbeat or self.lock.fenced():
+            self._next_heartbeat = time.monotonic() + self.heartbeat
+            try:
+                renewed = self.lock.renew()
+            except DatabaseError as exc:
+                self.trouble.failed("renewing the scheduler lease", exc)
+            else:
+                self.trouble.ok("renewing the scheduler lease")
+                if not renewed:
+                    log.error("Another scheduler has taken the lease (%s): this one stops",
+                              self.lock.current_holder_safely())
+                    self.exit_code = 1
+                    self.request_stop()
+                    return False
+        fenced = self.lock.fenced()
+        if fenced != self._fenced:
+            self._fenced = fenced
+            if fenced:
+                log.warning("The scheduler lease could not be renewed for %.0f s: no run starts until it is",
+                            2 * self.heartbeat)
+            else:
+                log.info("Scheduler lease renewed: carrying on")
+        return not fenced

@@ -94,7 +94,8 @@ class SchedulerCollector:
         leader = GaugeMetricFamily("scheduler_is_leader", "1 for the scheduler that leads (fires the schedules).",
                                    labels=["scheduler"])
         beat = GaugeMetricFamily("scheduler_last_heartbeat_timestamp_seconds",
-                                 "When the scheduler last wrote its heartbeat (Unix time).", labels=["scheduler"])
+                                 "When the scheduler last renewed its lease, its heartbeat (Unix time).",
+                                 labels=["scheduler"])
         for one in seen:
             leader.add_metric([one.name], 1 if one.leading else 0)
             beat.add_metric([one.name], one.last_heartbeat.timestamp())

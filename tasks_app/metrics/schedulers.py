@@ -1,14 +1,9 @@
-"""Who schedules, as /metrics tells it: each scheduler known, whether it leads, and its last heartbeat. Read here
-and nowhere else in metrics/, so that the standby scheduler's lease can take the heartbeat file's place."""
+"""Who schedules, as /metrics tells it: the scheduler that holds the lease (models.SchedulerLease, renewed every
+SCHEDULER_HEARTBEAT_SECONDS), whether it leads, and its last heartbeat. Read here and nowhere else in metrics/."""
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.utils import timezone
-
-from tasks_app.heartbeat import read_heartbeat
-
-# The engine writes its heartbeat every 5 s: a leader missing three in a row leads no more.
-FRESH_FOR = timedelta(seconds=15)
+from tasks_app.models import SchedulerLease
 
 
 @dataclass(frozen=True)
@@ -18,12 +13,10 @@ class SchedulerSeen:
     last_heartbeat: datetime
 
 
-def schedulers_seen(now=None) -> list[SchedulerSeen]:
-    """The schedulers known (today: the one whose heartbeat file is there, if any)."""
-    now = now or timezone.now()
-    beat = read_heartbeat()
-    if beat is None:
+def schedulers_seen() -> list[SchedulerSeen]:
+    """The schedulers known: the lease's holder (a standby holds nothing until it takes over), judged by the
+    database's clock as /healthz/scheduler judges it; none while no scheduler has ever run on this database."""
+    lease = SchedulerLease.objects.current()
+    if lease is None or not lease.holder:
         return []
-    last = beat["last_seen"]
-    leading = not beat.get("stopped") and now - last <= FRESH_FOR
-    return [SchedulerSeen(name=str(beat.get("worker") or "scheduler"), leading=leading, last_heartbeat=last)]
+    return [SchedulerSeen(name=lease.holder, leading=lease.alive(), last_heartbeat=lease.renewed_at)]

@@ -10,6 +10,7 @@ from .logchunk import ChunkFile, ExecutionLogChunk, LogStream
 from .pause import Pause
 from .tally import ExecutionTally, IncidentTally, TallyMark
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
+from .scheduler import SchedulerLease
 from .worker import Worker
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "NEVER_RUN",
     "OverlapPolicy",
     "Pause",
+    "SchedulerLease",
     "TASK_STATES",
     "Task",
     "TaskExecution",

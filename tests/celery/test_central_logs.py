@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from tasks_app.models import ApiKey, ExecutionLogChunk, ExecutionStatus
 from tasks_app.secrets import keys
 from tasks_app.services.executions import run_now
-from tests.web.e2e.conftest import PASSWORD, browser, logged_in, new_page  # noqa: F401 (fixtures)
+from tests.browser import PASSWORD
 
 from .conftest import ended, needs_postgresql, needs_redis, queue_name, start_worker, started_on, wait_for
 

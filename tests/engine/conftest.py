@@ -3,7 +3,7 @@
 - runscheduler: start the real `manage.py runscheduler` as a subprocess on the test database.
 - start_engine: a SchedulerEngine driven in-process, its loop in a thread, with the real LocalExecutor.
 - make_task: a Task row (and its TaskStatus) straight in the database, for scripts in ./scripts.
-- wait_for / child_database_url / process_alive: plain helpers.
+- wait_for / child_database_url / process_alive / previous_leader: plain helpers.
 
 A child process cannot see a test's open transaction, so both engine fixtures use the transactional_db
 (rows are committed). The child finds the test database through DATABASE_URL (SQLite: the test file,
@@ -53,6 +53,19 @@ def child_database_url(alias="default") -> str:
     host = s.get("HOST") or "localhost"
     port = f":{s['PORT']}" if s.get("PORT") else ""
     return f"postgres://{auth}@{host}{port}/{s['NAME']}"
+
+
+def previous_leader(holder: str, last_seen):
+    """The lease as a scheduler that died leaves it: its last heartbeat at `last_seen`, expired (by the
+    database's clock, which time-machine does not move)."""
+    from datetime import UTC, datetime
+
+    from tasks_app.models import SchedulerLease
+
+    SchedulerLease.objects.update_or_create(name="scheduler", defaults={
+        "holder": holder, "host": holder.split(":")[0], "pid": int(holder.split(":")[1]), "token": "dead",
+        "acquired_at": last_seen, "renewed_at": last_seen, "expires_at": datetime(2001, 1, 1, tzinfo=UTC),
+        "released_at": None})
 
 
 def journal_pid(execution_id):

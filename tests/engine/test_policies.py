@@ -5,11 +5,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.core import mail
 
-from tasks_app.engine import recovery
 from tasks_app.models import ExecutionStatus, Task, TaskExecution
 from tasks_app.services.executions import run_now
 
-from .conftest import wait_for
+from .conftest import previous_leader, wait_for
 
 UTC = timezone.utc
 
@@ -193,8 +192,7 @@ def test_after_downtime_only_the_latest_slot_runs_and_one_record_says_what_was_m
     hourly = make_task("hourly", task_schedule="0 * * * *", task_misfire_grace=60)
     Task.objects.update(updated_at=datetime(2031, 3, 4, 7, 0, tzinfo=UTC))
     # The previous scheduler was last seen at 07:05:30.
-    time_machine.move_to(datetime(2031, 3, 4, 7, 5, 30, tzinfo=UTC), tick=False)
-    recovery.write_heartbeat("old-host:1", datetime(2031, 3, 1, tzinfo=UTC))
+    previous_leader("old-host:1", last_seen=datetime(2031, 3, 4, 7, 5, 30, tzinfo=UTC))
     time_machine.move_to(now + timedelta(seconds=0.5), tick=True)
 
     start_engine()
@@ -260,9 +258,8 @@ def test_slots_a_scheduler_could_not_claim_before_it_died_are_counted_from_its_j
     first.start()  # its job store now waits for the 07:01 slot
     first.request_stop()
     first.run()
-    # It went on writing its heartbeat until 07:10:30 while its database refused every claim (locked), then died.
-    time_machine.move_to(datetime(2031, 3, 4, 7, 10, 30, tzinfo=UTC), tick=False)
-    recovery.write_heartbeat("old-host:1", datetime(2031, 3, 4, 7, 0, tzinfo=UTC))
+    # It went on renewing its lease until 07:10:30 while its database refused every claim (locked), then died.
+    previous_leader("old-host:1", last_seen=datetime(2031, 3, 4, 7, 10, 30, tzinfo=UTC))
     time_machine.move_to(datetime(2031, 3, 4, 7, 20, 0, 500000, tzinfo=UTC), tick=True)
 
     start_engine()

@@ -26,22 +26,22 @@ def execution(pk):
     return TaskExecution.objects.get(pk=pk)
 
 
-def test_a_second_scheduler_on_the_same_database_is_refused_naming_the_first(runscheduler, engine_scripts):
+def test_a_second_scheduler_started_with_no_standby_is_refused_naming_the_first(runscheduler, engine_scripts):
     first = runscheduler()
-    second = runscheduler(ready=False)
+    second = runscheduler("--no-standby", ready=False)
     assert second.proc.wait(20) == 1
     assert f"another scheduler is already running on this database: pid {first.pid}" in second.output()
     assert first.proc.poll() is None
 
-    given_up = runscheduler("--wait", ready=False)
-    wait_for(lambda: "Waiting for the scheduler lock" in given_up.output(), 20)
+    given_up = runscheduler(ready=False)
+    wait_for(lambda: f"Standby: the scheduler pid {first.pid}" in given_up.output(), 20)
     given_up.proc.send_signal(signal.SIGTERM)
     assert given_up.proc.wait(5) == 0
 
     waiting = runscheduler("--wait", ready=False)
-    wait_for(lambda: "Waiting for the scheduler lock" in waiting.output(), 20)
+    wait_for(lambda: f"Standby: the scheduler pid {first.pid}" in waiting.output(), 20)
     assert first.stop() == 0
-    waiting.wait_ready()
+    waiting.wait_ready(10)
 
 
 def test_sigterm_stops_taking_work_records_running_runs_as_stopped_and_exits_0(runscheduler, make_task,

@@ -6,9 +6,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from tasks_app.heartbeat import write_heartbeat
 from tasks_app.metrics import collector
-from tasks_app.models import Incident, Task, TaskExecution, TaskStatus, Worker
+from tasks_app.models import Incident, SchedulerLease, Task, TaskExecution, TaskStatus, Worker
 from tasks_app.models.tally import DURATION_BUCKETS, LATENESS_BUCKETS
 
 from .conftest import TOKEN, families, samples, scrape_http
@@ -89,21 +88,23 @@ def test_without_per_task_labels_the_counters_add_up_every_task(db, settings):
     assert found[("scheduler_execution_duration_seconds_sum", ())] == 3.0
 
 
-def test_the_scheduler_leads_while_its_heartbeat_is_fresh(db, time_machine):
-    time_machine.move_to(timezone.now(), tick=False)
+def test_the_scheduler_leads_while_its_lease_is_renewed_and_not_once_it_expires_or_is_released(db):
     assert not [k for k in scrape() if k[0] == "scheduler_is_leader"]
-    started = timezone.now()
-    write_heartbeat("host-a:123", started)
+    assert scrape()[("scheduler_leaders", ())] == 0
+    now = timezone.now()
+    SchedulerLease.objects.create(holder="host-a:123", host="host-a", pid=123, acquired_at=now - timedelta(hours=1),
+                                  renewed_at=now, expires_at=now + timedelta(seconds=6))
     found = scrape()
     assert found[("scheduler_is_leader", (("scheduler", "host-a:123"),))] == 1
     assert found[("scheduler_leaders", ())] == 1
     assert found[("scheduler_last_heartbeat_timestamp_seconds", (("scheduler", "host-a:123"),))] == pytest.approx(
-        started.timestamp(), abs=0.01)
-    time_machine.move_to(started + timedelta(seconds=16), tick=False)
+        now.timestamp(), abs=0.01)
+    # Three heartbeats without a renewal: expired (by the database's clock), whoever still thinks it leads.
+    SchedulerLease.objects.update(renewed_at=now - timedelta(seconds=10), expires_at=now - timedelta(seconds=4))
     found = scrape()
     assert found[("scheduler_is_leader", (("scheduler", "host-a:123"),))] == 0
     assert found[("scheduler_leaders", ())] == 0
-    write_heartbeat("host-a:123", started, stopped=True)
+    SchedulerLease.objects.update(renewed_at=now, expires_at=now + timedelta(seconds=6), released_at=now)
     assert scrape()[("scheduler_is_leader", (("scheduler", "host-a:123"),))] == 0
 
 

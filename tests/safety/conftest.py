@@ -82,7 +82,7 @@ def marker():
 @pytest.fixture
 def project(settings, monkeypatch, marker):
     """Name it before `runscheduler` in a test's arguments: it is then removed after the scheduler stopped
-    (which writes its heartbeat into conf/ as it stops)."""
+    (which writes its pid journal into conf/ until it stops)."""
     root = Path(tempfile.mkdtemp(prefix="scheduler-safety-", dir="/tmp"))  # not the marker: the engine has it
     root.chmod(0o755)
     made = Project(root, marker)

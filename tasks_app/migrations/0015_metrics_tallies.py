@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks_app', '0013_tags_pause_dashboard'),
+        ('tasks_app', '0014_scheduler_lease'),
     ]
 
     operations = [
