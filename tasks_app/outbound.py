@@ -9,7 +9,9 @@ name check still use the URL's host name. Redirects are never followed, and no p
 import http.client
 import ipaddress
 import socket
+import threading
 import urllib.error
+from contextlib import contextmanager
 import urllib.request
 from urllib.parse import urlsplit
 
@@ -107,6 +109,24 @@ def check_url(url: str) -> None:
         pass
 
 
+_opened = threading.local()
+
+
+@contextmanager
+def opened_sockets():
+    """A list of duplicates of the sockets `connect` opens in this thread inside the block: another thread may shut
+    them down to end a request whose server trickles its answer (a per-read timeout never fires then). Duplicates:
+    TLS detaches the socket `connect` made, and a shutdown through the duplicate still ends the connection."""
+    previous = getattr(_opened, "sockets", None)
+    _opened.sockets = []
+    try:
+        yield _opened.sockets
+    finally:
+        for duplicate in _opened.sockets:
+            duplicate.close()
+        _opened.sockets = previous
+
+
 def connect(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None, *args, **kwargs):
     """socket.create_connection that resolves the name once, checks every address, then connects to them (the
     one way a notification opens a connection: urllib here, requests through tasks_app.outbound_requests)."""
@@ -114,9 +134,13 @@ def connect(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None
     error = None
     for checked in checked_addresses(host, port):
         try:
-            return socket.create_connection((checked, port), timeout, source_address)
+            sock = socket.create_connection((checked, port), timeout, source_address)
         except OSError as exc:
             error = exc
+            continue
+        if getattr(_opened, "sockets", None) is not None:
+            _opened.sockets.append(sock.dup())
+        return sock
     raise error or OSError(f"{host}: no address to connect to")
 
 

@@ -11,6 +11,12 @@ def show(value, limit=80):
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+KINDS = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "text"), (list, "a list"),
+         (dict, "an object"))  # bool before int: True is an int too
+
+
 def kind_of(value):
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "text", list: "a list", dict: "an object"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
+    # isinstance, not type(): the admin's JSON fields give str subclasses (Django's JSONString) for "x".
+    if value is None:
+        return "null"
+    return next((name for kind, name in KINDS if isinstance(value, kind)), type(value).__name__)

@@ -1,7 +1,9 @@
 """The formatter of logs/sys.log and the console: whatever a user typed (a field name, a task id, a path) is
 logged on one line, so no value can forge a log record. Line breaks and every other control character are
 written as escapes (\\n, \\r, \\x1b, \\u2028); a traceback keeps its lines, each indented so that none of them
-can pass for a record (records start with their date at the left edge)."""
+can pass for a record (records start with their date at the left edge). A trigger URL's token (the path of
+/api/hooks/<token> is its only credential) is cut to its prefix wherever a line holds it: Django's own lines
+(django.request's "Request Entity Too Large: <path>", a crash's) name the path."""
 import logging
 import re
 
@@ -12,6 +14,12 @@ _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROLS_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 TRACEBACK_INDENT = "    "
+# models/hook.py: "hk_" and 43 characters; the first 10 are the prefix shown everywhere.
+_HOOK_TOKEN = re.compile(r"\b(hk_[A-Za-z0-9_-]{7})[A-Za-z0-9_-]{16,}")
+
+
+def hide_hook_tokens(text: str) -> str:
+    return _HOOK_TOKEN.sub("\\1…", text)
 
 
 def _escape_one(match) -> str:
@@ -51,4 +59,4 @@ class EscapingFormatter(logging.Formatter):
             text += "\n" + escape_block(traceback)
         if record.stack_info:
             text += "\n" + escape_block(self.formatStack(record.stack_info))
-        return text
+        return hide_hook_tokens(text) if "hk_" in text else text

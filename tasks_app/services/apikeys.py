@@ -17,14 +17,18 @@ log = logging.getLogger("APIInterface")
 
 LIFETIME = re.compile(r"^\s*(\d{1,6})\s*([mhdw])\s*$")
 LIFETIME_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+LIFETIME_MAX = timedelta(days=36525)
 
 
 def parse_lifetime(text: str) -> timedelta:
     """'30m', '12h', '90d', '2w' -> a timedelta; ValueError with a sentence naming the value otherwise."""
     match = LIFETIME.match(text or "")
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"{text!r} is not a lifetime such as 30m, 12h, 90d or 2w (minutes, hours, days, weeks)")
-    return timedelta(**{LIFETIME_UNITS[match.group(2)]: int(match.group(1))})
+    lifetime = timedelta(**{LIFETIME_UNITS[match.group(2)]: int(match.group(1))}) if match else None
+    # At most LIFETIME_MAX: 999999w from now is past the year 9999, an OverflowError where it is added to now.
+    if lifetime is None or not timedelta(0) < lifetime <= LIFETIME_MAX:
+        raise ValueError(f"{text!r} is not a lifetime such as 30m, 12h, 90d or 2w (minutes, hours, days, weeks; "
+                         f"at most 100 years)")
+    return lifetime
 
 
 def may_manage_keys_of(actor, owner) -> bool:

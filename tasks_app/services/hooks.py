@@ -28,6 +28,8 @@ def clean_name(name) -> str:
     name = (name or "").strip()
     if len(name) > NAME_MAX:
         raise ValueError(f"name: at most {NAME_MAX} characters (got {len(name)})")
+    if "\x00" in name:  # PostgreSQL refuses it in text: a ValueError from the database driver otherwise
+        raise ValueError("name: must not contain a NUL character")
     return name
 
 

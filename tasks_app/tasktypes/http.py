@@ -3,8 +3,10 @@ outbound guard of notifications (no internal addresses unless NOTIFY_ALLOW_PRIVA
 redirects, no proxy). `${NAME}` in the URL, a header or the body is the run's environment variable NAME (task_env,
 a secret included, or a one-off value), so a token lives in task_env, encrypted, not in the options. The answer's
 status line and the first 64 KiB of its body are the run's output."""
+import re
 import socket
 import string
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +22,9 @@ KEPT = 64 * 1024  # bytes of the answer's body kept as output
 DEFAULT_TIMEOUT = 300  # seconds, for a task without task_timeout
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 CHUNK = 16 * 1024
+_URL_REFUSED = re.compile(r"[\x00-\x20\x7f]")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE_REFUSED = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 POLL = 1.0  # seconds a socket operation may block before the run looks at its stop request and deadline
 
 
@@ -46,6 +51,8 @@ class HttpType(TaskType):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             errors["url"] = [f"url {url!r} must be an http:// or https:// URL with a host"]
+        elif _URL_REFUSED.search(url):
+            errors["url"] = [f"url {url!r} holds a space or a control character (write a space as %20)"]
         elif "${" not in parts.netloc:
             try:
                 outbound.check_url(url)
@@ -56,8 +63,12 @@ class HttpType(TaskType):
                 errors.setdefault("expected_statuses", []).append(f"expected_statuses: {code} is not an HTTP "
                                                                   f"status (100 to 599)")
         for header, value in cleaned.get("headers", {}).items():
-            if not header or any(c in header for c in ":\r\n ") or "\r" in value or "\n" in value:
-                errors.setdefault("headers", []).append(f"headers: {header!r} is not a valid header line")
+            # What http.client would refuse when sending, refused when saving: a name that is not an RFC 9110
+            # token, a value with a control character or a character Latin-1 cannot carry.
+            if not _HEADER_NAME.fullmatch(header) or _HEADER_VALUE_REFUSED.search(value):
+                errors.setdefault("headers", []).append(f"headers: {header!r} is not a valid header line (a name of "
+                                                        f"letters, digits and !#$%&'*+-.^_`|~; a value of Latin-1 "
+                                                        f"characters without line breaks)")
         if errors:
             raise OptionErrors(errors)
         return cleaned
@@ -75,28 +86,73 @@ class HttpType(TaskType):
         request = urllib.request.Request(url, data=body, method=method, headers=headers)
         if run.log:
             run.log.info("HTTP %s %s", method, _shown_url(url))
-        try:
-            answer = outbound.urlopen(request, timeout=min(limit, POLL * 10))
-        except urllib.error.HTTPError as exc:  # 3xx (never followed), 4xx, 5xx: an answer all the same
-            answer = exc
-        except outbound.OutboundRefused as exc:
-            return Performed(1, f"refused: {exc}")
-        except (urllib.error.URLError, OSError) as exc:
-            if _timed_out(exc):
-                return Performed(1, f"no answer within {limit:g} s", timed_out=True)
-            return Performed(1, f"cannot connect: {getattr(exc, 'reason', exc)}")
-        with answer:
-            status, reason = answer.status, getattr(answer, "reason", "") or ""
-            run.output.write(f"HTTP {status} {reason}\n".encode("utf-8", "replace"))
-            outcome = _read_body(answer, run, deadline)
-        if outcome is not None:
-            return outcome
-        ok = status in expected if expected else 200 <= status < 300
-        if ok:
-            return Performed(0, details={"status": status})
-        wanted = ", ".join(map(str, expected)) if expected else "2xx"
-        return Performed(1, f"HTTP status {status} {reason}".strip() + f" (expected {wanted})",
-                         details={"status": status})
+        # A server that trickles its answer a byte at a time never lets a read time out: the watchdog shuts the
+        # connection at the deadline or on a stop, whichever phase the request is in.
+        with outbound.opened_sockets() as sockets, _Watchdog(sockets, deadline, limit, run) as watchdog:
+            try:
+                outcome = _exchange(request, run, limit, deadline, expected)
+            except Exception:
+                if watchdog.ended is None:
+                    raise
+        return watchdog.ended or outcome
+
+
+def _exchange(request, run, limit, deadline, expected) -> Performed:
+    try:
+        answer = outbound.urlopen(request, timeout=min(limit, POLL * 10))
+    except urllib.error.HTTPError as exc:  # 3xx (never followed), 4xx, 5xx: an answer all the same
+        answer = exc
+    except outbound.OutboundRefused as exc:
+        return Performed(1, f"refused: {exc}")
+    except (urllib.error.URLError, OSError) as exc:
+        if _timed_out(exc):
+            return Performed(1, f"no answer within {limit:g} s", timed_out=True)
+        return Performed(1, f"cannot connect: {getattr(exc, 'reason', exc)}")
+    with answer:
+        status, reason = answer.status, getattr(answer, "reason", "") or ""
+        run.output.write(f"HTTP {status} {reason}\n".encode("utf-8", "replace"))
+        outcome = _read_body(answer, run, deadline)
+    if outcome is not None:
+        return outcome
+    ok = status in expected if expected else 200 <= status < 300
+    if ok:
+        return Performed(0, details={"status": status})
+    wanted = ", ".join(map(str, expected)) if expected else "2xx"
+    return Performed(1, f"HTTP status {status} {reason}".strip() + f" (expected {wanted})",
+                     details={"status": status})
+
+
+class _Watchdog:
+    """Shuts the request's sockets down when the run's time is up or it is asked to stop; `ended` then says how
+    the run ended."""
+
+    def __init__(self, sockets, deadline, limit, run):
+        self.sockets, self.deadline, self.limit, self.run = sockets, deadline, limit, run
+        self.ended, self._done = None, threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="http-task-watchdog", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self):
+        while not self._done.wait(POLL / 5):
+            if self.run.stopped():
+                self.ended = Performed(1, "stopped", stopped=True)
+            elif time.monotonic() >= self.deadline:
+                self.ended = Performed(1, f"no answer within {self.limit:g} s", timed_out=True)
+            else:
+                continue
+            for sock in list(self.sockets):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # closed already
+            return
 
 
 def _read_body(answer, run, deadline) -> Performed | None:

@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from tasks_app import tasktypes
+from tasks_app.front.jsonbody import BoundedJSONDecoder
 from tasks_app.tasktypes import base as kinds
 
 PREFIX = "opt_"
@@ -42,7 +43,9 @@ def _form_field(option):
     if option.kind == kinds.CHOICE:
         return forms.ChoiceField(choices=[(c, c) for c in option.choices], initial=option.default, **common)
     if option.kind == kinds.TEXT_MAP:
-        return forms.JSONField(**{**common, "help_text": option.help or _('JSON object, e.g. {"Name": "value"}')})
+        # BoundedJSONDecoder: brackets nested past the recursion limit are a form error, not a 500.
+        return forms.JSONField(decoder=BoundedJSONDecoder,
+                               **{**common, "help_text": option.help or _('JSON object, e.g. {"Name": "value"}')})
     if option.kind == kinds.INT_LIST:
         return IntListField(**common)
     return forms.CharField(max_length=option.max_length, **common)

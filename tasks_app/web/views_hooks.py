@@ -35,7 +35,8 @@ class HookCreateView(RoleRequiredMixin, TaskMixin, View):
             hook, token = hook_services.create_hook(task, name=name, expires_at=expires_at, actor=actor(request),
                                                     via="web")
         except ValueError:
-            messages.error(request, _("Name: at most 100 characters."))
+            messages.error(request, _("Name: must not contain a NUL character.") if "\x00" in name
+                           else _("Name: at most 100 characters."))
             return redirect(reverse("task_view", args=[task.task_id]) + "#trigger-urls")
         log.info("%s created trigger URL %s… for task %s", actor(request), hook.prefix, task.task_id)
         url = request.build_absolute_uri(reverse("api-hook", kwargs={"token": token}))

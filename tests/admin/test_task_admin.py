@@ -270,3 +270,10 @@ def test_deleting_a_task_with_its_dependents_removes_both(admin_client, make_tas
                                               "_selected_action": [base.pk, child.pk, other.pk], "post": "yes"})
     assert response.status_code == 302
     assert not Task.objects.exists()
+
+
+def test_task_options_that_are_json_text_are_named_as_text(admin_client, tasks_dir):
+    response = admin_client.post(ADD, form_data(task_options='"x"'))
+    assert response.status_code == 200
+    assert field_errors(response)["task_options"] == [
+        "task_options must be a JSON object of the type's fields, got text \"x\"."]  # "got JSONString" before

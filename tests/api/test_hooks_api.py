@@ -160,3 +160,18 @@ def test_no_log_line_holds_a_token(operator_client, task, settings, caplog, monk
     assert token not in caplog.text and "B" * 43 not in caplog.text
     api_log.removeHandler(caplog.handler)
     assert f"Trigger URL {token[:10]}… answered 429" in caplog.text
+
+
+def test_a_body_too_large_for_a_trigger_url_does_not_log_its_token(operator_client, task, caplog):
+    """The 413 comes before the view, from the body cap: Django's django.request line names the path, which the
+    console's formatter (the root logger's, settings.LOGGING) cuts to the token's prefix, as in every line."""
+    import logging
+
+    token = make_hook(operator_client)["token"]
+    response = APIClient().post(f"/api/hooks/{token}", data="x" * 2_000_000, content_type="application/json")
+    assert response.status_code == 413
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    (console,) = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    logged = console.format(record)
+    assert f"Request Entity Too Large: /api/hooks/{token[:10]}…" in logged
+    assert token not in logged

@@ -28,6 +28,16 @@ def test_a_bulk_disable_writes_one_audit_entry_per_task_changed_and_says_which_w
     assert TaskStatus.objects.get(task__task_id="a").next_run_time is None
 
 
+def test_ids_with_a_nul_or_a_hundred_kilobytes_are_tasks_not_found(make_task, client_as):
+    """On PostgreSQL, a NUL in a task id of the query was a 500."""
+    make_task("a", task_enabled=False)
+    response = client_as("operator").post("/api/bulk", {"action": "enable", "task_ids": ["a\x00", "x" * 100_000, "a"]},
+                                          format="json")
+    assert response.status_code == 200, response.content
+    assert [r["result"] for r in response.json()["results"]] == ["not_found", "not_found", "done"]
+    assert 'No task with task_id "a\\u0000".' in response.json()["results"][0]["message"]
+
+
 def test_a_bulk_enable_stores_each_tasks_next_run(make_task):
     make_task("a", task_enabled=False)
     bulk.bulk_action("enable", ["a"], actor="otto", via="api")

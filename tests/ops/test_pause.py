@@ -144,6 +144,16 @@ def test_every_page_shows_the_banner_with_a_resume_button_for_operators_only(as_
     assert 'id="pause-banner"' in html and "resume-button" not in html
 
 
+def test_markup_in_a_pause_reason_is_text_in_the_banner_of_every_page(as_operator, client, viewer):
+    pauses.pause(reason='<script>alert(1)</script><img src=x onerror="alert(2)">', actor="otto", via="api")
+    client.force_login(viewer)
+    for page in (client, as_operator):
+        for path in ("/", "/tasks", "/pauses", "/dashboard"):
+            html = page.get(path).content.decode()
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in html, path
+            assert "<script>alert(1)" not in html and "<img src=x" not in html, path
+
+
 @pytest.mark.django_db
 def test_the_pause_form_pauses_and_names_a_bad_field(as_operator, client, viewer, operator):
     response = as_operator.post("/pauses", {"tag": "", "until": "2000-01-01T00:00", "reason": "x"})

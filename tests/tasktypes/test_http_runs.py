@@ -2,8 +2,11 @@
 ${NAME} filled from the run's environment (a secret masked in the output), the status and the first 64 KiB of
 the answer kept as output, expected statuses, the timeout, the outbound guard (no internal address unless
 allowed, no redirect followed)."""
+import socket
 import threading
 import time
+
+import pytest
 
 from tasks_app.engine.runner import StopSignal, run_execution
 from tasks_app.models import ExecutionStatus
@@ -130,3 +133,88 @@ def test_a_performed_run_reports_its_start_with_no_process(make_execution, stand
     result = run_execution(execution, on_start=lambda run, pid: starts.append((run.pk, pid)))
     assert result.status == ExecutionStatus.SUCCESS and result.pid is None
     assert starts == [(execution.pk, 0)]
+
+
+def trickling_server(head: bytes, stop: threading.Event, sent: threading.Event | None = None, tls=None) -> str:
+    """A server that sends `head` (then sets `sent`), then one byte every 0.2 s until `stop`: each read gets
+    something, so no read ever times out (a slow-loris answer). `tls`: an ssl.SSLContext to answer https with."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        conn, _address = server.accept()
+        if tls is not None:
+            conn = tls.wrap_socket(conn, server_side=True)
+        with conn, server:
+            conn.recv(65536)
+            conn.sendall(head)
+            if sent is not None:
+                sent.set()
+            while not stop.wait(0.2):
+                try:
+                    conn.sendall(b"a")
+                except OSError:
+                    return
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"{'https' if tls else 'http'}://127.0.0.1:{server.getsockname()[1]}/"
+
+
+@pytest.mark.parametrize("head", [b"HTTP/1.1 200 OK\r\nX-Slow: ",
+                                  b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"],
+                         ids=["headers", "body"])
+def test_an_answer_trickled_a_byte_at_a_time_still_ends_at_the_timeout(make_execution, settings, head):
+    settings.NOTIFY_ALLOW_PRIVATE_HOSTS = ["127.0.0.1"]
+    stop = threading.Event()
+    execution = make_execution("http", task_options={"url": trickling_server(head, stop)}, task_timeout=1)
+    began = time.monotonic()
+    try:
+        result = run_execution(execution)
+    finally:
+        stop.set()
+    assert result.status == ExecutionStatus.TIMEOUT, result.error_message
+    assert result.error_message == "no answer within 1 s"
+    assert time.monotonic() - began < 5
+
+
+def test_a_stop_ends_a_run_whose_answer_trickles(make_execution, settings):
+    settings.NOTIFY_ALLOW_PRIVATE_HOSTS = ["127.0.0.1"]
+    stop_server, trickling = threading.Event(), threading.Event()
+    url = trickling_server(b"HTTP/1.1 200 OK\r\nX: ", stop_server, trickling)
+    execution = make_execution("http", task_options={"url": url})
+    stop, results = StopSignal(), []
+    thread = threading.Thread(target=lambda: results.append(run_execution(execution, stop)))
+    thread.start()
+    try:
+        assert trickling.wait(10)
+        stop.set("by alice")
+        thread.join(10)
+    finally:
+        stop_server.set()
+    assert not thread.is_alive()
+    assert results[0].status == ExecutionStatus.STOPPED and results[0].error_message == "stopped: by alice"
+
+
+def test_an_https_answer_trickled_a_byte_at_a_time_still_ends_at_the_timeout(make_execution, settings, tmp_path,
+                                                                                 monkeypatch):
+    """TLS takes over the socket the guard opened: the watchdog must still reach the connection."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the run's default context trusts this one certificate
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    settings.NOTIFY_ALLOW_PRIVATE_HOSTS = ["127.0.0.1"]
+    stop = threading.Event()
+    url = trickling_server(b"HTTP/1.1 200 OK\r\nX-Slow: ", stop, tls=tls)
+    execution = make_execution("http", task_options={"url": url}, task_timeout=1)
+    began = time.monotonic()
+    try:
+        result = run_execution(execution)
+    finally:
+        stop.set()
+    assert result.status == ExecutionStatus.TIMEOUT, result.error_message
+    assert time.monotonic() - began < 5

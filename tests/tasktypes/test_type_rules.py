@@ -64,7 +64,27 @@ def test_an_http_task_takes_no_file_and_checks_its_options_one_by_one(scripts_di
                                                            "headers": {"X-A": "a\r\nb"}}))
     assert sorted(errors["task_options"]) == [
         "task_options.expected_statuses: expected_statuses: 99 is not an HTTP status (100 to 599)",
-        "task_options.headers: headers: 'X-A' is not a valid header line"]
+        "task_options.headers: headers: 'X-A' is not a valid header line (a name of letters, digits and "
+        "!#$%&'*+-.^_`|~; a value of Latin-1 characters without line breaks)"]
+
+
+@pytest.mark.parametrize("options, refused", [
+    ({"headers": {"X\tY": "1"}}, "headers: 'X\\tY' is not a valid header line"),
+    ({"headers": {"Xé": "1"}}, "headers: 'Xé' is not a valid header line"),
+    ({"headers": {"X-Team": "运维"}}, "headers: 'X-Team' is not a valid header line"),
+    ({"headers": {"X-A": "a\x00"}}, "headers: 'X-A' is not a valid header line"),
+    ({"url": "https://x.example/a b"}, "url 'https://x.example/a b' holds a space or a control character"),
+    ({"url": "https://x.example/a\r\nX-Injected: 1"}, "holds a space or a control character"),
+])
+def test_an_http_task_refuses_on_save_what_could_never_be_sent(scripts_dir, options, refused):
+    """http.client refuses these when sending: the run failed with a ValueError's repr, long after the save."""
+    errors = errors_of(base(task_type="http", task_options={"url": "https://x.example/", **options}))
+    assert refused in " ".join(errors["task_options"])
+    cleaned = TaskLoader().clean(base(task_type="http", task_options={
+        "url": "https://x.example/q?a=1%20b",
+        "headers": {"Authorization": "Bearer ${API_TOKEN}", "X-Note": "café\t1"}}),
+        existing={})
+    assert cleaned["task_options"]["headers"]["X-Note"] == "café\t1"
 
 
 def test_an_unknown_type_and_options_that_are_not_an_object_are_named(scripts_dir):

@@ -45,6 +45,15 @@ def test_bad_input_is_named_and_creates_nothing(as_operator, task):
     assert not TriggerToken.objects.exists()
 
 
+def test_a_lifetime_past_the_calendar_and_a_nul_in_the_name_are_named_not_a_500(as_operator, task):
+    response = as_operator.post("/tasks/test-task/hooks/new", {"expires_in": "999999w"}, follow=True)
+    assert response.status_code == 200  # 999,999 weeks from now is past the year 9999: an OverflowError before
+    assert "Expires in: &#x27;999999w&#x27; is not a lifetime" in response.content.decode()
+    response = as_operator.post("/tasks/test-task/hooks/new", {"name": "ci\x00"}, follow=True)
+    assert "Name: must not contain a NUL character." in response.content.decode()
+    assert not TriggerToken.objects.exists()
+
+
 def test_a_viewer_sees_no_trigger_urls_and_may_not_make_or_revoke_one(as_viewer, task):
     hook, _token = hook_services.create_hook(task, actor="x", via="cli")
     assert 'id="trigger-urls"' not in as_viewer.get("/tasks/test-task/view").content.decode()
@@ -84,3 +93,22 @@ def test_the_admin_lists_trigger_urls_for_operators_and_revokes_them(client, ope
     viewer.save()
     client.force_login(viewer)
     assert client.get("/admin/tasks_app/triggertoken/").status_code == 403
+
+
+def test_the_trigger_url_forms_pause_and_bulk_forms_need_the_csrf_token(operator, task):
+    """Another site's page that posts to these forms with the operator's session cookie changes nothing."""
+    from django.test import Client
+
+    from tasks_app.models import Pause
+
+    hook, _token = hook_services.create_hook(task, actor="x", via="cli")
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(operator)
+    assert browser.post("/tasks/test-task/hooks/new", {"name": "evil"}).status_code == 403
+    assert browser.post(f"/tasks/test-task/hooks/{hook.pk}/revoke").status_code == 403
+    assert browser.post("/pauses", {"tag": "", "reason": "evil"}).status_code == 403
+    assert browser.post("/tasks/bulk", {"action": "disable", "task_ids": ["test-task"]}).status_code == 403
+    hook.refresh_from_db()
+    assert hook.revoked_at is None and TriggerToken.objects.count() == 1 and not Pause.objects.exists()
+    task.refresh_from_db()
+    assert task.task_enabled

@@ -42,3 +42,16 @@ def test_the_types_and_their_fields_are_in_chinese_on_a_chinese_page(as_operator
     html = as_operator.get("/tasks/new", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     for words in ("http — HTTP 请求", "shell — 可执行文件（shell 脚本，按其 #! 行运行）", "期望的状态码", "请求头"):
         assert words in html, words
+
+
+def test_an_http_tasks_headers_nested_past_the_recursion_limit_are_refused_next_to_the_field_not_a_500(as_operator):
+    from tasks_app.models import Task
+
+    from .conftest import form_data
+
+    deep = "[" * 100_000 + "]" * 100_000
+    response = as_operator.post("/tasks/new", form_data(task_type="http", task_exec="",
+                                                        opt_http__url="https://x.example/", opt_http__headers=deep))
+    assert response.status_code == 400
+    assert "opt_http__headers" in response.context["form"].errors
+    assert not Task.objects.filter(task_id="nightly").exists()
