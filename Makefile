@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast bench screenshots browser redis venv clean
+.PHONY: run test test-fast bench screenshots browser prometheus redis venv clean
 
 venv: $(STAMP)
 
@@ -27,7 +27,14 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    chromium chromium-driver fonts-wqy-microhei >/dev/null; }
 
-test: venv browser
+# Debian's Prometheus (the server and promtool) for tests/metrics/test_prometheus.py: /metrics as Prometheus reads it.
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || { \
+	  echo "Installing Debian's prometheus for the metrics tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    prometheus >/dev/null; }
+
+test: venv browser prometheus
 	$(PY) -m pytest
 
 # Everything but the browser tests.

@@ -292,6 +292,19 @@ def env_choice(name, default, choices):
     return value
 
 
+def env_token(name, minimum_length):
+    """A shared secret such as a bearer token: empty (none), or at least `minimum_length` printable ASCII
+    characters, so that it can be sent in a header and cannot be guessed."""
+    raw = os.environ.get(name, "")
+    if raw == "":
+        return ""
+    if len(raw) < minimum_length or not all("!" <= c <= "~" for c in raw):
+        # The value is a secret: the message names the variable and says what is wrong, never the value.
+        raise ImproperlyConfiguredEnv(f"{name}: expected at least {minimum_length} printable ASCII characters "
+                                      f"without spaces (got {len(raw)} characters)")
+    return raw
+
+
 def env_run_as(name):
     """`user` or `user:group` (resolved when the scheduler starts), or "" for the scheduler's own user."""
     raw = os.environ.get(name, "").strip()

@@ -8,7 +8,7 @@ from tasks_app.definition import alert_rules, envnames
 
 from .env import (
     env_alert_rules, env_bool, env_choice, env_delays, env_executable, env_fernet_keys, env_float, env_hosts, env_int, env_limits, env_list,
-    env_name_values, env_path, env_rate, env_run_as, env_str, env_timezone, secret_key,
+    env_name_values, env_path, env_rate, env_run_as, env_str, env_timezone, env_token, secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -28,8 +28,9 @@ if HTTPS:
     SECURE_SSL_REDIRECT = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=1)
-# Load balancers and Kubernetes probes ask /healthz and /healthz/scheduler over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz(/scheduler)?$"]
+# Load balancers, Kubernetes probes and Prometheus ask /healthz, /healthz/scheduler and /metrics over plain HTTP
+# inside the cluster, and do not follow a redirect to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/scheduler)?$", r"^metrics$"]
 
 # The folders the engine owns. Task scripts must live inside TASKS_DIR.
 TASKS_DIR = env_path("TASKS_DIR", Path("tasks"), BASE_DIR)
@@ -302,6 +303,10 @@ SCHEDULER_BANNER_AFTER = env_int("SCHEDULER_BANNER_AFTER", 30, minimum=1)
 # Webhooks (and any notifier's requests) go only to public addresses, except these hosts and networks.
 NOTIFY_ALLOW_PRIVATE_HOSTS = env_hosts("NOTIFY_ALLOW_PRIVATE_HOSTS")
 # Audit entries older than this many days are deleted by the daily housekeeping (each task's latest version stays).
+# /metrics (docs/metrics.md): the bearer token a Prometheus scraper sends (empty: only logged-in users may read),
+# and whether series carry a task_id label ("auto": up to 1,000 tasks).
+METRICS_TOKEN = env_token("METRICS_TOKEN", 24)
+METRICS_PER_TASK = env_choice("METRICS_PER_TASK", "auto", ("auto", "on", "off"))
 AUDIT_KEEP_DAYS = env_int("AUDIT_KEEP_DAYS", 365, minimum=1)
 BACKUPS_KEEP = env_int("BACKUPS_KEEP", 50, minimum=1)
 BACKUPS_DAILY_DAYS = env_int("BACKUPS_DAILY_DAYS", 30, minimum=0)

@@ -101,12 +101,13 @@ MAY_IMPORT = {
     "services": {"alerts", "audit", "conffile", "dal", "definition", "definition.fields", "models", "secrets",
                  "workdays"},
     "insights": {"cron", "definition", "definition.fields", "models"},
-    "engine": {"alerts", "audit", "cron", "definition", "definition.fields", "logs", "models",
+    "engine": {"alerts", "audit", "cron", "definition", "definition.fields", "logs", "metrics", "models",
                "outbound", "private_files", "secrets", "tasktypes"},
+    "metrics": {"models"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
                    "conffile", "secrets", "envedit", "audit", "workdays", "tasktypes", "insights", "checks"}
-MAY_IMPORT.update(web=FOR_THE_WAYS_IN, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
+MAY_IMPORT.update(web=FOR_THE_WAYS_IN | {"metrics"}, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
 
 
 def part_of(module: str) -> str:

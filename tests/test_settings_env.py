@@ -122,3 +122,15 @@ def test_a_scheduler_heartbeat_out_of_its_range_stops_the_process_naming_it():
                                 env={**os.environ, "SCHEDULER_HEARTBEAT_SECONDS": value},
                                 cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         assert result.returncode != 0 and f"SCHEDULER_HEARTBEAT_SECONDS='{value}': {words}" in result.stderr
+
+
+def test_a_token_is_empty_or_long_printable_and_its_value_is_never_in_the_message(monkeypatch):
+    monkeypatch.delenv("X_TOKEN", raising=False)
+    assert env.env_token("X_TOKEN", 24) == ""
+    monkeypatch.setenv("X_TOKEN", "a" * 24)
+    assert env.env_token("X_TOKEN", 24) == "a" * 24
+    for bad in ("short-secret-value", "with a space in the middle of it", "ünïcödé" * 5):
+        monkeypatch.setenv("X_TOKEN", bad)
+        with pytest.raises(env.ImproperlyConfiguredEnv, match="X_TOKEN: expected at least 24") as refused:
+            env.env_token("X_TOKEN", 24)
+        assert bad not in str(refused.value)

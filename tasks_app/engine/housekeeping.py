@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_apscheduler.models import DjangoJobExecution
 
 from tasks_app.audit.retention import prune_audit
+from tasks_app.metrics.tally import fold
 from tasks_app.models import ExecutionLogChunk, ExecutionStatus, LogStream, Task, TaskExecution, Worker
 
 log = logging.getLogger("SchedulerEngine")
@@ -30,7 +31,9 @@ def prune_history(now=None, keep=None, max_age_days=None) -> dict:
     now = now or timezone.now()
     keep = keep or settings.HISTORY_KEEP_PER_TASK
     max_age_days = max_age_days or settings.HISTORY_MAX_AGE_DAYS
-    finished = TaskExecution.objects.exclude(status__in=ExecutionStatus.active())
+    # /metrics' totals count each run once: the runs not counted yet are counted first, and kept until they are.
+    fold(at_most=10 ** 9)
+    finished = TaskExecution.objects.exclude(status__in=ExecutionStatus.active()).filter(tallied=True)
 
     by_count = 0
     crowded = (TaskExecution.objects.order_by().values("task_id").annotate(n=Count("pk"))

@@ -8,6 +8,7 @@ from .execution import ExecutionStatus, TaskExecution, Trigger
 from .hook import TriggerToken
 from .logchunk import ChunkFile, ExecutionLogChunk, LogStream
 from .pause import Pause
+from .tally import ExecutionTally, IncidentTally, TallyMark
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
 from .scheduler import SchedulerLease
 from .worker import Worker
@@ -17,6 +18,7 @@ __all__ = [
     "CHANNEL_NAME_PATTERN",
     "Channel",
     "Incident",
+    "IncidentTally",
     "IncidentKind",
     "Notice",
     "NoticeStatus",
@@ -34,6 +36,7 @@ __all__ = [
     "calendar_named",
     "ConfigVersion",
     "ExecutionStatus",
+    "ExecutionTally",
     "NEVER_RUN",
     "OverlapPolicy",
     "Pause",
@@ -42,6 +45,7 @@ __all__ = [
     "Task",
     "TaskExecution",
     "TaskStatus",
+    "TallyMark",
     "Trigger",
     "TriggerToken",
     "Worker",

@@ -77,12 +77,15 @@ class Incident(models.Model):
     detail = models.TextField(blank=True, default="")
     opened_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Added to /metrics' count of incidents (models/tally.py), which the deletion of old runs does not lower.
+    tallied = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-opened_at"]
         constraints = [models.UniqueConstraint(fields=["kind", "key"], condition=Q(resolved_at__isnull=True),
                                                name="one_open_incident")]
-        indexes = [models.Index(fields=["task", "resolved_at"], name="incident_task_open")]
+        indexes = [models.Index(fields=["task", "resolved_at"], name="incident_task_open"),
+                   models.Index(fields=["id"], condition=Q(tallied=False), name="incident_untallied")]
 
     def __str__(self):
         return f"{self.kind} {self.key}{'' if self.resolved_at else ' (open)'}"

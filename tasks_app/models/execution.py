@@ -30,6 +30,10 @@ class ExecutionStatus(models.TextChoices):
         return [cls.QUEUED, cls.RUNNING]
 
 
+# Ended (neither queued nor running) and not yet added to /metrics' running totals.
+UNTALLIED = Q(tallied=False) & ~Q(status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING])
+
+
 class Trigger(models.TextChoices):
     SCHEDULE = "schedule", _("Schedule")
     MANUAL = "manual", _("Manual")
@@ -81,6 +85,9 @@ class TaskExecution(models.Model):
     # One-off task_env values given when the run was asked for (task_allow_overrides): plain values as given,
     # a value that overrides a secret sealed like one ({"encrypted": token}). None: the task's own task_env.
     env_overrides = models.JSONField(null=True, blank=True)
+    # Added to /metrics' running totals (models/tally.py) once it has ended: every way a run ends (the
+    # scheduler, a worker, a stop, recovery, raw SQL) is counted by one reader, and exactly once.
+    tallied = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-execution_id"]
@@ -92,6 +99,10 @@ class TaskExecution(models.Model):
             # The dashboard's fleet-wide figures over a time window (runs by status, the slowest, the flakiest)
             # read this index alone, never the rows.
             models.Index(fields=["start_time", "status", "task", "duration"], name="execution_window"),
+            # The runs /metrics has not counted yet: those running or queued, and the few that ended since the
+            # last scrape. No literal in the condition: SQLite uses a partial index only when the query repeats
+            # its condition's literals, and a query's are parameters.
+            models.Index(fields=["execution_id"], condition=Q(tallied=False), name="execution_untallied"),
         ]
         constraints = [
             models.UniqueConstraint(

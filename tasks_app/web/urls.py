@@ -12,6 +12,7 @@ from . import views_dashboard as dashboard
 from . import views_graph as graph
 from . import views_hooks as hooks
 from . import views_pauses as pauses
+from . import views_metrics as metrics
 from . import views_runs as runs
 from . import views_tasks as tasks
 from . import views_workers as workers
@@ -86,6 +87,7 @@ urlpatterns = [
     path(T + "versions/<version:number>/restore", audit.RestoreVersionView.as_view(), name="task_version_restore"),
     path(T + "executions/<int:execution_id>", runs.ExecutionDetailView.as_view(), name="execution_view"),
     path("workers", workers.WorkerListView.as_view(), name="worker_list"),
+    path("metrics", metrics.MetricsView.as_view(), name="metrics"),
     path("pauses", pauses.PauseListView.as_view(), name="pause_list"),
     path("pauses/<int:pause_id>/resume", pauses.ResumeView.as_view(), name="pause_resume"),
 ]

@@ -44,7 +44,8 @@ def test_the_scale_benchmark_starts_the_real_scheduler_and_reports_every_figure(
 def test_the_web_benchmark_fills_a_database_and_times_pages_and_api(tmp_path):
     run_bench("web.py", tmp_path, "--smoke")
     rows = rows_of(tmp_path, "web")
-    assert len(rows) == 7
+    assert len(rows) == 9
+    assert [r for r in rows if "/metrics" in r["measurement"]][1]["measurement"].startswith("6. /metrics: the first")
     assert all(r["engine_value"] > 0 and r["baseline_value"] > 0 for r in rows)
 
 

@@ -10,9 +10,11 @@ from tasks_app.web import urls as web_urls
 SAMPLE_KWARGS = {"task_id": "test-task", "execution_id": 1, "number": 1, "name": "ops", "backfill_id": 1,
                  "hook_id": 1, "pause_id": 1}
 PUBLIC = {"login", "logout"}  # the language switcher's include is public too, and not listed here
+# Not a page: a scraper's endpoint, which answers 401 rather than a login form (tests/metrics/test_access.py).
+MACHINES = {"metrics"}
 PAGES = [
     reverse(p.name, kwargs={name: SAMPLE_KWARGS[name] for name in p.pattern.converters})
-    for p in web_urls.urlpatterns if isinstance(p, URLPattern) and p.name not in PUBLIC
+    for p in web_urls.urlpatterns if isinstance(p, URLPattern) and p.name not in PUBLIC | MACHINES
 ]
 ACTIONS = ["run", "enable", "disable", "stop", "delete", "versions/1/restore"]
 
