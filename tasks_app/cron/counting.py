@@ -56,10 +56,10 @@ def count_fire_times(expr: str, tz: str | tzinfo, start: datetime, end: datetime
 def last_fire_times(expr: str, tz: str | tzinfo, end: datetime, count: int = 2,
                     after: datetime | None = None) -> list[datetime]:
     """The last `count` fire times t <= end (and t > after, when given), ascending, aware UTC. Looks back in
-    doubling windows, so it lists few times however long the span is."""
+    doubling windows from `count` minutes, so it lists about `count` times however long the span is."""
     zone, end = _zone(tz), _aware(end, "end")
     floor = _aware(after, "after") if after is not None else end - timedelta(days=41 * 366)
-    window = timedelta(hours=2)
+    window = max(count, 1) * _MINUTE
     while True:
         low = max(floor, end - window)
         times = fire_times_between(expr, zone, low, end, limit=2**62)
