@@ -125,7 +125,7 @@ class Starter:
             rows.append((kind, execution))
         try:
             with transaction.atomic():  # a savepoint: should a slot be taken after all, fall back row by row
-                TaskExecution.objects.bulk_create([e for _, e in rows], batch_size=500)
+                bk.insert_rows(TaskExecution, [e for _, e in rows])
         except IntegrityError:
             kept = []
             for kind, execution in rows:
