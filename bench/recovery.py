@@ -44,15 +44,14 @@ def main():
         sched.stop()
 
     counts, wrong = [], []
-    for message, slot, decided in skipped.values_list("error_message", "scheduled_time", "start_time"):
+    for message, last_slot in skipped.values_list("error_message", "scheduled_time"):
         found = MISSED.search(message)
         count = int(found[1]) if found else -1
         counts.append(count)
-        # Slots in (last_seen, decided], every minute, counted by hand; none of them ran.
-        floor = lambda moment: moment.replace(second=0, microsecond=0)  # noqa: E731
-        expected = (floor(decided) - floor(last_seen)) // timedelta(minutes=1)
+        # The record holds the last slot missed: every minute in (last_seen, last_slot], counted by hand.
+        expected = (last_slot - last_seen.replace(second=0, microsecond=0)) // timedelta(minutes=1)
         if count != expected:
-            wrong.append((message, slot.isoformat(), decided.isoformat(), expected))
+            wrong.append((message, last_slot.isoformat(), expected))
     ran = TaskExecution.objects.exclude(status=ExecutionStatus.SKIPPED).count()
     decided = sorted(skipped.values_list("start_time", flat=True))  # when each batch of records was decided
     batches_s = [(decided[0] - started_wall).total_seconds(), (decided[-1] - started_wall).total_seconds()]

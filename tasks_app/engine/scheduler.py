@@ -28,7 +28,7 @@ from tasks_app.alerts import sender as notice_sender
 from tasks_app.alerts.overrun import OverrunWatch
 
 from . import bookkeeping as bk
-from . import backfills, policy, recovery
+from . import backfills, policy, recovery, wakeups
 from .dispatch import Dispatcher
 from .endings import EndRecorder
 from .journal import PidJournal
@@ -79,6 +79,7 @@ class SchedulerEngine:
         self.timetable = Timetable(self.wake, tick=self.tick, ahead=AHEAD)
         self.starter = Starter(self.registry, self.worker, self.node)
         self.overruns = OverrunWatch()
+        self.changes = wakeups.watch_for(executor)  # whether a tick's poll is worth running
         self.journal = self.dispatcher = self.endings = self.closing = None
         # The loop's own state (engine thread only).
         self.starts = []  # StartRequests waiting for the next batch (missed slots, chains)
@@ -129,6 +130,7 @@ class SchedulerEngine:
         self.started = True
         recovery.write_heartbeat(self.worker, self._started_at)
         self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
+        self.changes.start(on_notice=self._poll_soon)
         log.info("Scheduler engine started in %.2f s: %d task(s), %d scheduled (%d job(s) written, %d removed), "
                  "%d run(s) found lost, %d task(s) with missed slots", time.monotonic() - began,
                  len(timetable.rows), timetable.job_count, added, removed, len(lost), len(self.starts))
@@ -174,6 +176,7 @@ class SchedulerEngine:
         log.info("Scheduler engine stopping: %d run(s) in progress, up to %s s to finish",
                  len(self.registry.running), self.stop_grace)
         self.timetable.stop()
+        self.changes.stop()
         all_recorded = self.closing.finish_runs()
         self.timetable.join_housekeeping(30)
         self.journal.close(remove=all_recorded)
@@ -206,10 +209,15 @@ class SchedulerEngine:
 
     def _round(self):
         self.dispatcher.release_held()
+        # The engine keeps its connection (CONN_MAX_AGE 0 is for requests): opening one every round cost more
+        # than an idle tick's work, and SQLite's data_version is counted per connection. A broken one is closed.
+        connection.close_at = None
         close_old_connections()
         self._followed(self.endings.record(start_waiting=self.started))
         if time.monotonic() >= self._next_tick or time.time() >= self.retry_at:
-            self._next_tick = time.monotonic() + self.tick
+            # Listening for changes, an idle engine only ticks for its heartbeat and the safety poll.
+            idle = self.changes.listening and not self.registry.running
+            self._next_tick = time.monotonic() + (wakeups.SAFETY_POLL if idle else self.tick)
             self._tick()
         deferred = {}
         if self.timetable.is_due():
@@ -262,14 +270,33 @@ class SchedulerEngine:
         self.trouble.ok("starting runs")
         timetable.run_engine_jobs()
 
+    def _poll_soon(self):
+        """A change was notified (called from the listening thread): tick now."""
+        self._next_tick = 0.0
+        self.wake.set()
+
     def _followed(self, plan):
         """What a carried-out plan leaves for the next rounds: chains to consider, the next retry's time."""
         if plan is not None:
+            self.changes.own_write()  # e.g. a run's end lets a backfill's next run go: the next tick polls
             self.chain_from.extend(plan.chain_from)
             self.retry_at = min(self.retry_at, plan.retry_at)
 
     def _tick(self):
-        """The poll: configuration marker, queued runs to claim, stop requests, heartbeat."""
+        """The poll (when something may have changed), overruns, heartbeat."""
+        force = time.time() >= self.retry_at or self.timetable.resync_due()
+        if self.changes.worth_polling(force=force) and not self._poll():
+            return
+        # An executor that reports each start (on_start) lets a run waiting for a worker count as a missed slot.
+        started = self.journal.started if getattr(self.executor, "reports_starts", False) else (lambda pk: True)
+        self.overruns.check(self.registry.running, timezone.now(), started=started)
+        if time.monotonic() >= self._next_heartbeat:
+            self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
+            recovery.write_heartbeat(self.worker, self._started_at)
+            self._check_lock()
+
+    def _poll(self) -> bool:
+        """Configuration marker, queued runs to claim, stop requests. False if the database failed."""
         try:
             version, queued, stops, held = bk.poll(self.worker)
             if held and backfills.release_held_runs():
@@ -279,16 +306,11 @@ class SchedulerEngine:
             self.dispatcher.stop_requested(stops)
             self.executor.follow()
         except DatabaseError as exc:
+            self.changes.own_write()  # poll again next tick
             self.trouble.failed("polling", exc)
-            return
+            return False
         self.trouble.ok("polling")
-        # An executor that reports each start (on_start) lets a run waiting for a worker count as a missed slot.
-        started = self.journal.started if getattr(self.executor, "reports_starts", False) else (lambda pk: True)
-        self.overruns.check(self.registry.running, timezone.now(), started=started)
-        if time.monotonic() >= self._next_heartbeat:
-            self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY
-            recovery.write_heartbeat(self.worker, self._started_at)
-            self._check_lock()
+        return True
 
     def _check_lock(self):
         if self.lock.still_held():
@@ -302,3 +324,4 @@ class SchedulerEngine:
             self.request_stop()
             return
         log.info("Scheduler lock taken again")
+

@@ -96,6 +96,10 @@ class Timetable:
 
     # Fires.
 
+    def resync_due(self) -> bool:
+        """The periodic full resync is due: the next tick must read the database even if nothing changed."""
+        return time.monotonic() >= self._next_resync
+
     def is_due(self) -> bool:
         return self.scheduler.due or time.time() >= self.fire_at - self.ahead
 
