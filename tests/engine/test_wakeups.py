@@ -1,6 +1,7 @@
-"""Instant wake-ups and a near-zero idle cost (engine/wakeups.py, models/wakeup.py): on PostgreSQL a change, a run
-now and a stop reach a real engine through LISTEN / NOTIFY although it polls only every few seconds; on SQLite the
-tick reads the database only when another connection committed (PRAGMA data_version)."""
+"""Instant wake-ups and a near-zero idle cost (engine/wakeups.py, models/wakeup.py): a change, a run now and a stop
+reach a real engine that polls only every few seconds, through LISTEN / NOTIFY on PostgreSQL and inotify on the
+database's files on SQLite; there the tick reads the database only when another connection committed (PRAGMA
+data_version)."""
 import sqlite3
 import time
 
@@ -27,12 +28,19 @@ def sqlite_only():
         pytest.skip("PRAGMA data_version is SQLite's")
 
 
-def test_on_postgresql_a_new_task_reaches_an_engine_that_polls_every_30_s_within_a_second(start_engine, make_task):
-    postgresql_only()
+def listening(engine):
+    """The engine's watch is up: LISTEN on PostgreSQL, inotify on SQLite."""
+    if connection.vendor == "postgresql":
+        assert isinstance(engine.changes, wakeups.NotifyListener)
+        wait_for(lambda: engine.changes._up, 5, what="the listener")
+    else:
+        assert isinstance(engine.changes, wakeups.FileWatch) and engine.changes.listening
+    time.sleep(0.2)  # let the start-up's own poll pass, so that only the next notice can explain what follows
+
+
+def test_a_new_task_reaches_an_engine_that_polls_every_30_s_within_a_second(start_engine, make_task):
     engine = start_engine(tick=30)
-    assert isinstance(engine.changes, wakeups.NotifyListener)
-    wait_for(lambda: engine.changes._up, 5, what="the listener")
-    time.sleep(0.2)  # let the start-up notice's poll pass, so that only the next notice can explain the change
+    listening(engine)
 
     started = time.monotonic()
     make_task("noticed", task_schedule="0 0 1 1 *")  # written and ConfigVersion bumped: NOTIFY at commit
@@ -40,13 +48,10 @@ def test_on_postgresql_a_new_task_reaches_an_engine_that_polls_every_30_s_within
     assert time.monotonic() - started < 1.0
 
 
-def test_on_postgresql_a_run_now_and_a_stop_reach_an_engine_that_polls_every_30_s_within_a_second(
-        start_engine, make_task):
-    postgresql_only()
+def test_a_run_now_and_a_stop_reach_an_engine_that_polls_every_30_s_within_a_second(start_engine, make_task):
     task = make_task("sleepy", task_exec="sleep.py", task_env={"SLEEP": "30"})
     engine = start_engine(tick=30)
-    wait_for(lambda: engine.changes._up, 5, what="the listener")
-    time.sleep(0.2)
+    listening(engine)
 
     queued = run_now(task, actor="alice", via="api")
     running = wait_for(lambda: TaskExecution.objects.filter(pk=queued.pk, status=ExecutionStatus.RUNNING).first(),
@@ -116,7 +121,8 @@ def test_an_idle_engine_on_sqlite_reads_the_database_only_when_something_was_wri
     real_poll = bookkeeping.poll
     monkeypatch.setattr(bookkeeping, "poll", lambda worker: polls.append(time.monotonic()) or real_poll(worker))
     task = make_task("quiet")
-    start_engine(tick=0.05)
+    engine = start_engine(tick=0.05)
+    engine.changes.listening = False  # tick every 0.05 s, as without inotify: each tick asks data_version
     time.sleep(0.5)  # the start-up poll and the first ticks
     before = len(polls)
     time.sleep(1.0)  # 20 ticks with nothing written
