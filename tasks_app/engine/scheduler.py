@@ -217,7 +217,8 @@ class SchedulerEngine:
         if time.monotonic() >= self._next_tick or time.time() >= self.retry_at:
             # Listening for changes, an idle engine only ticks for its heartbeat and the safety poll.
             idle = self.changes.listening and not self.registry.running
-            self._next_tick = time.monotonic() + (wakeups.SAFETY_POLL if idle else self.tick)
+            every = min(wakeups.SAFETY_POLL, max(self.tick, self.timetable.resync_in())) if idle else self.tick
+            self._next_tick = time.monotonic() + every
             self._tick()
         deferred = {}
         if self.timetable.is_due():
@@ -284,7 +285,7 @@ class SchedulerEngine:
 
     def _tick(self):
         """The poll (when something may have changed), overruns, heartbeat."""
-        force = time.time() >= self.retry_at or self.timetable.resync_due()
+        force = time.time() >= self.retry_at or not self.timetable.resync_in()
         if self.changes.worth_polling(force=force) and not self._poll():
             return
         # An executor that reports each start (on_start) lets a run waiting for a worker count as a missed slot.

@@ -19,6 +19,7 @@ log = logging.getLogger("SchedulerEngine")
 
 SAFETY_POLL = 5.0  # seconds: the longest an idle scheduler goes without reading the database
 RECONNECT_AFTER = 2.0  # seconds between attempts when the listening connection is lost
+SETTLE = 0.05  # seconds between a write seen by inotify and the poll it asks for
 LISTEN_WAIT = 5.0  # seconds: the listener's longest sleep (stop() wakes it at once with a notice of its own)
 
 
@@ -76,9 +77,9 @@ class DataVersionWatch(AlwaysPoll):
 
 
 class FileWatch(DataVersionWatch):
-    """SQLite on Linux: inotify on the database's folder wakes the loop when the database or its WAL file is
-    written (by anyone: the tick's data_version check tells the others' commits from the engine's own), so an
-    idle engine need not wake every tick to ask. Without inotify it stays a DataVersionWatch."""
+    """SQLite on Linux: inotify on the database's folder wakes the loop and makes it poll when the database or its
+    WAL file is written (by anyone, the engine too: at most one poll per SETTLE), so an idle engine need not wake
+    every tick to ask. Without inotify it stays a DataVersionWatch, asking data_version every tick."""
 
     _MODIFY, _CREATE, _MOVED_TO = 0x2, 0x100, 0x80
 
@@ -113,23 +114,32 @@ class FileWatch(DataVersionWatch):
                 os.close(fd)
 
     def _watch(self):
-        names = {os.path.basename(self.path) + suffix for suffix in ("", "-wal", "-journal")}
         while not self._stopping.is_set():
             readable, _, _ = select.select([self._fd, self._waker[0]], [], [], LISTEN_WAIT)
-            if self._fd not in readable:
+            if self._fd not in readable or not self._ours():
                 continue
-            try:
-                events = os.read(self._fd, 65536)
-            except BlockingIOError:
-                continue
-            offset, ours = 0, False
-            while offset < len(events):  # struct inotify_event: wd, mask, cookie, len, then the name
-                _wd, _mask, _cookie, size = struct.unpack_from("iIII", events, offset)
-                name = events[offset + 16:offset + 16 + size].rstrip(b"\0").decode(errors="replace")
-                ours = ours or name in names
-                offset += 16 + size
-            if ours:
-                self.on_notice()
+            # A file is written before its commit shows (SQLite updates the WAL index last): let the commit
+            # finish, and gather what follows, then poll whatever data_version says. At most one poll per
+            # SETTLE however busy the database is.
+            self._stopping.wait(SETTLE)
+            self._ours()
+            self._due = True
+            self.on_notice()
+
+    def _ours(self) -> bool:
+        """Read the pending inotify events; True if one is about the database or its WAL."""
+        names = {os.path.basename(self.path) + suffix for suffix in ("", "-wal", "-journal")}
+        try:
+            events = os.read(self._fd, 65536)
+        except BlockingIOError:
+            return False
+        offset, ours = 0, False
+        while offset < len(events):  # struct inotify_event: wd, mask, cookie, len, then the name
+            _wd, _mask, _cookie, size = struct.unpack_from("iIII", events, offset)
+            name = events[offset + 16:offset + 16 + size].rstrip(b"\0").decode(errors="replace")
+            ours = ours or name in names
+            offset += 16 + size
+        return ours
 
 
 class NotifyListener(AlwaysPoll):
