@@ -8,8 +8,9 @@ parts and runs the loop; the parts hold the state and the rules:
   EndRecorder    how runs ended -> the database, retries, waiting runs, notices (endings.py)
   Shutdown       how runs end when the engine stops (shutdown.py)
 
-One thread does all scheduling and database work: it sleeps until the next cron slot or the next tick
-(settings.SCHEDULER_TICK, 0.5 s), then fires due jobs, claims queued runs (run now, retries), notices
+One thread does all scheduling and database work: it sleeps until the next cron slot, the next tick
+(settings.SCHEDULER_TICK, 0.5 s; 5 s when idle with a change listener up: wakeups.py) or a notified change, then
+fires due jobs, claims queued runs (run now, retries), notices
 configuration changes (the ConfigVersion marker) and stop requests, and records runs that ended. Scripts
 run in the executor's threads, which only report back. Statuses and the commits a run costs: bookkeeping.py."""
 import logging
