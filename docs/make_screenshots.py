@@ -1,5 +1,5 @@
 """Write a PNG of each page (list, new, view, logs, executions, execution, admin, calendars, calendar, backfill,
-graph) into docs/screenshots/.
+graph, dashboard, bulk actions, pause) into docs/screenshots/. SCREENSHOTS_ONLY=dashboard,pauses makes only those.
 
 Run from the project root: `.venv/bin/python docs/make_screenshots.py` (what `make screenshots` does).
 It builds a throwaway SQLite project state in a temporary folder (tasks, runs, logs), starts the web server
@@ -103,6 +103,19 @@ for n, run in enumerate(TaskExecution.objects.filter(backfill=backfill).order_by
     elif n < 6:
         TaskExecution.objects.filter(pk=run.pk).update(status="running", worker="screenshots",
                                                        start_time=now - dt.timedelta(seconds=40))
+# Tags, and a day of history for the dashboard's timeline (older than each task's last run above).
+for task_id, tags in (("test-task", ["demo"]), ("nightly-backup", ["db", "nightly"]),
+                      ("report-after-backup", ["nightly", "reports"]), ("cleanup", ["housekeeping"])):
+    Task.objects.filter(task_id=task_id).update(task_tags=tags)
+for n, task in enumerate(Task.objects.exclude(task_id="test-task")):
+    for k in range(1, 16):
+        start = now - dt.timedelta(hours=2 + 1.5 * k, minutes=7 * n)
+        status = "failed" if (k + n) %% 7 == 0 else ("skipped" if (k + n) %% 11 == 0 else "success")
+        longest = 900 if task.task_id == "nightly-backup" else 120
+        duration = 0.0 if status == "skipped" else rng.uniform(5, longest)
+        TaskExecution.objects.create(task=task, status=status, trigger="schedule", attempt=1, start_time=start,
+                                     end_time=start + dt.timedelta(seconds=duration), duration=duration,
+                                     requested_by="scheduler")
 
 log = resolve_log_path("logs/task_test-task.log", "test-task")
 log.parent.mkdir(parents=True, exist_ok=True)
@@ -170,7 +183,7 @@ def main():
             chosen = tuple(filter(None, os.environ.get("SCREENSHOTS_ONLY", "").split(","))) or None
             shoot(browser, base, lang="en", only=chosen)
             if os.environ.get("SCREENSHOTS_ZH", "1") == "1":
-                zh = ("list", "new", "view", "calendar", "backfill", "graph")
+                zh = ("list", "new", "view", "calendar", "backfill", "graph", "dashboard", "pauses")
                 shoot(browser, base, lang="zh-hans", only=tuple(n for n in zh if chosen is None or n in chosen))
             browser.close()
     finally:
@@ -191,7 +204,7 @@ def shoot(browser, base, lang, only=None):
     page.fill("input[name=username]", "admin")
     page.fill("input[name=password]", PASSWORD)
     page.click("#login-submit")
-    page.wait_for_url(base + "/")
+    page.wait_for_url(base + "/dashboard")  # the landing page after login
 
     def want(name):
         return only is None or name in only
@@ -268,6 +281,28 @@ def shoot(browser, base, lang, only=None):
     if want("graph"):
         page.goto(base + "/graph")
         save("graph")
+    if want("dashboard"):
+        page.goto(base + "/dashboard")
+        save("dashboard")
+    if want("bulk"):
+        page.goto(base + "/")
+        page.check('input.bulk-select[value="cleanup"]')
+        page.check('input.bulk-select[value="nightly-backup"]')
+        page.select_option("#bulk-action", "add_tag")
+        page.fill("#bulk-tag", "weekend")
+        save("bulk", full_page=False)
+        page.click("#bulk-apply")
+        page.wait_for_selector("#bulk-results")
+        save("bulk-result")
+    if want("pauses"):
+        page.goto(base + "/pauses")
+        page.fill("#id_tag", "nightly")
+        page.fill("#id_reason", "database upgrade" if lang == "en" else "数据库升级")
+        page.click("#pause-submit")
+        page.wait_for_selector("#pause-banner")
+        save("pauses")
+        page.click("#pause-banner .resume-button")  # the next pages without the banner
+        page.wait_for_selector("#no-pause")
     if want("list") and only is None:
         phone = browser.new_context(viewport={"width": 390, "height": 844}, locale=locale,
                                     storage_state=context.storage_state(), is_mobile=True)

@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tasks_app.web.context.pauses",  # the pause banner of every page
             ],
         },
     },
@@ -162,7 +163,7 @@ AXES_DISABLE_ACCESS_LOG = True  # only failures are counted; successful logins a
 AXES_VERBOSE = False
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "/dashboard"  # the landing page after login
 LOGOUT_REDIRECT_URL = "login"
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -182,6 +183,7 @@ CACHES = {
 }
 API_THROTTLE_KEY = env_rate("API_THROTTLE_KEY", "1200/min")  # per API key (a session: per user)
 API_THROTTLE_ANON = env_rate("API_THROTTLE_ANON", "120/min")  # requests without credentials, per address
+API_THROTTLE_HOOK = env_rate("API_THROTTLE_HOOK", "30/min")  # starts through one trigger URL
 API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20, minimum=1)  # bad keys from one address ...
 API_KEY_FAILURE_WINDOW = env_int("API_KEY_FAILURE_WINDOW", 60, minimum=1)  # ... within this many seconds ...
 API_KEY_FAILURE_COOLOFF = env_int("API_KEY_FAILURE_COOLOFF", 900, minimum=1)  # ... lock it out this long
@@ -192,6 +194,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tasks_app.api.permissions.RolePermission"],
+    # DRF's own, with a JSON parser that refuses lone surrogates (api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["tasks_app.api.parsers.StrictJSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -271,6 +276,10 @@ TASK_NOTIFIERS = env_list(
     "TASK_NOTIFIERS",
     ["tasks_app.engine.notify.EmailNotifier", "tasks_app.engine.notify.WebhookNotifier"],
 )
+# Task types added by plugins: dotted paths of TaskType subclasses (tasks_app/tasktypes, docs/plugins.md).
+TASK_TYPES = env_list("TASK_TYPES", [])
+# Where each run's output lines go as they are written (masked): dotted paths of log handlers (docs/plugins.md).
+TASK_LOG_HANDLERS = env_list("TASK_LOG_HANDLERS", [])
 # Alert rules every task gets unless its task_alerts says otherwise (tasks_app/definition/alert_rules.py).
 TASK_ALERTS = env_alert_rules("TASK_ALERTS", alert_rules.problems)
 # A notice that could not be sent is tried again after each of these waits (seconds), then given up.

@@ -58,9 +58,9 @@ def runs_would_run_as_root(app_configs=None, **kwargs):
 AUTUMN = 9  # the month from which next year's Chinese working days are due (published in the autumn before)
 
 
-def calendar_data_warnings() -> list:
-    """Calendars in use (by a task, or as the base of a custom calendar a task names) that have no data for
-    this year, or, from September, for next year: their days fall back to Monday to Friday."""
+def calendars_missing_data() -> list:
+    """[(calendar, year)] for the calendars in use (by a task, or as the base of a custom calendar a task names)
+    that have no data for this year, or, from September, for next year: their days fall back to Monday to Friday."""
     from django.utils import timezone
 
     from . import workdays
@@ -74,13 +74,19 @@ def calendar_data_warnings() -> list:
     in_use = {bases.get(name, name) for name in named} - {""}
     today = timezone.now().date()
     years = [today.year] + ([today.year + 1] if today.month >= AUTUMN else [])
-    found = [(name, year) for name in sorted(in_use) for year in years
-             if workdays.is_builtin(name) and not workdays.has_data(name, year)]
+    return [(name, year) for name in sorted(in_use) for year in years
+            if workdays.is_builtin(name) and not workdays.has_data(name, year)]
+
+
+def calendar_data_warnings() -> list:
+    """manage.py check's warnings for calendars_missing_data()."""
+    found = calendars_missing_data()
     return [checks.Warning(
-        f"Calendar {name} has no data for {year}: tasks on it will run Monday to Friday on that year's days, "
-        "whatever the holidays and make-up working days are.",
-        hint="Install the chinesecalendar release that knows the year (pip install -U chinesecalendar, then pin it "
-             "in requirements.txt) and restart the scheduler; see the README's Business calendars.",
+        f"Calendar {name} has no data for {year}: tasks on it will run on that year's working week (Monday to "
+        "Friday, or the country's), whatever the holidays and make-up working days are.",
+        hint="Install the chinesecalendar (cn-*) or holidays (other countries) release that knows the year (pip "
+             "install -U, then pin it in requirements.txt) and restart the scheduler; see the README's Business "
+             "calendars.",
         id="tasks_app.W003",
     ) for name, year in found]
 

@@ -1,8 +1,10 @@
 """Query parameters read strictly, by one set of rules for the API and the pages: a bad value raises ParamError
 naming the parameter and the value (the API answers 400, a page shows it by its filter), never a 500."""
+import re
 import zoneinfo
 from datetime import datetime, time, timedelta
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 TEXT_MAX = 200
@@ -80,6 +82,19 @@ def choice(params, name, choices):
     return value
 
 
+def word(params, name, pattern, what):
+    """A short word matching `pattern` (a regular expression), trimmed and lowercased ("Nightly" -> "nightly");
+    `what` says what it must be in the error ("a tag: ...")."""
+    value = text(params, name, max_length=64)
+    if value is None:
+        return None
+    lowered = value.strip().lower()
+    if not re.fullmatch(pattern, lowered):
+        raise ParamError(name, _("%(name)s %(value)s is not %(what)s.") % {"name": name, "value": _shown(value),
+                                                                           "what": what})
+    return lowered
+
+
 def moment(params, name, tz):
     """ISO 8601 (2024-05-01T08:00:00+08:00, 2024-05-01 08:00, a datetime-local input); without an offset it is
     read in `tz` (a zone or its name)."""
@@ -150,9 +165,13 @@ class Errors(dict):
 
 def range_bound(params, name, tz, *, end=False):
     """A bound of a date range: a date and time (moment()), or a bare yyyy-mm-dd taken as the whole day: its
-    first instant, or with end=True its last, so that "to 2025-10-10" includes that day."""
+    first instant, or with end=True its last, so that "to 2025-10-10" includes that day (today: up to now, as a
+    range of past slots means)."""
     value = _raw(params, name)
     if value is not None and len(value.strip()) == 10:
         bound = day(params, name, zoneinfo.ZoneInfo(tz) if isinstance(tz, str) else tz, end=end)
-        return bound - timedelta(microseconds=1) if end else bound
+        if not end:
+            return bound
+        now = timezone.now()
+        return now if bound - timedelta(days=1) <= now < bound else bound - timedelta(microseconds=1)
     return moment(params, name, tz)

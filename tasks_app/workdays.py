@@ -37,9 +37,12 @@ def builtin_names() -> list[str]:
 
 
 def is_builtin(name: str) -> bool:
+    """Exactly one of builtin_names(): "CN-workdays" is none (as the holidays package's China it would know no
+    make-up working days), nor "US-workdays"."""
     if name in (WEEKDAYS, CN_WORKDAYS, CN_HOLIDAYS):
         return True
-    return name.endswith(WORKDAYS_SUFFIX) and name[: -len(WORKDAYS_SUFFIX)].upper() in countries()
+    code = name[: -len(WORKDAYS_SUFFIX)] if name.endswith(WORKDAYS_SUFFIX) else ""
+    return code.islower() and code != "cn" and code.upper() in countries()
 
 
 def _cn_years() -> tuple[int, int]:
@@ -51,11 +54,22 @@ CN_FIRST_YEAR, CN_LAST_YEAR = _cn_years()
 
 
 def has_data(name: str, year: int) -> bool:
-    """Whether the calendar knows `year` (chinesecalendar holds the years the State Council has published;
-    the holidays package computes its countries' holidays for any year)."""
+    """Whether the calendar knows `year` (chinesecalendar holds the years the State Council has published; the
+    holidays package computes a country's holidays for the years its class declares, e.g. Sri Lanka's end with
+    2026, most countries' with 2100)."""
     if name in (CN_WORKDAYS, CN_HOLIDAYS):
         return CN_FIRST_YEAR <= year <= CN_LAST_YEAR
+    if name != WEEKDAYS and is_builtin(name):
+        first, last = country_years(name[: -len(WORKDAYS_SUFFIX)].upper())
+        return first <= year <= last
     return True
+
+
+@functools.cache
+def country_years(code: str) -> tuple[int, int]:
+    """The years the holidays package has a country's holidays for (outside them it silently has none)."""
+    kind = type(_country(code))
+    return getattr(kind, "start_year", 1) or 1, getattr(kind, "end_year", 9999) or 9999
 
 
 @functools.cache
@@ -79,8 +93,15 @@ def verdict(name: str, day: datetime.date) -> Verdict:
         workday = chinese_calendar.is_workday(day)
         return Verdict(workday if name == CN_WORKDAYS else not workday)
     if is_builtin(name):
-        country = _country(name[: -len(WORKDAYS_SUFFIX)].upper())
+        code = name[: -len(WORKDAYS_SUFFIX)].upper()
+        country = _country(code)
         weekend = getattr(country, "weekend", None) or {5, 6}
+        if not has_data(name, day.year):
+            # As for cn-workdays: the year's holidays are unknown, so only the weekend is off, and runs say so.
+            first, last = country_years(code)
+            return Verdict(day.weekday() not in weekend,
+                           f"{name} has no data for {day.year} (holidays knows {first}-{last}): only the weekend "
+                           f"assumed off; install a newer holidays")
         return Verdict(day.weekday() not in weekend and day not in country)
     raise KeyError(name)
 

@@ -87,11 +87,12 @@ def test_no_module_of_tasks_app_imports_a_module_that_imports_it_back():
 MAY_IMPORT = {
     "cron": set(), "params": set(), "roles": set(), "outbound": set(), "private_files": set(), "front": set(),
     "heartbeat": set(), "outbound_requests": {"outbound"}, "workdays": set(),
+    "tasktypes": {"outbound"},
     "definition.fields": set(),
     "secrets": {"private_files"},
     "envedit": {"secrets"},
     "models": {"cron", "definition.fields", "secrets", "workdays"},
-    "definition": {"cron", "outbound", "private_files", "models", "definition.fields", "secrets"},
+    "definition": {"cron", "outbound", "params", "private_files", "models", "definition.fields", "secrets", "tasktypes"},
     "logs": {"definition", "definition.fields", "models", "params", "secrets"},
     "conffile": {"definition", "definition.fields", "models", "secrets"},
     "dal": {"conffile", "definition", "definition.fields", "models", "secrets"},
@@ -99,11 +100,12 @@ MAY_IMPORT = {
     "alerts": {"definition", "heartbeat", "models", "outbound", "outbound_requests", "secrets"},
     "services": {"alerts", "audit", "conffile", "dal", "definition", "definition.fields", "models", "secrets",
                  "workdays"},
+    "insights": {"cron", "definition", "definition.fields", "models"},
     "engine": {"alerts", "audit", "cron", "definition", "definition.fields", "heartbeat", "logs", "models",
-               "outbound", "private_files", "secrets"},
+               "outbound", "private_files", "secrets", "tasktypes"},
 }
 FOR_THE_WAYS_IN = {"services", "models", "definition", "definition.fields", "cron", "logs", "params", "roles", "front",
-                   "conffile", "secrets", "envedit", "audit", "workdays"}
+                   "conffile", "secrets", "envedit", "audit", "workdays", "tasktypes", "insights", "checks"}
 MAY_IMPORT.update(web=FOR_THE_WAYS_IN, api=FOR_THE_WAYS_IN, admin=FOR_THE_WAYS_IN)
 
 

@@ -4,7 +4,7 @@ import django.contrib.auth.admin  # noqa: F401  (registers users and groups befo
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from . import audit, calendars, channels, keys, runs, tasks  # noqa: F401  (importing them registers the admins)
+from . import audit, calendars, channels, hooks, keys, pauses, runs, tasks  # noqa: F401  (importing them registers the admins)
 from .site import follow_roles
 
 admin.site.site_header = _("Task scheduling engine")

@@ -14,7 +14,7 @@ from tasks_app.roles import VIEWER
 
 from .site import RoleModelAdmin
 
-VIAS = ("web", "admin", "api", "import", "restore", "cli")
+VIAS = ("web", "admin", "api", "import", "restore", "cli", "hook")
 
 
 class ActionFilter(admin.SimpleListFilter):

@@ -3,6 +3,7 @@ saving and deleting a calendar go through services.calendars, with its checks an
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from tasks_app.definition.loader import TaskValidationError
 from tasks_app.models import Backfill, Calendar
@@ -52,6 +53,17 @@ class CalendarAdmin(RoleModelAdmin, admin.ModelAdmin):
         else:
             saved = calendar_services.create_calendar(form.calendar_data, actor=request.user, via="admin")
         obj.pk = saved.pk
+
+    def get_deleted_objects(self, objs, request):
+        """A calendar that tasks name is protected: the delete page names the tasks and deletes nothing (the
+        service would refuse it, after the admin had said it was deleted)."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for calendar in objs:
+            users = calendar_services.tasks_on(calendar.name)
+            if users:
+                protected = [*protected, _("%(calendar)s: named by the task(s) %(tasks)s")
+                             % {"calendar": calendar.name, "tasks": ", ".join(users)}]
+        return deleted, counts, perms_needed, protected
 
     def delete_model(self, request, obj):
         try:

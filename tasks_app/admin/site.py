@@ -1,10 +1,12 @@
 """The admin follows the roles (viewer < operator < admin, tasks_app.roles): any active user with a role may
 log in, each ModelAdmin says which role each permission needs, and models of other apps are for superusers."""
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.db import models
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from tasks_app import roles
+from tasks_app.front.jsonbody import BoundedJSONDecoder
 
 
 def role_allows(user, needed: str | None) -> bool:
@@ -41,6 +43,8 @@ class RoleModelAdmin:
     superusers too, so a read-only history stays read-only. Django's model permissions are not consulted."""
 
     required_roles: dict[str, str] = {}
+    # Every JSON field of these admins: JSON nested past the recursion limit is a form error, not a 500.
+    formfield_overrides = {models.JSONField: {"decoder": BoundedJSONDecoder}}
 
     def role_permits(self, request, permission: str) -> bool:
         return role_allows(request.user, self.required_roles.get(permission))

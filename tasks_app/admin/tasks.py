@@ -25,7 +25,7 @@ from .site import RoleModelAdmin
 
 log = logging.getLogger("WebInterface")
 # Edited as JSON text here: an emptied box means the field's empty default.
-JSON_KINDS = (table.TEXT_MAP, table.ID_LIST, table.OBJECT)
+JSON_KINDS = (table.TEXT_MAP, table.ID_LIST, table.WORD_LIST, table.OBJECT)
 # The admin's sections; a field's `admin_section` in the table says where it goes.
 SECTIONS = {"task": None, "run": _("Run"), "links": _("Parameters, dependencies and notifications")}
 # Read-only (a viewer), these fields show through the methods that keep secrets out.

@@ -1,7 +1,7 @@
 """Small helpers the API views share: who is asking (for the services and the APIInterface log lines)."""
 import logging
 
-from rest_framework import renderers
+from rest_framework import exceptions, renderers
 
 logger = logging.getLogger("APIInterface")
 VIA = "api"
@@ -30,3 +30,18 @@ class OctetRenderer(TextRenderer):
 
 
 DOWNLOAD_RENDERERS = [renderers.JSONRenderer, TextRenderer, OctetRenderer]
+
+
+def run_body_env(request):
+    """The "env" of a run's body ({"env": {...}}: one-off task_env values), or None; a body that is not a JSON
+    object is a 400 naming it."""
+    data = request.data
+    if data is None or data == {} or (hasattr(data, "keys") and not list(data.keys())):
+        return None
+    if not isinstance(data, dict):
+        raise exceptions.ValidationError({"non_field_errors": ["The body must be a JSON object such as "
+                                                               '{"env": {"NAME": "value"}}.']})
+    unknown = sorted(set(data) - {"env"})
+    if unknown:
+        raise exceptions.ValidationError({name: ["Unknown field: the body takes only env."] for name in unknown})
+    return data.get("env")

@@ -4,21 +4,31 @@ from datetime import datetime, timezone as dt_timezone
 from typing import NamedTuple
 
 from tasks_app import params
+from tasks_app.definition.tags import tag_param
 from tasks_app.models import NEVER_RUN, TASK_STATES, ExecutionStatus, Trigger
 
 # The API's name for "never ran" (the pages say "never").
 LAST_STATUSES = [*ExecutionStatus.values, "none"]
 
 
+TASK_FILTERS = ("enabled", "status", "last_status", "tag", "search")
+
+
 def filter_tasks(queryset, request):
-    """?enabled=true|false &status=running|idle|disabled &last_status=success|failed|...|none &search=text"""
-    query = request.query_params
+    """?enabled=true|false &status=running|idle|disabled &last_status=success|failed|...|none &tag=word
+    &search=text"""
+    return filter_tasks_by(queryset, request.query_params)
+
+
+def filter_tasks_by(queryset, query):
+    """The task list's filters read from `query` (the query string, or POST /api/bulk's "filter" object)."""
     enabled = params.boolean(query, "enabled")
     if enabled is not None:
         queryset = queryset.filter(task_enabled=enabled)
     queryset = queryset.in_state(params.choice(query, "status", TASK_STATES))
     last = params.choice(query, "last_status", LAST_STATUSES)
     queryset = queryset.last_result(NEVER_RUN if last == "none" else last)
+    queryset = queryset.tagged(tag_param(query))
     return queryset.search(params.text(query, "search"))
 
 

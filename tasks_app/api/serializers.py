@@ -97,6 +97,9 @@ def task_api_field(field):
     if field.kind == table.ID_LIST:
         return serializers.ListField(child=serializers.RegexField(TASK_ID_PATTERN, max_length=TASK_ID_MAX_LENGTH),
                                      **common)
+    if field.kind == table.WORD_LIST:
+        return serializers.ListField(child=serializers.RegexField(table.TAG_PATTERN, max_length=32),
+                                     max_length=table.MAX_TAGS, **common)
     if field.kind == table.TEXT_MAP:
         return TaskEnvField(**common)
     return serializers.DictField(**common)
@@ -171,10 +174,19 @@ class ExecutionDetailSerializer(ExecutionSerializer):
                                   '"memory": bytes, "cpu": seconds, "processes", "file_size", "open_files"}')
     leftover_processes = serializers.IntegerField(
         read_only=True, allow_null=True, help_text="Processes of the run still alive when it ended, then killed")
+    env_overrides = serializers.JSONField(
+        read_only=True, help_text='One-off task_env values the run was given; a secret one as {"secret": true}')
 
     class Meta(ExecutionSerializer.Meta):
-        fields = ExecutionSerializer.Meta.fields + ("run_as", "limits", "leftover_processes", "output", "output_url")
+        fields = ExecutionSerializer.Meta.fields + ("run_as", "limits", "leftover_processes", "env_overrides",
+                                                    "output", "output_url")
         read_only_fields = fields
+
+
+class RunBodySerializer(serializers.Serializer):
+    env = serializers.DictField(child=serializers.JSONField(), required=False, help_text=(
+        "One-off task_env values for this run, e.g. {\"DAY\": \"2024-01-31\"}; {\"secret\": \"...\"} for a "
+        "secret one. Refused (400 under env) unless the task's task_allow_overrides is true"))
 
 
 class QueuedSerializer(serializers.Serializer):

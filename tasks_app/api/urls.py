@@ -20,8 +20,13 @@ from .permissions import RolePermission
 from .views import TaskViewSet
 from .views_audit import AuditView
 from .views_backfills import BackfillViewSet
+from .views_bulk import BulkView
 from .views_calendars import CalendarViewSet
 from .views_channels import ChannelViewSet
+from .views_hooks import HookFireView
+from .views_types import TaskTypesView
+from .views_pauses import PauseListView, ResumeView
+from .views_stats import StatsView
 from .views_tools import (
     BackupListView,
     BackupRestoreView,
@@ -75,6 +80,12 @@ urlpatterns = [
     re_path(r"^export/?$", ExportView.as_view(), name="api-export"),
     re_path(r"^import/?$", ImportView.as_view(), name="api-import"),
     re_path(r"^audit/?$", AuditView.as_view(), name="api-audit"),
+    re_path(r"^task-types/?$", TaskTypesView.as_view(), name="api-task-types"),
+    re_path(r"^hooks/(?P<token>[A-Za-z0-9_-]{1,200})/?$", HookFireView.as_view(), name="api-hook"),
+    re_path(r"^bulk/?$", BulkView.as_view(), name="api-bulk"),
+    re_path(r"^stats/?$", StatsView.as_view(), name="api-stats"),
+    re_path(r"^pauses/?$", PauseListView.as_view(), name="api-pauses"),
+    re_path(r"^pauses/(?P<pause_id>[0-9]{1,9})/resume/?$", ResumeView.as_view(), name="api-pause-resume"),
     re_path(r"^backups/?$", BackupListView.as_view(), name="api-backups"),
     re_path(r"^backups/(?P<name>[^/]{1,200})/restore/?$", BackupRestoreView.as_view(), name="api-backup-restore"),
     *router.urls,

@@ -14,6 +14,7 @@ from .filters import filter_tasks
 from .schema import ApiAutoSchema, query
 from .serializers import TASK_STATES, TaskSerializer
 from .views_audit import TaskVersionsMixin
+from .views_hooks import TaskHooksMixin
 from .views_logs import TaskLogsMixin
 from .views_runs import TaskRunsMixin
 
@@ -29,6 +30,7 @@ JSON_TASK = {"application/json": TaskSerializer}
             query("status", str, "The task's state", enum=TASK_STATES),
             query("last_status", str, "Result of the last run; 'none' for never run",
                   enum=list(ExecutionStatus.values) + ["none"]),
+            query("tag", str, "Only tasks with this tag among their task_tags"),
             query("search", str, "Text in task_id, task_name or task_desc (case-insensitive)"),
         ],
     ),
@@ -40,7 +42,7 @@ JSON_TASK = {"application/json": TaskSerializer}
                                  request=JSON_TASK),
     destroy=extend_schema(summary="Delete a task (admin)", responses={204: OpenApiResponse(description="Deleted")}),
 )
-class TaskViewSet(TaskRunsMixin, TaskLogsMixin, TaskVersionsMixin, viewsets.GenericViewSet):
+class TaskViewSet(TaskRunsMixin, TaskLogsMixin, TaskVersionsMixin, TaskHooksMixin, viewsets.GenericViewSet):
     schema = ApiAutoSchema()
     queryset = Task.objects.select_related("status")
     serializer_class = TaskSerializer
@@ -56,6 +58,7 @@ class TaskViewSet(TaskRunsMixin, TaskLogsMixin, TaskVersionsMixin, viewsets.Gene
         **TaskRunsMixin.required_roles,
         **TaskLogsMixin.required_roles,
         **TaskVersionsMixin.required_roles,
+        **TaskHooksMixin.required_roles,
     }
     extra_error_codes = {"create": ["409"], "update": ["409"], "partial_update": ["409"], "destroy": ["409"],
                          **TaskRunsMixin.extra_error_codes, **TaskVersionsMixin.extra_error_codes}

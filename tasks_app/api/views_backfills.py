@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from tasks_app import params
+from tasks_app.definition.loader import show
 from tasks_app.models import Backfill, Task
 from tasks_app.roles import OPERATOR, VIEWER
 from tasks_app.services import backfills as backfill_services
@@ -32,11 +33,24 @@ class BackfillSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     state = serializers.CharField(read_only=True, help_text="running, done or cancelled")
     slots = serializers.IntegerField(read_only=True, help_text="Runs it holds")
-    skipped_slots = serializers.IntegerField(read_only=True, help_text="Slots left out: they had succeeded")
+    skipped_slots = serializers.IntegerField(read_only=True, help_text="Slots left out: they had succeeded, or "
+                                                                       "another backfill has them queued")
     counts = serializers.DictField(child=serializers.IntegerField(), read_only=True,
                                    help_text="Its runs by status")
     requested_by = serializers.CharField(read_only=True)
     cancelled_by = serializers.CharField(read_only=True)
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # DRF's messages name the field (the key) but not the value: say what was given, as the pages do.
+            if not isinstance(exc.detail, dict):
+                raise
+            raise serializers.ValidationError({
+                field: [f"{field} {show(data[field])}: {message}" if field in data else message
+                        for message in messages]
+                for field, messages in exc.detail.items()}) from None
 
     def to_representation(self, backfill):
         zone = backfill.task.timezone_name

@@ -121,7 +121,7 @@ class CalendarViewSet(viewsets.GenericViewSet):
                                OpenApiParameter("to", OpenApiTypes.DATE,
                                                 description=f"Last day (default 30 days on; at most {MAX_DAYS} days)")],
                    responses=DaySerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # a plain list, at most MAX_DAYS long
     def days(self, request, calendar_name=None):
         if calendar_named(calendar_name) is None:
             raise exceptions.NotFound(f"No calendar named {calendar_name!r}.")

@@ -11,15 +11,18 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from tasks_app import params
+from tasks_app.definition.loader import TaskValidationError
+from tasks_app.definition.overrides import shown_overrides
 from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
 from tasks_app.roles import OPERATOR, VIEWER
 from tasks_app.services import executions as run_services
 
-from .common import VIA, DOWNLOAD_RENDERERS, actor_of, logger, who
+from .common import VIA, DOWNLOAD_RENDERERS, actor_of, logger, run_body_env, who
 from .filters import filter_executions
 from .pagination import ExecutionCursorPagination
 from .schema import query
 from .serializers import (
+    RunBodySerializer,
     ExecutionDetailSerializer,
     ExecutionSerializer,
     NextRunSerializer,
@@ -46,13 +49,17 @@ class TaskRunsMixin:
     }
     extra_error_codes = {"execute": ["409"], "stop": ["409"]}
 
-    @extend_schema(summary="Run the task now (queued; the scheduler starts it within a second)", request=None,
-                   responses={202: QueuedSerializer})
+    @extend_schema(summary="Run the task now (queued; the scheduler starts it within a second); with "
+                           "{\"env\": {...}} one-off task_env values, if the task allows them",
+                   request={"application/json": RunBodySerializer}, responses={202: QueuedSerializer})
     @action(detail=True, methods=["post"])
     def execute(self, request, task_id=None):
         task = self.get_object()
+        env = run_body_env(request)
         try:
-            execution = run_services.run_now(task, actor=actor_of(request), via=VIA)
+            execution = run_services.run_now(task, actor=actor_of(request), via=VIA, env=env)
+        except TaskValidationError:
+            raise  # {"env": [...]}: the exception handler makes it a 400
         except ValueError as exc:  # e.g. a script that no longer exists
             raise exceptions.ValidationError({"task_exec": [str(exc)]}) from None
         logger.info("%s asked to run task %s now (execution %s)", who(request), task.task_id, execution.execution_id)
@@ -144,7 +151,9 @@ class TaskRunsMixin:
     def execution(self, request, task_id=None, execution_id=None):
         execution = self._execution(task_id, execution_id)
         data = ExecutionSerializer(execution).data
-        data.update(run_as=execution.run_as, limits=execution.limits, leftover_processes=execution.leftover_processes)
+        data.update(run_as=execution.run_as, limits=execution.limits, leftover_processes=execution.leftover_processes,
+                    env_overrides={key: value if value is not None else {"secret": True}
+                                   for key, value in shown_overrides(execution.env_overrides)})
         output, cut = execution.output_tail(max_bytes=OUTPUT_INLINE_MAX)
         data["output"] = output
         data["output_truncated"] = execution.output_truncated or cut

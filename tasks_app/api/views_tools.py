@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, parsers, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +19,7 @@ from tasks_app.roles import ADMIN, VIEWER, has_role
 from tasks_app.services import import_export
 
 from .common import VIA, actor_of, logger, who
+from .parsers import StrictJSONParser
 from .schema import ApiAutoSchema, query
 from .serializers import BackupSerializer, CronPreviewSerializer, ImportResultSerializer
 
@@ -128,7 +129,7 @@ class ExportView(ApiView):
 
 class ImportView(ApiView):
     required_roles = {"post": ADMIN}
-    parser_classes = [parsers.JSONParser]  # the body is a tasks.json document
+    parser_classes = [StrictJSONParser]  # the body is a tasks.json document
 
     @extend_schema(
         summary="Import tasks in the conf/tasks.json format: all or nothing (admin)",

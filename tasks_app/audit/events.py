@@ -22,8 +22,12 @@ CALENDAR_UPDATED = "calendar.updated"
 CALENDAR_DELETED = "calendar.deleted"
 BACKFILL_STARTED = "backfill.started"
 BACKFILL_CANCELLED = "backfill.cancelled"
+PAUSE_STARTED = "pause.started"
+PAUSE_ENDED = "pause.ended"
 KEY_CREATED = "key.created"
 KEY_REVOKED = "key.revoked"
+HOOK_CREATED = "hook.created"
+HOOK_REVOKED = "hook.revoked"
 USER_CREATED = "user.created"
 ROLES_CHANGED = "user.roles_changed"
 LOGIN = "login.succeeded"
@@ -51,8 +55,12 @@ LABELS = {
     CALENDAR_DELETED: _("calendar deleted"),
     BACKFILL_STARTED: _("backfill started"),
     BACKFILL_CANCELLED: _("backfill cancelled"),
+    PAUSE_STARTED: _("schedule paused"),
+    PAUSE_ENDED: _("schedule resumed"),
     KEY_CREATED: _("API key created"),
     KEY_REVOKED: _("API key revoked"),
+    HOOK_CREATED: _("trigger URL created"),
+    HOOK_REVOKED: _("trigger URL revoked"),
     USER_CREATED: _("user created"),
     ROLES_CHANGED: _("roles changed"),
     LOGIN: _("logged in"),
@@ -69,8 +77,8 @@ VERSION_EVENTS = frozenset({TASK_CREATED, TASK_UPDATED, TASK_ENABLED, TASK_DISAB
 # words stay meaningful.
 CREATE, UPDATE, DELETE, ACCESS = 0, 1, 2, 3
 AUDITLOG_ACTION = {
-    TASK_CREATED: CREATE, KEY_CREATED: CREATE, USER_CREATED: CREATE, CHANNEL_CREATED: CREATE,
-    CALENDAR_CREATED: CREATE, BACKFILL_STARTED: CREATE,
+    TASK_CREATED: CREATE, KEY_CREATED: CREATE, HOOK_CREATED: CREATE, USER_CREATED: CREATE, CHANNEL_CREATED: CREATE,
+    CALENDAR_CREATED: CREATE, BACKFILL_STARTED: CREATE, PAUSE_STARTED: CREATE,
     TASK_DELETED: DELETE, CHANNEL_DELETED: DELETE, CALENDAR_DELETED: DELETE, CHANNEL_TESTED: ACCESS,
     RUN_REQUESTED: ACCESS, RUN_STOPPED: ACCESS, LOGIN: ACCESS, LOGIN_FAILED: ACCESS, LOCKED_OUT: ACCESS,
     TASK_RECORDED: ACCESS,

@@ -11,7 +11,7 @@ from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 
 from tasks_app.definition.fields import TASK_FIELDS
-from tasks_app.models import ApiKey, Task
+from tasks_app.models import ApiKey, Task, TriggerToken
 
 from . import events, versions
 from .context import current_origin
@@ -128,7 +128,22 @@ def run_event(event, task, *, actor, via, details):
                  actor=actor, via=via, details=details)
 
 
+def run_events(runs, *, actor, via, origin=None):
+    """run_event for many runs at once (a bulk run now): `runs` is a list of (event, task, details); one INSERT."""
+    origin = origin or batch_origin()
+    made = [entry(event, model=Task, object_pk=task.task_id, object_id=task.pk, object_repr=task.task_id,
+                  actor=actor, via=via, details=details, origin=origin) for event, task, details in runs]
+    LogEntry.objects.bulk_create(made)
+    return made
+
+
 def key_event(event, key, *, actor, via, changes):
     return write(event, model=ApiKey, object_pk=key.pk, object_id=key.pk, object_repr=f"{key.prefix}… ({key.name})"
                  if key.name else f"{key.prefix}…", actor=actor, via=via, changes=changes,
                  details={"owner": key.user.get_username()})
+
+
+def hook_event(event, hook, *, actor, via, changes):
+    """A trigger URL created or revoked: an entry about the token (never the token, only its prefix)."""
+    return write(event, model=TriggerToken, object_pk=hook.pk, object_id=hook.pk, object_repr=str(hook),
+                 actor=actor, via=via, changes=changes, details={"task": hook.task.task_id})

@@ -17,6 +17,10 @@ TASK_ID_MAX_LENGTH = 64
 task_id_validator = RegexValidator(TASK_ID_PATTERN, _("Use 1 to 64 letters, digits, '-' or '_'."),
                                    code="invalid_task_id")
 QUEUE_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"  # a task_queue: a Celery queue name that needs no quoting anywhere
+# A tag of task_tags: a short lowercase word, so that '"tag"' found in the stored JSON is exactly one tag (the
+# tag filter on SQLite, which has no JSON containment) and a tag needs no quoting in a URL.
+TAG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+MAX_TAGS = 20
 DB_INT_MAX = 2**31 - 1  # PositiveIntegerField on PostgreSQL; a larger value must be a 400, not a 500
 DEFAULT_LOG_PATTERN = "logs/task_{task_id}.log"
 
@@ -40,6 +44,7 @@ INTEGER = "integer"
 BOOLEAN = "boolean"
 CHOICE = "choice"
 ID_LIST = "id_list"  # a list of task ids
+WORD_LIST = "word_list"  # a list of short words (TAG_PATTERN): task_tags
 TEXT_MAP = "text_map"  # an object of names to text values
 OBJECT = "object"  # a JSON object with keys of its own (the loader's rule for the field knows them)
 
@@ -80,8 +85,9 @@ FIELDS = (
     TaskField("task_id", ID, _("Task ID"), admin_section="task", help=_("Letters, digits, '-' or '_'; cannot be changed later.")),
     TaskField("task_name", TEXT, _("Name"), max_length=200, admin_section="task"),
     TaskField("task_desc", TEXT, _("Description"), default="", max_length=10_000, admin_section="task"),
-    TaskField("task_exec", TEXT, _("Script"), max_length=500, admin_section="task",
-              help=_("Path of the script inside the tasks folder")),
+    # Required for the types that run a file (python, shell): the loader's type rule (typerules.py) says so.
+    TaskField("task_exec", TEXT, _("Script"), default="", max_length=500, admin_section="task",
+              help=_("Path of the script inside the tasks folder; empty for a type that runs no file (http)")),
     TaskField("task_schedule", TEXT, _("Schedule (cron)"), default="", max_length=200, admin_section="task",
               help=_("Five fields: minute hour day-of-month month day-of-week. Empty only for a task that runs "
                      "after its dependencies.")),
@@ -128,6 +134,21 @@ FIELDS = (
     TaskField("task_calendar", TEXT, _("Calendar"), default="", max_length=64, in_file=UNLESS_DEFAULT,
               help=_("A business calendar (/calendars) such as cn-workdays: a slot on a day it excludes is recorded "
                      "skipped instead of running. Empty: every day.")),
+    TaskField("task_allow_overrides", BOOLEAN, _("Allow parameters at run time"), default=False,
+              in_file=UNLESS_DEFAULT, admin_section="links",
+              help=_("Run now, the API and trigger URLs may then give one-off values of its environment variables "
+                     "(the names task_env may set).")),
+    TaskField("task_type", TEXT, _("Type"), default="python", max_length=64, in_file=UNLESS_DEFAULT,
+              admin_section="task",
+              help=_("python (a Python script), shell (an executable file run by its #! line), http (one HTTP "
+                     "request), or a type a plugin adds (TASK_TYPES).")),
+    TaskField("task_options", OBJECT, _("Type options"), default={}, in_file=UNLESS_DEFAULT, admin_section="task",
+              help=_('JSON object of the type\'s own fields, e.g. for http {"url": "https://example.com/ping", '
+                     '"method": "POST"}.')),
+    TaskField("task_tags", WORD_LIST, _("Tags"), default=[], in_file=UNLESS_DEFAULT, admin_section="task",
+              help=_('Short words that group tasks, e.g. ["nightly", "billing"]: lowercase letters, digits, \'-\' '
+                     'or \'_\', at most 32 characters each and 20 tags. The list, the dashboard, the pause switch '
+                     'and bulk actions select tasks by tag.')),
 )
 FIELD = {field.name: field for field in FIELDS}
 TASK_FIELDS = tuple(FIELD)  # the names, in the order conf/tasks.json writes them (so the file diffs cleanly)

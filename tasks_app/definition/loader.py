@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from .fields import FIELD, REQUIRED_FIELDS, TASK_FIELDS, TASK_ID_PATTERN, default_log_path
 from .paths import LogOwners, find_cycle
 from .rules import FieldRules, _kind, show
+from .typerules import check_type_fields
 
 log = logging.getLogger("TaskLoader")
 
@@ -122,6 +123,7 @@ class TaskLoader(FieldRules):
                 if cycle:
                     error("task_dependencies", _("task_dependencies would make a cycle: %(path)s."),
                           path=" -> ".join(cycle))
+        check_type_fields(cleaned, errors, error, self.tasks_dir)
         if ("task_schedule" not in errors and not cleaned.get("task_schedule")
                 and "task_dependencies" not in errors and not (deps or [])):
             error("task_schedule", _("task_schedule is required unless the task has dependencies "

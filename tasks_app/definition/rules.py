@@ -17,8 +17,10 @@ from .envnames import refused_env_names
 from .fields import FIELD, INT_RANGES, MAX_LENGTH, QUEUE_PATTERN, TASK_ID_PATTERN
 from .paths import resolve_exec_path, resolve_log_path
 from .secret_rules import env_value, webhook_value
+from .typerules import check_task_options, check_task_type
 from .shown import kind_of as _kind
 from .shown import show
+from .tags import clean_tags
 
 NOTIFY_KEYS = ("on_success", "on_failure", "email", "webhook")
 _email = EmailValidator()
@@ -96,6 +98,8 @@ class FieldRules:
         return value
 
     def _check_task_exec(self, value):
+        if value == "":
+            return ""  # whether the task's type needs a file is the type rule's question (typerules.py)
         self._text("task_exec", value, allow_empty=False)
         try:
             resolve_exec_path(value, self.tasks_dir)
@@ -104,6 +108,12 @@ class FieldRules:
                                     "inside the tasks folder, such as \"tasks/test_task.py\"."),
                                   params={"value": show(value), "reason": str(exc)}) from None
         return value  # kept as written: "tasks/x.py" and "x.py" both name TASKS_DIR/x.py
+
+    def _check_task_type(self, value):
+        return check_task_type(value)
+
+    def _check_task_options(self, value):
+        return check_task_options(value)
 
     def _check_task_schedule(self, value):
         value = self._text("task_schedule", value).strip()
@@ -242,6 +252,9 @@ class FieldRules:
         if problems:
             raise ValidationError([str(p) for p in problems])
         return list(value)
+
+    def _check_task_tags(self, value):
+        return clean_tags(value)
 
     def _check_task_alerts(self, value):
         found = alert_rules.problems(value)

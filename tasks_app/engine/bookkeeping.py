@@ -125,6 +125,7 @@ def new_retry(execution, *, end_time, interval) -> TaskExecution:
         scheduled_time=execution.scheduled_time, attempt=execution.attempt + 1,
         not_before=end_time + timedelta(seconds=interval), requested_by=execution.requested_by, worker="",
         backfill_id=execution.backfill_id,  # a backfill's retry stays in its group and counts in its concurrency
+        env_overrides=execution.env_overrides,  # a retry runs with the values its first attempt was given
     )
     retry.task = execution.task
     return retry

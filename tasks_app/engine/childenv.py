@@ -64,16 +64,19 @@ def command(script: Path, execution_id) -> list[str]:
     return [task_python(), *INTERPRETER_FLAGS, str(SHEPHERD), run_label(execution_id), str(script)]
 
 
-def shepherd_spec(script: Path, env: dict, run_as, plan, result_fd: int, mask=()) -> dict:
+def shepherd_spec(script: Path, env: dict, run_as, plan, result_fd: int, mask=(), exec_argv=None) -> dict:
     """The JSON the shepherd reads first from its control pipe. run_as: identity.RunAs or None; plan:
     limits.LimitPlan; mask: the task's secret values, whose forms the shepherd masks in the run's output (the
-    values are in `env` already: the pipe is private to the engine and the shepherd, unlike a command line)."""
+    values are in `env` already: the pipe is private to the engine and the shepherd, unlike a command line);
+    exec_argv: the command a task type other than python runs instead of the script in Python (the shell type:
+    the file itself, by its #! line), executed after the same set-up."""
     return {
         "script": str(script), "argv": [str(script)], "cwd": str(settings.BASE_DIR), "env": env,
         "user": run_as.spec() if run_as is not None else None, "umask": 0o077 if run_as is not None else None,
         "rlimits": plan.rlimits, "fallback_rlimits": plan.fallback_rlimits, "cgroup": plan.cgroup,
         "kill_grace": float(settings.SCHEDULER_KILL_GRACE), "result_fd": result_fd,
         "mask": {"module": MASKING_MODULE, "forms": masking.all_forms(mask)} if mask else None,
+        "exec": [str(part) for part in exec_argv] if exec_argv else None,
     }
 
 
@@ -98,15 +101,27 @@ def _base_env(run_as) -> dict:
     }
 
 
+def run_env(task, execution) -> dict:
+    """The stored task_env of this run: the task's, with the run's one-off values (env_overrides) over it."""
+    return {**(task.task_env or {}), **(getattr(execution, "env_overrides", None) or {})}
+
+
+def run_secrets(task, execution) -> list[str]:
+    """Every secret text the run's output must not show: the task's secrets (also those an override replaced)
+    and the overrides that replace one."""
+    return keys.secret_texts(task.task_env) + keys.secret_texts(getattr(execution, "env_overrides", None))
+
+
 def child_env(task, execution, log_file: Path, run_as=None) -> dict:
     """A clean environment: nothing is copied from the engine's own (DJANGO_SECRET_KEY, DATABASE_URL,
     passwords, tokens never reach a task) except HOME (the run-as user's own home when there is one). Then
-    task_env, then the administrator's SCHEDULER_TASK_ENV (task_env cannot override it), then the ids. Secrets
-    are opened here and nowhere else on the way to the script (they travel in the shepherd's spec, never on a
-    command line). A task_env saved before a name was refused raises RefusedEnvNames (a ValueError naming the
-    keys): the run fails instead of starting."""
-    check_task_env(task.task_env or {})
-    plain, _secrets = keys.open_env(task.task_env)  # SecretUnreadable (a ValueError naming the key): no run
+    task_env (with the run's one-off values over it), then the administrator's SCHEDULER_TASK_ENV (task_env
+    cannot override it), then the ids. Secrets are opened here and nowhere else on the way to the script (they
+    travel in the shepherd's spec, never on a command line). A task_env saved before a name was refused raises
+    RefusedEnvNames (a ValueError naming the keys): the run fails instead of starting."""
+    stored = run_env(task, execution)
+    check_task_env(stored)
+    plain, _secrets = keys.open_env(stored)  # SecretUnreadable (a ValueError naming the key): no run
     env = _base_env(run_as)
     env["TZ"] = task.timezone_name or settings.TIME_ZONE
     env["TASK_NAME"] = task.task_name

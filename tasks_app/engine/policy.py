@@ -88,6 +88,17 @@ def missed_reason(missed: Missed, zone: str, grace_seconds: int, ran_latest: boo
     return f"missed {count} scheduled run(s) {span} while the scheduler was not running; {why}"
 
 
+# The pause switch (models.Pause).
+
+def pause_covering(tags, pauses):
+    """The first of `pauses` (the pauses on now, newest first) that holds back a task with task_tags `tags`, or
+    None. A paused slot is recorded skipped with the pause's reason; runs a person asks for are not held back."""
+    for pause in pauses:
+        if pause.covers(tags):
+            return pause
+    return None
+
+
 # Overlapping runs (task_overlap).
 
 RUN, WAIT, REPLACE, SKIP = "run", "wait", "replace", "skip"

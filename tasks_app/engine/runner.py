@@ -17,19 +17,23 @@ from django.conf import settings
 from django.utils import timezone
 
 from tasks_app.definition.paths import task_log_file
+from tasks_app.logs.handlers import OutputFeed
 from tasks_app.models import ExecutionStatus
 
-from tasks_app.secrets import keys
 from tasks_app.secrets.masking import Masker
 
+from tasks_app import tasktypes
+
 from . import identity, limits, output, tasklog
-from .childenv import ScriptPathError, child_env, command, script_path, shepherd_spec
+from .performer import perform_run
+from .childenv import ScriptPathError, child_env, command, run_secrets, script_path, shepherd_spec
 from .shepherd_link import ANSWER_MARGIN, ShepherdGone, ShepherdLink
 
 log = logging.getLogger("TaskExecutor")
 
 SIZE_CHECK_EVERY = 1.0  # seconds between output size checks while a child runs
 POLL_STOP_EVERY = 0.1  # for a stop_event that cannot be waited on (a plain threading.Event)
+FEED_EVERY = 0.25  # seconds between two reads of new output lines for TASK_LOG_HANDLERS (only when there are any)
 OUTPUT_TAIL = 4096  # bytes of a failed run's output searched for words that suggest a limit
 
 
@@ -100,19 +104,52 @@ def run_execution(execution, stop_event=None, on_start=None) -> RunResult:
     tlog = tasklog.task_logger(log_file)
     try:
         try:
-            script = script_path(task.task_exec)
-        except ScriptPathError as exc:
+            kind = tasktypes.get_type(task.task_type)
+            script = script_path(task.task_exec) if kind.runs_file else None
+            problem = kind.check_file(script) if script is not None else None
+            if problem:
+                raise ScriptPathError(f"task_exec {task.task_exec!r} cannot run as a {kind.name} task: it {problem}")
+        except (tasktypes.UnknownType, ScriptPathError) as exc:
             return _spawn_failed(execution, label, tlog, str(exc))
         if stop_event is not None and stop_event.is_set():
             reason = getattr(stop_event, "reason", "")
             return not_started(execution, f"stopped: {reason}" if reason else "stopped", ExecutionStatus.STOPPED)
         tlog.info(
             "Execution %s starting: %s (trigger %s, attempt %s)",
-            execution.execution_id, script, execution.trigger, execution.attempt,
+            execution.execution_id, script or f"a {kind.name} task", execution.trigger, execution.attempt,
         )
-        return _run(execution, script, log_file, label, tlog, stop_event, on_start)
+        if kind.performs:
+            return _performed(execution, kind, label, tlog, stop_event, on_start)
+        try:
+            argv = kind.argv(script, dict(task.task_options or {}))
+        except Exception as exc:  # a plugin's bug names itself; the run fails, the engine goes on
+            return _spawn_failed(execution, label, tlog, f"task type {kind.name} could not build its command: {exc!r}")
+        return _run(execution, script, argv, log_file, label, tlog, stop_event, on_start)
     finally:
         tasklog.release(log_file)
+
+
+def _performed(execution, kind, label, tlog, stop_event, on_start) -> RunResult:
+    """A run the type performs itself (performer.py): no process of its own, so no pid and no limits. Its start
+    is reported with pid 0, so the engine counts it as started (overrun alerts, a slot not missed) and crash
+    recovery has no process to look for."""
+    if on_start is not None:
+        try:
+            on_start(execution, 0)
+        except Exception:  # recording the start failed: the run itself goes on
+            log.exception("on_start failed for %s", label)
+    try:
+        ended = perform_run(execution, kind, label, tlog, stop_event)
+    except ValueError as exc:
+        return _spawn_failed(execution, label, tlog, str(exc))
+    finished = ended.status if not ended.error else f"{ended.status} ({ended.error})"
+    tlog.info("Execution %s finished: %s, return code %s, %.2f s", execution.execution_id, finished,
+              ended.return_code, ended.duration)
+    ended.feed.ended(ended.status, f"Execution {execution.execution_id} finished: {finished}, return code "
+                                   f"{ended.return_code}")
+    log.info("Finished %s: %s in %.2f s", label, finished, ended.duration)
+    return RunResult(ended.status, ended.return_code, ended.error, ended.start_time, ended.end_time, ended.duration,
+                     ended.truncated, None)
 
 
 def _spawn_failed(execution, label, tlog, why) -> RunResult:
@@ -135,7 +172,7 @@ def _prepare(task, execution, log_file):
     return run_as, plan, env
 
 
-def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunResult:
+def _run(execution, script, argv, log_file, label, tlog, stop_event, on_start) -> RunResult:
     task = execution.task
     try:
         run_as, plan, env = _prepare(task, execution, log_file)
@@ -143,27 +180,31 @@ def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunR
         return _spawn_failed(execution, label, tlog, str(exc))
     # The shepherd masks the task's secrets in what the run writes, before it reaches the output file; the
     # engine masks them in the messages it makes of it.
-    secrets = keys.secret_texts(task.task_env)
+    secrets = run_secrets(task, execution)
     masker = Masker(secrets)
     try:
         out_fd = output.open_output(execution.output_path)
     except OSError as exc:
         return _spawn_failed(execution, label, tlog, f"cannot write output file: {exc}")
+    feed = OutputFeed(out_fd, task.task_id, execution.execution_id, masker)  # TASK_LOG_HANDLERS
     try:
         start_time, started = timezone.now(), time.monotonic()
         try:
             link = ShepherdLink.start(command(script, execution.execution_id),
-                                      shepherd_spec(script, env, run_as, plan, -1, mask=secrets), out_fd)
+                                      shepherd_spec(script, env, run_as, plan, -1, mask=secrets,
+                                                    exec_argv=argv), out_fd)
         except (OSError, ValueError, subprocess.SubprocessError, ShepherdGone) as exc:
             return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
         try:
             try:
-                outcome = _wait(link, execution, label, on_start, out_fd, stop_event, task.task_timeout, started)
+                outcome = _wait(link, execution, label, on_start, out_fd, stop_event, task.task_timeout, started,
+                                feed)
             except BaseException:
                 link.abort()  # nobody would wait for the run any more: none of its processes may stay
                 raise
         finally:
             link.close()
+        feed.finish()
         truncated = output.finish(out_fd, outcome.truncated)
         tail = _tail(out_fd) if outcome.code not in (0, None) else ""
     finally:
@@ -179,6 +220,7 @@ def _run(execution, script, log_file, label, tlog, stop_event, on_start) -> RunR
     finished = status if not error else f"{status} ({error})"
     tlog.info("Execution %s finished: %s, return code %s, %.2f s", execution.execution_id, finished,
               outcome.code, duration)
+    feed.ended(status, f"Execution {execution.execution_id} finished: {finished}, return code {outcome.code}")
     log.info("Finished %s: %s in %.2f s", label, finished, duration)
     return result
 
@@ -199,7 +241,7 @@ class _Outcome:
     lost_shepherd: str = ""  # why the engine ended the run without the shepherd
 
 
-def _wait(link, execution, label, on_start, out_fd, stop_event, timeout, started) -> _Outcome:
+def _wait(link, execution, label, on_start, out_fd, stop_event, timeout, started, feed) -> _Outcome:
     """Until the shepherd reports the run's end. Asks it to end the run on a stop or the timeout, and ends
     the run by itself when the shepherd is gone or does not answer."""
     poller = select.poll()  # not select(): descriptors above 1024 are normal in a busy engine
@@ -213,10 +255,13 @@ def _wait(link, execution, label, on_start, out_fd, stop_event, timeout, started
     deadline = started + timeout if timeout else None
     answer_by = None
     next_check = started + SIZE_CHECK_EVERY
+    next_feed = started + FEED_EVERY if feed.on else None
     outcome = _Outcome()
     while True:
         now = time.monotonic()
         wait = next_check - now
+        if next_feed is not None:
+            wait = min(wait, next_feed - now)
         for moment in (deadline if not outcome.asked else None, answer_by):
             if moment is not None:
                 wait = min(wait, moment - now)
@@ -250,6 +295,9 @@ def _wait(link, execution, label, on_start, out_fd, stop_event, timeout, started
         if answer_by is not None and now >= answer_by:
             outcome.lost_shepherd = f"its shepherd did not end the run within {ANSWER_MARGIN:g} s of the grace"
             break
+        if next_feed is not None and now >= next_feed:
+            feed.poll()
+            next_feed = now + FEED_EVERY
         if now >= next_check:
             outcome.truncated = output.check_running(out_fd) or outcome.truncated
             next_check = now + SIZE_CHECK_EVERY

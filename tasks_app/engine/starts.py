@@ -6,7 +6,7 @@ import logging
 from django.db import IntegrityError, transaction
 
 from tasks_app.alerts import incidents
-from tasks_app.models import ExecutionStatus, Task, TaskExecution, Trigger
+from tasks_app.models import ExecutionStatus, Pause, Task, TaskExecution, Trigger
 
 from . import bookkeeping as bk
 from . import facts, policy
@@ -23,6 +23,7 @@ class Starter:
         # Where the runs it starts run: this scheduler (local executor), or "" until a Celery worker claims them.
         self.node = worker if node is None else node
         self._calendars = {}
+        self.pauses = []  # the pauses on for the batch being decided (models.Pause)
 
     def plan(self, requests: list[StartRequest], claims, now) -> Plan:
         """Decide every start and write them all (a few statements for the whole batch, so a midnight burst
@@ -31,6 +32,9 @@ class Starter:
         self._calendars = {}  # calendar name -> its rule, read once for this batch
         wanted = {r.task_id for r in requests}
         tasks = {t.task_id: t for t in Task.objects.filter(task_id__in=wanted)} if wanted else {}
+        # Read once per batch: a pause started or resumed a moment ago applies from the next batch on.
+        self.pauses = list(Pause.objects.active(now)) if any(
+            r.trigger in (Trigger.SCHEDULE, Trigger.DEPENDENCY) for r in requests) else []
         for request in requests:
             task = tasks.get(request.task_id)
             if task is None:
@@ -82,6 +86,11 @@ class Starter:
                 log.warning("Task %s, slot %s: %s", task.task_id, request.slot.isoformat(), note)
                 incidents.calendar_without_data(task, request.slot, task.task_calendar, note)
         if request.trigger == Trigger.DEPENDENCY and not facts.chain_ready(task):
+            return
+        pause = policy.pause_covering(task.task_tags, self.pauses) if request.trigger in (
+            Trigger.SCHEDULE, Trigger.DEPENDENCY) else None
+        if pause is not None:
+            skip(request.slot, pause.reason_text(), kind="paused")
             return
         if request.trigger == Trigger.SCHEDULE and task.task_dependencies:
             problem = facts.dependency_problem(task)

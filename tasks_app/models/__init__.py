@@ -5,7 +5,9 @@ from .calendar import CALENDAR_NAME_PATTERN, Calendar, CalendarRule, DayVerdict,
 from .channel import CHANNEL_NAME_PATTERN, Channel
 from .change import ConfigVersion
 from .execution import ExecutionStatus, TaskExecution, Trigger
+from .hook import TriggerToken
 from .logchunk import ChunkFile, ExecutionLogChunk, LogStream
+from .pause import Pause
 from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
 from .worker import Worker
 
@@ -33,10 +35,12 @@ __all__ = [
     "ExecutionStatus",
     "NEVER_RUN",
     "OverlapPolicy",
+    "Pause",
     "TASK_STATES",
     "Task",
     "TaskExecution",
     "TaskStatus",
     "Trigger",
+    "TriggerToken",
     "Worker",
 ]

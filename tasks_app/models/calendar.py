@@ -1,6 +1,7 @@
 """Business calendars a task can name in task_calendar: the built-in ones (tasks_app.workdays) and custom ones
 stored here (a base plus dates added and removed and date ranges without runs), and the one rule every page,
 the API and the engine ask: does a task on this calendar run on this day, and when does it fire next."""
+import bisect
 import datetime
 import zoneinfo
 from typing import NamedTuple
@@ -14,6 +15,8 @@ CALENDAR_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # How many excluded days in a row a search for the next fire times walks over before giving up (a calendar
 # frozen for years, or one whose base is "cn-holidays" and removes them all).
 MAX_SKIPPED_DAYS = 3 * 366
+# The year a search for fire times stops at: the API and pages ask about years up to 9000 at most.
+LAST_YEAR = 9000
 
 
 class Calendar(models.Model):
@@ -57,6 +60,19 @@ class CalendarRule:
 
     def __init__(self, name, base="", added=frozenset(), removed=frozenset(), ranges=()):
         self.name, self.base, self.added, self.removed, self.ranges = name, base, added, removed, ranges
+        self._added_in_order = sorted(added)
+
+    def last_day_of_freeze(self, day: datetime.date) -> datetime.date | None:
+        """The last day of the ranges that hold `day`, or the day before the next added date if that comes first
+        (every day until then is excluded), so a search for fire times jumps over a freeze at once; None when no
+        range holds `day`."""
+        last = max((end for start, end, _label in self.ranges if start <= day <= end), default=None)
+        if last is None:
+            return None
+        following = bisect.bisect_right(self._added_in_order, day)
+        if following < len(self._added_in_order):
+            last = min(last, self._added_in_order[following] - datetime.timedelta(days=1))
+        return last
 
     def verdict(self, day: datetime.date) -> DayVerdict:
         """Does a task on this calendar run on `day` (a date in the task's zone)?"""
@@ -78,14 +94,16 @@ class CalendarRule:
         detail = f"{holiday}, " if holiday else ""
         return DayVerdict(False, f"{not_working} ({detail}{day.isoformat()}, {day.strftime('%A')})", fallback)
 
-    def fire_times(self, expression: str, zone_name: str, after: datetime.datetime, count: int) -> list:
+    def fire_times(self, expression: str, zone_name: str, after: datetime.datetime, count: int,
+                   until: datetime.datetime | None = None) -> list:
         """The next `count` fire times of the cron expression strictly after `after` on the days this calendar
-        runs, aware UTC. A day it excludes is skipped whole, so a minutely task costs one cron step per day."""
+        runs, aware UTC. A day it excludes is skipped whole, so a minutely task costs one cron step per day.
+        With `until` (a backfill's range), those up to it, however many days the calendar excludes on the way."""
         zone = zoneinfo.ZoneInfo(zone_name)
         found, moment, skipped = [], after, 0
         while len(found) < count:
             slot = cron.next_fire_after(expression, zone, moment)
-            if slot is None:
+            if slot is None or (until is not None and slot > until):
                 break
             day = slot.astimezone(zone).date()
             if self.verdict(day).runs:
@@ -93,10 +111,14 @@ class CalendarRule:
                 moment = slot
                 continue
             skipped += 1
-            if skipped > MAX_SKIPPED_DAYS:
+            if skipped > MAX_SKIPPED_DAYS and until is None:
                 break
+            # A freeze is passed at once (years of it cost one step), another excluded day alone.
+            last = max(day, self.last_day_of_freeze(day) or day)
+            if last.year >= LAST_YEAR:
+                break  # no schedule is asked about that far (and date arithmetic ends at 9999)
             # Just before the next local midnight: the following slot is on another day.
-            end_of_day = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time(), zone)
+            end_of_day = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time(), zone)
             moment = max(slot, end_of_day.astimezone(datetime.timezone.utc) - datetime.timedelta(microseconds=1))
         return found
 

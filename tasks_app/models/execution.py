@@ -36,6 +36,7 @@ class Trigger(models.TextChoices):
     RETRY = "retry", _("Retry")
     DEPENDENCY = "dependency", _("Dependency")
     BACKFILL = "backfill", _("Backfill")
+    HOOK = "hook", _("Trigger URL")
 
 
 class TaskExecution(models.Model):
@@ -77,6 +78,9 @@ class TaskExecution(models.Model):
     # The backfill (run for a date range) this run is one slot of; its scheduled_time is that slot.
     backfill = models.ForeignKey("tasks_app.Backfill", null=True, blank=True, on_delete=models.CASCADE,
                                  related_name="executions")
+    # One-off task_env values given when the run was asked for (task_allow_overrides): plain values as given,
+    # a value that overrides a secret sealed like one ({"encrypted": token}). None: the task's own task_env.
+    env_overrides = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-execution_id"]
@@ -85,6 +89,9 @@ class TaskExecution(models.Model):
             models.Index(fields=["status"], name="execution_status"),
             # History filtered by time (?since= / ?until=) without walking every run of the task.
             models.Index(fields=["task", "start_time"], name="execution_task_start"),
+            # The dashboard's fleet-wide figures over a time window (runs by status, the slowest, the flakiest)
+            # read this index alone, never the rows.
+            models.Index(fields=["start_time", "status", "task", "duration"], name="execution_window"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -100,10 +107,10 @@ class TaskExecution(models.Model):
 
     def scheduled_for(self):
         """The moment a run stands for (its TASK_SCHEDULED_TIME): a scheduled or backfill run's slot, a manual
-        run's request time; aware UTC, None for a chain run."""
+        run's (or a trigger URL's) request time; aware UTC, None for a chain run."""
         if self.scheduled_time is not None:
             return self.scheduled_time
-        return self.queued_at if self.trigger == Trigger.MANUAL else None
+        return self.queued_at if self.trigger in (Trigger.MANUAL, Trigger.HOOK) else None
 
     def limits_summary(self) -> str:
         """The run's limits for people: "memory 2 GiB, processes 512, open files 1024 (cgroup-v1)"."""
@@ -118,10 +125,17 @@ class TaskExecution(models.Model):
         """Captured stdout and stderr live in a file, not in the database."""
         return settings.EXECUTION_OUTPUT_DIR / str(self.task_id) / f"{self.execution_id}.out"
 
+    def run_env(self) -> dict:
+        """The stored task_env this run uses: the task's, with the run's one-off values over it."""
+        return {**(self.task.task_env or {}), **(self.env_overrides or {})}
+
     def masker(self):
-        """Masks the task's secrets: the output is masked as it is written, and again as it is read (a secret
-        set after the run, a run from before secrets were masked)."""
-        return keys.masker_for(self.task.task_env)
+        """Masks the task's secrets and the run's secret overrides: the output is masked as it is written, and
+        again as it is read (a secret set after the run, a run from before secrets were masked)."""
+        if not self.env_overrides:
+            return keys.masker_for(self.task.task_env)
+        return keys.masker_for({**{f"task:{k}": v for k, v in (self.task.task_env or {}).items()},
+                                **self.env_overrides})
 
     def open_output(self):
         """The captured output as an open binary file: what the run's worker shipped to the database when it ran

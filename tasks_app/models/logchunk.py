@@ -184,7 +184,8 @@ class ChunkFile(io.RawIOBase):
         if size is None or size < 0:
             size = self.size - self.pos
         data = self.read_at(self.pos, size)
-        self.pos += len(data)
+        # From the floor: it moves up when the size cap drops the oldest chunks while this file is read.
+        self.pos = max(self.pos, self.floor) + len(data)
         return data
 
     def readall(self):
@@ -196,7 +197,9 @@ class ChunkFile(io.RawIOBase):
         return len(data)
 
     def read_at(self, pos: int, size: int) -> bytes:
-        pos, end = max(pos, self.floor), min(pos + size, self.size)
+        """Up to `size` bytes from `pos`, or from the floor when `pos` is below it (dropped, as a read() goes on)."""
+        pos = max(pos, self.floor)
+        end = min(pos + size, self.size)
         if end <= pos:
             return b""
         start, cached = self._window
@@ -204,21 +207,37 @@ class ChunkFile(io.RawIOBase):
             span, self._span = self._span, min(READ_WINDOW, self._span * 2)
             if pos < start and end <= start:  # going backward (a tail): fetch what lies before
                 start = max(self.floor, min(pos, end - span))
-                self._window = (start, self._fetch(start, end))
+                first, data = self._fetch(start, end)
             else:
-                self._window = (pos, self._fetch(pos, min(self.size, pos + max(size, span))))
+                start = pos
+                first, data = self._fetch(pos, min(self.size, pos + max(size, span)))
+            if first != start:
+                # The size cap dropped the oldest chunks since this file was opened: the log starts later now,
+                # and the bytes kept are never passed off as those that were at `pos`.
+                self._moved_floor(first)
+                return self.read_at(pos, size)
+            self._window = (start, data)
             start, cached = self._window
         return cached[pos - start:end - start]
 
-    def _fetch(self, pos: int, end: int) -> bytes:
+    def _moved_floor(self, first: int | None):
+        if first is None:  # nothing of the window is kept: the first chunk that is
+            first = self.chunks.order_by("offset").values_list("offset", flat=True).first()
+        self.floor = min(self.size, max(self.floor, first if first is not None else self.size))
+        self._window = (0, b"")
+
+    def _fetch(self, pos: int, end: int) -> tuple[int | None, bytes]:
+        """(where the bytes fetched start, the bytes of [pos, end) still kept); the start is `pos` unless the
+        oldest chunks went meanwhile (None: none of them is kept)."""
         # A chunk holds at most CHUNK_MAX bytes, so those that overlap [pos, end) start after pos - CHUNK_MAX:
         # an index range, never a scan of the stream.
         rows = self.chunks.filter(offset__lt=end, offset__gt=pos - CHUNK_MAX).order_by("offset").values_list(
             "offset", "data")
-        out = bytearray()
+        out, first = bytearray(), None
         for offset, data in rows:  # a window's worth of bytes: no server-side cursor needed
             data = bytes(data)
             low, high = max(pos, offset), min(end, offset + len(data))
             if high > low:
+                first = low if first is None else first
                 out += data[low - offset:high - offset]
-        return bytes(out)
+        return first, bytes(out)

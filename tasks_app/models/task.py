@@ -3,7 +3,7 @@ every page, the API and the admin ask them: its state, its last result, when it 
 import zoneinfo
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -39,6 +39,15 @@ class TaskQuerySet(models.QuerySet):
             return self.filter(status__last_status=last)
         return self
 
+    def tagged(self, tag):
+        """Tasks with `tag` among their task_tags; empty: all. Tags are lowercase words, so on SQLite (no JSON
+        containment) the quoted tag found in the stored list is exactly that tag."""
+        if not tag:
+            return self
+        if connection.features.supports_json_field_contains:
+            return self.filter(task_tags__contains=[tag])
+        return self.filter(task_tags__icontains=f'"{tag}"')
+
     def search(self, text):
         """Tasks with `text` in their id, name or description (case-insensitive); empty: all."""
         if not text:
@@ -51,7 +60,8 @@ class Task(models.Model):
     task_id = models.CharField(max_length=64, unique=True, validators=[task_id_validator])
     task_name = models.CharField(max_length=200)
     task_desc = models.TextField(blank=True, default="", max_length=10_000)
-    task_exec = models.CharField(max_length=500, help_text=_("Path of the script inside the tasks folder"))
+    task_exec = models.CharField(max_length=500, blank=True, default="",
+                                 help_text=_("Path of the script inside the tasks folder"))
     # Empty only for a task that runs when its dependencies have succeeded (a chain).
     task_schedule = models.CharField(max_length=200, blank=True, default="")
     task_timeout = models.PositiveIntegerField(null=True, blank=True, help_text=_("Seconds; empty for none"))
@@ -78,6 +88,13 @@ class Task(models.Model):
     task_expected_duration = models.PositiveIntegerField(null=True, blank=True, help_text=_("Seconds"))
     # The business calendar whose excluded days its slots skip (models/calendar.py); empty: every day.
     task_calendar = models.CharField(max_length=64, blank=True, default="")
+    # Whether a run may be given one-off task_env values (run now, the API's execute, a trigger URL's body).
+    task_allow_overrides = models.BooleanField(default=False)
+    # What a run is (tasks_app/tasktypes: python, shell, http or a plugin's) and that type's own fields.
+    task_type = models.CharField(max_length=64, default="python", blank=True)
+    task_options = models.JSONField(default=dict, blank=True)
+    # Short words that group tasks (definition/tags.py): the list's filter, the dashboard, pauses, bulk actions.
+    task_tags = models.JSONField(default=list, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -111,17 +128,18 @@ class Task(models.Model):
         """The task's calendar (models/calendar.py), or None: no calendar, or one that no longer exists."""
         return calendar_named(self.task_calendar)
 
-    def next_fire_times(self, count=5, after=None) -> list:
+    def next_fire_times(self, count=5, after=None, until=None) -> list:
         """The next `count` times the schedule fires after `after` (default: now) on the days its calendar runs,
         as aware UTC datetimes; none for a disabled task, a chain task, or a schedule or zone stored before the
-        loader refused it. OverflowError when `after` is too far in the future."""
+        loader refused it. With `until`, none later (and the calendar's excluded days are walked up to it).
+        OverflowError when `after` is too far in the future."""
         if not self.task_enabled or not self.task_schedule:
             return []
         after = after or timezone.now()
         try:
             rule = self.calendar_rule()
             if rule is not None:
-                return rule.fire_times(self.task_schedule, self.timezone_name, after, count)
+                return rule.fire_times(self.task_schedule, self.timezone_name, after, count, until=until)
             return cron.next_fire_times(self.task_schedule, self.timezone_name, after, count)
         except (ValueError, zoneinfo.ZoneInfoNotFoundError):  # CronError is a ValueError
             return []

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from ..audit import events as audit_events
 from ..audit import record as audit
 from ..definition.loader import TaskValidationError, show
-from ..models import Backfill, ExecutionStatus, TaskExecution, Trigger
+from ..models import Backfill, ExecutionStatus, Task, TaskExecution, Trigger
 from ..models.backfill import BACKFILL_HELD
 from ..models.wakeup import wake_scheduler
 
@@ -29,7 +29,8 @@ def backfill_slots(task, start: datetime, end: datetime) -> list:
     task = copy.copy(task)
     task.task_enabled = True  # a disabled task's past slots can be run again by hand, as run now can
     while len(found) <= MAX_SLOTS:
-        batch = task.next_fire_times(min(200, MAX_SLOTS + 1 - len(found)), after)
+        # until=end: a calendar's long freeze inside the range does not end the search early.
+        batch = task.next_fire_times(min(200, MAX_SLOTS + 1 - len(found)), after, until=end)
         batch = [t for t in batch if t <= end]
         found += batch
         if len(batch) < 200 or not batch:
@@ -62,29 +63,37 @@ def _check(task, start, end, concurrency):
 def start_backfill(task, *, start, end, newest_first=False, concurrency=1, rerun_succeeded=False, actor,
                    via) -> Backfill:
     """One queued run (trigger backfill) per slot of [start, end] that has no successful run yet (or every slot,
-    with rerun_succeeded); TaskValidationError names a bad field and its value."""
+    with rerun_succeeded) and is not queued or running in another backfill; TaskValidationError names a bad field
+    and its value."""
     _check(task, start, end, concurrency)
     slots = backfill_slots(task, start, end)
     if len(slots) > MAX_SLOTS:
         raise TaskValidationError({"end": [_("The range holds more than %(max)d slots of %(schedule)s; choose a "
                                              "shorter one.") % {"max": MAX_SLOTS, "schedule": task.task_schedule}]})
-    done = set()
-    if not rerun_succeeded and slots:
-        done = set(TaskExecution.objects.filter(task=task, status=ExecutionStatus.SUCCESS,
-                                                scheduled_time__in=slots).values_list("scheduled_time", flat=True))
-    wanted = [slot for slot in slots if slot not in done]
-    if not wanted:
-        raise TaskValidationError({"start": [_("No slot of %(schedule)s between %(start)s and %(end)s is left to run "
-                                               "(%(count)d already succeeded).")
-                                             % {"schedule": task.task_schedule, "start": start.isoformat(),
-                                                "end": end.isoformat(), "count": len(done)}]})
-    if newest_first:
-        wanted.reverse()
     name = audit.actor_name(actor)
     with transaction.atomic():
+        # The task's row locked: a second request for the same range (a double click) sees this one's runs.
+        Task.objects.select_for_update().filter(pk=task.pk).first()
+        runs = TaskExecution.objects.filter(task=task, scheduled_time__in=slots)
+        done = set()
+        if not rerun_succeeded and slots:
+            done = set(runs.filter(status=ExecutionStatus.SUCCESS).values_list("scheduled_time", flat=True))
+        # Slots another backfill has queued or is running are left out too: they would run twice.
+        queued = set(runs.filter(backfill__isnull=False, status__in=ExecutionStatus.active())
+                     .values_list("scheduled_time", flat=True)) - done
+        wanted = [slot for slot in slots if slot not in done and slot not in queued]
+        if not wanted:
+            raise TaskValidationError({"start": [
+                _("No slot of %(schedule)s between %(start)s and %(end)s is left to run: %(count)d already "
+                  "succeeded, %(queued)d already queued by another backfill.")
+                % {"schedule": task.task_schedule, "start": start.isoformat(), "end": end.isoformat(),
+                   "count": len(done), "queued": len(queued)}]})
+        if newest_first:
+            wanted.reverse()
         backfill = Backfill.objects.create(
             task=task, start=start, end=end, newest_first=newest_first, concurrency=concurrency,
-            rerun_succeeded=rerun_succeeded, requested_by=name, slots=len(wanted), skipped_slots=len(done))
+            rerun_succeeded=rerun_succeeded, requested_by=name, slots=len(wanted),
+            skipped_slots=len(done) + len(queued))
         # Written in the order chosen: the engine lets them go by execution id.
         TaskExecution.objects.bulk_create([TaskExecution(
             task=task, status=ExecutionStatus.QUEUED, trigger=Trigger.BACKFILL, scheduled_time=slot,
@@ -93,7 +102,8 @@ def start_backfill(task, *, start, end, newest_first=False, concurrency=1, rerun
         audit.write(audit_events.BACKFILL_STARTED, model=Backfill, object_pk=backfill.pk, object_id=backfill.pk,
                     object_repr=f"{task.task_id}: {start.isoformat()}..{end.isoformat()}", actor=actor, via=via,
                     details={"task": task.task_id, "backfill": backfill.pk, "runs": len(wanted),
-                             "already_succeeded": len(done), "concurrency": concurrency,
+                             "already_succeeded": len(done), "already_queued": len(queued),
+                             "concurrency": concurrency,
                              "order": "newest first" if newest_first else "oldest first"})
     log.info("Task %s: backfill %s of %d run(s) from %s to %s requested by %s via %s", task.task_id, backfill.pk,
              len(wanted), start.isoformat(), end.isoformat(), name, via)

@@ -19,6 +19,8 @@ FIELDS = ("name", "description", "base", "added_dates", "removed_dates", "ranges
 MAX_DATES = 2000  # dates added or removed: about five years of a calendar kept by hand
 MAX_RANGES = 500
 LABEL_MAX = 200
+# Names the pages and the API use for something else: /calendars/new (the form), /api/calendars/builtin.
+RESERVED_NAMES = ("new", "builtin")
 
 
 def _date(text):
@@ -63,6 +65,10 @@ def _ranges(value, errors) -> list:
             label = item.get("label") or ""
             if not isinstance(label, str) or len(label) > LABEL_MAX:
                 raise ValueError
+            if "\x00" in label:  # PostgreSQL's jsonb refuses it
+                problems.append(_("ranges item %(value)s: its label must not contain a NUL character.")
+                                % {"value": show(item)})
+                continue
         except ValueError:
             problems.append(_("ranges item %(value)s is not a range: give {\"start\": \"2025-12-20\", \"end\": "
                               "\"2026-01-02\", \"label\": \"freeze\"} (a label of at most 200 characters).")
@@ -92,11 +98,20 @@ def clean_calendar(data: dict, stored: Calendar | None) -> dict:
     if not isinstance(name, str) or not re.fullmatch(CALENDAR_NAME_PATTERN, name):
         errors["name"] = [_("name %(value)s is not valid: use 1 to 64 letters, digits, '-' or '_'.")
                           % {"value": show(name)}]
-    elif workdays.is_builtin(name):
+    # The names refused since calendars landed stay editable where one was taken before: only a new name is checked.
+    elif name in RESERVED_NAMES and (stored is None or name != stored.name):
+        errors["name"] = [_("name %(value)s is taken by the pages or the API (/calendars/new, "
+                            "/api/calendars/builtin); choose another.") % {"value": show(name)}]
+    elif workdays.is_builtin(name) or (workdays.is_builtin(name.lower())  # "CN-workdays" would only confuse
+                                       and (stored is None or name != stored.name)):
         errors["name"] = [_("name %(value)s is the name of a built-in calendar; choose another.")
                           % {"value": show(name)}]
     elif Calendar.objects.filter(name=name).exclude(pk=stored.pk if stored else None).exists():
         errors["name"] = [_("A calendar named %(value)s already exists.") % {"value": show(name)}]
+    elif stored is not None and name != stored.name and tasks_on(stored.name):
+        # Checked here too (update_calendar checks it again under its lock), so that a form names it.
+        errors["name"] = [_("Calendar %(value)s cannot be renamed: tasks %(tasks)s name it.")
+                          % {"value": show(stored.name), "tasks": ", ".join(tasks_on(stored.name))}]
     base = given("base", "") or ""
     if not isinstance(base, str) or (base and not workdays.is_builtin(base)):
         errors["base"] = [_("base %(value)s is not a built-in calendar: use cn-workdays, cn-holidays, weekdays, "
@@ -105,6 +120,8 @@ def clean_calendar(data: dict, stored: Calendar | None) -> dict:
     description = given("description", "")
     if not isinstance(description, str) or len(description) > 500:
         errors["description"] = [_("description must be text of at most 500 characters.")]
+    elif "\x00" in description:  # PostgreSQL refuses it in text
+        errors["description"] = [_("%(field)s must not contain a NUL character.") % {"field": "description"}]
     cleaned = {"name": name, "description": description, "base": base,
                "added_dates": _dates("added_dates", given("added_dates", []), errors),
                "removed_dates": _dates("removed_dates", given("removed_dates", []), errors),

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ..audit import events as audit_events
 from ..audit import record as audit
+from ..definition.overrides import clean_overrides
 from ..models import ExecutionStatus, TaskExecution, Trigger
 from ..models.wakeup import wake_scheduler
 
@@ -21,18 +22,27 @@ class NothingRunning(Exception):
     pass
 
 
-def run_now(task, *, actor: str, via: str):
-    """Queue a manual execution of `task`; returns the TaskExecution (status queued).
+def run_now(task, *, actor: str, via: str, trigger=Trigger.MANUAL, env=None, details=None):
+    """Queue a manual execution of `task`; returns the TaskExecution (status queued). `trigger` is manual, or
+    hook for a trigger URL; `details` go into the audit entry.
+
+    `env`: one-off task_env values for this run (definition/overrides.py), refused with a TaskValidationError
+    under "env" unless the task allows them. The audit entry names them, never their values.
 
     A disabled task can be run this way too: disabling stops the schedule, not the operator."""
+    overrides = clean_overrides(task, env)
+    if overrides:
+        details = {**(details or {}), "env": sorted(overrides)}
     with transaction.atomic():
         execution = TaskExecution.objects.create(
-            task=task, status=ExecutionStatus.QUEUED, trigger=Trigger.MANUAL, requested_by=actor, worker="",
+            task=task, status=ExecutionStatus.QUEUED, trigger=trigger, requested_by=actor, worker="",
+            env_overrides=overrides,
         )
         audit.run_event(audit_events.RUN_REQUESTED, task, actor=actor, via=via,
-                        details={"execution": execution.pk})
+                        details={"execution": execution.pk, **(details or {})})
         wake_scheduler("run")
-    log.info("Task %s: run requested by %s via %s (execution %s)", task.task_id, actor, via, execution.pk)
+    log.info("Task %s: run requested by %s via %s (execution %s)%s", task.task_id, actor, via, execution.pk,
+             f" with env {', '.join(sorted(overrides))}" if overrides else "")
     return execution
 
 

@@ -139,3 +139,11 @@ def query_with(context, **changes):
             params[key] = value
     encoded = params.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+@register.filter
+def percent(value):
+    """0.973 -> "97.3%" (a share of the dashboard; a change of -0.25 -> "-25.0%")."""
+    if value is None:
+        return ""
+    return f"{value * 100:.1f}%"

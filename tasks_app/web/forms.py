@@ -11,10 +11,13 @@ from django.utils.translation import gettext_lazy as _
 
 from tasks_app.definition import fields as table
 from tasks_app.definition.loader import TaskLoader, TaskValidationError, add_errors_to_form
+from tasks_app.definition.tags import split_tags
 from tasks_app.envedit import KeyValueField
+from tasks_app.front.jsonbody import BoundedJSONDecoder
 from tasks_app.models import Task
 from tasks_app.secrets.values import public_env, public_notify
 
+from . import typeform
 from .layout import Collapsible
 from .scripts import script_choices
 from .widgets import CronWidget, FastSelect, FastSelectMultiple
@@ -42,6 +45,16 @@ class DependencyField(forms.MultipleChoiceField):
         pass
 
 
+class TagsField(forms.CharField):
+    """task_tags typed in one box, separated by commas or spaces; the loader checks each tag."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        return split_tags(value if isinstance(value, str) else self.prepare_value(value or []))
+
+
 def page_field(field):
     """The form field of a task field: label, help, default and length from the field table; the widget by its
     kind, or the page's own for the few shown their own way. None for task_notify (the notify_ fields)."""
@@ -52,15 +65,22 @@ def page_field(field):
         return forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), **options)
     if field.name == "task_schedule":
         return forms.CharField(max_length=field.max_length, widget=CronWidget(), **options)
-    if field.name in ("task_exec", "task_timezone", "task_calendar"):  # choices (scripts, zones, calendars) per form
-        return forms.ChoiceField(widget=None if field.name == "task_exec" else FastSelect,
-                                 **{**options, "required": field.name == "task_exec"})
+    if field.name == "task_options":  # each type's options are fields of their own (typeform.py)
+        return None
+    if field.name in ("task_exec", "task_timezone", "task_calendar", "task_type"):  # choices set per form
+        # task_exec is required only by the types that run a file: the loader's type rule says so.
+        return forms.ChoiceField(widget=None if field.name in ("task_exec", "task_type") else FastSelect,
+                                 **{**options, "required": False})
     if field.kind == table.INTEGER:
         return forms.IntegerField(initial=field.default, **{**options, "required": False})
     if field.kind == table.BOOLEAN:
         return forms.BooleanField(initial=field.default, **{**options, "required": False})
     if field.kind == table.CHOICE:
         return forms.ChoiceField(choices=field.choices.choices, initial=field.default, **{**options, "required": True})
+    if field.kind == table.WORD_LIST:
+        return TagsField(**{**options, "required": False, "help_text": _(
+            "Separated by commas or spaces, e.g. nightly, billing: lowercase letters, digits, '-' or '_'.")},
+            widget=forms.TextInput(attrs={"placeholder": "nightly, billing", "autocomplete": "off"}))
     if field.kind == table.TEXT_MAP:  # rows of name and value: the table's help is about the JSON form
         return KeyValueField(**{**options, "help_text": ""})
     if field.name == "task_channels":  # the channels' names, set per form
@@ -70,7 +90,7 @@ def page_field(field):
         return DependencyField(**{**options, "help_text": _(
             "The task runs when all of these have succeeded. Hold Ctrl (⌘) to choose several.")})
     if field.kind == table.OBJECT:
-        return forms.JSONField(**options)
+        return forms.JSONField(decoder=BoundedJSONDecoder, **options)  # deep nesting: an error, not a 500
     return forms.CharField(max_length=field.max_length, **options)
 
 
@@ -94,6 +114,7 @@ class BaseTaskForm(forms.Form):
         self._setup_calendars()
         self._setup_dependencies()
         self._setup_channels()
+        typeform.add_fields(self)
         self.fields["task_env"].set_stored(instance.task_env if instance is not None else None)
         if instance is not None:
             self.fields["task_id"].disabled = True
@@ -174,15 +195,17 @@ class BaseTaskForm(forms.Form):
                 _("Task"),
                 Row(Column("task_id", css_class="col-md-4"), Column("task_name", css_class="col-md-8")),
                 "task_desc",
+                "task_tags",
                 Field("task_enabled", wrapper_class="form-switch"),
             ),
             Fieldset(_("When"), "task_schedule", "task_calendar"),
-            Fieldset(_("What"), "task_exec", "task_env"),
+            Fieldset(_("What"), "task_type", "task_exec", *typeform.layout_groups(), "task_env",
+                     Field("task_allow_overrides", wrapper_class="form-switch")),
             advanced,
         )
         # A field new to the field table shows in the advanced part, before the notifications, until the page
         # gives it a place of its own.
-        placed = {pointer.name for pointer in helper.layout.get_field_names()}
+        placed = {pointer.name for pointer in helper.layout.get_field_names()} | typeform.option_field_names()
         at = advanced.fields.index("task_dependencies") + 1
         advanced.fields[at:at] = [name for name in self.fields if name not in placed]
         return helper
@@ -200,7 +223,7 @@ class BaseTaskForm(forms.Form):
                 value = (value or "").strip()
             elif value is None and not field.nullable and not field.required:
                 value = field.fresh_default()
-            elif field.kind in (table.TEXT_MAP, table.ID_LIST) and not value:
+            elif field.kind in (table.TEXT_MAP, table.ID_LIST, table.WORD_LIST) and not value:
                 value = field.fresh_default()
             data[field.name] = value
         if self.instance is not None:
@@ -211,6 +234,7 @@ class BaseTaskForm(forms.Form):
             if value:
                 notify[key] = value
         data["task_notify"] = notify
+        data["task_options"] = typeform.collect(c, data.get("task_type") or "")
         return data
 
     def clean(self):
@@ -227,11 +251,13 @@ class BaseTaskForm(forms.Form):
 
     def add_loader_errors(self, exc: TaskValidationError):
         """Put each of the loader's messages next to the field it names."""
-        add_errors_to_form(self, exc, field_of=form_field)
+        add_errors_to_form(self, exc, field_of=lambda field, message: form_field(field, message, self))
 
 
-def form_field(field, message):
-    """The form field a loader message is about: task_notify's keys are separate fields here."""
+def form_field(field, message, form=None):
+    """The form field a loader message is about: task_notify's keys and task_options' are separate fields here."""
+    if field == "task_options" and form is not None:
+        return typeform.error_field(form, message)
     if field == "task_notify":
         text = str(message).lower()
         if "webhook" in text or "url" in text:
@@ -249,6 +275,9 @@ def initial_from_task(task: Task) -> dict:
     values["task_env"] = public_env(task.task_env or {})  # a secret as set, never its token
     values["task_dependencies"] = list(task.task_dependencies or [])
     values["task_channels"] = list(task.task_channels or [])
+    values.pop("task_options", None)
+    values.update(typeform.initial(task))
+    values["task_tags"] = list(task.task_tags or [])
     # The webhook as scheme and host: posted back unchanged, it keeps the stored URL.
     notify = public_notify(task.task_notify) if isinstance(task.task_notify, dict) else {}
     return {

@@ -85,22 +85,27 @@ class Graph:
 
 def _columns(nodes: dict):
     """Column = the longest chain of dependencies below the task (dependencies form no cycle: the loader refuses
-    one; a cycle stored before that rule is cut where it closes)."""
-    depth, visiting = {}, set()
-
-    def visit(task_id):
-        if task_id in depth:
-            return depth[task_id]
-        if task_id in visiting:
-            return 0
-        visiting.add(task_id)
-        below = [visit(dep) + 1 for dep in nodes[task_id].deps if dep in nodes]
-        visiting.discard(task_id)
-        depth[task_id] = max(below, default=0)
-        return depth[task_id]
-
-    for task_id in nodes:
-        nodes[task_id].column = visit(task_id)
+    one; a cycle stored before that rule is cut where it closes). Walked with a stack of its own, not by recursion:
+    a chain of MAX_NODES tasks would pass Python's recursion limit."""
+    depth = {}
+    for root in nodes:
+        if root in depth:
+            continue
+        path, on_path = [(root, iter(nodes[root].deps))], {root}
+        while path:
+            task_id, pending = path[-1]
+            for dep in pending:
+                if dep in nodes and dep not in depth and dep not in on_path:
+                    path.append((dep, iter(nodes[dep].deps)))
+                    on_path.add(dep)
+                    break
+            else:  # every dependency placed (or cut where a cycle closes: it counts as depth 0)
+                path.pop()
+                on_path.discard(task_id)
+                depth[task_id] = max((depth.get(dep, 0) + 1 for dep in nodes[task_id].deps if dep in nodes),
+                                     default=0)
+    for task_id, node in nodes.items():
+        node.column = depth[task_id]
 
 
 def _rows(nodes: dict):
@@ -145,14 +150,19 @@ def why_it_waits(node: Node, known: set, rows: dict, zone_name: str) -> tuple[st
     return "", ""
 
 
-def build(show_all=False) -> Graph:
-    """The graph of the tasks that have dependencies or are one (every task with show_all)."""
+def build(show_all=False, tag=None) -> Graph:
+    """The graph of the tasks that have dependencies or are one (every task with show_all); with a tag, the tasks
+    that have it and the tasks they run after (so that every arrow has its start)."""
     tasks = list(Task.objects.select_related("status").order_by("task_id")
                  .only("task_id", "task_name", "task_enabled", "task_dependencies", "task_timezone",
                        "status__last_status", "status__running", "status__last_start_time", "status__last_end_time"))
     named = {str(d) for t in tasks for d in (t.task_dependencies or [])}
     if not show_all:
         tasks = [t for t in tasks if t.task_dependencies or t.task_id in named]
+    if tag:
+        tagged = set(Task.objects.tagged(tag).values_list("task_id", flat=True))
+        wanted = tagged | {str(d) for t in tasks if t.task_id in tagged for d in (t.task_dependencies or [])}
+        tasks = [t for t in tasks if t.task_id in wanted]
     known = {t.task_id for t in tasks}  # every task named as a dependency is among them
     rows = {t.task_id: t.current_status for t in tasks}
     left_out = max(0, len(tasks) - MAX_NODES)

@@ -5,9 +5,13 @@ from django.urls import include, path, register_converter
 from . import views_actions as actions
 from . import views_audit as audit
 from . import views_backfills as backfills
+from . import views_bulk as bulk
 from . import views_calendars as calendars
 from . import views_channels as channels
+from . import views_dashboard as dashboard
 from . import views_graph as graph
+from . import views_hooks as hooks
+from . import views_pauses as pauses
 from . import views_runs as runs
 from . import views_tasks as tasks
 from . import views_workers as workers
@@ -47,6 +51,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", tasks.TaskListView.as_view(), name="task_list"),
+    path("dashboard", dashboard.DashboardView.as_view(), name="dashboard"),
     path("audit", audit.AuditListView.as_view(), name="audit"),
     path("channels", channels.ChannelListView.as_view(), name="channel_list"),
     path("channels/new", channels.ChannelFormView.as_view(), name="channel_new"),
@@ -60,6 +65,7 @@ urlpatterns = [
     path("calendars/<slug:name>/edit", calendars.CalendarFormView.as_view(editing=True), name="calendar_edit"),
     path("calendars/<slug:name>/delete", calendars.CalendarDeleteView.as_view(), name="calendar_delete"),
     path("tasks/new", tasks.TaskFormView.as_view(), name="task_new"),
+    path("tasks/bulk", bulk.BulkActionView.as_view(), name="task_bulk"),
     path("tasks/cron-preview", actions.CronPreviewView.as_view(), name="cron_preview"),
     path(T + "view", tasks.TaskDetailView.as_view(), name="task_view"),
     path(T + "edit", tasks.TaskFormView.as_view(editing=True), name="task_edit"),
@@ -68,6 +74,8 @@ urlpatterns = [
     path(T + "enable", actions.SetEnabledView.as_view(enabled=True), name="task_enable"),
     path(T + "disable", actions.SetEnabledView.as_view(enabled=False), name="task_disable"),
     path(T + "stop", actions.StopView.as_view(), name="task_stop"),
+    path(T + "hooks/new", hooks.HookCreateView.as_view(), name="task_hook_new"),
+    path(T + "hooks/<int:hook_id>/revoke", hooks.HookRevokeView.as_view(), name="task_hook_revoke"),
     path(T + "logs", runs.LogPageView.as_view(), name="task_logs"),
     path(T + "logs/lines", runs.LogLinesView.as_view(), name="task_log_lines"),
     path(T + "logs/download", runs.LogDownloadView.as_view(), name="task_log_download"),
@@ -78,4 +86,6 @@ urlpatterns = [
     path(T + "versions/<version:number>/restore", audit.RestoreVersionView.as_view(), name="task_version_restore"),
     path(T + "executions/<int:execution_id>", runs.ExecutionDetailView.as_view(), name="execution_view"),
     path("workers", workers.WorkerListView.as_view(), name="worker_list"),
+    path("pauses", pauses.PauseListView.as_view(), name="pause_list"),
+    path("pauses/<int:pause_id>/resume", pauses.ResumeView.as_view(), name="pause_resume"),
 ]

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from tasks_app import cron, params, roles
+from tasks_app.definition.loader import TaskValidationError
 from tasks_app.models import Task, calendar_named
 from tasks_app.services.executions import NothingRunning, run_now, stop_task
 from tasks_app.services.tasks import set_enabled
@@ -36,10 +37,29 @@ class TaskActionView(RoleRequiredMixin, TaskMixin, View):
         return redirect(default)
 
 
+def env_lines(text: str) -> dict | None:
+    """The run form's parameters, one NAME=value a line, as a dict (None when empty); ValueError naming a line
+    that has no '='."""
+    env = {}
+    for number, line in enumerate((text or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition("=")
+        if not sep:
+            raise ValueError(_("Parameters: line %(n)d (%(line)s) is not NAME=value.") % {"n": number, "line": line[:80]})
+        env[name.strip()] = value
+    return env or None
+
+
 class RunNowView(TaskActionView):
     def post(self, request, *args, **kwargs):
         task = self.get_task()
-        execution = run_now(task, actor=actor(request), via="web")
+        try:
+            execution = run_now(task, actor=actor(request), via="web", env=env_lines(request.POST.get("env", "")))
+        except TaskValidationError as exc:
+            return self.refused(task, [str(m) for messages_ in exc.errors.values() for m in messages_])
+        except ValueError as exc:
+            return self.refused(task, [str(exc)])
         log.info("%s asked to run task %s now (execution %s)", actor(request), task.task_id, execution.execution_id)
         url = reverse("execution_view", args=[task.task_id, execution.execution_id])
         if wants_json(request):
@@ -47,6 +67,13 @@ class RunNowView(TaskActionView):
         messages.success(request, _("Run #%(n)s of %(id)s queued; it starts within a second.") % {
             "n": execution.execution_id, "id": task.task_id})
         return self.back(url)
+
+    def refused(self, task, problems):
+        if wants_json(self.request):
+            return json_error(" ".join(problems), status=400, field="env")
+        for problem in problems:
+            messages.error(self.request, problem)
+        return self.back(reverse("task_view", args=[task.task_id]))
 
 
 class SetEnabledView(TaskActionView):

@@ -8,6 +8,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from tasks_app import params
+from tasks_app.definition.overrides import shown_overrides
 from tasks_app.definition.paths import task_log_file
 from tasks_app.logs import lines as log_lines
 from tasks_app.logs import tail as logtail
@@ -65,7 +66,8 @@ class ExecutionDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
         output, output_lines_cut = execution.output_tail(lines=OUTPUT_TAIL_LINES)
         return super().get_context_data(
             task=task, execution=execution, output=output, output_lines_cut=output_lines_cut,
-            notices=list(execution.notices.order_by("id")), **kwargs
+            notices=list(execution.notices.order_by("id")), overrides=shown_overrides(execution.env_overrides),
+            **kwargs
         )
 
 

@@ -16,7 +16,8 @@ from tasks_app.models import TASK_STATES, ExecutionStatus, Incident, Task
 from tasks_app.secrets.values import is_shown_secret, public_env, public_notify
 from tasks_app.services import tasks as task_services
 
-from . import charts, queries, status
+from . import charts, queries, status, views_bulk
+from .views_hooks import hooks_of
 from .access import RoleRequiredMixin, TaskMixin, actor, log
 from .forms import TaskForm
 
@@ -36,7 +37,7 @@ class TaskListView(RoleRequiredMixin, TemplateView):
         query, errors = self.request.GET, params.Errors()
         tasks = queries.filter_tasks(query, errors)
         page = Paginator(tasks, PAGE_SIZE).get_page(query.get("page"))
-        filtering = any(query.get(k) for k in ("q", "state", "last"))
+        filtering = any(query.get(k) for k in ("q", "state", "last", "tag"))
         tasks = list(page.object_list)
         alerts = Incident.open_kinds_by_task([task.pk for task in tasks])
         for task in tasks:
@@ -52,6 +53,11 @@ class TaskListView(RoleRequiredMixin, TemplateView):
             q=query.get("q", ""),
             state=query.get("state", ""),
             last=query.get("last", ""),
+            tag=query.get("tag", "") if "tag" not in errors else "",
+            # Not for the rows' refresh every 5 seconds, which shows neither.
+            cloud=[] if self.request.headers.get("X-Fragment") == "rows" else queries.tag_cloud(),
+            bulk_actions=views_bulk.action_choices(self.request.user),
+            bulk_filters=[(k, query[k]) for k in ("q", "state", "last", "tag") if query.get(k)],
             **kwargs,
         )
 
@@ -88,6 +94,7 @@ class TaskDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
             chart=charts.duration_chart(list(reversed(recent))),
             notify=public_notify(task.task_notify) if isinstance(task.task_notify, dict) else {},
             env=shown_env(task),
+            hooks=hooks_of(task) if roles.has_role(self.request.user, roles.OPERATOR) else None,
             **kwargs,
         )
 

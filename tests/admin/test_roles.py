@@ -115,11 +115,12 @@ def test_a_viewer_who_is_not_staff_logs_in_through_the_admin_login_form():
 
 
 def test_each_role_sees_only_the_models_it_may_use_on_the_index(viewer, operator, admin_role, admin_client):
-    # LogEntry: the audit trail, read-only for every role; Notice: the notices sent, read-only too; Backfill too.
-    shared = {"Task", "TaskExecution", "LogEntry", "Channel", "Notice", "Calendar", "Backfill"}
+    # LogEntry: the audit trail, read-only for every role; Notice: the notices sent, read-only too; Backfill and Pause too (operators may resume a pause).
+    shared = {"Task", "TaskExecution", "LogEntry", "Channel", "Notice", "Calendar", "Backfill", "Pause"}
     assert admin_models(viewer) == shared
-    assert admin_models(operator) == shared
-    assert admin_models(admin_role) == shared | {"ApiKey"}
+    # TriggerToken: trigger URLs, for operators and up (never a token: only its hash is stored).
+    assert admin_models(operator) == shared | {"TriggerToken"}
+    assert admin_models(admin_role) == shared | {"ApiKey", "TriggerToken"}
     assert {"User", "Group", "DjangoJob", "Task", "ApiKey", "LogEntry"} <= admin_models(admin_client)
 
 

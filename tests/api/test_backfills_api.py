@@ -79,3 +79,52 @@ def test_a_runs_record_names_its_backfill_and_the_engines_note(operator_client, 
     answer = viewer_client.get(f"/api/tasks/daily/executions/{run.pk}").json()
     assert answer["backfill"] == body["id"] and answer["trigger"] == "backfill"
     assert answer["note"] == "cn-workdays has no data for 2027"
+
+
+def test_a_bad_backfill_field_is_named_with_the_value_given(operator_client):
+    make_daily(operator_client)
+    cases = [({"concurrency": 99}, "concurrency", "99"), ({"concurrency": "many"}, "concurrency", '"many"'),
+             ({"rerun_succeeded": "maybe"}, "rerun_succeeded", '"maybe"'),
+             ({"task_id": ["daily"]}, "task_id", '["daily"]'),
+             ({"order": "random"}, "order", '"random"')]
+    for change, field, shown in cases:
+        body = {"task_id": "daily", "start": "2025-10-01", "end": "2025-10-03", **change}
+        answer = operator_client.post("/api/backfills", body, format="json")
+        assert answer.status_code == 400 and shown in answer.json()[field][0], answer.json()
+    missing = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2025-10-01"}, format="json")
+    assert missing.status_code == 400 and missing.json()["end"] == ["This field is required."]
+    assert not Backfill.objects.exists()
+
+
+def test_a_backfill_over_a_freeze_longer_than_the_next_run_search_still_gets_the_slots_after_it(operator_client):
+    # The search for next fire times gives up after three years of excluded days; a backfill's range is its own
+    # bound, so the ten January days after a four-year freeze are not silently left out.
+    operator_client.post("/api/calendars", {"name": "gap", "ranges": [
+        {"start": "2020-01-01", "end": "2023-12-31", "label": "long freeze"}]}, format="json")
+    operator_client.post("/api/tasks", simple_task("daily", task_schedule="0 3 * * *", task_calendar="gap"),
+                         format="json")
+    answer = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2019-12-01", "end": "2024-01-10"},
+                                  format="json")
+    assert answer.status_code == 201 and answer.json()["slots"] == 31 + 10, answer.json()
+    last = TaskExecution.objects.filter(backfill_id=answer.json()["id"]).order_by("-scheduled_time").first()
+    assert last.scheduled_time.isoformat() == "2024-01-10T03:00:00+00:00"
+
+
+def test_a_backfill_sent_twice_does_not_queue_its_slots_twice(operator_client):
+    # A double click on "Start backfill": the slots already queued by a running backfill are left out, as the
+    # slots that already succeeded are.
+    make_daily(operator_client)
+    first = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2025-10-01", "end": "2025-10-03"},
+                                 format="json")
+    again = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2025-10-01", "end": "2025-10-03"},
+                                 format="json")
+    assert first.status_code == 201 and again.status_code == 400, again.json()
+    assert "3 already queued" in again.json()["start"][0]
+    wider = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2025-10-02", "end": "2025-10-05",
+                                                    "rerun_succeeded": True}, format="json")
+    assert wider.status_code == 201 and (wider.json()["slots"], wider.json()["skipped_slots"]) == (2, 2)
+    assert TaskExecution.objects.filter(trigger="backfill").count() == 5
+    operator_client.post(f"/api/backfills/{first.json()['id']}/cancel")
+    after_cancel = operator_client.post("/api/backfills", {"task_id": "daily", "start": "2025-10-01",
+                                                           "end": "2025-10-01"}, format="json")
+    assert after_cancel.status_code == 201 and after_cancel.json()["slots"] == 1

@@ -115,3 +115,28 @@ def test_task_calendar_is_written_to_conf_tasks_json_only_when_set(operator_clie
         operator_client.post("/api/tasks", simple_task("report", task_calendar="cn-workdays"), format="json")
     tasks = {t["task_id"]: t for t in json.loads((settings.CONF_DIR / "tasks.json").read_text())["tasks"]}
     assert tasks["report"]["task_calendar"] == "cn-workdays" and "task_calendar" not in tasks["plain"]
+
+
+def test_a_nul_character_in_a_description_or_a_range_label_is_refused_naming_the_field(operator_client):
+    # PostgreSQL refuses NUL in text and \u0000 in jsonb: without the check, a 500 there.
+    cases = [({"name": "nul1", "description": "a\x00b"}, "description"),
+             ({"name": "nul2", "ranges": [{"start": "2025-10-01", "end": "2025-10-02", "label": "a\x00b"}]}, "ranges")]
+    for body, field in cases:
+        answer = operator_client.post("/api/calendars", body, format="json")
+        assert answer.status_code == 400 and "NUL" in answer.json()[field][0], answer.json()
+    assert not Calendar.objects.exists()
+
+
+def test_a_calendar_cannot_take_a_name_that_a_page_or_the_api_uses_for_something_else(operator_client):
+    # /calendars/new is the form and /api/calendars/builtin the list of built-in names: a calendar so named
+    # could never be shown, changed or deleted there. A built-in name in other letters would only confuse.
+    for name in ("new", "builtin", "CN-workdays", "Weekdays"):
+        answer = operator_client.post("/api/calendars", {"name": name}, format="json")
+        assert answer.status_code == 400 and name in answer.json()["name"][0], answer.json()
+    assert not Calendar.objects.exists()
+
+
+def test_a_calendar_stored_under_a_name_now_taken_can_still_be_edited(operator_client):
+    Calendar.objects.create(name="new", base="weekdays")  # saved before the name was refused
+    answer = operator_client.patch("/api/calendars/new", {"description": "kept"}, format="json")
+    assert answer.status_code == 200 and answer.json()["description"] == "kept", answer.json()

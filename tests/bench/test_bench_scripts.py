@@ -58,6 +58,15 @@ def test_the_web_benchmark_fills_a_database_and_times_pages_and_api(tmp_path):
     assert all(r["engine_value"] > 0 and r["baseline_value"] > 0 for r in rows)
 
 
+@pytest.mark.slow
+def test_the_ops_benchmark_times_the_dashboard_and_a_bulk_enable_with_the_real_scheduler(tmp_path):
+    run_bench("ops.py", tmp_path, "--smoke")
+    rows = rows_of(tmp_path, "ops")
+    assert len(rows) == 6
+    assert all(r["engine_value"] > 0 for r in rows)
+    assert any("until the scheduler has scheduled all" in r["measurement"] for r in rows)
+
+
 def test_run_all_prints_one_table_from_the_results(tmp_path):
     row = {"measurement": "6. page: a task's execution history", "engine": "9 ms", "baseline": "2 ms",
            "ratio": "4.50x", "bar": "<= 50 ms", "result": "PASS", "engine_value": 9.0, "baseline_value": 2.0}

@@ -106,3 +106,25 @@ def test_a_runs_output_goes_with_it_and_its_log_lines_stay_in_the_tasks_log(task
 
 def test_a_task_without_shipped_chunks_has_no_central_log(task, run):
     assert ExecutionLogChunk.task_log(task.pk) is None and ExecutionLogChunk.run_output(run.pk) is None
+
+
+def test_a_download_that_the_size_cap_overtakes_goes_on_from_what_is_kept_without_repeating_bytes(task, run,
+                                                                                                  settings):
+    # Read from its start while the worker's new chunks push the oldest ones out: the reader went on as if the
+    # bytes kept had been where it was, and the next fetch gave some of them a second time.
+    settings.LOG_MAX_BYTES, settings.LOG_BACKUP_COUNT = 100_000, 0
+    first = b"".join(b"line %06d\n" % i for i in range(8000))  # 96,000 bytes, 12 a line
+    ExecutionLogChunk.append_log(task.pk, run.pk, [first[i:i + 16_000] for i in range(0, len(first), 16_000)], 0)
+    log = ExecutionLogChunk.task_log(task.pk)
+    assert (log.floor, log.size) == (0, 96_000)
+    more = b"".join(b"more %06d\n" % i for i in range(3000))
+    ExecutionLogChunk.append_log(task.pk, run.pk, [more[i:i + 16_000] for i in range(0, len(more), 16_000)], 6)
+    kept = ExecutionLogChunk.objects.filter(task=task, stream=LogStream.LOG).order_by("offset").first().offset
+    assert kept == 32_000  # two chunks went
+    pieces = []
+    while True:
+        piece = log.read(10_000)
+        if not piece:
+            break
+        pieces.append(piece)
+    assert b"".join(pieces) == first[kept:] and log.tell() == 96_000 and log.floor == kept

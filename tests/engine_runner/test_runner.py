@@ -4,6 +4,7 @@ import os
 import shutil
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -138,9 +139,10 @@ def test_a_child_sees_none_of_the_engines_secrets_but_its_task_variables(make_ex
     assert env["LANG"] == env["LC_ALL"] == "C.UTF-8" and env["PYTHONIOENCODING"] == "utf-8"
     assert env["TZ"] == settings.TIME_ZONE
     assert env["PATH"].endswith("/usr/local/bin:/usr/bin:/bin")
+    assert datetime.fromisoformat(env["TASK_SCHEDULED_TIME"]).utcoffset() is not None  # the time asked, with its zone
     extra = set(env) - {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYTHONIOENCODING", "PYTHONUNBUFFERED",
-                        "TASK_ID", "TASK_NAME", "TASK_LOG", "TASK_EXECUTION_ID", "ENV_DUMP", "PARAM1", "RETRIES",
-                        "LC_CTYPE"}  # the interpreter itself may add LC_CTYPE
+                        "TASK_ID", "TASK_NAME", "TASK_LOG", "TASK_EXECUTION_ID", "TASK_SCHEDULED_TIME", "ENV_DUMP",
+                        "PARAM1", "RETRIES", "LC_CTYPE"}  # the interpreter itself may add LC_CTYPE
     assert not extra
 
 

@@ -10,6 +10,7 @@ from tasks_app.conffile.render import render_task
 from tasks_app.definition import fields as table
 from tasks_app.definition.loader import TaskLoader
 from tasks_app.models import Task
+from tasks_app.web import typeform
 from tasks_app.web.forms import TaskForm
 
 
@@ -51,14 +52,17 @@ def test_the_loader_fills_every_missing_field_with_the_tables_default(minimal, t
             assert cleaned[field.name] == expected, field.name
 
 
+@pytest.mark.django_db
 def test_the_api_the_admin_and_the_form_show_every_field():
     assert list(TaskSerializer().fields)[:len(table.FIELDS)] == list(table.TASK_FIELDS)
     admin = admin_site._registry[Task]
     shown = [name for _title, options in admin.get_fieldsets(None) for name in options["fields"]]
     assert sorted(shown) == sorted(table.TASK_FIELDS)
-    on_page = set(TaskForm.base_fields)
-    assert all(name in on_page for name in table.TASK_FIELDS if name != "task_notify")
+    on_page = set(TaskForm().fields)
+    assert all(name in on_page for name in table.TASK_FIELDS if name not in ("task_notify", "task_options"))
     assert {"notify_on_success", "notify_on_failure", "notify_email", "notify_webhook"} <= on_page
+    # task_options is a field per option of each type (web/typeform.py): the http type's url among them.
+    assert typeform.field_name("http", "url") in on_page
 
 
 @pytest.mark.django_db

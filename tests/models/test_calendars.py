@@ -111,6 +111,23 @@ def test_a_minutely_task_skips_a_long_freeze_without_walking_every_minute():
         datetime(2027, 7, 1, 0, 1, tzinfo=cron._zone(SHANGHAI))]
 
 
+def test_a_freeze_longer_than_the_search_limit_is_passed_at_once_and_an_added_day_inside_it_still_runs():
+    # Day by day, a four-year freeze passed the search's three years of excluded days: no next run at all.
+    Calendar.objects.create(name="frozen", ranges=[{"start": "2026-01-01", "end": "2029-12-31", "label": "migration"}])
+    task = make("daily", task_schedule="0 9 * * *", task_calendar="frozen")
+    after = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert [t.date() for t in task.next_fire_times(2, after)] == [date(2030, 1, 1), date(2030, 1, 2)]
+    Calendar.objects.filter(name="frozen").update(added_dates=["2028-05-05"])
+    assert [t.date() for t in task.next_fire_times(2, after)] == [date(2028, 5, 5), date(2030, 1, 1)]
+
+
+def test_a_freeze_to_the_end_of_time_gives_no_next_run_and_no_error():
+    Calendar.objects.create(name="closed", ranges=[{"start": "2000-01-01", "end": "9999-12-31", "label": ""}])
+    task = make("never", task_schedule="* * * * *", task_calendar="closed")
+    assert task.next_fire_times(5, datetime(2026, 1, 1, tzinfo=timezone.utc)) == []
+    assert task.next_fire_times(5, datetime(8999, 12, 31, tzinfo=timezone.utc)) == []
+
+
 def test_a_year_without_data_falls_back_to_monday_to_friday_and_each_run_says_so(time_machine):
     year = workdays.CN_LAST_YEAR + 1
     monday = next(date(year, 1, d) for d in range(1, 8) if date(year, 1, d).weekday() == 0)
@@ -159,3 +176,28 @@ def test_manage_py_check_warns_from_the_autumn_before_a_year_without_data(time_m
     (warning,) = calendar_data_warnings()
     assert f"{workdays.CN_LAST_YEAR + 1}" in warning.msg and "cn-workdays" in warning.msg
     call_command("check")  # a warning, not an error
+
+
+def test_a_built_in_calendar_name_is_matched_exactly_so_cn_workdays_is_never_holidays_without_tiaoxiu():
+    # "CN-workdays" used to pass as the holidays package's China, which knows no make-up working days: a task
+    # naming it would skip Sunday 28 September 2025, a working day in cn-workdays.
+    for name in ("CN-workdays", "Cn-workdays", "US-workdays", "us-Workdays"):
+        assert not workdays.is_builtin(name) and calendar_named(name) is None, name
+    assert workdays.is_builtin("us-workdays") and workdays.is_builtin("cn-workdays")
+    assert calendar_named("cn-workdays").verdict(date(2025, 9, 28)).runs
+    with pytest.raises(TaskValidationError) as refused:
+        TaskLoader().clean({"task_id": "report", "task_name": "Report", "task_exec": "tasks/test_task.py",
+                            "task_schedule": "0 9 * * *", "task_calendar": "CN-workdays"})
+    assert "CN-workdays" in str(refused.value)
+
+
+def test_a_country_calendar_past_the_years_the_holidays_package_knows_falls_back_and_says_so():
+    # Sri Lanka's holidays end with 2026 in the pinned holidays package: 2027's days are a guess, said on each run.
+    first, last = workdays.country_years("LK")
+    assert last == 2026 and workdays.has_data("lk-workdays", 2026) and not workdays.has_data("lk-workdays", 2027)
+    assert workdays.verdict("lk-workdays", date(2026, 2, 4)) == (False, "")  # Independence Day, a known holiday
+    guessed = workdays.verdict("lk-workdays", date(2027, 3, 1))  # a Monday
+    assert guessed.runs and "lk-workdays has no data for 2027" in guessed.fallback
+    assert not workdays.verdict("lk-workdays", date(2027, 3, 6)).runs  # Saturday
+    assert calendar_named("lk-workdays").verdict(date(2027, 3, 1)).fallback == guessed.fallback
+    assert workdays.has_data("us-workdays", 2099) and workdays.has_data("weekdays", 3000)

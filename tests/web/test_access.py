@@ -7,7 +7,8 @@ from tasks_app.models import Task
 from tasks_app.web import urls as web_urls
 
 # Every route of the pages, found in the URL configuration itself, so a page added later is checked too.
-SAMPLE_KWARGS = {"task_id": "test-task", "execution_id": 1, "number": 1, "name": "ops", "backfill_id": 1}
+SAMPLE_KWARGS = {"task_id": "test-task", "execution_id": 1, "number": 1, "name": "ops", "backfill_id": 1,
+                 "hook_id": 1, "pause_id": 1}
 PUBLIC = {"login", "logout"}  # the language switcher's include is public too, and not listed here
 PAGES = [
     reverse(p.name, kwargs={name: SAMPLE_KWARGS[name] for name in p.pattern.converters})
@@ -35,7 +36,7 @@ def test_every_page_action_needs_the_csrf_token(admin_user, task, url):
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example"])
 def test_the_login_page_never_redirects_to_another_site(client, viewer, target):
     response = client.post("/login/", {"username": "vera", "password": "pw-vera", "next": target})
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302 and response["Location"] == "/dashboard"  # the landing page
 
 
 @pytest.mark.parametrize("action", ACTIONS)
@@ -57,7 +58,7 @@ def test_the_login_page_logs_a_user_in_and_logout_needs_a_post(client, viewer):
     page = client.get("/login/")
     assert page.status_code == 200 and 'name="username"' in page.content.decode()
     response = client.post("/login/", {"username": "vera", "password": "pw-vera"})
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302 and response["Location"] == "/dashboard"  # the landing page
     assert client.get("/").status_code == 200
     assert client.get("/logout/").status_code == 405
     assert client.post("/logout/").status_code == 302

@@ -33,3 +33,25 @@ def test_a_viewer_sees_backfills_but_cannot_start_or_cancel_one(as_viewer, make_
     make_task("daily", task_schedule="0 3 * * *")
     assert as_viewer.post("/tasks/daily/backfill", {"start": "2025-10-01", "end": "2025-10-02"}).status_code == 403
     assert 'id="backfill-form"' not in as_viewer.get("/tasks/daily/executions").content.decode()
+
+
+def test_a_backfill_cannot_be_cancelled_through_another_tasks_address(as_operator, make_task):
+    make_task("daily", task_schedule="0 3 * * *")
+    make_task("other", task_schedule="0 4 * * *")
+    as_operator.post("/tasks/daily/backfill", {"start": "2025-10-01", "end": "2025-10-02"})
+    backfill = Backfill.objects.get()
+    assert as_operator.post(f"/tasks/other/backfills/{backfill.pk}/cancel").status_code == 404
+    assert set(TaskExecution.objects.values_list("status", flat=True)) == {ExecutionStatus.QUEUED}
+
+
+def test_a_range_ending_today_runs_the_slots_of_today_already_past(as_operator, make_task, time_machine):
+    # The form gives days: "to today" means up to now, not an end in the future that the service refuses.
+    from datetime import datetime, timezone
+
+    time_machine.move_to(datetime(2025, 10, 3, 4, 0, tzinfo=timezone.utc), tick=False)  # 12:00 in Shanghai
+    make_task("daily", task_schedule="0 3 * * *", task_timezone="Asia/Shanghai")
+    answer = as_operator.post("/tasks/daily/backfill", {"start": "2025-10-01", "end": "2025-10-03"}, follow=True)
+    assert "in the future" not in answer.content.decode()
+    assert Backfill.objects.get().slots == 3
+    tomorrow = as_operator.post("/tasks/daily/backfill", {"start": "2025-10-01", "end": "2025-10-04"}, follow=True)
+    assert "in the future" in tomorrow.content.decode() and Backfill.objects.count() == 1

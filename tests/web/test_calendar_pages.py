@@ -65,3 +65,20 @@ def test_a_month_or_a_range_at_the_end_of_time_is_no_500(as_viewer, viewer):
     api.force_authenticate(viewer)
     assert api.get("/api/calendars/weekdays/days?from=9999-12-31").status_code == 200
     assert api.get("/api/calendars/weekdays/days?from=9999-12-01&to=9999-12-31").status_code == 200
+
+
+def test_markup_in_a_range_label_or_a_description_is_shown_as_text(as_operator):
+    answer = as_operator.post("/calendars/new", {"name": "ops", "description": "<b onmouseover=alert(1)>ops</b>",
+                                                 "ranges": '2025-10-01..2025-10-02 "><script>alert(2)</script>'})
+    assert answer.status_code == 302, answer.content.decode()
+    for url in ("/calendars/ops?month=2025-10", "/calendars", "/calendars/ops/edit"):
+        html = as_operator.get(url).content.decode()
+        assert "<script>alert(2)" not in html and "<b onmouseover" not in html, url
+    month = as_operator.get("/calendars/ops?month=2025-10").content.decode()
+    assert "&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;" in month
+
+
+def test_a_calendar_named_new_cannot_be_made_from_the_form(as_operator):
+    answer = as_operator.post("/calendars/new", {"name": "new"})
+    assert answer.status_code == 400 and "new" in answer.content.decode()
+    assert not Calendar.objects.exists()

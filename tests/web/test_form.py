@@ -159,3 +159,9 @@ def test_with_very_many_tasks_dependencies_are_typed_as_ids(as_operator, make_ta
     assert Task.objects.get(task_id="nightly").task_dependencies == ["first", "second"]
     edit = as_operator.get("/tasks/nightly/edit").content.decode()
     assert 'value="first, second"' in edit
+
+
+def test_json_nested_past_the_recursion_limit_is_refused_next_to_its_field_not_a_500(as_operator):
+    response = as_operator.post("/tasks/new", form_data(task_alerts="[" * 100_000 + "]" * 100_000))
+    assert response.status_code == 400 and "task_alerts" in errors_of(response)
+    assert not Task.objects.filter(task_id="nightly").exists()

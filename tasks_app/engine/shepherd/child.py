@@ -88,7 +88,21 @@ def become_script(run, ready_w):
         finally:
             os._exit(SETUP_FAILED)
     os.close(ready_w)
+    if spec.get("exec"):
+        exec_command(spec["exec"])
     run_script(spec["script"], spec["argv"])
+
+
+def exec_command(argv):
+    """Replace this process by the task type's command (a shell script by its #! line): everything set up above
+    (session, cgroup, limits, user, parent-death signal, descriptors, environment) carries over."""
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)  # Python ignores it; `yes | head` in a script must end
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        sys.stderr.write(f"cannot run {argv[0]}: {exc.strerror or exc}\n")
+        sys.stderr.flush()
+        os._exit(126 if isinstance(exc, PermissionError) else 127)
 
 
 def run_script(script, argv):

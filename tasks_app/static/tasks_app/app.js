@@ -32,7 +32,17 @@
       if (document.hidden || busy) return;
       fetch(table.dataset.refreshUrl, { headers: { "X-Fragment": "rows" }, credentials: "same-origin" })
         .then(function (r) { return r.ok && !r.redirected ? r.text() : null; }) // redirected: the login page
-        .then(function (html) { if (html !== null && !busy) rows.innerHTML = html; })
+        .then(function (html) {
+          if (html === null || busy) return;
+          // Keep the bulk actions' check boxes as the user left them.
+          const chosen = Array.from(rows.querySelectorAll("input.bulk-select:checked"), function (b) { return b.value; });
+          rows.innerHTML = html;
+          chosen.forEach(function (id) {
+            const box = rows.querySelector('input.bulk-select[value="' + CSS.escape(id) + '"]');
+            if (box) box.checked = true;
+          });
+          rows.dispatchEvent(new Event("rows-refreshed"));
+        })
         .catch(function () { /* the next tick tries again */ });
     }, every);
 
@@ -83,4 +93,19 @@
     };
     setTimeout(tick, 1500);
   }
+  // A copy button (data-copy: the selector of the field it copies); says so on the button once copied.
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      const field = document.querySelector(button.dataset.copy);
+      if (!field) return;
+      const done = function () { button.textContent = button.dataset.copied || "✓"; };
+      field.select();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+      } else {
+        document.execCommand("copy");
+        done();
+      }
+    });
+  });
 })();

@@ -53,3 +53,21 @@
     refresh();
   });
 })();
+
+/* The task type: only the chosen type's option fields show, and the script only for a type that runs a file. */
+(function () {
+  "use strict";
+  const select = document.getElementById("id_task_type");
+  if (!select) return;
+  const runsFile = JSON.parse(select.dataset.runsFile || "{}");
+  const script = document.getElementById("div_id_task_exec");
+  function follow() {
+    const chosen = select.value || "python";
+    document.querySelectorAll(".type-options[data-task-type]").forEach(function (group) {
+      group.hidden = group.dataset.taskType !== chosen;
+    });
+    if (script) script.hidden = runsFile[chosen] === false;
+  }
+  select.addEventListener("change", follow);
+  follow();
+})();

@@ -47,7 +47,8 @@ def new_page(browser, live_server):
 
 @pytest.fixture
 def logged_in(new_page, live_server, transactional_db):
-    """logged_in(role="admin", **page options) -> a page after logging in through the login form."""
+    """logged_in(role="admin", **page options) -> a page on the task list after logging in through the login
+    form (which lands on the dashboard)."""
     from django.contrib.auth.models import Group, User
 
     def login(role="admin", **options):
@@ -58,7 +59,8 @@ def logged_in(new_page, live_server, transactional_db):
         page.fill("input[name=username]", user.username)
         page.fill("input[name=password]", PASSWORD)
         page.click("#login-submit")
-        page.wait_for_url(live_server.url + "/")
+        page.wait_for_url(live_server.url + "/dashboard")
+        page.goto("/")
         return page
 
     return login

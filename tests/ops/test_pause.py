@@ -1,0 +1,204 @@
+"""The pause switch: pausing every task or one tag with an end time and a reason, resuming, the audit entries, the
+scheduler recording paused slots as skipped (and not catching up after), the banner on every page, and the API."""
+from datetime import datetime, timedelta, timezone as dt_timezone
+
+import pytest
+from auditlog.models import LogEntry
+from django.utils import timezone
+
+from tasks_app.engine.policy import pause_covering
+from tasks_app.models import ExecutionStatus, Pause, Task, TaskExecution, TaskStatus
+from tasks_app.services import pauses
+from tests.engine.conftest import engine_scripts, start_engine, wait_for  # noqa: F401
+
+UTC = dt_timezone.utc
+
+
+def events():
+    return [e.additional_data["event"] for e in LogEntry.objects.order_by("pk")]
+
+
+# ---- the rule and the service ------------------------------------------------------------------------------------
+
+def test_a_pause_of_one_tag_covers_only_the_tasks_with_that_tag_and_a_pause_of_everything_covers_all():
+    billing = Pause(tag="billing", started_by="otto")
+    everything = Pause(tag="", started_by="otto", reason="upgrade")
+    assert pause_covering(["billing", "nightly"], [billing]) is billing
+    assert pause_covering(["nightly"], [billing]) is None
+    assert pause_covering([], [billing, everything]) is everything
+    assert everything.reason_text() == "paused (every task) by otto: upgrade"
+
+
+@pytest.mark.django_db
+def test_pausing_and_resuming_are_audited_and_an_ended_pause_is_not_active():
+    until = timezone.now() + timedelta(hours=2)
+    made = pauses.pause(tag="Billing", until=until, reason="db maintenance", actor="otto", via="api")
+    assert made.tag == "billing" and list(Pause.objects.active()) == [made]
+    assert "until" in made.reason_text() and "db maintenance" in made.reason_text()
+    pauses.resume(made.pk, actor="otto", via="web")
+    assert not Pause.objects.active().exists()
+    assert events() == ["pause.started", "pause.ended"]
+    with pytest.raises(pauses.PauseError, match="is not on"):
+        pauses.resume(made.pk, actor="otto", via="web")
+
+
+@pytest.mark.django_db
+def test_a_pause_ends_by_itself_at_its_end_time(time_machine):
+    made = pauses.pause(until=timezone.now() + timedelta(minutes=5), actor="otto", via="api")
+    time_machine.move_to(timezone.now() + timedelta(minutes=6))
+    assert not Pause.objects.active().exists()
+    again = pauses.pause(actor="otto", via="api")  # the scope can be paused again
+    assert list(Pause.objects.active()) == [again]
+    made.refresh_from_db()
+    assert made.ended_at == made.until
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kwargs, field, says", [
+    ({"tag": "no way"}, "tag", "is not a tag"),
+    ({"until": datetime(2020, 1, 1, tzinfo=UTC)}, "until", "must be a moment in the future"),
+    ({"reason": "x" * 501}, "reason", "at most 500 characters"),
+])
+def test_a_bad_pause_is_refused_naming_the_field(kwargs, field, says):
+    with pytest.raises(pauses.PauseError) as caught:
+        pauses.pause(actor="otto", via="api", **kwargs)
+    assert caught.value.field == field and says in caught.value.message
+
+
+@pytest.mark.django_db
+def test_pausing_what_is_paused_already_is_refused_with_a_message():
+    pauses.pause(tag="billing", actor="otto", via="api")
+    with pytest.raises(pauses.PauseError, match="already paused"):
+        pauses.pause(tag="billing", actor="otto", via="api")
+    pauses.pause(actor="otto", via="api")  # everything is another scope
+
+
+# ---- the scheduler -----------------------------------------------------------------------------------------------
+
+def engine_task(task_id, **fields):
+    task = Task.objects.create(task_id=task_id, task_name=task_id, task_exec="ok.py", task_schedule="* * * * *",
+                               **fields)
+    TaskStatus.objects.get_or_create(task=task)
+    return task
+
+
+def test_while_a_tag_is_paused_its_slots_are_recorded_skipped_and_resuming_does_not_catch_up(
+        start_engine, time_machine):  # noqa: F811
+    paused = engine_task("paused", task_tags=["billing"])
+    free = engine_task("free")
+    minute = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    time_machine.move_to(minute - timedelta(seconds=0.6), tick=True)
+    made = pauses.pause(tag="billing", reason="db maintenance", actor="otto", via="api")
+    start_engine(tick=0.1)
+    skipped = wait_for(lambda: TaskExecution.objects.filter(task=paused, scheduled_time=minute).first(), 10,
+                       what="the paused slot to be recorded")
+    assert skipped.status == ExecutionStatus.SKIPPED
+    assert skipped.error_message == "paused (tag billing) by otto: db maintenance"
+    wait_for(lambda: TaskExecution.objects.filter(task=free, scheduled_time=minute,
+                                                  status=ExecutionStatus.SUCCESS).exists(), 10,
+             what="the task without the tag to run")
+
+    pauses.resume(made.pk, actor="otto", via="api")
+    after = minute + timedelta(minutes=1)
+    time_machine.move_to(after - timedelta(seconds=0.6), tick=True)
+    wait_for(lambda: TaskExecution.objects.filter(task=paused, scheduled_time=after,
+                                                  status=ExecutionStatus.SUCCESS).exists(), 10,
+             what="the next slot after resuming to run")
+    assert TaskExecution.objects.filter(task=paused, scheduled_time=minute).count() == 1  # no catch-up
+
+
+def test_a_paused_chain_task_is_recorded_skipped_when_its_dependency_succeeds_and_runs_by_hand_still_run(
+        start_engine):  # noqa: F811
+    from tasks_app.services.executions import run_now
+
+    first = engine_task("extract")
+    first.task_schedule = ""
+    first.save()
+    chain = engine_task("load", task_dependencies=["extract"], task_tags=["etl"])
+    chain.task_schedule = ""
+    chain.save()
+    pauses.pause(tag="etl", reason="warehouse upgrade", actor="otto", via="api")
+    start_engine(tick=0.1)
+
+    asked = run_now(first, actor="ada", via="api")  # by hand, and not tagged: runs
+    wait_for(lambda: TaskExecution.objects.filter(pk=asked.pk, status=ExecutionStatus.SUCCESS).exists(), 10,
+             what="the dependency to succeed")
+    skipped = wait_for(lambda: TaskExecution.objects.filter(task=chain).first(), 5, what="the chain's record")
+    assert skipped.status == ExecutionStatus.SKIPPED and skipped.trigger == "dependency"
+    assert skipped.error_message == "paused (tag etl) by otto: warehouse upgrade"
+    by_hand = run_now(chain, actor="ada", via="api")  # a person may still run a paused task
+    wait_for(lambda: TaskExecution.objects.filter(pk=by_hand.pk, status=ExecutionStatus.SUCCESS).exists(), 10,
+             what="the run asked for by hand")
+
+
+# ---- pages and API -----------------------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_every_page_shows_the_banner_with_a_resume_button_for_operators_only(as_operator, client, viewer):
+    pauses.pause(tag="billing", reason="db maintenance", actor="otto", via="api")
+    for path in ("/", "/workers", "/channels", "/pauses"):
+        html = as_operator.get(path).content.decode()
+        assert 'id="pause-banner"' in html and "db maintenance" in html and "resume-button" in html, path
+    client.force_login(viewer)
+    html = client.get("/").content.decode()
+    assert 'id="pause-banner"' in html and "resume-button" not in html
+
+
+@pytest.mark.django_db
+def test_the_pause_form_pauses_and_names_a_bad_field(as_operator, client, viewer, operator):
+    response = as_operator.post("/pauses", {"tag": "", "until": "2000-01-01T00:00", "reason": "x"})
+    assert response.status_code == 400 and "must be a moment in the future" in response.content.decode()
+    response = as_operator.post("/pauses", {"tag": "nightly", "until": "", "reason": "upgrade"})
+    assert response.status_code == 302 and Pause.objects.active().get().tag == "nightly"
+    client.force_login(viewer)
+    assert client.post("/pauses", {"tag": "", "reason": ""}).status_code == 403
+    pause = Pause.objects.get()
+    assert client.post(f"/pauses/{pause.pk}/resume").status_code == 403
+    client.force_login(operator)
+    assert client.post(f"/pauses/{pause.pk}/resume").status_code == 302
+    assert not Pause.objects.active().exists()
+
+
+@pytest.mark.django_db
+def test_the_api_pauses_lists_and_resumes(client_as):
+    operator = client_as("operator")
+    created = operator.post("/api/pauses", {"tag": "billing", "until": "2999-01-01T00:00:00+08:00",
+                                            "reason": "freeze"}, format="json")
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert body["tag"] == "billing" and body["active"] and body["until"].startswith("2998-12-31T16:00:00")
+    listed = client_as("viewer").get("/api/pauses").json()
+    assert [p["id"] for p in listed] == [body["id"]]
+    again = operator.post("/api/pauses", {"tag": "billing"}, format="json")
+    assert again.status_code == 400 and "already paused" in again.json()["tag"][0]
+    assert client_as("viewer").post(f"/api/pauses/{body['id']}/resume").status_code == 403
+    resumed = operator.post(f"/api/pauses/{body['id']}/resume")
+    assert resumed.status_code == 200 and not resumed.json()["active"]
+    assert operator.post(f"/api/pauses/{body['id']}/resume").status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body, field", [
+    ({"until": "tomorrow"}, "until"),
+    ({"until": "2001-01-01T00:00:00Z"}, "until"),
+    ({"tag": 5}, "tag"),
+    ({"colour": "red"}, "colour"),
+])
+def test_the_api_names_the_bad_field_of_a_pause(client_as, body, field):
+    response = client_as("operator").post("/api/pauses", body, format="json")
+    assert response.status_code == 400 and field in response.json()
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_pauses_to_viewers_and_lets_operators_resume_them(client, viewer, operator):
+    made = pauses.pause(tag="billing", reason="upgrade", actor="otto", via="api")
+    client.force_login(viewer)
+    listing = client.get("/admin/tasks_app/pause/")
+    assert listing.status_code == 200 and "upgrade" in listing.content.decode()
+    refused = client.post("/admin/tasks_app/pause/", {"action": "resume", "_selected_action": [made.pk]})
+    assert Pause.objects.active().exists() and refused.status_code in (200, 302, 403)
+    client.force_login(operator)
+    done = client.post("/admin/tasks_app/pause/", {"action": "resume", "_selected_action": [made.pk]}, follow=True)
+    assert "1 pause resumed." in done.content.decode()
+    assert not Pause.objects.active().exists()
+    assert LogEntry.objects.filter(additional_data__event="pause.ended").get().additional_data["via"] == "admin"
