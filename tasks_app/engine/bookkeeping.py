@@ -225,6 +225,47 @@ def update_rows(model, rows) -> int:
         return cursor.rowcount
 
 
+def insert_rows(model, objs) -> None:
+    """INSERT new instances of `model` and set their primary keys: one multi-row INSERT ... RETURNING per few
+    hundred rows. The ORM's bulk_create compiles each value of each row (about 0.4 ms per execution row), which
+    after downtime made recording 10,000 tasks' missed slots take seconds. Same order guarantee as bulk_create's
+    (SQLite and PostgreSQL return the RETURNING rows in the order of the VALUES)."""
+    if not objs:
+        return
+    from django.db import connection
+    from django.db.models.expressions import DatabaseDefault
+
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    values = [[f.pre_save(obj, True) for f in fields] for obj in objs]
+    if any(isinstance(v, DatabaseDefault) for row in values for v in row):  # leave database defaults to the ORM
+        model.objects.bulk_create(objs)
+        return
+    qn = connection.ops.quote_name
+    per_statement = max(1, _max_parameters(connection) // len(fields))
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    head = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), per_statement):
+            chunk = objs[start:start + per_statement]
+            params = [f.get_db_prep_save(v, connection) for row in values[start:start + per_statement]
+                      for f, v in zip(fields, row)]
+            cursor.execute(f"{head}{', '.join([row_sql] * len(chunk))} RETURNING {qn(meta.pk.column)}", params)
+            for obj, (pk,) in zip(chunk, cursor.fetchall()):
+                setattr(obj, meta.pk.attname, pk)
+                obj._state.adding, obj._state.db = False, connection.alias
+
+
+def _max_parameters(connection) -> int:
+    """How many query parameters one statement may hold: SQLite says (32,766 since 3.32), PostgreSQL 65,535."""
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        connection.ensure_connection()
+        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return connection.features.max_query_params or 65535
+
+
 def _status_update_many(task_pks, fields):
     from django.utils import timezone
 

@@ -113,17 +113,19 @@ class JobSync:
         self.verbose = changed is not None or len(work) <= 50  # 10,000 lines at start-up help nobody
         added = removed = 0
         for start in range(0, len(work), BATCH):
+            next_runs = {}  # task pk -> the next run its status shows: one UPDATE per distinct time
             with transaction.atomic():
                 for action, job_id, row in work[start:start + BATCH]:
                     if action == "remove":
                         removed += self._remove(job_id, rows)
                     else:
-                        added += self._add(row, now)
+                        added += self._add(row, now, next_runs)
+                bookkeeping.status_next_many(next_runs)
         for row in rows.values():
             self.pks[row.task_id] = row.pk
         return added, removed
 
-    def _add(self, row: TaskRow, now) -> int:
+    def _add(self, row: TaskRow, now, next_runs: dict) -> int:
         try:
             trigger = CronSlotTrigger(row.schedule, row.zone)
             first = trigger.get_next_fire_time(None, now)
@@ -137,7 +139,7 @@ class JobSync:
             max_instances=1_000_000,
         )
         self.jobs[row.task_id] = (row.schedule, row.zone)
-        bookkeeping.status_next_run(row.pk, _on_calendar(row, first))
+        next_runs[row.pk] = _on_calendar(row, first)
         log.log(logging.INFO if self.verbose else logging.DEBUG,
                 "Scheduled task %s: %s (%s), next run %s", row.task_id, row.schedule, row.zone,
                  first.isoformat() if first else "never")

@@ -8,8 +8,9 @@ parts and runs the loop; the parts hold the state and the rules:
   EndRecorder    how runs ended -> the database, retries, waiting runs, notices (endings.py)
   Shutdown       how runs end when the engine stops (shutdown.py)
 
-One thread does all scheduling and database work: it sleeps until the next cron slot or the next tick
-(settings.SCHEDULER_TICK, 0.5 s), then fires due jobs, claims queued runs (run now, retries), notices
+One thread does all scheduling and database work: it sleeps until the next cron slot, the next tick
+(settings.SCHEDULER_TICK, 0.5 s; 5 s when idle with a change listener up: wakeups.py) or a notified change, then
+fires due jobs, claims queued runs (run now, retries), notices
 configuration changes (the ConfigVersion marker) and stop requests, and records runs that ended. Scripts
 run in the executor's threads, which only report back. Statuses and the commits a run costs: bookkeeping.py."""
 import logging
@@ -28,7 +29,7 @@ from tasks_app.alerts import sender as notice_sender
 from tasks_app.alerts.overrun import OverrunWatch
 
 from . import bookkeeping as bk
-from . import backfills, policy, recovery
+from . import backfills, policy, recovery, wakeups
 from .dispatch import Dispatcher
 from .endings import EndRecorder
 from .journal import PidJournal
@@ -79,6 +80,7 @@ class SchedulerEngine:
         self.timetable = Timetable(self.wake, tick=self.tick, ahead=AHEAD)
         self.starter = Starter(self.registry, self.worker, self.node)
         self.overruns = OverrunWatch()
+        self.changes = wakeups.watch_for(executor)  # whether a tick's poll is worth running
         self.journal = self.dispatcher = self.endings = self.closing = None
         # The loop's own state (engine thread only).
         self.starts = []  # StartRequests waiting for the next batch (missed slots, chains)
@@ -131,6 +133,7 @@ class SchedulerEngine:
         self._renew_while_starting()
         self.started = True
         self._next_heartbeat = time.monotonic() + self.heartbeat
+        self.changes.start(on_notice=self._poll_soon)
         log.info("Scheduler engine started in %.2f s: %d task(s), %d scheduled (%d job(s) written, %d removed), "
                  "%d run(s) found lost, %d task(s) with missed slots", time.monotonic() - began,
                  len(timetable.rows), timetable.job_count, added, removed, len(lost), len(self.starts))
@@ -176,6 +179,7 @@ class SchedulerEngine:
         log.info("Scheduler engine stopping: %d run(s) in progress, up to %s s to finish",
                  len(self.registry.running), self.stop_grace)
         self.timetable.stop()
+        self.changes.stop()
         # The lease is kept while the runs in hand finish: a standby taking over now would record them lost.
         with self.lock.kept_alive():
             all_recorded = self.closing.finish_runs()
@@ -208,13 +212,19 @@ class SchedulerEngine:
         self.wake.clear()
 
     def _round(self):
+        # The engine keeps its connection (CONN_MAX_AGE 0 is for requests): opening one every round cost more
+        # than an idle tick's work, and SQLite's data_version is counted per connection. A broken one is closed.
+        connection.close_at = None
         close_old_connections()
         if not self._leading():
             return
         self.dispatcher.release_held()
         self._followed(self.endings.record(start_waiting=self.started))
         if time.monotonic() >= self._next_tick or time.time() >= self.retry_at:
-            self._next_tick = time.monotonic() + self.tick
+            # Listening for changes, an idle engine only ticks for its heartbeat and the safety poll.
+            idle = self.changes.listening and not self.registry.running
+            every = min(wakeups.SAFETY_POLL, max(self.tick, self.timetable.resync_in())) if idle else self.tick
+            self._next_tick = time.monotonic() + every
             self._tick()
         deferred = {}
         if self.timetable.is_due():
@@ -267,14 +277,29 @@ class SchedulerEngine:
         self.trouble.ok("starting runs")
         timetable.run_engine_jobs()
 
+    def _poll_soon(self):
+        """A change was notified (called from the listening thread): tick now."""
+        self._next_tick = 0.0
+        self.wake.set()
+
     def _followed(self, plan):
         """What a carried-out plan leaves for the next rounds: chains to consider, the next retry's time."""
         if plan is not None:
+            self.changes.own_write()  # e.g. a run's end lets a backfill's next run go: the next tick polls
             self.chain_from.extend(plan.chain_from)
             self.retry_at = min(self.retry_at, plan.retry_at)
 
     def _tick(self):
-        """The poll: configuration marker, queued runs to claim, stop requests."""
+        """The poll (when something may have changed), overruns."""
+        force = time.time() >= self.retry_at or not self.timetable.resync_in()
+        if self.changes.worth_polling(force=force) and not self._poll():
+            return
+        # An executor that reports each start (on_start) lets a run waiting for a worker count as a missed slot.
+        started = self.journal.started if getattr(self.executor, "reports_starts", False) else (lambda pk: True)
+        self.overruns.check(self.registry.running, timezone.now(), started=started)
+
+    def _poll(self) -> bool:
+        """Configuration marker, queued runs to claim, stop requests. False if the database failed."""
         try:
             version, queued, stops, held = bk.poll(self.worker)
             if held and backfills.release_held_runs():
@@ -284,12 +309,11 @@ class SchedulerEngine:
             self.dispatcher.stop_requested(stops)
             self.executor.follow()
         except DatabaseError as exc:
+            self.changes.own_write()  # poll again next tick
             self.trouble.failed("polling", exc)
-            return
+            return False
         self.trouble.ok("polling")
-        # An executor that reports each start (on_start) lets a run waiting for a worker count as a missed slot.
-        started = self.journal.started if getattr(self.executor, "reports_starts", False) else (lambda pk: True)
-        self.overruns.check(self.registry.running, timezone.now(), started=started)
+        return True
 
     # Leading.
 

@@ -13,6 +13,7 @@ from . import facts, policy
 from .plan import Plan, StartRequest
 
 log = logging.getLogger("Scheduler")
+MISSED_LINES = 20  # a batch with more tasks that missed slots logs one line for them all
 
 
 class Starter:
@@ -133,7 +134,7 @@ class Starter:
             rows.append((kind, execution))
         try:
             with transaction.atomic():  # a savepoint: should a slot be taken after all, fall back row by row
-                TaskExecution.objects.bulk_create([e for _, e in rows], batch_size=500)
+                bk.insert_rows(TaskExecution, [e for _, e in rows])
         except IntegrityError:
             kept = []
             for kind, execution in rows:
@@ -145,13 +146,21 @@ class Starter:
                     execution.pk = None
                     plan.undo_start(kind, execution)
             rows = kept
+        # After downtime thousands of tasks missed slots at once: one line per task would cost the scheduler
+        # more than recording them (each record says how many, in the history; each incident logs its task).
+        missed = [e for kind, e in rows if kind == "missed"]
+        each_missed = len(missed) <= MISSED_LINES
+        if not each_missed:
+            log.warning("%d tasks missed slots while the scheduler was not running (%s ...); each has a skipped "
+                        "execution saying how many", len(missed), ", ".join(e.task.task_id for e in missed[:5]))
         for kind, execution in rows:
             if kind == "run":
                 plan.run.append(execution)
             elif kind == "wait":
                 plan.wait.append(execution)
             elif kind == "missed":
-                log.warning("Task %s: %s", execution.task.task_id, execution.error_message)
+                if each_missed:
+                    log.warning("Task %s: %s", execution.task.task_id, execution.error_message)
                 plan.notify.append(execution)  # its task's alerts: a missed incident (task_notify is not told)
             else:
                 log.info("Task %s skipped: %s", execution.task.task_id, execution.error_message)

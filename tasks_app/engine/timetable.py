@@ -96,6 +96,10 @@ class Timetable:
 
     # Fires.
 
+    def resync_in(self) -> float:
+        """Seconds until the periodic full resync, for which a tick must read the database whatever changed."""
+        return max(0.0, self._next_resync - time.monotonic())
+
     def is_due(self) -> bool:
         return self.scheduler.due or time.time() >= self.fire_at - self.ahead
 

@@ -2,6 +2,8 @@
 from django.db import models
 from django.db.models import F
 
+from .wakeup import wake_scheduler
+
 
 class ConfigVersion(models.Model):
     version = models.BigIntegerField(default=0)
@@ -14,6 +16,7 @@ class ConfigVersion(models.Model):
 
         if not cls.objects.filter(pk=1).update(version=F("version") + 1, changed_at=timezone.now()):
             cls.objects.get_or_create(pk=1, defaults={"version": 1})
+        wake_scheduler("config")
 
     @classmethod
     def current(cls):

@@ -15,6 +15,7 @@ from ..audit import record as audit
 from ..definition.loader import TaskValidationError, show
 from ..models import Backfill, ExecutionStatus, Task, TaskExecution, Trigger
 from ..models.backfill import BACKFILL_HELD
+from ..models.wakeup import wake_scheduler
 
 log = logging.getLogger("SchedulerEngine")
 MAX_SLOTS = 1000  # runs one backfill may hold: a minutely task over a day is already 1,440
@@ -97,6 +98,7 @@ def start_backfill(task, *, start, end, newest_first=False, concurrency=1, rerun
         TaskExecution.objects.bulk_create([TaskExecution(
             task=task, status=ExecutionStatus.QUEUED, trigger=Trigger.BACKFILL, scheduled_time=slot,
             requested_by=name, worker=BACKFILL_HELD, backfill=backfill) for slot in wanted])
+        wake_scheduler("run")
         audit.write(audit_events.BACKFILL_STARTED, model=Backfill, object_pk=backfill.pk, object_id=backfill.pk,
                     object_repr=f"{task.task_id}: {start.isoformat()}..{end.isoformat()}", actor=actor, via=via,
                     details={"task": task.task_id, "backfill": backfill.pk, "runs": len(wanted),
@@ -128,6 +130,7 @@ def cancel_backfill(backfill: Backfill, *, actor, via) -> dict:
         if not cancelled and not running:
             raise NothingToCancel(f"backfill {backfill.pk} has no run left to cancel")
         Backfill.objects.filter(pk=backfill.pk).update(cancelled_by=name, cancelled_at=now)
+        wake_scheduler("stop")
         audit.write(audit_events.BACKFILL_CANCELLED, model=Backfill, object_pk=backfill.pk, object_id=backfill.pk,
                     object_repr=f"{backfill.task.task_id}: backfill {backfill.pk}", actor=actor, via=via,
                     details={"task": backfill.task.task_id, "backfill": backfill.pk, "cancelled": cancelled,

@@ -1,6 +1,7 @@
 """Use cases about runs: run now and stop. Web processes never run scripts: they queue an execution
-(or flag one to stop) in the database and the scheduler process (`runscheduler`) acts on it within
-a tick (settings.SCHEDULER_TICK, 0.5 s): a queued run starts within 1 s, a stop ends the run within 2 s.
+(or flag one to stop) in the database and the scheduler process (`runscheduler`) acts on it at once on
+PostgreSQL (NOTIFY, models/wakeup.py), within a tick on SQLite (settings.SCHEDULER_TICK, 0.5 s): a queued run
+starts within 1 s, a stop ends the run within 2 s.
 Both are audit entries about the task.
 """
 import logging
@@ -12,6 +13,7 @@ from ..audit import events as audit_events
 from ..audit import record as audit
 from ..definition.overrides import clean_overrides
 from ..models import ExecutionStatus, TaskExecution, Trigger
+from ..models.wakeup import wake_scheduler
 
 log = logging.getLogger("SchedulerEngine")
 
@@ -38,6 +40,7 @@ def run_now(task, *, actor: str, via: str, trigger=Trigger.MANUAL, env=None, det
         )
         audit.run_event(audit_events.RUN_REQUESTED, task, actor=actor, via=via,
                         details={"execution": execution.pk, **(details or {})})
+        wake_scheduler("run")
     log.info("Task %s: run requested by %s via %s (execution %s)%s", task.task_id, actor, via, execution.pk,
              f" with env {', '.join(sorted(overrides))}" if overrides else "")
     return execution
@@ -59,6 +62,7 @@ def stop_task(task, *, actor: str, via: str):
         later, more = _cancel_queued(task, actor, now)
         queued, cancelled = queued + later, cancelled + more
         if running or cancelled:
+            wake_scheduler("stop")
             audit.run_event(audit_events.RUN_STOPPED, task, actor=actor, via=via,
                             details={"running": running, "cancelled": queued if cancelled else []})
     if not running and not cancelled:

@@ -4,6 +4,7 @@ figures are not checked, only that each script produces its table rows."""
 import json
 import os
 import py_compile
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,15 @@ def test_the_scale_benchmark_starts_the_real_scheduler_and_reports_every_figure(
     ready = next(r for r in rows if "ready after start" in r["measurement"])
     assert ready["engine_value"] > 0
     assert all(r["result"] in ("PASS", "FAIL", "n/a") for r in rows)
+
+
+@pytest.mark.slow
+def test_the_recovery_benchmark_records_every_missed_slot_of_a_day_down_and_checks_the_counts(tmp_path):
+    run_bench("recovery.py", tmp_path, "--smoke")
+    recorded, ready = rows_of(tmp_path, "recovery")
+    assert "every missed slot recorded" in recorded["measurement"] and recorded["engine_value"] > 0
+    # about a day of minutes per task (1,441 if the records straddle a minute), each checked against the clock
+    assert re.search(r"missed slots 144[01]-144[01] per task, 0 miscounted", ready["measurement"])
 
 
 @pytest.mark.slow

@@ -214,11 +214,6 @@ def test_of_many_missed_slots_only_the_latest_runs_and_the_rest_end_at_the_one_b
     assert rest == Missed(4, NOON - minutes(4), NOON - minutes(1))
 
 
-def test_a_count_that_is_a_lower_bound_stays_one_after_the_split():
-    missed = Missed(10000, NOON - minutes(9999), NOON, before_last=NOON - minutes(1), at_least=True)
-    assert policy.split(missed, 0, NOON)[1].at_least
-
-
 def test_a_live_fire_gets_at_least_ten_seconds_of_grace_whatever_the_task_asks():
     assert policy.live_grace(0) == policy.LIVE_LATENESS == 10
     assert policy.live_grace(None) == 10
@@ -231,9 +226,9 @@ def test_missed_slots_are_counted_between_the_last_seen_moment_and_now():
     assert policy.missed_slots("0 0 1 1 *", "UTC", NOON, NOON + minutes(60)) is None
 
 
-def test_a_year_of_missed_minutes_is_counted_as_at_least_the_limit_without_listing_them():
+def test_a_year_of_missed_minutes_is_counted_exactly_without_listing_them():
     found = policy.missed_slots("* * * * *", "UTC", NOON, NOON + timedelta(days=365))
-    assert found.at_least and found.count == policy.MISSED_LIMIT
+    assert found.count == 365 * 24 * 60 and found.first == NOON + minutes(1)
     assert (found.last, found.before_last) == (NOON + timedelta(days=365), NOON + timedelta(days=365) - minutes(1))
 
 
@@ -242,7 +237,7 @@ def test_the_missed_record_says_how_many_when_in_the_tasks_zone_and_why():
     assert policy.missed_reason(one, "Asia/Shanghai", 60, ran_latest=False) == (
         "missed 1 scheduled run(s) at 2031-03-04 20:00 CST while the scheduler was not running; "
         "the latest was more than task_misfire_grace (60 s) ago")
-    many = Missed(3, NOON - minutes(2), NOON, at_least=True)
+    many = Missed(3, NOON - minutes(2), NOON)
     assert policy.missed_reason(many, "No/Such_Zone", 60, ran_latest=True) == (
-        "missed at least 3 scheduled run(s) between 2031-03-04 11:58 UTC and 2031-03-04 12:00 UTC while the "
+        "missed 3 scheduled run(s) between 2031-03-04 11:58 UTC and 2031-03-04 12:00 UTC while the "
         "scheduler was not running; only the latest slot runs")

@@ -1,0 +1,134 @@
+"""Instant wake-ups and a near-zero idle cost (engine/wakeups.py, models/wakeup.py): a change, a run now and a stop
+reach a real engine that polls only every few seconds, through LISTEN / NOTIFY on PostgreSQL and inotify on the
+database's files on SQLite; there the tick reads the database only when another connection committed (PRAGMA
+data_version)."""
+import sqlite3
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from tasks_app.engine import wakeups
+from tasks_app.models import ConfigVersion, ExecutionStatus, Task, TaskExecution
+from tasks_app.models.wakeup import CHANNEL, wake_scheduler
+from tasks_app.services.executions import run_now, stop_task
+
+from .conftest import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("LISTEN / NOTIFY is PostgreSQL's")
+
+
+def sqlite_only():
+    if connection.vendor != "sqlite":
+        pytest.skip("PRAGMA data_version is SQLite's")
+
+
+def listening(engine):
+    """The engine's watch is up: LISTEN on PostgreSQL, inotify on SQLite."""
+    if connection.vendor == "postgresql":
+        assert isinstance(engine.changes, wakeups.NotifyListener)
+        wait_for(lambda: engine.changes._up, 5, what="the listener")
+    else:
+        assert isinstance(engine.changes, wakeups.FileWatch) and engine.changes.listening
+    time.sleep(0.2)  # let the start-up's own poll pass, so that only the next notice can explain what follows
+
+
+def test_a_new_task_reaches_an_engine_that_polls_every_30_s_within_a_second(start_engine, make_task):
+    engine = start_engine(tick=30)
+    listening(engine)
+
+    started = time.monotonic()
+    make_task("noticed", task_schedule="0 0 1 1 *")  # written and ConfigVersion bumped: NOTIFY at commit
+    wait_for(lambda: "noticed" in engine.timetable.sync.jobs, 1.0, what="the change to reach the engine")
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_run_now_and_a_stop_reach_an_engine_that_polls_every_30_s_within_a_second(start_engine, make_task):
+    task = make_task("sleepy", task_exec="sleep.py", task_env={"SLEEP": "30"})
+    engine = start_engine(tick=30)
+    listening(engine)
+
+    queued = run_now(task, actor="alice", via="api")
+    running = wait_for(lambda: TaskExecution.objects.filter(pk=queued.pk, status=ExecutionStatus.RUNNING).first(),
+                       1.0, what="the run to be claimed")
+    assert (running.start_time - running.queued_at).total_seconds() < 1.0
+    stop_task(task, actor="alice", via="api")
+    stopped = wait_for(lambda: TaskExecution.objects.filter(pk=queued.pk, status=ExecutionStatus.STOPPED).first(),
+                       3.0, what="the stop")
+    assert stopped.stop_requested_by == "alice"
+
+
+def test_a_notice_is_sent_at_commit_and_never_for_a_rolled_back_write():
+    postgresql_only()
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            ConfigVersion.bump()
+            raise RuntimeError("rolled back")
+        assert [n.payload for n in listener.notifies(timeout=0.3)] == []
+        with transaction.atomic():
+            wake_scheduler("run")
+            assert [n.payload for n in listener.notifies(timeout=0.3)] == []  # not before the commit
+        assert [n.payload for n in listener.notifies(timeout=1.0, stop_after=1)] == ["run"]
+
+
+def test_on_sqlite_the_tick_polls_only_after_another_connection_commits(settings):
+    sqlite_only()
+    watch = wakeups.DataVersionWatch()
+    ConfigVersion.current()  # opens the connection
+    assert watch.worth_polling()  # the first tick always reads
+    assert not watch.worth_polling()
+    ConfigVersion.bump()  # a commit of this connection (the engine's own) does not move data_version
+    assert not watch.worth_polling()
+
+    other = sqlite3.connect(settings.DATABASES["default"]["NAME"])
+    other.execute(f"UPDATE {ConfigVersion._meta.db_table} SET version = version + 1")
+    other.commit()
+    other.close()
+    assert watch.worth_polling()
+    assert not watch.worth_polling()
+
+
+def test_the_tick_polls_after_the_engines_own_writes_when_a_retry_is_due_and_every_few_seconds(monkeypatch):
+    sqlite_only()
+    watch = wakeups.DataVersionWatch()
+    ConfigVersion.current()
+    watch.worth_polling()
+    watch.own_write()
+    assert watch.worth_polling() and not watch.worth_polling()
+    assert watch.worth_polling(force=True)
+    monkeypatch.setattr(wakeups, "SAFETY_POLL", 0.0)
+    watch.worth_polling(force=True)  # the next safety poll is now 0 s away
+    assert watch.worth_polling()  # the safety poll: whatever happened, the database is read again
+
+
+def test_an_idle_engine_on_sqlite_reads_the_database_only_when_something_was_written(start_engine, make_task,
+                                                                                       monkeypatch):
+    sqlite_only()
+    from tasks_app.engine import bookkeeping
+
+    polls = []
+    real_poll = bookkeeping.poll
+    monkeypatch.setattr(bookkeeping, "poll", lambda worker: polls.append(time.monotonic()) or real_poll(worker))
+    task = make_task("quiet")
+    engine = start_engine(tick=0.05)
+    engine.changes.listening = False  # tick every 0.05 s, as without inotify: each tick asks data_version
+    time.sleep(0.5)  # the start-up poll and the first ticks
+    before = len(polls)
+    time.sleep(1.0)  # 20 ticks with nothing written
+    assert len(polls) - before == 0
+    queued = run_now(task, actor="alice", via="api")  # written by another connection
+    wait_for(lambda: TaskExecution.objects.filter(pk=queued.pk).exclude(status="queued").exists(), 2,
+             what="the run to be claimed")
+    assert len(polls) > before
+    assert Task.objects.filter(pk=task.pk).exists()
