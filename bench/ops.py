@@ -3,15 +3,14 @@ tasks and 100,000 runs in its 24-hour window (and as many again over the two wee
 the slowest tasks' trend), and a bulk enable of 1,000 tasks: how long the request takes, and how long until the
 running scheduler has scheduled all of them (their jobs in its job store). Server time is measured in process
 (Django's test client, the whole middleware stack), median of repeated requests; the baseline is the login page."""
-import json
-import sqlite3
 import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SMOKE, Workspace, median, print_rows, row, wait_until, write_result, yearly_cron  # noqa: E402
+from common import (  # noqa: E402
+    SMOKE, Workspace, insert_finished_runs, median, print_rows, row, sql_time, wait_until, write_result, yearly_cron)
 
 TASKS = 100 if SMOKE else 1_000
 WINDOW_RUNS = 5_000 if SMOKE else 100_000  # in the last 24 hours
@@ -23,25 +22,8 @@ STATUSES = ["success"] * 15 + ["failed", "timeout", "skipped", "success", "lost"
 
 def fill_runs(db_path: Path, task_pks: list[int], now: datetime):
     """WINDOW_RUNS runs spread over the last 24 hours and EARLIER_RUNS over the 13 days before, every task
-    alike, with varied results and durations (raw SQL: the ORM would take minutes)."""
-    from django.db import models
-
-    from tasks_app.models import TaskExecution
-
-    fields = TaskExecution._meta.concrete_fields
-    columns = [f.column for f in fields]
-    # A column the rows below do not name gets its field's default (a raw INSERT knows no defaults).
-    def default_of(field):
-        value = field.get_default() if field.has_default() else getattr(field.db_default, "value", None)
-        return json.dumps(value) if isinstance(value, (dict, list)) else value
-
-    defaults = {f.column: default_of(f) for f in fields
-                if f.has_default() or f.db_default is not models.NOT_PROVIDED}
-
-    def fmt(moment):
-        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-    def rows():
+    alike, with varied results and durations."""
+    def runs():
         for total, span, offset in ((WINDOW_RUNS, timedelta(hours=24), timedelta(0)),
                                     (EARLIER_RUNS, timedelta(days=13), timedelta(hours=24))):
             per_task = total // len(task_pks)
@@ -51,23 +33,12 @@ def fill_runs(db_path: Path, task_pks: list[int], now: datetime):
                     start = now - offset - span + step * k + timedelta(seconds=index % 60)
                     status = STATUSES[(k + index) % len(STATUSES)]
                     duration = 0.0 if status == "skipped" else 1.0 + (index % 50) + (k % 7)
-                    values = {
-                        "execution_id": None, "task_id": pk, "status": status, "trigger": "schedule",
-                        "scheduled_time": fmt(start), "attempt": 1, "queued_at": fmt(start), "not_before": None,
-                        "start_time": fmt(start), "end_time": fmt(start + timedelta(seconds=duration)),
-                        "return_code": 0 if status == "success" else 1, "error_message": "",
-                        "duration": duration, "requested_by": "scheduler", "stop_requested_by": "", "worker": "bench",
-                        "node": "bench", "pid": 1000, "output_truncated": 0, "run_as": "bench", "limits": None,
-                        "leftover_processes": 0,
-                    }
-                    yield tuple(values[c] if c in values else defaults.get(c) for c in columns)
+                    yield {"task_id": pk, "status": status, "scheduled_time": sql_time(start),
+                           "queued_at": sql_time(start), "start_time": sql_time(start),
+                           "end_time": sql_time(start + timedelta(seconds=duration)),
+                           "return_code": 0 if status == "success" else 1, "duration": duration}
 
-    con = sqlite3.connect(db_path)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=OFF")
-    marks = ",".join("?" * len(columns))
-    with con:
-        con.executemany(f"INSERT INTO tasks_app_taskexecution ({','.join(columns)}) VALUES ({marks})", rows())
+    con = insert_finished_runs(db_path, runs())
     with con:  # the status rows as the scheduler keeps them
         con.execute("""
             UPDATE tasks_app_taskstatus SET

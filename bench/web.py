@@ -1,15 +1,14 @@
 """Measurement 6: API and pages with 10,000 tasks and 1,000,000 executions in the database, and a 1 GB task
 log. Server time is measured in process (Django's test client through the whole middleware stack, no
 network), median of repeated requests; the baseline is the cheapest page of the same server (login)."""
-import json
-import sqlite3
 import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SMOKE, Workspace, median, print_rows, row, write_result, yearly_cron  # noqa: E402
+from common import (  # noqa: E402
+    SMOKE, Workspace, insert_finished_runs, median, print_rows, row, sql_time, write_result, yearly_cron)
 
 TASKS = 200 if SMOKE else 10_000
 EXECUTIONS = 20_000 if SMOKE else 1_000_000
@@ -18,59 +17,28 @@ LOG_BYTES = (8 if SMOKE else 1024) * 1024 * 1024
 REPEAT = 5 if SMOKE else 20
 
 
-def stored_default(field):
-    """A field's default as SQLite stores it: JSON as text, booleans as 0/1, no default as NULL."""
-    if not field.has_default():
-        return None
-    value = field.get_default()
-    if field.get_internal_type() == "JSONField":
-        return json.dumps(value)
-    return int(value) if isinstance(value, bool) else value
-
-
 def fill_executions(db_path: Path, task_pks: list[int], total: int):
-    """Bulk insert `total` finished executions (raw SQL: the ORM would take minutes)."""
-    from tasks_app.models import TaskExecution
-
-    fields = [f for f in TaskExecution._meta.concrete_fields]
-    columns = [f.column for f in fields]
-    # Every other column as the ORM would fill it (fields added later need no change here).
-    defaults = {f.column: stored_default(f) for f in fields}
+    """Bulk insert `total` finished executions."""
     heavy = int(total * HEAVY_SHARE)
     per_other = max(1, (total - heavy) // max(1, len(task_pks) - 1))
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
 
-    def fmt(moment):
-        return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-    def rows():
+    def runs():
         n = 0
         for index, pk in enumerate(task_pks):
-            runs = heavy if index == 0 else per_other
-            for k in range(runs):
+            count = heavy if index == 0 else per_other
+            for k in range(count):
                 if n >= total:
                     return
                 n += 1
                 slot = start + timedelta(minutes=k * (1 if index == 0 else 60))
                 failed = k % 17 == 0
-                values = {
-                    "execution_id": None, "task_id": pk, "status": "failed" if failed else "success",
-                    "trigger": "schedule", "scheduled_time": fmt(slot), "attempt": 1, "queued_at": fmt(slot),
-                    "not_before": None, "start_time": fmt(slot + timedelta(milliseconds=3)),
-                    "end_time": fmt(slot + timedelta(seconds=2)), "return_code": 1 if failed else 0,
-                    "error_message": "exit code 1" if failed else "", "duration": 2.0, "requested_by": "scheduler",
-                    "stop_requested_by": "", "worker": "bench", "node": "bench", "pid": 1000 + k % 30000,
-                    "output_truncated": 0,
-                    "run_as": "bench", "limits": None, "leftover_processes": 0,
-                }
-                yield tuple(values[c] if c in values else defaults[c] for c in columns)
+                yield {"task_id": pk, "status": "failed" if failed else "success", "scheduled_time": sql_time(slot),
+                       "queued_at": sql_time(slot), "start_time": sql_time(slot + timedelta(milliseconds=3)),
+                       "end_time": sql_time(slot + timedelta(seconds=2)), "return_code": 1 if failed else 0,
+                       "error_message": "exit code 1" if failed else "", "duration": 2.0, "pid": 1000 + k % 30000}
 
-    con = sqlite3.connect(db_path)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=OFF")
-    marks = ",".join("?" * len(columns))
-    with con:
-        con.executemany(f"INSERT INTO tasks_app_taskexecution ({','.join(columns)}) VALUES ({marks})", rows())
+    con = insert_finished_runs(db_path, runs())
     # The status rows as the scheduler keeps them: last run and next fire time stored, not computed per row.
     with con:
         con.execute("""
