@@ -37,7 +37,8 @@ def test_an_alert_comes_from_the_third_failure_in_a_row_and_a_recovery_follows(a
 
     third = run_with_exit(task, 1)
     wait_for(lambda: len(alerting.received) == 1, 10, what="the failure alert")
-    (sent,) = notices(task)
+    # The stand-in has the message before the sender has written down that it was sent.
+    (sent,) = wait_for(lambda: [n for n in notices(task) if n.status == "sent"], 10, what="the notice marked sent")
     assert (sent.event, sent.status, sent.execution_id, sent.attempts) == ("failure", "sent", third.pk, 1)
     body = messages(alerting)[0]
     assert "Task: nightly" in body and "Status: Failed" in body and "Return code: 1" in body
