@@ -67,8 +67,9 @@ def chain_dependents(rows: dict[int, TaskRow]) -> dict[str, list[int]]:
 class JobSync:
     """Adds, replaces and removes task jobs; remembers each job's (expression, zone)."""
 
-    def __init__(self, scheduler):
+    def __init__(self, scheduler, store):
         self.scheduler = scheduler
+        self.store = store  # jobstore.EngineJobStore, the scheduler's "default"
         self.jobs: dict[str, tuple[str, str]] = {}  # job id -> (expression, zone)
         self.pks: dict[str, int] = {}  # job id -> task pk
         self.verbose = True
@@ -113,13 +114,14 @@ class JobSync:
         self.verbose = changed is not None or len(work) <= 50  # 10,000 lines at start-up help nobody
         added = removed = 0
         for start in range(0, len(work), BATCH):
-            next_runs = {}  # task pk -> the next run its status shows: one UPDATE per distinct time
+            next_runs = {}  # task pk -> the next run its status shows
             with transaction.atomic():
-                for action, job_id, row in work[start:start + BATCH]:
-                    if action == "remove":
-                        removed += self._remove(job_id, rows)
-                    else:
-                        added += self._add(row, now, next_runs)
+                with self.store.batched():
+                    for action, job_id, row in work[start:start + BATCH]:
+                        if action == "remove":
+                            removed += self._remove(job_id, rows)
+                        else:
+                            added += self._add(row, now, next_runs)
                 bookkeeping.status_next_many(next_runs)
         for row in rows.values():
             self.pks[row.task_id] = row.pk
