@@ -1,6 +1,6 @@
 """Keeping the APScheduler jobs in step with the tasks: one job per enabled task that has a schedule,
 id = task_id, in the Django job store. Only a few columns of each task are held in memory (TaskRow),
-so 10,000 tasks stay cheap; a task is read in full only when it runs."""
+so 50,000 tasks stay cheap; a task is read in full only when it runs."""
 import json
 import logging
 from datetime import datetime, timedelta

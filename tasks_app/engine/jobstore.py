@@ -28,7 +28,7 @@ class EngineJobStore(DjangoJobStore):
         super().__init__(*args, **kwargs)
         self._deferring = False
         self.deferred = {}  # job id -> Job, written by write_deferred() inside the claim transaction
-        self.batch = None  # job id -> Job added since begin_batch(), written by write_batch()
+        self.batch = None  # job id -> Job added inside batched(), written at its end
 
     def register_event_listeners(self):
         scheduler = self._scheduler
