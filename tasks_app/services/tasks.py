@@ -144,7 +144,7 @@ def _mirror_after_commit(actor, via):
 
 def _mirror(actor, via):
     try:
-        mirror_tasks_file(actor=actor, via=via)
+        mirror_tasks_file(actor=actor, via=via, after_change=True)
     except Exception:
         # The database holds the change already; a failed mirror must be visible in sys.log, and the next
         # change (or export_tasks) writes the file again.
