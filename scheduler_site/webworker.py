@@ -4,7 +4,9 @@ connection to whichever process accepts first), so the web pages use every core:
 under the GIL. Run only by `serve`; the scheduler is never started here (scheduler_site/wsgi.py starts the
 watchdog only, which is safe in any number of web processes)."""
 import argparse
+import signal
 import socket
+import sys
 
 from waitress import serve
 
@@ -28,8 +30,18 @@ def main(argv=None):
     for alias in connections:
         connections[alias].settings_dict.update(CONN_MAX_AGE=None, CONN_HEALTH_CHECKS=True)
 
-    serve(application, sockets=[listening], threads=args.threads, max_request_body_size=args.max_request_body_size,
-          clear_untrusted_proxy_headers=not args.trust_proxy_headers)
+    from tasks_app.conffile import background
+
+    background.start()  # conf/tasks.json is written by a thread: requests do not wait for it
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # to the finally below
+    try:
+        serve(application, sockets=[listening], threads=args.threads,
+              max_request_body_size=args.max_request_body_size,
+              clear_untrusted_proxy_headers=not args.trust_proxy_headers)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: `serve` says so
+    finally:
+        background.stop()  # what is pending is written before the process exits
 
 
 if __name__ == "__main__":

@@ -74,6 +74,17 @@ def mirror_tasks_file(actor="system", via="system", *, key_orders=None, after_ch
     return True
 
 
+def catch_up() -> bool:
+    """Rewrite the file if it is still the engine's last rendering and the database has changed since (a web
+    process was killed before its writer thread wrote). A file edited by hand meanwhile is left alone: the next
+    change writes it, as always. Returns True if the file was rewritten."""
+    path = tasks_file()
+    mark = _mark(path)
+    if mark is None or mark["sha256"] != _file_sha256(path) or _rendered_since(path, _database_state()):
+        return False
+    return mirror_tasks_file(actor="system", via="system", after_change=True)
+
+
 def _database_state() -> dict:
     row = ConfigVersion.objects.filter(pk=1).values("version", "changed_at").first() or {"version": 0}
     when = row.get("changed_at")
@@ -88,12 +99,24 @@ def _sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+def _mark(path) -> dict | None:
+    try:
+        mark = json.loads(_mark_of(path).read_text(encoding="utf-8"))
+        return mark if {"sha256", "version", "changed_at"} <= set(mark) else None
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _file_sha256(path) -> str | None:
+    try:
+        return _sha256(path.read_bytes())
+    except OSError:
+        return None
+
+
 def _rendered_since(path, state) -> bool:
     """The file was rendered from `state` of the database or a later one, and nobody has written it since.
     The time as well as the version: a database made anew counts its versions from 0 again."""
-    try:
-        mark = json.loads(_mark_of(path).read_text(encoding="utf-8"))
-        unchanged = mark["sha256"] == _sha256(path.read_bytes())
-        return unchanged and mark["version"] >= state["version"] and mark["changed_at"] >= state["changed_at"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+    mark = _mark(path)
+    return (mark is not None and mark["sha256"] == _file_sha256(path) and mark["version"] >= state["version"]
+            and mark["changed_at"] >= state["changed_at"])
