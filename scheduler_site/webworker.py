@@ -33,15 +33,22 @@ def main(argv=None):
     from tasks_app.conffile import background
 
     background.start()  # conf/tasks.json is written by a thread: requests do not wait for it
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))  # to the finally below
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         serve(application, sockets=[listening], threads=args.threads,
               max_request_body_size=args.max_request_body_size,
               clear_untrusted_proxy_headers=not args.trust_proxy_headers)
-    except KeyboardInterrupt:
-        pass  # Ctrl-C: `serve` says so
     finally:
         background.stop()  # what is pending is written before the process exits
+
+
+def _stop(signum, frame):
+    # Ctrl-C reaches this process and `serve`, which then sends SIGTERM too: a second signal must not cut the
+    # last write of conf/tasks.json short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(0)  # to the finally of main()
 
 
 if __name__ == "__main__":
