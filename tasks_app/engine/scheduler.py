@@ -252,11 +252,13 @@ class SchedulerEngine:
             return
         first = FIRST_BATCH
         batches = [requests[:first]] + [requests[i:i + BATCH] for i in range(first, len(requests), BATCH)]
+        per_run = 0.0  # seconds the last batch took a run, written and prepared
         for number, batch in enumerate(batches):
-            if number:
+            if number and not self._fits_before_slot(len(batch) * per_run):
                 # The first batch waits for its slot (at most AHEAD); it must not also wait for the
                 # later batches to be written, which can take longer on a busy machine.
                 self.dispatcher.release_held(wait=True)
+            began = time.monotonic()
             fired = [deferred.pop(r.task_id) for r in batch if r.fired and r.task_id in deferred]
             if number == 0:
                 fired += deferred.values()  # the engine's own jobs
@@ -274,8 +276,15 @@ class SchedulerEngine:
                 return
             self.dispatcher.carry_out(plan)
             self._followed(plan)
+            per_run = (time.monotonic() - began) / max(1, len(batch))
         self.trouble.ok("starting runs")
         timetable.run_engine_jobs()
+
+    def _fits_before_slot(self, seconds) -> bool:
+        """Whether a batch taking this long can still be claimed before the slot of the runs held for it
+        (with room to spare): then the whole burst's runs are handed over at their slot together."""
+        held = self.registry.next_held()
+        return held is None or time.time() + 1.5 * seconds < held
 
     def _poll_soon(self):
         """A change was notified (called from the listening thread): tick now."""
