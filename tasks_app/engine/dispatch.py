@@ -9,11 +9,13 @@ from tasks_app.models import ExecutionStatus, Trigger
 
 from .notify import notify_execution_later
 from .plan import Plan
-from .preparation import prepare_early
+from .preparation import is_prepared, prepare_early
 from .registry import HELD_AT_MOST
 from .runner import not_started
 
 log = logging.getLogger("Scheduler")
+
+PREPARED_AHEAD = 2  # runs prepared before their slot, in times the executor's workers
 engine_log = logging.getLogger("SchedulerEngine")
 
 
@@ -51,14 +53,11 @@ class Dispatcher:
             notify_execution_later(execution)
 
     def _held(self, execution) -> bool:
-        """Takes the run in hand; True if it was claimed a moment before its slot and waits for it, prepared
-        meanwhile so that only its spawn is left at the slot."""
+        """Takes the run in hand; True if it was claimed a moment before its slot and waits for it."""
         self.registry.add(execution)
         slot = execution.scheduled_time
         if execution.trigger == Trigger.SCHEDULE and slot is not None and slot.timestamp() > time.time():
             self.registry.hold(execution, slot.timestamp())
-            if getattr(self.executor, "prepares", False):
-                prepare_early(execution)
             return True
         return False
 
@@ -67,11 +66,31 @@ class Dispatcher:
         self.registry.add(execution)
         self.executor.adopt(execution, self._on_start, self._on_finish)
 
+    def prepare_held(self):
+        """Prepare the runs held for a slot still to come (preparation.py), the first slot first, while there is
+        time before it, so that at the slot only their spawns are left. The first 2 x max_workers of them:
+        those the pool starts at once and next; a later one waits for a worker anyway, and is prepared by it."""
+        if not getattr(self.executor, "prepares", False):
+            return
+        room, cost = PREPARED_AHEAD * self.executor.max_workers, 0.0
+        for slot, execution in self.registry.held():
+            if room <= 0:
+                return
+            room -= 1
+            if is_prepared(execution):
+                continue
+            began = time.time()
+            if began + 2 * cost >= slot:
+                return
+            prepare_early(execution)
+            cost = time.time() - began
+
     def release_held(self, wait=False):
         """Hand over the runs whose slot has come (claimed just before it, see scheduler.AHEAD); with
-        wait, sleep until the slots of all held runs have come."""
+        wait, prepare the held runs and sleep until all their slots have come."""
         last = self.registry.last_held()
         if wait and last is not None:
+            self.prepare_held()
             ahead = last - time.time()
             if 0 < ahead <= HELD_AT_MOST:
                 time.sleep(ahead)

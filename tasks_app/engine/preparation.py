@@ -1,8 +1,9 @@
 """A run's preparation, everything before its spawn: the task type and resolved script, the command, the run-as
 user, limits, clean environment and secrets, the task log made ready and the output file opened.
 
-The dispatcher prepares a run it holds until its slot (claimed scheduler.AHEAD early), so that after the slot
-only the spawn is left; any other run is prepared by its executor thread just before the spawn. Either way a run
+The dispatcher prepares the first runs it holds until their slot (claimed scheduler.AHEAD early) while it waits
+for the slot, so that after the slot only their spawns are left; any other run is prepared by its executor thread
+just before the spawn. Either way a run
 uses the task definition loaded when it was claimed: an edit after the claim applies from the task's next run,
 whether or not the run was prepared early (the script file itself is read by the spawn, so its content is the
 one at the spawn)."""
@@ -98,6 +99,10 @@ def prepare(execution) -> Preparation:
 def prepare_early(execution) -> None:
     """At claim time, for a run held until its slot."""
     setattr(execution, ATTRIBUTE, prepare(execution))
+
+
+def is_prepared(execution) -> bool:
+    return ATTRIBUTE in execution.__dict__
 
 
 def take(execution) -> Preparation:

@@ -3,7 +3,7 @@ and claimed a moment before their slot. Only the engine thread touches it (execu
 the Dispatcher's queue), so it needs no lock; it never touches the database."""
 import heapq
 
-# A run is claimed at most scheduler.AHEAD (0.1 s) before its slot and held until then. Held for longer than
+# A run is claimed at most scheduler.AHEAD (0.5 s) before its slot and held until then. Held for longer than
 # this, the clock was set back meanwhile: the run starts at once rather than when the clock comes round again.
 HELD_AT_MOST = 1.0  # seconds
 
@@ -82,6 +82,10 @@ class RunRegistry:
     def next_held(self) -> float | None:
         """The slot (a timestamp) of the first held run, or None."""
         return self._held[0][0] if self._held else None
+
+    def held(self) -> list:
+        """The held runs, the first slot first: [(slot timestamp, execution)]."""
+        return [(slot, execution) for slot, _, execution in sorted(self._held, key=lambda held: held[:2])]
 
     def last_held(self) -> float | None:
         return max(slot for slot, _, _ in self._held) if self._held else None

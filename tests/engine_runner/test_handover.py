@@ -1,4 +1,4 @@
-"""The hand-over of a slot's runs to the executor in one call, and a run held for its slot prepared at its claim:
+"""The hand-over of a slot's runs to the executor in one call, and a run held for its slot prepared before it:
 what it leaves behind when it never starts, and which definition it runs with when its task is edited meanwhile."""
 import json
 import logging
@@ -78,6 +78,7 @@ def test_the_runs_due_at_a_slot_go_to_the_executor_in_one_call_with_one_log_line
 
     dispatcher.carry_out(plan)
     assert executor.calls == []  # held for their slot
+    assert not any(preparation.is_prepared(e) for e in runs)
     handler, logger = Lines(), logging.getLogger("Scheduler")
     logger.addHandler(handler)
     try:
@@ -87,6 +88,7 @@ def test_the_runs_due_at_a_slot_go_to_the_executor_in_one_call_with_one_log_line
 
     assert time.time() >= slot.timestamp()
     assert executor.calls == [[e.pk for e in runs]]
+    # Prepared while the engine waited for the slot (the first 2 x max_workers), then taken by their threads.
     lines = [line for line in handler.lines if "start" in line]
     assert len(lines) == 1 and lines[0].startswith("5 executions start: schedule for slot")
     assert all(f"task {e.task.task_id} execution {e.pk}" in lines[0] for e in runs)
@@ -118,7 +120,7 @@ def test_a_run_handed_over_twice_in_one_batch_is_refused_the_second_time(make_ex
     executor.shutdown(1)
 
 
-def test_a_run_prepared_at_its_claim_and_stopped_before_its_slot_leaves_no_file_or_handle(make_execution):
+def test_a_run_prepared_before_its_slot_and_stopped_before_it_leaves_no_file_or_handle(make_execution):
     slot = timezone.now() + timedelta(seconds=30)
     run = scheduled(make_execution, "exit_one.py", slot)
     executor = CountingExecutor(max_workers=1)
@@ -126,6 +128,7 @@ def test_a_run_prepared_at_its_claim_and_stopped_before_its_slot_leaves_no_file_
     plan = type("Plan", (), {"stop": [], "unwait": [], "wait": [], "run": [run], "notify": []})()
 
     dispatcher.carry_out(plan)
+    dispatcher.prepare_held()  # while the engine waits for the slot
     assert str(run.output_path) in open_files()  # prepared: its output file is open
     dispatcher.stop(run.pk, "by bob", who="bob")
 
