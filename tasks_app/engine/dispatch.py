@@ -3,6 +3,7 @@ its slot until the slot), stops runs, keeps the RunRegistry up to date and sends
 collects what the executor threads report back (the pid of each child, how each run ended)."""
 import logging
 import queue
+import threading
 import time
 
 from tasks_app.models import ExecutionStatus, Trigger
@@ -38,6 +39,13 @@ class Dispatcher:
         self.journal = journal  # the pid of each child, for crash recovery
         self._wake = wake  # set when a run ends, so the engine loop records it at once
         self._finished = queue.SimpleQueue()  # (execution, RunResult) from executor threads
+        # The slot watch hands held runs over at their slot from a thread of its own, so that a hand-over never
+        # waits for the engine thread (writing a burst's later batch to a busy database, say). The lock makes a
+        # held run's hand-over, preparation and stop one at a time: a stop finds it held or in the executor.
+        self._lock = threading.RLock()
+        self._held_changed = threading.Event()
+        self._watch = None
+        self._closed = False
 
     def carry_out(self, plan: Plan):
         for execution_id in plan.stop:
@@ -57,9 +65,32 @@ class Dispatcher:
         self.registry.add(execution)
         slot = execution.scheduled_time
         if execution.trigger == Trigger.SCHEDULE and slot is not None and slot.timestamp() > time.time():
-            self.registry.hold(execution, slot.timestamp())
+            with self._lock:
+                self.registry.hold(execution, slot.timestamp())
+            if self._watch is None:
+                self._watch = threading.Thread(target=self._watch_slots, name="slot-watch", daemon=True)
+                self._watch.start()
+            self._held_changed.set()
             return True
         return False
+
+    def _watch_slots(self):
+        while not self._closed:
+            self._held_changed.clear()
+            try:
+                self.release_held()
+            except Exception:  # the watch must outlive any bug; the engine thread releases held runs too
+                log.exception("Slot watch error; carrying on")
+            slot = self.registry.next_held()
+            self._held_changed.wait(None if slot is None else max(0.0, slot - time.time()))
+
+    def close(self):
+        """At shutdown: no held run is handed over any more (each is recorded stopped by the shutdown)."""
+        with self._lock:
+            self._closed = True
+        self._held_changed.set()
+        if self._watch is not None:
+            self._watch.join(5)
 
     def adopt(self, execution):
         """A run a previous scheduler sent to a Celery worker: this scheduler follows it from now on."""
@@ -73,16 +104,16 @@ class Dispatcher:
         if not getattr(self.executor, "prepares", False):
             return
         room, cost = PREPARED_AHEAD * self.executor.max_workers, 0.0
-        for slot, execution in self.registry.held():
-            if room <= 0:
-                return
-            room -= 1
-            if is_prepared(execution):
-                continue
+        with self._lock:
+            held = self.registry.held()
+        for slot, execution in held[:room]:
             began = time.time()
             if began + 2 * cost >= slot:
                 return
-            prepare_early(execution)
+            with self._lock:  # still held: not handed over (then its thread prepares it) nor stopped meanwhile
+                if is_prepared(execution) or not self.registry.is_held(execution.pk):
+                    continue
+                prepare_early(execution)
             cost = time.time() - began
 
     def release_held(self, wait=False):
@@ -94,10 +125,13 @@ class Dispatcher:
             ahead = last - time.time()
             if 0 < ahead <= HELD_AT_MOST:
                 time.sleep(ahead)
-        due, now = [], time.time()
-        while (execution := self.registry.pop_due(now)) is not None:
-            due.append(execution)
-        self._hand_over(due)
+        with self._lock:
+            if self._closed:
+                return
+            due, now = [], time.time()
+            while (execution := self.registry.pop_due(now)) is not None:
+                due.append(execution)
+            self._hand_over(due)
 
     def _hand_over(self, executions):
         """The runs due now, to the executor in one call, then one line for them all in the log: the line
@@ -124,11 +158,13 @@ class Dispatcher:
     def stop(self, execution_id, reason, who):
         if not self.registry.mark_stopping(execution_id, who):
             return
-        execution = self.registry.unhold(execution_id)
+        with self._lock:
+            execution = self.registry.unhold(execution_id)
+            in_executor = execution is None and self.executor.stop(execution_id, reason)
         if execution is not None:  # claimed but not started yet: it never will
             self._on_finish(execution, not_started(execution, f"stopped: {reason}", ExecutionStatus.STOPPED))
             return
-        if not self.executor.stop(execution_id, reason):
+        if not in_executor:
             log.info("Execution %s asked to stop (%s) is not in the executor any more", execution_id, reason)
 
     def stop_requested(self, stops, shutting_down=False):

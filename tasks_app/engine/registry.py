@@ -1,6 +1,7 @@
 """RunRegistry: the runs this scheduler has in hand - running, held back behind a running one, asked to stop,
 and claimed a moment before their slot. Only the engine thread touches it (executor threads report through
-the Dispatcher's queue), so it needs no lock; it never touches the database."""
+the Dispatcher's queue), so it needs no lock, but for the held runs, which the Dispatcher's slot watch hands
+over at their slot under the Dispatcher's lock; it never touches the database."""
 import heapq
 
 # A run is claimed at most scheduler.AHEAD (0.5 s) before its slot and held until then. Held for longer than
@@ -96,6 +97,9 @@ class RunRegistry:
         if self._held and not 0 < self._held[0][0] - now <= HELD_AT_MOST:
             return heapq.heappop(self._held)[2]
         return None
+
+    def is_held(self, execution_id) -> bool:
+        return any(pk == execution_id for _, pk, _ in self._held)
 
     def unhold(self, execution_id):
         """Take a held run out (it will never start); returns it, or None if it is not held."""

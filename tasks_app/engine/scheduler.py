@@ -181,6 +181,7 @@ class SchedulerEngine:
                  len(self.registry.running), self.stop_grace)
         self.timetable.stop()
         self.changes.stop()
+        self.dispatcher.close()  # no held run starts any more: each ends recorded as stopped by the shutdown
         # The lease is kept while the runs in hand finish: a standby taking over now would record them lost.
         with self.lock.kept_alive():
             all_recorded = self.closing.finish_runs()
@@ -204,10 +205,9 @@ class SchedulerEngine:
         except Exception:  # the loop must outlive any bug; the next round tries again
             log.exception("Scheduler loop error; carrying on")
             self.timetable.look_again_in(self.tick)
-        now = time.time()
-        held = self.registry.next_held()
+        now = time.time()  # (the runs held for a slot are handed over at their slot by the dispatcher's slot watch)
         wait = min(self.timetable.fire_at - AHEAD - now, self._next_tick - time.monotonic(), self.retry_at - now,
-                   self._next_heartbeat - time.monotonic(), (held - now) if held is not None else FOREVER, max_wait)
+                   self._next_heartbeat - time.monotonic(), max_wait)
         if wait > 0 and not self._stop_requested:
             self.wake.wait(wait)
         self.wake.clear()
@@ -242,8 +242,8 @@ class SchedulerEngine:
         self.dispatcher.prepare_held()
 
     def _flush(self, deferred):
-        """Start what is due, in batches: a small first batch so the first runs start within milliseconds
-        of their slot even in a burst, then larger ones. Each batch is one transaction holding its starts
+        """Start what is due, in batches: a small first batch so the first runs start at their slot even in a
+        burst, then larger ones. Each batch is one transaction holding its starts
         and its jobs' new next run times, so a failed batch leaves its fires due (they fire again on the
         next round) and loses nothing."""
         timetable = self.timetable
@@ -252,17 +252,11 @@ class SchedulerEngine:
         requests = timetable.take_fires(timezone.now()) + starts
         if not (deferred or requests or claims):
             return
-        per_run = 0.0  # seconds the last batch took a run
-        number, remaining = 0, requests
-        while number == 0 or remaining:
-            size = FIRST_BATCH if number == 0 else self._next_batch_size(per_run)
-            if not size:
-                # The first batch waits for its slot (at most AHEAD); it must not also wait for the
-                # later batches to be written, which can take longer on a busy machine.
-                self.dispatcher.release_held(wait=True)
-                size = BATCH
-            batch, remaining = remaining[:size], remaining[size:]
-            began = time.monotonic()
+        first = FIRST_BATCH
+        batches = [requests[:first]] + [requests[i:i + BATCH] for i in range(first, len(requests), BATCH)]
+        for number, batch in enumerate(batches):
+            # The runs of earlier batches claimed for a slot still to come are handed over at the slot by the
+            # dispatcher's slot watch, whatever this thread is doing then (writing this batch, say).
             fired = [deferred.pop(r.task_id) for r in batch if r.fired and r.task_id in deferred]
             if number == 0:
                 fired += deferred.values()  # the engine's own jobs
@@ -274,25 +268,14 @@ class SchedulerEngine:
                 # Nothing of this batch was written: its fires are still due in the job store, its queued
                 # runs still queued; other starts are kept for the next round.
                 self.trouble.failed("starting runs", exc)
-                self.starts = [r for r in batch + remaining if not r.fired] + self.starts
+                self.starts = [r for later in batches[number:] for r in later if not r.fired] + self.starts
                 timetable.look_again_in(self.tick)
                 timetable.drop_engine_jobs()
                 return
             self.dispatcher.carry_out(plan)
             self._followed(plan)
-            per_run = (time.monotonic() - began) / max(1, len(batch))
-            number += 1
         self.trouble.ok("starting runs")
         timetable.run_engine_jobs()
-
-    def _next_batch_size(self, per_run) -> int:
-        """BATCH, or while runs are held for a slot still to come, as many as the last batch's pace says can
-        be claimed before it with room to spare (then a burst's runs are all handed over at their slot
-        together); 0 when not one more fits."""
-        held = self.registry.next_held()
-        if held is None or per_run <= 0:
-            return BATCH
-        return max(0, min(BATCH, int((held - time.time()) / (2 * per_run))))
 
     def _poll_soon(self):
         """A change was notified (called from the listening thread): tick now."""

@@ -54,12 +54,6 @@ def open_files() -> set:
     return found
 
 
-def scheduled(make_execution, script, slot, **fields):
-    execution = make_execution(script, trigger="schedule", **fields)
-    execution.scheduled_time = slot
-    return execution
-
-
 class Lines(logging.Handler):
     def __init__(self):
         super().__init__(logging.INFO)
@@ -70,31 +64,37 @@ class Lines(logging.Handler):
 
 
 def test_the_runs_due_at_a_slot_go_to_the_executor_in_one_call_with_one_log_line(make_execution):
-    slot = timezone.now() + timedelta(seconds=0.4)
-    runs = [scheduled(make_execution, "exit_one.py", slot) for _ in range(5)]
+    runs = [make_execution("exit_one.py", trigger="schedule") for _ in range(5)]
     executor = CountingExecutor(max_workers=2)
     dispatcher = Dispatcher(RunRegistry(), executor, Journal(), threading.Event())
     plan = type("Plan", (), {"stop": [], "unwait": [], "wait": [], "run": runs, "notify": []})()
-
-    dispatcher.carry_out(plan)
-    assert executor.calls == []  # held for their slot
-    assert not any(preparation.is_prepared(e) for e in runs)
     handler, logger = Lines(), logging.getLogger("Scheduler")
     logger.addHandler(handler)
     try:
-        dispatcher.release_held(wait=True)
+        slot = timezone.now() + timedelta(seconds=0.8)
+        for execution in runs:
+            execution.scheduled_time = slot
+        dispatcher.carry_out(plan)
+        assert executor.calls == []  # held for their slot
+        dispatcher.prepare_held()
+        # Prepared while the engine waits for the slot: the first 2 x max_workers, which start first.
+        assert [preparation.is_prepared(e) for e in runs] == [True] * 4 + [False]
+        dispatcher.release_held(wait=True)  # the slot watch hands them over at the slot meanwhile
+        assert time.time() >= slot.timestamp()
     finally:
         logger.removeHandler(handler)
 
-    assert time.time() >= slot.timestamp()
     assert executor.calls == [[e.pk for e in runs]]
-    # Prepared while the engine waited for the slot (the first 2 x max_workers), then taken by their threads.
     lines = [line for line in handler.lines if "start" in line]
     assert len(lines) == 1 and lines[0].startswith("5 executions start: schedule for slot")
     assert all(f"task {e.task.task_id} execution {e.pk}" in lines[0] for e in runs)
     deadline = time.monotonic() + 20
-    while len(dispatcher.take_finished()) < 5 and time.monotonic() < deadline:
+    finished = []
+    while len(finished) < 5 and time.monotonic() < deadline:
+        finished += dispatcher.take_finished()
         time.sleep(0.05)
+    assert sorted(result.return_code for _, result in finished) == [1] * 5
+    dispatcher.close()
     executor.shutdown(1)
 
 
@@ -121,11 +121,11 @@ def test_a_run_handed_over_twice_in_one_batch_is_refused_the_second_time(make_ex
 
 
 def test_a_run_prepared_before_its_slot_and_stopped_before_it_leaves_no_file_or_handle(make_execution):
-    slot = timezone.now() + timedelta(seconds=30)
-    run = scheduled(make_execution, "exit_one.py", slot)
+    run = make_execution("exit_one.py", trigger="schedule")
     executor = CountingExecutor(max_workers=1)
     dispatcher = Dispatcher(RunRegistry(), executor, Journal(), threading.Event())
     plan = type("Plan", (), {"stop": [], "unwait": [], "wait": [], "run": [run], "notify": []})()
+    run.scheduled_time = timezone.now() + timedelta(seconds=0.9)  # held at most 1 s (registry.HELD_AT_MOST)
 
     dispatcher.carry_out(plan)
     dispatcher.prepare_held()  # while the engine waits for the slot
@@ -137,6 +137,7 @@ def test_a_run_prepared_before_its_slot_and_stopped_before_it_leaves_no_file_or_
     assert not run.output_path.exists()
     assert not task_log_file(run.task).exists()  # the task's first run: its empty log goes too
     assert str(run.output_path) not in open_files()
+    dispatcher.close()
     executor.shutdown(0)
 
 
