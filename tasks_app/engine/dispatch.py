@@ -100,12 +100,14 @@ class Dispatcher:
     def prepare_held(self):
         """Prepare the runs held for a slot still to come (preparation.py), the first slot first, while there is
         time before it, so that at the slot only their spawns are left. The first 2 x max_workers of them:
-        those the pool starts at once and next; a later one waits for a worker anyway, and is prepared by it."""
+        those the pool starts at once and next; a later one waits for a worker anyway, and is prepared by it.
+        The pool's idle workers they need are started now too."""
         if not getattr(self.executor, "prepares", False):
             return
         room, cost = PREPARED_AHEAD * self.executor.max_workers, 0.0
         with self._lock:
             held = self.registry.held()
+        self.executor.warm(len(held))
         for slot, execution in held[:room]:
             began = time.time()
             if began + 2 * cost >= slot:
@@ -134,10 +136,18 @@ class Dispatcher:
             self._hand_over(due)
 
     def _hand_over(self, executions):
-        """The runs due now, to the executor in one call, then one line for them all in the log: the line
-        does not delay the runs, and a hundred lines at a slot cost the first runs' spawns the GIL."""
+        """The runs due now, with one line for them all in the log, to the executor in one call. Line first, as
+        the line of each run used to be: once the executor has the runs its threads take the GIL, and a line
+        written after would say later than the hand-over was."""
         if not executions:
             return
+        if len(executions) == 1:
+            execution = executions[0]
+            slot = f" for slot {execution.scheduled_time.isoformat()}" if execution.scheduled_time else ""
+            log.info("Task %s: execution %s starts (%s%s, attempt %s)", execution.task.task_id, execution.pk,
+                     execution.trigger, slot, execution.attempt)
+        else:
+            log.info("%d executions start: %s", len(executions), describe(executions))
         try:
             refused = self.executor.submit_many(executions, self._on_start, self._on_finish)
         except Exception as exc:  # a broken executor must not lose the runs: they are recorded as failed
@@ -145,15 +155,6 @@ class Dispatcher:
         for execution, exc in refused:
             log.error("Executor refused execution %s: %s", execution.pk, exc)
             self._on_finish(execution, not_started(execution, f"could not be handed to the executor: {exc}"))
-        refused_ids = {execution.pk for execution, _ in refused}
-        handed = [execution for execution in executions if execution.pk not in refused_ids]
-        if len(handed) == 1:
-            execution = handed[0]
-            slot = f" for slot {execution.scheduled_time.isoformat()}" if execution.scheduled_time else ""
-            log.info("Task %s: execution %s starts (%s%s, attempt %s)", execution.task.task_id, execution.pk,
-                     execution.trigger, slot, execution.attempt)
-        elif handed:
-            log.info("%d executions start: %s", len(handed), describe(handed))
 
     def stop(self, execution_id, reason, who):
         if not self.registry.mark_stopping(execution_id, who):
