@@ -141,11 +141,7 @@ class LogOwners:
     def __init__(self, logs: dict):
         self.folder = Path(settings.LOGS_DIR).resolve()
         self.root = Path(settings.BASE_DIR).resolve()
-        self.owners: dict[Path, set] = {}
-        for task_id, task_log in logs.items():
-            for place in (self.default(task_id), self._written(task_log) if task_log else None):
-                if place is not None:
-                    self.owners.setdefault(place, set()).add(task_id)
+        self.owners = _owners(self.folder, self.root, frozenset(logs.items()))
 
     def default(self, task_id) -> Path:
         return self.folder / default_log_name(task_id)
@@ -165,6 +161,22 @@ class LogOwners:
             return None
         others = {owner for place in places for owner in self.owners.get(place, ()) if owner != task_id}
         return min(others) if others else None
+
+
+@functools.lru_cache(maxsize=4)
+def _owners(folder: Path, root: Path, logs: frozenset) -> dict:
+    """{place: the ids of the tasks that write it}. Kept for the next edit while no task's log changes: built
+    from every task, it was most of an API edit's validation (a path per task)."""
+    owners: dict[Path, set] = {}
+    for task_id, task_log in logs:
+        written = None
+        if task_log:
+            parts = _relative_parts(task_log) if isinstance(task_log, str) else None
+            written = None if parts is None else _locate(parts, folder, "logs", root)
+        for place in (folder / default_log_name(task_id), written):
+            if place is not None:
+                owners.setdefault(place, set()).add(task_id)
+    return owners
 
 
 def find_cycle(graph, start):

@@ -60,6 +60,19 @@ def test_the_web_benchmark_fills_a_database_and_times_pages_and_api(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_web_load_benchmark_sends_mixed_requests_to_the_real_serve_and_reports_three_rows(tmp_path):
+    proc = run_bench("web_load.py", tmp_path, "--smoke")
+    rows = rows_of(tmp_path, "web_load")
+    assert [r["measurement"].split(":")[0] for r in rows] == ["9. web under load (4 clients, mixed API, 5 tasks "
+                                                              "firing in the minute)", "9. same load", "9. same load"]
+    assert rows[0]["engine_value"] > 0 and rows[0]["baseline_value"] > 0
+    details = json.loads((tmp_path / "web_load.smoke.json").read_text())["details"]
+    assert details["engine"]["errors"] == 0 and details["baseline"]["errors"] == 0
+    assert set(details["engine"]["count_by_kind"]) == {"list", "read", "history", "edit", "run now"}
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
 def test_the_ops_benchmark_times_the_dashboard_and_a_bulk_enable_with_the_real_scheduler(tmp_path):
     run_bench("ops.py", tmp_path, "--smoke")
     rows = rows_of(tmp_path, "ops")
