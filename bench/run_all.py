@@ -3,6 +3,7 @@ print one table: measurement | engine | baseline | ratio | bar | result. `--doc 
 and the machine as Markdown; `--only a,b` runs some; `--table` only prints the last results."""
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -18,6 +19,9 @@ COLUMNS = ["measurement", "engine", "baseline", "ratio", "bar", "result"]
 
 def run(names, smoke):
     failures = {}
+    # Marks the results of this run, so that a benchmark comparing itself with an earlier one (system_cron with
+    # punctuality) compares within one run only.
+    os.environ["BENCH_RUN"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     for name in names:
         print(f"== {name} ==", flush=True)
         started = time.monotonic()

@@ -58,6 +58,11 @@ def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
     """The real path (symlinks resolved) of the script a task runs: an existing, readable regular file inside
     TASKS_DIR, or ValueError saying why not. "tasks/test_task.py" (as conf/tasks.json writes it) and "test_task.py"
     name the same file; what the user wrote is kept in the task."""
+    return _resolve_exec(task_exec, tasks_dir)[1]
+
+
+def _resolve_exec(task_exec, tasks_dir=None) -> tuple[Path, Path]:
+    """(the path as located, its real path) by resolve_exec_path's rule."""
     folder = Path(tasks_dir or settings.TASKS_DIR).resolve()
     parts = _relative_parts(task_exec)
     if parts is None:
@@ -72,6 +77,33 @@ def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
         raise ValueError("it is not a regular file")
     if not os.access(real, os.R_OK):
         raise ValueError("it is not readable")
+    return path, real
+
+
+_resolved_exec = {}  # (task_exec, TASKS_DIR) -> (the path as located, its real path, _identity of the located one)
+
+
+def _identity(info) -> tuple:
+    # st_ctime changes with any chmod, chown, rename or link of the file: then the checks are made again.
+    return info.st_dev, info.st_ino, info.st_mode, info.st_uid, info.st_gid, info.st_ctime_ns
+
+
+@_file_system_refusals_as_value_errors
+def resolve_exec_path_again(task_exec) -> Path:
+    """resolve_exec_path for a script checked before, as the engine does at every run: the last answer while one
+    os.stat of the path as written (following every symlink on the way) finds the same file unchanged; a
+    symlink pointed elsewhere, a file replaced, moved or made unreadable is checked again in full."""
+    key = (task_exec, str(settings.TASKS_DIR))
+    known = _resolved_exec.get(key)
+    if known is not None:
+        located, real, seen = known
+        try:
+            if _identity(os.stat(located)) == seen:
+                return real
+        except OSError:
+            pass
+    located, real = _resolve_exec(task_exec)
+    _resolved_exec[key] = (located, real, _identity(os.stat(located)))
     return real
 
 

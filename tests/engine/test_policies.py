@@ -100,7 +100,10 @@ def test_overlap_replace_lets_the_newest_of_two_waiting_runs_win(start_engine, m
     task = make_task("fresh", task_exec="stubborn.py", task_overlap="replace")  # takes the kill grace to stop
     start_engine(tick=0.1)
     first = run_now(task, actor="alice", via="api")
-    wait_for(lambda: running(first.pk), 2)
+    started = wait_for(lambda: running(first.pk), 2)
+    # "running" is written at the spawn: a stop before the script ignores SIGTERM would end it at once.
+    wait_for(lambda: "ignoring SIGTERM" in started.output_path.read_text(errors="replace")
+             if started.output_path.exists() else False, 5, what="the script to ignore SIGTERM")
     second = run_now(task, actor="alice", via="api")
     wait_for(lambda: TaskExecution.objects.filter(pk=second.pk).exclude(worker="").exists(), 2, what="the wait")
     third = run_now(task, actor="bob", via="api")
