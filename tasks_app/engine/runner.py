@@ -25,6 +25,7 @@ from tasks_app.secrets.masking import Masker
 from tasks_app import tasktypes
 
 from . import identity, limits, output, tasklog
+from .forkserver import wanted as fast_start_wanted
 from .performer import perform_run
 from .childenv import ScriptPathError, child_env, command, run_secrets, script_path, shepherd_spec
 from .shepherd_link import ANSWER_MARGIN, ShepherdGone, ShepherdLink
@@ -192,7 +193,7 @@ def _run(execution, script, argv, log_file, label, tlog, stop_event, on_start) -
         try:
             link = ShepherdLink.start(command(script, execution.execution_id),
                                       shepherd_spec(script, env, run_as, plan, -1, mask=secrets,
-                                                    exec_argv=argv), out_fd)
+                                                    exec_argv=argv), out_fd, fast=fast_start_wanted(task))
         except (OSError, ValueError, subprocess.SubprocessError, ShepherdGone) as exc:
             return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
         try:
@@ -212,6 +213,8 @@ def _run(execution, script, argv, log_file, label, tlog, stop_event, on_start) -
     if outcome.setup_error:
         return _spawn_failed(execution, label, tlog, masker.text(outcome.setup_error))
     status, error = _verdict(outcome, plan, run_as, tail, task.task_timeout)
+    if link.how:  # how fast start went: "forked", or why the run was spawned instead
+        outcome.limits["start"] = link.how
     error = masker.text(error)  # the output's tail is masked already; whatever else it holds, never a secret
     end_time = timezone.now()
     duration = round(time.monotonic() - started, 3)
