@@ -4,7 +4,10 @@ spawned one. The last argument is blank room the forks write their shepherd's co
 import gc
 import os
 
-from shepherd import main, zygote  # noqa: F401 (main: what every fork runs, imported once here)
+from shepherd import main, zygote
 
 gc.freeze()  # the forks share these pages with the zygote until they write to them
-os._exit(zygote.serve())
+if zygote.serve() != zygote.FORKED:
+    os._exit(0)
+# A fork, set up as a shepherd: from here on as run_shepherd.py (the script's end is the interpreter's own).
+main.launch(forked=True)

@@ -12,6 +12,7 @@ import pytest
 from tasks_app.engine.runner import StopSignal, run_execution
 from tasks_app.models import ExecutionStatus, TaskExecution
 from tasks_app.services.executions import run_now
+from tests.conftest import started_as
 from tests.engine.conftest import make_task, runscheduler, wait_for  # noqa: F401  (fixtures)
 
 from .conftest import processes_with, run_cgroups
@@ -19,19 +20,20 @@ from .conftest import processes_with, run_cgroups
 QUIET = {"DJANGO_SILENCED_SYSTEM_CHECKS": "tasks_app.W001"}  # CI runs as root on purpose
 
 
-def test_a_finished_run_kills_the_escaped_sleeper_it_left_and_counts_it(make_run, project, marker):
+def test_a_finished_run_kills_the_escaped_sleeper_it_left_and_counts_it(start_way, make_run, project, marker):
     execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
 
     result = run_execution(execution)
 
     assert result.status == "success", result
+    assert started_as(result, start_way)
     assert result.leftover_processes == 1
     assert processes_with(marker) == []
     assert run_cgroups() == []  # the run's own cgroup, if it had one, is gone with it
 
 
 def test_a_timeout_kills_every_process_of_the_run_even_an_escaped_one_that_ignores_sigterm(
-        make_run, project, marker, settings):
+        start_way, make_run, project, marker, settings):
     settings.SCHEDULER_KILL_GRACE = 1
     execution = make_run(project.script("escape.py", f"{marker}.py"), task_timeout=1,
                          task_env={"RUN_MARKER": marker, "SLEEP": "600", "STUBBORN": "1"})
@@ -45,7 +47,7 @@ def test_a_timeout_kills_every_process_of_the_run_even_an_escaped_one_that_ignor
     assert processes_with(marker) == []
 
 
-def test_a_stop_kills_every_process_of_the_run_within_two_seconds(make_run, project, marker, tmp_path):
+def test_a_stop_kills_every_process_of_the_run_within_two_seconds(start_way, make_run, project, marker, tmp_path):
     ready = tmp_path / "ready"
     execution = make_run(project.script("escape.py", f"{marker}.py"),
                          task_env={"RUN_MARKER": marker, "SLEEP": "600", "READY_FILE": str(ready)})
@@ -62,11 +64,12 @@ def test_a_stop_kills_every_process_of_the_run_within_two_seconds(make_run, proj
     assert time.monotonic() - asked < 2
     (result,) = results
     assert (result.status, result.error_message, result.return_code) == ("stopped", "stopped: by alice", -15)
+    assert started_as(result, start_way)
     assert processes_with(marker) == []
     stop.close()
 
 
-def test_without_its_shepherd_the_runs_cgroup_still_ends_every_process(make_run, project, marker,
+def test_without_its_shepherd_the_runs_cgroup_still_ends_every_process(start_way, make_run, project, marker,
                                                                         needs_cgroups):
     # This test process is not a subreaper: the escaped sleeper goes to init, and only the cgroup finds it.
     execution = make_run(project.script("kill_shepherd.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})

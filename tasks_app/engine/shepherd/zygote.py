@@ -26,7 +26,12 @@ MAX_FDS = 4
 OWN_MODULES = ("_socket", "shepherd.zygote")
 
 
+FORKED = "forked"  # what serve() and _serve_one() return in a fork, which then goes on as a shepherd
+
+
 def serve():
+    """The zygote's loop: its exit code, or FORKED in a fork set up as a shepherd (run_zygote.py then calls the
+    shepherd's launch() at the top level, so that the script's end is the interpreter's normal one)."""
     # SIGKILL: it has nothing to clean up, and its shepherds do not depend on it (they watch their control
     # pipe). The engine starts it from a thread that lives as long as the engine.
     prctl(PR_SET_PDEATHSIG, SIGKILL)
@@ -47,15 +52,19 @@ def serve():
                     os.read(wake_r, 4096)
                 except BlockingIOError:
                     pass
-            elif accepting and not _serve_one(sock, runs, (wake_r, wake_w)):
-                accepting = False
-                poller.unregister(sock.fileno())
+            elif accepting:
+                served = _serve_one(sock, runs)
+                if served == FORKED:
+                    return FORKED
+                if not served:
+                    accepting = False
+                    poller.unregister(sock.fileno())
         _reap(runs)
     return 0
 
 
-def _serve_one(sock, runs, own_fds) -> bool:
-    """One request; False at the end of the socket."""
+def _serve_one(sock, runs):
+    """One request: True, False at the end of the socket, FORKED in the fork."""
     try:
         data, ancdata, _, _ = sock.recvmsg(65536, _socket.CMSG_LEN(MAX_FDS * 4))
     except InterruptedError:
@@ -83,13 +92,13 @@ def _serve_one(sock, runs, own_fds) -> bool:
         return True
     if pid == 0:
         try:
-            _become_shepherd(ctrl, out, result, int(words[1]), [w.decode() for w in words[2:]], sock, own_fds)
+            _become_shepherd(ctrl, out, result, int(words[1]), [w.decode() for w in words[2:]], sock)
         except BaseException as exc:
             try:
                 os.write(2, f"zygote: the fork could not become a shepherd: {exc!r}\n".encode(errors="replace"))
             finally:
                 os._exit(70)
-        os._exit(0)  # not reached when main() ran the script: the interpreter exits as after `python script.py`
+        return FORKED
     _close((ctrl, out, result))
     runs[pid] = status
     try:
@@ -104,8 +113,8 @@ def _serve_one(sock, runs, own_fds) -> bool:
     return True
 
 
-def _become_shepherd(ctrl, out, result, result_number, command, sock, own_fds):
-    """In the fork: what a spawned shepherd starts with, then the shepherd's main()."""
+def _become_shepherd(ctrl, out, result, result_number, command, sock):
+    """In the fork: what a spawned shepherd starts with."""
     os.setsid()
     _signal.set_wakeup_fd(-1)
     _signal.signal(SIGCHLD, _signal.SIG_DFL)
@@ -124,9 +133,6 @@ def _become_shepherd(ctrl, out, result, result_number, command, sock, own_fds):
     sys.orig_argv[:] = command
     for name in OWN_MODULES:
         sys.modules.pop(name, None)
-    from .main import launch
-
-    launch(forked=True)
 
 
 def _set_command_line(command):
