@@ -18,7 +18,7 @@ import _signal
 import _socket
 
 from .run import SIGCHLD, SIGKILL
-from .sysio import PR_SET_PDEATHSIG, prctl, set_name
+from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, prctl, set_name
 
 MAX_FDS = 4
 # What the zygote imports beyond what a spawned shepherd has: removed from the fork's sys.modules, so that the
@@ -35,6 +35,9 @@ def serve():
     # SIGKILL: it has nothing to clean up, and its shepherds do not depend on it (they watch their control
     # pipe). The engine starts it from a thread that lives as long as the engine.
     prctl(PR_SET_PDEATHSIG, SIGKILL)
+    # Long-lived, and the parent of every later run's shepherd: a script running as the scheduler's user must
+    # not attach to it (ptrace, /proc/<pid>/mem) to change the runs to come. Its forks are dumpable again.
+    prctl(PR_SET_DUMPABLE, 0)
     set_name("task-zygote")
     sock = _socket.socket(fileno=0)
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -115,6 +118,7 @@ def _serve_one(sock, runs):
 
 def _become_shepherd(ctrl, out, result, result_number, command, sock):
     """In the fork: what a spawned shepherd starts with."""
+    prctl(PR_SET_DUMPABLE, 1)
     os.setsid()
     _signal.set_wakeup_fd(-1)
     _signal.signal(SIGCHLD, _signal.SIG_DFL)
