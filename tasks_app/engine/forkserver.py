@@ -155,6 +155,12 @@ class _Zygote:
         self.runs += 1
         return ForkedShepherd(int(answer[4:]), fds[0], status_r)
 
+    def abandon(self):
+        """It failed a request: killed, so that it forks nothing more (the shepherds it forked carry on)."""
+        self.retire()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+
     def retire(self):
         """No more forks: it reaps the shepherds it started, then exits (its thread reaps it)."""
         if self.sock is not None:
@@ -192,10 +198,10 @@ def fork_shepherd(command, ctrl_r, out_fd, result_w) -> tuple[ForkedShepherd | N
             return _current.fork(command, ctrl_r, out_fd, result_w), ""
         except OSError as exc:
             log.warning("The fast-start fork server did not fork a shepherd (%s): the run is spawned", exc)
-            _current.retire()
+            _current.abandon()
             _current = None
             _down_until = time.monotonic() + RETRY_AFTER
-            return None, "spawned: the fast-start fork server did not answer"
+            return None, f"spawned: the fast-start fork server failed ({exc})"
 
 
 def warm_up() -> None:

@@ -51,6 +51,11 @@ class ShepherdLink:
                 how = forkserver.refusal(spec)
                 if not how:
                     proc, how = forkserver.fork_shepherd(command, ctrl_r, out_fd, result_w)
+                    if proc is None:  # spawned on new pipes: a late fork of a failing zygote sees its pipes end
+                        for fd in (ctrl_r, ctrl_w, result_r, result_w):
+                            os.close(fd)
+                        ctrl_r, ctrl_w = os.pipe()
+                        result_r, result_w = os.pipe()
                     how = how or "forked"
             with subreaper.spawning() as register:
                 if proc is None:

@@ -8,6 +8,7 @@ import pytest
 
 from tasks_app.engine import forkserver
 from tasks_app.engine.runner import run_execution
+from tests.engine.conftest import wait_for
 
 from .conftest import zygote_pids
 
@@ -67,6 +68,7 @@ def test_while_the_zygote_is_down_runs_are_spawned_and_say_so_then_fork_again(ma
     introspect(make_run, True)
     (zygote,) = zygote_pids()
     os.kill(zygote, signal.SIGKILL)
+    wait_for(lambda: zygote not in zygote_pids(), 5, what="the zygote's thread to reap it")
 
     result, seen = introspect(make_run, True)
     assert result.limits["start"] == "spawned: the fast-start fork server is down"
@@ -79,7 +81,6 @@ def test_while_the_zygote_is_down_runs_are_spawned_and_say_so_then_fork_again(ma
 
 def test_a_run_outlives_the_zygote_that_forked_its_shepherd(make_run, tmp_path):
     import threading
-    from tests.engine.conftest import wait_for
 
     ready = tmp_path / "ready"
     execution = make_run("sleeper.py", True, task_env={"SLEEP": "1", "READY_FILE": str(ready)})
@@ -100,3 +101,16 @@ def test_the_tasks_own_choice_wins_over_the_setting(make_run, settings, fast):
     settings.SCHEDULER_FAST_START = True
     execution = make_run("introspect.py", fast)
     assert forkserver.wanted(execution.task) is (fast is not False)
+
+
+def test_a_zygote_that_does_not_answer_is_killed_and_the_run_spawned_on_pipes_of_its_own(make_run, monkeypatch):
+    introspect(make_run, True)
+    (zygote,) = zygote_pids()
+    os.kill(zygote, signal.SIGSTOP)  # it would read the request late, after the run was spawned
+    monkeypatch.setattr(forkserver, "ANSWER_WAIT", 0.5)
+
+    result, seen = introspect(make_run, True)
+
+    assert result.limits["start"] == "spawned: the fast-start fork server failed (the zygote did not answer)"
+    assert seen["parent_comm"] == "task-shepherd"
+    wait_for(lambda: zygote not in zygote_pids(), 5, what="the stopped zygote to be killed and reaped")
