@@ -63,13 +63,16 @@ def no_watchdog_in_tests():
 # Tests that race a real clock against real processes (schedulers, workers, shepherds, a browser). A failure of one
 # of them is run once more and reported as a rerun ("R" and the RERUN line of -ra), so a machine too busy for one
 # attempt does not hide the rest of the suite's result; one that fails twice fails the run.
-REAL_TIME_DIRS = ("engine", "engine_runner", "safety", "celery")
+REAL_TIME_DIRS = ("engine", "engine_runner", "safety", "celery", "alerts", "standby", "tasktypes", "metrics",
+                  "central_logs", "faststart")
+REAL_TIME_FIXTURES = {"start_engine", "live_server"}
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         parts = item.nodeid.split("/")
         real_time = len(parts) > 2 and parts[1] in REAL_TIME_DIRS
+        real_time = real_time or bool(REAL_TIME_FIXTURES & set(getattr(item, "fixturenames", ())))
         if real_time or item.get_closest_marker("slow") or item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
 

@@ -109,6 +109,7 @@ class HookFireView(APIView):
     one, and it is good for nothing else (it is not an API key: BearerKeyAuthentication never finds it)."""
 
     schema = ApiAutoSchema()
+    extra_error_codes = {None: ["409"]}  # the token's task is disabled
     authentication_classes = []  # no session (so no CSRF), no API key
     permission_classes = [AllowAny]
     throttle_classes = [HookThrottle]
@@ -126,7 +127,11 @@ class HookFireView(APIView):
             if not guard.allow_request(request, self):
                 raise exceptions.Throttled(guard.wait()) from None
             raise exceptions.NotFound(REFUSED) from None
-        execution = hook_services.fire_hook(hook, env=run_body_env(request))
+        try:
+            execution = hook_services.fire_hook(hook, env=run_body_env(request))
+        except hook_services.TaskDisabled:
+            return Response({"detail": f"Task {hook.task.task_id} is disabled: enable it to start it by this URL."},
+                            status=status.HTTP_409_CONFLICT)
         task = hook.task
         logger.info("Trigger URL %s… started task %s (execution %s)", hook.prefix, task.task_id,
                     execution.execution_id)

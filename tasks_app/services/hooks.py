@@ -20,6 +20,11 @@ class HookRefused(Exception):
     """The token does not start anything (unknown, revoked or expired): the same answer for all three."""
 
 
+class TaskDisabled(Exception):
+    """A good token whose task is disabled: an operator switched it off, and a call from another system must not
+    start it behind their back (as Jenkins refuses remote builds of a disabled job). Its holder may know this."""
+
+
 def _actor_name(actor) -> str:
     return actor if isinstance(actor, str) else actor.get_username()
 
@@ -79,7 +84,11 @@ def find_usable(token: str):
 
 def fire_hook(hook, *, env=None, via="hook"):
     """Queue a run of the token's task (env: one-off task_env overrides, see executions.run_now); returns the
-    execution. The run's requester is "hook:<prefix>", so the audit trail and the run page say which token."""
+    execution. The run's requester is "hook:<prefix>", so the audit trail and the run page say which token.
+    TaskDisabled when the task is disabled (nothing queued)."""
+    if not hook.task.task_enabled:
+        log.warning("Trigger URL %s… of task %s refused: the task is disabled", hook.prefix, hook.task.task_id)
+        raise TaskDisabled(hook.task.task_id)
     execution = executions.run_now(hook.task, actor=f"hook:{hook.prefix}", via=via, trigger=Trigger.HOOK,
                                    env=env, details={"hook": hook.pk})
     # Conditional, like the API keys' last_used_at: concurrent starts write once.

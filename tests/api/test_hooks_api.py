@@ -85,6 +85,19 @@ def test_the_token_alone_starts_its_task_with_the_trigger_hook(operator_client, 
     assert entry.additional_data["details"] == {"execution": execution.execution_id, "hook": hook.pk}
 
 
+def test_a_disabled_tasks_trigger_url_answers_409_and_queues_nothing(operator_client, task):
+    token = make_hook(operator_client)["token"]
+    assert operator_client.patch("/api/tasks/job", {"task_enabled": False}, format="json").status_code == 200
+
+    response = fire(token)
+    assert response.status_code == 409
+    assert response.json() == {"detail": "Task job is disabled: enable it to start it by this URL."}
+    assert not TaskExecution.objects.exists() and TriggerToken.objects.get().last_used_at is None
+
+    assert operator_client.patch("/api/tasks/job", {"task_enabled": True}, format="json").status_code == 200
+    assert fire(token).status_code == 202
+
+
 def test_a_revoked_an_expired_and_an_unknown_token_get_the_same_404(operator_client, task):
     revoked = make_hook(operator_client)
     answer = operator_client.post(f"/api/tasks/job/hooks/{revoked['hook']['id']}/revoke")
