@@ -52,6 +52,7 @@ class ForkedShepherd:
         self.pidfd = pidfd  # ShepherdLink takes it over (and closes it)
         self.status_r = status_r
         self.returncode = None
+        self.orphaned = False  # the zygote ended before it reaped this shepherd
 
     def poll(self):
         if self.returncode is None and self.status_r is not None:
@@ -62,6 +63,7 @@ class ForkedShepherd:
             if data:
                 self._ended(os.waitstatus_to_exitcode(int(data)))
             else:  # the zygote ended before the shepherd: re-parented to the engine (a subreaper) or to init
+                self.orphaned = True
                 self._orphaned()
         return self.returncode
 
@@ -87,8 +89,10 @@ class ForkedShepherd:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise subprocess.TimeoutExpired("task-shepherd", timeout)
-            fds = [fd for fd in (self.status_r, self.pidfd) if fd is not None]
-            select.select(fds, [], [], 0.05 if left is None else min(left, 0.05))
+            # The status pipe while the zygote is there (its pidfd is readable before the zygote reaped it);
+            # the pidfd once the zygote is gone (the pipe is then at its end for good).
+            fd = self.status_r if self.status_r is not None and not self.orphaned else self.pidfd
+            _readable(fd, 0.05 if left is None else min(left, 0.05))
         return self.returncode
 
     def kill(self):
