@@ -317,6 +317,12 @@ class SchedulerProcess:
                 tzinfo=timezone.utc))
         return found
 
+    def log_lines(self, pattern: str) -> list[tuple[datetime, re.Match]]:
+        """[(UTC time of the line, its match of `pattern`)] from an instrumented scheduler's output."""
+        regex = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) - \w+ - \w+ - " + pattern, re.M)
+        return [(datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc), m)
+                for m in regex.finditer(self.output())]
+
     def rss_kb(self) -> int:
         return proc_rss_kb(self.pid)
 
@@ -436,6 +442,8 @@ def write_result(name: str, rows: list[dict], details: dict | None = None) -> Pa
         "name": name,
         "when": utc_now().isoformat(timespec="seconds"),
         "smoke": SMOKE,
+        "run": os.environ.get("BENCH_RUN", ""),  # set by run_all.py: which results come from one `make bench`
+        "load_average": os.getloadavg(),
         "machine": machine(),
         "rows": rows,
         "details": details or {},

@@ -3,6 +3,7 @@ print one table: measurement | engine | baseline | ratio | bar | result. `--doc 
 and the machine as Markdown; `--only a,b` runs some; `--table` only prints the last results."""
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -12,12 +13,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH_DIR, PYTHON, RESULTS_DIR, machine  # noqa: E402
 
 # In this order: celery_beat compares itself with burst's results, and the minute-bound ones come first.
-BENCHMARKS = ["punctuality", "burst", "system_cron", "celery_beat", "scale", "recovery", "wakeups", "web", "ops"]
+BENCHMARKS = ["punctuality", "burst", "system_cron", "celery_beat", "scale", "recovery", "wakeups", "web", "web_load", "ops"]
 COLUMNS = ["measurement", "engine", "baseline", "ratio", "bar", "result"]
 
 
 def run(names, smoke):
     failures = {}
+    # Marks the results of this run, so that a benchmark comparing itself with an earlier one (system_cron with
+    # punctuality) compares within one run only.
+    os.environ["BENCH_RUN"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     for name in names:
         print(f"== {name} ==", flush=True)
         started = time.monotonic()

@@ -110,6 +110,8 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the scheduler writes; IMMEDIATE transactions plus a
     # busy timeout make concurrent writers wait for each other instead of failing "database is locked".
+    # Django's backend, with write transactions that wait for the lock without the busy handler's long sleeps.
+    DATABASES["default"]["ENGINE"] = "scheduler_site.sqlite3"
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",

@@ -51,6 +51,11 @@ def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
     """The real path (symlinks resolved) of the script a task runs: an existing, readable regular file inside
     TASKS_DIR, or ValueError saying why not. "tasks/test_task.py" (as conf/tasks.json writes it) and "test_task.py"
     name the same file; what the user wrote is kept in the task."""
+    return _resolve_exec(task_exec, tasks_dir)[1]
+
+
+def _resolve_exec(task_exec, tasks_dir=None) -> tuple[Path, Path]:
+    """(the path as located, its real path) by resolve_exec_path's rule."""
     folder = Path(tasks_dir or settings.TASKS_DIR).resolve()
     parts = _relative_parts(task_exec)
     if parts is None:
@@ -65,6 +70,33 @@ def resolve_exec_path(task_exec, tasks_dir=None) -> Path:
         raise ValueError("it is not a regular file")
     if not os.access(real, os.R_OK):
         raise ValueError("it is not readable")
+    return path, real
+
+
+_resolved_exec = {}  # (task_exec, TASKS_DIR) -> (the path as located, its real path, _identity of the located one)
+
+
+def _identity(info) -> tuple:
+    # st_ctime changes with any chmod, chown, rename or link of the file: then the checks are made again.
+    return info.st_dev, info.st_ino, info.st_mode, info.st_uid, info.st_gid, info.st_ctime_ns
+
+
+@_file_system_refusals_as_value_errors
+def resolve_exec_path_again(task_exec) -> Path:
+    """resolve_exec_path for a script checked before, as the engine does at every run: the last answer while one
+    os.stat of the path as written (following every symlink on the way) finds the same file unchanged; a
+    symlink pointed elsewhere, a file replaced, moved or made unreadable is checked again in full."""
+    key = (task_exec, str(settings.TASKS_DIR))
+    known = _resolved_exec.get(key)
+    if known is not None:
+        located, real, seen = known
+        try:
+            if _identity(os.stat(located)) == seen:
+                return real
+        except OSError:
+            pass
+    located, real = _resolve_exec(task_exec)
+    _resolved_exec[key] = (located, real, _identity(os.stat(located)))
     return real
 
 
@@ -109,11 +141,7 @@ class LogOwners:
     def __init__(self, logs: dict):
         self.folder = Path(settings.LOGS_DIR).resolve()
         self.root = Path(settings.BASE_DIR).resolve()
-        self.owners: dict[Path, set] = {}
-        for task_id, task_log in logs.items():
-            for place in (self.default(task_id), self._written(task_log) if task_log else None):
-                if place is not None:
-                    self.owners.setdefault(place, set()).add(task_id)
+        self.owners = _owners(self.folder, self.root, frozenset(logs.items()))
 
     def default(self, task_id) -> Path:
         return self.folder / default_log_name(task_id)
@@ -133,6 +161,22 @@ class LogOwners:
             return None
         others = {owner for place in places for owner in self.owners.get(place, ()) if owner != task_id}
         return min(others) if others else None
+
+
+@functools.lru_cache(maxsize=4)
+def _owners(folder: Path, root: Path, logs: frozenset) -> dict:
+    """{place: the ids of the tasks that write it}. Kept for the next edit while no task's log changes: built
+    from every task, it was most of an API edit's validation (a path per task)."""
+    owners: dict[Path, set] = {}
+    for task_id, task_log in logs:
+        written = None
+        if task_log:
+            parts = _relative_parts(task_log) if isinstance(task_log, str) else None
+            written = None if parts is None else _locate(parts, folder, "logs", root)
+        for place in (folder / default_log_name(task_id), written):
+            if place is not None:
+                owners.setdefault(place, set()).add(task_id)
+    return owners
 
 
 def find_cycle(graph, start):

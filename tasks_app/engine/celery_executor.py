@@ -61,6 +61,7 @@ class Flight:
 
 class CeleryExecutor:
     runs_elsewhere = True
+    prepares = False  # a Celery worker prepares each run itself
 
     def __init__(self, app=None, resend_after=None):
         check_configuration()
@@ -84,6 +85,16 @@ class CeleryExecutor:
         flight = Flight(execution, on_finish, execution.task.task_queue, self.resend_after)
         self._flights[execution.pk] = flight
         self.sender.send(flight)
+
+    def submit_many(self, executions, on_start, on_finish) -> list:
+        """Each run is its own message to the broker: handed over one by one."""
+        refused = []
+        for execution in executions:
+            try:
+                self.submit(execution, on_start, on_finish)
+            except Exception as exc:  # the others still go; the dispatcher records this one as not started
+                refused.append((execution, exc))
+        return refused
 
     def adopt(self, execution, on_start, on_finish) -> None:
         """A run the previous scheduler sent: it may still wait in the broker, so it is sent again only

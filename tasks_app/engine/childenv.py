@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 
 from tasks_app.definition.envnames import check_task_env
-from tasks_app.definition.paths import resolve_exec_path
+from tasks_app.definition.paths import resolve_exec_path_again
 from tasks_app.secrets import keys, masking
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -32,9 +32,9 @@ class ScriptPathError(ValueError):
 def script_path(task_exec: str) -> Path:
     """The real path of a task's script, by the loader's rule (tasks_app.definition.paths); ScriptPathError if it
     is not a readable file inside TASKS_DIR. Checked at every run, not only when the task is saved:
-    the file or a symlink may have changed since."""
+    the file or a symlink may have changed since (one os.stat tells whether it has)."""
     try:
-        return resolve_exec_path(task_exec)
+        return resolve_exec_path_again(task_exec)
     except ValueError as exc:
         raise ScriptPathError(f"task_exec {task_exec!r}: {exc}") from None
 

@@ -20,9 +20,14 @@ def marker(kept: int) -> bytes:
 
 def open_output(path) -> int:
     """A fresh output file for the child's stdout and stderr. O_APPEND, so that writes after a cut in
-    place land at the new end instead of leaving a hole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    place land at the new end instead of leaving a hole. The task's folder is made when the file cannot be
+    opened without it (its first run, or after a clean-up removed it), not checked at every run."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
+    try:
+        return os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, 0o600)
 
 
 def _keep_tail(fd: int, size: int, keep: int) -> None:

@@ -1,9 +1,10 @@
 """RunRegistry: the runs this scheduler has in hand - running, held back behind a running one, asked to stop,
 and claimed a moment before their slot. Only the engine thread touches it (executor threads report through
-the Dispatcher's queue), so it needs no lock; it never touches the database."""
+the Dispatcher's queue), so it needs no lock, but for the held runs, which the Dispatcher's slot watch hands
+over at their slot under the Dispatcher's lock; it never touches the database."""
 import heapq
 
-# A run is claimed at most scheduler.AHEAD (0.1 s) before its slot and held until then. Held for longer than
+# A run is claimed at most scheduler.AHEAD (0.5 s) before its slot and held until then. Held for longer than
 # this, the clock was set back meanwhile: the run starts at once rather than when the clock comes round again.
 HELD_AT_MOST = 1.0  # seconds
 
@@ -83,6 +84,10 @@ class RunRegistry:
         """The slot (a timestamp) of the first held run, or None."""
         return self._held[0][0] if self._held else None
 
+    def held(self) -> list:
+        """The held runs, the first slot first: [(slot timestamp, execution)]."""
+        return [(slot, execution) for slot, _, execution in sorted(self._held, key=lambda held: held[:2])]
+
     def last_held(self) -> float | None:
         return max(slot for slot, _, _ in self._held) if self._held else None
 
@@ -92,6 +97,9 @@ class RunRegistry:
         if self._held and not 0 < self._held[0][0] - now <= HELD_AT_MOST:
             return heapq.heappop(self._held)[2]
         return None
+
+    def is_held(self, execution_id) -> bool:
+        return any(pk == execution_id for _, pk, _ in self._held)
 
     def unhold(self, execution_id):
         """Take a held run out (it will never start); returns it, or None if it is not held."""

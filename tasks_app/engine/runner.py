@@ -16,18 +16,15 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from tasks_app.definition.paths import task_log_file
 from tasks_app.logs.handlers import OutputFeed
 from tasks_app.models import ExecutionStatus
 
 from tasks_app.secrets.masking import Masker
 
-from tasks_app import tasktypes
-
-from . import identity, limits, output, tasklog
+from . import identity, limits, output, preparation, tasklog
 from .forkserver import wanted as fast_start_wanted
 from .performer import perform_run
-from .childenv import ScriptPathError, child_env, command, run_secrets, script_path, shepherd_spec
+from .childenv import command, shepherd_spec
 from .shepherd_link import ANSWER_MARGIN, ShepherdGone, ShepherdLink
 
 log = logging.getLogger("TaskExecutor")
@@ -93,41 +90,35 @@ def stop_grace() -> float:
 
 
 def not_started(execution, message: str, status: str = ExecutionStatus.FAILED) -> RunResult:
+    preparation.discard(execution)  # prepared at its claim, it never starts: no file or handle stays
     now = timezone.now()
     return RunResult(str(status), None, message, now, now, 0.0, False, None)
 
 
 def run_execution(execution, stop_event=None, on_start=None) -> RunResult:
     """Run `execution` (its .task loaded) to the end; never raises for anything the script does."""
-    task = execution.task
-    label = f"task {task.task_id} execution {execution.execution_id}"
-    log_file = task_log_file(task)
-    tlog = tasklog.task_logger(log_file)
+    prep = preparation.take(execution)  # made at claim time for a run held until its slot, else now
+    label = f"task {execution.task.task_id} execution {execution.execution_id}"
+    tlog = tasklog.task_logger(prep.log_file)
     try:
-        try:
-            kind = tasktypes.get_type(task.task_type)
-            script = script_path(task.task_exec) if kind.runs_file else None
-            problem = kind.check_file(script) if script is not None else None
-            if problem:
-                raise ScriptPathError(f"task_exec {task.task_exec!r} cannot run as a {kind.name} task: it {problem}")
-        except (tasktypes.UnknownType, ScriptPathError) as exc:
-            return _spawn_failed(execution, label, tlog, str(exc))
+        if prep.unfit:
+            return _spawn_failed(execution, label, tlog, prep.unfit)
         if stop_event is not None and stop_event.is_set():
+            prep.discard()
             reason = getattr(stop_event, "reason", "")
             return not_started(execution, f"stopped: {reason}" if reason else "stopped", ExecutionStatus.STOPPED)
         tlog.info(
             "Execution %s starting: %s (trigger %s, attempt %s)",
-            execution.execution_id, script or f"a {kind.name} task", execution.trigger, execution.attempt,
+            execution.execution_id, prep.script or f"a {prep.kind.name} task", execution.trigger, execution.attempt,
         )
-        if kind.performs:
-            return _performed(execution, kind, label, tlog, stop_event, on_start)
-        try:
-            argv = kind.argv(script, dict(task.task_options or {}))
-        except Exception as exc:  # a plugin's bug names itself; the run fails, the engine goes on
-            return _spawn_failed(execution, label, tlog, f"task type {kind.name} could not build its command: {exc!r}")
-        return _run(execution, script, argv, log_file, label, tlog, stop_event, on_start)
+        if prep.kind.performs:
+            return _performed(execution, prep.kind, label, tlog, stop_event, on_start)
+        if prep.refused:
+            return _spawn_failed(execution, label, tlog, prep.refused)
+        return _run(execution, prep, label, tlog, stop_event, on_start)
     finally:
-        tasklog.release(log_file)
+        prep.close()
+        tasklog.release(prep.log_file)
 
 
 def _performed(execution, kind, label, tlog, stop_event, on_start) -> RunResult:
@@ -160,66 +151,41 @@ def _spawn_failed(execution, label, tlog, why) -> RunResult:
     return not_started(execution, message)
 
 
-def _prepare(task, execution, log_file):
-    """(run_as, limit plan, environment) of a run, or ValueError saying why it cannot start (a task_env
-    name refused since the task was saved, a user not allowed, task_limits that cannot be read)."""
-    run_as = identity.run_as_for(task)
-    env = child_env(task, execution, log_file, run_as)
-    plan = limits.plan_for(task, execution.execution_id, run_as)
-    try:
-        tasklog.prepare(log_file, run_as)
-    except OSError as exc:
-        raise ValueError(f"cannot prepare the task log {log_file}: {exc}") from None
-    return run_as, plan, env
-
-
-def _run(execution, script, argv, log_file, label, tlog, stop_event, on_start) -> RunResult:
+def _run(execution, prep, label, tlog, stop_event, on_start) -> RunResult:
     task = execution.task
-    try:
-        run_as, plan, env = _prepare(task, execution, log_file)
-    except ValueError as exc:
-        return _spawn_failed(execution, label, tlog, str(exc))
+    script, out_fd = prep.script, prep.out_fd
     # The shepherd masks the task's secrets in what the run writes, before it reaches the output file; the
     # engine masks them in the messages it makes of it.
-    secrets = run_secrets(task, execution)
-    masker = Masker(secrets)
-    try:
-        out_fd = output.open_output(execution.output_path)
-    except OSError as exc:
-        return _spawn_failed(execution, label, tlog, f"cannot write output file: {exc}")
+    masker = Masker(prep.secrets)
     feed = OutputFeed(out_fd, task.task_id, execution.execution_id, masker)  # TASK_LOG_HANDLERS
+    start_time, started = timezone.now(), time.monotonic()
     try:
-        start_time, started = timezone.now(), time.monotonic()
+        link = ShepherdLink.start(command(script, execution.execution_id),
+                                  shepherd_spec(script, prep.env, prep.run_as, prep.plan, -1, mask=prep.secrets,
+                                                exec_argv=prep.argv), out_fd, fast=fast_start_wanted(task))
+    except (OSError, ValueError, subprocess.SubprocessError, ShepherdGone) as exc:
+        return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
+    try:
         try:
-            link = ShepherdLink.start(command(script, execution.execution_id),
-                                      shepherd_spec(script, env, run_as, plan, -1, mask=secrets,
-                                                    exec_argv=argv), out_fd, fast=fast_start_wanted(task))
-        except (OSError, ValueError, subprocess.SubprocessError, ShepherdGone) as exc:
-            return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
-        try:
-            try:
-                outcome = _wait(link, execution, label, on_start, out_fd, stop_event, task.task_timeout, started,
-                                feed)
-            except BaseException:
-                link.abort()  # nobody would wait for the run any more: none of its processes may stay
-                raise
-        finally:
-            link.close()
-        feed.finish()
-        truncated = output.finish(out_fd, outcome.truncated)
-        tail = _tail(out_fd) if outcome.code not in (0, None) else ""
+            outcome = _wait(link, execution, label, on_start, out_fd, stop_event, task.task_timeout, started, feed)
+        except BaseException:
+            link.abort()  # nobody would wait for the run any more: none of its processes may stay
+            raise
     finally:
-        os.close(out_fd)
+        link.close()
+    feed.finish()
+    truncated = output.finish(out_fd, outcome.truncated)
+    tail = _tail(out_fd) if outcome.code not in (0, None) else ""
     if outcome.setup_error:
         return _spawn_failed(execution, label, tlog, masker.text(outcome.setup_error))
-    status, error = _verdict(outcome, plan, run_as, tail, task.task_timeout)
+    status, error = _verdict(outcome, prep.plan, prep.run_as, tail, task.task_timeout)
     if link.how:  # how fast start went: "forked", or why the run was spawned instead
         outcome.limits["start"] = link.how
     error = masker.text(error)  # the output's tail is masked already; whatever else it holds, never a secret
     end_time = timezone.now()
     duration = round(time.monotonic() - started, 3)
     result = RunResult(status, outcome.code, error, start_time, end_time, duration, truncated, outcome.pid,
-                       outcome.leftover, identity.run_user_name(run_as), outcome.limits)
+                       outcome.leftover, identity.run_user_name(prep.run_as), outcome.limits)
     finished = status if not error else f"{status} ({error})"
     tlog.info("Execution %s finished: %s, return code %s, %.2f s", execution.execution_id, finished,
               outcome.code, duration)

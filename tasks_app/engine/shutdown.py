@@ -13,6 +13,7 @@ from django.utils import timezone
 from tasks_app.models import ExecutionStatus
 
 from . import bookkeeping as bk
+from . import preparation
 
 log = logging.getLogger("SchedulerEngine")
 
@@ -73,6 +74,8 @@ class Shutdown:
         """The runs that never reported their end, and those still waiting behind them, end stopped. Runs on
         Celery workers go on: the next scheduler adopts them (recovery.adopt_running)."""
         running, waiting = self.registry.running, self.registry.waiting
+        for execution in running.values():
+            preparation.discard(execution)  # held for its slot, prepared, never handed over
         if running and self.executor.runs_elsewhere:
             log.info("%d run(s) go on on their workers; the next scheduler follows them", len(running))
             running.clear()

@@ -48,10 +48,10 @@ def release(path) -> None:
             handler.release()
 
 
-def prepare(path, run_as) -> None:
+def prepare(path, run_as) -> bool:
     """Before a run: the log exists, is a regular file of the user the run runs as (run_as: identity.RunAs, or
     None for the engine's own user) with mode 0600, and the folders from LOGS_DIR down to it can be entered,
-    so the script can write its log and a task running as another user cannot read it."""
+    so the script can write its log and a task running as another user cannot read it. True if it made the file."""
     path = Path(path)
     uid, gid = (run_as.uid, run_as.gid) if run_as is not None else (os.geteuid(), os.getegid())
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +64,11 @@ def prepare(path, run_as) -> None:
             if mode & 0o111 != 0o111:
                 os.chmod(folder, mode | 0o111)  # enterable, still not listable
     # O_NOFOLLOW: ownership is never handed over through a symlink.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd, made = os.open(path, flags | os.O_EXCL, 0o600), True
+    except FileExistsError:
+        fd, made = os.open(path, flags, 0o600), False
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -75,3 +79,4 @@ def prepare(path, run_as) -> None:
             os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
+    return made

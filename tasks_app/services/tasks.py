@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..audit import events as audit_events
 from ..audit import record as audit
+from ..conffile import background
 from ..conffile.mirror import mirror_tasks_file
 from ..definition.fields import FIELD, TASK_FIELDS, task_to_dict
 from ..definition.loader import TaskLoader, TaskValidationError, show
@@ -46,14 +47,17 @@ def update_task(task, data: dict, *, actor: str, via: str, partial: bool = False
     partial=True changes only the fields given; otherwise missing fields take their defaults (a PUT).
     restored_version: the number of the task's own version `data` comes from (services.versions)."""
     _check_via(via)
+    # Validated before the transaction: on SQLite it holds the one write lock from its start, and validation
+    # reads every task (ids, logs, dependencies), which under load kept every other writer waiting. Validated
+    # again inside when anything changed meanwhile, so the result is the same as validating under the lock.
+    version = ConfigVersion.current()
+    early = _cleaned_update(Task.objects.get(pk=task.pk), data, partial)
     with transaction.atomic():
         # Read the row again under a lock: a partial update merges with what is stored now, not with
         # what the caller loaded a while ago.
         current = Task.objects.select_for_update().get(pk=task.pk)
-        before = task_to_dict(current)
-        merged = {**before, **data} if partial else dict(data)
-        merged.setdefault("task_id", current.task_id)
-        cleaned = TaskLoader().clean(merged, instance_id=current.task_id)
+        unchanged = ConfigVersion.current() == version and task_to_dict(current) == early[0]
+        before, cleaned = early if unchanged else _cleaned_update(current, data, partial)
         changed = [name for name in TASK_FIELDS if before[name] != cleaned[name]]
         if changed:
             for name in changed:
@@ -120,6 +124,14 @@ def set_enabled(task, enabled: bool, *, actor: str, via: str):
     return task
 
 
+def _cleaned_update(current, data, partial):
+    """(the task's fields now, the fields it would have) for an update of `current` with `data`."""
+    before = task_to_dict(current)
+    merged = {**before, **data} if partial else dict(data)
+    merged.setdefault("task_id", current.task_id)
+    return before, TaskLoader().clean(merged, instance_id=current.task_id)
+
+
 def dependents_of(task_id: str) -> list:
     """Ids of the tasks whose task_dependencies name `task_id`, sorted."""
     others = Task.objects.exclude(task_id=task_id).order_by("task_id")
@@ -143,8 +155,10 @@ def _mirror_after_commit(actor, via):
 
 
 def _mirror(actor, via):
+    if background.mirror_soon(actor, via):
+        return  # a web process: its writer thread writes the file (conffile/background.py)
     try:
-        mirror_tasks_file(actor=actor, via=via)
+        mirror_tasks_file(actor=actor, via=via, after_change=True)
     except Exception:
         # The database holds the change already; a failed mirror must be visible in sys.log, and the next
         # change (or export_tasks) writes the file again.

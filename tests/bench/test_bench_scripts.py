@@ -60,6 +60,19 @@ def test_the_web_benchmark_fills_a_database_and_times_pages_and_api(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_web_load_benchmark_sends_mixed_requests_to_the_real_serve_and_reports_three_rows(tmp_path):
+    proc = run_bench("web_load.py", tmp_path, "--smoke")
+    rows = rows_of(tmp_path, "web_load")
+    assert [r["measurement"].split(":")[0] for r in rows] == ["9. web under load (4 clients, mixed API, 5 tasks "
+                                                              "firing in the minute)", "9. same load", "9. same load"]
+    assert rows[0]["engine_value"] > 0 and rows[0]["baseline_value"] > 0
+    details = json.loads((tmp_path / "web_load.smoke.json").read_text())["details"]
+    assert details["engine"]["errors"] == 0 and details["baseline"]["errors"] == 0
+    assert set(details["engine"]["count_by_kind"]) == {"list", "read", "history", "edit", "run now"}
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
 def test_the_ops_benchmark_times_the_dashboard_and_a_bulk_enable_with_the_real_scheduler(tmp_path):
     run_bench("ops.py", tmp_path, "--smoke")
     rows = rows_of(tmp_path, "ops")
@@ -104,3 +117,43 @@ def test_the_bare_baselines_time_a_spawn_and_a_pool_of_the_same_script():
 def test_every_benchmark_script_compiles(script, tmp_path):
     (path,) = [p for p in BENCH.rglob(script)]
     py_compile.compile(str(path), cfile=str(tmp_path / "x.pyc"), doraise=True)
+
+
+def bench_module(name):
+    sys.path.insert(0, str(BENCH))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_punctuality_reads_a_run_handed_over_alone_and_the_runs_of_a_slot_handed_over_together():
+    punctuality, common = bench_module("punctuality"), bench_module("common")
+
+    class Output:
+        log_times, log_lines = common.SchedulerProcess.log_times, common.SchedulerProcess.log_lines
+
+        def output(self):
+            return ("2026-11-30 03:00:00.002 - INFO - Scheduler - Task solo: execution 1 starts (manual, attempt 1)\n"
+                    "2026-11-30 03:01:00.001 - INFO - Scheduler - 2 executions start: schedule for slot "
+                    "2026-11-30T03:01:00+00:00: task a-1 execution 2, task b execution 3 (attempt 2)\n")
+
+    found = punctuality.handed_over(Output())
+
+    assert sorted(found) == ["a-1", "b", "solo"]
+    assert found["a-1"] == found["b"] and found["b"].microsecond == 1000
+
+
+def test_system_cron_compares_itself_with_the_engine_of_the_same_make_bench_only(tmp_path, monkeypatch):
+    system_cron = bench_module("system_cron")
+    monkeypatch.setattr(system_cron, "RESULTS_DIR", tmp_path)
+    engine = {"run": "2026-11-30T03:00:00", "rows": [], "details": {"punctuality_start_ms": [10.0] * 90 + [40.0] * 10}}
+    (tmp_path / "punctuality.json").write_text(json.dumps(engine))
+    cron = [500.0] * 100
+
+    monkeypatch.setenv("BENCH_RUN", "2026-11-30T03:00:00")
+    assert system_cron.against_engine(cron)["result"] == "PASS"
+    assert system_cron.against_engine([20.0] * 100)["result"] == "FAIL"  # the engine's p99 is behind cron's
+    monkeypatch.setenv("BENCH_RUN", "another run")
+    other = system_cron.against_engine(cron)
+    assert other["result"] == "n/a" and "not run in this make bench" in other["measurement"]

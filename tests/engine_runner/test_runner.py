@@ -93,6 +93,29 @@ def test_a_script_that_a_symlink_now_points_outside_the_tasks_folder_is_refused_
     assert execution.read_output() == ""
 
 
+def test_a_script_that_ran_and_whose_symlink_is_then_pointed_outside_is_refused_at_its_next_run(
+    make_execution, settings, tmp_path
+):
+    """The resolved path is remembered between runs (one os.stat checks it): a changed link is seen all the same."""
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "real.py").write_text("print('inside')\n")
+    outside = tmp_path / "evil.py"
+    outside.write_text("print('should not run')\n")
+    (tasks / "job.py").symlink_to(tasks / "real.py")
+    settings.TASKS_DIR = tasks
+    first = make_execution("job.py")
+    assert run_execution(first).status == "success"
+
+    (tasks / "job.py").unlink()
+    (tasks / "job.py").symlink_to(outside)
+    second = make_execution("job.py", task_id=first.task.task_id)
+    result = run_execution(second)
+
+    assert result.error_message == "could not start: task_exec 'job.py': it leads outside the tasks folder"
+    assert second.read_output() == ""
+
+
 def test_the_document_style_path_follows_a_moved_tasks_folder(make_execution, settings, tmp_path):
     tasks = tmp_path / "elsewhere"
     tasks.mkdir()

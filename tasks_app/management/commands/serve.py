@@ -1,12 +1,18 @@
 """`manage.py serve`: the web server and the scheduler together in the foreground (what `make run` starts).
 
-Each runs in its own process, as django-apscheduler asks (never a scheduler inside a web worker).
-Ctrl-C or SIGTERM stops both; if either one dies, the other is stopped too.
+The web pages are served by several waitress processes, one per core by default (`--workers`), sharing one
+listening socket that this command opens: one Python process is one core under the GIL. The scheduler runs in
+a process of its own, as django-apscheduler asks (never a scheduler inside a web worker).
+Ctrl-C or SIGTERM stops them all; if any one dies, the others are stopped too.
 """
 import logging
+import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 from django.conf import settings
@@ -17,30 +23,60 @@ from tasks_app.private_files import fix_private_files
 log = logging.getLogger("SchedulerEngine")
 
 
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0))
+
+
 class Command(BaseCommand):
-    help = "Run the web server (waitress) and the scheduler together until Ctrl-C."
+    help = "Run the web server (waitress, a process per core) and the scheduler together until Ctrl-C."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument("--workers", type=int, default=default_workers(),
+                            help="web processes (default: one per core this process may run on)")
+        parser.add_argument("--threads", type=int, default=8, help="threads of each web process")
         parser.add_argument("--no-scheduler", action="store_true", help="Start the web server only.")
 
-    def handle(self, *args, host, port, threads, no_scheduler, **options):
+    def handle(self, *args, host, port, workers, threads, no_scheduler, **options):
         fix_private_files()  # before the web server reads anything (runscheduler does it again: nothing left)
-        manage = str(settings.BASE_DIR / "manage.py")
-        web = [sys.executable, "-m", "waitress", f"--host={host}", f"--port={port}", f"--threads={threads}",
+        listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                         backlog=1024)
+        web = [sys.executable, "-m", "scheduler_site.webworker", f"--fd={listening.fileno()}",
+               f"--threads={threads}",
                # The product's body cap, enforced before a body is buffered (chunked ones too).
                f"--max-request-body-size={settings.REQUEST_MAX_BODY_BYTES}"]
         if settings.HTTPS or settings.DJANGO_PROXY_COUNT:
             # Behind a proxy: pass X-Forwarded-Proto / -For on; Django decides what to trust (settings.py).
-            web.append("--no-clear-untrusted-proxy-headers")
-        commands = {"web": web + ["scheduler_site.wsgi:application"]}
+            web.append("--trust-proxy-headers")
+        web_env, cache_dir = self.shared_cache_env(workers)
+        manage = str(settings.BASE_DIR / "manage.py")
+        children = {f"web {n + 1}": subprocess.Popen(web, cwd=settings.BASE_DIR, env=web_env,
+                                                     pass_fds=[listening.fileno()]) for n in range(max(1, workers))}
         if not no_scheduler:
-            commands["scheduler"] = [sys.executable, manage, "runscheduler"]
-        children = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
-        self.stdout.write(f"Web pages on http://{host}:{port}/ (admin at /admin/). Ctrl-C stops everything.")
+            children["scheduler"] = subprocess.Popen([sys.executable, manage, "runscheduler"], cwd=settings.BASE_DIR)
+        listening.close()  # the web processes hold it now
+        self.stdout.write(f"Web pages on http://{host}:{port}/ (admin at /admin/), {len(children) - (not no_scheduler)}"
+                          f" web process(es). Ctrl-C stops everything.")
+        try:
+            sys.exit(self.supervise(children))
+        finally:
+            if cache_dir:
+                shutil.rmtree(cache_dir, ignore_errors=True)
 
+    def shared_cache_env(self, workers):
+        """The web processes' environment. Throttle counts and the dashboard's hours live in Django's cache;
+        the default local-memory cache belongs to one process, so with several of them (and no cache chosen by
+        DJANGO_CACHE_BACKEND) they share a file-based cache in a private folder that lasts as long as `serve`."""
+        env = dict(os.environ)
+        if workers <= 1 or os.environ.get("DJANGO_CACHE_BACKEND"):
+            return env, None
+        cache_dir = tempfile.mkdtemp(prefix="scheduler-web-cache-")  # mode 0700
+        env.update(DJANGO_CACHE_BACKEND="django.core.cache.backends.filebased.FileBasedCache",
+                   DJANGO_CACHE_LOCATION=cache_dir)
+        return env, cache_dir
+
+    def supervise(self, children) -> int:
         stopping = False
 
         def request_stop(signum, frame):
@@ -67,4 +103,4 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        sys.exit(exit_code)
+        return exit_code

@@ -1,0 +1,118 @@
+"""A run's preparation, everything before its spawn: the task type and resolved script, the command, the run-as
+user, limits, clean environment and secrets, the task log made ready and the output file opened.
+
+The dispatcher prepares the first runs it holds until their slot (claimed scheduler.AHEAD early) while it waits
+for the slot, so that after the slot only their spawns are left; any other run is prepared by its executor thread
+just before the spawn. Either way a run
+uses the task definition loaded when it was claimed: an edit after the claim applies from the task's next run,
+whether or not the run was prepared early (the script file itself is read by the spawn, so its content is the
+one at the spawn)."""
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tasks_app import tasktypes
+from tasks_app.definition.paths import task_log_file
+
+from . import identity, limits, output, tasklog
+from .childenv import ScriptPathError, child_env, run_secrets, script_path
+
+ATTRIBUTE = "_preparation"  # where a run prepared early keeps it, on its TaskExecution until its thread takes it
+
+
+@dataclass(eq=False)
+class Preparation:
+    log_file: Path
+    kind: object = None  # tasktypes type
+    script: Path | None = None  # resolved; None for a type that runs no file
+    argv: list | None = None
+    run_as: object = None  # identity.RunAs or None
+    plan: object = None  # limits.LimitPlan
+    env: dict | None = None
+    secrets: list = field(default_factory=list)
+    out_fd: int | None = None
+    output_path: Path | None = None
+    unfit: str = ""  # why the task cannot run at all (its type, its script): the run fails before "starting"
+    refused: str = ""  # why this run cannot start (environment, user, limits, task log, output file)
+    made_log: bool = False  # the task log did not exist before this preparation
+
+    def close(self) -> None:
+        if self.out_fd is not None:
+            os.close(self.out_fd)
+            self.out_fd = None
+
+    def discard(self) -> None:
+        """The run will never start: no handle stays open and no file is left that the run alone made."""
+        self.close()
+        if self.output_path is not None:
+            self.output_path.unlink(missing_ok=True)
+        if self.made_log:
+            try:
+                if os.stat(self.log_file).st_size == 0:
+                    os.unlink(self.log_file)
+            except OSError:
+                pass
+
+
+def prepare(execution) -> Preparation:
+    """Everything but the spawn; never raises for what the task or the file system refuses (it is kept in
+    unfit or refused and reported when the run would start, as if it were found then)."""
+    task = execution.task
+    prep = Preparation(task_log_file(task))
+    try:
+        prep.kind = tasktypes.get_type(task.task_type)
+        prep.script = script_path(task.task_exec) if prep.kind.runs_file else None
+        problem = prep.kind.check_file(prep.script) if prep.script is not None else None
+        if problem:
+            raise ScriptPathError(f"task_exec {task.task_exec!r} cannot run as a {prep.kind.name} task: it {problem}")
+    except (tasktypes.UnknownType, ScriptPathError) as exc:
+        prep.unfit = str(exc)
+        return prep
+    if prep.kind.performs:
+        return prep
+    try:
+        prep.argv = prep.kind.argv(prep.script, dict(task.task_options or {}))
+    except Exception as exc:  # a plugin's bug names itself; the run fails, the engine goes on
+        prep.refused = f"task type {prep.kind.name} could not build its command: {exc!r}"
+        return prep
+    try:
+        prep.run_as = identity.run_as_for(task)
+        prep.env = child_env(task, execution, prep.log_file, prep.run_as)
+        prep.plan = limits.plan_for(task, execution.execution_id, prep.run_as)
+    except ValueError as exc:  # a task_env name refused since the task was saved, a user not allowed, bad limits
+        prep.refused = str(exc)
+        return prep
+    try:
+        prep.made_log = tasklog.prepare(prep.log_file, prep.run_as)
+    except OSError as exc:
+        prep.refused = f"cannot prepare the task log {prep.log_file}: {exc}"
+        return prep
+    prep.secrets = run_secrets(task, execution)
+    try:
+        prep.out_fd = output.open_output(execution.output_path)
+        prep.output_path = Path(execution.output_path)
+    except OSError as exc:
+        prep.refused = f"cannot write output file: {exc}"
+    return prep
+
+
+def prepare_early(execution) -> None:
+    """At claim time, for a run held until its slot."""
+    setattr(execution, ATTRIBUTE, prepare(execution))
+
+
+def is_prepared(execution) -> bool:
+    return ATTRIBUTE in execution.__dict__
+
+
+def take(execution) -> Preparation:
+    """The run's preparation, made early or now; from here on its caller owns it."""
+    prep = execution.__dict__.pop(ATTRIBUTE, None)
+    return prep if prep is not None else prepare(execution)
+
+
+def discard(execution) -> None:
+    """A run that will never start: undo its early preparation, if it had one."""
+    prep = execution.__dict__.pop(ATTRIBUTE, None)
+    if prep is not None:
+        prep.discard()
