@@ -255,7 +255,7 @@ class Workspace:
         return list(
             TaskExecution.objects.values(
                 "execution_id", "task__task_id", "status", "trigger", "scheduled_time", "queued_at", "start_time",
-                "end_time", "return_code", "duration", "error_message",
+                "end_time", "return_code", "duration", "error_message", "limits",
             )
         )
 

@@ -263,6 +263,9 @@ SCHEDULER_LIMITS = env_limits("SCHEDULER_LIMITS", {"processes": 512, "open_files
 SCHEDULER_LIMITS_MAX = env_limits("SCHEDULER_LIMITS_MAX", {"memory": 2 * 1024 ** 3, **SCHEDULER_LIMITS})
 # "auto": each run gets its own cgroup where the scheduler can create one; "off": setrlimit only.
 SCHEDULER_CGROUPS = env_choice("SCHEDULER_CGROUPS", "auto", ("auto", "off"))
+# Fast start: a run's shepherd forked by a pre-started interpreter (engine/forkserver.py) instead of spawned;
+# a task's task_fast_start overrides it. See the README's "Fast start".
+SCHEDULER_FAST_START = env_bool("SCHEDULER_FAST_START", False)
 # The interpreter task scripts run with; empty = the scheduler's own.
 SCHEDULER_PYTHON = env_executable("SCHEDULER_PYTHON")
 # Where runs run: "local" (the scheduler's own pool of SCHEDULER_MAX_WORKERS threads) or "celery" (Celery workers

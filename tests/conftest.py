@@ -75,3 +75,19 @@ def pytest_collection_modifyitems(config, items):
         real_time = real_time or bool(REAL_TIME_FIXTURES & set(getattr(item, "fixturenames", ())))
         if real_time or item.get_closest_marker("slow") or item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
+
+
+@pytest.fixture(params=["spawn", "fork"])
+def start_way(request, settings):
+    """A confinement test run both ways a run's shepherd can start: spawned, or forked by the fast-start fork
+    server (engine/forkserver.py). Returns the record a run of the fork way must carry ("" for a spawn)."""
+    from tasks_app.engine import forkserver
+
+    settings.SCHEDULER_FAST_START = request.param == "fork"
+    yield "forked" if request.param == "fork" else ""
+    forkserver.stop()
+
+
+def started_as(result, way: str) -> bool:
+    """Whether a RunResult's record says its shepherd started the way `start_way` asked ("" : spawned)."""
+    return (result.limits or {}).get("start", "") == way

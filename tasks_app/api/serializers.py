@@ -91,7 +91,7 @@ def task_api_field(field):
         low, high = field.limits
         return serializers.IntegerField(min_value=low, max_value=high, allow_null=field.nullable, **common)
     if field.kind == table.BOOLEAN:
-        return serializers.BooleanField(**common)
+        return serializers.BooleanField(allow_null=field.nullable, **common)
     if field.kind == table.CHOICE:
         return serializers.ChoiceField(choices=field.choices.choices, **common)
     if field.kind == table.ID_LIST:

@@ -149,6 +149,9 @@ FIELDS = (
               help=_('Short words that group tasks, e.g. ["nightly", "billing"]: lowercase letters, digits, \'-\' '
                      'or \'_\', at most 32 characters each and 20 tags. The list, the dashboard, the pause switch '
                      'and bulk actions select tasks by tag.')),
+    TaskField("task_fast_start", BOOLEAN, _("Fast start"), default=None, nullable=True, in_file=UNLESS_DEFAULT,
+              help=_("Start its runs through the fork server (a pre-started interpreter) instead of a new one: "
+                     "empty for the default (SCHEDULER_FAST_START), true or false for this task.")),
 )
 FIELD = {field.name: field for field in FIELDS}
 TASK_FIELDS = tuple(FIELD)  # the names, in the order conf/tasks.json writes them (so the file diffs cleanly)

@@ -85,7 +85,7 @@ class FieldRules:
         if field.kind == fields.INTEGER:
             return lambda value: None if value is None and field.nullable else self._int(name, value)
         if field.kind == fields.BOOLEAN:
-            return lambda value: self._bool(name, value)
+            return lambda value: None if value is None and field.nullable else self._bool(name, value)
         if field.kind == fields.CHOICE:
             return lambda value: self._choice(name, value, field.choices)
         raise LookupError(f"{name}: a field of kind {field.kind} needs a rule of its own, _check_{name}")

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from tasks_app.models.execution import describe_limits
 
-from . import identity, limits, subreaper
+from . import forkserver, identity, limits, subreaper
 
 log = logging.getLogger("SchedulerEngine")
 
@@ -29,5 +29,7 @@ def prepare_engine_process() -> None:
         logs = Path(settings.LOGS_DIR)
         logs.mkdir(parents=True, exist_ok=True)
         os.chmod(logs, 0o711)
+    if settings.SCHEDULER_FAST_START:
+        forkserver.warm_up()  # the first run need not wait for the zygote's start
     log.info("Runs run as %s; default limits: %s", ", ".join(u.name for u in users) or identity.engine_user(),
              describe_limits(defaults))

@@ -22,6 +22,7 @@ from tasks_app.models import ExecutionStatus
 from tasks_app.secrets.masking import Masker
 
 from . import identity, limits, output, preparation, tasklog
+from .forkserver import wanted as fast_start_wanted
 from .performer import perform_run
 from .childenv import command, shepherd_spec
 from .shepherd_link import ANSWER_MARGIN, ShepherdGone, ShepherdLink
@@ -161,7 +162,7 @@ def _run(execution, prep, label, tlog, stop_event, on_start) -> RunResult:
     try:
         link = ShepherdLink.start(command(script, execution.execution_id),
                                   shepherd_spec(script, prep.env, prep.run_as, prep.plan, -1, mask=prep.secrets,
-                                                exec_argv=prep.argv), out_fd)
+                                                exec_argv=prep.argv), out_fd, fast=fast_start_wanted(task))
     except (OSError, ValueError, subprocess.SubprocessError, ShepherdGone) as exc:
         return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
     try:
@@ -178,6 +179,8 @@ def _run(execution, prep, label, tlog, stop_event, on_start) -> RunResult:
     if outcome.setup_error:
         return _spawn_failed(execution, label, tlog, masker.text(outcome.setup_error))
     status, error = _verdict(outcome, prep.plan, prep.run_as, tail, task.task_timeout)
+    if link.how:  # how fast start went: "forked", or why the run was spawned instead
+        outcome.limits["start"] = link.how
     error = masker.text(error)  # the output's tail is masked already; whatever else it holds, never a secret
     end_time = timezone.now()
     duration = round(time.monotonic() - started, 3)

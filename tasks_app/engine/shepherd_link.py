@@ -6,7 +6,7 @@ import logging
 import os
 import subprocess
 
-from . import cgroups, subreaper
+from . import cgroups, forkserver, subreaper
 from .childenv import SHEPHERD_ENV
 from .procgroup import end_group, members
 
@@ -28,13 +28,15 @@ class ShepherdLink:
         self.buffer = b""
         self.child_pid = None
         self.end = None  # the shepherd's final report
-        self.pidfd = _pidfd(proc.pid)
+        self.pidfd = getattr(proc, "pidfd", None) or _pidfd(proc.pid)  # a forked one comes with its own
+        self.how = ""  # with fast start wanted: "forked" or why the run was spawned instead (the run's record)
 
     @classmethod
-    def start(cls, command, spec, out_fd):
-        """Start the shepherd, move it into the run's cgroup and send it `spec` (result_fd filled in). OSError
-        / SubprocessError if it cannot be started; ShepherdGone if it died before taking the spec. A cgroup
-        that cannot be made or joined leaves the run to setrlimit (the spec says why)."""
+    def start(cls, command, spec, out_fd, fast=False):
+        """Start the shepherd (forked by the zygote when `fast` and forkserver allows it, else spawned), move it
+        into the run's cgroup and send it `spec` (result_fd filled in). OSError / SubprocessError if it cannot
+        be started; ShepherdGone if it died before taking the spec. A cgroup that cannot be made or joined
+        leaves the run to setrlimit (the spec says why)."""
         cgroup, spec = spec.get("cgroup"), {**spec, "cgroup_error": ""}
         if cgroup:
             try:
@@ -43,12 +45,25 @@ class ShepherdLink:
                 cgroup, spec["cgroup"], spec["cgroup_error"] = None, None, _why(exc)
         ctrl_r, ctrl_w = os.pipe()
         result_r, result_w = os.pipe()
+        how, proc = "", None
         try:
+            if fast:  # outside spawning(): the zygote's own start takes its lock
+                how = forkserver.refusal(spec)
+                if not how:
+                    proc, how = forkserver.fork_shepherd(command, ctrl_r, out_fd, result_w)
+                    if proc is None:  # spawned on new pipes: a late fork of a failing zygote sees its pipes end
+                        for fd in (ctrl_r, ctrl_w, result_r, result_w):
+                            os.close(fd)
+                        ctrl_r, ctrl_w = os.pipe()
+                        result_r, result_w = os.pipe()
+                    how = how or "forked"
             with subreaper.spawning() as register:
-                proc = subprocess.Popen(
-                    command, stdin=ctrl_r, stdout=out_fd, stderr=subprocess.STDOUT, pass_fds=(result_w,),
-                    env=SHEPHERD_ENV, cwd="/", start_new_session=True,
-                )
+                if proc is None:
+                    proc = subprocess.Popen(
+                        command, stdin=ctrl_r, stdout=out_fd, stderr=subprocess.STDOUT, pass_fds=(result_w,),
+                        env=SHEPHERD_ENV, cwd="/", start_new_session=True,
+                    )
+                # A forked shepherd too: re-parented to the engine if the zygote dies, it is no orphan to sweep.
                 register(proc.pid)
         except BaseException:
             for fd in (ctrl_r, ctrl_w, result_r, result_w):
@@ -58,6 +73,7 @@ class ShepherdLink:
         os.close(ctrl_r)
         os.close(result_w)
         link = cls(proc, ctrl_w, result_r, cgroup)
+        link.how = how
         if cgroup:
             try:
                 cgroups.join(cgroup, proc.pid)  # while its interpreter starts: see cgroups.py

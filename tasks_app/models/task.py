@@ -95,6 +95,8 @@ class Task(models.Model):
     task_options = models.JSONField(default=dict, blank=True)
     # Short words that group tasks (definition/tags.py): the list's filter, the dashboard, pauses, bulk actions.
     task_tags = models.JSONField(default=list, blank=True)
+    # Whether its runs start through the fork server (engine/forkserver.py); None: SCHEDULER_FAST_START decides.
+    task_fast_start = models.BooleanField(null=True, blank=True, default=None)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -73,6 +73,9 @@ def page_field(field):
                                  **{**options, "required": False})
     if field.kind == table.INTEGER:
         return forms.IntegerField(initial=field.default, **{**options, "required": False})
+    if field.kind == table.BOOLEAN and field.nullable:  # default, yes or no
+        return forms.NullBooleanField(widget=forms.Select(choices=[
+            ("unknown", _("Default")), ("true", _("Yes")), ("false", _("No"))]), **{**options, "required": False})
     if field.kind == table.BOOLEAN:
         return forms.BooleanField(initial=field.default, **{**options, "required": False})
     if field.kind == table.CHOICE:

@@ -179,7 +179,7 @@ def test_no_log_line_of_the_engine_holds_a_secret(secret_run, caplog):
     assert_masked(caplog.text)
 
 
-def test_a_chatty_run_with_secrets_keeps_all_its_output_through_the_masking_pipe_in_order(make_execution, settings):
+def test_a_chatty_run_with_secrets_keeps_all_its_output_through_the_masking_pipe_in_order(start_way, make_execution, settings):
     # 30,000 lines of 100 bytes (3 MB) through the shepherd's pipe, with a secret that matches nothing.
     settings.SCHEDULER_OUTPUT_LIMIT = 10 * 1024 * 1024
     execution = make_execution("chatty.py", task_env={"LINES": "30000", "UNUSED": keys.seal("never-printed")})
@@ -192,7 +192,7 @@ def test_a_chatty_run_with_secrets_keeps_all_its_output_through_the_masking_pipe
     assert "the end" in lines
 
 
-def test_a_run_stopped_by_its_timeout_mid_secret_stores_no_part_of_it(make_execution):
+def test_a_run_stopped_by_its_timeout_mid_secret_stores_no_part_of_it(start_way, make_execution):
     execution = make_execution("half_secret_then_sleep.py", task_timeout=1,
                                task_env={"DB_PASSWORD": keys.seal(PASSWORD)})
     result = run_execution(execution)

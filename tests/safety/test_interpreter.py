@@ -23,7 +23,7 @@ def pwned(marker):
 
 @pytest.mark.parametrize("as_user", [False, True], ids=["as the scheduler's user", "as a run-as user"])
 def test_python_variables_that_reach_a_run_do_not_change_the_scripts_interpreter(
-        make_run, project, marker, pwned, settings, unix_users, usable_python, as_user, monkeypatch):
+        start_way, make_run, project, marker, pwned, settings, unix_users, usable_python, as_user, monkeypatch):
     if as_user:
         (alice,) = unix_users(1)
         usable_python(alice)
@@ -62,7 +62,7 @@ def test_python_variables_that_reach_a_run_do_not_change_the_scripts_interpreter
     assert processes_with(marker) == []
 
 
-def test_the_scripts_local_time_is_in_its_tasks_zone(make_run, project, marker, settings):
+def test_the_scripts_local_time_is_in_its_tasks_zone(start_way, make_run, project, marker, settings):
     settings.TIME_ZONE = "UTC"
     execution = make_run(project.script("zone.py", f"{marker}.py"), task_timezone="Asia/Shanghai")
 
@@ -73,7 +73,7 @@ def test_the_scripts_local_time_is_in_its_tasks_zone(make_run, project, marker, 
     assert seen == {"tzname": ["CST", "CST"], "timezone": -8 * 3600, "offset": 8 * 3600.0, "strftime": "CST"}
 
 
-def test_a_run_whose_process_cannot_be_set_up_fails_naming_the_step(make_run, project, marker, settings):
+def test_a_run_whose_process_cannot_be_set_up_fails_naming_the_step(start_way, make_run, project, marker, settings):
     settings.BASE_DIR = project.root / "moved-away"  # runs start in the project folder
     execution = make_run(project.script("zone.py", f"{marker}.py"))
 

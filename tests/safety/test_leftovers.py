@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from tasks_app.engine.runner import StopSignal, run_execution
+from tasks_app.engine.shepherd.procs import children_of, is_zombie
 from tasks_app.models import ExecutionStatus, TaskExecution
 from tasks_app.services.executions import run_now
+from tests.conftest import started_as
 from tests.engine.conftest import make_task, runscheduler, wait_for  # noqa: F401  (fixtures)
 
 from .conftest import processes_with, run_cgroups
@@ -19,19 +21,20 @@ from .conftest import processes_with, run_cgroups
 QUIET = {"DJANGO_SILENCED_SYSTEM_CHECKS": "tasks_app.W001"}  # CI runs as root on purpose
 
 
-def test_a_finished_run_kills_the_escaped_sleeper_it_left_and_counts_it(make_run, project, marker):
+def test_a_finished_run_kills_the_escaped_sleeper_it_left_and_counts_it(start_way, make_run, project, marker):
     execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
 
     result = run_execution(execution)
 
     assert result.status == "success", result
+    assert started_as(result, start_way)
     assert result.leftover_processes == 1
     assert processes_with(marker) == []
     assert run_cgroups() == []  # the run's own cgroup, if it had one, is gone with it
 
 
 def test_a_timeout_kills_every_process_of_the_run_even_an_escaped_one_that_ignores_sigterm(
-        make_run, project, marker, settings):
+        start_way, make_run, project, marker, settings):
     settings.SCHEDULER_KILL_GRACE = 1
     execution = make_run(project.script("escape.py", f"{marker}.py"), task_timeout=1,
                          task_env={"RUN_MARKER": marker, "SLEEP": "600", "STUBBORN": "1"})
@@ -45,7 +48,7 @@ def test_a_timeout_kills_every_process_of_the_run_even_an_escaped_one_that_ignor
     assert processes_with(marker) == []
 
 
-def test_a_stop_kills_every_process_of_the_run_within_two_seconds(make_run, project, marker, tmp_path):
+def test_a_stop_kills_every_process_of_the_run_within_two_seconds(start_way, make_run, project, marker, tmp_path):
     ready = tmp_path / "ready"
     execution = make_run(project.script("escape.py", f"{marker}.py"),
                          task_env={"RUN_MARKER": marker, "SLEEP": "600", "READY_FILE": str(ready)})
@@ -62,11 +65,12 @@ def test_a_stop_kills_every_process_of_the_run_within_two_seconds(make_run, proj
     assert time.monotonic() - asked < 2
     (result,) = results
     assert (result.status, result.error_message, result.return_code) == ("stopped", "stopped: by alice", -15)
+    assert started_as(result, start_way)
     assert processes_with(marker) == []
     stop.close()
 
 
-def test_without_its_shepherd_the_runs_cgroup_still_ends_every_process(make_run, project, marker,
+def test_without_its_shepherd_the_runs_cgroup_still_ends_every_process(start_way, make_run, project, marker,
                                                                         needs_cgroups):
     # This test process is not a subreaper: the escaped sleeper goes to init, and only the cgroup finds it.
     execution = make_run(project.script("kill_shepherd.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
@@ -124,17 +128,23 @@ def test_sigterm_of_the_scheduler_leaves_no_process_of_its_runs(project, marker,
     assert row.status == ExecutionStatus.STOPPED and row.leftover_processes == 1
 
 
+FAST_START = pytest.mark.parametrize("fast", ["false", "true"], ids=["spawn", "fork"])  # SCHEDULER_FAST_START
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
+@FAST_START
 def test_kill_9_of_the_scheduler_leaves_no_process_of_its_runs_three_seconds_later(
-        project, marker, runscheduler, make_task, tmp_path):
+        project, marker, runscheduler, make_task, tmp_path, fast):
     ready = tmp_path / "ready"
     task = make_task("long", task_exec=project.script("escape.py", f"{marker}.py"),
                      task_env={"RUN_MARKER": marker, "SLEEP": "600", "STUBBORN": "1", "READY_FILE": str(ready)})
-    scheduler = runscheduler(env=QUIET)
+    scheduler = runscheduler(env={**QUIET, "SCHEDULER_FAST_START": fast})
     run_now(task, actor="alice", via="api")
     wait_for(ready.exists, 20, what="the script to start")
     assert len(processes_with(marker)) >= 3
+    zygotes = [pid for pid in children_of(scheduler.pid) if Path(f"/proc/{pid}/comm").read_text() == "task-zygote\n"]
+    assert len(zygotes) == (1 if fast == "true" else 0)
 
     os.kill(scheduler.pid, signal.SIGKILL)
     scheduler.proc.wait(5)
@@ -142,17 +152,19 @@ def test_kill_9_of_the_scheduler_leaves_no_process_of_its_runs_three_seconds_lat
 
     wait_for(lambda: not processes_with(marker), 3, interval=0.05, what="every process of the run to die")
     assert time.monotonic() - killed < 3
+    assert all(is_zombie(pid) for pid in zygotes)  # its parent-death signal (gone, or a zombie of init's)
     wait_for(lambda: not run_cgroups(), 3, what="the shepherd to remove the run's cgroup")
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
+@FAST_START
 def test_a_script_that_kills_its_own_shepherd_is_ended_by_the_scheduler_all_the_same(
-        project, marker, runscheduler, make_task):
+        project, marker, runscheduler, make_task, fast):
     # No cgroup: only the scheduler, a child subreaper, receives the orphans and can find them.
     task = make_task("rogue", task_exec=project.script("kill_shepherd.py", f"{marker}.py"),
                      task_env={"RUN_MARKER": marker})
-    runscheduler(env={"SCHEDULER_CGROUPS": "off", **QUIET})
+    runscheduler(env={"SCHEDULER_CGROUPS": "off", "SCHEDULER_FAST_START": fast, **QUIET})
 
     run = run_now(task, actor="alice", via="api")
 

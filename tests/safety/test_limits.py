@@ -37,7 +37,7 @@ def run_with_limits(make_run, project, marker, script, task_limits, **fields):
 
 
 @BOTH
-def test_a_run_past_its_memory_limit_fails_naming_it(make_run, project, marker, mechanism_of, mechanism):
+def test_a_run_past_its_memory_limit_fails_naming_it(start_way, make_run, project, marker, mechanism_of, mechanism):
     used = mechanism_of(mechanism)
     execution, result = run_with_limits(make_run, project, marker, "hog_memory.py", {"memory": "200M"},
                                         task_timeout=60, task_env={"RUN_MARKER": marker, "MEGABYTES": "1024"})
@@ -66,7 +66,7 @@ def test_a_run_past_its_cpu_time_limit_fails_naming_it(make_run, project, marker
 
 
 @BOTH
-def test_a_run_past_its_file_size_limit_fails_naming_it(make_run, project, marker, mechanism_of, mechanism):
+def test_a_run_past_its_file_size_limit_fails_naming_it(start_way, make_run, project, marker, mechanism_of, mechanism):
     mechanism_of(mechanism)
     big = Path(f"/tmp/{marker}-big")
     try:

@@ -41,7 +41,7 @@ def report(execution):
 
 
 def test_a_run_as_user_has_its_own_rights_only_and_cannot_read_another_users_task_log(
-        make_run, project, marker, unix_users, usable_python, settings):
+        start_way, make_run, project, marker, unix_users, usable_python, settings):
     alice, bob = unix_users(2)
     usable_python(alice)
     settings.SCHEDULER_RUN_AS = alice
@@ -61,6 +61,8 @@ def test_a_run_as_user_has_its_own_rights_only_and_cannot_read_another_users_tas
 
     assert result.status == "success", alices.read_output()
     assert result.run_as == alice
+    # Fast start never forks a run-as user's run: it would share the zygote's (root's) hash seed and memory layout.
+    assert result.limits.get("start", "") == ("spawned: fast start is not used for a run-as user" if start_way else "")
     seen, user = report(alices), identity.resolve(alice, "test")
     assert (seen["uid"], seen["euid"], seen["gid"], seen["id_u"]) == (user.uid, user.uid, user.gid, str(user.uid))
     assert seen["groups"] == sorted(os.getgrouplist(alice, user.gid)) and 0 not in seen["groups"]

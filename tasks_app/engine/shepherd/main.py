@@ -8,7 +8,7 @@ from .run import SIGHUP, Run
 from .sysio import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, loads, prctl, read_line, set_name, write_file
 
 
-def main():
+def main(forked=False):
     spec_line, rest = read_line(0, b"")
     if spec_line is None:
         return 0  # the engine went away before sending anything
@@ -17,8 +17,11 @@ def main():
     run.ctrl_buffer = rest
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     # Not SIGKILL: the shepherd must still kill its run when the engine's thread dies, or the run's
-    # setsid()'d grandchildren would escape. The engine's end also closes the control pipe.
-    prctl(PR_SET_PDEATHSIG, SIGHUP)
+    # setsid()'d grandchildren would escape. The engine's end also closes the control pipe, which is all a
+    # shepherd forked by the zygote (zygote.py) watches: its parent is the zygote, whose end (a restart, a
+    # crash) must not end the runs it started.
+    if not forked:
+        prctl(PR_SET_PDEATHSIG, SIGHUP)
     run.install_signals()
     set_name("task-shepherd")
     try:  # the kernel's OOM killer, when the run's cgroup is full, picks one of the run's processes instead
@@ -71,9 +74,9 @@ def main():
     return 0
 
 
-def launch():
-    """run_shepherd.py's entry point. In the script's process main() returns None once the script ended
-    normally: the interpreter then exits as it would after `python script.py`."""
-    code = main()
+def launch(forked=False):
+    """run_shepherd.py's entry point (and the zygote's fork's). In the script's process main() returns None once
+    the script ended normally: the interpreter then exits as it would after `python script.py`."""
+    code = main(forked)
     if code is not None:
         os._exit(code)
