@@ -1,7 +1,7 @@
-"""Measurement 4: 10,000 tasks. Time until `runscheduler` is ready, its memory against bare APScheduler
-holding the same 10,000 cron jobs, its idle CPU, and whether a task edit reaches it within 2 s: the edit
-(through the same service the pages and API call) makes a task due at a minute 2 s away, and the task must
-fire on time."""
+"""Measurement 4: 50,000 tasks. Time until `runscheduler` is ready (on an empty job store, and again on a
+restart that finds every job stored), its memory against bare APScheduler holding the same 50,000 cron jobs,
+its idle CPU, and whether a task edit reaches it within 2 s: the edit (through the same service the pages and
+API call) makes a task due at a minute 2 s away, and the task must fire on time."""
 import sys
 import time
 from datetime import timedelta
@@ -14,7 +14,7 @@ from common import (  # noqa: E402
     yearly_cron,
 )
 
-TASKS = 200 if SMOKE else 10_000
+TASKS = 200 if SMOKE else 50_000
 IDLE_SECONDS = 3 if SMOKE else 20
 EDIT_LEAD = 2.0  # seconds between the edit and the minute it makes the task due
 
@@ -27,7 +27,7 @@ def main():
     ws.add_tasks(TASKS, script="noop.py", schedule=yearly_cron, prefix="t")
     create_s = time.monotonic() - t0
 
-    sched = ws.start_scheduler()
+    sched = ws.start_scheduler(instrumented=True)  # millisecond log times: when it applied the edit
     try:
         ready_s = sched.wait_ready(timeout=120)
         time.sleep(2)  # let start-up garbage settle before reading memory
@@ -42,15 +42,16 @@ def main():
         slot = next_slot(min_lead=EDIT_LEAD + 3)
         if not SMOKE:
             sleep_until(slot - timedelta(seconds=EDIT_LEAD))
-        seen = sched.output().count("Configuration version")
+        seen = len(sched.log_times(r"Configuration version (\d+)"))
         edited_at = utc_now()
         update_task(Task.objects.get(task_id="t00000"), {"task_schedule": cron_at(slot)}, actor="bench",
                     via="cli", partial=True)
+        # The call also rewrites conf/tasks.json after its commit; the scheduler need not wait for that.
         edit_call_s = (utc_now() - edited_at).total_seconds()
-        try:  # the scheduler logs each configuration change it applies
-            wait_until(lambda: sched.output().count("Configuration version") > seen, 10, interval=0.02,
+        try:  # the scheduler logs each configuration change it applies, at the time it applied it
+            wait_until(lambda: len(sched.log_times(r"Configuration version (\d+)")) > seen, 10, interval=0.02,
                        what="the scheduler to log the change")
-            picked_up_s = (utc_now() - edited_at).total_seconds()
+            picked_up_s = (max(sched.log_times(r"Configuration version (\d+)").values()) - edited_at).total_seconds()
         except TimeoutError:
             picked_up_s = None
         try:
@@ -67,12 +68,20 @@ def main():
             lateness_s = None
     finally:
         sched.stop()
+    # A restart (an upgrade, a reboot) finds every job in the store: nothing to write, every task to read.
+    sched = ws.start_scheduler()
+    try:
+        restart_ready_s = sched.wait_ready(timeout=120)
+    finally:
+        sched.stop()
 
     rows = [
         row("4. task edit applied by the scheduler after the edit (its log line seen)", picked_up_s, unit="s",
             bar="<= 2 s", passed=picked_up_s is not None and picked_up_s <= 2),
-        row(f"4. {TASKS:,} tasks: runscheduler ready after start", ready_s, bar="<= 15 s", unit="s",
-            passed=ready_s <= 15),
+        row(f"4. {TASKS:,} tasks: runscheduler ready after start", ready_s, bar="<= 30 s", unit="s",
+            passed=ready_s <= 30),
+        row(f"4. {TASKS:,} tasks: runscheduler ready after a restart (every job already stored)", restart_ready_s,
+            bar="<= 30 s", unit="s", passed=restart_ready_s <= 30),
         row(f"4. {TASKS:,} tasks: scheduler memory (RSS) vs bare APScheduler", rss / 1024, bare_rss / 1024,
             unit="MiB", bar="<= 2x bare APScheduler", passed=rss <= 2 * bare_rss),
         row("4. idle CPU of the scheduler", idle_cpu_pct, unit="% of a core", bar="< 0.1%",
@@ -83,7 +92,8 @@ def main():
             passed=None if SMOKE else lateness_s is not None and lateness_s <= 0.1),
     ]
     details = {
-        "tasks": TASKS, "create_s": create_s, "ready_s": ready_s, "rss_kb": rss, "bare_apscheduler_rss_kb": bare_rss,
+        "tasks": TASKS, "create_s": create_s, "ready_s": ready_s, "restart_ready_s": restart_ready_s, "rss_kb": rss,
+        "bare_apscheduler_rss_kb": bare_rss,
         "idle_seconds": IDLE_SECONDS, "idle_cpu_pct": idle_cpu_pct, "edit_lateness_s": lateness_s,
         "edit_call_s": edit_call_s, "edit_picked_up_s": picked_up_s,
     }

@@ -138,12 +138,17 @@ def status_started_many(task_pks, *, now) -> None:
 
 
 def status_next_many(next_runs: dict) -> None:
-    """task pk -> next fire time; one UPDATE per distinct time (a burst of same-schedule tasks shares one)."""
-    by_time = {}
-    for pk, moment in next_runs.items():
-        by_time.setdefault(moment, []).append(pk)
-    for moment, pks in by_time.items():
-        _status_update_many(pks, {"next_run_time": moment})
+    """task pk -> next fire time; one executemany (at start-up the times are mostly all different: one UPDATE
+    per distinct time was a third of starting 50,000 tasks)."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    if update_rows(TaskStatus, [(pk, {"next_run_time": moment, "updated_at": now})
+                                for pk, moment in next_runs.items()]) < len(next_runs):
+        # Some task has no status row yet (written straight into the table), or was just deleted.
+        have = set(TaskStatus.objects.filter(pk__in=list(next_runs)).values_list("pk", flat=True))
+        for pk in set(next_runs) - have:
+            _status_update(pk, {"next_run_time": next_runs[pk]})
 
 
 def status_next_run(task_pk, next_run_time) -> None:

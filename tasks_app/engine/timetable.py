@@ -56,7 +56,7 @@ class Timetable:
         self.scheduler.add_jobstore(self.store, "default")
         self.scheduler.add_executor(FireCollector(self._on_fire), "default")
         self.scheduler.start()
-        self.sync = jobs.JobSync(self.scheduler)
+        self.sync = jobs.JobSync(self.scheduler, self.store)
         self._existing = self.sync.load_existing(self.store)
 
     def read_tasks(self, version):

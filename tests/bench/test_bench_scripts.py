@@ -35,9 +35,10 @@ def rows_of(results_dir, name):
 def test_the_scale_benchmark_starts_the_real_scheduler_and_reports_every_figure(tmp_path):
     run_bench("scale.py", tmp_path, "--smoke")
     rows = rows_of(tmp_path, "scale")
-    assert len(rows) == 5
+    assert len(rows) == 6
     ready = next(r for r in rows if "ready after start" in r["measurement"])
-    assert ready["engine_value"] > 0
+    restart = next(r for r in rows if "ready after a restart" in r["measurement"])
+    assert ready["engine_value"] > 0 and restart["engine_value"] > 0
     assert all(r["result"] in ("PASS", "FAIL", "n/a") for r in rows)
 
 
@@ -54,7 +55,7 @@ def test_the_recovery_benchmark_records_every_missed_slot_of_a_day_down_and_chec
 def test_the_web_benchmark_fills_a_database_and_times_pages_and_api(tmp_path):
     run_bench("web.py", tmp_path, "--smoke")
     rows = rows_of(tmp_path, "web")
-    assert len(rows) == 9
+    assert len(rows) == 11
     assert [r for r in rows if "/metrics" in r["measurement"]][1]["measurement"].startswith("6. /metrics: the first")
     assert all(r["engine_value"] > 0 and r["baseline_value"] > 0 for r in rows)
 

@@ -41,3 +41,20 @@ def test_the_periodic_full_resync_writes_back_a_job_deleted_behind_its_back(star
     stored = wait_for(lambda: job("kept"), 2).next_run_time
     DjangoJob.objects.filter(id="kept").delete()  # e.g. through django-apscheduler's own admin
     assert wait_for(lambda: job("kept"), 3, what="the full resync").next_run_time == stored
+
+
+
+def test_start_up_writes_every_job_and_next_run_in_batches_and_fills_a_missing_status_row(start_engine, make_task):
+    from tasks_app.engine import jobs
+
+    for i in range(jobs.BATCH + 5):  # more than one batch
+        make_task(f"t{i:04d}", task_schedule=f"{i % 60} {i // 60 % 24} * * *", task_timezone="UTC")
+    bare = make_task("bare", task_schedule="30 7 * * *", task_timezone="Asia/Shanghai")
+    TaskStatus.objects.filter(task=bare).delete()  # a task written straight into the table
+    start_engine()
+    stored = dict(DjangoJob.objects.values_list("id", "next_run_time"))
+    shown = dict(TaskStatus.objects.values_list("task__task_id", "next_run_time"))
+    assert len(stored) == jobs.BATCH + 6 + 1  # and the engine's housekeeping job
+    assert {task_id: stored[task_id] for task_id in shown} == shown
+    assert (shown["t0061"].hour, shown["t0061"].minute) == (1, 1)
+    assert shown["bare"].astimezone(zoneinfo.ZoneInfo("Asia/Shanghai")).hour == 7

@@ -72,6 +72,16 @@ def test_the_list_filters_by_tag_and_shows_the_tag_cloud(as_viewer, make_task):
     assert [t.task_id for t in as_viewer.get("/?tag=Billing").context["tasks"]] == ["a"]
 
 
+def test_tasks_that_share_a_list_of_tags_each_count_in_the_cloud(make_task):
+    from tasks_app.web.queries import tag_cloud
+
+    for task_id in ("a", "b", "c"):  # the same list three times: decoded once, counted three times
+        make_task(task_id, task_tags=["nightly", "billing"])
+    make_task("d", task_tags=["nightly"])
+    make_task("e")
+    assert tag_cloud() == [("billing", 3), ("nightly", 4)]
+
+
 def test_a_bad_tag_filter_is_named_on_the_list_page_not_a_500(as_viewer, make_task):
     make_task("a", task_tags=["nightly"])
     response = as_viewer.get("/?tag=no%20such!")
