@@ -1,5 +1,7 @@
 """/api/tasks: the task endpoints on one viewset. Writes go through the task services, like every
 other source of changes; the run, status and log endpoints live in the mixins of views_runs.py and views_logs.py."""
+from collections.abc import Mapping
+
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status, viewsets
@@ -12,7 +14,7 @@ from tasks_app.services import tasks as task_services
 from .common import VIA, actor_of, logger, who
 from .filters import filter_tasks
 from .schema import ApiAutoSchema, query
-from .serializers import TASK_STATES, TaskSerializer
+from .serializers import ADDED_BY_API, TASK_STATES, TaskSerializer
 from .views_audit import TaskVersionsMixin
 from .views_hooks import TaskHooksMixin
 from .views_logs import TaskLogsMixin
@@ -84,7 +86,7 @@ class TaskViewSet(TaskRunsMixin, TaskLogsMixin, TaskVersionsMixin, TaskHooksMixi
         return Response(TaskSerializer(self.get_object()).data)
 
     def create(self, request):
-        serializer = TaskSerializer(data=request.data)
+        serializer = TaskSerializer(data=request.data, context={"service_validates": True})
         serializer.is_valid(raise_exception=True)
         task = task_services.create_task(dict(serializer.validated_data), actor=actor_of(request), via=VIA)
         logger.info("%s created task %s", who(request), task.task_id)
@@ -94,7 +96,10 @@ class TaskViewSet(TaskRunsMixin, TaskLogsMixin, TaskVersionsMixin, TaskHooksMixi
 
     def update(self, request, task_id=None, partial=False):
         task = self.get_object()
-        serializer = TaskSerializer(task, data=request.data, partial=partial)
+        # Only enabling or disabling skips the loader in the service (set_enabled): validated here then.
+        sent = request.data
+        toggle = partial and isinstance(sent, Mapping) and set(sent) - set(ADDED_BY_API) == {"task_enabled"}
+        serializer = TaskSerializer(task, data=sent, partial=partial, context={"service_validates": not toggle})
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         if partial and set(data) == {"task_enabled"}:
