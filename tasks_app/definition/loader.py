@@ -220,6 +220,11 @@ class TaskLoader(FieldRules):
 
     # ---- helpers ----------------------------------------------------------------------------------------------
 
+    @classmethod
+    def known_tasks(cls):
+        """What clean() checks a task against by default: ({task id: dependencies}, {task id: task_log})."""
+        return cls._known_from_db()
+
     @staticmethod
     def _known_from_db():
         """({task id: dependencies}, {task id: task_log}) of every task in the database, in one query. The
