@@ -36,6 +36,9 @@ def main(argv=None):
     # busy, waited a whole switch interval (5 ms) to get it back each time: the lock stayed taken for tens of
     # milliseconds per edit while every other writer queued. A shorter interval hands the GIL back sooner.
     sys.setswitchinterval(SWITCH_INTERVAL)
+    from scheduler_site.sqlite3.base import queue_writers
+
+    queue_writers()  # on SQLite, this process's writers take turns before asking for the database's write lock
     from tasks_app.conffile import background
 
     background.start()  # conf/tasks.json is written by a thread: requests do not wait for it
