@@ -31,6 +31,8 @@ CLIENTS = 4 if SMOKE else 16
 FIRING = 5 if SMOKE else 50  # tasks due in each measured minute
 IDLE = 10 if SMOKE else 50  # tasks edited and run now (yearly: they never fire by themselves)
 BEFORE, AFTER = (1.0, 2.0) if SMOKE else (8.0, 22.0)  # the window around the minute, seconds
+# `serve`'s options other than the port, to compare settings: `web_load.py --serve=--threads=4`.
+SERVE_OPTIONS = [arg.split("=", 1)[1] for arg in sys.argv[1:] if arg.startswith("--serve=")]
 # The engine's mix: kind -> weight. Edits and runs now go to the idle tasks, reads and history to any task.
 MIX = {"list": 20, "read": 35, "history": 25, "edit": 12, "run now": 8}
 
@@ -127,8 +129,8 @@ def start_serve(ws, port):
     env = {**ws.env, "DJANGO_SETTINGS_MODULE": "web_load_settings", "PYTHONPATH": str(BENCH_DIR),
            "API_THROTTLE_KEY": "off", "PYTHONUNBUFFERED": "1"}
     with open(out_path, "ab") as out:
-        proc = subprocess.Popen([PYTHON, str(ROOT / "manage.py"), "serve", f"--port={port}"], env=env, cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen([PYTHON, str(ROOT / "manage.py"), "serve", f"--port={port}", *SERVE_OPTIONS], env=env,
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def ready():
         if proc.poll() is not None:
