@@ -101,3 +101,36 @@ def test_catching_up_leaves_a_file_edited_by_hand_alone(task):
 
     assert not catch_up()
     assert conf_file().read_text(encoding="utf-8") == edited
+
+
+def test_the_writer_thread_writes_the_first_edit_at_once_and_the_edits_of_its_spacing_together(task, monkeypatch):
+    monkeypatch.setattr(background, "SPACING", 3600.0)  # longer than the test: only stop() ends the wait
+    writer = background.start()
+    try:
+        first_written = threading.Event()
+        monkeypatch.setattr(background, "mirror_tasks_file", _signalling(background.mirror_tasks_file, first_written))
+        edit(task, "first")
+        assert first_written.wait(10)  # after a quiet spell, at once
+        assert described("t1") == "first"
+        count = len(backups.list_backups())
+        for n in range(3):
+            edit(task, f"later {n}")
+        assert described("t1") == "first"  # held back for the spacing ...
+    finally:
+        background.stop()  # ... but written, all three in one rendering, when the process stops
+    assert not writer._thread.is_alive()
+    assert described("t1") == "later 2"
+    assert len(backups.list_backups()) == count + 1
+
+
+def edit(task, description):
+    task_services.update_task(Task.objects.get(pk=task.pk), {"task_desc": description}, actor="ada", via="api",
+                              partial=True)
+
+
+def _signalling(mirror, written):
+    def mirror_and_signal(*args, **kwargs):
+        result = mirror(*args, **kwargs)
+        written.set()
+        return result
+    return mirror_and_signal
