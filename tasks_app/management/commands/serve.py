@@ -35,7 +35,11 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=default_workers(),
                             help="web processes (default: one per core this process may run on)")
-        parser.add_argument("--threads", type=int, default=8, help="threads of each web process")
+        # 4, not more: under load the thread that holds SQLite's one write lock needs the GIL back after each
+        # statement, and every thread more in its process made it wait longer while all other writers queued
+        # (bench/web_load.py: edits' median 365 ms with 8 threads, 186 ms with 4). Requests beyond the threads
+        # wait in waitress's queue, holding nothing.
+        parser.add_argument("--threads", type=int, default=4, help="threads of each web process")
         parser.add_argument("--no-scheduler", action="store_true", help="Start the web server only.")
 
     def handle(self, *args, host, port, workers, threads, no_scheduler, **options):
