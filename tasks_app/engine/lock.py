@@ -8,7 +8,10 @@ PostgreSQL: the lease alone. A session advisory lock would survive a vanished ma
 up (hours); an expiry does not wait for anything. SQLite lives on one machine: an fcntl.flock next to the
 database file decides (it dies with its holder at once, and cannot be lost while the holder lives, so a standby
 takes over the moment the leader dies and no fencing is needed); the lease row is written all the same, as the
-heartbeat that the pages, the watchdog and /healthz/scheduler read."""
+heartbeat that the pages, the watchdog and /healthz/scheduler read. They judge it by its `expires_at` alone, so
+there it is renewed only every SQLITE_HEARTBEATS heartbeats (10 s by default: each renewal is a commit and a wake
+of the engine's own file watch, most of an idle engine's CPU) and written to expire two heartbeats after the next
+renewal is due: a killed SQLite scheduler shows as down within 14 s instead of 6."""
 import fcntl
 import logging
 import os
@@ -17,20 +20,22 @@ import threading
 import time
 from contextlib import contextmanager
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import Error as DatabaseError  # also InterfaceError (a dropped connection)
+from django.db import OperationalError as DatabaseOperationalError
 from django.db import close_old_connections, connections
 from django.db.models import Q
 from django.db.models.functions import Now
 
 from tasks_app.models import SchedulerLease
-from tasks_app.models.scheduler import LEASE_NAME, lease_length
+from tasks_app.models.scheduler import HEARTBEATS_PER_LEASE, LEASE_NAME, lease_length
 
 log = logging.getLogger("SchedulerEngine")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SQLITE_HEARTBEATS = 5  # heartbeats between two renewals of the row under a file lock (SQLite)
 
 
 BOOTTIME = getattr(time, "CLOCK_BOOTTIME", None)
@@ -40,6 +45,9 @@ def clock() -> float:
     """The fence's clock: monotonic, and on Linux counting the time the machine was suspended too
     (CLOCK_BOOTTIME), so that a leader waking from a suspend knows at once that its lease has run out."""
     return time.clock_gettime(BOOTTIME) if BOOTTIME is not None else time.monotonic()
+
+
+COMMAND_OK = 1  # libpq's ExecStatus of a statement that returns no rows (psycopg.pq.ExecStatus.COMMAND_OK)
 
 
 class LockHeld(RuntimeError):
@@ -62,6 +70,14 @@ def lock_file_for(db_settings: dict) -> Path:
     return Path(name + ".scheduler.lock")
 
 
+def renewal(vendor: str, heartbeat: float) -> tuple[float, float]:
+    """(seconds between two renewals, seconds each renewal makes the lease last) on this database. SQLite: the
+    file lock leads, the row is the heartbeat that readers judge by its expiry (see the module's docstring)."""
+    if vendor == "sqlite":
+        return heartbeat * SQLITE_HEARTBEATS, heartbeat * (SQLITE_HEARTBEATS + 2)
+    return heartbeat, heartbeat * HEARTBEATS_PER_LEASE
+
+
 def current_holder() -> str:
     lease = SchedulerLease.objects.current()
     return lease.describe() if lease is not None and lease.holder else "holder unknown"
@@ -76,6 +92,8 @@ class SchedulerLock:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
         self.token = uuid.uuid4().hex  # this engine's claim: a restarted process with the same pid is another
         self.heartbeat = float(settings.SCHEDULER_HEARTBEAT_SECONDS)
+        self.renew_every, self.lasts = renewal(self.vendor, self.heartbeat)
+        self._renew_sql = None  # PostgreSQL's renewal, built once
         self.valid_until = 0.0  # clock(): the lease surely lasts until then
         self.previous_seen = None  # the last heartbeat of the scheduler this one took over from
         self.held = False
@@ -143,11 +161,11 @@ class SchedulerLock:
         if not unconditionally:
             rows = rows.filter(Q(expires_at__lte=Now()) | Q(released_at__isnull=False) | Q(token=self.token))
         won = rows.update(holder=self.worker[:100], host=socket.gethostname()[:255], pid=os.getpid(),
-                          token=self.token, acquired_at=Now(), renewed_at=Now(), expires_at=Now() + lease_length(),
-                          released_at=None)
+                          token=self.token, acquired_at=Now(), renewed_at=Now(),
+                          expires_at=Now() + timedelta(seconds=self.lasts), released_at=None)
         if not won:
             raise LockHeld(current_holder())
-        self.valid_until = began + lease_length().total_seconds()
+        self.valid_until = began + self.lasts
         self.previous_seen = before["renewed_at"] if before and before["holder"] else None
         self.held = True
         log.info("This scheduler (%s) leads: lease taken", self.worker)
@@ -158,11 +176,37 @@ class SchedulerLock:
         """The heartbeat: extend the lease. False if another scheduler holds it now (this one must stop).
         Raises DatabaseError when the database cannot be reached (the lease runs out meanwhile)."""
         began = clock()
-        renewed = SchedulerLease.objects.filter(name=LEASE_NAME, token=self.token, released_at__isnull=True).update(
-            renewed_at=Now(), expires_at=Now() + lease_length())
+        if self.vendor == "postgresql":
+            renewed = self._renew_plainly()
+        else:
+            renewed = SchedulerLease.objects.filter(name=LEASE_NAME, token=self.token,
+                                                    released_at__isnull=True).update(
+                renewed_at=Now(), expires_at=Now() + timedelta(seconds=self.lasts))
         if renewed:
-            self.valid_until = began + lease_length().total_seconds()
+            self.valid_until = began + self.lasts
         return bool(renewed)
+
+    def _renew_plainly(self) -> int:
+        """PostgreSQL, where the renewal is the lease itself, every heartbeat: one UPDATE on the held connection
+        (autocommit: one round trip), sent as text straight through libpq. An idle engine's CPU is mostly this
+        and its wake-ups; the ORM's round cost 0.4-0.5 ms of CPU, a cursor's 0.1 ms, this 0.03 ms (warm)."""
+        db = connections[self.alias]
+        if self._renew_sql is None:
+            assert self.token.isalnum()  # a uuid4 hex: safe to write into the statement
+            table = db.ops.quote_name(SchedulerLease._meta.db_table)
+            self._renew_sql = (
+                f"UPDATE {table} SET renewed_at = STATEMENT_TIMESTAMP(), "
+                f"expires_at = STATEMENT_TIMESTAMP() + INTERVAL '{self.lasts:.3f} seconds' "
+                f"WHERE name = '{LEASE_NAME}' AND token = '{self.token}' AND released_at IS NULL").encode()
+        with db.wrap_database_errors:  # psycopg's errors as Django's, and the connection checked next round
+            if db.connection is None:
+                db.connect()
+            result = db.connection.pgconn.exec_(self._renew_sql)
+        if result.status != COMMAND_OK:
+            db.errors_occurred = True
+            raise DatabaseOperationalError(
+                f"renewing the lease: {result.error_message.decode(errors='replace').strip() or result.status}")
+        return int(result.command_tuples or 0)
 
     @contextmanager
     def kept_alive(self):
@@ -174,7 +218,7 @@ class SchedulerLock:
 
         def keep():
             try:
-                while not stop.wait(self.heartbeat):
+                while not stop.wait(min(self.heartbeat, self.renew_every)):
                     try:
                         self.renew()
                     except DatabaseError as exc:
