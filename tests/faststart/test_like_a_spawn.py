@@ -114,3 +114,19 @@ def test_a_zygote_that_does_not_answer_is_killed_and_the_run_spawned_on_pipes_of
     assert result.limits["start"] == "spawned: the fast-start fork server failed (the zygote did not answer)"
     assert seen["parent_comm"] == "task-shepherd"
     wait_for(lambda: zygote not in zygote_pids(), 5, what="the stopped zygote to be killed and reaped")
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_run_ends_as_the_interpreter_would_end_the_script(make_run, tmp_path, fast):
+    left_open = tmp_path / "left_open.txt"
+    execution = make_run("ending.py", fast, task_env={"LEFT_OPEN": str(left_open), "EXIT_CODE": "3"})
+
+    result = run_execution(execution)
+
+    assert result.return_code == 3
+    # The order of `python -u ending.py` (the shepherd's interpreter is unbuffered, the C library's stdio too):
+    # the script's lines, then its threads, atexit and its objects' __del__, as the interpreter's end runs them.
+    assert execution.read_output().splitlines()[-5:] == [
+        "C stdio output", "the last line", "the non-daemon thread finished", "the atexit callback",
+        "__del__ of a module-level object"]
+    assert left_open.read_text() == "written, never closed\n"
