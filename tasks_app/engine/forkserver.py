@@ -228,10 +228,15 @@ def _tidy():
             if zygote.successor is None:
                 zygote.successor = _start_zygote() or zygote  # itself: none could start, it serves on
             successor = zygote.successor
-            try:
-                taken_over = successor is zygote or not successor.alive() or successor.is_ready()
-            except OSError:
-                taken_over = True
+            # Its socket is read only with its lock held (a request may be waiting for its answer on it).
+            taken_over = successor is zygote or not successor.alive() or not successor.lock.acquire(blocking=False)
+            if not taken_over:
+                try:
+                    taken_over = successor.is_ready()
+                except OSError:
+                    taken_over = True
+                finally:
+                    successor.lock.release()
             if taken_over and not zygote.lock.locked():
                 zygote.retire()
                 _zygotes.remove(zygote)

@@ -130,3 +130,37 @@ def test_a_run_ends_as_the_interpreter_would_end_the_script(make_run, tmp_path, 
         "C stdio output", "the last line", "the non-daemon thread finished", "the atexit callback",
         "__del__ of a module-level object"]
     assert left_open.read_text() == "written, never closed\n"
+
+
+def test_a_zygote_that_served_its_runs_serves_on_until_its_successor_has_started_then_exits(make_run, monkeypatch):
+    monkeypatch.setattr(forkserver, "RESTART_EVERY", 2)
+    _, first = introspect(make_run, True)
+    introspect(make_run, True)
+    (old,) = zygote_pids()
+
+    result, third = introspect(make_run, True)  # its successor is started now, in the background
+
+    assert result.limits["start"] == "forked" and third["hash_of_text"] == first["hash_of_text"]
+    wait_for(lambda: len(zygote_pids()) == 2, 5, what="the successor to be started")
+
+    def retired():
+        forkserver.warm_up()  # what every claim of a fast-start run does: retire it once the successor is ready
+        return len(forkserver._zygotes) == 1
+    wait_for(retired, 10, what="the old zygote to be retired")
+    result, after = introspect(make_run, True)
+
+    assert result.limits["start"] == "forked" and after["hash_of_text"] != first["hash_of_text"]
+    wait_for(lambda: old not in zygote_pids(), 5, what="the retired zygote to exit")
+
+
+def test_a_run_goes_to_another_zygote_while_the_first_is_busy_and_runs_alone_go_to_the_first(make_run, settings):
+    settings.SCHEDULER_MAX_WORKERS = 6  # two zygotes at most
+    _, first = introspect(make_run, True)
+    (zygote,) = forkserver._zygotes
+
+    with zygote.lock:  # a request of another worker waiting for its answer
+        result, beside = introspect(make_run, True)
+    _, alone = introspect(make_run, True)
+
+    assert result.limits["start"] == "forked" and len(zygote_pids()) == 2
+    assert beside["hash_of_text"] != first["hash_of_text"] == alone["hash_of_text"]
