@@ -225,11 +225,13 @@ def _tidy():
             zygote.retire()
             _zygotes.remove(zygote)
         elif zygote.runs >= RESTART_EVERY:
-            if zygote.successor is None:
-                zygote.successor = _start_zygote() or zygote  # itself: none could start, it serves on
+            if zygote.successor is None or not zygote.successor.alive():
+                zygote.successor = _start_zygote() if time.monotonic() >= _down_until else None
+                if zygote.successor is None:
+                    continue  # none can start now: it serves on, and a successor is tried after RETRY_AFTER
             successor = zygote.successor
             # Its socket is read only with its lock held (a request may be waiting for its answer on it).
-            taken_over = successor is zygote or not successor.alive() or not successor.lock.acquire(blocking=False)
+            taken_over = not successor.lock.acquire(blocking=False)
             if not taken_over:
                 try:
                     taken_over = successor.is_ready()
