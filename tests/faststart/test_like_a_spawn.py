@@ -132,6 +132,16 @@ def test_a_run_ends_as_the_interpreter_would_end_the_script(make_run, tmp_path, 
     assert left_open.read_text() == "written, never closed\n"
 
 
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_daemon_thread_still_running_at_the_end_never_sees_the_scripts_names_cleared(make_run, fast):
+    execution = make_run("daemon_at_end.py", fast)
+
+    result = run_execution(execution)
+
+    assert (result.status, result.return_code) == ("success", 0)
+    assert execution.read_output().splitlines() == ["the last line"]
+
+
 def test_a_zygote_that_served_its_runs_serves_on_until_its_successor_has_started_then_exits(make_run, monkeypatch):
     monkeypatch.setattr(forkserver, "RESTART_EVERY", 2)
     _, first = introspect(make_run, True)

@@ -150,8 +150,13 @@ def _end(shared, code):
     __del__ run, files it left open are flushed), collect its garbage, exit(3). Whatever fails on the way is
     left to the interpreter's own end (sys.exit)."""
     try:
-        if "threading" in sys.modules:
-            sys.modules["threading"]._shutdown()
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            threading._shutdown()
+            if threading.active_count() > 1:
+                # A daemon thread still runs: the interpreter's end stops it before clearing modules; clearing
+                # them under it here would make it fail in ways `python script.py` never shows.
+                sys.exit(code)
         import atexit
 
         atexit._run_exitfuncs()
