@@ -25,7 +25,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import Error as DatabaseError  # also InterfaceError (a dropped connection)
-from django.db import OperationalError as DatabaseOperationalError
 from django.db import close_old_connections, connections
 from django.db.models import Q
 from django.db.models.functions import Now
@@ -45,9 +44,6 @@ def clock() -> float:
     """The fence's clock: monotonic, and on Linux counting the time the machine was suspended too
     (CLOCK_BOOTTIME), so that a leader waking from a suspend knows at once that its lease has run out."""
     return time.clock_gettime(BOOTTIME) if BOOTTIME is not None else time.monotonic()
-
-
-COMMAND_OK = 1  # libpq's ExecStatus of a statement that returns no rows (psycopg.pq.ExecStatus.COMMAND_OK)
 
 
 class LockHeld(RuntimeError):
@@ -187,26 +183,19 @@ class SchedulerLock:
         return bool(renewed)
 
     def _renew_plainly(self) -> int:
-        """PostgreSQL, where the renewal is the lease itself, every heartbeat: one UPDATE on the held connection
-        (autocommit: one round trip), sent as text straight through libpq. An idle engine's CPU is mostly this
-        and its wake-ups; the ORM's round cost 0.4-0.5 ms of CPU, a cursor's 0.1 ms, this 0.03 ms (warm)."""
+        """PostgreSQL, where the renewal is the lease itself, every heartbeat: one parameterised UPDATE on the
+        held connection (autocommit: one round trip). An idle engine's CPU is mostly this and its wake-ups; the
+        ORM's round cost 0.4-0.5 ms of CPU, a cursor's 0.1 ms (0.005 % of a core at one renewal per 2 s)."""
         db = connections[self.alias]
         if self._renew_sql is None:
-            assert self.token.isalnum()  # a uuid4 hex: safe to write into the statement
             table = db.ops.quote_name(SchedulerLease._meta.db_table)
             self._renew_sql = (
                 f"UPDATE {table} SET renewed_at = STATEMENT_TIMESTAMP(), "
-                f"expires_at = STATEMENT_TIMESTAMP() + INTERVAL '{self.lasts:.3f} seconds' "
-                f"WHERE name = '{LEASE_NAME}' AND token = '{self.token}' AND released_at IS NULL").encode()
-        with db.wrap_database_errors:  # psycopg's errors as Django's, and the connection checked next round
-            if db.connection is None:
-                db.connect()
-            result = db.connection.pgconn.exec_(self._renew_sql)
-        if result.status != COMMAND_OK:
-            db.errors_occurred = True
-            raise DatabaseOperationalError(
-                f"renewing the lease: {result.error_message.decode(errors='replace').strip() or result.status}")
-        return int(result.command_tuples or 0)
+                "expires_at = STATEMENT_TIMESTAMP() + %s * INTERVAL '1 second' "
+                "WHERE name = %s AND token = %s AND released_at IS NULL")
+        with db.cursor() as cursor:
+            cursor.execute(self._renew_sql, [self.lasts, LEASE_NAME, self.token])
+            return cursor.rowcount
 
     @contextmanager
     def kept_alive(self):
