@@ -9,6 +9,10 @@ from django.db import connection
 from tasks_app.models import Channel, Incident, IncidentKind, TaskAlertState
 
 
+# Typed, so that PostgreSQL can match the columns of the three parts of the UNION (SQLite takes them as they come).
+NO_NUMBER, NO_TEXT = "CAST(NULL AS BIGINT)", "CAST(NULL AS VARCHAR(100))"
+
+
 @dataclass
 class EndFacts:
     open_incidents: list = field(default_factory=list)  # ids of the incidents the ends close
@@ -41,12 +45,15 @@ def read(ended, ran_task_pks, streak_task_pks) -> EndFacts:
         if ran_task_pks:
             wanted += f" OR (kind = %s AND task_id IN ({', '.join(['%s'] * len(ran_task_pks))}))"
             params += [IncidentKind.MISSED.value, *ran_task_pks]
-        parts.append(f"SELECT 0, id, NULL, NULL, NULL FROM {incident} WHERE resolved_at IS NULL AND ({wanted})")
-    parts.append(f"SELECT 1, CASE WHEN is_default THEN 1 ELSE 0 END, NULL, NULL, name FROM {channel}")
+        parts.append(f"SELECT 0, CAST(id AS BIGINT), {NO_NUMBER}, {NO_NUMBER}, {NO_TEXT} FROM {incident} "
+                     f"WHERE resolved_at IS NULL AND ({wanted})")
+    parts.append(f"SELECT 1, CAST(CASE WHEN is_default THEN 1 ELSE 0 END AS BIGINT), {NO_NUMBER}, {NO_NUMBER}, "
+                 f"CAST(name AS VARCHAR(100)) FROM {channel}")
     if streak_task_pks:
         parts.append(
-            f"SELECT 2, task_id, last_execution_id, CASE WHEN failures_in_row = 0 AND NOT alerted AND failing_since "
-            f"IS NULL THEN 1 ELSE 0 END, last_outcome FROM {state} "
+            f"SELECT 2, CAST(task_id AS BIGINT), CAST(last_execution_id AS BIGINT), CAST(CASE WHEN failures_in_row "
+            f"= 0 AND NOT alerted AND failing_since IS NULL THEN 1 ELSE 0 END AS BIGINT), "
+            f"CAST(last_outcome AS VARCHAR(100)) FROM {state} "
             f"WHERE task_id IN ({', '.join(['%s'] * len(streak_task_pks))})")
         params += list(streak_task_pks)
     facts = EndFacts()
