@@ -122,3 +122,23 @@ def test_the_batch_closes_its_runs_overrun_incidents_and_the_missed_incidents_of
     still_open = set(Incident.objects.filter(resolved_at__isnull=True).values_list("kind", "key"))
     # A run a person stopped says nothing about its task's health: its task's missed incident stays open.
     assert still_open == {("missed", "stopped"), ("missed", "other")}
+
+
+@pytest.mark.django_db(transaction=True)  # read in the notices' pool, through its own connection
+def test_the_overrun_thresholds_of_several_tasks_are_read_together_as_one_by_one():
+    from tasks_app.alerts import sender
+    from tasks_app.alerts.overrun import threshold_for, thresholds_for
+
+    steady, expected, young = task("steady-one"), task("expected", task_expected_duration=90), task("young")
+    for seconds in (10, 11, 12, 13, 100, 14):
+        TaskExecution.objects.create(task=steady, status="success", trigger="manual", duration=seconds)
+    TaskExecution.objects.create(task=steady, status="failed", trigger="manual", duration=1000)
+    for seconds in (1, 2):
+        TaskExecution.objects.create(task=young, status="success", trigger="manual", duration=seconds)
+
+    together = sender.pool().submit(thresholds_for, {steady.pk: None, expected.pk: 90, young.pk: None}).result(10)
+
+    assert together == {steady.pk: 37.5, expected.pk: 90.0, young.pk: None}  # 3 x the median of its 6 successes
+    one_by_one = {pk: sender.pool().submit(threshold_for, pk, limit).result(10)
+                  for pk, limit in ((steady.pk, None), (expected.pk, 90), (young.pk, None))}
+    assert together == one_by_one
