@@ -14,6 +14,9 @@ from . import incidents, rules, sender
 
 log = logging.getLogger("Scheduler")
 HISTORY = 20
+# The engine ticks at every run's end during a burst, and a check walks every run in hand (hundreds claimed and
+# waiting for a worker): at most one walk per quarter second. Thresholds are whole seconds, missed grace a minute.
+CHECK_EVERY = 0.25
 
 
 def threshold_for(task_pk, expected) -> float | None:
@@ -67,10 +70,14 @@ class OverrunWatch:
         self._waited = {}  # execution id -> when it was first seen started after waiting for a worker
         self._waiting = set()  # execution ids seen not started yet
         self._missed = set()
+        self._checked_at = None
 
     def check(self, running: dict, now, started=lambda pk: True) -> None:
         """`running`: execution id -> TaskExecution (task loaded) of the runs in hand; `started(pk)`: whether
         its process has started (the executor's pid journal)."""
+        if self._checked_at is not None and abs((now - self._checked_at).total_seconds()) < CHECK_EVERY:
+            return
+        self._checked_at = now
         for pk in [pk for pk in set(self._thresholds) | self._waiting | self._missed if pk not in running]:
             self._thresholds.pop(pk, None)
             self._waited.pop(pk, None)
