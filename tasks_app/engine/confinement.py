@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from tasks_app.models import Task
 from tasks_app.models.execution import describe_limits
 
 from . import forkserver, identity, limits, subreaper
@@ -29,7 +30,7 @@ def prepare_engine_process() -> None:
         logs = Path(settings.LOGS_DIR)
         logs.mkdir(parents=True, exist_ok=True)
         os.chmod(logs, 0o711)
-    if settings.SCHEDULER_FAST_START:
+    if settings.SCHEDULER_FAST_START or Task.objects.filter(task_fast_start=True).exists():
         forkserver.warm_up()  # the first run need not wait for the zygote's start
     log.info("Runs run as %s; default limits: %s", ", ".join(u.name for u in users) or identity.engine_user(),
              describe_limits(defaults))

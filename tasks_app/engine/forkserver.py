@@ -109,6 +109,9 @@ class _Zygote:
 
     def __init__(self):
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.lock = threading.Lock()  # one request at a time on its socket, held until the answer came
+        self.ready = False  # its "ready" message read: its imports are done (zygote.serve)
+        self.successor = None  # the zygote started to take over once this one has served RESTART_EVERY runs
         started = threading.Event()
         self.proc = None
         self.error = None
@@ -136,8 +139,20 @@ class _Zygote:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None and self.sock is not None
 
+    def is_ready(self, wait: float = 0.0) -> bool:
+        """Whether it has started (its "ready" message, read once), waiting up to `wait` s for it."""
+        if not self.ready and self.sock is not None and _readable(self.sock.fileno(), wait):
+            self.ready = self.sock.recv(64) == b"ready"
+            if not self.ready:  # it ended (or said something else) before it could fork anything
+                raise OSError("the zygote did not start")
+        return self.ready
+
     def fork(self, command, ctrl_r, out_fd, result_w) -> ForkedShepherd:
-        """OSError if the zygote cannot give a shepherd (gone, or refused)."""
+        """OSError if the zygote cannot give a shepherd (gone, or refused). Called with self.lock held."""
+        if self.sock is None:
+            raise OSError("the zygote was retired")
+        if not self.is_ready(ANSWER_WAIT):
+            raise OSError("the zygote did not start")
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         try:
             message = b"\0".join([b"fork", str(result_w).encode(), *(str(w).encode() for w in command)])
@@ -172,60 +187,124 @@ class _Zygote:
             self.sock = None
 
 
-_lock = threading.Lock()  # one request at a time on the socket; also guards the current zygote
-_current: _Zygote | None = None
+# Several zygotes, so that the pool's workers do not queue behind one socket (each request holds its zygote
+# until the answer, and a zygote waiting for a core keeps its requester waiting): one per WORKERS_PER_ZYGOTE
+# workers, started only when every other one is busy, so runs one at a time all go to the first.
+WORKERS_PER_ZYGOTE = 3
+_lock = threading.Lock()  # guards _zygotes and _down_until (held briefly: never across a request)
+_zygotes: list[_Zygote] = []
 _down_until = 0.0
+
+
+def _most_zygotes() -> int:
+    return max(1, -(-settings.SCHEDULER_MAX_WORKERS // WORKERS_PER_ZYGOTE))
+
+
+def _start_zygote() -> _Zygote | None:
+    """A new zygote in the pool (under _lock), or None (logged; runs spawn for RETRY_AFTER s)."""
+    global _down_until
+    zygote = _Zygote()
+    if zygote.error is not None:
+        log.error("Cannot start the fast-start fork server: %s", zygote.error)
+        _down_until = time.monotonic() + RETRY_AFTER
+        return None
+    _zygotes.append(zygote)
+    return zygote
+
+
+def _tidy():
+    """Under _lock: drop the zygotes that ended, start the successor of one that served RESTART_EVERY runs (in
+    the background: it takes over once it has started, so no request waits for an interpreter's start) and
+    retire it when its successor is ready."""
+    global _down_until
+    for zygote in list(_zygotes):
+        if not zygote.alive():
+            if zygote.runs < RESTART_EVERY:
+                log.warning("The fast-start fork server ended; runs are spawned for %g s", RETRY_AFTER)
+                _down_until = time.monotonic() + RETRY_AFTER
+            zygote.retire()
+            _zygotes.remove(zygote)
+        elif zygote.runs >= RESTART_EVERY:
+            if zygote.successor is None or not zygote.successor.alive():
+                zygote.successor = _start_zygote() if time.monotonic() >= _down_until else None
+                if zygote.successor is None:
+                    continue  # none can start now: it serves on, and a successor is tried after RETRY_AFTER
+            successor = zygote.successor
+            # Its socket is read only with its lock held (a request may be waiting for its answer on it).
+            taken_over = not successor.lock.acquire(blocking=False)
+            if not taken_over:
+                try:
+                    taken_over = successor.is_ready()
+                except OSError:
+                    taken_over = True
+                finally:
+                    successor.lock.release()
+            if taken_over and not zygote.lock.locked():
+                zygote.retire()
+                _zygotes.remove(zygote)
+
+
+def _take() -> tuple[_Zygote | None, str]:
+    """A zygote with its lock held, or (None, why the run is spawned)."""
+    while True:
+        with _lock:
+            _tidy()
+            # Started ones first, then the oldest: a run alone always goes to the same zygote.
+            for zygote in sorted(_zygotes, key=lambda z: not z.ready):
+                if zygote.lock.acquire(blocking=False):
+                    return zygote, ""
+            if len([z for z in _zygotes if z.runs < RESTART_EVERY]) < _most_zygotes() or not _zygotes:
+                if time.monotonic() < _down_until:
+                    if not _zygotes:
+                        return None, "spawned: the fast-start fork server is down"
+                else:
+                    zygote = _start_zygote()
+                    if zygote is None:
+                        return None, "spawned: the fast-start fork server cannot start"
+                    zygote.lock.acquire()
+                    return zygote, ""
+            busy = min(_zygotes, key=lambda z: z.runs)
+        with busy.lock:  # every zygote busy and no room for another: wait for one, then pick again
+            pass
 
 
 def fork_shepherd(command, ctrl_r, out_fd, result_w) -> tuple[ForkedShepherd | None, str]:
     """(the forked shepherd, "") or (None, why the run is spawned instead)."""
-    global _current, _down_until
+    global _down_until
     if len(b"\0".join(str(w).encode() for w in command)) >= ROOM:
         return None, "spawned: its command line is too long for the fork server"
-    with _lock:
-        if _current is not None and (not _current.alive() or _current.runs >= RESTART_EVERY):
-            if not _current.alive() and _current.runs < RESTART_EVERY:
-                log.warning("The fast-start fork server ended; runs are spawned for %g s", RETRY_AFTER)
-                _down_until = time.monotonic() + RETRY_AFTER
-            _current.retire()
-            _current = None
-        if _current is None:
-            if time.monotonic() < _down_until:
-                return None, "spawned: the fast-start fork server is down"
-            _current = _Zygote()
-            if _current.error is not None:
-                log.error("Cannot start the fast-start fork server: %s", _current.error)
-                _down_until = time.monotonic() + RETRY_AFTER
-                _current = None
-                return None, "spawned: the fast-start fork server cannot start"
-        try:
-            return _current.fork(command, ctrl_r, out_fd, result_w), ""
-        except OSError as exc:
-            log.warning("The fast-start fork server did not fork a shepherd (%s): the run is spawned", exc)
-            _current.abandon()
-            _current = None
+    zygote, why = _take()
+    if zygote is None:
+        return None, why
+    try:
+        return zygote.fork(command, ctrl_r, out_fd, result_w), ""
+    except OSError as exc:
+        log.warning("The fast-start fork server did not fork a shepherd (%s): the run is spawned", exc)
+        zygote.abandon()
+        with _lock:
+            if zygote in _zygotes:
+                _zygotes.remove(zygote)
             _down_until = time.monotonic() + RETRY_AFTER
-            return None, f"spawned: the fast-start fork server failed ({exc})"
+        return None, f"spawned: the fast-start fork server failed ({exc})"
+    finally:
+        zygote.lock.release()
 
 
 def warm_up() -> None:
-    """At the scheduler's start, with SCHEDULER_FAST_START: the first run need not wait for the zygote."""
-    global _current
+    """At the scheduler's start, or ahead of a fast-start run: the run need not wait for a zygote's start."""
     with _lock:
-        if _current is None:
-            _current = _Zygote()
-            if _current.error is not None:
-                log.error("Cannot start the fast-start fork server: %s", _current.error)
-                _current = None
+        _tidy()
+        if not _zygotes and time.monotonic() >= _down_until:
+            _start_zygote()
 
 
 def stop() -> None:
-    """Retire the zygote (tests, shutdown): it exits once the shepherds it started have ended."""
-    global _current, _down_until
+    """Retire the zygotes (tests, shutdown): each exits once the shepherds it started have ended."""
+    global _down_until
     with _lock:
-        if _current is not None:
-            _current.retire()
-            _current = None
+        for zygote in _zygotes:
+            zygote.retire()
+        _zygotes.clear()
         _down_until = 0.0
 
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import TextField
+from django.db.models import Count, Max, TextField
 from django.db.models.functions import Cast
 
 from tasks_app.models import Task, calendar_named
@@ -58,6 +58,19 @@ def load_rows() -> dict[int, TaskRow]:
         rows[pk] = TaskRow(pk, task_id, schedule.strip(), zone or default_zone, enabled, updated_at, deps, grace,
                            calendar)
     return rows
+
+
+def fingerprint() -> tuple:
+    """What the periodic full resync would find changed, in two aggregate queries instead of reading every task
+    and job (with 50,000 tasks, 0.3 s of CPU every SCHEDULER_RESYNC_INTERVAL, most of an idle engine's): the
+    tasks' count, highest pk and last updated_at (an edit, an insert or a deletion moves one of them, whether or
+    not it bumped the configuration marker) and how many task jobs are stored (a job deleted behind the
+    engine's back, which the resync writes again)."""
+    from django_apscheduler.models import DjangoJob
+
+    tasks = Task.objects.order_by().aggregate(count=Count("pk"), top=Max("pk"), last=Max("updated_at"))
+    stored = DjangoJob.objects.exclude(id__startswith=ENGINE_JOB_PREFIX).count()
+    return tasks["count"], tasks["top"], tasks["last"], stored
 
 
 def chain_dependents(rows: dict[int, TaskRow]) -> dict[str, list[int]]:

@@ -50,6 +50,8 @@ AHEAD = 0.5  # seconds
 FIRST_BATCH = 8  # starts in the first transaction of a burst (about a pool's worth)
 BATCH = 200
 FOREVER = float("inf")
+# The heartbeat and the idle tick fall due within microseconds of each other: one wake-up serves both.
+SOON = 0.05  # seconds
 
 
 class SchedulerEngine:
@@ -70,7 +72,7 @@ class SchedulerEngine:
         self.stop_grace = float(stop_grace if stop_grace is not None else settings.SCHEDULER_STOP_GRACE)
         self.wake = threading.Event()
         self.lock = SchedulerLock(self.worker)
-        self.heartbeat = self.lock.heartbeat  # seconds between renewals of the lease
+        self.heartbeat = self.lock.renew_every  # seconds between renewals of the lease
         self.exit_code = 0
         self.started = False
         self.ready = threading.Event()
@@ -221,10 +223,12 @@ class SchedulerEngine:
             return
         self.dispatcher.release_held()
         self._followed(self.endings.record(start_waiting=self.started))
-        if time.monotonic() >= self._next_tick or time.time() >= self.retry_at:
+        if time.monotonic() + SOON >= self._next_tick or time.time() >= self.retry_at:
             # Listening for changes, an idle engine only ticks for its heartbeat and the safety poll.
             idle = self.changes.listening and not self.registry.running
-            every = min(wakeups.SAFETY_POLL, max(self.tick, self.timetable.resync_in())) if idle else self.tick
+            every = self.tick
+            if idle:
+                every = self._on_a_heartbeat(min(wakeups.SAFETY_POLL, max(self.tick, self.timetable.resync_in())))
             self._next_tick = time.monotonic() + every
             self._tick()
         deferred = {}
@@ -240,6 +244,16 @@ class SchedulerEngine:
         self._flush(deferred)
         self.dispatcher.release_held()
         self.dispatcher.prepare_held()
+
+    def _on_a_heartbeat(self, every: float) -> float:
+        """An idle tick moved earlier onto the last heartbeat within `every` (every 4 s instead of 5 with a 2 s
+        heartbeat): one wake-up serves both, and an idle engine's CPU is mostly its wake-ups."""
+        ahead = self._next_heartbeat - time.monotonic()
+        if 0 < ahead <= every:
+            aligned = ahead + (every - ahead) // self.heartbeat * self.heartbeat
+            if aligned >= every / 2:
+                return aligned
+        return every
 
     def _flush(self, deferred):
         """Start what is due, in batches: a small first batch so the first runs start at their slot even in a
@@ -326,10 +340,11 @@ class SchedulerEngine:
     def _leading(self) -> bool:
         """The heartbeat: renew the lease when one is due (or while fenced). False while this scheduler may not
         start anything: its lease may have run out (fenced), or another scheduler holds it (then it stops)."""
-        if time.monotonic() >= self._next_heartbeat or self.lock.fenced():
+        if time.monotonic() + SOON >= self._next_heartbeat or self.lock.fenced():
             self._next_heartbeat = time.monotonic() + self.heartbeat
             try:
-                renewed = self.lock.renew()
+                with self.changes.quiet_write():  # the engine's own heartbeat is no change to look for
+                    renewed = self.lock.renew()
             except DatabaseError as exc:
                 self.trouble.failed("renewing the scheduler lease", exc)
             else:

@@ -9,7 +9,7 @@ from tasks_app.alerts import incidents
 from tasks_app.models import ExecutionStatus, Pause, Task, TaskExecution, Trigger
 
 from . import bookkeeping as bk
-from . import facts, policy
+from . import facts, forkserver, policy
 from .plan import Plan, StartRequest
 
 log = logging.getLogger("Scheduler")
@@ -49,6 +49,10 @@ class Starter:
                 self._claim_one(execution, now, plan)
         bk.status_started_many(plan.started, now=now)
         bk.status_next_many(plan.next_runs)
+        if any(forkserver.wanted(e.task) for e in plan.run):
+            # Runs are claimed ahead of their slot: a fork server started now (the first fast-start run, or
+            # after one ended) has imported what it needs by then, instead of the run waiting for it.
+            forkserver.warm_up()
         return plan
 
     def _decide(self, request: StartRequest, task, now, plan: Plan):

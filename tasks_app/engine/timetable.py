@@ -42,6 +42,7 @@ class Timetable:
         self._engine_due = []  # (job id, slot) of the engine's own jobs
         self._existing = {}  # job id -> Job left in the store by the previous scheduler, until scheduled
         self._next_resync = 0.0  # monotonic
+        self._fingerprint = None  # jobs.fingerprint() at the last full resync
         self._housekeeping = None
 
     # Start-up.
@@ -171,10 +172,14 @@ class Timetable:
         if version == self.version and time.monotonic() < self._next_resync:
             return
         full = time.monotonic() >= self._next_resync
+        if full:
+            self._next_resync = time.monotonic() + self.resync_every
+            seen, self._fingerprint = self._fingerprint, jobs.fingerprint()  # read before the rows it vouches for
+            if version == self.version and seen == self._fingerprint and seen[3] == len(self.sync.jobs):
+                return  # nothing moved since the last full read, and every job held is stored
         rows = jobs.load_rows()
         now = timezone.now()
         if full:
-            self._next_resync = time.monotonic() + self.resync_every
             stored = self.store.stored_next_run_times()
             for job_id in [j for j in self.sync.jobs if j not in stored]:
                 self.sync.jobs.pop(job_id)  # a job row deleted behind our back (admin): written again

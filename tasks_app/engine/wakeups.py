@@ -10,6 +10,7 @@ import select
 import struct
 import threading
 import time
+from contextlib import contextmanager
 
 from django.db import connection
 
@@ -41,6 +42,12 @@ class AlwaysPoll:
     def own_write(self):
         """The engine wrote something its next poll must read (a run's end lets a backfill's next run go)."""
         self._due = True
+
+    @contextmanager
+    def quiet_write(self):
+        """Around a write of the engine's that nothing needs to read (the lease's renewal): it must not wake the
+        engine. Nothing to do here; the file watch would see it."""
+        yield
 
     def worth_polling(self, force=False) -> bool:
         """Called by the tick before its poll; True means poll now (the reason is forgotten)."""
@@ -88,6 +95,7 @@ class FileWatch(DataVersionWatch):
         self.path = os.path.abspath(path)
         self._stopping = threading.Event()
         self._thread = self._fd = None
+        self._reading = threading.Lock()  # the inotify queue: read by the watch, drained after a quiet write
 
     def start(self, on_notice):
         super().start(on_notice)
@@ -113,16 +121,37 @@ class FileWatch(DataVersionWatch):
             for fd in (self._fd, *self._waker):
                 os.close(fd)
 
+    @contextmanager
+    def quiet_write(self):
+        """inotify reports the write (its WAL frames) within the write's own system calls, so the events queued
+        when it returns are this write's: drained under the lock the watch reads with, they never wake the loop
+        (an idle engine's renewal woke it 50 ms later for a poll of its own). A commit of another process's
+        whose events came in the same moment is caught by data_version right after; one whose commit shows
+        later still, by the next safety poll."""
+        if self._thread is None:
+            yield
+            return
+        with self._reading:
+            yield
+            self._ours()
+        if self._changed():
+            self._due = True
+            self.on_notice()
+
     def _watch(self):
         while not self._stopping.is_set():
             readable, _, _ = select.select([self._fd, self._waker[0]], [], [], LISTEN_WAIT)
-            if self._fd not in readable or not self._ours():
+            if self._fd not in readable:
                 continue
+            with self._reading:
+                if not self._ours():
+                    continue
             # A file is written before its commit shows (SQLite updates the WAL index last): let the commit
             # finish, and gather what follows, then poll whatever data_version says. At most one poll per
             # SETTLE however busy the database is.
             self._stopping.wait(SETTLE)
-            self._ours()
+            with self._reading:
+                self._ours()
             self._due = True
             self.on_notice()
 

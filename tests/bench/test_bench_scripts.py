@@ -158,3 +158,19 @@ def test_system_cron_compares_itself_with_the_engine_of_the_same_make_bench_only
     monkeypatch.setenv("BENCH_RUN", "another run")
     other = system_cron.against_engine(cron)
     assert other["result"] == "n/a" and "not run in this make bench" in other["measurement"]
+
+
+def test_the_celery_executor_benchmark_says_so_without_postgresql_and_sets_each_row_beside_the_local_executor(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv("BENCH_POSTGRES_URL", raising=False)
+    run_bench("celery_exec.py", tmp_path, "--smoke")
+    (only,) = rows_of(tmp_path, "celery_exec")
+    assert "BENCH_POSTGRES_URL not set" in only["measurement"] and only["result"] == "n/a"
+
+    celery_exec = bench_module("celery_exec")
+    found = {"local": {"launch_ms": [20.0, 30.0, 40.0], "records_per_s": 50.0},
+             "celery": {"launch_ms": [300.0, 100.0, 200.0], "records_per_s": 25.0}}
+    launch, rate = celery_exec.rows_for(found)
+    assert launch["measurement"].startswith("5c. Celery executor") and (launch["engine_value"],
+                                                                        launch["baseline_value"]) == (200.0, 30.0)
+    assert (rate["engine_value"], rate["baseline_value"], rate["ratio"]) == (25.0, 50.0, "0.50x")

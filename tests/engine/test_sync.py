@@ -43,6 +43,30 @@ def test_the_periodic_full_resync_writes_back_a_job_deleted_behind_its_back(star
     assert wait_for(lambda: job("kept"), 3, what="the full resync").next_run_time == stored
 
 
+def test_the_periodic_resync_reads_every_task_only_when_something_moved_and_follows_an_edit_made_behind_its_back(
+        start_engine, make_task, settings, monkeypatch):
+    from django.utils import timezone
+
+    from tasks_app.engine import jobs
+    from tasks_app.models import Task
+
+    settings.SCHEDULER_RESYNC_INTERVAL = 0.5
+    make_task("quiet", task_schedule="*/5 * * * *", task_timezone="UTC")
+    checked, full_reads = [], []
+    fingerprint, load_rows = jobs.fingerprint, jobs.load_rows
+    monkeypatch.setattr(jobs, "fingerprint", lambda: checked.append(1) or fingerprint())
+    monkeypatch.setattr(jobs, "load_rows", lambda: full_reads.append(1) or load_rows())
+    start_engine()
+    wait_for(lambda: len(checked) >= 5, 10, what="five periodic resyncs")
+    assert len(full_reads) <= 2  # the start's read and the first resync's (no fingerprint yet): then none
+
+    # A write that bumps no configuration marker (raw SQL, a script): the next resync sees it moved.
+    Task.objects.filter(task_id="quiet").update(task_schedule="7 3 * * *", updated_at=timezone.now())
+    moved = wait_for(lambda: job("quiet") if job("quiet").next_run_time.minute == 7 else None, 5,
+                     what="the resync to follow the edit")
+    assert moved.next_run_time.hour == 3
+
+
 
 def test_start_up_writes_every_job_and_next_run_in_batches_and_fills_a_missing_status_row(start_engine, make_task):
     from tasks_app.engine import jobs

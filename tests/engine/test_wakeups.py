@@ -132,3 +132,29 @@ def test_an_idle_engine_on_sqlite_reads_the_database_only_when_something_was_wri
              what="the run to be claimed")
     assert len(polls) > before
     assert Task.objects.filter(pk=task.pk).exists()
+
+
+def test_on_sqlite_the_engines_own_lease_renewals_do_not_wake_it_but_another_process_write_does(
+        start_engine, make_task, settings, monkeypatch):
+    sqlite_only()
+    from tasks_app.engine import bookkeeping
+    from tasks_app.models import SchedulerLease
+
+    settings.SCHEDULER_HEARTBEAT_SECONDS = 0.1  # on SQLite the row is renewed every 5 heartbeats: 0.5 s
+    polls = []
+    real_poll = bookkeeping.poll
+    monkeypatch.setattr(bookkeeping, "poll", lambda worker: polls.append(time.monotonic()) or real_poll(worker))
+    make_task("quiet")
+    engine = start_engine()
+    listening(engine)
+    time.sleep(0.5)
+    renewed, before = SchedulerLease.objects.current().renewed_at, len(polls)
+    time.sleep(2.0)  # four renewals, each a commit to the WAL that inotify reports; the next safety poll is later
+    assert SchedulerLease.objects.current().renewed_at > renewed
+    assert len(polls) == before, "the engine's own renewals made it poll"
+
+    other = sqlite3.connect(settings.DATABASES["default"]["NAME"])
+    other.execute(f"UPDATE {ConfigVersion._meta.db_table} SET version = version + 1")
+    other.commit()
+    other.close()
+    wait_for(lambda: len(polls) > before, 1.0, what="another process's write to wake the engine")

@@ -114,3 +114,63 @@ def test_a_zygote_that_does_not_answer_is_killed_and_the_run_spawned_on_pipes_of
     assert result.limits["start"] == "spawned: the fast-start fork server failed (the zygote did not answer)"
     assert seen["parent_comm"] == "task-shepherd"
     wait_for(lambda: zygote not in zygote_pids(), 5, what="the stopped zygote to be killed and reaped")
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_run_ends_as_the_interpreter_would_end_the_script(make_run, tmp_path, fast):
+    left_open = tmp_path / "left_open.txt"
+    execution = make_run("ending.py", fast, task_env={"LEFT_OPEN": str(left_open), "EXIT_CODE": "3"})
+
+    result = run_execution(execution)
+
+    assert result.return_code == 3
+    # The order of `python -u ending.py` (the shepherd's interpreter is unbuffered, the C library's stdio too):
+    # the script's lines, then its threads, atexit and its objects' __del__, as the interpreter's end runs them.
+    assert execution.read_output().splitlines()[-5:] == [
+        "C stdio output", "the last line", "the non-daemon thread finished", "the atexit callback",
+        "__del__ of a module-level object"]
+    assert left_open.read_text() == "written, never closed\n"
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_daemon_thread_still_running_at_the_end_never_sees_the_scripts_names_cleared(make_run, fast):
+    execution = make_run("daemon_at_end.py", fast)
+
+    result = run_execution(execution)
+
+    assert (result.status, result.return_code) == ("success", 0)
+    assert execution.read_output().splitlines() == ["the last line"]
+
+
+def test_a_zygote_that_served_its_runs_serves_on_until_its_successor_has_started_then_exits(make_run, monkeypatch):
+    monkeypatch.setattr(forkserver, "RESTART_EVERY", 2)
+    _, first = introspect(make_run, True)
+    introspect(make_run, True)
+    (old,) = zygote_pids()
+
+    result, third = introspect(make_run, True)  # its successor is started now, in the background
+
+    assert result.limits["start"] == "forked" and third["hash_of_text"] == first["hash_of_text"]
+    wait_for(lambda: len(zygote_pids()) == 2, 5, what="the successor to be started")
+
+    def retired():
+        forkserver.warm_up()  # what every claim of a fast-start run does: retire it once the successor is ready
+        return len(forkserver._zygotes) == 1
+    wait_for(retired, 10, what="the old zygote to be retired")
+    result, after = introspect(make_run, True)
+
+    assert result.limits["start"] == "forked" and after["hash_of_text"] != first["hash_of_text"]
+    wait_for(lambda: old not in zygote_pids(), 5, what="the retired zygote to exit")
+
+
+def test_a_run_goes_to_another_zygote_while_the_first_is_busy_and_runs_alone_go_to_the_first(make_run, settings):
+    settings.SCHEDULER_MAX_WORKERS = 6  # two zygotes at most
+    _, first = introspect(make_run, True)
+    (zygote,) = forkserver._zygotes
+
+    with zygote.lock:  # a request of another worker waiting for its answer
+        result, beside = introspect(make_run, True)
+    _, alone = introspect(make_run, True)
+
+    assert result.limits["start"] == "forked" and len(zygote_pids()) == 2
+    assert beside["hash_of_text"] != first["hash_of_text"] == alone["hash_of_text"]

@@ -6,7 +6,7 @@ import sys
 import _signal
 
 from .run import SIGINT, SIGKILL
-from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, prctl, set_name, write_file
+from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, libc_exit, prctl, set_name, write_file
 
 SETUP_FAILED = 127  # the script's process exits with this when it could not be set up (the reason is sent)
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -121,15 +121,69 @@ def run_script(script, argv):
     loader = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", script)
     main.__dict__.update(__file__=script, __cached__=None, __builtins__=sys.modules["builtins"],
                          __loader__=loader, __package__=None, __spec__=None)
+    shared = set(sys.modules)  # the shepherd's modules: the script's are the ones it adds
     sys.modules["__main__"] = main
+    status = 0
     try:
         code = compile(source, script, "exec", dont_inherit=True)
         exec(code, main.__dict__)
-    except (SystemExit, KeyboardInterrupt):
-        raise  # the interpreter ends the process as it would for `python script.py`
+    except SystemExit as exc:
+        if exc.code is not None and not isinstance(exc.code, int):
+            raise  # the interpreter prints it and exits with 1
+        status = exc.code or 0
+    except KeyboardInterrupt:
+        raise  # the interpreter ends the process by SIGINT, as it would for `python script.py`
     except BaseException as exc:
         tb = exc.__traceback__
         while tb is not None and os.path.dirname(tb.tb_frame.f_code.co_filename) == HERE:
             tb = tb.tb_next  # the traceback starts in the script, as it would
         sys.excepthook(type(exc), exc.with_traceback(tb), tb)
-        sys.exit(1)
+        status, tb = 1, None  # its frames' objects are freed at the end, as the interpreter frees them
+    _end(shared, status)
+
+
+def _end(shared, code):
+    """The end of `python script.py` as the script can see it, without the interpreter's teardown: that frees
+    every object of the shepherd's interpreter, whose pages this process shares with the shepherd until it
+    writes to them (about a third of a forked run's CPU). In Py_Finalize's order: wait for the threads, atexit
+    callbacks, flush stdout and stderr, clear the modules the script imported (its objects are freed: their
+    __del__ run, files it left open are flushed), collect its garbage, exit(3). Whatever fails on the way is
+    left to the interpreter's own end (sys.exit)."""
+    try:
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            threading._shutdown()
+            if threading.active_count() > 1:
+                # A daemon thread still runs: the interpreter's end stops it before clearing modules; clearing
+                # them under it here would make it fail in ways `python script.py` never shows.
+                sys.exit(code)
+        import atexit
+
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        for name in [*reversed([name for name in sys.modules if name not in shared]), "__main__"]:
+            _clear(sys.modules.get(name))
+        import gc
+
+        gc.collect()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except BaseException:  # noqa: BLE001 (the interpreter's end reports it)
+        sys.exit(code)
+    libc_exit(code & 0xFF)  # what exit() keeps of Python's exit code
+
+
+def _clear(module):
+    """As the interpreter clears a module at its end: names with one leading underscore first, then the
+    others, each set to None (__builtins__ kept)."""
+    namespace = getattr(module, "__dict__", None)
+    if namespace is None:
+        return
+    for first in (True, False):
+        for name in list(namespace):
+            if isinstance(name, str) and name != "__builtins__" and (
+                    not first or (name.startswith("_") and not name.startswith("__"))):
+                namespace[name] = None

@@ -9,33 +9,45 @@ PR_SET_CHILD_SUBREAPER = 36
 
 def prctl(option, value):
     """prctl(2) through _ctypes; raises OSError on failure."""
-    global _prctl
-    if _prctl is None:
-        import _ctypes
-
-        class Int(_ctypes._SimpleCData):
-            _type_ = "i"
-
-        class ULong(_ctypes._SimpleCData):
-            _type_ = "L"
-
-        class Lib:
-            _handle = _ctypes.dlopen(None)
-
-        class Func(_ctypes.CFuncPtr):
-            _flags_ = _ctypes.FUNCFLAG_CDECL
-            _restype_ = Int
-            _argtypes_ = (Int, ULong, ULong, ULong, ULong)
-
-        _prctl = Func(("prctl", Lib()))
     if _prctl(option, value, 0, 0, 0) != 0:
         raise OSError(f"prctl({option}, {value}) failed")
 
 
-_prctl = None
+def libc_exit(code):
+    """exit(3): the process ends as an interpreter's own end ends it after Py_Finalize (C atexit handlers, C
+    stdio buffers of extension modules flushed), without the interpreter's teardown."""
+    _exit(code)
+    os._exit(code)  # not reached
+
+
+def _libc(name, *argtypes):
+    """A function of the C library through _ctypes, made once per interpreter (making ctypes types costs a
+    fraction of a millisecond): the forks of a fork server, and a shepherd's script, inherit them."""
+    import _ctypes
+
+    class Int(_ctypes._SimpleCData):
+        _type_ = "i"
+
+    class ULong(_ctypes._SimpleCData):
+        _type_ = "L"
+
+    class Lib:
+        _handle = _ctypes.dlopen(None)
+
+    class Func(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL
+        _restype_ = Int
+        _argtypes_ = tuple({"i": Int, "L": ULong}[t] for t in argtypes)
+
+    return Func((name, Lib()))
 
 
 def loads(text):
+    value, end = _scanner(text, 0)
+    return value
+
+
+def _make_scanner():
     import _json
 
     class Context:
@@ -44,8 +56,7 @@ def loads(text):
         parse_float, parse_int, parse_constant = float, int, float
         memo = {}
 
-    value, end = _json.make_scanner(Context())(text, 0)
-    return value
+    return _json.make_scanner(Context())
 
 
 def dumps(value):
@@ -61,6 +72,11 @@ def dumps(value):
     if isinstance(value, dict):
         return "{" + ", ".join(f"{dumps(str(k))}: {dumps(v)}" for k, v in value.items()) + "}"
     return "[" + ", ".join(dumps(v) for v in value) + "]"
+
+
+_prctl = _libc("prctl", "i", "L", "L", "L", "L")
+_exit = _libc("exit", "i")
+_scanner = _make_scanner()
 
 
 def read_line(fd, buffer):

@@ -9,13 +9,16 @@ Protocol over stdin, a SOCK_SEQPACKET socket: the engine sends one message per r
 line as NUL-separated words after "fork <result fd number>\\0", with the descriptors control, output, result
 and a status pipe (SCM_RIGHTS); the zygote answers "pid <pid>" with the shepherd's pidfd, or "error <why>".
 When it reaps a shepherd it writes its wait status into that run's status pipe and closes it. The end of the
-socket means: fork no more, reap what is left, exit (the engine restarts zygotes every few hundred runs)."""
+socket means: fork no more, reap what is left, exit (the engine restarts zygotes every few hundred runs).
+Before its first request it sends "ready": the engine keeps using the zygote it replaces until then."""
 import os
 import select
 import sys
 
+import _json  # noqa: F401  every shepherd reads its spec with it (sysio.loads)
 import _signal
 import _socket
+import resource  # noqa: F401  the script's process sets its limits with it; os.wait4 returns its rusage
 
 from .run import SIGCHLD, SIGKILL
 from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, prctl, set_name
@@ -40,6 +43,7 @@ def serve():
     prctl(PR_SET_DUMPABLE, 0)
     set_name("task-zygote")
     sock = _socket.socket(fileno=0)
+    _answer(sock, b"ready")
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     _signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     _signal.signal(SIGCHLD, _noop)
