@@ -31,12 +31,33 @@ def run_dir() -> Path:
     return Path(settings.LOGS_DIR) / "run"
 
 
+_real_folders = {}  # a folder as configured -> (its real path, (st_dev, st_ino) of the folder it leads to)
+
+
+def real_folder(path) -> Path:
+    """Path(path).resolve() of a configured folder, remembered while one os.stat of it as configured (following
+    every symlink on the way) finds the same folder: a run's preparation asks for the logs folder and the engine's
+    folders at every run, and resolving them again was most of its cost. A folder that does not exist (yet) is
+    resolved each time."""
+    key = os.fspath(path)
+    try:
+        info = os.stat(key)
+    except OSError:
+        return Path(key).resolve()
+    known = _real_folders.get(key)
+    if known is not None and known[1] == (info.st_dev, info.st_ino):
+        return known[0]
+    real = Path(key).resolve()
+    _real_folders[key] = (real, (info.st_dev, info.st_ino))
+    return real
+
+
 def engine_folders_in_logs() -> dict[str, Path]:
     """What each folder of the engine's own (they may lie inside LOGS_DIR) holds -> its real path."""
     folders = {"the run journal": run_dir(), "captured outputs": settings.EXECUTION_OUTPUT_DIR}
     if getattr(settings, "EMAIL_FILE_PATH", None):
         folders["e-mails"] = settings.EMAIL_FILE_PATH
-    return {what: Path(folder).resolve() for what, folder in folders.items()}
+    return {what: real_folder(folder) for what, folder in folders.items()}
 
 
 def engine_file_reason(path: Path, logs_dir: Path) -> str | None:

@@ -6,7 +6,7 @@ runs. A scheduled run that has not started (every worker busy: SCHEDULER_MAX_WOR
 grace is a missed run."""
 import logging
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from tasks_app.models import ExecutionStatus, TaskExecution
 
@@ -14,19 +14,51 @@ from . import incidents, rules, sender
 
 log = logging.getLogger("Scheduler")
 HISTORY = 20
+# The engine ticks at every run's end during a burst, and a check walks every run in hand (hundreds claimed and
+# waiting for a worker): at most one walk per quarter second. Thresholds are whole seconds, missed grace a minute.
+CHECK_EVERY = 0.25
 
 
 def threshold_for(task_pk, expected) -> float | None:
     """Seconds after which a run of the task is an overrun (None: not known yet)."""
-    if expected:
-        return float(expected)
+    return thresholds_for({task_pk: expected})[task_pk]
+
+
+def thresholds_for(tasks: dict) -> dict:
+    """{task pk: threshold} for {task pk: its task_expected_duration}: the tasks without one read their recent
+    successful durations in one query (the runs a tick finds started are asked for together)."""
+    found = {pk: float(expected) for pk, expected in tasks.items() if expected}
+    wanted = [pk for pk in tasks if pk not in found]
+    if not wanted:
+        return found
     close_old_connections()
     try:
-        durations = list(TaskExecution.objects.filter(task_id=task_pk, status=ExecutionStatus.SUCCESS)
-                         .order_by("-execution_id").values_list("duration", flat=True)[:HISTORY])
+        durations = _recent_durations(wanted)
     finally:
         close_old_connections()
-    return rules.overrun_threshold(None, durations)
+    for pk in wanted:
+        found[pk] = rules.overrun_threshold(None, durations.get(pk, []))
+    return found
+
+
+def _recent_durations(task_pks) -> dict:
+    """{task pk: durations of its last HISTORY successful runs, newest first}: one UNION ALL of the per-task
+    queries, each an index walk of its newest runs (a window over every run of a task would read them all).
+    Raw SQL: the ORM refuses LIMIT inside a compound statement."""
+    qn = connection.ops.quote_name
+    table, pk = qn(TaskExecution._meta.db_table), qn(TaskExecution._meta.pk.column)
+    one = (f"SELECT task_id, duration FROM (SELECT task_id, duration, {pk} FROM {table} WHERE task_id = %s "
+           f"AND status = %s ORDER BY {pk} DESC LIMIT {HISTORY}) AS recent{{n}}")
+    found = {}
+    for start in range(0, len(task_pks), 100):  # SQLite allows 500 terms in a compound SELECT
+        chunk = task_pks[start:start + 100]
+        sql = " UNION ALL ".join(one.format(n=n) for n in range(len(chunk)))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value for task_pk in chunk for value in (task_pk, ExecutionStatus.SUCCESS.value)])
+            rows = cursor.fetchall()
+        for task_pk, duration in rows:  # each part's rows come in its own order, newest first
+            found.setdefault(task_pk, []).append(duration)
+    return found
 
 
 class OverrunWatch:
@@ -38,15 +70,20 @@ class OverrunWatch:
         self._waited = {}  # execution id -> when it was first seen started after waiting for a worker
         self._waiting = set()  # execution ids seen not started yet
         self._missed = set()
+        self._checked_at = None
 
     def check(self, running: dict, now, started=lambda pk: True) -> None:
         """`running`: execution id -> TaskExecution (task loaded) of the runs in hand; `started(pk)`: whether
         its process has started (the executor's pid journal)."""
+        if self._checked_at is not None and abs((now - self._checked_at).total_seconds()) < CHECK_EVERY:
+            return
+        self._checked_at = now
         for pk in [pk for pk in set(self._thresholds) | self._waiting | self._missed if pk not in running]:
             self._thresholds.pop(pk, None)
             self._waited.pop(pk, None)
             for seen in (self._alerted, self._waiting, self._missed):
                 seen.discard(pk)
+        asked = {}  # the runs seen started for the first time: their thresholds, asked for in one job
         for pk, execution in running.items():
             if not started(pk):
                 self._not_started(pk, execution, now)
@@ -56,13 +93,12 @@ class OverrunWatch:
                 self._waited[pk] = now
             future = self._thresholds.get(pk)
             if future is None:
-                self._thresholds[pk] = sender.pool().submit(threshold_for, execution.task_id,
-                                                            execution.task.task_expected_duration)
+                asked[pk] = execution
                 continue
             if pk in self._alerted or not future.done() or execution.start_time is None:
                 continue
             try:
-                threshold = future.result()
+                threshold = future.result()[execution.task_id]
             except Exception as exc:  # the database was unreachable: try again on a later tick
                 log.warning("Overrun threshold of execution %s unknown: %s", pk, exc)
                 del self._thresholds[pk]
@@ -71,6 +107,11 @@ class OverrunWatch:
             if threshold is not None and elapsed >= threshold:
                 self._alerted.add(pk)
                 sender.submit(incidents.overrun, execution, elapsed, threshold)
+        if asked:
+            future = sender.pool().submit(thresholds_for, {e.task_id: e.task.task_expected_duration
+                                                           for e in asked.values()})
+            for pk in asked:
+                self._thresholds[pk] = future
 
     def _not_started(self, pk, execution, now):
         self._waiting.add(pk)

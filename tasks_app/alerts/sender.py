@@ -33,16 +33,24 @@ def submit(function, *args):
     return pool().submit(_guarded, function, *args)
 
 
+def submit_then_send_if_queued(function, *args):
+    """As submit, but the round of sending follows only when `function` returns true (it may have queued a
+    notice): the ends of runs that alert nobody cost no query of the outbox."""
+    return pool().submit(_guarded, function, *args, only_if_queued=True)
+
+
 def kick():
     """Send the notices that are due now, in the pool."""
     return pool().submit(_guarded, None)
 
 
-def _guarded(function, *args):
+def _guarded(function, *args, only_if_queued=False):
     close_old_connections()
     try:
         if function is not None:
-            function(*args)
+            queued = function(*args)
+            if only_if_queued and not queued:
+                return
         outbox.send_due()
         _wake_for(outbox.next_due())
     except Exception:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tasks_app.private_files import engine_file_reason
+from tasks_app.private_files import engine_file_reason, real_folder
 
 from .fields import default_log_path
 
@@ -112,7 +112,7 @@ def resolve_log_path(task_log, task_id="", logs_dir=None) -> Path:
     """A task's log file, by the same rule inside LOGS_DIR: a `*.log` file (it need not exist yet) that is none
     of the engine's own (private_files.engine_file_reason). Empty means the default logs/task_{task_id}.log.
     Whether another task writes it is LogOwners' question: it needs the other tasks."""
-    folder = Path(logs_dir or settings.LOGS_DIR).resolve()
+    folder = real_folder(logs_dir or settings.LOGS_DIR)
     parts = _relative_parts(task_log or default_log_path(task_id))
     if parts is None:
         raise ValueError("not a relative path inside the logs folder")

@@ -166,41 +166,54 @@ def support() -> CgroupSupport | None:
 
 def run_spec(found: CgroupSupport, execution_id, memory, processes) -> dict:
     """One run's cgroup: folders, limit files to write (path, value, required), cgroup.procs files (to join
-    and to list the run's processes) and event counters. pids.max counts the shepherd too: one more."""
+    and to list the run's processes) and event counters. pids.max counts the shepherd too: one more.
+    Paths are built as text: this runs for every run, and pathlib's parsing cost more than the files' writes."""
     name = f"{PREFIX}{run_label(execution_id)}"
     pids_max = str(processes + 1) if processes else "max"
     if found.version == 2:
-        folder = found.parents[0] / name
+        folder = f"{found.parents[0]}/{name}"
         return {
-            "version": 2, "dirs": [str(folder)],
-            "files": [[str(folder / "memory.max"), str(memory or "max"), True],
-                      [str(folder / "memory.swap.max"), "0" if memory else "max", False],
-                      [str(folder / "pids.max"), pids_max, True]],
-            "procs": [str(folder / "cgroup.procs")],
-            "events": [["oom_kill", str(folder / "memory.events"), "oom_kill"],
-                       ["pids_max", str(folder / "pids.events"), "max"]],
+            "version": 2, "dirs": [folder],
+            "files": [[f"{folder}/memory.max", str(memory or "max"), True],
+                      [f"{folder}/memory.swap.max", "0" if memory else "max", False],
+                      [f"{folder}/pids.max", pids_max, True]],
+            "procs": [f"{folder}/cgroup.procs"],
+            "events": [["oom_kill", f"{folder}/memory.events", "oom_kill"],
+                       ["pids_max", f"{folder}/pids.events", "max"]],
         }
-    memory_dir, pids_dir = found.parents[0] / name, found.parents[1] / name
+    memory_dir, pids_dir = f"{found.parents[0]}/{name}", f"{found.parents[1]}/{name}"
     return {
-        "version": 1, "dirs": [str(memory_dir), str(pids_dir)],
-        "files": [[str(memory_dir / "memory.limit_in_bytes"), str(memory or -1), True],
+        "version": 1, "dirs": [memory_dir, pids_dir],
+        "files": [[f"{memory_dir}/memory.limit_in_bytes", str(memory or -1), True],
                   # Without swap accounting the file is missing: then swap is not limited.
-                  [str(memory_dir / "memory.memsw.limit_in_bytes"), str(memory or -1), False],
-                  [str(pids_dir / "pids.max"), pids_max, True]],
-        "procs": [str(memory_dir / "cgroup.procs"), str(pids_dir / "cgroup.procs")],
-        "events": [["oom_kill", str(memory_dir / "memory.oom_control"), "oom_kill"],
-                   ["pids_max", str(pids_dir / "pids.events"), "max"]],
+                  [f"{memory_dir}/memory.memsw.limit_in_bytes", str(memory or -1), False],
+                  [f"{pids_dir}/pids.max", pids_max, True]],
+        "procs": [f"{memory_dir}/cgroup.procs", f"{pids_dir}/cgroup.procs"],
+        "events": [["oom_kill", f"{memory_dir}/memory.oom_control", "oom_kill"],
+                   ["pids_max", f"{pids_dir}/pids.events", "max"]],
     }
+
+
+def _write(path: str, value: str) -> None:
+    """One write of a cgroup file (the kernel takes a value in one write); OSError as Path.write_text's."""
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
 
 
 def create(spec: dict) -> None:
     """Make the run's cgroup with its limits; OSError (and nothing left) if it cannot be made."""
     try:
         for folder in spec["dirs"]:
-            os.makedirs(folder, exist_ok=True)  # exists: left by a run a crash interrupted
+            try:
+                os.mkdir(folder)
+            except FileExistsError:  # left by a run a crash interrupted
+                pass
         for path, value, required in spec["files"]:
             try:
-                Path(path).write_text(value)
+                _write(path, value)
             except OSError:
                 if required:
                     raise
@@ -212,13 +225,17 @@ def create(spec: dict) -> None:
 def join(spec: dict, pid: int) -> None:
     """Move process `pid` (the run's shepherd) into the run's cgroup."""
     for procs in spec["procs"]:
-        Path(procs).write_text(str(pid))
+        _write(procs, str(pid))
 
 
 def kill_and_remove(spec: dict | None, timeout: float = 5.0) -> int:
     """SIGKILL whatever is left in a run's cgroup (nothing after a shepherd that finished; the run of a
-    shepherd that was killed, or of a dead scheduler) and remove it. Returns how many were killed."""
+    shepherd that was killed, or of a dead scheduler) and remove it. Returns how many were killed.
+    An empty cgroup is removed at once (rmdir refuses one that still has a process: EBUSY), without
+    reading its members first: that is every run whose shepherd ended it."""
     if not spec:
+        return 0
+    if _removed(spec):
         return 0
     killed = set()
     deadline = time.monotonic() + timeout
@@ -226,7 +243,8 @@ def kill_and_remove(spec: dict | None, timeout: float = 5.0) -> int:
         pids = set()
         for procs in spec["procs"]:
             try:
-                pids.update(int(p) for p in Path(procs).read_text().split())
+                with open(procs) as members:
+                    pids.update(int(p) for p in members.read().split())
             except OSError:
                 continue
         if not pids:
@@ -250,6 +268,18 @@ def kill_and_remove(spec: dict | None, timeout: float = 5.0) -> int:
                     log.warning("Could not remove the run's cgroup %s: %s", folder, exc)
                 time.sleep(0.02)
     return len(killed)
+
+
+def _removed(spec: dict) -> bool:
+    """Remove the run's cgroup folders if they are empty; False (some may be left) if one is busy."""
+    for folder in reversed(spec["dirs"]):
+        try:
+            os.rmdir(folder)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+    return True
 
 
 def clean_up_run(execution_id) -> int:

@@ -8,7 +8,7 @@ import time
 
 from tasks_app.models import ExecutionStatus, Trigger
 
-from .notify import notify_execution_later
+from .notify import notify_executions_later
 from .plan import Plan
 from .preparation import is_prepared, prepare_early
 from .registry import HELD_AT_MOST
@@ -57,8 +57,8 @@ class Dispatcher:
             log.info("Task %s: execution %s waits for the running one to end (task_overlap: %s)",
                      execution.task.task_id, execution.pk, execution.task.task_overlap)
         self._hand_over([execution for execution in plan.run if not self._held(execution)])
-        for execution in plan.notify:
-            notify_execution_later(execution)
+        if plan.notify:
+            notify_executions_later(plan.notify)
 
     def _held(self, execution) -> bool:
         """Takes the run in hand; True if it was claimed a moment before its slot and waits for it."""

@@ -257,6 +257,25 @@ def after_run(execution) -> None:
         log.exception("Alerts for execution %s failed", execution.execution_id)
 
 
+def after_runs(executions) -> bool:
+    """after_run for the ends of one round, the alerts' reads shared (outcomes.runs_ended). Returns whether a
+    notice may have been queued for the channels."""
+    for execution in executions:
+        if execution.status != ExecutionStatus.SKIPPED or not execution.error_message.startswith("missed "):
+            notify_execution(execution)
+    try:
+        return outcomes.runs_ended(executions)
+    except Exception:
+        log.exception("Alerts for executions %s failed", ", ".join(str(e.execution_id) for e in executions))
+        return True
+
+
+def notify_executions_later(executions):
+    """after_runs in the notices' pool (as notify_execution_later), one job for the ends of one round; the
+    outbox is looked at only when an alert was queued. Returns the Future."""
+    return sender.submit_then_send_if_queued(after_runs, list(executions))
+
+
 def notify_execution_later(execution):
     """after_run in the notices' own small pool (tasks_app.alerts.sender), so a slow SMTP server, webhook or
     channel (up to WEBHOOK_TIMEOUT s, plus retries) never holds an executor worker or the scheduler's loop.

@@ -1,5 +1,6 @@
 """A run's preparation, everything before its spawn: the task type and resolved script, the command, the run-as
-user, limits, clean environment and secrets, the task log made ready and the output file opened.
+user, limits, clean environment and secrets, the task log made ready, the output file opened and the run's cgroup
+made (cgroups.py), so that none of it waits for the slot.
 
 The dispatcher prepares the first runs it holds until their slot (claimed scheduler.AHEAD early) while it waits
 for the slot, so that after the slot only their spawns are left; any other run is prepared by its executor thread
@@ -14,7 +15,7 @@ from pathlib import Path
 from tasks_app import tasktypes
 from tasks_app.definition.paths import task_log_file
 
-from . import identity, limits, output, tasklog
+from . import cgroups, identity, limits, output, tasklog
 from .childenv import ScriptPathError, child_env, run_secrets, script_path
 
 ATTRIBUTE = "_preparation"  # where a run prepared early keeps it, on its TaskExecution until its thread takes it
@@ -35,15 +36,27 @@ class Preparation:
     unfit: str = ""  # why the task cannot run at all (its type, its script): the run fails before "starting"
     refused: str = ""  # why this run cannot start (environment, user, limits, task log, output file)
     made_log: bool = False  # the task log did not exist before this preparation
+    cgroup_ready: bool = False  # the run's cgroup (plan.cgroup) is made; the shepherd's link removes it once given
+    cgroup_error: str = ""  # why it could not be made (then plan.cgroup is None: setrlimit applies)
 
     def close(self) -> None:
         if self.out_fd is not None:
             os.close(self.out_fd)
             self.out_fd = None
 
+    def cgroup_given(self) -> None:
+        """The shepherd's link has the run's cgroup now (it removes it)."""
+        self.cgroup_ready = False
+
+    def discard_cgroup(self) -> None:
+        if self.cgroup_ready:
+            self.cgroup_ready = False
+            cgroups.kill_and_remove(self.plan.cgroup)
+
     def discard(self) -> None:
-        """The run will never start: no handle stays open and no file is left that the run alone made."""
+        """The run will never start: no handle stays open and no file or cgroup is left that the run alone made."""
         self.close()
+        self.discard_cgroup()
         if self.output_path is not None:
             self.output_path.unlink(missing_ok=True)
         if self.made_log:
@@ -93,6 +106,14 @@ def prepare(execution) -> Preparation:
         prep.output_path = Path(execution.output_path)
     except OSError as exc:
         prep.refused = f"cannot write output file: {exc}"
+        return prep
+    if prep.plan.cgroup:
+        try:
+            cgroups.create(prep.plan.cgroup)
+            prep.cgroup_ready = True
+        except OSError as exc:
+            prep.plan.cgroup = None
+            prep.cgroup_error = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
     return prep
 
 

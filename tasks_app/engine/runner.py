@@ -117,6 +117,8 @@ def run_execution(execution, stop_event=None, on_start=None) -> RunResult:
             return _spawn_failed(execution, label, tlog, prep.refused)
         return _run(execution, prep, label, tlog, stop_event, on_start)
     finally:
+        if prep.cgroup_ready:  # never handed to a shepherd (a run that did not start)
+            prep.discard_cgroup()
         prep.close()
         tasklog.release(prep.log_file)
 
@@ -159,10 +161,13 @@ def _run(execution, prep, label, tlog, stop_event, on_start) -> RunResult:
     masker = Masker(prep.secrets)
     feed = OutputFeed(out_fd, task.task_id, execution.execution_id, masker)  # TASK_LOG_HANDLERS
     start_time, started = timezone.now(), time.monotonic()
+    spec = shepherd_spec(script, prep.env, prep.run_as, prep.plan, -1, mask=prep.secrets, exec_argv=prep.argv)
+    spec["cgroup_error"] = prep.cgroup_error
+    ready = prep.cgroup_ready
+    prep.cgroup_given()
     try:
-        link = ShepherdLink.start(command(script, execution.execution_id),
-                                  shepherd_spec(script, prep.env, prep.run_as, prep.plan, -1, mask=prep.secrets,
-                                                exec_argv=prep.argv), out_fd, fast=fast_start_wanted(task))
+        link = ShepherdLink.start(command(script, execution.execution_id), spec, out_fd,
+                                  fast=fast_start_wanted(task), cgroup_ready=ready)
     except (OSError, ValueError, subprocess.SubprocessError, ShepherdGone) as exc:
         return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
     try:

@@ -32,13 +32,14 @@ class ShepherdLink:
         self.how = ""  # with fast start wanted: "forked" or why the run was spawned instead (the run's record)
 
     @classmethod
-    def start(cls, command, spec, out_fd, fast=False):
+    def start(cls, command, spec, out_fd, fast=False, cgroup_ready=False):
         """Start the shepherd (forked by the zygote when `fast` and forkserver allows it, else spawned), move it
-        into the run's cgroup and send it `spec` (result_fd filled in). OSError / SubprocessError if it cannot
-        be started; ShepherdGone if it died before taking the spec. A cgroup that cannot be made or joined
-        leaves the run to setrlimit (the spec says why)."""
-        cgroup, spec = spec.get("cgroup"), {**spec, "cgroup_error": ""}
-        if cgroup:
+        into the run's cgroup (made here, or before with `cgroup_ready`: from here on the link removes it) and
+        send it `spec` (result_fd filled in). OSError / SubprocessError if it cannot be started; ShepherdGone if
+        it died before taking the spec. A cgroup that cannot be made or joined leaves the run to setrlimit (the
+        spec says why)."""
+        cgroup, spec = spec.get("cgroup"), {"cgroup_error": "", **spec}
+        if cgroup and not cgroup_ready:
             try:
                 cgroups.create(cgroup)
             except OSError as exc:

@@ -1,0 +1,51 @@
+"""bookkeeping.update_rows, the engine's one statement for many rows' ends and statuses (an executemany on SQLite,
+one UPDATE ... FROM VALUES on PostgreSQL): every column type it writes comes back as written, a row named twice
+takes its last values, and the count says how many rows of the table it found."""
+from datetime import UTC, datetime
+
+import pytest
+
+from tasks_app.engine.bookkeeping import update_rows
+from tasks_app.models import Task, TaskExecution, TaskStatus
+
+pytestmark = pytest.mark.django_db
+
+T1, T2 = datetime(2026, 11, 30, 6, 0, tzinfo=UTC), datetime(2026, 11, 30, 6, 1, 30, 250000, tzinfo=UTC)
+
+
+def test_many_rows_of_every_kind_of_column_are_written_and_a_row_named_twice_keeps_its_last_values():
+    tasks = [Task.objects.create(task_id=f"t{i}", task_name=f"t{i}", task_exec="ok.py") for i in range(3)]
+    runs = [TaskExecution.objects.create(task=task, status="running", trigger="manual", start_time=T1)
+            for task in tasks]
+    fields = lambda status, code, limits: {  # noqa: E731
+        "status": status, "return_code": code, "error_message": "", "end_time": T2, "duration": 1.5,
+        "output_truncated": code == 1, "pid": None, "limits": limits}
+
+    count = update_rows(TaskExecution, [
+        (runs[0].pk, fields("success", 0, {"mechanism": "cgroup-v1", "memory": None})),
+        (runs[1].pk, fields("failed", 1, None)),
+        (runs[0].pk, fields("timeout", -9, {"mechanism": "setrlimit"})),
+        (999999, fields("success", 0, None)),  # no such row
+    ])
+
+    assert count == 3
+    first, second, third = (TaskExecution.objects.get(pk=run.pk) for run in runs)
+    assert (first.status, first.return_code, first.limits, first.output_truncated) == (
+        "timeout", -9, {"mechanism": "setrlimit"}, False)
+    assert (second.status, second.return_code, second.limits, second.output_truncated, second.pid) == (
+        "failed", 1, None, True, None)
+    assert (first.end_time, first.duration, first.start_time) == (T2, 1.5, T1)
+    assert third.status == "running"
+
+
+def test_statuses_of_many_tasks_in_one_statement():
+    tasks = [Task.objects.create(task_id=f"s{i}", task_name=f"s{i}", task_exec="ok.py") for i in range(4)]
+    for task in tasks:
+        TaskStatus.objects.create(task=task)
+
+    count = update_rows(TaskStatus, [(task.pk, {"running": i % 2 == 0, "next_run_time": T2 if i else None})
+                                     for i, task in enumerate(tasks)])
+
+    assert count == 4
+    assert [(s.running, s.next_run_time) for s in TaskStatus.objects.filter(task__in=tasks).order_by("task_id")] == [
+        (True, None), (False, T2), (True, T2), (False, T2)]
