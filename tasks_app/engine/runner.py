@@ -31,6 +31,7 @@ log = logging.getLogger("TaskExecutor")
 
 SIZE_CHECK_EVERY = 1.0  # seconds between output size checks while a child runs
 POLL_STOP_EVERY = 0.1  # for a stop_event that cannot be waited on (a plain threading.Event)
+POLL_AT_MOST = 3600.0  # poll() takes an int of milliseconds: a huge timeout (a test's, a setting's) would overflow it
 FEED_EVERY = 0.25  # seconds between two reads of new output lines for TASK_LOG_HANDLERS (only when there are any)
 OUTPUT_TAIL = 4096  # bytes of a failed run's output searched for words that suggest a limit
 
@@ -242,7 +243,7 @@ def _wait(link, execution, label, on_start, out_fd, stop_event, timeout, started
         if must_poll:
             wait = min(wait, POLL_STOP_EVERY)
         if wait > 0:
-            poller.poll(wait * 1000)
+            poller.poll(min(wait, POLL_AT_MOST) * 1000)
         for event in link.read_events():
             if event.get("event") == "started":
                 outcome.pid, outcome.report = event["pid"], event
