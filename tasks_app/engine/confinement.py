@@ -30,7 +30,13 @@ def prepare_engine_process() -> None:
         logs = Path(settings.LOGS_DIR)
         logs.mkdir(parents=True, exist_ok=True)
         os.chmod(logs, 0o711)
-    if settings.SCHEDULER_FAST_START or Task.objects.filter(task_fast_start=True).exists():
-        forkserver.warm_up()  # the first run need not wait for the zygote's start
     log.info("Runs run as %s; default limits: %s", ", ".join(u.name for u in users) or identity.engine_user(),
              describe_limits(defaults))
+
+
+def warm_up_fork_server() -> None:
+    """Once leading, before the first claim (the engine calls it only with the local executor): the first
+    fast-start run need not wait for the zygote's start. Not before: the database may not be migrated yet (the
+    engine's start checks it and says so), and a standby has nothing to start."""
+    if settings.SCHEDULER_FAST_START or Task.objects.filter(task_fast_start=True).exists():
+        forkserver.warm_up()

@@ -30,6 +30,7 @@ from tasks_app.alerts.overrun import OverrunWatch
 
 from . import bookkeeping as bk
 from . import backfills, policy, recovery, wakeups
+from .confinement import warm_up_fork_server
 from .dispatch import Dispatcher
 from .endings import EndRecorder
 from .journal import PidJournal
@@ -130,6 +131,8 @@ class SchedulerEngine:
         timetable = self.timetable
         timetable.start()
         timetable.read_tasks(bk.poll(self.worker)[0])
+        if not self.executor.runs_elsewhere:
+            warm_up_fork_server()
         now = timezone.now()
         self.starts = timetable.missed_requests(now, previous_seen)
         added, removed = timetable.schedule_all(now)

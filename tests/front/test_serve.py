@@ -68,11 +68,14 @@ def request(port, method, path, body=None, headers=None):
 
 
 def test_serve_runs_a_web_process_per_worker_and_one_scheduler_and_ctrl_c_stops_them_all(serve_all):
-    children = wait_for(lambda: (lambda c: c if len(c) == 3 else None)(children_of(serve_all.pid)), 30,
-                        what="serve's three children")
+    def started():
+        # A child between its fork and its exec still shows serve's own command line: wait for the exec.
+        children = children_of(serve_all.pid)
+        return children if len(children) == 3 and not any(" serve " in c for c in children.values()) else None
+    children = wait_for(started, 30, what="serve's three children")
     commands = sorted(children.values())
     assert sum("scheduler_site.webworker" in c for c in commands) == 2
-    assert sum("runscheduler" in c for c in commands) == 1
+    assert sum("runscheduler" in c for c in commands) == 1, commands
     web_pids = [pid for pid, c in children.items() if "webworker" in c]
     assert all(children_of(pid) == {} for pid in web_pids)  # no scheduler (nor anything) under a web process
     assert request(serve_all.port, "GET", "/healthz")[0] == 200
