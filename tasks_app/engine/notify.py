@@ -246,11 +246,16 @@ def _keep(notifier, name, execution, attempts, error=""):
         log.exception("Could not record the %s notice of execution %s", name, execution.execution_id)
 
 
+def _notify_unless_missed(execution) -> None:
+    """task_notify's notices of a run's end; a missed slot's record is told by its incident (the alerts) alone."""
+    if execution.status != ExecutionStatus.SKIPPED or not execution.error_message.startswith("missed "):
+        notify_execution(execution)
+
+
 def after_run(execution) -> None:
     """Everything a run's end sends: task_notify's notices (TASK_NOTIFIERS), then the alerts of its channels
     (tasks_app.alerts: rules, missed and overrun incidents)."""
-    if execution.status != ExecutionStatus.SKIPPED or not execution.error_message.startswith("missed "):
-        notify_execution(execution)
+    _notify_unless_missed(execution)
     try:
         outcomes.run_ended(execution)
     except Exception:
@@ -261,8 +266,7 @@ def after_runs(executions) -> bool:
     """after_run for the ends of one round, the alerts' reads shared (outcomes.runs_ended). Returns whether a
     notice may have been queued for the channels."""
     for execution in executions:
-        if execution.status != ExecutionStatus.SKIPPED or not execution.error_message.startswith("missed "):
-            notify_execution(execution)
+        _notify_unless_missed(execution)
     try:
         return outcomes.runs_ended(executions)
     except Exception:
