@@ -108,6 +108,46 @@ def test_a_leader_that_cannot_renew_is_fenced_after_two_heartbeats_and_free_agai
     assert lock.renew() and not lock.fenced()
 
 
+@needs_postgresql
+def test_a_renewal_on_a_connection_the_server_dropped_raises_djangos_error_and_the_next_round_reconnects(locks):
+    from django.db import DatabaseError, close_old_connections
+
+    lock = locks("alpha:1")
+    lock.acquire()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    with psycopg_connection() as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    with pytest.raises(DatabaseError):  # what the engine's heartbeat catches and reports, not a psycopg error
+        lock.renew()
+    close_old_connections()  # as each round begins: the broken connection is closed
+    assert lock.renew() is True and not lock.fenced()
+
+
+@needs_postgresql
+def test_a_renewal_inside_a_transaction_belongs_to_it(locks):
+    from django.db import transaction
+
+    lock = locks("alpha:1")
+    lock.acquire()
+    before = SchedulerLease.objects.current().renewed_at
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert lock.renew() is True
+        raise RuntimeError("rolled back")
+    assert SchedulerLease.objects.current().renewed_at == before
+    assert lock.renew() is True and SchedulerLease.objects.current().renewed_at > before
+
+
+def psycopg_connection():
+    import psycopg
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    return psycopg.connect(**params, autocommit=True)
+
+
 def test_on_sqlite_the_file_lock_decides_and_a_leader_is_never_fenced(locks, settings):
     if connection.vendor != "sqlite":
         pytest.skip("the file lock is SQLite's")
