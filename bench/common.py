@@ -82,6 +82,23 @@ def proc_cpu_seconds(pid: int) -> float:
     return max(total / 1e9, ticks) if total else ticks
 
 
+def thread_cpu_ns(pid: int) -> dict[str, int]:
+    """Each live thread's CPU time (schedstat, ns) by thread id."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found[task.name] = int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return found
+
+
+def cpu_seconds_between(before: dict[str, int], after: dict[str, int]) -> float:
+    """The CPU that thread_cpu_ns() snapshots say was spent between them, thread by thread: exact for a window in
+    which no thread ends (an idle process). proc_cpu_seconds() can jump by its 10 ms ticks there."""
+    return sum(ns - before.get(tid, 0) for tid, ns in after.items()) / 1e9
+
+
 def wait_until(predicate, timeout, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -328,6 +345,9 @@ class SchedulerProcess:
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.pid)
+
+    def thread_cpu(self) -> dict[str, int]:
+        return thread_cpu_ns(self.pid)
 
     def counters(self) -> dict:
         try:
