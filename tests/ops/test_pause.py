@@ -180,6 +180,8 @@ def test_the_pause_form_pauses_and_names_a_bad_field(as_operator, client, viewer
     response = as_operator.post("/pauses", {"tag": "nighty", "until": "", "reason": "upgrade"})
     assert response.status_code == 400 and "No task has the tag nighty" in response.content.decode()
     assert 'id="error_1_id_tag"' in response.content.decode()  # shown under the tag field
+    response = as_operator.post("/pauses", {"tag": "nighty"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "没有任务带有标签 nighty" in response.content.decode()
     response = as_operator.post("/pauses", {"tag": "nightly", "until": "", "reason": "upgrade"})
     assert response.status_code == 302 and Pause.objects.active().get().tag == "nightly"
     client.force_login(viewer)
