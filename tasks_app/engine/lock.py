@@ -200,11 +200,7 @@ class SchedulerLock:
             if not raw.autocommit or raw.info.transaction_status != IDLE:
                 return self._renew_through_cursor(db)
             if self._renew_sql is None:
-                table = db.ops.quote_name(SchedulerLease._meta.db_table)
-                self._renew_sql = (
-                    f"UPDATE {table} SET renewed_at = STATEMENT_TIMESTAMP(), "
-                    "expires_at = STATEMENT_TIMESTAMP() + $1 * INTERVAL '1 second' "
-                    "WHERE name = $2 AND token = $3 AND released_at IS NULL").encode()
+                self._renew_sql = _renewal_sql(db, "$1", "$2", "$3").encode()
             result = raw.pgconn.exec_params(
                 self._renew_sql, [repr(self.lasts).encode(), LEASE_NAME.encode(), self.token.encode()])
             if result.status != COMMAND_OK:
@@ -214,12 +210,8 @@ class SchedulerLock:
             return int(result.command_tuples or 0)
 
     def _renew_through_cursor(self, db) -> int:
-        table = db.ops.quote_name(SchedulerLease._meta.db_table)
         with db.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET renewed_at = STATEMENT_TIMESTAMP(), "
-                "expires_at = STATEMENT_TIMESTAMP() + %s * INTERVAL '1 second' "
-                "WHERE name = %s AND token = %s AND released_at IS NULL", [self.lasts, LEASE_NAME, self.token])
+            cursor.execute(_renewal_sql(db, "%s", "%s", "%s"), [self.lasts, LEASE_NAME, self.token])
             return cursor.rowcount
 
     @contextmanager
@@ -280,3 +272,11 @@ class SchedulerLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def _renewal_sql(db, lasts, name, token) -> str:
+    """PostgreSQL's renewal of the lease, with the placeholders of the caller's layer (libpq's $n, DB-API's %s)."""
+    table = db.ops.quote_name(SchedulerLease._meta.db_table)
+    return (f"UPDATE {table} SET renewed_at = STATEMENT_TIMESTAMP(), "
+            f"expires_at = STATEMENT_TIMESTAMP() + {lasts} * INTERVAL '1 second' "
+            f"WHERE name = {name} AND token = {token} AND released_at IS NULL")
