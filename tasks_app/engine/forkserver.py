@@ -34,9 +34,9 @@ def wanted(task) -> bool:
     return settings.SCHEDULER_FAST_START if choice is None else bool(choice)
 
 
-def refusal(spec) -> str:
+def refusal(run_as_user: bool) -> str:
     """Why a run that wants fast start is spawned instead ("" if it may fork)."""
-    if spec.get("user"):
+    if run_as_user:
         # The zygote runs as the scheduler's user: its fork would give another user's script the hash seed and
         # memory layout of processes running as the scheduler's user (and of other users' runs).
         return "spawned: fast start is not used for a run-as user"
