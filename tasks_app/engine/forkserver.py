@@ -4,7 +4,10 @@ start the zygote (again after its end, and a fresh one every RESTART_EVERY runs)
 handle of that shepherd with what ShepherdLink uses of a Popen (pid, poll, wait, kill, returncode).
 
 A run falls back to a spawn, and its record says why (limits record, "start"), while the zygote is down or
-when forking would share more than a spawn with another user (a run-as user). See the README's "Fast start"."""
+when forking would share more than a spawn with another user (a run-as user). The zygote also forks the shepherd
+of every run whose script's process execs a command (a shell task's), fast start or not, run-as user or not: the
+exec leaves the command nothing of the zygote, and the run is spared an interpreter's start. See the README's
+"Fast start"."""
 import logging
 import os
 import select
@@ -15,6 +18,8 @@ import threading
 import time
 
 from django.conf import settings
+
+from tasks_app import tasktypes
 
 from . import subreaper
 from .childenv import INTERPRETER_FLAGS, SHEPHERD, SHEPHERD_ENV, task_python
@@ -32,6 +37,19 @@ def wanted(task) -> bool:
     """Whether the task's runs start through the zygote: its task_fast_start, else SCHEDULER_FAST_START."""
     choice = getattr(task, "task_fast_start", None)
     return settings.SCHEDULER_FAST_START if choice is None else bool(choice)
+
+
+def serves(task) -> bool:
+    """Whether the zygote is likely to fork the task's shepherds, so worth starting ahead: fast start wanted, or
+    a type whose run execs its command (any but python and those the engine performs itself; the run decides
+    by its command, see ShepherdLink.launch)."""
+    return wanted(task) or (task.task_type or tasktypes.DEFAULT) not in runs_without_exec()
+
+
+def runs_without_exec() -> list[str]:
+    """The task types whose runs exec no command: python (the script runs in the shepherd's fork) and the types
+    the engine performs (no process at all)."""
+    return [name for name, kind in tasktypes.installed().items() if kind.performs or name == tasktypes.DEFAULT]
 
 
 def refusal(run_as_user: bool) -> str:

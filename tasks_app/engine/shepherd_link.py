@@ -36,14 +36,15 @@ class ShepherdLink:
     @classmethod
     def start(cls, command, spec, out_fd, fast=False, cgroup_ready=False):
         """launch() then send(spec): a run not prepared ahead of its slot starts its shepherd at the slot."""
-        link = cls.launch(command, out_fd, spec.get("cgroup"), fast, bool(spec.get("user")), cgroup_ready)
+        link = cls.launch(command, out_fd, spec.get("cgroup"), fast, bool(spec.get("user")), cgroup_ready,
+                          execs=bool(spec.get("exec")))
         link.send(spec)
         return link
 
     @classmethod
-    def launch(cls, command, out_fd, cgroup=None, fast=False, run_as_user=False, cgroup_ready=False):
-        """Start the shepherd (forked by the zygote when `fast` and forkserver allows it, else spawned) and move
-        it into the run's cgroup (made here, or before with `cgroup_ready`: from here on the link removes it).
+    def launch(cls, command, out_fd, cgroup=None, fast=False, run_as_user=False, cgroup_ready=False, execs=False):
+        """Start the shepherd (forked by the zygote when `fast` and forkserver allows it, or when it `execs` the
+        run's command; else spawned, as when the zygote is down) and move it into the run's cgroup (made here, or before with `cgroup_ready`: from here on the link removes it).
         It then waits for its spec (send()); closing the link instead makes it exit. OSError / SubprocessError
         if it cannot be started. A cgroup that cannot be made or joined leaves the run to setrlimit (send()
         says why in the spec)."""
@@ -57,8 +58,10 @@ class ShepherdLink:
         result_r, result_w = os.pipe()
         how, proc = "", None
         try:
-            if fast:  # outside spawning(): the zygote's own start takes its lock
-                how = forkserver.refusal(run_as_user)
+            if fast or execs:  # outside spawning(): the zygote's own start takes its lock
+                # A command exec'd by the script's process keeps nothing of the zygote (exec replaces the address
+                # space): what forkserver.refusal guards, a run-as user's script sharing it, cannot happen then.
+                how = "" if execs else forkserver.refusal(run_as_user)
                 if not how:
                     proc, how = forkserver.fork_shepherd(command, ctrl_r, out_fd, result_w)
                     if proc is None:  # spawned on new pipes: a late fork of a failing zygote sees its pipes end
@@ -67,6 +70,8 @@ class ShepherdLink:
                         ctrl_r, ctrl_w = os.pipe()
                         result_r, result_w = os.pipe()
                     how = how or "forked"
+                if not fast:
+                    how = ""  # the record says how fast start went, for a run that asked for it
             with subreaper.spawning() as register:
                 if proc is None:
                     proc = subprocess.Popen(
