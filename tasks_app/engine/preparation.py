@@ -139,9 +139,9 @@ def prepare(execution) -> Preparation:
 def prepare_early(execution) -> None:
     """At claim time, for a run held until its slot: its shepherd too is started now."""
     prep = prepare(execution)
+    setattr(execution, ATTRIBUTE, prep)  # first: whatever happens next, the run's discard or start finds it
     if prep.runnable():
         prestart.start_ahead(execution, prep)
-    setattr(execution, ATTRIBUTE, prep)
 
 
 def is_prepared(execution) -> bool:

@@ -29,7 +29,7 @@ def start_ahead(execution, prep) -> None:
         prep.link = _in_starter(ShepherdLink.launch, command(prep.script, execution.execution_id), prep.out_fd,
                                 prep.plan.cgroup, fast_start_wanted(execution.task), prep.run_as is not None, ready,
                                 prep.argv is not None)
-    except (OSError, subprocess.SubprocessError) as exc:
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
         log.warning("Execution %s: its shepherd could not be started ahead of its slot (%s); it starts at the "
                     "slot", execution.execution_id, exc)
 

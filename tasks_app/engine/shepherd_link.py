@@ -44,10 +44,10 @@ class ShepherdLink:
     @classmethod
     def launch(cls, command, out_fd, cgroup=None, fast=False, run_as_user=False, cgroup_ready=False, execs=False):
         """Start the shepherd (forked by the zygote when `fast` and forkserver allows it, or when it `execs` the
-        run's command; else spawned, as when the zygote is down) and move it into the run's cgroup (made here, or before with `cgroup_ready`: from here on the link removes it).
-        It then waits for its spec (send()); closing the link instead makes it exit. OSError / SubprocessError
-        if it cannot be started. A cgroup that cannot be made or joined leaves the run to setrlimit (send()
-        says why in the spec)."""
+        run's command; else spawned, as when the zygote is down) and move it into the run's cgroup (made here, or
+        before with `cgroup_ready`: from here on the link removes it). It then waits for its spec (send());
+        closing the link instead makes it exit. OSError / SubprocessError if it cannot be started. A cgroup that
+        cannot be made or joined leaves the run to setrlimit (send() says why in the spec)."""
         failed = ""
         if cgroup and not cgroup_ready:
             try:

@@ -83,3 +83,17 @@ def test_a_shepherd_started_ahead_exits_when_its_engine_is_killed(start_way, mak
     # Its cgroup is left empty, as the preparation's own was before: the next scheduler's recovery removes it.
     assert cgroups.clean_up_run(execution.pk) == 0
     assert run_cgroups() == []
+
+
+def test_a_shepherd_that_cannot_start_ahead_starts_at_the_slot(start_way, make_run, project, marker, settings,
+                                                             tmp_path):
+    execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
+    settings.SCHEDULER_PYTHON = str(tmp_path / "no-python-here")  # gone for a moment (an upgrade, say)
+    preparation.prepare_early(execution)
+    assert execution._preparation.link is None and processes_with(marker) == [] and run_cgroups() == []
+    settings.SCHEDULER_PYTHON = ""
+
+    result = run_execution(execution)
+
+    assert result.status == "success", result
+    assert processes_with(marker) == [] and run_cgroups() == []
