@@ -270,6 +270,8 @@ class ImportResultSerializer(serializers.Serializer):
     updated = serializers.ListField(child=serializers.CharField())
     deleted = serializers.ListField(child=serializers.CharField())
     unchanged = serializers.ListField(child=serializers.CharField())
+    calendars_created = serializers.ListField(child=serializers.CharField(), help_text="Custom calendars")
+    calendars_updated = serializers.ListField(child=serializers.CharField())
 
 
 class BackupSerializer(serializers.Serializer):

@@ -109,7 +109,7 @@ class HookFireView(APIView):
     one, and it is good for nothing else (it is not an API key: BearerKeyAuthentication never finds it)."""
 
     schema = ApiAutoSchema()
-    extra_error_codes = {None: ["409"]}  # the token's task is disabled
+    extra_error_codes = {None: ["409"]}  # the token's task is disabled or paused
     authentication_classes = []  # no session (so no CSRF), no API key
     permission_classes = [AllowAny]
     throttle_classes = [HookThrottle]
@@ -131,6 +131,14 @@ class HookFireView(APIView):
             execution = hook_services.fire_hook(hook, env=run_body_env(request))
         except hook_services.TaskDisabled:
             return Response({"detail": f"Task {hook.task.task_id} is disabled: enable it to start it by this URL."},
+                            status=status.HTTP_409_CONFLICT)
+        except hook_services.TaskPaused as paused:
+            pause = paused.pause
+            return Response({"detail": f"Task {paused.task_id} is {pause.reason_text()}: it starts by this URL again "
+                                       f"once the pause is over.",
+                             "task_id": paused.task_id,
+                             "pause": {"id": pause.pk, "tag": pause.tag,
+                                       "until": pause.until.isoformat() if pause.until else None}},
                             status=status.HTTP_409_CONFLICT)
         task = hook.task
         logger.info("Trigger URL %s… started task %s (execution %s)", hook.prefix, task.task_id,

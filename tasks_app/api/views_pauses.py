@@ -59,8 +59,8 @@ class PauseListView(ApiView):
 
     @extend_schema(summary="Pause every task, or the tasks with one tag (operator)",
                    description="While paused, each slot of the tasks it covers is recorded skipped with the reason; "
-                   "resuming does not catch up. 400 names the field (tag, until, reason), e.g. when it is paused "
-                   "already.",
+                   "resuming does not catch up; their trigger URLs answer 409. 400 names the field (tag, until, "
+                   "reason), e.g. when it is paused already or no task has the tag.",
                    request={"application/json": PauseRequest}, responses={201: PauseSerializer})
     def post(self, request):
         body = request.data

@@ -39,7 +39,10 @@ ProblemsSerializer = inline_serializer(
 TasksDocument = inline_serializer(
     "TasksDocument",
     {"tasks": serializers.ListField(child=serializers.DictField(),
-                                    help_text="Tasks with the fields of conf/tasks.json")},
+                                    help_text="Tasks with the fields of conf/tasks.json"),
+     "calendars": serializers.ListField(child=serializers.DictField(), required=False,
+                                        help_text="Custom calendars (name, description, base, added_dates, "
+                                                  "removed_dates, ranges); created or updated, never deleted")},
 )
 
 
@@ -59,6 +62,8 @@ def result_json(result, replace):
         "updated": result.updated,
         "deleted": result.deleted,
         "unchanged": result.unchanged,
+        "calendars_created": result.calendars_created,
+        "calendars_updated": result.calendars_updated,
     }
 
 
@@ -148,12 +153,12 @@ class ImportView(ApiView):
         document = request.data
         if not isinstance(document, dict) or not isinstance(document.get("tasks"), list):
             raise exceptions.ValidationError({"tasks": ['The body must be {"tasks": [...]}, as in conf/tasks.json.']})
-        extra = sorted(key for key in document if key != "tasks")
+        extra = sorted(key for key in document if key not in ("tasks", "calendars"))
         if extra:
             raise exceptions.ValidationError({key: [f"Unknown top-level field {key!r}."] for key in extra})
         try:
             result = import_export.import_tasks(
-                {"tasks": document["tasks"]}, replace=replace, dry_run=dry_run, actor=actor_of(request), via=VIA,
+                {key: document[key] for key in ("tasks", "calendars") if key in document}, replace=replace, dry_run=dry_run, actor=actor_of(request), via=VIA,
                 source="API request",
             )
         except TaskFileError as exc:

@@ -10,7 +10,7 @@ import json
 import logging
 
 from tasks_app.definition.fields import task_to_dict
-from tasks_app.models import ConfigVersion, Task
+from tasks_app.models import Calendar, ConfigVersion, Task
 from tasks_app.secrets import values
 
 from . import backups, jsonfile
@@ -33,7 +33,8 @@ def render_tasks_text(key_orders=None, *, omit_secrets=False) -> str:
     Secrets are written sealed ({"encrypted": token}), or by name alone with `omit_secrets`."""
     orders = key_orders_in(tasks_file())
     orders.update(key_orders or {})
-    return jsonfile.dumps(render_tasks_document(database_tasks(omit_secrets=omit_secrets), orders))
+    return jsonfile.dumps(render_tasks_document(database_tasks(omit_secrets=omit_secrets), orders,
+                                                database_calendars()))
 
 
 def database_tasks(*, omit_secrets=False) -> list:
@@ -41,6 +42,11 @@ def database_tasks(*, omit_secrets=False) -> list:
     name alone with `omit_secrets`."""
     tasks = [{**task_to_dict(task), "task_log": task.log_path} for task in Task.objects.order_by("task_id")]
     return [values.omit_secrets(task) for task in tasks] if omit_secrets else tasks
+
+
+def database_calendars() -> list:
+    """The custom calendars of the database as the file holds them."""
+    return [calendar.file_entry() for calendar in Calendar.objects.order_by("name")]
 
 
 def mirror_tasks_file(actor="system", via="system", *, key_orders=None, after_change=False) -> bool:

@@ -28,11 +28,16 @@ def render_task(data: dict, key_order: dict | None = None) -> dict:
     return entry
 
 
-def render_tasks_document(tasks, key_orders: dict | None = None) -> dict:
-    """{"tasks": [...]} from domain.Task objects or task dicts; key_orders maps task_id -> key_order."""
+def render_tasks_document(tasks, key_orders: dict | None = None, calendars=()) -> dict:
+    """{"tasks": [...]} from domain.Task objects or task dicts; key_orders maps task_id -> key_order. The custom
+    calendars the tasks may name (their file entries, Calendar.file_entry) follow as "calendars", by name, when
+    there are any: a file without them stays as it was."""
     dicts = [t.to_dict() if hasattr(t, "to_dict") else t for t in tasks]
     dicts.sort(key=lambda d: d["task_id"])
-    return {"tasks": [render_task(d, (key_orders or {}).get(d["task_id"])) for d in dicts]}
+    document = {"tasks": [render_task(d, (key_orders or {}).get(d["task_id"])) for d in dicts]}
+    if calendars:
+        document["calendars"] = sorted(calendars, key=lambda c: str(c.get("name")) if isinstance(c, dict) else "")
+    return document
 
 
 def key_orders_of(items) -> dict:

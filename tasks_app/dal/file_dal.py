@@ -110,7 +110,9 @@ class FileTaskDataAccess(TaskDataAccess):
         return dict(jsonfile.read_json(self.status_file, {}).get("tasks", {}))
 
     def write_tasks(self, tasks, key_orders=None):
-        jsonfile.write_json_atomic(self.tasks_file, render_tasks_document(tasks, key_orders))
+        # The file's custom calendars are carried over as they are: this implementation stores tasks only.
+        calendars = jsonfile.read_json(self.tasks_file, {}).get("calendars") or ()
+        jsonfile.write_json_atomic(self.tasks_file, render_tasks_document(tasks, key_orders, calendars))
 
     # The TaskDataAccess interface.
     def get_all_tasks(self):

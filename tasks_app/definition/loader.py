@@ -212,7 +212,7 @@ class TaskLoader(FieldRules):
         if not isinstance(document, dict) or "tasks" not in document:
             raise TaskFileError([("", "file", str(_("%(path)s must hold an object with a \"tasks\" list, "
                                                     "as in {\"tasks\": [...]}.") % {"path": path.name}))])
-        extra = [key for key in document if key != "tasks"]
+        extra = [key for key in document if key not in ("tasks", "calendars")]  # calendars: services/calendars.py
         if extra:
             raise TaskFileError([("", key, str(_("Unknown top-level field %(name)s.") % {"name": show(key)}))
                                  for key in extra])

@@ -73,8 +73,16 @@ class _Job:
     started: bool = False
 
 
+def is_backfill(execution) -> bool:
+    """A run of a backfill (its slots, or a retry of one of them): past work, which yields to on-time runs."""
+    return getattr(execution, "backfill_id", None) is not None
+
+
 class LocalExecutor:
-    """At most `max_workers` (settings.SCHEDULER_MAX_WORKERS) executions at once; the rest wait in FIFO order.
+    """At most `max_workers` (settings.SCHEDULER_MAX_WORKERS) executions at once; the rest wait in FIFO order,
+    backfill runs behind every other run: a backfill of a thousand past slots must not make the schedule late. A
+    backfill run starts only when no other run waits, and backfill runs hold at most max_workers - 1 workers (all
+    of them with a pool of one), so a worker is free when a scheduled run comes due in the middle of a backfill.
 
     Workers are threads that live as long as the executor, because the parent-death signal of a task's
     process fires when the thread that started it exits. The executor never touches the database."""
@@ -86,7 +94,10 @@ class LocalExecutor:
     def __init__(self, max_workers: int | None = None):
         self.max_workers = max_workers or settings.SCHEDULER_MAX_WORKERS
         self._cond = threading.Condition()
-        self._queue: deque[_Job] = deque()
+        self._queue: deque[_Job] = deque()  # every run but a backfill's
+        self._backfill_queue: deque[_Job] = deque()
+        self._backfills_running = 0
+        self.backfill_workers = max(1, self.max_workers - 1)
         self._jobs: dict[int, _Job] = {}
         self._workers: list[threading.Thread] = []
         self._idle = 0
@@ -117,10 +128,10 @@ class LocalExecutor:
                     refused.append((job, ValueError(f"execution {execution_id} was already submitted")))
                 else:
                     self._jobs[execution_id] = job
-                    self._queue.append(job)
+                    (self._backfill_queue if is_backfill(job.execution) else self._queue).append(job)
             # _idle counts workers still waiting, some perhaps already woken for earlier jobs.
-            started = 0
-            while len(self._queue) > self._idle + started and len(self._workers) < self.max_workers:
+            started, startable = 0, self._startable()
+            while startable > self._idle + started and len(self._workers) < self.max_workers:
                 self._start_worker()
                 started += 1
             self._cond.notify(len(jobs) - len(refused))
@@ -142,7 +153,7 @@ class LocalExecutor:
             if job is None:
                 return False
             if not job.started:
-                self._queue.remove(job)
+                (self._backfill_queue if job in self._backfill_queue else self._queue).remove(job)
                 del self._jobs[execution_id]
                 self._report_later(job, f"stopped: {reason}" if reason else "stopped")
                 return True
@@ -162,8 +173,9 @@ class LocalExecutor:
     def shutdown(self, grace: float) -> list[int]:
         with self._cond:
             self._closed = True
-            waiting = list(self._queue)
+            waiting = list(self._queue) + list(self._backfill_queue)
             self._queue.clear()
+            self._backfill_queue.clear()
             for job in waiting:
                 del self._jobs[job.execution.execution_id]
                 self._report_later(job, f"stopped: {SHUTDOWN_REASON}")
@@ -194,16 +206,30 @@ class LocalExecutor:
         self._workers.append(thread)
         thread.start()
 
+    def _startable(self) -> int:
+        """How many waiting runs a worker may take now. Called with self._cond held."""
+        room = self.backfill_workers - self._backfills_running
+        return len(self._queue) + max(0, min(room, len(self._backfill_queue)))
+
+    def _next_job(self) -> _Job | None:
+        """The run a free worker takes: the oldest on-time one, else the oldest backfill run if backfills are under
+        their share of the pool. Called with self._cond held."""
+        if self._queue:
+            return self._queue.popleft()
+        if self._backfill_queue and self._backfills_running < self.backfill_workers:
+            self._backfills_running += 1
+            return self._backfill_queue.popleft()
+        return None
+
     def _work(self):
         while True:
             with self._cond:
-                while not self._queue and not self._closed:
+                while (job := self._next_job()) is None and not self._closed:
                     self._idle += 1
                     self._cond.wait()
                     self._idle -= 1
-                if not self._queue:
+                if job is None:
                     return
-                job = self._queue.popleft()
                 job.started = True
             self._run(job)
 
@@ -218,6 +244,8 @@ class LocalExecutor:
             job.stop.close()
         with self._cond:
             self._jobs.pop(execution.execution_id, None)
+            if is_backfill(execution):
+                self._backfills_running -= 1  # this worker takes the next one itself if none other waits
             if result.status == ExecutionStatus.STOPPED and job.stop.reason == SHUTDOWN_REASON:
                 self._stopped_for_shutdown.append(execution.execution_id)
         self._finish(job, result)

@@ -38,6 +38,15 @@ class Calendar(models.Model):
     def __str__(self):
         return self.name
 
+    def file_entry(self) -> dict:
+        """The calendar as conf/tasks.json holds it (its "calendars" list): the name, then each other field only
+        when set, so a calendar written by hand round-trips unchanged."""
+        entry = {"name": self.name}
+        for name in ("description", "base", "added_dates", "removed_dates", "ranges"):
+            if getattr(self, name):
+                entry[name] = getattr(self, name)
+        return entry
+
     def rule(self) -> "CalendarRule":
         day = datetime.date.fromisoformat
         return CalendarRule(

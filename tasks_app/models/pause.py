@@ -12,6 +12,11 @@ class PauseQuerySet(models.QuerySet):
         now = now or timezone.now()
         return self.filter(Q(until__isnull=True) | Q(until__gt=now), ended_at__isnull=True, started_at__lte=now)
 
+    def covering(self, tags, now=None):
+        """The newest pause on at `now` that holds back a task with these task_tags, or None (the engine's rule,
+        policy.pause_covering, over the same newest-first list)."""
+        return next((pause for pause in self.active(now) if pause.covers(tags)), None)
+
 
 class Pause(models.Model):
     tag = models.CharField(max_length=32, blank=True, default="", help_text="Empty: every task")

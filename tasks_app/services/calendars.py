@@ -1,6 +1,7 @@
 """Use cases about custom business calendars, for the pages, the API and the admin alike: create, edit, delete
-(each validated the same way, logged and audited). A calendar that tasks name cannot be renamed or deleted; an
-edit refreshes the next run time of the tasks on it."""
+(each validated the same way, logged and audited), and the "calendars" list of a tasks file that an import
+brings in. A calendar that tasks name cannot be renamed or deleted; an edit refreshes the next run time of the
+tasks on it. Every change is written to conf/tasks.json, as a task's is."""
 import datetime
 import logging
 import re
@@ -11,8 +12,9 @@ from django.utils.translation import gettext as _
 from .. import workdays
 from ..audit import events as audit_events
 from ..audit import record as audit
-from ..definition.loader import TaskValidationError, show
-from ..models import CALENDAR_NAME_PATTERN, Calendar, Task
+from ..definition.loader import TaskFileError, TaskValidationError, show
+from ..models import CALENDAR_NAME_PATTERN, Calendar, ConfigVersion, Task
+from .tasks import _mirror_after_commit
 
 log = logging.getLogger("APIInterface")
 FIELDS = ("name", "description", "base", "added_dates", "removed_dates", "ranges")
@@ -159,10 +161,12 @@ def create_calendar(data: dict, *, actor, via) -> Calendar:
         with transaction.atomic():
             calendar = Calendar.objects.create(**cleaned)
             _audit(audit_events.CALENDAR_CREATED, calendar, None, _snapshot(calendar), actor, via)
+            ConfigVersion.bump()  # conf/tasks.json holds the calendars: its writer renders after a bump
     except IntegrityError:
         raise TaskValidationError({"name": [_("A calendar named %(value)s already exists.")
                                             % {"value": show(cleaned["name"])}]}) from None
     log.info("Calendar %s created by %s via %s", calendar.name, audit.actor_name(actor), via)
+    _mirror_after_commit(actor, via)
     return calendar
 
 
@@ -182,6 +186,8 @@ def update_calendar(calendar: Calendar, data: dict, *, actor, via) -> Calendar:
         if after != before:
             _audit(audit_events.CALENDAR_UPDATED, current, before, after, actor, via)
             _refresh_tasks_on(current.name)
+            ConfigVersion.bump()
+            _mirror_after_commit(actor, via)
     log.info("Calendar %s updated by %s via %s", current.name, audit.actor_name(actor), via)
     return current
 
@@ -195,7 +201,63 @@ def delete_calendar(calendar: Calendar, *, actor, via) -> None:
                                                 % {"value": show(calendar.name), "tasks": ", ".join(users)}]})
         _audit(audit_events.CALENDAR_DELETED, calendar, _snapshot(calendar), None, actor, via)
         calendar.delete()
+        ConfigVersion.bump()
     log.info("Calendar %s deleted by %s via %s", calendar.name, audit.actor_name(actor), via)
+    _mirror_after_commit(actor, via)
+
+
+# A calendar in a tasks file: the fields it leaves out are at their default (the file is the whole calendar).
+FILE_DEFAULTS = {"description": "", "base": "", "added_dates": [], "removed_dates": [], "ranges": []}
+
+
+def import_calendars(items, *, actor, via) -> tuple[list, list]:
+    """Create or update the custom calendars of a tasks file's "calendars" list (import, restore, bootstrap),
+    in the caller's transaction, before its tasks are checked (they may name them). None is deleted: a file
+    written before calendars were part of it must not take them away. Returns (created, updated) names;
+    TaskFileError lists every problem (as calendars[<index>].<field>), and then nothing is written."""
+    if not isinstance(items, list):
+        raise TaskFileError([("", "calendars", str(_(
+            "calendars must be a list of calendars such as {\"name\": \"ops\", \"base\": \"cn-workdays\"}, "
+            "got %(value)s.") % {"value": show(items)}))])
+    problems, seen, checked = [], set(), []
+    for index, item in enumerate(items):
+        where = f"calendars[{index}]"
+        if not isinstance(item, dict):
+            problems.append(("", where, str(_("%(where)s must be an object such as {\"name\": \"ops\", \"base\": "
+                                              "\"cn-workdays\"}, got %(value)s.") % {"where": where, "value": show(item)})))
+            continue
+        name = item.get("name")
+        if isinstance(name, str) and name in seen:
+            problems.append(("", f"{where}.name", str(_("The file holds calendar %(value)s twice.")
+                                                      % {"value": show(name)})))
+            continue
+        seen.add(name if isinstance(name, str) else None)
+        stored = Calendar.objects.select_for_update().filter(name=name).first() if isinstance(name, str) else None
+        try:
+            checked.append((stored, clean_calendar({**FILE_DEFAULTS, **item}, stored)))
+        except TaskValidationError as exc:
+            problems += [("", where if field == "non_field_errors" else f"{where}.{field}", str(message))
+                         for field, messages in exc.errors.items() for message in messages]
+    if problems:
+        raise TaskFileError(problems)
+    created, updated = [], []
+    for stored, cleaned in checked:
+        if stored is None:
+            calendar = Calendar.objects.create(**cleaned)
+            _audit(audit_events.CALENDAR_CREATED, calendar, None, _snapshot(calendar), actor, via)
+            created.append(calendar.name)
+        elif _snapshot(stored) != cleaned:
+            before = _snapshot(stored)
+            for name, value in cleaned.items():
+                setattr(stored, name, value)
+            stored.save()
+            _audit(audit_events.CALENDAR_UPDATED, stored, before, _snapshot(stored), actor, via)
+            _refresh_tasks_on(stored.name)
+            updated.append(stored.name)
+    if created or updated:
+        log.info("Calendars from a tasks file by %s via %s: %s created, %s updated", audit.actor_name(actor), via,
+                 ", ".join(created) or "none", ", ".join(updated) or "none")
+    return created, updated
 
 
 def days_between(name: str, first: datetime.date, last: datetime.date) -> list:

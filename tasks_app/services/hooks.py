@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from ..audit import events as audit_events
 from ..audit import record as audit
-from ..models import Trigger, TriggerToken
+from ..models import Pause, Trigger, TriggerToken
 from . import executions
 
 log = logging.getLogger("APIInterface")
@@ -23,6 +23,15 @@ class HookRefused(Exception):
 class TaskDisabled(Exception):
     """A good token whose task is disabled: an operator switched it off, and a call from another system must not
     start it behind their back (as Jenkins refuses remote builds of a disabled job). Its holder may know this."""
+
+
+class TaskPaused(Exception):
+    """A good token whose task a pause covers (every task, or one of its tags): the pause holds back every automatic
+    start, and a call from another system is one. `pause` is the pause (models.Pause) that holds it back."""
+
+    def __init__(self, task_id, pause):
+        self.task_id, self.pause = task_id, pause
+        super().__init__(f"task {task_id}: {pause.reason_text()}")
 
 
 def _actor_name(actor) -> str:
@@ -85,10 +94,15 @@ def find_usable(token: str):
 def fire_hook(hook, *, env=None, via="hook"):
     """Queue a run of the token's task (env: one-off task_env overrides, see executions.run_now); returns the
     execution. The run's requester is "hook:<prefix>", so the audit trail and the run page say which token.
-    TaskDisabled when the task is disabled (nothing queued)."""
+    TaskDisabled when the task is disabled, TaskPaused when a pause covers it (nothing queued: a run queued now
+    would start at once, as the engine holds back only the schedule's and the chains' runs)."""
     if not hook.task.task_enabled:
         log.warning("Trigger URL %s… of task %s refused: the task is disabled", hook.prefix, hook.task.task_id)
         raise TaskDisabled(hook.task.task_id)
+    pause = Pause.objects.covering(hook.task.task_tags)
+    if pause is not None:
+        log.warning("Trigger URL %s… of task %s refused: %s", hook.prefix, hook.task.task_id, pause.reason_text())
+        raise TaskPaused(hook.task.task_id, pause)
     execution = executions.run_now(hook.task, actor=f"hook:{hook.prefix}", via=via, trigger=Trigger.HOOK,
                                    env=env, details={"hook": hook.pk})
     # Conditional, like the API keys' last_used_at: concurrent starts write once.

@@ -1,6 +1,7 @@
 """Export, import and restore of tasks in the tasks.json format: the use cases behind the commands, the API and
 bootstrap. Import is all-or-nothing: every problem is listed and nothing changes. Each task an import or a
 restore creates, changes or deletes is an audit entry (one correlation id for the whole file)."""
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,8 @@ from tasks_app.audit import events as audit_events
 from tasks_app.audit import record as audit
 from tasks_app.conffile import backups, jsonfile
 from tasks_app.conffile.backups import tasks_file
-from tasks_app.conffile.mirror import database_tasks, key_orders_in, mirror_tasks_file, render_tasks_text
+from tasks_app.conffile.mirror import (database_calendars, database_tasks, key_orders_in, mirror_tasks_file,
+                                       render_tasks_text)
 from tasks_app.conffile.render import key_orders_of, render_tasks_document
 from tasks_app.dal import domain
 from tasks_app.dal.django_dal import apply_task_fields, execution_to_domain, status_to_dict, task_to_domain
@@ -19,6 +21,7 @@ from tasks_app.dal.file_dal import history_document, status_document
 from tasks_app.definition.fields import task_to_dict
 from tasks_app.definition.loader import TaskFileError, TaskLoader
 from tasks_app.models import ConfigVersion, Task, TaskExecution, TaskStatus
+from tasks_app.services.calendars import import_calendars
 
 
 log = logging.getLogger("TaskLoader")
@@ -36,7 +39,8 @@ def sibling_files(path) -> tuple[Path, Path]:
 def export_document(*, include_history=False, include_status=False, omit_secrets=False) -> dict:
     """Everything export writes, as one document (for --output -): secrets sealed, as conf/tasks.json holds
     them (importable again under the same key), or by name alone with `omit_secrets`."""
-    document = render_tasks_document(database_tasks(omit_secrets=omit_secrets), key_orders_in(tasks_file()))
+    document = render_tasks_document(database_tasks(omit_secrets=omit_secrets), key_orders_in(tasks_file()),
+                                     database_calendars())
     if include_history:
         document["history"] = _history_document()
     if include_status:
@@ -87,15 +91,19 @@ class ImportResult:
     updated: list = field(default_factory=list)
     deleted: list = field(default_factory=list)
     unchanged: list = field(default_factory=list)
+    calendars_created: list = field(default_factory=list)  # custom calendars of the file's "calendars" list
+    calendars_updated: list = field(default_factory=list)
     dry_run: bool = False
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.updated or self.deleted)
+        return bool(self.created or self.updated or self.deleted or self.calendars_created or self.calendars_updated)
 
     def summary(self) -> str:
+        calendars = (f"; calendars: {len(self.calendars_created)} created, {len(self.calendars_updated)} updated"
+                     if self.calendars_created or self.calendars_updated else "")
         return (f"{len(self.created)} created, {len(self.updated)} updated, {len(self.deleted)} deleted, "
-                f"{len(self.unchanged)} unchanged")
+                f"{len(self.unchanged)} unchanged{calendars}")
 
 
 class _CapturingLoader(TaskLoader):
@@ -112,6 +120,30 @@ class _CapturingLoader(TaskLoader):
     def clean_many(self, items, *, existing=None, logs=None, stored=None):
         self.items = items
         return super().clean_many(items, existing=self.existing, logs=self.logs, stored=self.stored)
+
+
+def _calendars_in(path_or_data):
+    """The file's "calendars" list (anything there, checked by import_calendars), or None when it has none. A file
+    that cannot be read or parsed has none here: the loader names its problem next."""
+    document = path_or_data
+    if isinstance(path_or_data, (str, Path)):
+        try:
+            document = json.loads(Path(path_or_data).read_bytes().decode("utf-8-sig"))
+        except (OSError, ValueError):
+            return None
+    return document["calendars"] if isinstance(document, dict) and "calendars" in document else None
+
+
+def _bring_in_calendars(path_or_data, result, actor, via) -> list:
+    """Write the file's calendars (in the import's transaction) before its tasks are checked; the problems found."""
+    calendars = _calendars_in(path_or_data)
+    if calendars is None:
+        return []
+    try:
+        result.calendars_created, result.calendars_updated = import_calendars(calendars, actor=actor, via=via)
+    except TaskFileError as exc:
+        return exc.problems
+    return []
 
 
 def _validate(path_or_data, existing, logs, stored):
@@ -144,7 +176,13 @@ def import_tasks(path_or_data, *, replace=False, dry_run=False, actor, via="impo
             logs = {tid: obj.task_log for tid, obj in current.items()} if not replace else {}
             # A secret given as shown ({"secret": true}, a webhook's scheme and host) keeps the stored one.
             stored = {tid: {"task_env": obj.task_env, "task_notify": obj.task_notify} for tid, obj in current.items()}
-            cleaned, items = _validate(path_or_data, existing, logs, stored)
+            problems = _bring_in_calendars(path_or_data, result, actor, via)
+            try:
+                cleaned, items = _validate(path_or_data, existing, logs, stored)
+            except TaskFileError as exc:
+                raise TaskFileError(problems + exc.problems) from None
+            if problems:
+                raise TaskFileError(problems)
             incoming = {data["task_id"]: domain.Task(**data).to_dict() for data in cleaned}
             for task_id, data in incoming.items():
                 if task_id not in current:

@@ -13,7 +13,7 @@ from ..audit import events as audit_events
 from ..audit import record as audit
 from ..definition.shown import show
 from ..definition.tags import normal_tag
-from ..models import Pause
+from ..models import Pause, Task
 from .tasks import _check_via
 
 log = logging.getLogger("SchedulerEngine")
@@ -34,10 +34,16 @@ class PauseError(ValueError):
 
 
 def pause(*, tag: str = "", until: datetime | None = None, reason: str = "", actor: str, via: str) -> Pause:
-    """Pause every task (tag "") or the tasks tagged `tag`, until `until` (aware; None: until resumed)."""
+    """Pause every task (tag "") or the tasks tagged `tag`, until `until` (aware; None: until resumed). A tag no
+    task carries (enabled or not) is refused under "tag"; a task tagged later while the pause is on is held back
+    too, as the pause is read at each start."""
     _check_via(via)
     now = timezone.now()
     tag = _clean_tag(tag)
+    if tag and not Task.objects.tagged(tag).exists():
+        # A tag nobody carries is most likely a typo ("biling"): pausing it would look done and hold back nothing.
+        raise PauseError("tag", _("No task has the tag %(value)s: pausing it would hold back nothing. Check the "
+                                  "spelling, or tag the tasks first.") % {"value": tag})
     if until is not None and (until.tzinfo is None or until <= now):
         raise PauseError("until", _("until %(value)s must be a moment in the future with its time zone.")
                          % {"value": until.isoformat()})

@@ -1,6 +1,7 @@
 """Trigger URLs through the API: operators create (the token shown once), list and revoke them; POST
 /api/hooks/<token> starts that task with no other credentials, and nothing else; revoked, expired and unknown
 tokens get the same 404; a token is not an API key anywhere; starts are rate-limited per token."""
+import logging
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,8 @@ from auditlog.models import LogEntry
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tasks_app.models import ExecutionStatus, TaskExecution, Trigger, TriggerToken
+from tasks_app.models import ExecutionStatus, Task, TaskExecution, Trigger, TriggerToken
+from tasks_app.services import pauses
 from tasks_app.services.tasks import create_task
 
 from .conftest import simple_task
@@ -20,6 +22,15 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def task(db):
     return create_task(simple_task("job"), actor="t", via="cli")
+
+
+@pytest.fixture
+def api_log(caplog):
+    """The "APIInterface" lines (that logger does not propagate to the root, so attach caplog to it)."""
+    logger = logging.getLogger("APIInterface")
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)
 
 
 def make_hook(client, task_id="job", **body):
@@ -96,6 +107,50 @@ def test_a_disabled_tasks_trigger_url_answers_409_and_queues_nothing(operator_cl
 
     assert operator_client.patch("/api/tasks/job", {"task_enabled": True}, format="json").status_code == 200
     assert fire(token).status_code == 202
+
+
+def test_a_paused_tasks_trigger_url_answers_409_naming_the_pause_queues_nothing_and_logs_why(
+        operator_client, task, api_log):
+    token = make_hook(operator_client)["token"]
+    assert operator_client.patch("/api/tasks/job", {"task_tags": ["billing"]}, format="json").status_code == 200
+    made = pauses.pause(tag="billing", reason="db upgrade", until=timezone.now() + timedelta(hours=1),
+                        actor="otto", via="api")
+
+    response = fire(token)
+    assert response.status_code == 409
+    body = response.json()
+    assert body["task_id"] == "job" and body["pause"] == {"id": made.pk, "tag": "billing",
+                                                          "until": made.until.isoformat()}
+    assert body["detail"].startswith("Task job is paused (tag billing) by otto: db upgrade; until ")
+    assert not TaskExecution.objects.exists() and TriggerToken.objects.get().last_used_at is None
+    # What logs/sys.log gets: the operator's trace of the refusal, as for a disabled task or a revoked token.
+    assert [r.levelname for r in api_log.records if "of task job refused: paused (tag billing) by otto: db upgrade"
+            in r.getMessage()] == ["WARNING"]
+
+    pauses.resume(made.pk, actor="otto", via="api")
+    everything = pauses.pause(actor="otto", via="api")  # a pause of every task holds it back too
+    assert fire(token).json()["pause"]["id"] == everything.pk
+    pauses.resume(everything.pk, actor="otto", via="api")
+    assert fire(token).status_code == 202
+
+
+def test_a_pause_of_another_tag_or_one_over_does_not_hold_back_a_trigger_url(operator_client, task, time_machine):
+    token = make_hook(operator_client)["token"]
+    Task.objects.filter(task_id="job").update(task_tags=["nightly"])
+    other = Task.objects.create(task_id="other", task_name="other", task_exec="ok.py", task_tags=["billing"])
+    pauses.pause(tag="billing", actor="otto", via="api")
+    pauses.pause(tag="nightly", until=timezone.now() + timedelta(minutes=5), actor="otto", via="api")
+    assert fire(token).status_code == 409
+    time_machine.move_to(timezone.now() + timedelta(minutes=6))
+    assert fire(token).status_code == 202
+    assert other.task_tags == ["billing"]
+
+
+def test_run_now_still_starts_a_paused_task(operator_client, task):
+    pauses.pause(actor="otto", via="api")
+    response = operator_client.post("/api/tasks/job/execute", {}, format="json")
+    assert response.status_code == 202, response.json()
+    assert TaskExecution.objects.get().trigger == Trigger.MANUAL
 
 
 def test_a_revoked_an_expired_and_an_unknown_token_get_the_same_404(operator_client, task):

@@ -79,7 +79,11 @@ def ensure_known_hook_and_pause(task):
     if hook is None:
         hook, token = hook_services.create_hook(task, name="schema", actor="schemathesis", via="cli")
         KNOWN_TOKENS[hook.pk] = token
-    pause = Pause.objects.active().first() or pause_services.pause(tag="schema", actor="schemathesis", via="cli")
+    pause = Pause.objects.active().first()
+    if pause is None:  # a tag is paused only when some task carries it
+        Task.objects.get_or_create(task_id="schema-tagged", defaults={
+            "task_name": "schema-tagged", "task_exec": "ok.py", "task_tags": ["schema"]})
+        pause = pause_services.pause(tag="schema", actor="schemathesis", via="cli")
     return KNOWN_TOKENS[hook.pk], hook, pause
 
 

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from tasks_app.conffile import backups
-from tasks_app.models import Task
+from tasks_app.models import Calendar, Task
 from tasks_app.services.tasks import create_task, update_task
 
 from .conftest import DOCUMENT_EXAMPLE_TASK, simple_task
@@ -69,7 +69,7 @@ def test_import_creates_updates_and_with_dry_run_changes_nothing(admin_client):
     dry = admin_client.post("/api/import?dry_run=true", document, format="json")
     assert dry.status_code == 200
     assert dry.json() == {"dry_run": True, "replace": False, "created": ["test-task"], "updated": ["old"],
-                          "deleted": [], "unchanged": []}
+                          "deleted": [], "unchanged": [], "calendars_created": [], "calendars_updated": []}
     assert not Task.objects.filter(task_id="test-task").exists()
     done = admin_client.post("/api/import", document, format="json")
     assert done.status_code == 200 and done.json()["created"] == ["test-task"]
@@ -94,6 +94,21 @@ def test_import_is_all_or_nothing_and_lists_every_problem(admin_client):
     assert problems == {("bad-cron", "task_schedule"), ("bad-exec", "task_exec"), ("bad-exec", "task_retry"),
                         ("fine", "task_id")}
     assert list(Task.objects.values_list("task_id", flat=True)) == ["keep"]
+
+
+def test_the_api_exports_and_imports_custom_calendars_with_the_tasks_and_names_a_bad_one(admin_client):
+    ops = {"name": "ops", "base": "weekdays", "removed_dates": ["2025-10-09"]}
+    document = {"tasks": [simple_task("report", task_calendar="ops")], "calendars": [ops]}
+    done = admin_client.post("/api/import", document, format="json")
+    assert done.status_code == 200, done.json()
+    assert done.json()["calendars_created"] == ["ops"] and done.json()["created"] == ["report"]
+    assert admin_client.get("/api/export").json()["calendars"] == [ops]
+    bad = admin_client.post("/api/import", {"tasks": [], "calendars": [{**ops, "added_dates": ["10/12"]}]},
+                            format="json")
+    assert bad.status_code == 400
+    assert bad.json()["problems"] == [{"task_id": "", "field": "calendars[0].added_dates", "message":
+                                       'added_dates item "10/12" is not a date such as "2025-10-11".'}]
+    assert Calendar.objects.get().added_dates == []
 
 
 @pytest.mark.parametrize("body", [[], {"tasks": "x"}, {"task": []}, {"tasks": [], "extra": 1}])

@@ -167,3 +167,27 @@ def test_a_scheduled_run_is_told_its_slot_and_a_slot_on_a_day_its_calendar_exclu
     assert skipped.error_message.startswith("not a working day in never-today (")
     off.refresh_from_db()
     assert off.status.next_run_time.astimezone(SHANGHAI).date() > minute.astimezone(SHANGHAI).date()
+
+
+def test_a_scheduled_run_due_during_a_large_backfill_starts_on_time(start_engine, make_task, time_machine):
+    from tasks_app.engine.executor import LocalExecutor
+
+    history = make_task("history", task_exec="sleep.py", task_schedule="0 3 * * *", task_timezone="UTC",
+                        task_env={"SLEEP": "30"})
+    on_time = make_task("on-time", task_schedule="* * * * *", task_timezone="UTC")
+    end = dj_timezone.now()
+    backfill = start_backfill(history, start=end - timedelta(days=20), end=end, concurrency=5, actor="alice",
+                              via="cli")
+    minute = (datetime.now(timezone.utc) + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    time_machine.move_to(minute - timedelta(seconds=4), tick=True)
+    start_engine(executor=LocalExecutor(max_workers=2), tick=0.1)
+    wait_for(lambda: TaskExecution.objects.filter(backfill=backfill, status=ExecutionStatus.RUNNING).count() >= 2,
+             10, what="the backfill to take the pool")
+
+    run = wait_for(lambda: TaskExecution.objects.filter(task=on_time, scheduled_time=minute,
+                                                        status=ExecutionStatus.SUCCESS).first(), 15,
+                   what="the scheduled run to end while the backfill's 30-second runs still run")
+    assert (run.start_time - minute).total_seconds() < 2, run.start_time
+    # The backfill goes on, on the other worker: one of its runs still runs (none has ended yet).
+    assert TaskExecution.objects.filter(backfill=backfill, status=ExecutionStatus.RUNNING).exists()
+    assert not TaskExecution.objects.filter(backfill=backfill, status__in=ExecutionStatus.finished()).exists()

@@ -86,6 +86,69 @@ def test_one_worker_runs_executions_strictly_in_submission_order(make_execution,
     executor.shutdown(1)
 
 
+def backfill_run(make_execution, task_exec, **fields):
+    """A run of a backfill (a Backfill row of its task), as the engine hands it over."""
+    from django.utils import timezone
+
+    from tasks_app.models import Backfill, TaskExecution
+
+    execution = make_execution(task_exec, trigger="backfill", **fields)
+    now = timezone.now()
+    backfill = Backfill.objects.create(task=execution.task, start=now, end=now, requested_by="alice")
+    TaskExecution.objects.filter(pk=execution.pk).update(backfill=backfill)
+    return TaskExecution.objects.select_related("task").get(pk=execution.pk)
+
+
+def test_backfill_runs_leave_a_worker_free_so_a_run_on_time_starts_at_once(make_execution, tmp_path):
+    env = {"STAMP_DIR": str(tmp_path), "SLEEP": "3"}
+    backfill = [backfill_run(make_execution, "stamp.py", task_env=env) for _ in range(3)]
+    executor, rec = LocalExecutor(max_workers=2), Recorder()
+    executor.submit_many(backfill, rec.on_start, rec.on_finish)
+    wait_for(lambda: rec.started, 10)
+    on_time = make_execution("stamp.py", trigger="schedule", task_env={**env, "SLEEP": "0"})
+    executor.submit(on_time, rec.on_start, rec.on_finish)
+    rec.wait_finished(1, 5)  # the run on time, while the first backfill run still sleeps
+
+    assert on_time.execution_id in rec.finished
+    rec.wait_finished(4, 20)
+    start, _ = stamps(tmp_path, on_time)
+    first_start, first_end = stamps(tmp_path, backfill[0])
+    assert first_start < start < first_end
+    spans = [stamps(tmp_path, e) for e in backfill]
+    for begun, _ in spans:  # backfill runs one at a time: max_workers - 1 of the pool
+        assert sum(1 for s, end in spans if s <= begun < end) == 1
+    executor.shutdown(1)
+
+
+def test_a_waiting_run_on_time_goes_before_backfill_runs_that_waited_longer(make_execution, tmp_path):
+    env = {"STAMP_DIR": str(tmp_path), "SLEEP": "0.3"}
+    first = make_execution("stamp.py", task_env=env)
+    backfill = [backfill_run(make_execution, "stamp.py", task_env=env) for _ in range(2)]
+    on_time = make_execution("stamp.py", trigger="schedule", task_env=env)
+    executor, rec = LocalExecutor(max_workers=1), Recorder()  # a pool of one: backfills may use its one worker
+    executor.submit_many([first, *backfill, on_time], rec.on_start, rec.on_finish)
+    rec.wait_finished(4, 20)
+
+    order = sorted([first, *backfill, on_time], key=lambda e: stamps(tmp_path, e)[0])
+    assert [e.execution_id for e in order] == [e.execution_id for e in (first, on_time, *backfill)]
+    executor.shutdown(1)
+
+
+def test_a_waiting_backfill_run_can_be_stopped_and_is_stopped_at_shutdown(make_execution, tmp_path):
+    ready = tmp_path / "ready"
+    running = make_execution("sleeper.py", task_env={"READY_FILE": str(ready)})
+    waiting = [backfill_run(make_execution, "exit_one.py") for _ in range(2)]
+    executor, rec = LocalExecutor(max_workers=1), Recorder()
+    executor.submit_many([running, *waiting], rec.on_start, rec.on_finish)
+    wait_for(ready.exists, 10)
+
+    assert executor.stop(waiting[0].execution_id, "by bob") is True
+    rec.wait_finished(1, 2)
+    assert rec.result(waiting[0]).error_message == "stopped: by bob"
+    assert waiting[1].execution_id in executor.shutdown(0.2)
+    assert rec.wait_finished(3, 10)[waiting[1].execution_id][0].status == "stopped"
+
+
 def test_stopping_a_waiting_execution_reports_it_stopped_at_once_without_running_it(make_execution, tmp_path):
     ready = tmp_path / "ready"
     running = make_execution("sleeper.py", task_env={"READY_FILE": str(ready)})

@@ -29,8 +29,15 @@ def test_a_pause_of_one_tag_covers_only_the_tasks_with_that_tag_and_a_pause_of_e
     assert everything.reason_text() == "paused (every task) by otto: upgrade"
 
 
+@pytest.fixture
+def billing(db):
+    """A task with the tag billing: a tag is paused only when some task carries it."""
+    return Task.objects.create(task_id="billing-sync", task_name="billing-sync", task_exec="ok.py",
+                               task_tags=["billing", "nightly"])
+
+
 @pytest.mark.django_db
-def test_pausing_and_resuming_are_audited_and_an_ended_pause_is_not_active():
+def test_pausing_and_resuming_are_audited_and_an_ended_pause_is_not_active(billing):
     until = timezone.now() + timedelta(hours=2)
     made = pauses.pause(tag="Billing", until=until, reason="db maintenance", actor="otto", via="api")
     assert made.tag == "billing" and list(Pause.objects.active()) == [made]
@@ -66,7 +73,19 @@ def test_a_bad_pause_is_refused_naming_the_field(kwargs, field, says):
 
 
 @pytest.mark.django_db
-def test_pausing_what_is_paused_already_is_refused_with_a_message():
+def test_pausing_a_tag_no_task_carries_is_refused_naming_the_field_and_the_value(billing):
+    with pytest.raises(pauses.PauseError) as caught:
+        pauses.pause(tag="biling", actor="otto", via="api")
+    assert caught.value.field == "tag"
+    assert caught.value.message.startswith("No task has the tag biling: pausing it would hold back nothing.")
+    assert not Pause.objects.exists() and not LogEntry.objects.exists()
+    billing.task_enabled = False  # a disabled task counts: it may be enabled while the pause is on
+    billing.save()
+    assert pauses.pause(tag="nightly", actor="otto", via="api").tag == "nightly"
+
+
+@pytest.mark.django_db
+def test_pausing_what_is_paused_already_is_refused_with_a_message(billing):
     pauses.pause(tag="billing", actor="otto", via="api")
     with pytest.raises(pauses.PauseError, match="already paused"):
         pauses.pause(tag="billing", actor="otto", via="api")
@@ -134,7 +153,7 @@ def test_a_paused_chain_task_is_recorded_skipped_when_its_dependency_succeeds_an
 # ---- pages and API -----------------------------------------------------------------------------------------------
 
 @pytest.mark.django_db
-def test_every_page_shows_the_banner_with_a_resume_button_for_operators_only(as_operator, client, viewer):
+def test_every_page_shows_the_banner_with_a_resume_button_for_operators_only(as_operator, client, viewer, billing):
     pauses.pause(tag="billing", reason="db maintenance", actor="otto", via="api")
     for path in ("/", "/workers", "/channels", "/pauses"):
         html = as_operator.get(path).content.decode()
@@ -155,9 +174,14 @@ def test_markup_in_a_pause_reason_is_text_in_the_banner_of_every_page(as_operato
 
 
 @pytest.mark.django_db
-def test_the_pause_form_pauses_and_names_a_bad_field(as_operator, client, viewer, operator):
+def test_the_pause_form_pauses_and_names_a_bad_field(as_operator, client, viewer, operator, billing):
     response = as_operator.post("/pauses", {"tag": "", "until": "2000-01-01T00:00", "reason": "x"})
     assert response.status_code == 400 and "must be a moment in the future" in response.content.decode()
+    response = as_operator.post("/pauses", {"tag": "nighty", "until": "", "reason": "upgrade"})
+    assert response.status_code == 400 and "No task has the tag nighty" in response.content.decode()
+    assert 'id="error_1_id_tag"' in response.content.decode()  # shown under the tag field
+    response = as_operator.post("/pauses", {"tag": "nighty"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "没有任务带有标签 nighty" in response.content.decode()
     response = as_operator.post("/pauses", {"tag": "nightly", "until": "", "reason": "upgrade"})
     assert response.status_code == 302 and Pause.objects.active().get().tag == "nightly"
     client.force_login(viewer)
@@ -170,8 +194,11 @@ def test_the_pause_form_pauses_and_names_a_bad_field(as_operator, client, viewer
 
 
 @pytest.mark.django_db
-def test_the_api_pauses_lists_and_resumes(client_as):
+def test_the_api_pauses_lists_and_resumes(client_as, billing):
     operator = client_as("operator")
+    unknown = operator.post("/api/pauses", {"tag": "biling"}, format="json")
+    assert unknown.status_code == 400 and unknown.json() == {"tag": [
+        "No task has the tag biling: pausing it would hold back nothing. Check the spelling, or tag the tasks first."]}
     created = operator.post("/api/pauses", {"tag": "billing", "until": "2999-01-01T00:00:00+08:00",
                                             "reason": "freeze"}, format="json")
     assert created.status_code == 201, created.json()
@@ -200,7 +227,7 @@ def test_the_api_names_the_bad_field_of_a_pause(client_as, body, field):
 
 
 @pytest.mark.django_db
-def test_the_admin_lists_pauses_to_viewers_and_lets_operators_resume_them(client, viewer, operator):
+def test_the_admin_lists_pauses_to_viewers_and_lets_operators_resume_them(client, viewer, operator, billing):
     made = pauses.pause(tag="billing", reason="upgrade", actor="otto", via="api")
     client.force_login(viewer)
     listing = client.get("/admin/tasks_app/pause/")

@@ -1,4 +1,8 @@
 """Every page in Simplified Chinese and English: the browser's language decides, the switcher overrides it."""
+import shutil
+import subprocess
+import sys
+
 import pytest
 from django.conf import settings
 from pathlib import Path
@@ -50,3 +54,24 @@ def test_the_compiled_catalog_is_committed_next_to_a_complete_po_file():
     untranslated = [e for e in entries if 'msgstr ""' in e and "msgstr \"\"\n\"" not in e and "msgid_plural" not in e]
     assert untranslated == [], untranslated[:3]
     assert "#, fuzzy" not in po
+
+
+def test_every_message_of_the_templates_and_the_code_has_a_chinese_translation(tmp_path):
+    """makemessages on a copy of the sources (the repository's catalog is left alone): a msgid that a template or a
+    gettext call uses and the catalog does not translate (missing, empty or fuzzy) would show in English."""
+    if not shutil.which("xgettext") or not shutil.which("msgattrib"):
+        pytest.fail("GNU gettext (xgettext, msgmerge, msgattrib) is needed: apt-get install gettext")
+    root = Path(settings.BASE_DIR)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "static")
+    for name in ("tasks_app", "templates", "scheduler_site"):
+        shutil.copytree(root / name, tmp_path / name, ignore=ignore)
+    shutil.copy(root / "manage.py", tmp_path)
+    subprocess.run([sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--no-obsolete"], cwd=tmp_path,
+                   check=True, capture_output=True, timeout=120)
+    po = tmp_path / "tasks_app" / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+    missing = []
+    for kind in ("--untranslated", "--only-fuzzy"):
+        out = subprocess.run(["msgattrib", kind, "--no-wrap", "--no-location", str(po)], check=True,
+                             capture_output=True, text=True, timeout=60).stdout
+        missing += [line for line in out.splitlines() if line.startswith("msgid ") and line != 'msgid ""']
+    assert missing == [], f"{len(missing)} message(s) without a Chinese translation: {missing[:5]}"

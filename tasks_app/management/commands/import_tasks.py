@@ -25,6 +25,9 @@ def write_result(stdout, result):
                        ("deleted", result.deleted), ("unchanged", result.unchanged)):
         for task_id in ids:
             stdout.write(f"{label}: {task_id}")
+    for label, names in (("created", result.calendars_created), ("updated", result.calendars_updated)):
+        for name in names:
+            stdout.write(f"calendar {label}: {name}")
     prefix = "Dry run, nothing changed; would be: " if result.dry_run else ""
     stdout.write(prefix + result.summary())
 
