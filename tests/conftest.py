@@ -77,6 +77,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.flaky(reruns=1, reruns_delay=2))
 
 
+@pytest.fixture(autouse=True)
+def no_fork_server_outlives_its_test():
+    """A run whose shepherd execs its command (a shell task's) starts a fork server even without fast start."""
+    yield
+    from tasks_app.engine import forkserver
+
+    forkserver.stop()
+
+
 @pytest.fixture(params=["spawn", "fork"])
 def start_way(request, settings):
     """A confinement test run both ways a run's shepherd can start: spawned, or forked by the fast-start fork

@@ -98,8 +98,9 @@ class Dispatcher:
         self.executor.adopt(execution, self._on_start, self._on_finish)
 
     def prepare_held(self):
-        """Prepare the runs held for a slot still to come (preparation.py), the first slot first, while there is
-        time before it, so that at the slot only their spawns are left. The first 2 x max_workers of them:
+        """Prepare the runs held for a slot still to come (preparation.py), their shepherds started too
+        (prestart.py), the first slot first, while there is time before it, so that at the slot only their specs
+        are left to send. The first 2 x max_workers of them:
         those the pool starts at once and next; a later one waits for a worker anyway, and is prepared by it.
         The pool's idle workers they need are started now too."""
         if not getattr(self.executor, "prepares", False):

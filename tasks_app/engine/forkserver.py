@@ -4,7 +4,10 @@ start the zygote (again after its end, and a fresh one every RESTART_EVERY runs)
 handle of that shepherd with what ShepherdLink uses of a Popen (pid, poll, wait, kill, returncode).
 
 A run falls back to a spawn, and its record says why (limits record, "start"), while the zygote is down or
-when forking would share more than a spawn with another user (a run-as user). See the README's "Fast start"."""
+when forking would share more than a spawn with another user (a run-as user). The zygote also forks the shepherd
+of every run whose script's process execs a command (a shell task's), fast start or not, run-as user or not: the
+exec leaves the command nothing of the zygote, and the run is spared an interpreter's start. See the README's
+"Fast start"."""
 import logging
 import os
 import select
@@ -15,6 +18,8 @@ import threading
 import time
 
 from django.conf import settings
+
+from tasks_app import tasktypes
 
 from . import subreaper
 from .childenv import INTERPRETER_FLAGS, SHEPHERD, SHEPHERD_ENV, task_python
@@ -34,9 +39,22 @@ def wanted(task) -> bool:
     return settings.SCHEDULER_FAST_START if choice is None else bool(choice)
 
 
-def refusal(spec) -> str:
+def serves(task) -> bool:
+    """Whether the zygote is likely to fork the task's shepherds, so worth starting ahead: fast start wanted, or
+    a type whose run execs its command (any but python and those the engine performs itself; the run decides
+    by its command, see ShepherdLink.launch)."""
+    return wanted(task) or (task.task_type or tasktypes.DEFAULT) not in runs_without_exec()
+
+
+def runs_without_exec() -> list[str]:
+    """The task types whose runs exec no command: python (the script runs in the shepherd's fork) and the types
+    the engine performs (no process at all)."""
+    return [name for name, kind in tasktypes.installed().items() if kind.performs or name == tasktypes.DEFAULT]
+
+
+def refusal(run_as_user: bool) -> str:
     """Why a run that wants fast start is spawned instead ("" if it may fork)."""
-    if spec.get("user"):
+    if run_as_user:
         # The zygote runs as the scheduler's user: its fork would give another user's script the hash seed and
         # memory layout of processes running as the scheduler's user (and of other users' runs).
         return "spawned: fast start is not used for a run-as user"

@@ -3,8 +3,8 @@ user, limits, clean environment and secrets, the task log made ready, the output
 made (cgroups.py), so that none of it waits for the slot.
 
 The dispatcher prepares the first runs it holds until their slot (claimed scheduler.AHEAD early) while it waits
-for the slot, so that after the slot only their spawns are left; any other run is prepared by its executor thread
-just before the spawn. Either way a run
+for the slot, and starts their shepherds then too (prestart.py), so that after the slot only the spec is left to
+send; any other run is prepared by its executor thread just before its shepherd starts. Either way a run
 uses the task definition loaded when it was claimed: an edit after the claim applies from the task's next run,
 whether or not the run was prepared early (the script file itself is read by the spawn, so its content is the
 one at the spawn)."""
@@ -15,7 +15,7 @@ from pathlib import Path
 from tasks_app import tasktypes
 from tasks_app.definition.paths import task_log_file
 
-from . import cgroups, identity, limits, output, tasklog
+from . import cgroups, identity, limits, output, prestart, tasklog
 from .childenv import ScriptPathError, child_env, run_secrets, script_path
 
 ATTRIBUTE = "_preparation"  # where a run prepared early keeps it, on its TaskExecution until its thread takes it
@@ -38,6 +38,23 @@ class Preparation:
     made_log: bool = False  # the task log did not exist before this preparation
     cgroup_ready: bool = False  # the run's cgroup (plan.cgroup) is made; the shepherd's link removes it once given
     cgroup_error: str = ""  # why it could not be made (then plan.cgroup is None: setrlimit applies)
+    link: object = None  # shepherd_link.ShepherdLink: its shepherd started ahead (prestart.py), waiting for its spec
+
+    def runnable(self) -> bool:
+        """Whether the run has a shepherd to start (not a type the engine performs, nothing refused)."""
+        return not (self.unfit or self.refused or self.kind.performs)
+
+    def take_link(self):
+        """The shepherd started ahead, if any; from here on its caller owns it."""
+        link, self.link = self.link, None
+        return link
+
+    def drop_link(self) -> None:
+        """Its shepherd started ahead and never given its spec: closing the control pipe makes it exit; it is
+        reaped and the run's cgroup removed."""
+        link = self.take_link()
+        if link is not None:
+            link.close()
 
     def close(self) -> None:
         if self.out_fd is not None:
@@ -54,7 +71,9 @@ class Preparation:
             cgroups.kill_and_remove(self.plan.cgroup)
 
     def discard(self) -> None:
-        """The run will never start: no handle stays open and no file or cgroup is left that the run alone made."""
+        """The run will never start: no handle stays open and no process, file or cgroup is left that the run alone
+        made."""
+        self.drop_link()
         self.close()
         self.discard_cgroup()
         if self.output_path is not None:
@@ -118,8 +137,11 @@ def prepare(execution) -> Preparation:
 
 
 def prepare_early(execution) -> None:
-    """At claim time, for a run held until its slot."""
-    setattr(execution, ATTRIBUTE, prepare(execution))
+    """At claim time, for a run held until its slot: its shepherd too is started now."""
+    prep = prepare(execution)
+    setattr(execution, ATTRIBUTE, prep)  # first: whatever happens next, the run's discard or start finds it
+    if prep.runnable():
+        prestart.start_ahead(execution, prep)
 
 
 def is_prepared(execution) -> bool:

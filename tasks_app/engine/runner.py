@@ -118,6 +118,7 @@ def run_execution(execution, stop_event=None, on_start=None) -> RunResult:
             return _spawn_failed(execution, label, tlog, prep.refused)
         return _run(execution, prep, label, tlog, stop_event, on_start)
     finally:
+        prep.drop_link()  # a shepherd started ahead of a run that did not start
         if prep.cgroup_ready:  # never handed to a shepherd (a run that did not start)
             prep.discard_cgroup()
         prep.close()
@@ -164,11 +165,10 @@ def _run(execution, prep, label, tlog, stop_event, on_start) -> RunResult:
     start_time, started = timezone.now(), time.monotonic()
     spec = shepherd_spec(script, prep.env, prep.run_as, prep.plan, -1, mask=prep.secrets, exec_argv=prep.argv)
     spec["cgroup_error"] = prep.cgroup_error
-    ready = prep.cgroup_ready
-    prep.cgroup_given()
     try:
-        link = ShepherdLink.start(command(script, execution.execution_id), spec, out_fd,
-                                  fast=fast_start_wanted(task), cgroup_ready=ready)
+        link = _sent(prep, spec, label) or ShepherdLink.start(
+            command(script, execution.execution_id), spec, out_fd, fast=fast_start_wanted(task),
+            cgroup_ready=_cgroup_taken(prep))
     except (OSError, ValueError, subprocess.SubprocessError, ShepherdGone) as exc:
         return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
     try:
@@ -198,6 +198,28 @@ def _run(execution, prep, label, tlog, stop_event, on_start) -> RunResult:
     feed.ended(status, f"Execution {execution.execution_id} finished: {finished}, return code {outcome.code}")
     log.info("Finished %s: %s in %.2f s", label, finished, duration)
     return result
+
+
+def _sent(prep, spec, label):
+    """The shepherd started ahead of the slot (prestart.py), given its spec now; None if there is none, or if
+    it died meanwhile (its cgroup went with it: the run then starts a shepherd now, as if none had been)."""
+    link = prep.take_link()
+    if link is None:
+        return None
+    try:
+        link.send(spec)
+    except ShepherdGone as exc:
+        log.warning("%s: the shepherd started ahead of its slot is gone (%s); another is started",
+                    label.capitalize(), exc)
+        return None
+    return link
+
+
+def _cgroup_taken(prep) -> bool:
+    """Whether the run's cgroup is made already; the shepherd's link removes it from here on."""
+    ready = prep.cgroup_ready
+    prep.cgroup_given()
+    return ready
 
 
 @dataclass

@@ -30,26 +30,38 @@ class ShepherdLink:
         self.end = None  # the shepherd's final report
         self.pidfd = getattr(proc, "pidfd", None) or _pidfd(proc.pid)  # a forked one comes with its own
         self.how = ""  # with fast start wanted: "forked" or why the run was spawned instead (the run's record)
+        self.result_fd = None  # the result pipe's number in the shepherd, which its spec names
+        self.cgroup_error = ""  # why the shepherd is not in the run's cgroup (its spec then says so)
 
     @classmethod
     def start(cls, command, spec, out_fd, fast=False, cgroup_ready=False):
-        """Start the shepherd (forked by the zygote when `fast` and forkserver allows it, else spawned), move it
-        into the run's cgroup (made here, or before with `cgroup_ready`: from here on the link removes it) and
-        send it `spec` (result_fd filled in). OSError / SubprocessError if it cannot be started; ShepherdGone if
-        it died before taking the spec. A cgroup that cannot be made or joined leaves the run to setrlimit (the
-        spec says why)."""
-        cgroup, spec = spec.get("cgroup"), {"cgroup_error": "", **spec}
+        """launch() then send(spec): a run not prepared ahead of its slot starts its shepherd at the slot."""
+        link = cls.launch(command, out_fd, spec.get("cgroup"), fast, bool(spec.get("user")), cgroup_ready,
+                          execs=bool(spec.get("exec")))
+        link.send(spec)
+        return link
+
+    @classmethod
+    def launch(cls, command, out_fd, cgroup=None, fast=False, run_as_user=False, cgroup_ready=False, execs=False):
+        """Start the shepherd (forked by the zygote when `fast` and forkserver allows it, or when it `execs` the
+        run's command; else spawned, as when the zygote is down) and move it into the run's cgroup (made here, or
+        before with `cgroup_ready`: from here on the link removes it). It then waits for its spec (send());
+        closing the link instead makes it exit. OSError / SubprocessError if it cannot be started. A cgroup that
+        cannot be made or joined leaves the run to setrlimit (send() says why in the spec)."""
+        failed = ""
         if cgroup and not cgroup_ready:
             try:
                 cgroups.create(cgroup)
             except OSError as exc:
-                cgroup, spec["cgroup"], spec["cgroup_error"] = None, None, _why(exc)
+                cgroup, failed = None, _why(exc)
         ctrl_r, ctrl_w = os.pipe()
         result_r, result_w = os.pipe()
         how, proc = "", None
         try:
-            if fast:  # outside spawning(): the zygote's own start takes its lock
-                how = forkserver.refusal(spec)
+            if fast or execs:  # outside spawning(): the zygote's own start takes its lock
+                # A command exec'd by the script's process keeps nothing of the zygote (exec replaces the address
+                # space): what forkserver.refusal guards, a run-as user's script sharing it, cannot happen then.
+                how = "" if execs else forkserver.refusal(run_as_user)
                 if not how:
                     proc, how = forkserver.fork_shepherd(command, ctrl_r, out_fd, result_w)
                     if proc is None:  # spawned on new pipes: a late fork of a failing zygote sees its pipes end
@@ -58,6 +70,8 @@ class ShepherdLink:
                         ctrl_r, ctrl_w = os.pipe()
                         result_r, result_w = os.pipe()
                     how = how or "forked"
+                if not fast:
+                    how = ""  # the record says how fast start went, for a run that asked for it
             with subreaper.spawning() as register:
                 if proc is None:
                     proc = subprocess.Popen(
@@ -74,19 +88,26 @@ class ShepherdLink:
         os.close(ctrl_r)
         os.close(result_w)
         link = cls(proc, ctrl_w, result_r, cgroup)
-        link.how = how
+        link.result_fd, link.how, link.cgroup_error = result_w, how, failed
         if cgroup:
             try:
                 cgroups.join(cgroup, proc.pid)  # while its interpreter starts: see cgroups.py
             except OSError as exc:
-                spec["cgroup"], spec["cgroup_error"] = None, _why(exc)
-        try:
-            _write_all(ctrl_w, (json.dumps({**spec, "result_fd": result_w}) + "\n").encode())
-        except OSError as exc:
-            link.close()
-            raise ShepherdGone(f"the shepherd did not take the run: {exc}") from None
+                link.cgroup_error = _why(exc)
         os.set_blocking(result_r, False)
         return link
+
+    def send(self, spec) -> None:
+        """Give the waiting shepherd its run (result_fd filled in). ShepherdGone (and the link closed) if it
+        died before taking it."""
+        spec = {"cgroup_error": "", **spec, "result_fd": self.result_fd}
+        if self.cgroup_error:  # the run's cgroup could not be made or joined here
+            spec["cgroup"], spec["cgroup_error"] = None, self.cgroup_error
+        try:
+            _write_all(self.ctrl_w, (json.dumps(spec) + "\n").encode())
+        except OSError as exc:
+            self.close()
+            raise ShepherdGone(f"the shepherd did not take the run: {exc}") from None
 
     def read_events(self) -> list[dict]:
         """What the shepherd reported since the last call (it never blocks)."""

@@ -49,8 +49,8 @@ class Starter:
                 self._claim_one(execution, now, plan)
         bk.status_started_many(plan.started, now=now)
         bk.status_next_many(plan.next_runs)
-        if any(forkserver.wanted(e.task) for e in plan.run):
-            # Runs are claimed ahead of their slot: a fork server started now (the first fast-start run, or
+        if any(forkserver.serves(e.task) for e in plan.run):
+            # Runs are claimed ahead of their slot: a fork server started now (the first run it serves, or
             # after one ended) has imported what it needs by then, instead of the run waiting for it.
             forkserver.warm_up()
         return plan

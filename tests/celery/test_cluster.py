@@ -135,6 +135,22 @@ def test_a_timeout_on_a_worker_kills_the_whole_group(cluster, celery_scheduler, 
     assert not process_alive(child) and not process_alive(grandchild)
 
 
+def test_a_shell_task_on_a_worker_gets_its_shepherd_from_the_workers_fork_server(
+        cluster, celery_scheduler, make_task, tmp_path):
+    """Fast start is off: the fork server forks every shepherd that executes its command (forkserver.py), on a
+    worker as in the scheduler, starting one there when the first such run comes."""
+    lineage = tmp_path / "lineage"
+    task = make_task("shell-lineage", task_exec="lineage.sh", task_type="shell", task_queue=cluster.main,
+                     task_env={"LINEAGE_FILE": str(lineage)})
+    celery_scheduler()
+    run = run_now(task, actor="alice", via="api")
+    done = wait_for(lambda: ended(run.pk), 20, what="the run to end")
+    assert done.status == ExecutionStatus.SUCCESS, done.error_message
+    assert done.node in (cluster.w1.name, cluster.w2.name)
+    assert lineage.read_text().split() == ["task-shepherd", "task-zygote"]
+    assert "start" not in (done.limits or {})  # it did not ask for fast start
+
+
 def test_a_run_waiting_for_a_worker_can_be_stopped_and_never_starts(cluster, celery_scheduler, make_task, tmp_path):
     record = tmp_path / "starts"
     task = make_task("unserved", task_exec="record.py", task_queue=queue_name("nobody"),

@@ -120,7 +120,7 @@ def test_a_run_handed_over_twice_in_one_batch_is_refused_the_second_time(make_ex
     executor.shutdown(1)
 
 
-def test_a_run_prepared_before_its_slot_and_stopped_before_it_leaves_no_file_or_handle(make_execution):
+def test_a_run_prepared_before_its_slot_and_stopped_before_it_leaves_no_process_file_or_handle(make_execution):
     run = make_execution("exit_one.py", trigger="schedule")
     executor = CountingExecutor(max_workers=1)
     dispatcher = Dispatcher(RunRegistry(), executor, Journal(), threading.Event())
@@ -130,10 +130,13 @@ def test_a_run_prepared_before_its_slot_and_stopped_before_it_leaves_no_file_or_
     dispatcher.carry_out(plan)
     dispatcher.prepare_held()  # while the engine waits for the slot
     assert str(run.output_path) in open_files()  # prepared: its output file is open
+    shepherd = run._preparation.link.proc.pid  # and its shepherd started, waiting for its spec
+    assert os.path.exists(f"/proc/{shepherd}")
     dispatcher.stop(run.pk, "by bob", who="bob")
 
     ((ended, result),) = dispatcher.take_finished()
     assert result.status == "stopped" and executor.calls == []
+    assert not os.path.exists(f"/proc/{shepherd}")  # gone and reaped
     assert not run.output_path.exists()
     assert not task_log_file(run.task).exists()  # the task's first run: its empty log goes too
     assert str(run.output_path) not in open_files()

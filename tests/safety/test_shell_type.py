@@ -1,14 +1,16 @@
 """The shell type keeps every rule of a Python script's run (the safety cases of this folder, with shell scripts):
 nothing it starts outlives it (its end, a timeout, a stop), its limits hold and are named, it runs as the run-as
 user with umask 077 and cannot read the engine's files, and its environment holds nothing of the engine's."""
+import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tasks_app.engine import cgroups
+from tasks_app.engine import cgroups, forkserver
 from tasks_app.engine.runner import StopSignal, run_execution
+from tests.conftest import started_as
 from tests.engine.conftest import wait_for
 
 from .conftest import processes_with, run_cgroups
@@ -89,33 +91,48 @@ def test_a_shell_run_past_its_memory_limit_is_ended_by_its_cgroup(make_run, proj
     assert processes_with(marker) == []
 
 
-def test_a_shell_run_gets_a_clean_environment(make_run, project, marker, monkeypatch):
+def forked_shepherds() -> int:
+    """How many shepherds the fork servers running now have forked."""
+    return sum(zygote.runs for zygote in forkserver._zygotes)
+
+
+def test_a_shell_run_gets_a_clean_environment(start_way, make_run, project, marker, monkeypatch):
     monkeypatch.setenv("DJANGO_SECRET_KEY", "engine-only-secret")
     monkeypatch.setenv("DATABASE_URL", "postgres://engine:pw@db/x")
     execution = shell_run(make_run, project, marker, "whoami.sh")
     result = run_execution(execution)
     out = execution.read_output()
     assert result.status == "success", out
+    # Its shepherd is forked by the fork server whether fast start is on or not (it execs the script, which
+    # keeps nothing of the fork server); the record speaks only of a run that asked for fast start.
+    assert forked_shepherds() == 1 and started_as(result, start_way)
     environment = out.split("--- environment\n", 1)[1]
     assert "engine-only-secret" not in environment and "DATABASE_URL" not in environment
     assert f"TASK_ID={execution.task.task_id}" in environment and "PATH=" in environment
 
 
-def test_a_shell_run_as_a_user_has_that_users_rights_only(make_run, project, marker, unix_users, usable_python,
-                                                          settings):
+def test_a_shell_run_as_a_user_has_that_users_rights_only(start_way, make_run, project, marker, unix_users,
+                                                          usable_python, settings, monkeypatch):
     import pwd
 
     (alice,) = unix_users(1)
     usable_python(alice)  # the shepherd itself starts in an interpreter alice could run
     settings.SCHEDULER_RUN_AS = alice
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "engine-only-secret")
     secrets = engine_files(project)
-    execution = shell_run(make_run, project, marker, "whoami.sh", task_env={"TRY_READ": ":".join(map(str, secrets))})
+    execution = shell_run(make_run, project, marker, "whoami.sh", task_env={"TRY_READ": ":".join(
+        [*map(str, secrets), f"/proc/{os.getpid()}/environ", "/proc/self/environ"])})
     result = run_execution(execution)
     out = execution.read_output()
     assert result.status == "success", out
+    # A run-as user's shell run too gets its shepherd from the fork server: its exec keeps nothing of it.
+    assert forked_shepherds() == 1 and started_as(result, start_way)
     user = pwd.getpwnam(alice)
     assert f"uid={user.pw_uid} gid={user.pw_gid} umask=0077" in out
-    for path in secrets:
+    for path in [*map(str, secrets), f"/proc/{os.getpid()}/environ"]:
         assert f"refused {path}" in out
+    assert "read /proc/self/environ" in out  # dumpable again once exec'd: its own /proc, as any process's
+    environment = out.split("--- environment\n", 1)[1]
+    assert "engine-only-secret" not in environment and f"TASK_ID={execution.task.task_id}" in environment
     assert result.run_as == alice
     assert processes_with(marker) == []

@@ -45,7 +45,11 @@ def become_script(run, ready_w):
         prctl(PR_SET_PDEATHSIG, SIGKILL)
         if os.getppid() != run.me:
             os._exit(SETUP_FAILED)  # the shepherd died before the signal was armed
-        prctl(PR_SET_DUMPABLE, 1)  # the script may read its own /proc/self
+        if not spec.get("exec"):
+            # The script may read its own /proc/self. A command is made dumpable by its exec (unless it is
+            # unreadable or set-user-ID); until then this process may hold the fork server's memory, which a
+            # run-as user's other processes must not read (forkserver.py).
+            prctl(PR_SET_DUMPABLE, 1)
         step = "reset its signals"
         _signal.set_wakeup_fd(-1)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, [])

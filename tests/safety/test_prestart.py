@@ -1,0 +1,99 @@
+"""A run held for its slot has its shepherd started at its preparation (engine/prestart.py), spawned or forked
+by the fork server, and moved into the run's cgroup then; it waits for its spec until the slot. When the run never
+starts (stopped, deleted, refused, the engine stopping) or the engine dies, that shepherd must go with nothing
+left: no process, no cgroup."""
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tasks_app.engine import cgroups, preparation
+from tasks_app.engine.runner import run_execution
+from tests.conftest import started_as
+from tests.engine.conftest import wait_for
+
+from .conftest import processes_with, run_cgroups
+
+HOST = Path(__file__).with_name("prestart_host.py")
+
+
+def test_a_shepherd_started_ahead_waits_for_its_spec_then_runs_the_script(start_way, make_run, project, marker):
+    execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
+
+    preparation.prepare_early(execution)
+
+    (shepherd,) = processes_with(marker)  # the shepherd alone: no script before the spec
+    assert shepherd == execution._preparation.link.proc.pid
+    assert bool(run_cgroups()) == bool(cgroups.support())  # made, and the shepherd in it
+    result = run_execution(execution)
+    assert result.status == "success", result
+    assert started_as(result, start_way)
+    assert result.leftover_processes == 1  # the escaped sleeper: the run's end kills it as before
+    assert processes_with(marker) == [] and run_cgroups() == []
+
+
+def test_a_run_that_never_starts_leaves_no_shepherd_no_cgroup_and_no_file(start_way, make_run, project, marker):
+    execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
+    preparation.prepare_early(execution)
+    assert processes_with(marker)
+
+    preparation.discard(execution)  # stopped, paused, deleted or refused before its slot; the engine stopping
+
+    assert processes_with(marker) == []  # reaped by then, not only asked to go
+    assert run_cgroups() == []
+    assert not Path(execution.output_path).exists()
+
+
+def test_a_shepherd_started_ahead_that_died_before_the_slot_is_replaced_at_the_slot(
+        start_way, make_run, project, marker):
+    execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
+    preparation.prepare_early(execution)
+    link = execution._preparation.link
+    link.proc.kill()  # a script of the scheduler's own user may
+    link.proc.wait(5)
+
+    result = run_execution(execution)
+
+    assert result.status == "success", result
+    assert started_as(result, start_way)
+    assert processes_with(marker) == [] and run_cgroups() == []
+
+
+@pytest.mark.slow
+def test_a_shepherd_started_ahead_exits_when_its_engine_is_killed(start_way, make_run, project, marker):
+    execution = make_run(project.script("escape.py", f"{marker}.py"))
+    fast = "true" if start_way else "false"
+    host = subprocess.Popen([sys.executable, str(HOST), execution.task.task_exec, str(execution.pk)],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "SCHEDULER_FAST_START": fast})
+    try:
+        shepherd = int(host.stdout.readline())
+        assert set(processes_with(marker)) == {host.pid, shepherd}  # the host names the script too
+
+        host.send_signal(signal.SIGKILL)
+        host.wait(5)
+
+        wait_for(lambda: not processes_with(marker), 3, interval=0.05, what="the waiting shepherd to exit")
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+    # Its cgroup is left empty, as the preparation's own was before: the next scheduler's recovery removes it.
+    assert cgroups.clean_up_run(execution.pk) == 0
+    assert run_cgroups() == []
+
+
+def test_a_shepherd_that_cannot_start_ahead_starts_at_the_slot(start_way, make_run, project, marker, settings,
+                                                             tmp_path):
+    execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
+    settings.SCHEDULER_PYTHON = str(tmp_path / "no-python-here")  # gone for a moment (an upgrade, say)
+    preparation.prepare_early(execution)
+    assert execution._preparation.link is None and processes_with(marker) == [] and run_cgroups() == []
+    settings.SCHEDULER_PYTHON = ""
+
+    result = run_execution(execution)
+
+    assert result.status == "success", result
+    assert processes_with(marker) == [] and run_cgroups() == []
