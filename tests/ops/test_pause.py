@@ -103,10 +103,12 @@ def engine_task(task_id, **fields):
 
 def test_while_a_tag_is_paused_its_slots_are_recorded_skipped_and_resuming_does_not_catch_up(
         start_engine, time_machine):  # noqa: F811
+    minute = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
+    # The clock is moved before the tasks exist: tasks made earlier would have missed the slots in between, and
+    # the catch-up run of the last one would still be running at the slot under test (task_overlap: skip).
+    time_machine.move_to(minute - timedelta(seconds=0.6), tick=True)
     paused = engine_task("paused", task_tags=["billing"])
     free = engine_task("free")
-    minute = (datetime.now(UTC) + timedelta(minutes=2)).replace(second=0, microsecond=0)
-    time_machine.move_to(minute - timedelta(seconds=0.6), tick=True)
     made = pauses.pause(tag="billing", reason="db maintenance", actor="otto", via="api")
     start_engine(tick=0.1)
     skipped = wait_for(lambda: TaskExecution.objects.filter(task=paused, scheduled_time=minute).first(), 10,
