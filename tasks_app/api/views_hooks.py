@@ -133,9 +133,12 @@ class HookFireView(APIView):
             return Response({"detail": f"Task {hook.task.task_id} is disabled: enable it to start it by this URL."},
                             status=status.HTTP_409_CONFLICT)
         except hook_services.TaskPaused as paused:
+            # The caller may start this task, but the pause's reason and who made it are the operators' business
+            # (they are in logs/sys.log): the body names only the pause's scope and end.
             pause = paused.pause
-            return Response({"detail": f"Task {paused.task_id} is {pause.reason_text()}: it starts by this URL again "
-                                       f"once the pause is over.",
+            until = f" until {pause.until.strftime('%Y-%m-%d %H:%M UTC')}" if pause.until else ""
+            return Response({"detail": f"Task {paused.task_id} is paused ({pause.scope}){until}: it starts by this "
+                                       f"URL again once the pause is over.",
                              "task_id": paused.task_id,
                              "pause": {"id": pause.pk, "tag": pause.tag,
                                        "until": pause.until.isoformat() if pause.until else None}},

@@ -121,7 +121,9 @@ def test_a_paused_tasks_trigger_url_answers_409_naming_the_pause_queues_nothing_
     body = response.json()
     assert body["task_id"] == "job" and body["pause"] == {"id": made.pk, "tag": "billing",
                                                           "until": made.until.isoformat()}
-    assert body["detail"].startswith("Task job is paused (tag billing) by otto: db upgrade; until ")
+    assert body["detail"] == (f"Task job is paused (tag billing) until {made.until.strftime('%Y-%m-%d %H:%M UTC')}: "
+                              f"it starts by this URL again once the pause is over.")
+    assert "otto" not in response.content.decode() and "db upgrade" not in response.content.decode()
     assert not TaskExecution.objects.exists() and TriggerToken.objects.get().last_used_at is None
     # What logs/sys.log gets: the operator's trace of the refusal, as for a disabled task or a revoked token.
     assert [r.levelname for r in api_log.records if "of task job refused: paused (tag billing) by otto: db upgrade"
