@@ -35,6 +35,8 @@ from datetime import timezone as dt_timezone
 from tasks_app.models import ExecutionStatus, Task, TaskExecution, TaskStatus, Trigger
 from tasks_app.models.backfill import BACKFILL_HELD
 
+from .columns import converters as column_converters, readers as column_readers
+
 log = logging.getLogger("Scheduler")
 
 
@@ -226,7 +228,8 @@ def update_rows(model, rows) -> int:
     sql = (f"UPDATE {qn(model._meta.db_table)} SET "
            + ", ".join(f"{qn(f.column)} = %s" for f in fields)
            + f" WHERE {qn(model._meta.pk.column)} = %s")
-    params = [[f.get_db_prep_save(values[f.name], connection) for f in fields] + [pk] for pk, values in rows]
+    named = list(zip(names, column_converters(fields, connection)))
+    params = [[convert(values[name]) for name, convert in named] + [pk] for pk, values in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
         return cursor.rowcount
@@ -249,12 +252,13 @@ def _update_rows_from_values(model, fields, rows) -> int:
             f"RETURNING t.{columns[0][0]}")
     per_statement = max(1, 60000 // len(columns))
     given, rows = [pk for pk, _ in rows], list(dict(rows).items())  # a pk twice: its last values win, as one by one
+    named = [(f.name, convert) for f, convert in zip(fields, column_converters(fields, connection))]
     found = set()
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
             chunk = rows[start:start + per_statement]
             params = [value for pk, values in chunk
-                      for value in [pk] + [f.get_db_prep_save(values[f.name], connection) for f in fields]]
+                      for value in [pk] + [convert(values[name]) for name, convert in named]]
             cursor.execute(head + ", ".join([row_sql] * len(chunk)) + tail, params)
             found.update(pk for (pk,) in cursor.fetchall())
     return sum(1 for pk in given if pk in found)  # as executemany counts: a row named twice, twice
@@ -272,7 +276,8 @@ def insert_rows(model, objs) -> None:
 
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    values = [[f.pre_save(obj, True) for f in fields] for obj in objs]
+    read = column_readers(fields)
+    values = [[r(obj) for r in read] for obj in objs]
     if any(isinstance(v, DatabaseDefault) for row in values for v in row):  # leave database defaults to the ORM
         model.objects.bulk_create(objs)
         return
@@ -280,11 +285,11 @@ def insert_rows(model, objs) -> None:
     per_statement = max(1, _max_parameters(connection) // len(fields))
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     head = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
+    convert = column_converters(fields, connection)
     with connection.cursor() as cursor:
         for start in range(0, len(objs), per_statement):
             chunk = objs[start:start + per_statement]
-            params = [f.get_db_prep_save(v, connection) for row in values[start:start + per_statement]
-                      for f, v in zip(fields, row)]
+            params = [c(v) for row in values[start:start + per_statement] for c, v in zip(convert, row)]
             cursor.execute(f"{head}{', '.join([row_sql] * len(chunk))} RETURNING {qn(meta.pk.column)}", params)
             for obj, (pk,) in zip(chunk, cursor.fetchall()):
                 setattr(obj, meta.pk.attname, pk)
