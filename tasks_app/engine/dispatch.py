@@ -39,6 +39,10 @@ class Dispatcher:
         self.journal = journal  # the pid of each child, for crash recovery
         self._wake = wake  # set when a run ends, so the engine loop records it at once
         self._finished = queue.SimpleQueue()  # (execution, RunResult) from executor threads
+        # The engine is woken by the first end reported since it last took them: while it gathers a stream of
+        # ends into one transaction (endings.GATHER), the others need not wake it each.
+        self._finish_lock = threading.Lock()
+        self._finish_told = False
         # The slot watch hands held runs over at their slot from a thread of its own, so that a hand-over never
         # waits for the engine thread (writing a burst's later batch to a busy database, say). The lock makes a
         # held run's hand-over, preparation and stop one at a time: a stop finds it held or in the executor.
@@ -183,11 +187,17 @@ class Dispatcher:
     def take_finished(self) -> list:
         """The (execution, RunResult) pairs reported since the last call."""
         ended = []
-        try:
-            while True:
-                ended.append(self._finished.get_nowait())
-        except queue.Empty:
-            return ended
+        with self._finish_lock:
+            self._finish_told = False
+            try:
+                while True:
+                    ended.append(self._finished.get_nowait())
+            except queue.Empty:
+                return ended
+
+    def finished_waiting(self) -> int:
+        """How many ends are reported and not taken yet."""
+        return self._finished.qsize()
 
     def forget(self, execution):
         """The run's end is recorded: it is no longer ours."""
@@ -200,5 +210,8 @@ class Dispatcher:
         self.journal.record(execution.pk, pid)
 
     def _on_finish(self, execution, result):
-        self._finished.put((execution, result))
-        self._wake.set()
+        with self._finish_lock:
+            self._finished.put((execution, result))
+            told, self._finish_told = self._finish_told, True
+        if not told:
+            self._wake.set()

@@ -1,8 +1,10 @@
 """EndRecorder: records how runs ended, one transaction per batch of results from the executor: each result,
 the retry a failure earns (policy.retry_after), the run waiting behind the one that ended, the task's status;
 then the Dispatcher carries out what follows (start the waiting run, send the notices). A batch the database
-refuses is kept and tried again on the next round."""
+refuses is kept and tried again on the next round. In a stream of ends (a burst) they are gathered for GATHER
+seconds after the last batch: a transaction per end or two was a quarter of the engine thread's time then."""
 import logging
+import time
 
 from django.db import Error as DatabaseError  # also InterfaceError: a connection the server dropped
 from django.db import transaction
@@ -16,6 +18,9 @@ from .plan import Plan
 
 log = logging.getLogger("Scheduler")
 
+GATHER = 0.05  # seconds: ends reported within this time of the last batch wait to be recorded with the next ones
+GATHER_AT_MOST = 64  # ends: so many waiting are recorded at once
+
 
 class EndRecorder:
     def __init__(self, registry, dispatcher, trouble, worker: str, node: str | None = None):
@@ -25,14 +30,19 @@ class EndRecorder:
         self.worker = worker
         self.node = worker if node is None else node  # as Starter.node
         self.unrecorded = []  # results whose commit failed: tried again on the next call
+        self._gather_until = 0.0  # monotonic: ends reported before then wait for the next batch
 
-    def record(self, start_waiting=True) -> Plan | None:
+    def record(self, start_waiting=True, gather=False) -> Plan | None:
         """Record the runs that ended since the last call; returns the plan carried out, or None if there
-        was nothing to record or the database refused. start_waiting False (shutting down): a run waiting
-        behind one that ended does not start; the shutdown records it as never started."""
+        was nothing to record (or, with gather, the ends wait for more: due_in() says until when) or the database
+        refused. start_waiting False (shutting down): a run waiting behind one that ended does not start; the
+        shutdown records it as never started."""
+        if gather and not self.unrecorded and self.due_in() > 0:
+            return None
         batch = self.unrecorded + self.dispatcher.take_finished()
         if not batch:
             return None
+        self._gather_until = time.monotonic() + GATHER
         try:
             with transaction.atomic():
                 plan = self._end_batch(batch, timezone.now(), start_waiting)
@@ -46,6 +56,17 @@ class EndRecorder:
             self.dispatcher.forget(execution)
         self.dispatcher.carry_out(plan)
         return plan
+
+    def due_in(self) -> float:
+        """Seconds until the ends reported are to be recorded (0: now; inf: none waits; a batch the database refused
+        is tried again on the next round, as before). A lone end is recorded at once; one reported within GATHER of
+        the last batch waits for the rest of that time, or until GATHER_AT_MOST wait."""
+        waiting = self.dispatcher.finished_waiting()
+        if not waiting:
+            return float("inf")
+        if waiting >= GATHER_AT_MOST:
+            return 0.0
+        return max(0.0, self._gather_until - time.monotonic())
 
     def _end_batch(self, batch, now, start_waiting) -> Plan:
         """Inside a transaction: record each result, queue retries, start runs waiting behind them."""

@@ -212,7 +212,7 @@ class SchedulerEngine:
             self.timetable.look_again_in(self.tick)
         now = time.time()  # (the runs held for a slot are handed over at their slot by the dispatcher's slot watch)
         wait = min(self.timetable.fire_at - AHEAD - now, self._next_tick - time.monotonic(), self.retry_at - now,
-                   self._next_heartbeat - time.monotonic(), max_wait)
+                   self._next_heartbeat - time.monotonic(), self.endings.due_in(), max_wait)
         if wait > 0 and not self._stop_requested:
             self.wake.wait(wait)
         self.wake.clear()
@@ -225,7 +225,7 @@ class SchedulerEngine:
         if not self._leading():
             return
         self.dispatcher.release_held()
-        self._followed(self.endings.record(start_waiting=self.started))
+        self._followed(self.endings.record(start_waiting=self.started, gather=True))
         if time.monotonic() + SOON >= self._next_tick or time.time() >= self.retry_at:
             # Listening for changes, an idle engine only ticks for its heartbeat and the safety poll.
             idle = self.changes.listening and not self.registry.running
