@@ -236,13 +236,31 @@ def update_rows(model, rows) -> int:
 
 
 def _update_rows_from_values(model, fields, rows) -> int:
-    """update_rows on PostgreSQL: one UPDATE ... FROM (VALUES ...) per few thousand rows. psycopg's executemany
-    works through each row's statement in Python (its pipeline), which made recording a round's ends most of
-    the engine thread's time there. Each value is cast to its column's type (VALUES alone would make them text)."""
+    """update_rows on PostgreSQL: one UPDATE ... FROM UNNEST(one array per column) per few thousand rows, or (a
+    column that cannot be an array) FROM (VALUES ...). psycopg's executemany works through each row's statement in
+    Python (its pipeline), which made recording a round's ends most of the engine thread's time there; a VALUES
+    list of thousands of placeholders is parsed again by psycopg at every call (it caches only short statements).
+    Each value is cast to its column's type (VALUES alone would make them text)."""
     from django.db import connection
 
     qn = connection.ops.quote_name
     meta = model._meta
+    given, rows = [pk for pk, _ in rows], list(dict(rows).items())  # a pk twice: its last values win, as one by one
+    named = [(f.name, convert) for f, convert in zip(fields, column_converters(fields, connection))]
+    kinds = _array_types([meta.pk] + fields, connection)
+    if kinds:  # one array per column: a short statement whose parsing psycopg caches
+        names = [qn(meta.pk.column)] + [qn(f.column) for f in fields]
+        sql = (f"UPDATE {qn(meta.db_table)} AS t SET " + ", ".join(f"{name} = v.{name}" for name in names[1:])
+               + " FROM UNNEST(" + ", ".join(f"(%s)::{kind}" for kind in kinds) + f") AS v({', '.join(names)}) "
+               f"WHERE t.{names[0]} = v.{names[0]} RETURNING t.{names[0]}")
+        found = set()
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), UNNEST_ROWS):
+                chunk = rows[start:start + UNNEST_ROWS]
+                cursor.execute(sql, [[pk for pk, _ in chunk]] + [[convert(values[name]) for _, values in chunk]
+                                                                  for name, convert in named])
+                found.update(pk for (pk,) in cursor.fetchall())
+        return sum(1 for pk in given if pk in found)
     columns = [(qn(meta.pk.column), meta.pk.cast_db_type(connection))] + [
         (qn(f.column), f.cast_db_type(connection)) for f in fields]
     row_sql = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
@@ -251,8 +269,6 @@ def _update_rows_from_values(model, fields, rows) -> int:
     tail = (f") AS v({', '.join(name for name, _ in columns)}) WHERE t.{columns[0][0]} = v.{columns[0][0]} "
             f"RETURNING t.{columns[0][0]}")
     per_statement = max(1, 60000 // len(columns))
-    given, rows = [pk for pk, _ in rows], list(dict(rows).items())  # a pk twice: its last values win, as one by one
-    named = [(f.name, convert) for f, convert in zip(fields, column_converters(fields, connection))]
     found = set()
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
@@ -282,10 +298,22 @@ def insert_rows(model, objs) -> None:
         model.objects.bulk_create(objs)
         return
     qn = connection.ops.quote_name
+    convert = column_converters(fields, connection)
+    kinds = _array_types(fields, connection) if len(objs) > 1 else None
+    if kinds:  # PostgreSQL: one array per column, as Django's bulk_create does there (rows returned in order)
+        sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) SELECT * FROM UNNEST("
+               + ", ".join(f"(%s)::{kind}" for kind in kinds) + f") RETURNING {qn(meta.pk.column)}")
+        with connection.cursor() as cursor:
+            for start in range(0, len(objs), UNNEST_ROWS):
+                chunk, rows = objs[start:start + UNNEST_ROWS], values[start:start + UNNEST_ROWS]
+                cursor.execute(sql, [[c(row[i]) for row in rows] for i, c in enumerate(convert)])
+                for obj, (pk,) in zip(chunk, cursor.fetchall()):
+                    setattr(obj, meta.pk.attname, pk)
+                    obj._state.adding, obj._state.db = False, connection.alias
+        return
     per_statement = max(1, _max_parameters(connection) // len(fields))
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     head = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
-    convert = column_converters(fields, connection)
     with connection.cursor() as cursor:
         for start in range(0, len(objs), per_statement):
             chunk = objs[start:start + per_statement]
@@ -294,6 +322,23 @@ def insert_rows(model, objs) -> None:
             for obj, (pk,) in zip(chunk, cursor.fetchall()):
                 setattr(obj, meta.pk.attname, pk)
                 obj._state.adding, obj._state.db = False, connection.alias
+
+
+UNNEST_ROWS = 5000  # rows per statement with one array per column
+
+
+def _array_types(fields, connection):
+    """PostgreSQL: each field's array type for UNNEST ("varchar[]", "jsonb[]", ...: without a length, so nothing is
+    cut), or None where that cannot be done (SQLite, or a field Django's bulk_create would not unnest either)."""
+    if connection.vendor != "postgresql":
+        return None
+    kinds = []
+    for field in fields:
+        target = field.target_field if field.is_relation else field
+        if hasattr(field, "get_placeholder") or target.get_internal_type() not in connection.data_types:
+            return None
+        kinds.append(field.db_type(connection).split("(")[0] + "[]")
+    return kinds
 
 
 def _max_parameters(connection) -> int:
