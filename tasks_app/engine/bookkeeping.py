@@ -236,31 +236,17 @@ def update_rows(model, rows) -> int:
 
 
 def _update_rows_from_values(model, fields, rows) -> int:
-    """update_rows on PostgreSQL: one UPDATE ... FROM UNNEST(one array per column) per few thousand rows, or (a
-    column that cannot be an array) FROM (VALUES ...). psycopg's executemany works through each row's statement in
-    Python (its pipeline), which made recording a round's ends most of the engine thread's time there; a VALUES
-    list of thousands of placeholders is parsed again by psycopg at every call (it caches only short statements).
-    Each value is cast to its column's type (VALUES alone would make them text)."""
+    """update_rows on PostgreSQL: one UPDATE ... FROM (VALUES ...) per few thousand rows. psycopg's executemany
+    works through each row's statement in Python (its pipeline), which made recording a round's ends most of
+    the engine thread's time there. Each value is cast to its column's type (VALUES alone would make them text).
+    Not UNNEST as insert_rows: the ends of a round are a few rows, and dumping a list per column (client-side
+    binding) cost more than the VALUES of so few rows, whose parsing psycopg caches."""
     from django.db import connection
 
     qn = connection.ops.quote_name
     meta = model._meta
     given, rows = [pk for pk, _ in rows], list(dict(rows).items())  # a pk twice: its last values win, as one by one
     named = [(f.name, convert) for f, convert in zip(fields, column_converters(fields, connection))]
-    kinds = _array_types([meta.pk] + fields, connection)
-    if kinds:  # one array per column: a short statement whose parsing psycopg caches
-        names = [qn(meta.pk.column)] + [qn(f.column) for f in fields]
-        sql = (f"UPDATE {qn(meta.db_table)} AS t SET " + ", ".join(f"{name} = v.{name}" for name in names[1:])
-               + " FROM UNNEST(" + ", ".join(f"(%s)::{kind}" for kind in kinds) + f") AS v({', '.join(names)}) "
-               f"WHERE t.{names[0]} = v.{names[0]} RETURNING t.{names[0]}")
-        found = set()
-        with connection.cursor() as cursor:
-            for start in range(0, len(rows), UNNEST_ROWS):
-                chunk = rows[start:start + UNNEST_ROWS]
-                cursor.execute(sql, [[pk for pk, _ in chunk]] + [[convert(values[name]) for _, values in chunk]
-                                                                  for name, convert in named])
-                found.update(pk for (pk,) in cursor.fetchall())
-        return sum(1 for pk in given if pk in found)
     columns = [(qn(meta.pk.column), meta.pk.cast_db_type(connection))] + [
         (qn(f.column), f.cast_db_type(connection)) for f in fields]
     row_sql = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
@@ -284,7 +270,9 @@ def insert_rows(model, objs) -> None:
     """INSERT new instances of `model` and set their primary keys: one multi-row INSERT ... RETURNING per few
     hundred rows. The ORM's bulk_create compiles each value of each row (about 0.4 ms per execution row), which
     after downtime made recording 10,000 tasks' missed slots take seconds. Same order guarantee as bulk_create's
-    (SQLite and PostgreSQL return the RETURNING rows in the order of the VALUES)."""
+    (SQLite and PostgreSQL return the RETURNING rows in the order of the VALUES). On PostgreSQL one array per
+    column (UNNEST, as bulk_create there): a burst's 200-row VALUES list was parsed again by psycopg at every call
+    (it caches only short statements), a third of the engine thread's time claiming it."""
     if not objs:
         return
     from django.db import connection
