@@ -10,7 +10,7 @@ parts and runs the loop; the parts hold the state and the rules:
 
 One thread does all scheduling and database work: it sleeps until the next cron slot, the next tick
 (settings.SCHEDULER_TICK, 0.5 s; when idle with a change listener up, the last heartbeat within
-SCHEDULER_SAFETY_POLL, 5 s: every 4 s; wakeups.py) or a notified change, then
+SCHEDULER_SAFETY_POLL, 10 s; wakeups.py) or a notified change, then
 fires due jobs, claims queued runs (run now, retries), notices
 configuration changes (the ConfigVersion marker) and stop requests, and records runs that ended. Scripts
 run in the executor's threads, which only report back. Statuses and the commits a run costs: bookkeeping.py."""

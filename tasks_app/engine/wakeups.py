@@ -53,8 +53,8 @@ class AlwaysPoll:
     def worth_polling(self, force=False, next_tick_in=0.0) -> bool:
         """Called by the tick before its poll; True means poll now (the reason is forgotten). next_tick_in: seconds
         to the tick after this one. The safety poll runs on the last tick before it falls due, not the first
-        after: the idle ticks fall on heartbeats (every 4 s with a 2 s heartbeat), and waiting for the one past
-        5 s read the database every 8 s."""
+        after: the idle ticks fall on heartbeats, and waiting for the one past the setting read the database
+        later than it promises (every 8 s for a 5 s setting with a 2 s heartbeat)."""
         now = time.monotonic()
         changed = self._changed()  # always asked, so that the watch's baseline moves with every poll
         due = changed or force or self._due or now + next_tick_in >= self._next_safety
