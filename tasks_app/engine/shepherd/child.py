@@ -9,6 +9,7 @@ from .run import SIGINT, SIGKILL
 from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, libc_exit, prctl, set_name, write_file
 
 SETUP_FAILED = 127  # the script's process exits with this when it could not be set up (the reason is sent)
+GO = b"g"  # what the shepherd writes to a held script's process at the slot (anything else: it never starts)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -81,7 +82,7 @@ def become_script(run, ready_w):
         except Exception:  # a locale the machine does not have: Python itself carries on the same way
             pass
         for name in os.listdir("/proc/self/fd"):
-            if int(name) not in (0, 1, 2, ready_w):
+            if int(name) not in (0, 1, 2, ready_w, run.go_r):
                 try:
                     os.close(int(name))
                 except OSError:
@@ -92,9 +93,23 @@ def become_script(run, ready_w):
         finally:
             os._exit(SETUP_FAILED)
     os.close(ready_w)
+    if run.go_r is not None:
+        _wait_for_the_slot(run.go_r)
     if spec.get("exec"):
         exec_command(spec["exec"])
     run_script(spec["script"], spec["argv"])
+
+
+def _wait_for_the_slot(go_r):
+    """A held run's process, set up: the script starts when the shepherd says go. The end of the pipe instead
+    (the run dropped before its slot, the shepherd gone) ends the process, which never ran the script."""
+    try:
+        go = os.read(go_r, 1)
+        os.close(go_r)
+    except BaseException:  # noqa: BLE001 (a signal's KeyboardInterrupt: the script never started)
+        os._exit(SETUP_FAILED)
+    if go != GO:
+        os._exit(SETUP_FAILED)
 
 
 def exec_command(argv):
