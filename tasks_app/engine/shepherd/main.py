@@ -71,7 +71,10 @@ def main(forked=False):
         went = go_w is None or run.wait_go()
         if go_w is not None:
             if went:
-                os.write(go_w, GO)
+                try:
+                    os.write(go_w, GO)
+                except BrokenPipeError:  # it started on the engine's "go" already (child.py), or it is gone
+                    pass
             os.close(go_w)  # not gone: its process exits without running the script (and is killed anyway)
         if went:
             run.report({"event": "started", "pid": pid, "cgroup": run.cgroup["version"] if run.cgroup else None,
