@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PYTHON, SCRIPTS_DIR, SMOKE, median, percentile  # noqa: E402
+from common import PYTHON, SCRIPTS_DIR, SMOKE, machine_busy_seconds, median, percentile  # noqa: E402
 
 
 def _read_stamps(stamp_dir: Path) -> list[int]:
@@ -50,10 +50,10 @@ def bare_pool(script: str, count: int, workers: int) -> dict:
                 [PYTHON, str(SCRIPTS_DIR / script)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
 
-        begin = time.time_ns()
+        busy0, begin = machine_busy_seconds(), time.time_ns()
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(run_one, range(count)))
-        finished = time.time_ns()
+        finished, busy1 = time.time_ns(), machine_busy_seconds()
         stamps = _read_stamps(stamp_dir)
     last_start_ms = (stamps[-1] - begin) / 1e6
     return {
@@ -66,6 +66,7 @@ def bare_pool(script: str, count: int, workers: int) -> dict:
         "start_rate_per_s": len(stamps) / (last_start_ms / 1000),
         "total_s": (finished - begin) / 1e9,
         "completion_rate_per_s": count / ((finished - begin) / 1e9),
+        "machine_cpu_ms_per_run": (busy1 - busy0) * 1000 / count,
     }
 
 

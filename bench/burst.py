@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import bare_pool  # noqa: E402
 from common import (  # noqa: E402
-    PYTHON, ROOT, SMOKE, Workspace, cron_at, dt_to_ns, next_slot, percentile, print_rows, row, sleep_until, utc_now, wait_until,
+    PYTHON, ROOT, SMOKE, Workspace, cron_at, dt_to_ns, machine_busy_seconds, next_slot, percentile, print_rows, row, sleep_until, utc_now, wait_until,
     write_result,
 )
 
@@ -30,14 +30,14 @@ def run_burst(ws, script, prefix, count, timeout, **fields):
     try:
         ready_s = sched.wait_ready(timeout=60)
         sleep_until(slot - timedelta(seconds=1))
-        cpu0, commits0 = sched.cpu_seconds(), sched.counters().get("commits", 0)
+        cpu0, commits0, busy0 = sched.cpu_seconds(), sched.counters().get("commits", 0), machine_busy_seconds()
         idle_from = utc_now()
         # Everything fired must end in a record; give up after `timeout` s and count what is missing.
         try:
             wait_until(lambda: _finished(ws, prefix) >= count, timeout, interval=0.5, what=f"{count} records")
         except TimeoutError:
             pass
-        cpu1, commits1 = sched.cpu_seconds(), sched.counters().get("commits", 0)
+        cpu1, commits1, busy1 = sched.cpu_seconds(), sched.counters().get("commits", 0), machine_busy_seconds()
         window_s = (utc_now() - idle_from).total_seconds()
     finally:
         sched.stop()
@@ -67,6 +67,7 @@ def run_burst(ws, script, prefix, count, timeout, **fields):
         "start_rate_per_s": len(first_ins) / (first_ins[-1] / 1000) if first_ins else None,
         "records_per_s": len(ended) / last_end_s if last_end_s else None,
         "engine_cpu_ms_per_execution": (cpu1 - cpu0) * 1000 / max(1, len(ended)),
+        "machine_cpu_ms_per_execution": (busy1 - busy0) * 1000 / max(1, len(ended)),
         "commits_per_execution": (commits1 - commits0) / max(1, len(ended)),
         "window_s": window_s,
         "errors": Counter(e["error_message"] for e in executions if e["error_message"]).most_common(3),
@@ -117,7 +118,14 @@ def throughput_rows(label, r, bare_rec, workers) -> list[dict]:
 def fast_rows(count, workers, fast, pool) -> list[dict]:
     """Lines 3f and 5f: the fast-start burst against the bare pool spawning noop.py."""
     f_last, f_rec, bare_rec = fast["first_instruction_ms"]["max"], fast["records_per_s"], pool["completion_rate_per_s"]
+    cores = os.cpu_count() or 1
+    f_cpu, bare_cpu = fast.get("machine_cpu_ms_per_execution"), pool.get("machine_cpu_ms_per_run")
     return [
+        # What the 2 s bar asks of the machine: every process's CPU for one run (engine, fork server, shepherd,
+        # script, kernel), times the runs, spread over every core, cannot take less than that many seconds.
+        row(f"3f. same burst: the whole machine's CPU per run (all processes; {count} runs on {cores} cores need"
+            f" at least {count} x this / {cores}; baseline: the bare pool's spawn of noop.py)", f_cpu, bare_cpu,
+            unit="ms", bar=f"information (<= 2 s needs <= {2000 * cores / count:.1f} ms)", passed=None),
         row(f"3f. burst with fast start: last of {count} /bin/true-like scripts started (first instruction) after the"
             " minute", f_last / 1000 if f_last else None, pool["last_start_ms"] / 1000, unit="s",
             bar="<= 2 s", passed=f_last is not None and f_last <= 2000),
@@ -175,6 +183,13 @@ def main():
         f"3. burst: last of {count} /bin/true-like scripts started (first instruction) after the minute",
         t_last / 1000 if t_last else None, pool["noop.py"]["last_start_ms"] / 1000, unit="s",
         bar="<= 2 s", passed=t_last is not None and t_last <= 2000,
+    ))
+    cores = os.cpu_count() or 1
+    rows.append(row(
+        f"3. same burst: the whole machine's CPU per run (all processes; {count} runs on {cores} cores need at least"
+        f" {count} x this / {cores}; baseline: the bare pool's)", trivial.get("machine_cpu_ms_per_execution"),
+        pool["noop.py"].get("machine_cpu_ms_per_run"), unit="ms",
+        bar=f"information (<= 2 s needs <= {2000 * cores / count:.1f} ms)", passed=None,
     ))
     rate, bare_rate = python["start_rate_per_s"], pool["typical.py"]["start_rate_per_s"]
     rows.append(row(

@@ -93,6 +93,15 @@ def thread_cpu_ns(pid: int) -> dict[str, int]:
     return found
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every process of the machine has spent (all cores, /proc/stat: all but idle and iowait): what a
+    window's runs cost in all, the engine's, the shepherds', the scripts' and the kernel's work together."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds_between(before: dict[str, int], after: dict[str, int]) -> float:
     """The CPU that thread_cpu_ns() snapshots say was spent between them, thread by thread: exact for a window in
     which no thread ends (an idle process). proc_cpu_seconds() can jump by its 10 ms ticks there."""

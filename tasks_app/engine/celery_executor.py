@@ -5,9 +5,15 @@ which reads what became of the runs sent: an end goes to on_finish, so that EndR
 chains, waiting runs and notices exactly as for a local run; a run no worker has started is sent again
 (SCHEDULER_RESEND_AFTER); and every 5 s the runs of workers whose heartbeat stopped are recorded lost.
 
+Backfill runs yield to on-time runs, as in the local executor: the runs of backfills sent to a queue and not ended
+are at most the threads of the live workers serving it less one (at least one), and the rest wait here, unsent,
+so a worker's thread is free when a scheduled run comes due in the middle of a backfill (each worker takes only
+as many messages as it has free threads: workers/node.py).
+
 Only the engine thread calls it (the Sender's thread publishes), so the runs it follows need no lock."""
 import logging
 import time
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import timezone as dt_timezone
 
@@ -21,6 +27,7 @@ from tasks_app.models import ExecutionStatus, TaskExecution, Worker
 from tasks_app.models.worker import HEARTBEAT_EVERY, lost_after
 
 from . import bookkeeping as bk
+from .policy import is_backfill
 from .runner import RunResult, not_started
 from .sender import Sender
 
@@ -57,6 +64,8 @@ class Flight:
     sent_at: float | None = None  # monotonic; set by the Sender's thread once the broker has the message
     started: bool = False  # a worker has claimed it
     stop_reason: str = ""  # why this scheduler asked it to stop
+    backfill: bool = False
+    held: bool = False  # a backfill run waiting here for room on its queue's workers, not sent yet
 
 
 class CeleryExecutor:
@@ -74,6 +83,9 @@ class CeleryExecutor:
         self._next_lost_check = 0.0
         self._last_follow = None  # monotonic
         self._in_touch_since = 0.0  # monotonic: since when follow() has been called without a gap
+        self._held: dict[str, deque[Flight]] = {}  # per queue, in the order submitted
+        self._backfills_out: Counter[str] = Counter()  # per queue: backfill runs sent and not ended
+        self._threads: dict[str, int] | None = None  # per queue: the live workers' threads (read every 5 s)
 
     # The Executor interface.
 
@@ -82,9 +94,15 @@ class CeleryExecutor:
             raise RuntimeError("the executor is shut down and takes no more work")
         if execution.pk in self._flights:
             raise ValueError(f"execution {execution.pk} was already submitted")
-        flight = Flight(execution, on_finish, execution.task.task_queue, self.resend_after)
+        flight = Flight(execution, on_finish, execution.task.task_queue, self.resend_after,
+                        backfill=is_backfill(execution))
         self._flights[execution.pk] = flight
-        self.sender.send(flight)
+        if flight.backfill:
+            flight.held = True
+            self._held.setdefault(flight.queue, deque()).append(flight)
+            self._release(flight.queue)
+        else:
+            self.sender.send(flight)
 
     def submit_many(self, executions, on_start, on_finish) -> list:
         """Each run is its own message to the broker: handed over one by one."""
@@ -100,8 +118,10 @@ class CeleryExecutor:
         """A run the previous scheduler sent: it may still wait in the broker, so it is sent again only
         if no worker starts it within SCHEDULER_RESEND_AFTER, as if it had been sent now."""
         flight = Flight(execution, on_finish, execution.task.task_queue, self.resend_after,
-                        sent_at=time.monotonic(), started=bool(execution.node))
+                        sent_at=time.monotonic(), started=bool(execution.node), backfill=is_backfill(execution))
         self._flights[execution.pk] = flight
+        if flight.backfill:
+            self._backfills_out[flight.queue] += 1
 
     def stop(self, execution_id: int, reason: str) -> bool:
         """The worker running it acts on the row's stop request (workers/watch.py); a run no worker has
@@ -117,8 +137,7 @@ class CeleryExecutor:
         if TaskExecution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING, node="").update(
                 status=ExecutionStatus.STOPPED, start_time=now, end_time=now, duration=0.0, error_message=message):
             log.info("Execution %s stopped before a worker started it (%s)", execution_id, reason)
-            del self._flights[execution_id]
-            flight.on_finish(flight.execution, not_started(flight.execution, message, ExecutionStatus.STOPPED))
+            self._finish(execution_id, not_started(flight.execution, message, ExecutionStatus.STOPPED))
         return True
 
     def running(self) -> set[int]:
@@ -129,6 +148,7 @@ class CeleryExecutor:
         not sent by then is sent by the next scheduler once SCHEDULER_RESEND_AFTER has passed."""
         self._closed = True
         unsent = self.sender.close(timeout=min(grace, 5.0))
+        unsent += [flight for held in self._held.values() for flight in held]
         if unsent:
             log.warning("%d run(s) were not sent to the broker before the scheduler stopped: %s", len(unsent),
                         sorted(flight.execution.pk for flight in unsent))
@@ -148,6 +168,10 @@ class CeleryExecutor:
         if now >= self._next_lost_check and now - self._in_touch_since >= 2 * HEARTBEAT_EVERY:
             self._next_lost_check = now + HEARTBEAT_EVERY
             self._record_lost_runs()
+            if self._held:  # workers come and go: the room for backfills with them
+                self._threads = None
+                for queue in list(self._held):
+                    self._release(queue)
 
     def _read_runs(self, now: float) -> None:
         ids = list(self._flights)
@@ -160,6 +184,8 @@ class CeleryExecutor:
                 flight = self._flights[pk]
                 if status not in ExecutionStatus.active():
                     ended.append(pk)
+                elif flight.held:
+                    continue
                 elif node:
                     flight.started = True
                 elif flight.sent_at is not None and now - flight.sent_at >= flight.resend_after:
@@ -181,11 +207,42 @@ class CeleryExecutor:
 
     def _finish(self, pk: int, result: RunResult, node: str = "") -> None:
         flight = self._flights.pop(pk)
+        if flight.held:
+            self._held[flight.queue].remove(flight)
+            if not self._held[flight.queue]:
+                del self._held[flight.queue]
+        elif flight.backfill:
+            self._backfills_out[flight.queue] -= 1
+            self._release(flight.queue)
         if result.status == ExecutionStatus.STOPPED and flight.stop_reason:
             result.error_message = f"stopped: {flight.stop_reason}"  # the worker only saw "scheduler"
         if node:
             flight.execution.node = node
         flight.on_finish(flight.execution, result)
+
+    # Backfill runs held until their queue's workers have room.
+
+    def _release(self, queue: str) -> None:
+        held = self._held.get(queue)
+        if not held or self._closed:
+            return
+        room = max(1, self._queue_threads(queue) - 1) - self._backfills_out[queue]
+        while held and room > 0:
+            flight = held.popleft()
+            flight.held = False
+            self._backfills_out[queue] += 1
+            self.sender.send(flight)
+            room -= 1
+        if not held:
+            del self._held[queue]
+
+    def _queue_threads(self, queue: str) -> int:
+        if self._threads is None:
+            self._threads = Counter()
+            for queues, concurrency in Worker.objects.alive().values_list("queues", "concurrency"):
+                for name in set(queues or ()):
+                    self._threads[name] += concurrency
+        return self._threads[queue]
 
     def _record_lost_runs(self) -> None:
         """Runs whose worker is dead become lost (the EndRecorder then retries them per task_retry). The

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from tasks_app.models import ExecutionStatus
 
+from .policy import is_backfill
 from .runner import RunResult, StopSignal, not_started, run_execution, stop_grace
 
 log = logging.getLogger("TaskExecutor")
@@ -71,11 +72,6 @@ class _Job:
     on_finish: OnFinish
     stop: StopSignal = field(default_factory=StopSignal)
     started: bool = False
-
-
-def is_backfill(execution) -> bool:
-    """A run of a backfill (its slots, or a retry of one of them): past work, which yields to on-time runs."""
-    return getattr(execution, "backfill_id", None) is not None
 
 
 class LocalExecutor:

@@ -14,6 +14,12 @@ SCHEDULER = "scheduler"  # requested_by of the runs the scheduler starts by itse
 CHAIN = "dependency "  # requested_by prefix of a chain run: "dependency <task_id>"
 
 
+def is_backfill(execution) -> bool:
+    """A run of a backfill (its slots, or a retry of one of them): past work, which yields to on-time runs (in
+    both executors)."""
+    return getattr(execution, "backfill_id", None) is not None
+
+
 def asked_by_a_user(requested_by: str) -> bool:
     """A person asked for this run, or for the run it retries (run now), not a schedule or a chain."""
     return requested_by != SCHEDULER and not requested_by.startswith(CHAIN)

@@ -1,0 +1,48 @@
+"""Backfill runs yield to on-time runs on Celery workers too: the runs of backfills sent to a queue are at most the
+threads of the live workers serving it less one, the rest wait in the scheduler, so a run that is due now finds a
+free thread in the middle of a backfill of long runs."""
+import os
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tasks_app.models import ExecutionStatus, TaskExecution
+from tasks_app.services.backfills import cancel_backfill, start_backfill
+from tasks_app.services.executions import run_now
+
+from .conftest import ended, needs_postgresql, needs_redis, queue_name, recorded_starts, wait_for
+
+pytestmark = [needs_postgresql, needs_redis, pytest.mark.slow]
+
+
+def test_a_run_due_in_the_middle_of_a_backfill_finds_a_free_thread_and_the_backfill_holds_the_rest(
+        workers, celery_scheduler, make_task, tmp_path):
+    queue = queue_name("backfill")
+    workers(f"b1.{os.getpid()}@test", [queue], concurrency=2)
+    record = tmp_path / "starts"
+    history = make_task("history", task_exec="record.py", task_schedule="0 3 * * *", task_timezone="UTC",
+                        task_queue=queue, task_env={"RECORD_FILE": str(record), "SLEEP": "60"})
+    now_task = make_task("now", task_exec="record.py", task_queue=queue, task_env={"RECORD_FILE": str(record)})
+    end = timezone.now()
+    backfill = start_backfill(history, start=end - timedelta(days=5), end=end, concurrency=5, actor="alice",
+                              via="cli")
+    celery_scheduler()
+    backfill_runs = TaskExecution.objects.filter(backfill=backfill)
+    # The backfill's concurrency (5) lets five runs go; the queue's one worker has two threads: one of them is
+    # the backfill's, the other stays free, and the runs beyond wait unsent (RUNNING, no node).
+    wait_for(lambda: len(recorded_starts(record)) == 1, 20, what="the backfill's first run to start")
+    wait_for(lambda: backfill_runs.filter(status=ExecutionStatus.RUNNING).count() == 5, 10,
+             what="the backfill to let five runs go")
+
+    run = run_now(now_task, actor="alice", via="api")
+    done = wait_for(lambda: ended(run.pk), 15, what="the manual run to end while the backfill's runs go on")
+    assert done.status == ExecutionStatus.SUCCESS
+    assert backfill_runs.exclude(node="").count() == 1, list(backfill_runs.values_list("pk", "status", "node"))
+    assert len([pk for pk in recorded_starts(record) if pk != run.pk]) == 1
+
+    cancel_backfill(backfill, actor="alice", via="cli")
+    # Held runs were never sent: the cancel ends them here, and no worker ever starts one.
+    wait_for(lambda: not backfill_runs.filter(status__in=ExecutionStatus.active()).exists(), 15,
+             what="the cancel to end every backfill run")
+    assert len(recorded_starts(record)) == 2
