@@ -8,8 +8,19 @@ import pytest
 from tasks_app.engine import preparation
 from tasks_app.engine.runner import run_execution
 from tasks_app.models import Task
+from tasks_app.secrets import keys
 
-from .test_like_a_spawn import comparable
+from .test_like_a_spawn import comparable as comparable_run
+
+PASSWORD = "held-Sup3r/s3cret"
+
+
+def comparable(seen):
+    """As two runs are compared in test_like_a_spawn; with a secret, stdout and stderr are the masking pipe, one
+    of its own per run."""
+    same = comparable_run(seen)
+    same["fds"] = {fd: "pipe" if target.startswith("pipe:") else target for fd, target in same["fds"].items()}
+    return same
 
 
 def run(execution, held):
@@ -23,11 +34,14 @@ def run(execution, held):
 
 @pytest.mark.parametrize("fast", [False, True], ids=["spawn", "fork"])
 def test_a_run_held_for_its_slot_sees_everything_a_run_started_at_once_sees(make_run, fast):
-    at_once_result, at_once = run(make_run("introspect.py", fast, task_env={"GREETING": "hello"}), held=False)
-    held_result, held = run(make_run("introspect.py", fast, task_env={"GREETING": "hello"}), held=True)
+    env = {"GREETING": "hello", "DB_PASSWORD": keys.seal(PASSWORD)}  # and its output masked alike
+    at_once_result, at_once = run(make_run("introspect.py", fast, task_env=env), held=False)
+    held_execution = make_run("introspect.py", fast, task_env=env)
+    held_result, held = run(held_execution, held=True)
 
     assert comparable(held) == comparable(at_once)
     assert held["env"]["GREETING"] == "hello" and held["name"] == "__main__"
+    assert PASSWORD not in held_execution.read_output() and held["env"]["DB_PASSWORD"] != PASSWORD
     assert held_result.limits == at_once_result.limits and held_result.pid is not None
 
 
