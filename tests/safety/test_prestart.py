@@ -126,3 +126,18 @@ def test_a_shepherd_that_cannot_start_ahead_starts_at_the_slot(start_way, make_r
 
     assert result.status == "success", result
     assert processes_with(marker) == [] and run_cgroups() == []
+
+
+def test_a_held_run_whose_set_up_fails_before_its_slot_fails_at_the_slot_saying_why(
+        start_way, make_run, project, marker, settings, tmp_path):
+    execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
+    settings.BASE_DIR = tmp_path / "gone"  # the folder runs start in (the spec's cwd), missing
+    preparation.prepare_early(execution)
+    link = execution._preparation.link
+    link.proc.wait(5)  # the set-up failed before the slot: the shepherd reported it and exited
+
+    result = run_execution(execution)
+
+    assert result.status == "failed" and result.pid is None
+    assert result.error_message.startswith(f"could not start: cannot enter {tmp_path / 'gone'}"), result
+    assert processes_with(marker) == [] and run_cgroups() == []
