@@ -4,10 +4,10 @@ made (cgroups.py), so that none of it waits for the slot.
 
 The dispatcher prepares the first runs it holds until their slot (claimed scheduler.AHEAD early) while it waits
 for the slot, and starts their shepherds then too (prestart.py), with their spec, so that after the slot only
-"go" is left to send; any other run is prepared by its executor thread just before its shepherd starts. Either way a run
-uses the task definition loaded when it was claimed: an edit after the claim applies from the task's next run,
-whether or not the run was prepared early (the script file itself is read by the spawn, so its content is the
-one at the spawn)."""
+"go" is left to send; any other run is prepared by its executor thread just before its shepherd starts. Either
+way a run uses the task definition loaded when it was claimed: an edit after the claim applies from the task's
+next run, whether or not the run was prepared early (the script file itself is read when the script starts, at
+the slot, so its content is the one then)."""
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
