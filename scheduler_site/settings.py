@@ -243,6 +243,10 @@ SCHEDULER_KILL_GRACE = env_int("SCHEDULER_KILL_GRACE", 2, minimum=0)  # SIGTERM 
 SCHEDULER_STOP_KILL_GRACE = env_float("SCHEDULER_STOP_KILL_GRACE", 1.0, minimum=0)
 # How often the scheduler checks the change marker, queued runs and stop requests.
 SCHEDULER_TICK = env_float("SCHEDULER_TICK", 0.5, minimum=0.05)
+# The longest an idle scheduler listening for changes (NOTIFY, inotify) goes without reading the database: a
+# notice it missed is found this late at worst. 10 s: each read is most of an idle engine's CPU (0.05 % of a core
+# is the bar), and NOTIFY or inotify bring every change at once; this only catches one lost in between.
+SCHEDULER_SAFETY_POLL = env_float("SCHEDULER_SAFETY_POLL", 10.0, minimum=1, maximum=60)
 # How long the scheduler waits for a locked SQLite database before retrying on the next tick.
 SCHEDULER_DB_BUSY_TIMEOUT = env_float("SCHEDULER_DB_BUSY_TIMEOUT", 5.0, minimum=0.1)
 SCHEDULER_RESYNC_INTERVAL = env_int("SCHEDULER_RESYNC_INTERVAL", 300, minimum=10)  # full job-store resync, s

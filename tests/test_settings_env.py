@@ -124,6 +124,19 @@ def test_a_scheduler_heartbeat_out_of_its_range_stops_the_process_naming_it():
         assert result.returncode != 0 and f"SCHEDULER_HEARTBEAT_SECONDS='{value}': {words}" in result.stderr
 
 
+def test_the_safety_poll_is_10_s_by_default_and_one_out_of_its_range_stops_the_process_naming_it():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = "from django.conf import settings; print(settings.SCHEDULER_SAFETY_POLL)"
+    env_without = {k: v for k, v in os.environ.items() if k != "SCHEDULER_SAFETY_POLL"}
+    shown = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], capture_output=True, text=True,
+                           timeout=120, env=env_without, cwd=root)
+    assert shown.stdout.strip().splitlines()[-1] == "10.0", shown.stderr  # after the start-up lines, if any
+    for value, words in (("0.5", "must be at least 1"), ("600", "must be at most 60")):
+        result = subprocess.run([sys.executable, "manage.py", "check"], capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "SCHEDULER_SAFETY_POLL": value}, cwd=root)
+        assert result.returncode != 0 and f"SCHEDULER_SAFETY_POLL='{value}': {words}" in result.stderr
+
+
 def test_a_token_is_empty_or_long_printable_and_its_value_is_never_in_the_message(monkeypatch):
     monkeypatch.delenv("X_TOKEN", raising=False)
     assert env.env_token("X_TOKEN", 24) == ""

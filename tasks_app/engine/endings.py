@@ -8,7 +8,7 @@ from django.db import Error as DatabaseError  # also InterfaceError: a connectio
 from django.db import transaction
 from django.utils import timezone
 
-from tasks_app.models import ExecutionStatus, Task
+from tasks_app.models import ExecutionStatus, Pause, Task
 
 from . import bookkeeping as bk
 from . import facts, policy
@@ -91,6 +91,13 @@ class EndRecorder:
             reason = "the task was disabled while this run waited (task_overlap: queue)"
             if bk.skip_queued(waiting, now=now, worker=self.worker, reason=reason, held=True):
                 log.info("Task %s: waiting execution %s skipped: %s", task.task_id, waiting.pk, reason)
+            return
+        # A pause begun while it waited holds it back as it would have held back its slot or its call.
+        pause = (Pause.objects.covering(task.task_tags, now)
+                 if waiting.trigger in policy.PAUSED_TRIGGERS else None)
+        if pause is not None:
+            if bk.skip_queued(waiting, now=now, worker=self.worker, reason=pause.reason_text(), held=True):
+                log.info("Task %s: waiting execution %s skipped: %s", task.task_id, waiting.pk, pause.reason_text())
             return
         if bk.start_waiting(waiting, now=now, node=self.node):
             plan.add_run(waiting)

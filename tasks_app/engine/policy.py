@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from tasks_app import cron
-from tasks_app.models import ExecutionStatus, OverlapPolicy
+from tasks_app.models import ExecutionStatus, OverlapPolicy, Trigger
 
 SCHEDULER = "scheduler"  # requested_by of the runs the scheduler starts by itself
 CHAIN = "dependency "  # requested_by prefix of a chain run: "dependency <task_id>"
@@ -103,6 +103,18 @@ def pause_covering(tags, pauses):
         if pause.covers(tags):
             return pause
     return None
+
+
+# What a pause holds back: the starts nobody asked for at that moment. A queued trigger-URL run and a scheduled
+# or chained run waiting behind the current one (task_overlap: queue) were decided before the pause perhaps, but
+# have not started: they are held back when they would start. "Run now", a backfill and retries still run (a retry
+# finishes what already started: README, "Pause").
+PAUSED_TRIGGERS = frozenset({Trigger.SCHEDULE, Trigger.DEPENDENCY, Trigger.HOOK})
+
+
+def pause_holding(trigger, tags, pauses):
+    """The pause that holds back a run of `trigger` of a task with task_tags `tags` about to start, or None."""
+    return pause_covering(tags, pauses) if trigger in PAUSED_TRIGGERS else None
 
 
 # Overlapping runs (task_overlap).

@@ -9,7 +9,8 @@ parts and runs the loop; the parts hold the state and the rules:
   Shutdown       how runs end when the engine stops (shutdown.py)
 
 One thread does all scheduling and database work: it sleeps until the next cron slot, the next tick
-(settings.SCHEDULER_TICK, 0.5 s; 5 s when idle with a change listener up: wakeups.py) or a notified change, then
+(settings.SCHEDULER_TICK, 0.5 s; when idle with a change listener up, the last heartbeat within
+SCHEDULER_SAFETY_POLL, 10 s; wakeups.py) or a notified change, then
 fires due jobs, claims queued runs (run now, retries), notices
 configuration changes (the ConfigVersion marker) and stop requests, and records runs that ended. Scripts
 run in the executor's threads, which only report back. Statuses and the commits a run costs: bookkeeping.py."""
@@ -231,9 +232,9 @@ class SchedulerEngine:
             idle = self.changes.listening and not self.registry.running
             every = self.tick
             if idle:
-                every = self._on_a_heartbeat(min(wakeups.SAFETY_POLL, max(self.tick, self.timetable.resync_in())))
+                every = self._on_a_heartbeat(min(self.changes.safety_poll, max(self.tick, self.timetable.resync_in())))
             self._next_tick = time.monotonic() + every
-            self._tick()
+            self._tick(every)
         deferred = {}
         if self.timetable.is_due():
             try:
@@ -306,10 +307,11 @@ class SchedulerEngine:
             self.chain_from.extend(plan.chain_from)
             self.retry_at = min(self.retry_at, plan.retry_at)
 
-    def _tick(self):
-        """The poll (when something may have changed), overruns."""
+    def _tick(self, every: float):
+        """The poll (when something may have changed, or the safety poll would fall due before the next tick, in
+        `every` seconds), overruns."""
         force = time.time() >= self.retry_at or not self.timetable.resync_in()
-        if self.changes.worth_polling(force=force) and not self._poll():
+        if self.changes.worth_polling(force=force, next_tick_in=every) and not self._poll():
             return
         # An executor that reports each start (on_start) lets a run waiting for a worker count as a missed slot.
         started = self.journal.started if getattr(self.executor, "reports_starts", False) else (lambda pk: True)

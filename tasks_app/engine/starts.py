@@ -23,7 +23,7 @@ class Starter:
         # Where the runs it starts run: this scheduler (local executor), or "" until a Celery worker claims them.
         self.node = worker if node is None else node
         self._calendars = {}
-        self.pauses = []  # the pauses on for the batch being decided (models.Pause)
+        self._pauses = None  # the pauses on for the batch being decided (models.Pause), read when first needed
 
     def plan(self, requests: list[StartRequest], claims, now) -> Plan:
         """Decide every start and write them all (a few statements for the whole batch, so a midnight burst
@@ -32,9 +32,7 @@ class Starter:
         self._calendars = {}  # calendar name -> its rule, read once for this batch
         wanted = {r.task_id for r in requests}
         tasks = {t.task_id: t for t in Task.objects.filter(task_id__in=wanted)} if wanted else {}
-        # Read once per batch: a pause started or resumed a moment ago applies from the next batch on.
-        self.pauses = list(Pause.objects.active(now)) if any(
-            r.trigger in (Trigger.SCHEDULE, Trigger.DEPENDENCY) for r in requests) else []
+        self._pauses = None
         for request in requests:
             task = tasks.get(request.task_id)
             if task is None:
@@ -91,8 +89,7 @@ class Starter:
                 incidents.calendar_without_data(task, request.slot, task.task_calendar, note)
         if request.trigger == Trigger.DEPENDENCY and not facts.chain_ready(task):
             return
-        pause = policy.pause_covering(task.task_tags, self.pauses) if request.trigger in (
-            Trigger.SCHEDULE, Trigger.DEPENDENCY) else None
+        pause = self._pause_holding(request.trigger, task, now)
         if pause is not None:
             skip(request.slot, pause.reason_text(), kind="paused")
             return
@@ -177,6 +174,10 @@ class Starter:
                 and not policy.asked_by_a_user(execution.requested_by)):
             self._skip_queued(execution, "not tried again: the task was disabled after the failed attempt", now, plan)
             return
+        pause = self._pause_holding(execution.trigger, task, now)
+        if pause is not None:  # queued before the pause began (a trigger URL's run): recorded as a paused slot is
+            self._skip_queued(execution, pause.reason_text(), now, plan)
+            return
         # A backfill's runs are bounded by the backfill's concurrency (engine/backfills.py), not by task_overlap:
         # running several past slots at once is what the person asked for.
         action, detail = ((policy.RUN, None) if execution.backfill_id is not None  # its runs and their retries
@@ -191,6 +192,14 @@ class Starter:
             execution.worker = self.worker
             plan.wait.append(execution)
             self._wait_behind(task, detail, now, plan)
+
+    def _pause_holding(self, trigger, task, now):
+        if trigger not in policy.PAUSED_TRIGGERS:
+            return None  # a batch of runs asked for by hand reads no pause
+        if self._pauses is None:
+            # Read once per batch: a pause started or resumed a moment ago applies from the next batch on.
+            self._pauses = list(Pause.objects.active(now))
+        return policy.pause_holding(trigger, task.task_tags, self._pauses)
 
     def _overlap(self, task, plan: Plan) -> policy.Overlap:
         registry = self.registry

@@ -1,8 +1,8 @@
 """Whether the tick's poll is worth running: the scheduler's idle cost. On PostgreSQL a thread LISTENs for the
 NOTIFY that web writes send at commit (models/wakeup.py) and wakes the loop at once, so an idle scheduler only
-polls every SAFETY_POLL seconds. On SQLite the tick asks `PRAGMA data_version` (a few microseconds, no query
+polls every SCHEDULER_SAFETY_POLL seconds. On SQLite the tick asks `PRAGMA data_version` (a few microseconds, no query
 plan) and polls only when another connection committed since. Either way a poll also runs after the engine's
-own writes, when a retry falls due, and every SAFETY_POLL seconds whatever happens."""
+own writes, when a retry falls due, and at least every SCHEDULER_SAFETY_POLL seconds whatever happens."""
 import ctypes
 import logging
 import os
@@ -12,13 +12,13 @@ import threading
 import time
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import connection
 
 from tasks_app.models.wakeup import CHANNEL
 
 log = logging.getLogger("SchedulerEngine")
 
-SAFETY_POLL = 5.0  # seconds: the longest an idle scheduler goes without reading the database
 RECONNECT_AFTER = 2.0  # seconds between attempts when the listening connection is lost
 SETTLE = 0.05  # seconds between a write seen by inotify and the poll it asks for
 LISTEN_WAIT = 5.0  # seconds: the file watch's longest sleep (stop() wakes it at once through a pipe)
@@ -32,6 +32,7 @@ class AlwaysPoll:
     def __init__(self):
         self._due = True
         self._next_safety = 0.0
+        self.safety_poll = float(settings.SCHEDULER_SAFETY_POLL)  # the longest an idle engine goes unread
 
     def start(self, on_notice):
         self.on_notice = on_notice
@@ -49,13 +50,16 @@ class AlwaysPoll:
         engine. Nothing to do here; the file watch would see it."""
         yield
 
-    def worth_polling(self, force=False) -> bool:
-        """Called by the tick before its poll; True means poll now (the reason is forgotten)."""
+    def worth_polling(self, force=False, next_tick_in=0.0) -> bool:
+        """Called by the tick before its poll; True means poll now (the reason is forgotten). next_tick_in: seconds
+        to the tick after this one. The safety poll runs on the last tick before it falls due, not the first
+        after: the idle ticks fall on heartbeats, and waiting for the one past the setting read the database
+        later than it promises (every 8 s for a 5 s setting with a 2 s heartbeat)."""
         now = time.monotonic()
         changed = self._changed()  # always asked, so that the watch's baseline moves with every poll
-        due = changed or force or self._due or now >= self._next_safety
+        due = changed or force or self._due or now + next_tick_in >= self._next_safety
         if due:
-            self._due, self._next_safety = False, now + SAFETY_POLL
+            self._due, self._next_safety = False, now + self.safety_poll
         return due
 
     def _changed(self) -> bool:

@@ -94,8 +94,8 @@ def find_usable(token: str):
 def fire_hook(hook, *, env=None, via="hook"):
     """Queue a run of the token's task (env: one-off task_env overrides, see executions.run_now); returns the
     execution. The run's requester is "hook:<prefix>", so the audit trail and the run page say which token.
-    TaskDisabled when the task is disabled, TaskPaused when a pause covers it (nothing queued: a run queued now
-    would start at once, as the engine holds back only the schedule's and the chains' runs)."""
+    TaskDisabled when the task is disabled, TaskPaused when a pause covers it (nothing queued, so the caller learns
+    at once; a run queued just before a pause began is recorded skipped by the engine when it would start)."""
     if not hook.task.task_enabled:
         log.warning("Trigger URL %s… of task %s refused: the task is disabled", hook.prefix, hook.task.task_id)
         raise TaskDisabled(hook.task.task_id)

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from tasks_app import roles
-from tasks_app.models import TriggerToken
+from tasks_app.models import Pause, TriggerToken
 from tasks_app.services import apikeys, hooks as hook_services
 
 from .access import RoleRequiredMixin, TaskMixin, actor, log
@@ -16,6 +16,12 @@ from .access import RoleRequiredMixin, TaskMixin, actor, log
 
 def hooks_of(task) -> list:
     return list(TriggerToken.objects.filter(task=task))
+
+
+def pause_refusing_hooks(task):
+    """The pause that makes the task's trigger URLs answer 409 now (services.hooks.fire_hook asks the same
+    question), or None."""
+    return Pause.objects.covering(task.task_tags)
 
 
 class HookCreateView(RoleRequiredMixin, TaskMixin, View):

@@ -17,7 +17,7 @@ from tasks_app.secrets.values import is_shown_secret, public_env, public_notify
 from tasks_app.services import tasks as task_services
 
 from . import charts, queries, status, views_bulk
-from .views_hooks import hooks_of
+from .views_hooks import hooks_of, pause_refusing_hooks
 from .access import RoleRequiredMixin, TaskMixin, actor, log
 from .forms import TaskForm
 
@@ -80,6 +80,7 @@ class TaskDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
         task = self.get_task()
         recent = list(task.executions.order_by("-execution_id")[:50])
         deps = list(task.task_dependencies or [])
+        operator = roles.has_role(self.request.user, roles.OPERATOR)  # trigger URLs are theirs alone
         found = {t.task_id: t for t in Task.objects.filter(task_id__in=deps).select_related("status")}
         return super().get_context_data(
             task=task,
@@ -94,7 +95,8 @@ class TaskDetailView(RoleRequiredMixin, TaskMixin, TemplateView):
             chart=charts.duration_chart(list(reversed(recent))),
             notify=public_notify(task.task_notify) if isinstance(task.task_notify, dict) else {},
             env=shown_env(task),
-            hooks=hooks_of(task) if roles.has_role(self.request.user, roles.OPERATOR) else None,
+            hooks=hooks_of(task) if operator else None,
+            hooks_pause=pause_refusing_hooks(task) if operator else None,
             **kwargs,
         )
 

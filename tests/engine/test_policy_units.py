@@ -241,3 +241,12 @@ def test_the_missed_record_says_how_many_when_in_the_tasks_zone_and_why():
     assert policy.missed_reason(many, "No/Such_Zone", 60, ran_latest=True) == (
         "missed 3 scheduled run(s) between 2031-03-04 11:58 UTC and 2031-03-04 12:00 UTC while the "
         "scheduler was not running; only the latest slot runs")
+
+
+def test_a_pause_holds_back_scheduled_chained_and_trigger_url_runs_but_not_those_a_person_asked_for_or_retries():
+    from tasks_app.models import Pause, Trigger
+
+    everything = Pause(tag="", started_by="otto")
+    held = {trigger for trigger in Trigger.values if policy.pause_holding(trigger, ["etl"], [everything])}
+    assert held == {"schedule", "dependency", "hook"}
+    assert policy.pause_holding(Trigger.HOOK, ["etl"], [Pause(tag="billing", started_by="otto")]) is None

@@ -107,9 +107,13 @@ def test_the_tick_polls_after_the_engines_own_writes_when_a_retry_is_due_and_eve
     watch.own_write()
     assert watch.worth_polling() and not watch.worth_polling()
     assert watch.worth_polling(force=True)
-    monkeypatch.setattr(wakeups, "SAFETY_POLL", 0.0)
+    watch.safety_poll = 0.0
     watch.worth_polling(force=True)  # the next safety poll is now 0 s away
     assert watch.worth_polling()  # the safety poll: whatever happened, the database is read again
+    watch.safety_poll = 5.0
+    watch.worth_polling(force=True)
+    assert not watch.worth_polling(next_tick_in=4.0)  # the tick after the next is soon enough
+    assert watch.worth_polling(next_tick_in=5.0)  # the next tick would be late: poll on this one
 
 
 def test_an_idle_engine_on_sqlite_reads_the_database_only_when_something_was_written(start_engine, make_task,
@@ -158,3 +162,26 @@ def test_on_sqlite_the_engines_own_lease_renewals_do_not_wake_it_but_another_pro
     other.commit()
     other.close()
     wait_for(lambda: len(polls) > before, 1.0, what="another process's write to wake the engine")
+
+
+def test_an_idle_listening_engine_reads_the_database_at_least_every_safety_poll(start_engine, make_task, settings,
+                                                                                  monkeypatch):
+    """The effective interval, read from a real engine: its idle ticks fall on heartbeats (every 1.0 s here, as
+    every 4 s with the defaults); the safety poll must not wait for the tick past SCHEDULER_SAFETY_POLL (it did:
+    every 2.0 s here, every 8 s with the defaults)."""
+    from tasks_app.engine import bookkeeping
+
+    settings.SCHEDULER_SAFETY_POLL = 1.2
+    # The renewals every 0.5 s (on SQLite the row is renewed every 5 heartbeats) put the idle ticks 1.0 s apart.
+    settings.SCHEDULER_HEARTBEAT_SECONDS = 0.1 if connection.vendor == "sqlite" else 0.5
+    polls = []
+    real_poll = bookkeeping.poll
+    monkeypatch.setattr(bookkeeping, "poll", lambda worker: polls.append(time.monotonic()) or real_poll(worker))
+    make_task("quiet")
+    engine = start_engine()
+    listening(engine)
+    assert engine.changes.safety_poll == 1.2 and engine.heartbeat == 0.5
+    start = len(polls)
+    wait_for(lambda: len(polls) >= start + 5, 10, interval=0.05, what="five polls of an idle engine")
+    gaps = [later - earlier for earlier, later in zip(polls[start:], polls[start + 1:])]
+    assert max(gaps) <= 1.2 + 0.15, gaps

@@ -152,6 +152,64 @@ def test_a_paused_chain_task_is_recorded_skipped_when_its_dependency_succeeds_an
              what="the run asked for by hand")
 
 
+def hooked_task(task_id, **fields):
+    """A task started by its trigger URL only (no schedule), tagged billing."""
+    task = Task.objects.create(task_id=task_id, task_name=task_id, task_exec="ok.py", task_tags=["billing"], **fields)
+    TaskStatus.objects.get_or_create(task=task)
+    return task
+
+
+def call_trigger_url(task):
+    from rest_framework.test import APIClient
+
+    from tasks_app.services import hooks
+
+    _hook, token = hooks.create_hook(task, actor="ada", via="api")
+    response = APIClient().post(f"/api/hooks/{token}", format="json")
+    assert response.status_code == 202, response.content
+    return TaskExecution.objects.get(pk=response.json()["execution_id"])
+
+
+def test_a_trigger_url_run_queued_just_before_a_pause_began_is_recorded_skipped_and_run_now_still_runs(
+        start_engine):  # noqa: F811
+    from tasks_app.services.executions import run_now
+
+    task = hooked_task("webhook")
+    called = call_trigger_url(task)  # queued: no scheduler has claimed it yet
+    by_hand = run_now(task, actor="ada", via="api")
+    pauses.pause(tag="billing", reason="db maintenance", actor="otto", via="api")
+    start_engine(tick=0.1)
+
+    skipped = wait_for(lambda: TaskExecution.objects.filter(pk=called.pk, status=ExecutionStatus.SKIPPED).first(),
+                       10, what="the trigger URL's run to be recorded skipped")
+    assert skipped.error_message == "paused (tag billing) by otto: db maintenance"
+    assert skipped.start_time is not None and skipped.duration == 0.0 and skipped.return_code is None
+    wait_for(lambda: TaskExecution.objects.filter(pk=by_hand.pk, status=ExecutionStatus.SUCCESS).exists(), 10,
+             what="the run asked for by hand")
+
+
+def test_a_trigger_url_run_waiting_behind_the_current_one_is_skipped_when_a_pause_begins_meanwhile(
+        start_engine):  # noqa: F811
+    from tasks_app.services.executions import run_now
+
+    task = hooked_task("webhook", task_overlap="queue")
+    Task.objects.filter(pk=task.pk).update(task_exec="sleep.py", task_env={"SLEEP": "1.5"})
+    start_engine(tick=0.1)
+    first = run_now(task, actor="ada", via="api")
+    wait_for(lambda: TaskExecution.objects.filter(pk=first.pk, status=ExecutionStatus.RUNNING).exists(), 5,
+             what="the first run to start")
+    called = call_trigger_url(task)
+    wait_for(lambda: TaskExecution.objects.filter(pk=called.pk, status=ExecutionStatus.QUEUED).exclude(
+        worker="").exists(), 5, what="the trigger URL's run to wait behind the first")
+    pauses.pause(reason="release", actor="otto", via="api")
+
+    skipped = wait_for(lambda: TaskExecution.objects.filter(pk=called.pk).exclude(
+        status=ExecutionStatus.QUEUED).first(), 10, what="the waiting run to be decided")
+    assert skipped.status == ExecutionStatus.SKIPPED
+    assert skipped.error_message == "paused (every task) by otto: release"
+    assert TaskExecution.objects.get(pk=first.pk).status == ExecutionStatus.SUCCESS
+
+
 # ---- pages and API -----------------------------------------------------------------------------------------------
 
 @pytest.mark.django_db

@@ -106,3 +106,29 @@ def test_the_api_creates_a_task_with_tags_and_refuses_bad_ones_by_name(client_as
     refused = client.post("/api/tasks", simple_task("t2", task_tags=["no way"]), format="json")
     assert refused.status_code == 400
     assert 'task_tags item \\"no way\\" is not a tag' in json.dumps(refused.json())
+
+
+def test_the_tag_filters_count_and_the_tag_cloud_read_an_index_of_the_tags_not_the_table():
+    """Both read task_tags alone: the index on it is scanned instead of every row (which holds the whole task)."""
+    from django.db import connection
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
+    for n in range(30):
+        Task.objects.create(task_id=f"t{n}", task_name="t", task_exec="ok.py", task_desc="x" * 500,
+                            task_tags=["etl", "nightly"] if n % 3 else ["billing"])
+    counted = Task.objects.tagged("etl").order_by()
+    cloud = Task.objects.exclude(task_tags=[]).annotate(text=Cast("task_tags", TextField())).values_list(
+        "text", flat=True).order_by()  # as web.queries.tag_cloud
+    assert counted.count() == 20
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # 30 rows: the planner would rightly scan the table
+        for query in (counted.values("pk").query, cloud.query):
+            sql, params = query.sql_with_params()
+            sql = sql.replace('SELECT "tasks_app_task"."id"', "SELECT COUNT(*)", 1)  # as count() asks
+            cursor.execute(("EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN ") + sql, params)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+            # PostgreSQL reads the index only once the table is vacuumed (its visibility map), through a bitmap before.
+            assert any(words in plan for words in ("USING COVERING INDEX task_tags", "Index Only Scan using task_tags",
+                                                   "Bitmap Index Scan on task_tags")), plan

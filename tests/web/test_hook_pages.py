@@ -112,3 +112,37 @@ def test_the_trigger_url_forms_pause_and_bulk_forms_need_the_csrf_token(operator
     assert hook.revoked_at is None and TriggerToken.objects.count() == 1 and not Pause.objects.exists()
     task.refresh_from_db()
     assert task.task_enabled
+
+
+def hooks_section(client, **headers) -> str:
+    page = client.get("/tasks/test-task/view", **headers).content.decode()
+    return page.split('id="trigger-urls"', 1)[1].split("</section>", 1)[0]
+
+
+def test_while_a_pause_covers_the_task_its_trigger_urls_section_says_they_are_refused_until_the_pause_ends(
+        as_operator, task):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks_app.services import pauses
+
+    _hook, token = hook_services.create_hook(task, actor="x", via="cli")
+    assert 'id="hooks-paused"' not in hooks_section(as_operator)
+    task.task_tags = ["billing"]
+    task.save()
+    other = pauses.pause(tag="billing", until=timezone.now() + timedelta(hours=2), reason="db", actor="otto",
+                         via="api")
+    section = hooks_section(as_operator)
+    assert ('Trigger URLs are refused while this task is paused (tag billing), until <time datetime="'
+            f'{other.until.isoformat()}"') in section
+    assert "A call gets 409 and starts nothing." in section
+    assert APIClient().post(f"/api/hooks/{token}").status_code == 409  # what the page says, the URL does
+    chinese = hooks_section(as_operator, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "此任务已暂停（标签 billing），触发 URL 在" in chinese and "调用会收到 409" in chinese
+
+    pauses.resume(other.pk, actor="otto", via="web")
+    pauses.pause(actor="otto", via="web")  # every task, until resumed
+    section = hooks_section(as_operator)
+    assert ("Trigger URLs are refused while this task is paused (every task), until someone resumes the pause."
+            in section)
