@@ -3,11 +3,11 @@ user, limits, clean environment and secrets, the task log made ready, the output
 made (cgroups.py), so that none of it waits for the slot.
 
 The dispatcher prepares the first runs it holds until their slot (claimed scheduler.AHEAD early) while it waits
-for the slot, and starts their shepherds then too (prestart.py), so that after the slot only the spec is left to
-send; any other run is prepared by its executor thread just before its shepherd starts. Either way a run
-uses the task definition loaded when it was claimed: an edit after the claim applies from the task's next run,
-whether or not the run was prepared early (the script file itself is read by the spawn, so its content is the
-one at the spawn)."""
+for the slot, and starts their shepherds then too (prestart.py), with their spec, so that after the slot only
+"go" is left to send; any other run is prepared by its executor thread just before its shepherd starts. Either
+way a run uses the task definition loaded when it was claimed: an edit after the claim applies from the task's
+next run, whether or not the run was prepared early (the script file itself is read when the script starts, at
+the slot, so its content is the one then)."""
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +16,7 @@ from tasks_app import tasktypes
 from tasks_app.definition.paths import task_log_file
 
 from . import cgroups, identity, limits, output, prestart, tasklog
-from .childenv import ScriptPathError, child_env, run_secrets, script_path
+from .childenv import ScriptPathError, child_env, run_secrets, script_path, shepherd_spec
 
 ATTRIBUTE = "_preparation"  # where a run prepared early keeps it, on its TaskExecution until its thread takes it
 
@@ -55,6 +55,14 @@ class Preparation:
         link = self.take_link()
         if link is not None:
             link.close()
+
+    def spec(self) -> dict:
+        """The shepherd's spec (childenv.shepherd_spec): nothing in it depends on the start moment, so a run held
+        for its slot sends it at its preparation (prestart.py) and only says "go" at the slot."""
+        spec = shepherd_spec(self.script, self.env, self.run_as, self.plan, -1, mask=self.secrets,
+                             exec_argv=self.argv)
+        spec["cgroup_error"] = self.cgroup_error
+        return spec
 
     def close(self) -> None:
         if self.out_fd is not None:

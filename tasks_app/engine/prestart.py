@@ -1,8 +1,9 @@
 """A run held for its slot gets its shepherd at its preparation (preparation.prepare_early, up to half a second
 before the slot): started (spawned, or forked by the zygote) and moved into the run's cgroup then, which costs
-an interpreter's start and a cgroup move (an RCU grace period on cgroup v1), so that at the slot only its spec is
-left to send (runner.py). Until then the shepherd waits for its spec on its control pipe: closing the pipe
-(Preparation.discard, or the engine's end, even by kill -9) makes it exit."""
+an interpreter's start and a cgroup move (an RCU grace period on cgroup v1). Its spec is sent then too (held): the
+shepherd forks the script's process and sets it up (session, limits, user, environment, descriptors), which then
+waits for the slot, when runner.py only writes "go". Closing the control pipe instead (Preparation.discard, or the
+engine's end, even by kill -9) makes the shepherd kill that process, which never ran the script, and exit."""
 import logging
 import queue
 import subprocess
@@ -11,7 +12,7 @@ from concurrent.futures import Future
 
 from .childenv import command
 from .forkserver import wanted as fast_start_wanted
-from .shepherd_link import ShepherdLink
+from .shepherd_link import ShepherdGone, ShepherdLink
 
 log = logging.getLogger("TaskExecutor")
 
@@ -32,6 +33,14 @@ def start_ahead(execution, prep) -> None:
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         log.warning("Execution %s: its shepherd could not be started ahead of its slot (%s); it starts at the "
                     "slot", execution.execution_id, exc)
+        return
+    try:
+        # Its spec too: the shepherd forks and sets up the script's process now, and the script starts at go().
+        prep.link.send(prep.spec(), hold=True)
+    except ShepherdGone as exc:  # the link is closed (its cgroup removed): the run starts at its slot as any other
+        prep.link = None
+        log.warning("Execution %s: its shepherd started ahead of its slot is gone (%s); it starts at the slot",
+                    execution.execution_id, exc)
 
 
 def _in_starter(function, *args):

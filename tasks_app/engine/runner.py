@@ -24,7 +24,7 @@ from tasks_app.secrets.masking import Masker
 from . import identity, limits, output, preparation, tasklog
 from .forkserver import wanted as fast_start_wanted
 from .performer import perform_run
-from .childenv import command, shepherd_spec
+from .childenv import command
 from .shepherd_link import ANSWER_MARGIN, ShepherdGone, ShepherdLink
 
 log = logging.getLogger("TaskExecutor")
@@ -158,19 +158,18 @@ def _spawn_failed(execution, label, tlog, why) -> RunResult:
 def _run(execution, prep, label, tlog, stop_event, on_start) -> RunResult:
     task = execution.task
     script, out_fd = prep.script, prep.out_fd
+    start_time, started = timezone.now(), time.monotonic()
+    link = _went(prep, label)  # first: for a run held for its slot, this is the slot's whole work
     # The shepherd masks the task's secrets in what the run writes, before it reaches the output file; the
     # engine masks them in the messages it makes of it.
     masker = Masker(prep.secrets)
+    if link is None:
+        try:
+            link = ShepherdLink.start(command(script, execution.execution_id), prep.spec(), out_fd,
+                                      fast=fast_start_wanted(task), cgroup_ready=_cgroup_taken(prep))
+        except (OSError, ValueError, subprocess.SubprocessError, ShepherdGone) as exc:
+            return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
     feed = OutputFeed(out_fd, task.task_id, execution.execution_id, masker)  # TASK_LOG_HANDLERS
-    start_time, started = timezone.now(), time.monotonic()
-    spec = shepherd_spec(script, prep.env, prep.run_as, prep.plan, -1, mask=prep.secrets, exec_argv=prep.argv)
-    spec["cgroup_error"] = prep.cgroup_error
-    try:
-        link = _sent(prep, spec, label) or ShepherdLink.start(
-            command(script, execution.execution_id), spec, out_fd, fast=fast_start_wanted(task),
-            cgroup_ready=_cgroup_taken(prep))
-    except (OSError, ValueError, subprocess.SubprocessError, ShepherdGone) as exc:
-        return _spawn_failed(execution, label, tlog, masker.text(str(exc)))
     try:
         try:
             outcome = _wait(link, execution, label, on_start, out_fd, stop_event, task.task_timeout, started, feed)
@@ -200,14 +199,15 @@ def _run(execution, prep, label, tlog, stop_event, on_start) -> RunResult:
     return result
 
 
-def _sent(prep, spec, label):
-    """The shepherd started ahead of the slot (prestart.py), given its spec now; None if there is none, or if
-    it died meanwhile (its cgroup went with it: the run then starts a shepherd now, as if none had been)."""
+def _went(prep, label):
+    """The shepherd started ahead of the slot with its spec (prestart.py), told to start the script now; None if
+    there is none, or if it died meanwhile (its cgroup went with it: the run then starts a shepherd now, as if
+    none had been)."""
     link = prep.take_link()
     if link is None:
         return None
     try:
-        link.send(spec)
+        link.go()
     except ShepherdGone as exc:
         log.warning("%s: the shepherd started ahead of its slot is gone (%s); another is started",
                     label.capitalize(), exc)

@@ -97,15 +97,26 @@ class ShepherdLink:
         os.set_blocking(result_r, False)
         return link
 
-    def send(self, spec) -> None:
-        """Give the waiting shepherd its run (result_fd filled in). ShepherdGone (and the link closed) if it
-        died before taking it."""
-        spec = {"cgroup_error": "", **spec, "result_fd": self.result_fd}
+    def send(self, spec, hold=False) -> None:
+        """Give the waiting shepherd its run (result_fd filled in). With `hold` (a run prepared ahead of its
+        slot), the shepherd sets up the script's process at once but starts the script only at go(). ShepherdGone
+        (and the link closed) if it died before taking it."""
+        spec = {"cgroup_error": "", **spec, "result_fd": self.result_fd, "hold": hold}
         if self.cgroup_error:  # the run's cgroup could not be made or joined here
             spec["cgroup"], spec["cgroup_error"] = None, self.cgroup_error
+        self._write((json.dumps(spec) + "\n").encode())
+
+    def go(self) -> None:
+        """At the slot: a held run's script starts. ShepherdGone (and the link closed) if the shepherd died
+        meanwhile without a word; one that ended the run already (its set-up failed) keeps its report."""
+        self._write(b"go\n")
+
+    def _write(self, data: bytes) -> None:
         try:
-            _write_all(self.ctrl_w, (json.dumps(spec) + "\n").encode())
+            _write_all(self.ctrl_w, data)
         except OSError as exc:
+            if self.read_end() is not None:  # it ended the run already (its set-up failed): it says why
+                return
             self.close()
             raise ShepherdGone(f"the shepherd did not take the run: {exc}") from None
 

@@ -1,6 +1,7 @@
-"""A stand-in for the scheduler process: prepares a run held for its slot (its shepherd started ahead, waiting
-for its spec), prints the shepherd's pid, and waits. test_prestart.py SIGKILLs it and checks that the shepherd
-exits with it. Arguments: the script (task_exec) and the execution id."""
+"""A stand-in for the scheduler process: prepares a run held for its slot (its shepherd started ahead with its
+spec, the script's process set up and waiting for the slot), prints the shepherd's pid, and waits.
+test_prestart.py SIGKILLs it and checks that the shepherd and the script's process exit with it. Arguments: the
+script (task_exec) and the execution id."""
 import os
 import sys
 import time

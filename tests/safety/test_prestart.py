@@ -1,5 +1,6 @@
 """A run held for its slot has its shepherd started at its preparation (engine/prestart.py), spawned or forked
-by the fork server, and moved into the run's cgroup then; it waits for its spec until the slot. When the run never
+by the fork server, and moved into the run's cgroup then; it gets its spec then too, and forks and sets up the
+script's process, which waits for the slot's "go" before it runs the script. When the run never
 starts (stopped, deleted, refused, the engine stopping) or the engine dies, that shepherd must go with nothing
 left: no process, no cgroup."""
 import os
@@ -20,29 +21,54 @@ from .conftest import processes_with, run_cgroups
 HOST = Path(__file__).with_name("prestart_host.py")
 
 
-def test_a_shepherd_started_ahead_waits_for_its_spec_then_runs_the_script(start_way, make_run, project, marker):
-    execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
+def test_a_shepherd_started_ahead_sets_the_scripts_process_up_which_runs_the_script_only_at_the_slot(
+        start_way, make_run, project, marker, tmp_path):
+    ready = tmp_path / "script-ran"
+    execution = make_run(project.script("escape.py", f"{marker}.py"),
+                         task_env={"RUN_MARKER": marker, "READY_FILE": str(ready)})
 
     preparation.prepare_early(execution)
 
-    (shepherd,) = processes_with(marker)  # the shepherd alone: no script before the spec
-    assert shepherd == execution._preparation.link.proc.pid
-    assert bool(run_cgroups()) == bool(cgroups.support())  # made, and the shepherd in it
+    shepherd = execution._preparation.link.proc.pid
+    script = wait_for(lambda: held_process(shepherd, f"{marker}.py"), 5, interval=0.01,
+                      what="the script's process, set up and waiting for the slot")
+    assert sorted(processes_with(marker)) == sorted([shepherd, script])  # no sleeper: the script has not run
+    assert not ready.exists()
+    assert bool(run_cgroups()) == bool(cgroups.support())  # made, with both in it
     result = run_execution(execution)
     assert result.status == "success", result
+    assert result.pid == script and ready.exists()
     assert started_as(result, start_way)
     assert result.leftover_processes == 1  # the escaped sleeper: the run's end kills it as before
     assert processes_with(marker) == [] and run_cgroups() == []
 
 
-def test_a_run_that_never_starts_leaves_no_shepherd_no_cgroup_and_no_file(start_way, make_run, project, marker):
-    execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
+def held_process(shepherd: int, name: str):
+    """The shepherd's child once it is set up as the script's process (named after the script), else None."""
+    for pid in processes_with(name):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if int(stat[stat.rfind(")") + 2:].split()[1]) == shepherd and comm == name[:15]:
+            return pid
+    return None
+
+
+def test_a_run_that_never_starts_leaves_no_shepherd_no_cgroup_and_no_file(start_way, make_run, project, marker,
+                                                                         tmp_path):
+    ready = tmp_path / "script-ran"
+    execution = make_run(project.script("escape.py", f"{marker}.py"),
+                         task_env={"RUN_MARKER": marker, "READY_FILE": str(ready)})
     preparation.prepare_early(execution)
-    assert processes_with(marker)
+    shepherd = execution._preparation.link.proc.pid
+    wait_for(lambda: held_process(shepherd, f"{marker}.py"), 5, interval=0.01, what="the script's process")
 
     preparation.discard(execution)  # stopped, paused, deleted or refused before its slot; the engine stopping
 
     assert processes_with(marker) == []  # reaped by then, not only asked to go
+    assert not ready.exists()  # its process ended without running the script
     assert run_cgroups() == []
     assert not Path(execution.output_path).exists()
 
@@ -70,12 +96,15 @@ def test_a_shepherd_started_ahead_exits_when_its_engine_is_killed(start_way, mak
                             stdout=subprocess.PIPE, text=True, env={**os.environ, "SCHEDULER_FAST_START": fast})
     try:
         shepherd = int(host.stdout.readline())
-        assert set(processes_with(marker)) == {host.pid, shepherd}  # the host names the script too
+        script = wait_for(lambda: held_process(shepherd, f"{marker}.py"), 5, interval=0.01,
+                          what="the script's process, set up and waiting for the slot")
+        assert set(processes_with(marker)) == {host.pid, shepherd, script}  # the host names the script too
 
         host.send_signal(signal.SIGKILL)
         host.wait(5)
 
         wait_for(lambda: not processes_with(marker), 3, interval=0.05, what="the waiting shepherd to exit")
+        # The script's process with it, before it ran the script (no sleeper was ever left).
     finally:
         if host.poll() is None:
             host.kill()
@@ -96,4 +125,19 @@ def test_a_shepherd_that_cannot_start_ahead_starts_at_the_slot(start_way, make_r
     result = run_execution(execution)
 
     assert result.status == "success", result
+    assert processes_with(marker) == [] and run_cgroups() == []
+
+
+def test_a_held_run_whose_set_up_fails_before_its_slot_fails_at_the_slot_saying_why(
+        start_way, make_run, project, marker, settings, tmp_path):
+    execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
+    settings.BASE_DIR = tmp_path / "gone"  # the folder runs start in (the spec's cwd), missing
+    preparation.prepare_early(execution)
+    link = execution._preparation.link
+    link.proc.wait(5)  # the set-up failed before the slot: the shepherd reported it and exited
+
+    result = run_execution(execution)
+
+    assert result.status == "failed" and result.pid is None
+    assert result.error_message.startswith(f"could not start: cannot enter {tmp_path / 'gone'}"), result
     assert processes_with(marker) == [] and run_cgroups() == []

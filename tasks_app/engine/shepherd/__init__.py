@@ -9,7 +9,9 @@ The engine starts it through run_shepherd.py, `python -E -s -u -X utf8 run_sheph
 stderr = the run's output file, and one more descriptor, the result pipe. For a task with secrets the script
 writes into a pipe instead, which the shepherd masks into the output file (masked.py). It reads one JSON line (the
 spec) from the control pipe, becomes a child subreaper (every orphan of the run becomes its child), forks
-the script's process (child.py), and then waits for (run.py): the script's end, "term <grace>" on the
+the script's process (child.py; for a spec that says "hold", sent at the run's preparation ahead of its slot,
+that process is set up and then waits for the "go" line the engine sends at the slot before it runs the script),
+and then waits for (run.py): the script's end, "term <grace>" on the
 control pipe (a stop or a timeout), the end of the control pipe (the engine died, even by kill -9) or a
 signal (SIGHUP is its parent-death signal). Whatever happens, it kills every process of the run (the
 run's cgroup and its own subtree in /proc, round after round until none is left), writes one JSON result

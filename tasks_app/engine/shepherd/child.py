@@ -9,7 +9,27 @@ from .run import SIGINT, SIGKILL
 from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, libc_exit, prctl, set_name, write_file
 
 SETUP_FAILED = 127  # the script's process exits with this when it could not be set up (the reason is sent)
+GO = b"g"  # what the shepherd writes to a held script's process at the slot (anything else: it never starts)
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Compiled by a held run's process while it waits for its slot (run_script): some of everything a script has.
+WARM_UP = """
+import os, sys
+def f(a, *args, b=1, **kw):
+    "doc"
+    for i in range(a):
+        if i % 2 and not b or a in (1, 2.5, "x", b"y"):
+            continue
+    with open(a) as g:
+        return [x for x in {1: 2}] + list(args), f"{a!r:>4}", lambda: (yield)
+class C(Exception):
+    x: int = 0
+try:
+    assert f, "m"
+except (C, KeyError) as e:
+    raise ValueError from e
+finally:
+    del os
+"""
 
 
 def become_script(run, ready_w):
@@ -66,6 +86,8 @@ def become_script(run, ready_w):
         set_name(os.path.basename(spec["script"]))
         step = "set up its descriptors and environment"
         null = os.open("/dev/null", os.O_RDONLY)
+        # A held run also watches the engine's control pipe: its "go" wakes this process with the shepherd.
+        held = (os.dup(0), run.go_r) if run.go_r is not None else None
         os.dup2(null, 0)
         if run.masked:  # stdout and stderr into the shepherd's masking pipe instead of the output file
             run.masked.in_script()
@@ -81,7 +103,7 @@ def become_script(run, ready_w):
         except Exception:  # a locale the machine does not have: Python itself carries on the same way
             pass
         for name in os.listdir("/proc/self/fd"):
-            if int(name) not in (0, 1, 2, ready_w):
+            if int(name) not in (0, 1, 2, ready_w, *(held or ())):
                 try:
                     os.close(int(name))
                 except OSError:
@@ -93,8 +115,41 @@ def become_script(run, ready_w):
             os._exit(SETUP_FAILED)
     os.close(ready_w)
     if spec.get("exec"):
+        if held:
+            _wait_for_the_slot(*held)
         exec_command(spec["exec"])
-    run_script(spec["script"], spec["argv"])
+    run_script(spec["script"], spec["argv"], held)
+
+
+def _wait_for_the_slot(ctrl, go_r):
+    """A held run's process, set up: the script starts at the slot. Data on the engine's control pipe can only be
+    its "go" (the shepherd read the spec before this process was forked, and "term" comes after "go"), so this
+    process starts on it without waiting for the shepherd to wake and pass it on; else the shepherd's word
+    decides: GO, or the end of its pipe (the run dropped before its slot, the engine or the shepherd gone), which
+    ends this process before the script ever ran."""
+    import select
+
+    go = False
+    try:
+        poller = select.poll()
+        poller.register(ctrl, select.POLLIN)
+        poller.register(go_r, select.POLLIN)
+        while not go:
+            for fd, event in poller.poll():
+                if fd == ctrl and event & select.POLLIN:
+                    go = True
+                    break
+                if fd == ctrl:  # its end, without a "go": the shepherd tells what happened
+                    poller.unregister(ctrl)
+                elif fd == go_r:
+                    if os.read(go_r, 1) != GO:
+                        os._exit(SETUP_FAILED)
+                    go = True
+                    break
+        os.close(ctrl)
+        os.close(go_r)
+    except BaseException:  # noqa: BLE001 (a signal's KeyboardInterrupt: the script never started)
+        os._exit(SETUP_FAILED)
 
 
 def exec_command(argv):
@@ -109,22 +164,28 @@ def exec_command(argv):
         os._exit(126 if isinstance(exc, PermissionError) else 127)
 
 
-def run_script(script, argv):
-    """Run the script in this interpreter as `python script.py` would, then exit the way it would."""
+def run_script(script, argv, held=None):
+    """Run the script in this interpreter as `python script.py` would, then exit the way it would. `held`: the
+    descriptors to wait on for the slot, after everything but reading the script."""
     sys.argv[:] = argv
     sys.path[0] = os.path.dirname(script)  # was the shepherd's folder
     for name in [name for name in sys.modules if name == "shepherd" or name.startswith("shepherd.")]:
         del sys.modules[name]  # the script may have a module of that name
+    main = type(sys)("__main__")
+    loader = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", script)
+    main.__dict__.update(__file__=script, __cached__=None, __builtins__=sys.modules["builtins"],
+                         __loader__=loader, __package__=None, __spec__=None)
+    if held:
+        # The compiler's first use in this process (its memory, copied from the shepherd's on write) is paid
+        # before the slot; the script itself is read at the slot, as `python script.py` reads it at its start.
+        compile(WARM_UP, script, "exec", dont_inherit=True)
+        _wait_for_the_slot(*held)
     try:
         with open(script, "rb") as f:
             source = f.read()
     except OSError as exc:
         sys.stderr.write(f"{sys.executable}: can't open file {script!r}: [Errno {exc.errno}] {exc.strerror}\n")
         sys.exit(2)
-    main = type(sys)("__main__")
-    loader = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", script)
-    main.__dict__.update(__file__=script, __cached__=None, __builtins__=sys.modules["builtins"],
-                         __loader__=loader, __package__=None, __spec__=None)
     shared = set(sys.modules)  # the shepherd's modules: the script's are the ones it adds
     sys.modules["__main__"] = main
     status = 0

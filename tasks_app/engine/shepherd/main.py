@@ -2,7 +2,7 @@
 import gc
 import os
 
-from .child import become_script
+from .child import GO, become_script
 from .masked import MaskedOutput
 from .run import SIGHUP, Run
 from .sysio import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, loads, prctl, read_line, set_name, write_file
@@ -37,6 +37,10 @@ def main(forked=False):
             run.report(message)
             return 0
     ready_r, ready_w = os.pipe()
+    # A run held for its slot (its spec sent at its preparation, ahead of the slot) gets its script's process
+    # forked and set up now; the script itself starts when the engine says "go" (at the slot), through this pipe.
+    go_r, go_w = os.pipe() if spec.get("hold") else (None, None)
+    run.go_r = go_r
     # The script's process shares the shepherd's memory until it writes to it; frozen objects are never
     # walked by its garbage collector, which saves copying pages the script never uses.
     gc.freeze()
@@ -47,6 +51,8 @@ def main(forked=False):
         return None  # the script ended normally: the interpreter exits as it would
     run.child = pid
     os.close(ready_w)
+    if go_r is not None:
+        os.close(go_r)
     if run.masked:
         run.masked.in_shepherd()
     failure = b""
@@ -62,8 +68,17 @@ def main(forked=False):
         message = run.result()
         message["setup_error"] = failure.decode(errors="replace")
     else:
-        run.report({"event": "started", "pid": pid, "cgroup": run.cgroup["version"] if run.cgroup else None,
-                    "cgroup_error": run.cgroup_error})
+        went = go_w is None or run.wait_go()
+        if go_w is not None:
+            if went:
+                try:
+                    os.write(go_w, GO)
+                except BrokenPipeError:  # it started on the engine's "go" already (child.py), or it is gone
+                    pass
+            os.close(go_w)  # not gone: its process exits without running the script (and is killed anyway)
+        if went:
+            run.report({"event": "started", "pid": pid, "cgroup": run.cgroup["version"] if run.cgroup else None,
+                        "cgroup_error": run.cgroup_error})
         run.supervise()
         message = run.result()
     if run.masked:  # the output is complete before the engine hears of the end (it reads the output's tail)

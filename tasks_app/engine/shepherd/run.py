@@ -35,6 +35,9 @@ class Run:
         self.survivors = 0
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.masked = None  # masked.MaskedOutput of a run with secrets
+        self.go_r = None  # a held run's go pipe (main.py), read by the script's process at the slot
+        self.go = False  # the engine said "go" (the slot came)
+        self.pending_term = None  # a "term <grace>" read while waiting for the "go"
 
     # Signals: handlers do nothing; the wake-up pipe carries the signal numbers into the poll loop.
 
@@ -204,17 +207,30 @@ class Run:
         return not self.ctrl_open
 
     def take_request(self):
-        """The last "term <grace>" among the complete lines received, if any."""
+        """The last "term <grace>" among the complete lines received, if any ("go" is noted in self.go)."""
         request = None
         while b"\n" in self.ctrl_buffer:
             line, _, self.ctrl_buffer = self.ctrl_buffer.partition(b"\n")
             if line.startswith(b"term"):
                 request = line.decode()
+            elif line == b"go":
+                self.go = True
         return request
+
+    def wait_go(self):
+        """A held run: until the engine says "go" at the slot. False if the run ends first: the control pipe's
+        end (dropped before its slot, the engine gone), a signal, or the script's process gone. A "term" that
+        came with or before the "go" is kept for supervise()."""
+        self.pending_term = self.take_request()  # what came with the spec
+        while not self.go and self.pending_term is None and not self.aborted and self.status is None:
+            self.pending_term = self.wait_events(None)
+        if not self.go and self.pending_term is not None:
+            self.aborted = "asked to end before its start"  # never sent before "go": the engine's error
+        return self.go and not self.aborted
 
     def supervise(self):
         """Until the script ends or the run is ended; then no process of the run is left."""
-        term = self.take_request()  # a stop may have come with the spec
+        term = self.take_request() or self.pending_term  # a stop may have come with the spec, or the "go"
         while self.status is None and not self.aborted and term is None:
             term = self.wait_events(None)
         if self.aborted:
