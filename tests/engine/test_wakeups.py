@@ -38,6 +38,17 @@ def listening(engine):
     time.sleep(0.2)  # let the start-up's own poll pass, so that only the next notice can explain what follows
 
 
+@pytest.fixture
+def polls(monkeypatch):
+    """The moments the engine read the database (bookkeeping.poll), in order."""
+    from tasks_app.engine import bookkeeping
+
+    moments = []
+    real_poll = bookkeeping.poll
+    monkeypatch.setattr(bookkeeping, "poll", lambda worker: moments.append(time.monotonic()) or real_poll(worker))
+    return moments
+
+
 def test_a_new_task_reaches_an_engine_that_polls_every_30_s_within_a_second(start_engine, make_task):
     engine = start_engine(tick=30)
     listening(engine)
@@ -117,13 +128,8 @@ def test_the_tick_polls_after_the_engines_own_writes_when_a_retry_is_due_and_eve
 
 
 def test_an_idle_engine_on_sqlite_reads_the_database_only_when_something_was_written(start_engine, make_task,
-                                                                                       monkeypatch):
+                                                                                       polls):
     sqlite_only()
-    from tasks_app.engine import bookkeeping
-
-    polls = []
-    real_poll = bookkeeping.poll
-    monkeypatch.setattr(bookkeeping, "poll", lambda worker: polls.append(time.monotonic()) or real_poll(worker))
     task = make_task("quiet")
     engine = start_engine(tick=0.05)
     engine.changes.listening = False  # tick every 0.05 s, as without inotify: each tick asks data_version
@@ -139,15 +145,11 @@ def test_an_idle_engine_on_sqlite_reads_the_database_only_when_something_was_wri
 
 
 def test_on_sqlite_the_engines_own_lease_renewals_do_not_wake_it_but_another_process_write_does(
-        start_engine, make_task, settings, monkeypatch):
+        start_engine, make_task, settings, polls):
     sqlite_only()
-    from tasks_app.engine import bookkeeping
     from tasks_app.models import SchedulerLease
 
     settings.SCHEDULER_HEARTBEAT_SECONDS = 0.1  # on SQLite the row is renewed every 5 heartbeats: 0.5 s
-    polls = []
-    real_poll = bookkeeping.poll
-    monkeypatch.setattr(bookkeeping, "poll", lambda worker: polls.append(time.monotonic()) or real_poll(worker))
     make_task("quiet")
     engine = start_engine()
     listening(engine)
@@ -165,18 +167,12 @@ def test_on_sqlite_the_engines_own_lease_renewals_do_not_wake_it_but_another_pro
 
 
 def test_an_idle_listening_engine_reads_the_database_at_least_every_safety_poll(start_engine, make_task, settings,
-                                                                                  monkeypatch):
-    """The effective interval, read from a real engine: its idle ticks fall on heartbeats (every 1.0 s here, as
-    every 4 s with the defaults); the safety poll must not wait for the tick past SCHEDULER_SAFETY_POLL (it did:
-    every 2.0 s here, every 8 s with the defaults)."""
-    from tasks_app.engine import bookkeeping
-
+                                                                                  polls):
+    """The effective interval, read from a real engine: its idle ticks fall on heartbeats (every 1.0 s here); the
+    safety poll must not wait for the tick past SCHEDULER_SAFETY_POLL (it did: every 2.0 s here)."""
     settings.SCHEDULER_SAFETY_POLL = 1.2
     # The renewals every 0.5 s (on SQLite the row is renewed every 5 heartbeats) put the idle ticks 1.0 s apart.
     settings.SCHEDULER_HEARTBEAT_SECONDS = 0.1 if connection.vendor == "sqlite" else 0.5
-    polls = []
-    real_poll = bookkeeping.poll
-    monkeypatch.setattr(bookkeeping, "poll", lambda worker: polls.append(time.monotonic()) or real_poll(worker))
     make_task("quiet")
     engine = start_engine()
     listening(engine)
