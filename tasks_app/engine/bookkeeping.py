@@ -223,8 +223,12 @@ def update_rows(model, rows) -> int:
     names = list(rows[0][1])
     fields = [model._meta.get_field(name) for name in names]
     qn = connection.ops.quote_name
-    if connection.vendor == "postgresql" and len(rows) > 1:
-        return _update_rows_from_values(model, fields, rows)
+    if connection.vendor == "postgresql":
+        kinds = _array_types([model._meta.pk] + fields, connection)
+        if kinds:
+            return _update_rows_unnest(model, names, fields, kinds, rows)
+        if len(rows) > 1:
+            return _update_rows_from_values(model, names, fields, rows)
     sql = (f"UPDATE {qn(model._meta.db_table)} SET "
            + ", ".join(f"{qn(f.column)} = %s" for f in fields)
            + f" WHERE {qn(model._meta.pk.column)} = %s")
@@ -235,18 +239,56 @@ def update_rows(model, rows) -> int:
         return cursor.rowcount
 
 
-def _update_rows_from_values(model, fields, rows) -> int:
-    """update_rows on PostgreSQL: one UPDATE ... FROM (VALUES ...) per few thousand rows. psycopg's executemany
-    works through each row's statement in Python (its pipeline), which made recording a round's ends most of
-    the engine thread's time there. Each value is cast to its column's type (VALUES alone would make them text).
-    Not UNNEST as insert_rows: the ends of a round are a few rows, and dumping a list per column (client-side
-    binding) cost more than the VALUES of so few rows, whose parsing psycopg caches."""
+def _update_rows_unnest(model, names, fields, kinds, rows) -> int:
+    """update_rows on PostgreSQL: one UPDATE ... FROM UNNEST(one array per column) per few thousand rows, its
+    values bound on the server (_bound_cursor). Its text is the same whatever the rows and their number, so psycopg
+    prepares it after a few calls and the server plans it once; the arrays are dumped by psycopg's C code. The
+    VALUES list it replaces (with client-side binding: every value quoted into the text in Python, a text psycopg
+    parsed again whenever it held more than 50 values) was a third of the engine thread's time on PostgreSQL."""
     from django.db import connection
 
     qn = connection.ops.quote_name
     meta = model._meta
     given, rows = [pk for pk, _ in rows], list(dict(rows).items())  # a pk twice: its last values win, as one by one
-    named = [(f.name, convert) for f, convert in zip(fields, column_converters(fields, connection))]
+    convert = column_converters(fields, connection)
+    columns = [qn(meta.pk.column)] + [qn(f.column) for f in fields]
+    sql = (f"UPDATE {qn(meta.db_table)} AS t SET " + ", ".join(f"{c} = v.{c}" for c in columns[1:])
+           + " FROM UNNEST(" + ", ".join(f"(%s)::{kind}" for kind in kinds) + f") AS v({', '.join(columns)}) "
+           f"WHERE t.{columns[0]} = v.{columns[0]} RETURNING t.{columns[0]}")
+    found = set()
+    with _bound_cursor(connection) as cursor:
+        for start in range(0, len(rows), UNNEST_ROWS):
+            chunk = rows[start:start + UNNEST_ROWS]
+            params = [[pk for pk, _ in chunk]] + [[c(values[name]) for _, values in chunk]
+                                                   for name, c in zip(names, convert)]
+            cursor.execute(sql, params)
+            found.update(pk for (pk,) in cursor.fetchall())
+    return sum(1 for pk in given if pk in found)  # as executemany counts: a row named twice, twice
+
+
+def _bound_cursor(connection):
+    """PostgreSQL: a cursor of Django's connection (so in the caller's transaction, with Django's error wrapping,
+    execute wrappers and query log) whose parameters are bound on the server. Django's own cursors bind them on the
+    client (its server_side_binding option is off by default, and the ORM's SQL is not written for it): each value
+    is quoted into the text in Python. Server-side binding suits the engine's few fixed statements: their text stays
+    the same, so psycopg prepares them, and the values are sent as they are."""
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+
+
+def _update_rows_from_values(model, names, fields, rows) -> int:
+    """update_rows on PostgreSQL for a column that cannot be sent as an array (_array_types): one UPDATE ... FROM
+    (VALUES ...) per few thousand rows, not psycopg's executemany, which works through each row's statement in
+    Python (its pipeline). Each value is cast to its column's type (VALUES alone would make them text)."""
+    from django.db import connection
+
+    qn = connection.ops.quote_name
+    meta = model._meta
+    given, rows = [pk for pk, _ in rows], list(dict(rows).items())  # a pk twice: its last values win, as one by one
+    named = list(zip(names, column_converters(fields, connection)))
     columns = [(qn(meta.pk.column), meta.pk.cast_db_type(connection))] + [
         (qn(f.column), f.cast_db_type(connection)) for f in fields]
     row_sql = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
@@ -291,7 +333,7 @@ def insert_rows(model, objs) -> None:
     if kinds:  # PostgreSQL: one array per column, as Django's bulk_create does there (rows returned in order)
         sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) SELECT * FROM UNNEST("
                + ", ".join(f"(%s)::{kind}" for kind in kinds) + f") RETURNING {qn(meta.pk.column)}")
-        with connection.cursor() as cursor:
+        with _bound_cursor(connection) as cursor:
             for start in range(0, len(objs), UNNEST_ROWS):
                 chunk, rows = objs[start:start + UNNEST_ROWS], values[start:start + UNNEST_ROWS]
                 cursor.execute(sql, [[c(row[i]) for row in rows] for i, c in enumerate(convert)])
