@@ -218,7 +218,7 @@ def update_rows(model, rows) -> int:
     Returns how many rows were updated."""
     if not rows:
         return 0
-    from django.db import connection
+    connection = _db()
 
     names = list(rows[0][1])
     fields = [model._meta.get_field(name) for name in names]
@@ -245,7 +245,7 @@ def _update_rows_unnest(model, names, fields, kinds, rows) -> int:
     prepares it after a few calls and the server plans it once; the arrays are dumped by psycopg's C code. The
     VALUES list it replaces (with client-side binding: every value quoted into the text in Python, a text psycopg
     parsed again whenever it held more than 50 values) was a third of the engine thread's time on PostgreSQL."""
-    from django.db import connection
+    connection = _db()
 
     qn = connection.ops.quote_name
     meta = model._meta
@@ -266,6 +266,15 @@ def _update_rows_unnest(model, names, fields, kinds, rows) -> int:
     return sum(1 for pk in given if pk in found)  # as executemany counts: a row named twice, twice
 
 
+def _db():
+    """The default database's own wrapper, once per call: `django.db.connection` is a proxy that looks the wrapper up
+    (in asgiref's Local) at every attribute, and converting a batch's values reads connection.ops for each one,
+    which made those lookups a seventh of the engine thread's time."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def _bound_cursor(connection):
     """PostgreSQL: a cursor of Django's connection (so in the caller's transaction, with Django's error wrapping,
     execute wrappers and query log) whose parameters are bound on the server. Django's own cursors bind them on the
@@ -283,7 +292,7 @@ def _update_rows_from_values(model, names, fields, rows) -> int:
     """update_rows on PostgreSQL for a column that cannot be sent as an array (_array_types): one UPDATE ... FROM
     (VALUES ...) per few thousand rows, not psycopg's executemany, which works through each row's statement in
     Python (its pipeline). Each value is cast to its column's type (VALUES alone would make them text)."""
-    from django.db import connection
+    connection = _db()
 
     qn = connection.ops.quote_name
     meta = model._meta
@@ -317,9 +326,9 @@ def insert_rows(model, objs) -> None:
     (it caches only short statements), a third of the engine thread's time claiming it."""
     if not objs:
         return
-    from django.db import connection
     from django.db.models.expressions import DatabaseDefault
 
+    connection = _db()
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     read = column_readers(fields)
