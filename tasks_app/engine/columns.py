@@ -21,6 +21,11 @@ def converters(fields, connection) -> list:
     return [_converter(field, _kind(field), connection) for field in fields]
 
 
+def kind(field) -> str:
+    """How a field's values are converted: "plain" (passed as they are), "instant" (a datetime) or "orm"."""
+    return _kind(field)[0]
+
+
 @lru_cache(maxsize=None)
 def _kind(field):
     """("plain", types) for a value the field passes through, ("instant", None) for a datetime, else ("orm", None)."""

@@ -1,9 +1,11 @@
 """bookkeeping.update_rows, the engine's one statement for many rows' ends and statuses (an executemany on SQLite,
-one UPDATE ... FROM VALUES on PostgreSQL): every column type it writes comes back as written, a row named twice
-takes its last values, and the count says how many rows of the table it found."""
+one UPDATE ... FROM jsonb_to_recordset on PostgreSQL): every column type it writes comes back as written, a row
+named twice takes its last values, and the count says how many rows of the table it found."""
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tasks_app.engine.bookkeeping import update_rows
 from tasks_app.models import Task, TaskExecution, TaskStatus
@@ -66,7 +68,10 @@ def test_every_column_of_an_execution_is_written_as_the_orm_writes_it_one_row_or
     for count in (1, 5):
         ours = [TaskExecution.objects.create(task=task, status="queued", trigger="manual") for _ in range(count)]
         orms = [TaskExecution.objects.create(task=task, status="queued", trigger="manual") for _ in range(count)]
-        assert update_rows(TaskExecution, [(run.pk, values[i]) for i, run in enumerate(ours)]) == count
+        with CaptureQueriesContext(connection) as queries:
+            assert update_rows(TaskExecution, [(run.pk, values[i]) for i, run in enumerate(ours)]) == count
+        if connection.vendor == "postgresql":  # one statement, its values in one JSON document
+            assert len(queries) == 1 and "jsonb_to_recordset" in queries[0]["sql"]
         for i, run in enumerate(orms):
             TaskExecution.objects.filter(pk=run.pk).update(**values[i])
         names = [f.attname for f in fields]
