@@ -30,12 +30,14 @@ column with the end: the journal is only for crash recovery, so recording the pi
 import logging
 from datetime import datetime
 from datetime import timezone as dt_timezone
+from functools import lru_cache
 
 
 from tasks_app.models import ExecutionStatus, Task, TaskExecution, TaskStatus, Trigger
 from tasks_app.models.backfill import BACKFILL_HELD
 
-from .columns import converters as column_converters, kind as column_kind, readers as column_readers
+from .columns import converters as column_converters, kind as column_kind, plain_types as column_plain_types
+from .columns import readers as column_readers
 
 log = logging.getLogger("Scheduler")
 
@@ -251,11 +253,10 @@ def _update_rows_from_json(model, names, fields, rows, connection) -> int | None
     nothing written) where a column or a value has no exact JSON form: update_rows then takes another way."""
     import json
 
-    qn = connection.ops.quote_name
-    meta = model._meta
-    encoders = _json_encoders(fields, connection)
-    if encoders is None:
+    statement = _json_update(model, tuple(names))
+    if statement is None:
         return None
+    sql, encoders = statement
     given, rows = [pk for pk, _ in rows], list(dict(rows).items())  # a pk twice: its last values win, as one by one
     named = list(zip(names, encoders))
     try:
@@ -263,49 +264,72 @@ def _update_rows_from_json(model, names, fields, rows, connection) -> int | None
                               allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError):  # NaN, or a value json cannot write as it is
         return None
-    keys = ", ".join(f"c{i} {_json_column_type(f, connection)}" for i, f in enumerate(fields))
-    pk = qn(meta.pk.column)
-    # Rows as arrays, not objects: a burst's document holds no column name per value. jsonb_to_recordset wants
-    # objects, so each array is made one by jsonb_build_object over its positions.
-    sql = (f"UPDATE {qn(meta.db_table)} AS t SET "
-           + ", ".join(f"{qn(f.column)} = v.c{i}" for i, f in enumerate(fields))
-           + " FROM jsonb_to_recordset((SELECT jsonb_agg(jsonb_build_object('pk', r->0, "
-           + ", ".join(f"'c{i}', r->{i + 1}" for i in range(len(fields)))
-           + f")) FROM jsonb_array_elements(%s::jsonb) AS r)) AS v(pk {_json_column_type(meta.pk, connection)}, "
-           + f"{keys}) WHERE t.{pk} = v.pk RETURNING t.{pk}")
     with _bound_cursor(connection) as cursor:
         cursor.execute(sql, [document])
         found = {pk for (pk,) in cursor.fetchall()}
     return sum(1 for pk in given if pk in found)  # as executemany counts: a row named twice, twice
 
 
-def _json_encoders(fields, connection):
-    """Per field, value -> its JSON form that PostgreSQL reads back as the value the ORM would write (an instant as
-    ISO 8601 with its offset, a JSON column's value as it is); None if a field has no such form here."""
+@lru_cache(maxsize=64)
+def _json_update(model, names):
+    """(statement, encoders) of _update_rows_from_json for these fields of `model`, made once; None if a field has no
+    JSON form here. Each encoder: value -> the JSON value PostgreSQL reads back as what the ORM would write."""
     from django.db import models
 
+    connection = _db()
+    qn = connection.ops.quote_name
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
     encoders = []
-    for field, convert in zip(fields, column_converters(fields, connection)):
+    for field in fields:
         kind = column_kind(field)
         if kind == "instant":
-            encoders.append(_instant_json(convert))
+            encoders.append(_instant_json(field))
         elif type(field) is models.JSONField and field.encoder is None:
             encoders.append(_plain_json)
         elif kind == "plain":
-            encoders.append(convert)  # str, int, bool, float or None, as the ORM would send it
+            encoders.append(_plain_value(field))
         else:
             return None
-    return encoders
+    kinds = [_json_column_type(f, connection) for f in [meta.pk] + fields]
+    pk = qn(meta.pk.column)
+    # Rows as arrays, not objects: a burst's document holds no column name per value. jsonb_to_recordset wants
+    # objects, so each array is made one by jsonb_build_object over its positions.
+    sql = (f"UPDATE {qn(meta.db_table)} AS t SET "
+           + ", ".join(f"{qn(f.column)} = v.c{i}" for i, f in enumerate(fields, 1))
+           + " FROM jsonb_to_recordset((SELECT jsonb_agg(jsonb_build_object("
+           + ", ".join(f"'c{i}', r->{i}" for i in range(len(kinds)))
+           + ")) FROM jsonb_array_elements(%s::jsonb) AS r)) AS v("
+           + ", ".join(f"c{i} {kind}" for i, kind in enumerate(kinds))
+           + f") WHERE t.{pk} = v.c0 RETURNING t.{pk}")
+    return sql, encoders
 
 
 def _plain_json(value):
     return value
 
 
-def _instant_json(convert):
+def _plain_value(field):
+    """A str, int, bool, float or None of the field's own kind as it is (as column_converters passes it), anything
+    else through the field's get_db_prep_save."""
+    _, passed = column_plain_types(field)
+
     def encode(value):
-        value = convert(value)  # the ORM's own conversion (on PostgreSQL the aware datetime itself)
-        return value if value is None else value.isoformat()
+        if value is None or type(value) in passed:
+            return value
+        return field.get_db_prep_save(value, _db())
+    return encode
+
+
+def _instant_json(field):
+    """An aware datetime as ISO 8601 with its offset; anything else first through the field's get_db_prep_save (on
+    PostgreSQL the aware datetime the ORM would send)."""
+    def encode(value):
+        if value is None:
+            return None
+        if type(value) is not datetime or value.tzinfo is None:
+            value = field.get_db_prep_save(value, _db())
+        return value.isoformat()
     return encode
 
 

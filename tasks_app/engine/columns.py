@@ -26,6 +26,11 @@ def kind(field) -> str:
     return _kind(field)[0]
 
 
+def plain_types(field) -> tuple:
+    """("plain", the types a "plain" field passes as they are), or (its kind, None)."""
+    return _kind(field)
+
+
 @lru_cache(maxsize=None)
 def _kind(field):
     """("plain", types) for a value the field passes through, ("instant", None) for a datetime, else ("orm", None)."""
