@@ -229,9 +229,6 @@ def update_rows(model, rows) -> int:
         done = _update_rows_from_json(model, names, fields, rows, connection)
         if done is not None:
             return done
-        kinds = _array_types([model._meta.pk] + fields, connection)
-        if kinds:
-            return _update_rows_unnest(model, names, fields, kinds, rows)
         if len(rows) > 1:
             return _update_rows_from_values(model, names, fields, rows)
     sql = (f"UPDATE {qn(model._meta.db_table)} SET "
@@ -249,7 +246,7 @@ def _update_rows_from_json(model, names, fields, rows, connection) -> int | None
     the server. The document is made by json.dumps (C) and sent as one value, and the statement's text is the same
     whatever the rows, so psycopg prepares it after a few calls. Every other way costs Python work per value in
     psycopg: client-side binding quotes each value into a VALUES list psycopg parses again when it holds more than 50
-    (a third of the engine thread's time on PostgreSQL), and arrays (UNNEST) are dumped item by item. None (and
+    (a third of the engine thread's time on PostgreSQL), and arrays (UNNEST, tried) are dumped item by item. None (and
     nothing written) where a column or a value has no exact JSON form: update_rows then takes another way."""
     import json
 
@@ -338,33 +335,6 @@ def _json_column_type(field, connection) -> str:
     return field.db_type(connection).split("(")[0]
 
 
-def _update_rows_unnest(model, names, fields, kinds, rows) -> int:
-    """update_rows on PostgreSQL: one UPDATE ... FROM UNNEST(one array per column) per few thousand rows, its
-    values bound on the server (_bound_cursor). Its text is the same whatever the rows and their number, so psycopg
-    prepares it after a few calls and the server plans it once; the arrays are dumped by psycopg's C code. The
-    VALUES list it replaces (with client-side binding: every value quoted into the text in Python, a text psycopg
-    parsed again whenever it held more than 50 values) was a third of the engine thread's time on PostgreSQL."""
-    connection = _db()
-
-    qn = connection.ops.quote_name
-    meta = model._meta
-    given, rows = [pk for pk, _ in rows], list(dict(rows).items())  # a pk twice: its last values win, as one by one
-    convert = column_converters(fields, connection)
-    columns = [qn(meta.pk.column)] + [qn(f.column) for f in fields]
-    sql = (f"UPDATE {qn(meta.db_table)} AS t SET " + ", ".join(f"{c} = v.{c}" for c in columns[1:])
-           + " FROM UNNEST(" + ", ".join(f"(%s)::{kind}" for kind in kinds) + f") AS v({', '.join(columns)}) "
-           f"WHERE t.{columns[0]} = v.{columns[0]} RETURNING t.{columns[0]}")
-    found = set()
-    with _bound_cursor(connection) as cursor:
-        for start in range(0, len(rows), UNNEST_ROWS):
-            chunk = rows[start:start + UNNEST_ROWS]
-            params = [[pk for pk, _ in chunk]] + [[c(values[name]) for _, values in chunk]
-                                                   for name, c in zip(names, convert)]
-            cursor.execute(sql, params)
-            found.update(pk for (pk,) in cursor.fetchall())
-    return sum(1 for pk in given if pk in found)  # as executemany counts: a row named twice, twice
-
-
 def _db():
     """The default database's own wrapper, once per call: `django.db.connection` is a proxy that looks the wrapper up
     (in asgiref's Local) at every attribute, and converting a batch's values reads connection.ops for each one,
@@ -388,7 +358,7 @@ def _bound_cursor(connection):
 
 
 def _update_rows_from_values(model, names, fields, rows) -> int:
-    """update_rows on PostgreSQL for a column that cannot be sent as an array (_array_types): one UPDATE ... FROM
+    """update_rows on PostgreSQL for a column or a value without a JSON form (_json_update): one UPDATE ... FROM
     (VALUES ...) per few thousand rows, not psycopg's executemany, which works through each row's statement in
     Python (its pipeline). Each value is cast to its column's type (VALUES alone would make them text)."""
     connection = _db()

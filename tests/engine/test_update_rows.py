@@ -110,3 +110,19 @@ def _column_values(fields, task, i, text):
         else:
             found.append(text[:field.max_length] if field.max_length else text)
     return found
+
+
+def test_a_value_json_cannot_hold_is_written_as_the_orm_writes_it():
+    """NaN has no JSON form: on PostgreSQL that batch takes the VALUES statement instead, with the same result."""
+    import math
+
+    task = Task.objects.create(task_id="nan", task_name="nan", task_exec="ok.py")
+    ours, theirs = (TaskExecution.objects.create(task=task, status="running", trigger="manual") for _ in range(2))
+    fields = {"duration": float("nan"), "end_time": T2, "error_message": "x"}
+    other = TaskExecution.objects.create(task=task, status="running", trigger="manual")
+    assert update_rows(TaskExecution, [(ours.pk, fields), (other.pk, {**fields, "duration": 2.0})]) == 2
+    TaskExecution.objects.filter(pk=theirs.pk).update(**fields)
+    mine, orm = (TaskExecution.objects.get(pk=run.pk) for run in (ours, theirs))
+    assert (mine.end_time, mine.error_message) == (orm.end_time, orm.error_message) == (T2, "x")
+    assert (mine.duration is None and orm.duration is None) or (math.isnan(mine.duration) and math.isnan(orm.duration))
+    assert TaskExecution.objects.get(pk=other.pk).duration == 2.0
