@@ -6,7 +6,7 @@ start-up with 50,000 tasks short: jobs added in a batch are written by one execu
 otherwise a savepoint and an ORM INSERT each, half of the start-up's time). A fourth: a fire changes only the
 job's next run time, so only that column is written then (pickling every fired job was a sixth of claiming a
 burst); the column is the truth, and a job read back takes its next run time from it, not from its pickle. A
-fifth: a job read back with the pickle it was last read with is not unpickled again (_restore)."""
+fifth: a due job read back with the pickle it was last read with is not unpickled again (_restore)."""
 import pickle
 from contextlib import contextmanager
 
@@ -84,13 +84,18 @@ class EngineJobStore(DjangoJobStore):
         found = DjangoJob.objects.filter(id=job_id).values_list("job_state", "next_run_time").first()
         return self._job_with_time(*found) if found and found[0] else None
 
+    def get_due_jobs(self, now):
+        return self._get_jobs(keep=True, next_run_time__lte=get_django_internal_datetime(now))
+
     @retry_on_db_operational_error
-    def _get_jobs(self, **filters):
+    def _get_jobs(self, keep=False, **filters):
+        """keep: the jobs unpickled are kept for the next read (_restore); only for due jobs, read again at each
+        fire: every job read at start-up (50,000 of them) would be memory for nothing."""
         jobs, failed = [], []
         rows = DjangoJob.objects.filter(**filters).values_list("id", "job_state", "next_run_time")
         for job_id, state, moment in rows:
             try:
-                jobs.append(self._job_with_time(state, moment))
+                jobs.append(self._job_with_time(state, moment, keep))
             except Exception:  # as django-apscheduler: a job that cannot be restored is removed
                 self._logger.exception(f"Unable to restore job '{job_id}'. Removing it...")
                 failed.append(job_id)
@@ -98,8 +103,8 @@ class EngineJobStore(DjangoJobStore):
             DjangoJob.objects.filter(id__in=failed).delete()
         return jobs
 
-    def _job_with_time(self, state, moment):
-        job = self._restore(state)
+    def _job_with_time(self, state, moment, keep=False):
+        job = self._restore(state) if keep else self._reconstitute_job(state)
         job.next_run_time = get_apscheduler_datetime(moment, self._scheduler) if moment is not None else None
         return job
 
