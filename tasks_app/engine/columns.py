@@ -1,4 +1,4 @@
-"""Column values as the database driver takes them, for bookkeeping's hand-written INSERT and UPDATE: what
+"""Column values as the database driver takes them, for batchwrites.py's hand-written INSERT and UPDATE: what
 Field.get_db_prep_save returns, by a converter chosen once per field and batch. Going through get_db_prep_save
 for each of a row's 25 columns was a fifth of claiming a burst on the engine thread."""
 from datetime import datetime

@@ -72,7 +72,7 @@ class EngineJobStore(DjangoJobStore):
     def write_deferred(self, jobs):
         """Inside the caller's transaction, one executemany for all fired jobs: their next run time only (the
         pickle, which also holds it, is rewritten when the job itself changes: update_job, add_job)."""
-        from .bookkeeping import update_rows
+        from .batchwrites import update_rows
 
         update_rows(DjangoJob, [(job.id, {"next_run_time": get_django_internal_datetime(job.next_run_time)})
                                 for job in jobs])

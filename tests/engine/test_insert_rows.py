@@ -1,10 +1,10 @@
-"""bookkeeping.insert_rows: the Starter's rows written by multi-row INSERT ... RETURNING, a few statements for
+"""batchwrites.insert_rows: the Starter's rows written by multi-row INSERT ... RETURNING, a few statements for
 thousands of rows, each instance given the primary key of its own row (the missed records after downtime)."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tasks_app.engine import bookkeeping
+from tasks_app.engine import batchwrites
 from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ def test_thousands_of_rows_over_several_statements_each_get_their_own_primary_ke
                           status=ExecutionStatus.SKIPPED, start_time=first, end_time=first, duration=0.0,
                           error_message=f'missed {i}, "quoted" {{braced}} \\ NULL', worker="w",
                           limits={"n": i, "text": "a, {b}"} if i % 2 else None) for i in range(3000)]
-    bookkeeping.insert_rows(TaskExecution, rows)
+    batchwrites.insert_rows(TaskExecution, rows)
 
     stored = {pk: (message, limits) for pk, message, limits in
               TaskExecution.objects.filter(task=task).values_list("pk", "error_message", "limits")}

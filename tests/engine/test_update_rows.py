@@ -1,4 +1,4 @@
-"""bookkeeping.update_rows, the engine's one statement for many rows' ends and statuses (an executemany on SQLite,
+"""batchwrites.update_rows, the engine's one statement for many rows' ends and statuses (an executemany on SQLite,
 one UPDATE ... FROM jsonb_to_recordset on PostgreSQL): every column type it writes comes back as written, a row
 named twice takes its last values, and the count says how many rows of the table it found."""
 from datetime import UTC, datetime
@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tasks_app.engine.bookkeeping import update_rows
+from tasks_app.engine.batchwrites import update_rows
 from tasks_app.models import Task, TaskExecution, TaskStatus
 
 pytestmark = pytest.mark.django_db
