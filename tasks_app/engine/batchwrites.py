@@ -4,14 +4,14 @@ per-row and per-value cost. Values are converted as the ORM converts them (colum
 from datetime import datetime
 from functools import lru_cache
 
-from .columns import converters as column_converters, kind as column_kind, plain_types as column_plain_types
+from .columns import converters as column_converters, kind as column_kind
 from .columns import readers as column_readers
 
 
 def update_rows(model, rows) -> int:
-    """UPDATE model SET ... WHERE pk = ... for [(pk, {field: value})] that all set the same fields: one
-    executemany, without the ORM's per-statement cost (a burst of 1,000 ends stays a few milliseconds).
-    Returns how many rows were updated."""
+    """UPDATE model SET ... WHERE pk = ... for [(pk, {field: value})] that all set the same fields: one executemany
+    (on PostgreSQL one statement), without the ORM's per-statement cost (a burst of 1,000 ends stays a few
+    milliseconds). Returns how many rows were updated."""
     if not rows:
         return 0
     connection = _db()
@@ -20,7 +20,7 @@ def update_rows(model, rows) -> int:
     fields = [model._meta.get_field(name) for name in names]
     qn = connection.ops.quote_name
     if connection.vendor == "postgresql":
-        done = _update_rows_from_json(model, names, fields, rows, connection)
+        done = _update_rows_from_json(model, names, rows, connection)
         if done is not None:
             return done
         if len(rows) > 1:
@@ -35,7 +35,7 @@ def update_rows(model, rows) -> int:
         return cursor.rowcount
 
 
-def _update_rows_from_json(model, names, fields, rows, connection) -> int | None:
+def _update_rows_from_json(model, names, rows, connection) -> int | None:
     """update_rows on PostgreSQL: one UPDATE ... FROM jsonb_to_recordset(one JSON document of every row), bound on
     the server. The document is made by json.dumps (C) and sent as one value, and the statement's text is the same
     whatever the rows, so psycopg prepares it after a few calls. Every other way costs Python work per value in
@@ -73,13 +73,13 @@ def _json_update(model, names):
     fields = [meta.get_field(name) for name in names]
     encoders = []
     for field in fields:
-        kind = column_kind(field)
-        if kind == "instant":
+        how, passed = column_kind(field)
+        if how == "instant":
             encoders.append(_instant_json(field))
         elif type(field) is models.JSONField and field.encoder is None:
             encoders.append(_plain_json)
-        elif kind == "plain":
-            encoders.append(_plain_value(field))
+        elif how == "plain":
+            encoders.append(_plain_value(field, passed))
         else:
             return None
     kinds = [_json_column_type(f, connection) for f in [meta.pk] + fields]
@@ -100,11 +100,9 @@ def _plain_json(value):
     return value
 
 
-def _plain_value(field):
-    """A str, int, bool, float or None of the field's own kind as it is (as column_converters passes it), anything
-    else through the field's get_db_prep_save."""
-    _, passed = column_plain_types(field)
-
+def _plain_value(field, passed):
+    """A str, int, bool, float or None of the field's own kind (`passed`) as it is (as column_converters passes it),
+    anything else through the field's get_db_prep_save."""
     def encode(value):
         if value is None or type(value) in passed:
             return value

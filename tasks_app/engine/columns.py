@@ -21,13 +21,9 @@ def converters(fields, connection) -> list:
     return [_converter(field, _kind(field), connection) for field in fields]
 
 
-def kind(field) -> str:
-    """How a field's values are converted: "plain" (passed as they are), "instant" (a datetime) or "orm"."""
-    return _kind(field)[0]
-
-
-def plain_types(field) -> tuple:
-    """("plain", the types a "plain" field passes as they are), or (its kind, None)."""
+def kind(field) -> tuple:
+    """How a field's values are converted: ("plain", the types passed as they are), ("instant", None) for a
+    datetime, or ("orm", None)."""
     return _kind(field)
 
 
