@@ -184,12 +184,18 @@ class CeleryExecutor:
                 flight = self._flights[pk]
                 if status not in ExecutionStatus.active():
                     ended.append(pk)
+                elif node:
+                    if flight.held:  # a message sent before it was held again reached a worker after all
+                        self._unhold(flight)
+                        self._backfills_out[flight.queue] += 1
+                    flight.started = True
                 elif flight.held:
                     continue
-                elif node:
-                    flight.started = True
                 elif flight.sent_at is not None and now - flight.sent_at >= flight.resend_after:
-                    self._send_again(flight, now)
+                    if flight.backfill:
+                        self._hold_again(flight, now)
+                    else:
+                        self._send_again(flight, now)
         for pk in set(ids) - seen:  # its task was deleted, and its executions with it
             self._finish(pk, not_started(self._flights[pk].execution, "its task was deleted while it ran",
                                          ExecutionStatus.STOPPED))
@@ -205,12 +211,30 @@ class CeleryExecutor:
         flight.resend_after = min(flight.resend_after * 2, RESEND_AT_MOST)
         self.sender.send(flight)
 
+    def _hold_again(self, flight: Flight, now: float) -> None:
+        """A backfill run no worker started in time, most often one a stopped scheduler held and never sent: it
+        waits for room on its queue like any backfill run, first in line, so the runs a successor adopts never
+        take the threads the cap keeps for on-time runs."""
+        log.info("Backfill execution %s of task %s was not started by any worker %.0f s after it was sent (or "
+                 "adopted): sent again when its queue %s has room", flight.execution.pk,
+                 flight.execution.task.task_id, now - flight.sent_at, flight.queue)
+        flight.sent_at = None
+        flight.resend_after = min(flight.resend_after * 2, RESEND_AT_MOST)
+        flight.held = True
+        self._backfills_out[flight.queue] -= 1
+        self._held.setdefault(flight.queue, deque()).appendleft(flight)
+        self._release(flight.queue)
+
+    def _unhold(self, flight: Flight) -> None:
+        flight.held = False
+        self._held[flight.queue].remove(flight)
+        if not self._held[flight.queue]:
+            del self._held[flight.queue]
+
     def _finish(self, pk: int, result: RunResult, node: str = "") -> None:
         flight = self._flights.pop(pk)
         if flight.held:
-            self._held[flight.queue].remove(flight)
-            if not self._held[flight.queue]:
-                del self._held[flight.queue]
+            self._unhold(flight)
         elif flight.backfill:
             self._backfills_out[flight.queue] -= 1
             self._release(flight.queue)
