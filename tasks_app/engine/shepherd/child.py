@@ -11,7 +11,7 @@ from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, libc_exit, prctl, set_name
 SETUP_FAILED = 127  # the script's process exits with this when it could not be set up (the reason is sent)
 GO = b"g"  # what the shepherd writes to a held script's process at the slot (anything else: it never starts)
 HERE = os.path.dirname(os.path.abspath(__file__))
-ATEXIT = None  # the atexit module, set by the fork server (zygote.py); a spawned shepherd's script imports it at its end
+ATEXIT = None  # the atexit module, set by the fork server (zygote.py); a spawned shepherd imports it at the end
 # Compiled by a held run's process while it waits for its slot (run_script): some of everything a script has.
 WARM_UP = """
 import os, sys

@@ -15,11 +15,11 @@ import os
 import select
 import sys
 
-import atexit
 import _json  # noqa: F401  every shepherd reads its spec with it (sysio.loads)
 import _locale  # noqa: F401  the script's process sets its locale with it (child.py): 0.4 ms of CPU in each fork
 import _signal
 import _socket
+import atexit
 import resource  # noqa: F401  the script's process sets its limits with it; os.wait4 returns its rusage
 
 from . import child
