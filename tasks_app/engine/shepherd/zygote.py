@@ -49,6 +49,7 @@ def serve():
     set_name("task-zygote")
     global _ARGS
     _ARGS = _argument_area()
+    child.SHEPHERD_MODULES = tuple(name for name in sys.modules if name == "shepherd" or name.startswith("shepherd."))
     sock = _socket.socket(fileno=0)
     _answer(sock, b"ready")
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
