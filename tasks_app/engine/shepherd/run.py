@@ -13,6 +13,8 @@ SIGCHLD = _signal.SIGCHLD
 ABORT_SIGNALS = (SIGHUP, SIGINT, SIGTERM)
 KILL_ROUND = 0.02  # seconds between rounds of SIGKILL while processes of the run remain
 GIVE_UP_AFTER = 30.0  # seconds of SIGKILL rounds before processes that do not die (stuck in I/O) are reported
+# Whether the kernel has /proc/<pid>/task/<tid>/children: asked once, by the fork server for all its forks.
+CHILDREN_FILES = children_files_work()
 
 
 class Run:
@@ -26,7 +28,7 @@ class Run:
         self.status = None  # the script's wait status once reaped
         self.cpu = 0.0  # the script's own CPU seconds (its rusage)
         self.signalled = set()  # pids of the run, other than the script, that were signalled
-        self.use_children_files = children_files_work()
+        self.use_children_files = CHILDREN_FILES
         self.cgroup = spec.get("cgroup")
         self.cgroup_error = spec.get("cgroup_error", "")
         self.ctrl_buffer = b""

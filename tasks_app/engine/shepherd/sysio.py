@@ -20,16 +20,16 @@ def libc_exit(code):
     os._exit(code)  # not reached
 
 
-def _libc(name, *argtypes):
+def _libc(name):
     """A function of the C library through _ctypes, made once per interpreter (making ctypes types costs a
-    fraction of a millisecond): the forks of a fork server, and a shepherd's script, inherit them."""
+    fraction of a millisecond): the forks of a fork server, and a shepherd's script, inherit them. Its arguments
+    are Python ints, passed as C ints, as C code calls prctl(PR_SET_PDEATHSIG, SIGKILL) (prctl takes them as
+    variadic arguments) and exit(code): declared argument types made each process's first call convert them
+    through ctypes objects, 40 us more of copied pages in every fork."""
     import _ctypes
 
     class Int(_ctypes._SimpleCData):
         _type_ = "i"
-
-    class ULong(_ctypes._SimpleCData):
-        _type_ = "L"
 
     class Lib:
         _handle = _ctypes.dlopen(None)
@@ -37,7 +37,6 @@ def _libc(name, *argtypes):
     class Func(_ctypes.CFuncPtr):
         _flags_ = _ctypes.FUNCFLAG_CDECL
         _restype_ = Int
-        _argtypes_ = tuple({"i": Int, "L": ULong}[t] for t in argtypes)
 
     return Func((name, Lib()))
 
@@ -74,8 +73,8 @@ def dumps(value):
     return "[" + ", ".join(dumps(v) for v in value) + "]"
 
 
-_prctl = _libc("prctl", "i", "L", "L", "L", "L")
-_exit = _libc("exit", "i")
+_prctl = _libc("prctl")
+_exit = _libc("exit")
 _scanner = _make_scanner()
 
 

@@ -16,17 +16,22 @@ import select
 import sys
 
 import _json  # noqa: F401  every shepherd reads its spec with it (sysio.loads)
+import _locale  # noqa: F401  the script's process sets its locale with it (child.py): 0.4 ms of CPU in each fork
 import _signal
 import _socket
+import atexit
 import resource  # noqa: F401  the script's process sets its limits with it; os.wait4 returns its rusage
 
+from . import child
 from .run import SIGCHLD, SIGKILL
 from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, prctl, set_name
 
 MAX_FDS = 4
 # What the zygote imports beyond what a spawned shepherd has: removed from the fork's sys.modules, so that the
-# script sees the modules a spawned one sees.
-OWN_MODULES = ("_socket", "shepherd.zygote")
+# script sees the modules a spawned one sees. atexit is what the script's process runs at the script's end
+# (child.py, which keeps it): an import there, in every fork, cost 0.2-0.3 ms of CPU.
+OWN_MODULES = ("_socket", "shepherd.zygote", "atexit")
+child.ATEXIT = atexit
 
 
 FORKED = "forked"  # what serve() and _serve_one() return in a fork, which then goes on as a shepherd
@@ -42,6 +47,9 @@ def serve():
     # not attach to it (ptrace, /proc/<pid>/mem) to change the runs to come. Its forks are dumpable again.
     prctl(PR_SET_DUMPABLE, 0)
     set_name("task-zygote")
+    global _ARGS
+    _ARGS = _argument_area()
+    child.SHEPHERD_MODULES = tuple(name for name in sys.modules if name == "shepherd" or name.startswith("shepherd."))
     sock = _socket.socket(fileno=0)
     _answer(sock, b"ready")
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -143,19 +151,35 @@ def _become_shepherd(ctrl, out, result, result_number, command, sock):
         sys.modules.pop(name, None)
 
 
+_ARGS = None  # (start, end) of the zygote's arguments in its memory: the same addresses in each of its forks
+
+
+def _argument_area():
+    """Where the kernel shows /proc/<pid>/cmdline from: arg_start and arg_end (fields 48 and 49 of stat)."""
+    fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        stat = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return int(fields[45]), int(fields[46])
+
+
 def _set_command_line(command):
     """The fork's /proc/<pid>/cmdline becomes the shepherd's: written over the zygote's own arguments (started
     with room to spare), through /proc/self/mem as setproctitle does. Crash recovery and ps find the run's
-    shepherd by it."""
-    stat = open("/proc/self/stat", "rb").read()
-    fields = stat[stat.rfind(b")") + 2:].split()
-    start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48 and 49 of stat)
+    shepherd by it. The area was found once by the zygote; plain descriptor calls, because every object this
+    fork touches is a page it copies."""
+    start, end = _ARGS or _argument_area()
     text = b"\0".join(w.encode() for w in command) + b"\0"
     if len(text) > end - start:
         raise ValueError("the command line does not fit in the zygote's")
-    with open("/proc/self/mem", "r+b", buffering=0) as mem:
-        mem.seek(start)
-        mem.write(text + b"\0" * (end - start - len(text)))
+    mem = os.open("/proc/self/mem", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        if os.pwrite(mem, text + b"\0" * (end - start - len(text)), start) != end - start:
+            raise OSError("the command line was not written whole")
+    finally:
+        os.close(mem)
 
 
 def _reap(runs):
