@@ -35,7 +35,8 @@ from datetime import timezone as dt_timezone
 from tasks_app.models import ExecutionStatus, Task, TaskExecution, TaskStatus, Trigger
 from tasks_app.models.backfill import BACKFILL_HELD
 
-from .columns import converters as column_converters, readers as column_readers
+# The statements for many rows at once (starts.py claims through bk.insert_rows, as through every other write here).
+from .batchwrites import insert_rows, update_rows  # noqa: F401
 
 log = logging.getLogger("Scheduler")
 
@@ -210,133 +211,6 @@ def _utc(value):
     if value is None or isinstance(value, datetime):
         return value if value is None or value.tzinfo else value.replace(tzinfo=dt_timezone.utc)
     return datetime.fromisoformat(str(value)).replace(tzinfo=dt_timezone.utc)
-
-
-def update_rows(model, rows) -> int:
-    """UPDATE model SET ... WHERE pk = ... for [(pk, {field: value})] that all set the same fields: one
-    executemany, without the ORM's per-statement cost (a burst of 1,000 ends stays a few milliseconds).
-    Returns how many rows were updated."""
-    if not rows:
-        return 0
-    from django.db import connection
-
-    names = list(rows[0][1])
-    fields = [model._meta.get_field(name) for name in names]
-    qn = connection.ops.quote_name
-    if connection.vendor == "postgresql" and len(rows) > 1:
-        return _update_rows_from_values(model, fields, rows)
-    sql = (f"UPDATE {qn(model._meta.db_table)} SET "
-           + ", ".join(f"{qn(f.column)} = %s" for f in fields)
-           + f" WHERE {qn(model._meta.pk.column)} = %s")
-    named = list(zip(names, column_converters(fields, connection)))
-    params = [[convert(values[name]) for name, convert in named] + [pk] for pk, values in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
-        return cursor.rowcount
-
-
-def _update_rows_from_values(model, fields, rows) -> int:
-    """update_rows on PostgreSQL: one UPDATE ... FROM (VALUES ...) per few thousand rows. psycopg's executemany
-    works through each row's statement in Python (its pipeline), which made recording a round's ends most of
-    the engine thread's time there. Each value is cast to its column's type (VALUES alone would make them text).
-    Not UNNEST as insert_rows: the ends of a round are a few rows, and dumping a list per column (client-side
-    binding) cost more than the VALUES of so few rows, whose parsing psycopg caches."""
-    from django.db import connection
-
-    qn = connection.ops.quote_name
-    meta = model._meta
-    given, rows = [pk for pk, _ in rows], list(dict(rows).items())  # a pk twice: its last values win, as one by one
-    named = [(f.name, convert) for f, convert in zip(fields, column_converters(fields, connection))]
-    columns = [(qn(meta.pk.column), meta.pk.cast_db_type(connection))] + [
-        (qn(f.column), f.cast_db_type(connection)) for f in fields]
-    row_sql = "(" + ", ".join(f"%s::{kind}" for _, kind in columns) + ")"
-    head = (f"UPDATE {qn(meta.db_table)} AS t SET " + ", ".join(f"{name} = v.{name}" for name, _ in columns[1:])
-            + " FROM (VALUES ")
-    tail = (f") AS v({', '.join(name for name, _ in columns)}) WHERE t.{columns[0][0]} = v.{columns[0][0]} "
-            f"RETURNING t.{columns[0][0]}")
-    per_statement = max(1, 60000 // len(columns))
-    found = set()
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start:start + per_statement]
-            params = [value for pk, values in chunk
-                      for value in [pk] + [convert(values[name]) for name, convert in named]]
-            cursor.execute(head + ", ".join([row_sql] * len(chunk)) + tail, params)
-            found.update(pk for (pk,) in cursor.fetchall())
-    return sum(1 for pk in given if pk in found)  # as executemany counts: a row named twice, twice
-
-
-def insert_rows(model, objs) -> None:
-    """INSERT new instances of `model` and set their primary keys: one multi-row INSERT ... RETURNING per few
-    hundred rows. The ORM's bulk_create compiles each value of each row (about 0.4 ms per execution row), which
-    after downtime made recording 10,000 tasks' missed slots take seconds. Same order guarantee as bulk_create's
-    (SQLite and PostgreSQL return the RETURNING rows in the order of the VALUES). On PostgreSQL one array per
-    column (UNNEST, as bulk_create there): a burst's 200-row VALUES list was parsed again by psycopg at every call
-    (it caches only short statements), a third of the engine thread's time claiming it."""
-    if not objs:
-        return
-    from django.db import connection
-    from django.db.models.expressions import DatabaseDefault
-
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    read = column_readers(fields)
-    values = [[r(obj) for r in read] for obj in objs]
-    if any(isinstance(v, DatabaseDefault) for row in values for v in row):  # leave database defaults to the ORM
-        model.objects.bulk_create(objs)
-        return
-    qn = connection.ops.quote_name
-    convert = column_converters(fields, connection)
-    kinds = _array_types(fields, connection) if len(objs) > 1 else None
-    if kinds:  # PostgreSQL: one array per column, as Django's bulk_create does there (rows returned in order)
-        sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) SELECT * FROM UNNEST("
-               + ", ".join(f"(%s)::{kind}" for kind in kinds) + f") RETURNING {qn(meta.pk.column)}")
-        with connection.cursor() as cursor:
-            for start in range(0, len(objs), UNNEST_ROWS):
-                chunk, rows = objs[start:start + UNNEST_ROWS], values[start:start + UNNEST_ROWS]
-                cursor.execute(sql, [[c(row[i]) for row in rows] for i, c in enumerate(convert)])
-                for obj, (pk,) in zip(chunk, cursor.fetchall()):
-                    setattr(obj, meta.pk.attname, pk)
-                    obj._state.adding, obj._state.db = False, connection.alias
-        return
-    per_statement = max(1, _max_parameters(connection) // len(fields))
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    head = f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) VALUES "
-    with connection.cursor() as cursor:
-        for start in range(0, len(objs), per_statement):
-            chunk = objs[start:start + per_statement]
-            params = [c(v) for row in values[start:start + per_statement] for c, v in zip(convert, row)]
-            cursor.execute(f"{head}{', '.join([row_sql] * len(chunk))} RETURNING {qn(meta.pk.column)}", params)
-            for obj, (pk,) in zip(chunk, cursor.fetchall()):
-                setattr(obj, meta.pk.attname, pk)
-                obj._state.adding, obj._state.db = False, connection.alias
-
-
-UNNEST_ROWS = 5000  # rows per statement with one array per column
-
-
-def _array_types(fields, connection):
-    """PostgreSQL: each field's array type for UNNEST ("varchar[]", "jsonb[]", ...: without a length, so nothing is
-    cut), or None where that cannot be done (SQLite, or a field Django's bulk_create would not unnest either)."""
-    if connection.vendor != "postgresql":
-        return None
-    kinds = []
-    for field in fields:
-        target = field.target_field if field.is_relation else field
-        if hasattr(field, "get_placeholder") or target.get_internal_type() not in connection.data_types:
-            return None
-        kinds.append(field.db_type(connection).split("(")[0] + "[]")
-    return kinds
-
-
-def _max_parameters(connection) -> int:
-    """How many query parameters one statement may hold: SQLite says (32,766 since 3.32), PostgreSQL 65,535."""
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        connection.ensure_connection()
-        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    return connection.features.max_query_params or 65535
 
 
 def _status_update_many(task_pks, fields):

@@ -1,8 +1,10 @@
-"""Column values as the database driver takes them, for bookkeeping's hand-written INSERT and UPDATE: what
+"""Column values as the database driver takes them, for batchwrites.py's hand-written INSERT and UPDATE: what
 Field.get_db_prep_save returns, by a converter chosen once per field and batch. Going through get_db_prep_save
 for each of a row's 25 columns was a fifth of claiming a burst on the engine thread."""
+from datetime import datetime
 from functools import lru_cache
 
+from django.conf import settings
 from django.db import models
 
 # Fields whose get_db_prep_save hands a value of these exact types back unchanged (None too), on every backend.
@@ -17,6 +19,12 @@ _PASSED = {
 def converters(fields, connection) -> list:
     """One function per field, for one batch: value -> get_db_prep_save(value, connection)."""
     return [_converter(field, _kind(field), connection) for field in fields]
+
+
+def kind(field) -> tuple:
+    """How a field's values are converted: ("plain", the types passed as they are), ("instant", None) for a
+    datetime, or ("orm", None)."""
+    return _kind(field)
 
 
 @lru_cache(maxsize=None)
@@ -39,6 +47,7 @@ def _converter(field, kind, connection):
         return lambda value: prep(value, connection)
     # A burst's rows share a few instants (the slot, the claim's moment): each converted once per batch.
     seen = {}
+    zone = connection.timezone if connection.vendor == "sqlite" and settings.USE_TZ else None
 
     def instant(value):
         if value is None:
@@ -46,7 +55,12 @@ def _converter(field, kind, connection):
         try:
             return seen[value]
         except KeyError:
-            converted = seen[value] = prep(value, connection)
+            if zone is not None and type(value) is datetime and value.tzinfo is not None:
+                # What SQLite's adapt_datetimefield_value makes of an aware datetime (make_naive in the
+                # connection's zone, then str), without the field's checks for what this is not.
+                converted = seen[value] = str(value.astimezone(zone).replace(tzinfo=None))
+            else:
+                converted = seen[value] = prep(value, connection)
             return converted
         except TypeError:  # not hashable: an expression
             return prep(value, connection)

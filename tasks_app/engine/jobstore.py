@@ -5,11 +5,13 @@ only for the engine's own jobs (housekeeping): each task run is already a TaskEx
 start-up with 50,000 tasks short: jobs added in a batch are written by one executemany (add_job is
 otherwise a savepoint and an ORM INSERT each, half of the start-up's time). A fourth: a fire changes only the
 job's next run time, so only that column is written then (pickling every fired job was a sixth of claiming a
-burst); the column is the truth, and a job read back takes its next run time from it, not from its pickle."""
+burst); the column is the truth, and a job read back takes its next run time from it, not from its pickle. A
+fifth: a due job read back with the pickle it was last read with is not unpickled again (_restore)."""
 import pickle
 from contextlib import contextmanager
 
 from apscheduler import events
+from apscheduler.job import Job
 from django_apscheduler.jobstores import DjangoJobStore
 from django_apscheduler.models import DjangoJob
 from django_apscheduler.util import (
@@ -17,6 +19,12 @@ from django_apscheduler.util import (
 )
 
 ENGINE_JOB_PREFIX = "engine."  # task ids cannot contain "." (see models.task.TASK_ID_PATTERN)
+# Jobs kept unpickled (_restore); past this many the memory is let go and they are unpickled afresh: 50,000 tasks
+# due within a minute of each other must not hold a second copy of every job for the whole life of the process.
+RESTORED_AT_MOST = 10_000
+# Every slot of APScheduler's Job: a restored job is copied slot by slot (its own __getstate__/__setstate__ would
+# cost what the cache saves, resolving its function by name again).
+_JOB_SLOTS = tuple(name for name in Job.__slots__ if name != "__weakref__")
 
 
 def _engine_jobs_only(handler):
@@ -33,6 +41,7 @@ class EngineJobStore(DjangoJobStore):
         self._deferring = False
         self.deferred = {}  # job id -> Job, written by write_deferred() inside the claim transaction
         self.batch = None  # job id -> Job added inside batched(), written at its end
+        self._restored = {}  # pickled state -> Job unpickled from it (_restore)
 
     def register_event_listeners(self):
         scheduler = self._scheduler
@@ -63,7 +72,7 @@ class EngineJobStore(DjangoJobStore):
     def write_deferred(self, jobs):
         """Inside the caller's transaction, one executemany for all fired jobs: their next run time only (the
         pickle, which also holds it, is rewritten when the job itself changes: update_job, add_job)."""
-        from .bookkeeping import update_rows
+        from .batchwrites import update_rows
 
         update_rows(DjangoJob, [(job.id, {"next_run_time": get_django_internal_datetime(job.next_run_time)})
                                 for job in jobs])
@@ -75,13 +84,18 @@ class EngineJobStore(DjangoJobStore):
         found = DjangoJob.objects.filter(id=job_id).values_list("job_state", "next_run_time").first()
         return self._job_with_time(*found) if found and found[0] else None
 
+    def get_due_jobs(self, now):
+        return self._get_jobs(keep=True, next_run_time__lte=get_django_internal_datetime(now))
+
     @retry_on_db_operational_error
-    def _get_jobs(self, **filters):
+    def _get_jobs(self, keep=False, **filters):
+        """keep: the jobs unpickled are kept for the next read (_restore); only for due jobs, read again at each
+        fire: every job read at start-up (50,000 of them) would be memory for nothing."""
         jobs, failed = [], []
         rows = DjangoJob.objects.filter(**filters).values_list("id", "job_state", "next_run_time")
         for job_id, state, moment in rows:
             try:
-                jobs.append(self._job_with_time(state, moment))
+                jobs.append(self._job_with_time(state, moment, keep))
             except Exception:  # as django-apscheduler: a job that cannot be restored is removed
                 self._logger.exception(f"Unable to restore job '{job_id}'. Removing it...")
                 failed.append(job_id)
@@ -89,9 +103,28 @@ class EngineJobStore(DjangoJobStore):
             DjangoJob.objects.filter(id__in=failed).delete()
         return jobs
 
-    def _job_with_time(self, state, moment):
-        job = self._reconstitute_job(state)
+    def _job_with_time(self, state, moment, keep=False):
+        job = self._restore(state) if keep else self._reconstitute_job(state)
         job.next_run_time = get_apscheduler_datetime(moment, self._scheduler) if moment is not None else None
+        return job
+
+    def _restore(self, state):
+        """A new Job from its pickled state. A job due every minute is read back at every fire: unpickling it (and
+        resolving its function by name) each time was most of process_due's time. So the job unpickled from the
+        same bytes is copied instead. The bytes are the key: any change of a job (its trigger, arguments, name)
+        writes a new pickle (add_job, update_job, _write_batch), so a changed job is never served from here; the
+        next run time in a pickle is stale after a fire anyway and is always set from the column by the caller."""
+        if not isinstance(state, bytes):  # a memoryview from some drivers: the key must be hashable bytes
+            state = bytes(state)
+        known = self._restored.get(state)
+        if known is None:
+            known = self._reconstitute_job(state)
+            if len(self._restored) >= RESTORED_AT_MOST:
+                self._restored.clear()
+            self._restored[state] = known
+        job = Job.__new__(Job)
+        for name in _JOB_SLOTS:  # a copy: the caller changes its next run time (_modify replaces, never mutates)
+            setattr(job, name, getattr(known, name))
         return job
 
     # Batched adds.

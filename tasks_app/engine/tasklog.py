@@ -54,8 +54,8 @@ def prepare(path, run_as) -> bool:
     so the script can write its log and a task running as another user cannot read it. True if it made the file."""
     path = Path(path)
     uid, gid = (run_as.uid, run_as.gid) if run_as is not None else (os.geteuid(), os.getegid())
-    path.parent.mkdir(parents=True, exist_ok=True)
     if run_as is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         logs = Path(settings.LOGS_DIR).resolve()
         for folder in [path.parent, *path.parent.parents]:
             if not folder.is_relative_to(logs):
@@ -64,11 +64,12 @@ def prepare(path, run_as) -> bool:
             if mode & 0o111 != 0o111:
                 os.chmod(folder, mode | 0o111)  # enterable, still not listable
     # O_NOFOLLOW: ownership is never handed over through a symlink.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd, made = os.open(path, flags | os.O_EXCL, 0o600), True
-    except FileExistsError:
-        fd, made = os.open(path, flags, 0o600), False
+        fd, made = _open(path, flags)
+    except FileNotFoundError:  # its folder is missing: made only then (its first run, or a clean-up removed it)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, made = _open(path, flags)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -80,3 +81,16 @@ def prepare(path, run_as) -> bool:
     finally:
         os.close(fd)
     return made
+
+
+def _open(path, flags) -> tuple[int, bool]:
+    """(descriptor, whether this made the file). The log of a task that ran before exists: one open, where making
+    sure of its folder first and trying O_EXCL were two more system calls at every run."""
+    try:
+        return os.open(path, flags), False
+    except FileNotFoundError:
+        pass
+    try:
+        return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600), True
+    except FileExistsError:  # made by someone else meanwhile
+        return os.open(path, flags), False

@@ -49,6 +49,15 @@ class EscapingFormatter(logging.Formatter):
         super().__init__(fmt, datefmt, **kwargs)
 
     def format(self, record):
+        # The console and sys.log share this formatter (LOGGING): a record is formatted once for both.
+        done = record.__dict__.get("_escaped")
+        if done is not None and done[0] == id(self):
+            return done[1]
+        text = self._format(record)
+        record._escaped = (id(self), text)
+        return text
+
+    def _format(self, record):
         record.message = record.getMessage()
         if self.usesTime():
             record.asctime = self.formatTime(record, self.datefmt)

@@ -1,10 +1,10 @@
-"""bookkeeping.insert_rows: the Starter's rows written by multi-row INSERT ... RETURNING, a few statements for
+"""batchwrites.insert_rows: the Starter's rows written by multi-row INSERT ... RETURNING, a few statements for
 thousands of rows, each instance given the primary key of its own row (the missed records after downtime)."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tasks_app.engine import bookkeeping
+from tasks_app.engine import batchwrites
 from tasks_app.models import ExecutionStatus, TaskExecution, Trigger
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ def test_thousands_of_rows_over_several_statements_each_get_their_own_primary_ke
                           status=ExecutionStatus.SKIPPED, start_time=first, end_time=first, duration=0.0,
                           error_message=f'missed {i}, "quoted" {{braced}} \\ NULL', worker="w",
                           limits={"n": i, "text": "a, {b}"} if i % 2 else None) for i in range(3000)]
-    bookkeeping.insert_rows(TaskExecution, rows)
+    batchwrites.insert_rows(TaskExecution, rows)
 
     stored = {pk: (message, limits) for pk, message, limits in
               TaskExecution.objects.filter(task=task).values_list("pk", "error_message", "limits")}
@@ -52,3 +52,22 @@ def test_each_column_is_converted_as_the_orm_would_convert_it(make_task):
     convert = columns.converters([TaskExecution._meta.get_field(n) for n in ("start_time", "attempt")], connection)
     assert [convert[0](moment), convert[0](moment), convert[1]("4")] == [
         TaskExecution._meta.get_field("start_time").get_db_prep_save(moment, connection)] * 2 + [4]
+
+
+def test_an_instant_in_any_zone_is_converted_as_the_orm_converts_it():
+    """The converter's own path for aware datetimes (SQLite: the text the ORM would store) against
+    get_db_prep_save, for instants with and without microseconds, in UTC and in other zones."""
+    from zoneinfo import ZoneInfo
+
+    from django.db import connection
+
+    from tasks_app.engine import columns
+
+    field = TaskExecution._meta.get_field("end_time")
+    moments = [datetime(2031, 1, 1, 12, 30, 15, 123456, tzinfo=timezone.utc),
+               datetime(2031, 1, 1, 12, 30, 15, tzinfo=timezone.utc),
+               datetime(2031, 3, 30, 1, 59, 59, 999999, tzinfo=ZoneInfo("Europe/Paris")),
+               datetime(2031, 7, 1, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
+               datetime(1999, 12, 31, 23, 59, 59, 1, tzinfo=timezone(timedelta(hours=-9, minutes=-30)))]
+    [convert] = columns.converters([field], connection)
+    assert [convert(m) for m in moments] == [field.get_db_prep_save(m, connection) for m in moments]

@@ -1,11 +1,13 @@
-"""bookkeeping.update_rows, the engine's one statement for many rows' ends and statuses (an executemany on SQLite,
-one UPDATE ... FROM VALUES on PostgreSQL): every column type it writes comes back as written, a row named twice
-takes its last values, and the count says how many rows of the table it found."""
+"""batchwrites.update_rows, the engine's one statement for many rows' ends and statuses (an executemany on SQLite,
+one UPDATE ... FROM jsonb_to_recordset on PostgreSQL): every column type it writes comes back as written, a row
+named twice takes its last values, and the count says how many rows of the table it found."""
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from tasks_app.engine.bookkeeping import update_rows
+from tasks_app.engine.batchwrites import update_rows
 from tasks_app.models import Task, TaskExecution, TaskStatus
 
 pytestmark = pytest.mark.django_db
@@ -49,3 +51,78 @@ def test_statuses_of_many_tasks_in_one_statement():
     assert count == 4
     assert [(s.running, s.next_run_time) for s in TaskStatus.objects.filter(task__in=tasks).order_by("task_id")] == [
         (True, None), (False, T2), (True, T2), (False, T2)]
+
+
+def test_every_column_of_an_execution_is_written_as_the_orm_writes_it_one_row_or_several():
+    """update_rows against the ORM's update() with the same values, column by column (on PostgreSQL: one array per
+    column, bound on the server), for one row and for several, with awkward texts, JSON and empty values."""
+    from django.db.models import DateTimeField
+
+    task = Task.objects.create(task_id="cols", task_name="cols", task_exec="ok.py")
+    fields = [f for f in TaskExecution._meta.concrete_fields
+              if not f.primary_key and not (isinstance(f, DateTimeField) and (f.auto_now or f.auto_now_add))]
+    texts = ['it said "no", {braced} \\ NULL, 50%', "", "ünïcode ✓ 東京", "x" * 2000]
+    values = []
+    for i in range(5):
+        values.append({f.attname: value for f, value in zip(fields, _column_values(fields, task, i, texts[i % 4]))})
+    for count in (1, 5):
+        ours = [TaskExecution.objects.create(task=task, status="queued", trigger="manual") for _ in range(count)]
+        orms = [TaskExecution.objects.create(task=task, status="queued", trigger="manual") for _ in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            assert update_rows(TaskExecution, [(run.pk, values[i]) for i, run in enumerate(ours)]) == count
+        if connection.vendor == "postgresql":  # one statement, its values in one JSON document
+            assert len(queries) == 1 and "jsonb_to_recordset" in queries[0]["sql"]
+        for i, run in enumerate(orms):
+            TaskExecution.objects.filter(pk=run.pk).update(**values[i])
+        names = [f.attname for f in fields]
+        for mine, theirs in zip(ours, orms):
+            assert (TaskExecution.objects.filter(pk=mine.pk).values(*names).get()
+                    == TaskExecution.objects.filter(pk=theirs.pk).values(*names).get())
+
+
+def _column_values(fields, task, i, text):
+    """A value of each field's own kind (every other row: None wherever the column allows it)."""
+    from django.db import models
+
+    empty = i % 2 == 1
+    found = []
+    for field in fields:
+        if field.null and empty:
+            found.append(None)
+        elif isinstance(field, models.ForeignKey):
+            found.append(task.pk if field.related_model is Task else None)
+        elif field.name == "trigger":
+            found.append("manual")  # a scheduled run's slot is unique to its task
+        elif isinstance(field, models.JSONField):
+            found.append({"text": text, "n": i, "list": [1, None, "a, {b}"], "none": None})
+        elif isinstance(field, models.DateTimeField):
+            found.append(datetime(2030, 1, 2, 3, 4, 5, 6789 * (i + 1), tzinfo=UTC))
+        elif isinstance(field, models.BooleanField):
+            found.append(i % 2 == 0)
+        elif isinstance(field, models.FloatField):
+            found.append(1.25 + i)
+        elif isinstance(field, models.PositiveIntegerField):
+            found.append(i + 1)
+        elif isinstance(field, models.IntegerField):
+            found.append(-9 + i)
+        elif field.choices:
+            found.append(field.choices[i % len(field.choices)][0])
+        else:
+            found.append(text[:field.max_length] if field.max_length else text)
+    return found
+
+
+def test_a_value_json_cannot_hold_is_written_as_the_orm_writes_it():
+    """NaN has no JSON form: on PostgreSQL that batch takes the VALUES statement instead, with the same result."""
+    import math
+
+    task = Task.objects.create(task_id="nan", task_name="nan", task_exec="ok.py")
+    ours, theirs = (TaskExecution.objects.create(task=task, status="running", trigger="manual") for _ in range(2))
+    fields = {"duration": float("nan"), "end_time": T2, "error_message": "x"}
+    other = TaskExecution.objects.create(task=task, status="running", trigger="manual")
+    assert update_rows(TaskExecution, [(ours.pk, fields), (other.pk, {**fields, "duration": 2.0})]) == 2
+    TaskExecution.objects.filter(pk=theirs.pk).update(**fields)
+    mine, orm = (TaskExecution.objects.get(pk=run.pk) for run in (ours, theirs))
+    assert (mine.end_time, mine.error_message) == (orm.end_time, orm.error_message) == (T2, "x")
+    assert (mine.duration is None and orm.duration is None) or (math.isnan(mine.duration) and math.isnan(orm.duration))
+    assert TaskExecution.objects.get(pk=other.pk).duration == 2.0

@@ -74,3 +74,30 @@ def test_an_unknown_field_name_with_a_newline_sent_through_the_api_forges_no_lin
     assert any("colour\\n2024-01-01 00:00:00" in line for line in lines), sys_log
     assert all(RECORD.match(line) for line in lines), sys_log
     assert not any(line.startswith(FORGED) for line in lines)
+
+
+class CountingEscapingFormatter(EscapingFormatter):
+    calls = 0
+
+    def formatMessage(self, record):
+        self.calls += 1
+        return super().formatMessage(record)
+
+
+def test_a_record_for_the_console_and_sys_log_is_formatted_once_and_the_same_for_both(tmp_path):
+    formatter = CountingEscapingFormatter()
+    handlers = [make_file_handler(str(tmp_path / name)) for name in ("console.log", "sys.log")]
+    logger = logging.Logger("test-escaping-twice")
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    logger.error("Unknown field %s", "a\nb")
+    other = EscapingFormatter()  # another formatter does its own work: a record carries no one else's line
+    other_line = other.format(logger.makeRecord("other", logging.INFO, "", 0, "x %s", ("y",), None))
+    for handler in handlers:
+        handler.close()
+
+    assert formatter.calls == 1
+    lines = [(tmp_path / name).read_text(encoding="utf-8") for name in ("console.log", "sys.log")]
+    assert lines[0] == lines[1] and lines[0].endswith(" - test-escaping-twice - Unknown field a\\nb\n")
+    assert other_line.endswith(" - other - x y")

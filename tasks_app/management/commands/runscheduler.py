@@ -2,6 +2,7 @@
 database (this machine or another) waits as a standby and takes over when the leader stops or dies
 (`--no-standby`: exit instead). It only reads its options; tasks_app.engine.scheduler.SchedulerEngine does the
 work. SIGTERM / SIGINT stop it gracefully (exit 0), a standby too."""
+import logging
 import signal
 
 from django.core.management.base import BaseCommand, CommandError
@@ -36,6 +37,11 @@ class Command(BaseCommand):
         if no_standby and wait:
             raise CommandError("--wait and --no-standby: choose one")
         fix_private_files()  # an older version may have left the engine's files readable by others
+        # The engine writes a few log lines per run, whose format names neither the process nor the source line: a
+        # record need not look them up (the logging HOWTO's "Optimization"). Threads stay: alerts/apprise_send.py
+        # tells records apart by thread.
+        logging.logProcesses = logging.logMultiprocessing = False
+        logging._srcfile = None
         # One long-lived connection: the loop calls close_old_connections() before its database work,
         # which then only drops a connection that is broken (CONN_MAX_AGE 0 would reconnect every tick).
         for alias in connections:
