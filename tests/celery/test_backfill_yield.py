@@ -16,17 +16,30 @@ from .conftest import ended, needs_postgresql, needs_redis, queue_name, recorded
 pytestmark = [needs_postgresql, needs_redis, pytest.mark.slow]
 
 
+@pytest.fixture
+def backfill_on_two_threads(workers, make_task, tmp_path):
+    """backfill_on_two_threads(name) -> (record file, a task to run now, a 5-wide backfill of 60-second runs): one
+    worker with two threads serves the queue, so the cap lets one backfill run go at a time."""
+
+    def make(name):
+        queue = queue_name(name)
+        workers(f"{name}.{os.getpid()}@test", [queue], concurrency=2)
+        record = tmp_path / "starts"
+        history = make_task("history", task_exec="record.py", task_schedule="0 3 * * *", task_timezone="UTC",
+                            task_queue=queue, task_env={"RECORD_FILE": str(record), "SLEEP": "60"})
+        now_task = make_task("now", task_exec="record.py", task_queue=queue,
+                             task_env={"RECORD_FILE": str(record)})
+        end = timezone.now()
+        backfill = start_backfill(history, start=end - timedelta(days=5), end=end, concurrency=5, actor="alice",
+                                  via="cli")
+        return record, now_task, backfill
+
+    return make
+
+
 def test_a_run_due_in_the_middle_of_a_backfill_finds_a_free_thread_and_the_backfill_holds_the_rest(
-        workers, celery_scheduler, make_task, tmp_path):
-    queue = queue_name("backfill")
-    workers(f"b1.{os.getpid()}@test", [queue], concurrency=2)
-    record = tmp_path / "starts"
-    history = make_task("history", task_exec="record.py", task_schedule="0 3 * * *", task_timezone="UTC",
-                        task_queue=queue, task_env={"RECORD_FILE": str(record), "SLEEP": "60"})
-    now_task = make_task("now", task_exec="record.py", task_queue=queue, task_env={"RECORD_FILE": str(record)})
-    end = timezone.now()
-    backfill = start_backfill(history, start=end - timedelta(days=5), end=end, concurrency=5, actor="alice",
-                              via="cli")
+        backfill_on_two_threads, celery_scheduler):
+    record, now_task, backfill = backfill_on_two_threads("backfill")
     celery_scheduler()
     backfill_runs = TaskExecution.objects.filter(backfill=backfill)
     # The backfill's concurrency (5) lets five runs go; the queue's one worker has two threads: one of them is
@@ -49,18 +62,10 @@ def test_a_run_due_in_the_middle_of_a_backfill_finds_a_free_thread_and_the_backf
 
 
 def test_a_successor_keeps_the_cap_for_the_backfill_runs_a_stopped_scheduler_held(
-        workers, celery_scheduler, make_task, tmp_path):
+        backfill_on_two_threads, celery_scheduler):
     """The runs a stopping scheduler held were never sent; its successor adopts them as sent and, once no worker
     has started them within SCHEDULER_RESEND_AFTER, holds them again under the cap instead of sending them all."""
-    queue = queue_name("adopted")
-    workers(f"b2.{os.getpid()}@test", [queue], concurrency=2)
-    record = tmp_path / "starts"
-    history = make_task("history", task_exec="record.py", task_schedule="0 3 * * *", task_timezone="UTC",
-                        task_queue=queue, task_env={"RECORD_FILE": str(record), "SLEEP": "60"})
-    now_task = make_task("now", task_exec="record.py", task_queue=queue, task_env={"RECORD_FILE": str(record)})
-    end = timezone.now()
-    backfill = start_backfill(history, start=end - timedelta(days=5), end=end, concurrency=5, actor="alice",
-                              via="cli")
+    record, now_task, backfill = backfill_on_two_threads("adopted")
     first = celery_scheduler(env={"SCHEDULER_RESEND_AFTER": "1"})
     backfill_runs = TaskExecution.objects.filter(backfill=backfill)
     wait_for(lambda: len(recorded_starts(record)) == 1, 20, what="the backfill's first run to start")
