@@ -54,8 +54,9 @@ def test_statuses_of_many_tasks_in_one_statement():
 
 
 def test_every_column_of_an_execution_is_written_as_the_orm_writes_it_one_row_or_several():
-    """update_rows against the ORM's update() with the same values, column by column (on PostgreSQL: one array per
-    column, bound on the server), for one row and for several, with awkward texts, JSON and empty values."""
+    """update_rows against the ORM's update() with the same values, column by column (on PostgreSQL: the rows in
+    one JSON document, bound on the server), for one row and for several, with awkward texts, JSON and empty
+    values."""
     from django.db.models import DateTimeField
 
     task = Task.objects.create(task_id="cols", task_name="cols", task_exec="ok.py")
