@@ -1,5 +1,7 @@
 """The script's process: forked by the shepherd, set up (session, cgroup, limits, user, parent-death signal,
-signals, descriptors, environment), then the script runs in it as `python script.py` would run it."""
+signals, descriptors, environment), then the script runs in it as `python script.py` would run it; or, in a
+shepherd the fork server forked for a run without fast start (spec "fresh"), it execs a new interpreter for the
+script, as it execs a shell task's command (spec "exec")."""
 import os
 import sys
 
@@ -11,6 +13,8 @@ from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, libc_exit, prctl, set_name
 SETUP_FAILED = 127  # the script's process exits with this when it could not be set up (the reason is sent)
 GO = b"g"  # what the shepherd writes to a held script's process at the slot (anything else: it never starts)
 HERE = os.path.dirname(os.path.abspath(__file__))
+# A held run's new interpreter (spec "fresh"): it waits for the slot, then runs the script (run_script).
+HELD_SCRIPT = os.path.join(os.path.dirname(HERE), "run_held_script.py")
 ATEXIT = None  # the atexit module, set by the fork server (zygote.py); a spawned shepherd imports it at the end
 SHEPHERD_MODULES = ()  # the names of the shepherd package's modules, listed by the fork server (zygote.py)
 # Compiled by a held run's process while it waits for its slot (run_script): some of everything a script has.
@@ -67,7 +71,7 @@ def become_script(run, ready_w):
         prctl(PR_SET_PDEATHSIG, SIGKILL)
         if os.getppid() != run.me:
             os._exit(SETUP_FAILED)  # the shepherd died before the signal was armed
-        if not spec.get("exec"):
+        if not (spec.get("exec") or spec.get("fresh")):
             # The script may read its own /proc/self. A command is made dumpable by its exec (unless it is
             # unreadable or set-user-ID); until then this process may hold the fork server's memory, which a
             # run-as user's other processes must not read (forkserver.py).
@@ -132,6 +136,15 @@ def become_script(run, ready_w):
         if held:
             _wait_for_the_slot(*held)
         exec_command(spec["exec"])
+    if spec.get("fresh"):
+        # `python -E -s -u -X utf8 script.py`: its own hash seed and address-space layout, nothing of the fork
+        # server's or the shepherd's memory. A held run's interpreter starts now, before the slot, and waits for
+        # it (run_held_script.py): the slot then waits for no interpreter's start.
+        if held:
+            for fd in held:
+                os.set_inheritable(fd, True)
+            exec_command([*spec["fresh"], HELD_SCRIPT, *map(str, held), spec["script"]])
+        exec_command([*spec["fresh"], *spec["argv"]])
     run_script(spec["script"], spec["argv"], held)
 
 
@@ -167,8 +180,9 @@ def _wait_for_the_slot(ctrl, go_r):
 
 
 def exec_command(argv):
-    """Replace this process by the task type's command (a shell script by its #! line): everything set up above
-    (session, cgroup, limits, user, parent-death signal, descriptors, environment) carries over."""
+    """Replace this process by the task type's command (a shell script by its #! line) or the script's new
+    interpreter: everything set up above (session, cgroup, limits, user, parent-death signal, descriptors,
+    environment) carries over."""
     _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)  # Python ignores it; `yes | head` in a script must end
     try:
         os.execvp(argv[0], argv)
@@ -178,9 +192,10 @@ def exec_command(argv):
         os._exit(126 if isinstance(exc, PermissionError) else 127)
 
 
-def run_script(script, argv, held=None):
+def run_script(script, argv, held=None, seen=None):
     """Run the script in this interpreter as `python script.py` would, then exit the way it would. `held`: the
-    descriptors to wait on for the slot, after everything but reading the script."""
+    descriptors to wait on for the slot, after everything but reading the script. `seen`: the modules the script
+    may find in sys.modules (a new interpreter's at its start: run_held_script.py), else all but the shepherd's."""
     sys.argv[:] = argv
     sys.path[0] = os.path.dirname(script)  # was the shepherd's folder
     # The script may have a module of that name. A fork of the fork server takes the names it listed once (every
@@ -198,6 +213,9 @@ def run_script(script, argv, held=None):
         # before the slot; the script itself is read at the slot, as `python script.py` reads it at its start.
         compile(WARM_UP, script, "exec", dont_inherit=True)
         _wait_for_the_slot(*held)
+    if seen is not None:
+        for name in [name for name in sys.modules if name not in seen]:
+            del sys.modules[name]
     try:
         with open(script, "rb") as f:
             source = f.read()
