@@ -8,6 +8,7 @@ import subprocess
 
 from tasks_app.engine.childenv import INTERPRETER_FLAGS, task_python
 from tasks_app.engine.runner import run_execution
+from tasks_app.engine.shepherd.child import FRESH_SCRIPT
 
 from .conftest import SCRIPTS, zygote_pids
 
@@ -31,7 +32,8 @@ def test_a_run_without_fast_start_execs_a_new_interpreter_below_a_shepherd_the_f
 
     assert "start" not in result.limits  # fast start not asked for: the record says nothing, as before
     assert first["parent_comm"] == "task-shepherd" and first["grandparent"] == zygote
-    assert first["cmdline"] == first["orig_argv"] == [task_python(), *INTERPRETER_FLAGS, script]
+    assert first["orig_argv"] == [task_python(), *INTERPRETER_FLAGS, script]
+    assert first["cmdline"] == [task_python(), *INTERPRETER_FLAGS, str(FRESH_SCRIPT), script]
     assert first["argv"] == [script]
     assert first["modules"] == json.loads(bare.stdout)["modules"]  # a new interpreter's, nothing of the shepherd's
     assert not [name for name in first["modules"] if name.startswith("shepherd") or name in ("_json", "_socket")]

@@ -21,12 +21,10 @@ def comparable(seen):
     of its own per run."""
     same = comparable_run(seen)
     same["fds"] = {fd: "pipe" if target.startswith("pipe:") else target for fd, target in same["fds"].items()}
-    # A held run's new interpreter (a run without fast start) is run_held_script.py's until the slot: ps shows it
-    # with its two descriptors (README: How a run starts).
-    words = same["cmdline"]
-    held = [i for i, word in enumerate(words) if word.endswith("/run_held_script.py")]
-    if held:
-        same["cmdline"] = words[:held[0]] + words[held[0] + 3:]
+    # A run without fast start: ps shows its new interpreter running run_fresh_script.py, and a held run's two
+    # descriptors (README: How a run starts).
+    same["cmdline"] = [word for word in same["cmdline"]
+                       if not word.endswith("/run_fresh_script.py") and not word.isdigit()]
     return same
 
 
@@ -47,7 +45,7 @@ def test_a_run_held_for_its_slot_sees_everything_a_run_started_at_once_sees(make
     held_result, held = run(held_execution, held=True)
 
     assert comparable(held) == comparable(at_once)
-    assert any(word.endswith("/run_held_script.py") for word in held["cmdline"]) is (start == "fresh")
+    assert any(word.endswith("/run_fresh_script.py") for word in held["cmdline"]) is (start == "fresh")
     assert held["env"]["GREETING"] == "hello" and held["name"] == "__main__"
     assert PASSWORD not in held_execution.read_output() and held["env"]["DB_PASSWORD"] != PASSWORD
     assert held_result.limits == at_once_result.limits and held_result.pid is not None
