@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Q
 
 from tasks_app.models import Task
 from tasks_app.models.execution import describe_limits
@@ -36,8 +37,9 @@ def prepare_engine_process() -> None:
 
 def warm_up_fork_server() -> None:
     """Once leading, before the first claim (the engine calls it only with the local executor): the first run
-    the zygote serves (every run with a process: forkserver.serves) need not wait for the zygote's start.
+    the zygote serves (fast start, or a command exec'd: forkserver.serves) need not wait for the zygote's start.
     Not before: the database may not be migrated yet (the engine's start checks it and says so), and a standby
     has nothing to start. Without such a task no zygote is started (one is when such a run is claimed)."""
-    if Task.objects.exclude(task_type__in=forkserver.performed_types()).exists():
+    served = Q(task_fast_start=True) | ~Q(task_type__in=forkserver.runs_without_exec())
+    if settings.SCHEDULER_FAST_START or Task.objects.filter(served).exists():
         forkserver.warm_up()

@@ -5,9 +5,9 @@ handle of that shepherd with what ShepherdLink uses of a Popen (pid, poll, wait,
 
 A run falls back to a spawn, and its record says why (limits record, "start"), while the zygote is down or
 when forking would share more than a spawn with another user (a run-as user). The zygote also forks the shepherd
-of every run without fast start, run-as user or not: its script's process then execs the run's command (a shell
-task's) or a fresh interpreter for the Python script, which leaves the script nothing of the zygote, and the run
-is spared the shepherd's own interpreter start. See the README's "Fast start" and "How a run starts"."""
+of every run whose script's process execs a command (a shell task's), fast start or not, run-as user or not: the
+exec leaves the command nothing of the zygote, and the run is spared an interpreter's start. See the README's
+"Fast start"."""
 import logging
 import os
 import select
@@ -40,14 +40,16 @@ def wanted(task) -> bool:
 
 
 def serves(task) -> bool:
-    """Whether the zygote is likely to fork the task's shepherds, so worth starting ahead: any type but those the
-    engine performs itself (see ShepherdLink.launch)."""
-    return (task.task_type or tasktypes.DEFAULT) not in performed_types()
+    """Whether the zygote is likely to fork the task's shepherds, so worth starting ahead: fast start wanted, or
+    a type whose run execs its command (any but python and those the engine performs itself; the run decides
+    by its command, see ShepherdLink.launch)."""
+    return wanted(task) or (task.task_type or tasktypes.DEFAULT) not in runs_without_exec()
 
 
-def performed_types() -> list[str]:
-    """The task types the engine performs itself: their runs have no process at all."""
-    return [name for name, kind in tasktypes.installed().items() if kind.performs]
+def runs_without_exec() -> list[str]:
+    """The task types whose runs exec no command: python (the script runs in the shepherd's fork) and the types
+    the engine performs (no process at all)."""
+    return [name for name, kind in tasktypes.installed().items() if kind.performs or name == tasktypes.DEFAULT]
 
 
 def refusal(run_as_user: bool) -> str:

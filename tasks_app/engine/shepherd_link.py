@@ -7,7 +7,7 @@ import os
 import subprocess
 
 from . import cgroups, forkserver, subreaper
-from .childenv import INTERPRETER_FLAGS, SHEPHERD_ENV, task_python
+from .childenv import SHEPHERD_ENV
 from .procgroup import end_group, members
 
 log = logging.getLogger("TaskExecutor")
@@ -32,8 +32,6 @@ class ShepherdLink:
         self.how = ""  # with fast start wanted: "forked" or why the run was spawned instead (the run's record)
         self.result_fd = None  # the result pipe's number in the shepherd, which its spec names
         self.cgroup_error = ""  # why the shepherd is not in the run's cgroup (its spec then says so)
-        self.fresh = False  # forked by the zygote for a Python run without fast start: its script execs a new
-        # interpreter (send() says so in the spec; a spawned shepherd runs the script in its own interpreter)
 
     @classmethod
     def start(cls, command, spec, out_fd, fast=False, cgroup_ready=False):
@@ -45,11 +43,11 @@ class ShepherdLink:
 
     @classmethod
     def launch(cls, command, out_fd, cgroup=None, fast=False, run_as_user=False, cgroup_ready=False, execs=False):
-        """Start the shepherd (forked by the zygote, unless forkserver.refusal refuses a fast start; else spawned,
-        as when the zygote is down) and move it into the run's cgroup (made here, or before with `cgroup_ready`:
-        from here on the link removes it). It then waits for its spec (send()); closing the link instead makes it
-        exit. OSError / SubprocessError if it cannot be started. A cgroup that cannot be made or joined leaves
-        the run to setrlimit (send() says why in the spec)."""
+        """Start the shepherd (forked by the zygote when `fast` and forkserver allows it, or when it `execs` the
+        run's command; else spawned, as when the zygote is down) and move it into the run's cgroup (made here, or
+        before with `cgroup_ready`: from here on the link removes it). It then waits for its spec (send());
+        closing the link instead makes it exit. OSError / SubprocessError if it cannot be started. A cgroup that
+        cannot be made or joined leaves the run to setrlimit (send() says why in the spec)."""
         failed = ""
         if cgroup and not cgroup_ready:
             try:
@@ -59,24 +57,21 @@ class ShepherdLink:
         ctrl_r, ctrl_w = os.pipe()
         result_r, result_w = os.pipe()
         how, proc = "", None
-        # Without fast start, or with a command to exec, the script's process execs its command or a fresh
-        # interpreter for the script: it keeps nothing of the zygote (exec replaces the address space), so what
-        # forkserver.refusal guards, a run-as user's script sharing it, cannot happen then.
-        fresh = not fast and not execs
         try:
-            # outside spawning(): the zygote's own start takes its lock
-            how = forkserver.refusal(run_as_user) if fast and not execs else ""
-            if not how:
-                proc, how = forkserver.fork_shepherd(command, ctrl_r, out_fd, result_w)
-                if proc is None:  # spawned on new pipes: a late fork of a failing zygote sees its pipes end
-                    for fd in (ctrl_r, ctrl_w, result_r, result_w):
-                        os.close(fd)
-                    ctrl_r, ctrl_w = os.pipe()
-                    result_r, result_w = os.pipe()
-                how = how or "forked"
-            fresh = fresh and proc is not None
-            if not fast:
-                how = ""  # the record says how fast start went, for a run that asked for it
+            if fast or execs:  # outside spawning(): the zygote's own start takes its lock
+                # A command exec'd by the script's process keeps nothing of the zygote (exec replaces the address
+                # space): what forkserver.refusal guards, a run-as user's script sharing it, cannot happen then.
+                how = "" if execs else forkserver.refusal(run_as_user)
+                if not how:
+                    proc, how = forkserver.fork_shepherd(command, ctrl_r, out_fd, result_w)
+                    if proc is None:  # spawned on new pipes: a late fork of a failing zygote sees its pipes end
+                        for fd in (ctrl_r, ctrl_w, result_r, result_w):
+                            os.close(fd)
+                        ctrl_r, ctrl_w = os.pipe()
+                        result_r, result_w = os.pipe()
+                    how = how or "forked"
+                if not fast:
+                    how = ""  # the record says how fast start went, for a run that asked for it
             with subreaper.spawning() as register:
                 if proc is None:
                     proc = subprocess.Popen(
@@ -93,7 +88,7 @@ class ShepherdLink:
         os.close(ctrl_r)
         os.close(result_w)
         link = cls(proc, ctrl_w, result_r, cgroup)
-        link.result_fd, link.how, link.cgroup_error, link.fresh = result_w, how, failed, fresh
+        link.result_fd, link.how, link.cgroup_error = result_w, how, failed
         if cgroup:
             try:
                 cgroups.join(cgroup, proc.pid)  # while its interpreter starts: see cgroups.py
@@ -106,8 +101,7 @@ class ShepherdLink:
         """Give the waiting shepherd its run (result_fd filled in). With `hold` (a run prepared ahead of its
         slot), the shepherd sets up the script's process at once but starts the script only at go(). ShepherdGone
         (and the link closed) if it died before taking it."""
-        spec = {"cgroup_error": "", **spec, "result_fd": self.result_fd, "hold": hold,
-                "fresh": [task_python(), *INTERPRETER_FLAGS] if self.fresh else None}
+        spec = {"cgroup_error": "", **spec, "result_fd": self.result_fd, "hold": hold}
         if self.cgroup_error:  # the run's cgroup could not be made or joined here
             spec["cgroup"], spec["cgroup_error"] = None, self.cgroup_error
         self._write((json.dumps(spec) + "\n").encode())

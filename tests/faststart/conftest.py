@@ -27,29 +27,6 @@ def make_run(db, settings):
     forkserver.stop()
 
 
-@pytest.fixture
-def spawn_only(monkeypatch):
-    """spawn_only(): from then on every run's shepherd is spawned, as while the fork server is down (fast start or
-    not), and runs the script in its own interpreter."""
-    def down():
-        forkserver.stop()
-        monkeypatch.setattr(forkserver, "_down_until", float("inf"))
-
-    return down
-
-
-# The ways a Python run starts: its shepherd spawned (the fork server down), forked by the fork server for a run
-# without fast start (its script's process execs a new interpreter), forked for a fast-start run.
-STARTS = ("spawned", "fresh", "forked")
-
-
-def start_run(make_run, spawn_only, start, task_exec, **fields):
-    """make_run() for one of STARTS."""
-    if start == "spawned":
-        spawn_only()
-    return make_run(task_exec, start == "forked", **fields)
-
-
 def zygote_pids() -> list[int]:
     """This process's fork servers (its children named task-zygote)."""
     from tasks_app.engine.shepherd.procs import children_of

@@ -10,7 +10,6 @@ from tasks_app.engine.runner import run_execution
 from tasks_app.models import Task
 from tasks_app.secrets import keys
 
-from .conftest import STARTS, start_run
 from .test_like_a_spawn import comparable as comparable_run
 
 PASSWORD = "held-Sup3r/s3cret"
@@ -21,10 +20,6 @@ def comparable(seen):
     of its own per run."""
     same = comparable_run(seen)
     same["fds"] = {fd: "pipe" if target.startswith("pipe:") else target for fd, target in same["fds"].items()}
-    # A run without fast start: ps shows its new interpreter running run_fresh_script.py, and a held run's two
-    # descriptors (README: How a run starts).
-    same["cmdline"] = [word for word in same["cmdline"]
-                       if not word.endswith("/run_fresh_script.py") and not word.isdigit()]
     return same
 
 
@@ -37,23 +32,22 @@ def run(execution, held):
     return result, json.loads(execution.read_output().strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("start", STARTS)
-def test_a_run_held_for_its_slot_sees_everything_a_run_started_at_once_sees(make_run, spawn_only, start):
+@pytest.mark.parametrize("fast", [False, True], ids=["spawn", "fork"])
+def test_a_run_held_for_its_slot_sees_everything_a_run_started_at_once_sees(make_run, fast):
     env = {"GREETING": "hello", "DB_PASSWORD": keys.seal(PASSWORD)}  # and its output masked alike
-    at_once_result, at_once = run(start_run(make_run, spawn_only, start, "introspect.py", task_env=env), held=False)
-    held_execution = make_run("introspect.py", start == "forked", task_env=env)
+    at_once_result, at_once = run(make_run("introspect.py", fast, task_env=env), held=False)
+    held_execution = make_run("introspect.py", fast, task_env=env)
     held_result, held = run(held_execution, held=True)
 
     assert comparable(held) == comparable(at_once)
-    assert any(word.endswith("/run_fresh_script.py") for word in held["cmdline"]) is (start == "fresh")
     assert held["env"]["GREETING"] == "hello" and held["name"] == "__main__"
     assert PASSWORD not in held_execution.read_output() and held["env"]["DB_PASSWORD"] != PASSWORD
     assert held_result.limits == at_once_result.limits and held_result.pid is not None
 
 
-@pytest.mark.parametrize("start", STARTS)
-def test_a_task_edited_after_its_run_was_prepared_runs_as_it_was_claimed(make_run, spawn_only, start):
-    execution = start_run(make_run, spawn_only, start, "introspect.py", task_env={"GREETING": "as claimed"})
+@pytest.mark.parametrize("fast", [False, True], ids=["spawn", "fork"])
+def test_a_task_edited_after_its_run_was_prepared_runs_as_it_was_claimed(make_run, fast):
+    execution = make_run("introspect.py", fast, task_env={"GREETING": "as claimed"})
     preparation.prepare_early(execution)
     Task.objects.filter(pk=execution.task.pk).update(task_env={"GREETING": "edited"}, task_timeout=1)
 

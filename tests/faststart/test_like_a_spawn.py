@@ -10,7 +10,7 @@ from tasks_app.engine import forkserver
 from tasks_app.engine.runner import run_execution
 from tests.engine.conftest import wait_for
 
-from .conftest import STARTS, start_run, zygote_pids
+from .conftest import zygote_pids
 
 PER_RUN = ("TASK_EXECUTION_ID", "TASK_ID", "TASK_LOG", "TASK_SCHEDULED_TIME")
 
@@ -35,10 +35,9 @@ def comparable(seen):
     return same
 
 
-def test_a_forked_run_sees_everything_a_spawned_run_sees(make_run, spawn_only):
-    forked_result, forked = introspect(make_run, True)
-    spawn_only()
+def test_a_forked_run_sees_everything_a_spawned_run_sees(make_run):
     spawned_result, spawned = introspect(make_run, False)
+    forked_result, forked = introspect(make_run, True)
 
     assert "start" not in spawned_result.limits  # fast start off: nothing to say
     assert forked_result.limits["start"] == "forked"
@@ -117,11 +116,10 @@ def test_a_zygote_that_does_not_answer_is_killed_and_the_run_spawned_on_pipes_of
     wait_for(lambda: zygote not in zygote_pids(), 5, what="the stopped zygote to be killed and reaped")
 
 
-@pytest.mark.parametrize("start", STARTS)
-def test_a_run_ends_as_the_interpreter_would_end_the_script(make_run, spawn_only, tmp_path, start):
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_run_ends_as_the_interpreter_would_end_the_script(make_run, tmp_path, fast):
     left_open = tmp_path / "left_open.txt"
-    execution = start_run(make_run, spawn_only, start, "ending.py",
-                          task_env={"LEFT_OPEN": str(left_open), "EXIT_CODE": "3"})
+    execution = make_run("ending.py", fast, task_env={"LEFT_OPEN": str(left_open), "EXIT_CODE": "3"})
 
     result = run_execution(execution)
 
@@ -134,9 +132,9 @@ def test_a_run_ends_as_the_interpreter_would_end_the_script(make_run, spawn_only
     assert left_open.read_text() == "written, never closed\n"
 
 
-@pytest.mark.parametrize("start", STARTS)
-def test_a_daemon_thread_still_running_at_the_end_never_sees_the_scripts_names_cleared(make_run, spawn_only, start):
-    execution = start_run(make_run, spawn_only, start, "daemon_at_end.py")
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_daemon_thread_still_running_at_the_end_never_sees_the_scripts_names_cleared(make_run, fast):
+    execution = make_run("daemon_at_end.py", fast)
 
     result = run_execution(execution)
 

@@ -44,16 +44,14 @@ def test_a_shepherd_started_ahead_sets_the_scripts_process_up_which_runs_the_scr
 
 
 def held_process(shepherd: int, name: str):
-    """The shepherd's child once it is set up as the script's process (named after the script, or, without fast
-    start, its new interpreter running run_fresh_script.py), else None."""
+    """The shepherd's child once it is set up as the script's process (named after the script), else None."""
     for pid in processes_with(name):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
             comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            fresh = "/run_fresh_script.py" in Path(f"/proc/{pid}/cmdline").read_text()
         except OSError:
             continue
-        if int(stat[stat.rfind(")") + 2:].split()[1]) == shepherd and (comm == name[:15] or fresh):
+        if int(stat[stat.rfind(")") + 2:].split()[1]) == shepherd and comm == name[:15]:
             return pid
     return None
 

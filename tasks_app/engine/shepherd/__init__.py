@@ -18,8 +18,6 @@ run's cgroup and its own subtree in /proc, round after round until none is left)
 line and exits.
 
 The script runs in the forked process itself, exactly as `python script.py` would run it (a second
-interpreter start would cost about 10 ms of CPU per run), unless the fork server forked the shepherd for a run
-without fast start: that process then executes a new interpreter for the script (child.py, spec "fresh"). Either
-way: own session, the run's cgroup, resource limits,
+interpreter start would cost about 10 ms of CPU per run): own session, the run's cgroup, resource limits,
 the run's user and groups, parent-death signal, default signal dispositions, only fds 0-2, the task's
 environment."""

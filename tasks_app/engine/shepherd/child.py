@@ -1,20 +1,37 @@
 """The script's process: forked by the shepherd, set up (session, cgroup, limits, user, parent-death signal,
-signals, descriptors, environment), then the script runs in it as `python script.py` would run it; or, in a
-shepherd the fork server forked for a run without fast start (spec "fresh"), it execs a new interpreter for the
-script, as it execs a shell task's command (spec "exec")."""
+signals, descriptors, environment), then the script runs in it as `python script.py` would run it."""
 import os
 import sys
 
 import _signal
 
 from .run import SIGINT, SIGKILL
-from . import script
-from .script import HERE, SETUP_FAILED, run_script, wait_for_the_slot
 from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, libc_exit, prctl, set_name, write_file
 
-# A new interpreter for the script (spec "fresh"): it runs the script as `python script.py` would (script.py).
-FRESH_SCRIPT = os.path.join(os.path.dirname(HERE), "run_fresh_script.py")
-script.EXIT = libc_exit
+SETUP_FAILED = 127  # the script's process exits with this when it could not be set up (the reason is sent)
+GO = b"g"  # what the shepherd writes to a held script's process at the slot (anything else: it never starts)
+HERE = os.path.dirname(os.path.abspath(__file__))
+ATEXIT = None  # the atexit module, set by the fork server (zygote.py); a spawned shepherd imports it at the end
+SHEPHERD_MODULES = ()  # the names of the shepherd package's modules, listed by the fork server (zygote.py)
+# Compiled by a held run's process while it waits for its slot (run_script): some of everything a script has.
+WARM_UP = """
+import os, sys
+def f(a, *args, b=1, **kw):
+    "doc"
+    for i in range(a):
+        if i % 2 and not b or a in (1, 2.5, "x", b"y"):
+            continue
+    with open(a) as g:
+        return [x for x in {1: 2}] + list(args), f"{a!r:>4}", lambda: (yield)
+class C(Exception):
+    x: int = 0
+try:
+    assert f, "m"
+except (C, KeyError) as e:
+    raise ValueError from e
+finally:
+    del os
+"""
 
 
 def become_script(run, ready_w):
@@ -50,7 +67,7 @@ def become_script(run, ready_w):
         prctl(PR_SET_PDEATHSIG, SIGKILL)
         if os.getppid() != run.me:
             os._exit(SETUP_FAILED)  # the shepherd died before the signal was armed
-        if not (spec.get("exec") or spec.get("fresh")):
+        if not spec.get("exec"):
             # The script may read its own /proc/self. A command is made dumpable by its exec (unless it is
             # unreadable or set-user-ID); until then this process may hold the fork server's memory, which a
             # run-as user's other processes must not read (forkserver.py).
@@ -113,22 +130,45 @@ def become_script(run, ready_w):
     os.close(ready_w)
     if spec.get("exec"):
         if held:
-            wait_for_the_slot(*held)
+            _wait_for_the_slot(*held)
         exec_command(spec["exec"])
-    if spec.get("fresh"):
-        # A new interpreter: its own hash seed and address-space layout, nothing of the fork server's or the
-        # shepherd's memory. A held run's starts now, before the slot, and waits for it: the slot then waits for
-        # no interpreter's start.
-        for fd in held or ():
-            os.set_inheritable(fd, True)
-        exec_command([*spec["fresh"], FRESH_SCRIPT, *map(str, held or ()), *spec["argv"]])
     run_script(spec["script"], spec["argv"], held)
 
 
+def _wait_for_the_slot(ctrl, go_r):
+    """A held run's process, set up: the script starts at the slot. Data on the engine's control pipe can only be
+    its "go" (the shepherd read the spec before this process was forked, and "term" comes after "go"), so this
+    process starts on it without waiting for the shepherd to wake and pass it on; else the shepherd's word
+    decides: GO, or the end of its pipe (the run dropped before its slot, the engine or the shepherd gone), which
+    ends this process before the script ever ran."""
+    import select
+
+    go = False
+    try:
+        poller = select.poll()
+        poller.register(ctrl, select.POLLIN)
+        poller.register(go_r, select.POLLIN)
+        while not go:
+            for fd, event in poller.poll():
+                if fd == ctrl and event & select.POLLIN:
+                    go = True
+                    break
+                if fd == ctrl:  # its end, without a "go": the shepherd tells what happened
+                    poller.unregister(ctrl)
+                elif fd == go_r:
+                    if os.read(go_r, 1) != GO:
+                        os._exit(SETUP_FAILED)
+                    go = True
+                    break
+        os.close(ctrl)
+        os.close(go_r)
+    except BaseException:  # noqa: BLE001 (a signal's KeyboardInterrupt: the script never started)
+        os._exit(SETUP_FAILED)
+
+
 def exec_command(argv):
-    """Replace this process by the task type's command (a shell script by its #! line) or the script's new
-    interpreter: everything set up above (session, cgroup, limits, user, parent-death signal, descriptors,
-    environment) carries over."""
+    """Replace this process by the task type's command (a shell script by its #! line): everything set up above
+    (session, cgroup, limits, user, parent-death signal, descriptors, environment) carries over."""
     _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)  # Python ignores it; `yes | head` in a script must end
     try:
         os.execvp(argv[0], argv)
@@ -136,3 +176,98 @@ def exec_command(argv):
         sys.stderr.write(f"cannot run {argv[0]}: {exc.strerror or exc}\n")
         sys.stderr.flush()
         os._exit(126 if isinstance(exc, PermissionError) else 127)
+
+
+def run_script(script, argv, held=None):
+    """Run the script in this interpreter as `python script.py` would, then exit the way it would. `held`: the
+    descriptors to wait on for the slot, after everything but reading the script."""
+    sys.argv[:] = argv
+    sys.path[0] = os.path.dirname(script)  # was the shepherd's folder
+    # The script may have a module of that name. A fork of the fork server takes the names it listed once (every
+    # module of the package is imported by then) instead of reading every name in sys.modules: each name read is
+    # a page of the shared memory written (its reference count), copied for this process.
+    names = SHEPHERD_MODULES or [name for name in sys.modules if name == "shepherd" or name.startswith("shepherd.")]
+    for name in names:
+        sys.modules.pop(name, None)
+    main = type(sys)("__main__")
+    loader = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", script)
+    main.__dict__.update(__file__=script, __cached__=None, __builtins__=sys.modules["builtins"],
+                         __loader__=loader, __package__=None, __spec__=None)
+    if held:
+        # The compiler's first use in this process (its memory, copied from the shepherd's on write) is paid
+        # before the slot; the script itself is read at the slot, as `python script.py` reads it at its start.
+        compile(WARM_UP, script, "exec", dont_inherit=True)
+        _wait_for_the_slot(*held)
+    try:
+        with open(script, "rb") as f:
+            source = f.read()
+    except OSError as exc:
+        sys.stderr.write(f"{sys.executable}: can't open file {script!r}: [Errno {exc.errno}] {exc.strerror}\n")
+        sys.exit(2)
+    shared = set(sys.modules)  # the shepherd's modules: the script's are the ones it adds
+    sys.modules["__main__"] = main
+    status = 0
+    try:
+        code = compile(source, script, "exec", dont_inherit=True)
+        exec(code, main.__dict__)
+    except SystemExit as exc:
+        if exc.code is not None and not isinstance(exc.code, int):
+            raise  # the interpreter prints it and exits with 1
+        status = exc.code or 0
+    except KeyboardInterrupt:
+        raise  # the interpreter ends the process by SIGINT, as it would for `python script.py`
+    except BaseException as exc:
+        tb = exc.__traceback__
+        while tb is not None and os.path.dirname(tb.tb_frame.f_code.co_filename) == HERE:
+            tb = tb.tb_next  # the traceback starts in the script, as it would
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+        status, tb = 1, None  # its frames' objects are freed at the end, as the interpreter frees them
+    _end(shared, status)
+
+
+def _end(shared, code):
+    """The end of `python script.py` as the script can see it, without the interpreter's teardown: that frees
+    every object of the shepherd's interpreter, whose pages this process shares with the shepherd until it
+    writes to them (about a third of a forked run's CPU). In Py_Finalize's order: wait for the threads, atexit
+    callbacks, flush stdout and stderr, clear the modules the script imported (its objects are freed: their
+    __del__ run, files it left open are flushed), collect its garbage, exit(3). Whatever fails on the way is
+    left to the interpreter's own end (sys.exit)."""
+    try:
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            threading._shutdown()
+            if threading.active_count() > 1:
+                # A daemon thread still runs: the interpreter's end stops it before clearing modules; clearing
+                # them under it here would make it fail in ways `python script.py` never shows.
+                sys.exit(code)
+        # The fork server's atexit module (imported there once, then taken out of its forks' sys.modules): the
+        # callbacks are the interpreter's, whichever atexit module object registered them.
+        atexit = ATEXIT or __import__("atexit")
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        for name in [*reversed([name for name in sys.modules if name not in shared]), "__main__"]:
+            _clear(sys.modules.get(name))
+        import gc
+
+        gc.collect()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except BaseException:  # noqa: BLE001 (the interpreter's end reports it)
+        sys.exit(code)
+    libc_exit(code & 0xFF)  # what exit() keeps of Python's exit code
+
+
+def _clear(module):
+    """As the interpreter clears a module at its end: names with one leading underscore first, then the
+    others, each set to None (__builtins__ kept)."""
+    namespace = getattr(module, "__dict__", None)
+    if namespace is None:
+        return
+    for first in (True, False):
+        for name in list(namespace):
+            if isinstance(name, str) and name != "__builtins__" and (
+                    not first or (name.startswith("_") and not name.startswith("__"))):
+                namespace[name] = None

@@ -2,10 +2,9 @@
 import gc
 import os
 
-from .child import become_script
+from .child import GO, become_script
 from .masked import MaskedOutput
 from .run import SIGHUP, Run
-from .script import GO
 from .sysio import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, loads, prctl, read_line, set_name, write_file
 
 

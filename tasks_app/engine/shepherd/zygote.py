@@ -22,7 +22,7 @@ import _socket
 import atexit
 import resource  # noqa: F401  the script's process sets its limits with it; os.wait4 returns its rusage
 
-from . import script
+from . import child
 from .run import SIGCHLD, SIGKILL
 from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, prctl, set_name
 
@@ -31,7 +31,7 @@ MAX_FDS = 4
 # script sees the modules a spawned one sees. atexit is what the script's process runs at the script's end
 # (child.py, which keeps it): an import there, in every fork, cost 0.2-0.3 ms of CPU.
 OWN_MODULES = ("_socket", "shepherd.zygote", "atexit")
-script.ATEXIT = atexit
+child.ATEXIT = atexit
 
 
 FORKED = "forked"  # what serve() and _serve_one() return in a fork, which then goes on as a shepherd
@@ -49,7 +49,7 @@ def serve():
     set_name("task-zygote")
     global _ARGS
     _ARGS = _argument_area()
-    script.SHEPHERD_MODULES = tuple(name for name in sys.modules if name == "shepherd" or name.startswith("shepherd."))
+    child.SHEPHERD_MODULES = tuple(name for name in sys.modules if name == "shepherd" or name.startswith("shepherd."))
     sock = _socket.socket(fileno=0)
     _answer(sock, b"ready")
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
