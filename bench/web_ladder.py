@@ -1,0 +1,197 @@
+"""Why line 9 (web under load) is where it is: the CPU one API request costs, rung by rung, measured inside one
+process and so independent of the machine's load. Each rung adds one layer to the one before: the minimal view
+through the whole middleware (line 9's baseline) -> a DRF view answering a constant with the API's authentication
+(an API key), permission and throttle -> the same with one ORM query -> each endpoint of line 9's mix (a list of
+50 tasks, a read, a history, a run now, an edit), and the mix's weighted mean.
+
+The requests go to Django's WSGI handler as `serve`'s web processes run it (kept database connections,
+conf/tasks.json written by a background thread, SQLite writers queued), without the network and waitress; CPU is
+time.thread_time() of the calling thread around the handler, body read and closed included. The tasks.json
+writer thread's CPU is not in an edit's figure (it is shared by the edits of a second; docs/performance.md).
+Rungs are measured in interleaved rounds (every rung once per round), so a slow spell touches them all alike.
+
+`--profile KIND` (list, read, history, edit, run-now, drf-constant...) prints a cProfile of that request instead.
+`--throttle` keeps the product's throttle counting (API_THROTTLE_KEY, local-memory cache); line 9 lifts it."""
+import cProfile
+import io
+import json
+import pstats
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    SMOKE, Workspace, insert_finished_runs, median, percentile, print_rows, row, sql_time, write_result, yearly_cron)
+from web_load import MIX  # noqa: E402
+
+TASKS = 150  # as line 9: 100 that fire in its two minutes, 50 edited and run now
+RUNS_PER_TASK = 20
+ROUNDS = 3 if SMOKE else 40
+PER_ROUND = 2 if SMOKE else 10  # requests of each rung per round
+THROTTLE = "--throttle" in sys.argv
+PROFILE = next((arg.split("=", 1)[1] for arg in sys.argv[1:] if arg.startswith("--profile=")), None)
+
+
+def environ(method, path, key, body=b"", query=""):
+    """A WSGI environ as waitress builds it for line 9's clients (keep-alive, JSON, a Bearer key)."""
+    return {
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "SCRIPT_NAME": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000", "HTTP_AUTHORIZATION": f"Bearer {key}", "HTTP_CONNECTION": "keep-alive",
+        "HTTP_ACCEPT_ENCODING": "identity", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http", "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+    }
+
+
+class Rungs:
+    """Each rung: a function returning the next request's environ (the mix's endpoints pick tasks like line 9)."""
+
+    def __init__(self, key, tasks, idle):
+        self.key, self.tasks, self.idle, self.n = key, tasks, idle, 0
+
+    def _pick(self, among):
+        self.n += 1
+        return among[(self.n * 7919) % len(among)]
+
+    def get(self, path, query=""):
+        return lambda: environ("GET", path, self.key, query=query)
+
+    def all(self):
+        return {
+            "minimal view": self.get("/bench/minimal"),
+            "DRF constant": self.get("/bench/drf-constant"),
+            "DRF + one query": lambda: environ("GET", "/bench/drf-one-query", self.key,
+                                               query=f"task_id={self._pick(self.tasks)}"),
+            "list": self.get("/api/tasks"),
+            "read": lambda: environ("GET", f"/api/tasks/{self._pick(self.tasks)}", self.key),
+            "history": lambda: environ("GET", f"/api/tasks/{self._pick(self.tasks)}/executions", self.key),
+            "run now": lambda: environ("POST", f"/api/tasks/{self._pick(self.idle)}/execute", self.key, b"{}"),
+            "edit": lambda: environ("PATCH", f"/api/tasks/{self._pick(self.idle)}", self.key, json.dumps(
+                {"task_desc": f"edited {self.n}"}).encode()),
+        }
+
+
+def call(application, env):
+    """One request through the handler; its CPU (thread_time, seconds) and status."""
+    answer = {}
+
+    def start_response(status, headers, exc_info=None):
+        answer["status"] = int(status.split()[0])
+
+    before = time.thread_time()
+    result = application(env, start_response)
+    try:
+        b"".join(result)
+    finally:
+        getattr(result, "close", lambda: None)()
+    return time.thread_time() - before, answer["status"]
+
+
+def prepare():
+    ws = Workspace("web_ladder", extra_env={} if THROTTLE else {"API_THROTTLE_KEY": "off"}).migrate()
+    ws.env["DJANGO_SETTINGS_MODULE"] = "web_ladder_settings"  # after `migrate`, which runs without bench/
+    ws.setup_django()
+    tasks = ws.add_tasks(TASKS - 50, schedule=yearly_cron, prefix="f")
+    idle = ws.add_tasks(50, schedule=yearly_cron, prefix="i", start=TASKS)
+    from django.contrib.auth.models import User
+
+    from tasks_app.conffile.mirror import mirror_tasks_file
+    from tasks_app.models import ApiKey, Task
+
+    pks = dict(Task.objects.values_list("task_id", "pk"))
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    insert_finished_runs(ws.db_path, ({
+        "task_id": pks[task_id], "status": "success", "scheduled_time": sql_time(start + timedelta(minutes=k)),
+        "queued_at": sql_time(start + timedelta(minutes=k)), "start_time": sql_time(start + timedelta(minutes=k)),
+        "end_time": sql_time(start + timedelta(minutes=k, seconds=1)), "return_code": 0, "duration": 1.0,
+    } for task_id in tasks + idle for k in range(RUNS_PER_TASK))).close()
+    mirror_tasks_file(actor="bench", via="cli")
+    # A superuser, as line 9's clients: the role needs no group query (an operator's costs one more).
+    _, key = ApiKey.issue(User.objects.create_user("ladder", is_superuser=True, is_staff=True), name="ladder")
+    return ws, key, tasks + idle, idle
+
+
+def as_serve_runs_it():
+    """The WSGI handler with what scheduler_site/webworker.py sets up around it in each web process."""
+    from django.core.wsgi import get_wsgi_application
+    from django.db import connections
+
+    from scheduler_site.sqlite3.base import queue_writers
+    from tasks_app.conffile import background
+
+    application = get_wsgi_application()
+    for alias in connections:
+        connections[alias].settings_dict.update(CONN_MAX_AGE=None, CONN_HEALTH_CHECKS=True)
+    queue_writers()
+    background.start()
+    return application, background
+
+
+def measure(application, rungs):
+    costs = {name: [] for name in rungs}
+    statuses = {name: {} for name in rungs}
+    for _ in range(2):  # warm-up: imports, first queries, caches
+        for make in rungs.values():
+            call(application, make())
+    for _ in range(ROUNDS):
+        for name, make in rungs.items():
+            for _ in range(PER_ROUND):
+                cpu, status = call(application, make())
+                costs[name].append(cpu * 1000)
+                statuses[name][status] = statuses[name].get(status, 0) + 1
+    return costs, statuses
+
+
+def profile(application, make, count=300):
+    for _ in range(5):
+        call(application, make())
+    profiler = cProfile.Profile(time.thread_time)
+    profiler.enable()
+    for _ in range(count):
+        call(application, make())
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
+    print(out.getvalue())
+
+
+def main():
+    ws, key, tasks, idle = prepare()
+    application, background = as_serve_runs_it()
+    rungs = Rungs(key, tasks, idle).all()
+    try:
+        if PROFILE:
+            wanted = {name.replace(" ", "-").lower(): make for name, make in rungs.items()}
+            profile(application, wanted[PROFILE])
+            return
+        costs, statuses = measure(application, rungs)
+    finally:
+        background.stop()
+    refused = {name: s for name, s in statuses.items() if set(s) - {200, 201, 202}}
+    if refused:
+        raise SystemExit(f"requests refused: {refused}")
+    medians = {name: median(values) for name, values in costs.items()}
+    means = {name: sum(values) / len(values) for name, values in costs.items()}
+    weight = sum(MIX.values())
+    mix_mean = sum(means[kind] * share for kind, share in MIX.items()) / weight
+    mix_median = sum(medians[kind] * share for kind, share in MIX.items()) / weight
+    minimal = medians["minimal view"]
+    rows = []
+    for name, values in costs.items():
+        share = f", {MIX[name] * means[name] / weight / mix_mean:.0%} of the mix's CPU" if name in MIX else ""
+        rows.append(row(f"9l. CPU per request, {name} (p10-p90 {percentile(values, 10):.2f}-"
+                        f"{percentile(values, 90):.2f} ms, mean {means[name]:.2f} ms{share})",
+                        medians[name], minimal, unit="ms", bar="information", passed=None))
+    rows.append(row(f"9l. CPU per request, line 9's mix {MIX} (weighted mean of the means; of the medians "
+                    f"{mix_median:.2f} ms)", mix_mean, minimal, unit="ms", bar="information", passed=None))
+    print_rows(rows)
+    write_result("web_ladder", rows, {"costs_ms": costs, "statuses": statuses, "means_ms": means,
+                                      "medians_ms": medians, "mix": MIX, "throttle": THROTTLE})
+    ws.cleanup()
+
+
+if __name__ == "__main__":
+    main()
