@@ -10,7 +10,8 @@ time.thread_time() of the calling thread around the handler, body read and close
 writer thread's CPU is not in an edit's figure (it is shared by the edits of a second; docs/performance.md).
 Rungs are measured in interleaved rounds (every rung once per round), so a slow spell touches them all alike.
 
-`--profile KIND` (list, read, history, edit, run-now, drf-constant...) prints a cProfile of that request instead.
+`--profile=KIND` (list, read, history, edit, run-now, drf-constant...) prints a cProfile of that request instead
+(`--sort=tottime` to order it by own time).
 `--throttle` keeps the product's throttle counting (API_THROTTLE_KEY, local-memory cache); line 9 lifts it."""
 import cProfile
 import io
@@ -32,6 +33,7 @@ ROUNDS = 3 if SMOKE else 40
 PER_ROUND = 2 if SMOKE else 10  # requests of each rung per round
 THROTTLE = "--throttle" in sys.argv
 PROFILE = next((arg.split("=", 1)[1] for arg in sys.argv[1:] if arg.startswith("--profile=")), None)
+SORT = next((arg.split("=", 1)[1] for arg in sys.argv[1:] if arg.startswith("--sort=")), "cumulative")
 
 
 def environ(method, path, key, body=b"", query=""):
@@ -154,7 +156,7 @@ def profile(application, make, count=300):
         call(application, make())
     profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
+    pstats.Stats(profiler, stream=out).sort_stats(SORT).print_stats(60)
     print(out.getvalue())
 
 

@@ -2,8 +2,10 @@
 and an import say; the declared fields describe the shape for the browsable API and the OpenAPI schema."""
 import zoneinfo
 from collections.abc import Mapping
+from functools import cached_property
 
 from django.http import QueryDict
+from django.utils import timezone
 from django.utils.text import format_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -115,10 +117,6 @@ def task_api_field(field):
     return serializers.DictField(**common)
 
 
-# Shared by every task of an answer: a field reads the format and zone from the settings at each call.
-_TIMES = serializers.DateTimeField()
-
-
 class TaskSerializer(serializers.Serializer):
     """A task: every field of the field table, plus its times and status."""
 
@@ -128,6 +126,12 @@ class TaskSerializer(serializers.Serializer):
 
     def get_fields(self):
         return {**{field.name: task_api_field(field) for field in table.FIELDS}, **super().get_fields()}
+
+    @cached_property
+    def _times(self):
+        # One field for every time of an answer, with the request's zone read once: DRF's DateTimeField looks the
+        # current zone up at each value, a tenth of a list of 50 tasks' CPU.
+        return serializers.DateTimeField(default_timezone=timezone.get_current_timezone())
 
     def get_status(self, task) -> TaskStatusSerializer:
         return status_of(task)
@@ -159,8 +163,8 @@ class TaskSerializer(serializers.Serializer):
 
     def to_representation(self, task):
         data = redact_task(task_to_dict(task))  # secrets as set, with when; never their values
-        data["created_at"] = _TIMES.to_representation(task.created_at)
-        data["updated_at"] = _TIMES.to_representation(task.updated_at)
+        data["created_at"] = self._times.to_representation(task.created_at)
+        data["updated_at"] = self._times.to_representation(task.updated_at)
         data["status"] = status_of(task)
         return data
 
