@@ -10,7 +10,7 @@ from rest_framework import authentication, exceptions
 from tasks_app.models import ApiKey
 from tasks_app.models.apikey import hash_key
 
-from .keylookup import key_with_user
+from .lookups import key_with_user
 from .throttles import BadKeyLockout
 
 # last_used_at is written at most this often per key, so reads do not each cost a write.
