@@ -6,8 +6,6 @@ expired key and a deactivated user are refused at once, and a task is read as it
 
 The rows become model instances the way Django's ModelIterable makes them (the same compiler, converters and
 related populators): what comes back equals what the queryset's .first() gives."""
-import weakref
-
 from django.db import connections, router
 from django.db.models.query import get_related_populators
 
@@ -20,16 +18,16 @@ class PreparedLookup:
 
     def __init__(self, model, field, *, related, stand_in):
         self.model, self.field, self.related, self.stand_in = model, field, related, stand_in
-        # Per connection (a thread's own, in `serve`): a compiler holds the connection it was made for.
-        self._statements = weakref.WeakKeyDictionary()
 
     def __call__(self, value):
         alias = router.db_for_read(self.model)
-        connection = connections[alias]
-        statement = self._statements.get(connection)
+        # Kept on the connection (a thread's own, in `serve`), as the compiler and its converters hold it: they go
+        # together when a test or a thread drops it.
+        statements = connections[alias].__dict__.setdefault("prepared_api_lookups", {})
+        statement = statements.get(self)
         if statement is None:
             queryset = self.model._default_manager.select_related(self.related)
-            statement = self._statements[connection] = _Statement(queryset, self.field, self.stand_in, alias)
+            statement = statements[self] = _Statement(queryset, self.field, self.stand_in, alias)
         return statement.fetch(value)
 
 
