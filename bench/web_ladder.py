@@ -234,6 +234,13 @@ def _answers(connection, headers):
 
 def main():
     ws, key, tasks, idle = prepare()
+    try:
+        report(ws, key, tasks, idle)
+    finally:
+        ws.cleanup()
+
+
+def report(ws, key, tasks, idle):
     application, background = as_serve_runs_it()
     rungs = Rungs(key, tasks, idle).all()
     try:
@@ -273,7 +280,6 @@ def main():
     print_rows(rows)
     write_result("web_ladder", rows, {"served_ms": outside, "costs_ms": costs, "statuses": statuses, "means_ms": means,
                                       "medians_ms": medians, "mix": MIX})
-    ws.cleanup()
 
 
 if __name__ == "__main__":
