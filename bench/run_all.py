@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH_DIR, PYTHON, RESULTS_DIR, machine  # noqa: E402
 
 # In this order: celery_beat compares itself with burst's results, and the minute-bound ones come first.
-BENCHMARKS = ["punctuality", "burst", "celery_exec", "system_cron", "celery_beat", "scale", "recovery", "wakeups", "web", "web_load", "ops"]
+BENCHMARKS = ["punctuality", "burst", "celery_exec", "system_cron", "celery_beat", "scale", "recovery", "wakeups", "web", "web_load", "web_ladder", "ops"]
 COLUMNS = ["measurement", "engine", "baseline", "ratio", "bar", "result"]
 
 

@@ -10,6 +10,7 @@ from rest_framework import authentication, exceptions
 from tasks_app.models import ApiKey
 from tasks_app.models.apikey import hash_key
 
+from .lookups import key_with_user
 from .throttles import BadKeyLockout
 
 # last_used_at is written at most this often per key, so reads do not each cost a write.
@@ -36,7 +37,7 @@ class BearerKeyAuthentication(authentication.BaseAuthentication):
                 key = parts[1].decode("ascii")
             except UnicodeDecodeError:
                 key = None
-            api_key = key and ApiKey.objects.select_related("user").filter(key_hash=hash_key(key)).first()
+            api_key = key and key_with_user(hash_key(key))
             refusal = "Invalid API key." if not api_key else api_key.refusal()
         if refusal:
             lockout.record_failure()

@@ -13,6 +13,7 @@ from tasks_app.services import tasks as task_services
 
 from .common import VIA, actor_of, logger, who
 from .filters import filter_tasks
+from .lookups import task_with_status
 from .schema import ApiAutoSchema, query
 from .serializers import ADDED_BY_API, TASK_STATES, TaskSerializer
 from .views_audit import TaskVersionsMixin
@@ -66,16 +67,15 @@ class TaskViewSet(TaskRunsMixin, TaskLogsMixin, TaskVersionsMixin, TaskHooksMixi
                          **TaskRunsMixin.extra_error_codes, **TaskVersionsMixin.extra_error_codes}
 
     def get_object(self):
-        task_id = self.kwargs[self.lookup_field]
-        try:
-            task = self.get_queryset().get(task_id=task_id)
-        except Task.DoesNotExist:
-            raise exceptions.NotFound(f"No task with task_id {task_id!r}.") from None
+        task = self._fresh(self.kwargs[self.lookup_field])
         self.check_object_permissions(self.request, task)
         return task
 
     def _fresh(self, task_id):
-        return self.get_queryset().get(task_id=task_id)
+        task = task_with_status(task_id)  # the queryset's row, by a statement compiled once (lookups.py)
+        if task is None:
+            raise exceptions.NotFound(f"No task with task_id {task_id!r}.")
+        return task
 
     def list(self, request):
         tasks = filter_tasks(self.get_queryset(), request)

@@ -22,6 +22,7 @@ from .filters import filter_executions
 from .pagination import ExecutionCursorPagination
 from .schema import query
 from .serializers import (
+    HISTORY_COLUMNS,
     RunBodySerializer,
     ExecutionDetailSerializer,
     ExecutionSerializer,
@@ -29,6 +30,7 @@ from .serializers import (
     QueuedSerializer,
     StopSerializer,
     TaskStatusSerializer,
+    execution_rows,
     in_task_zone,
 )
 
@@ -133,9 +135,11 @@ class TaskRunsMixin:
     @action(detail=True, methods=["get"], pagination_class=ExecutionCursorPagination)  # why: pagination.py
     def executions(self, request, task_id=None):
         task = self.get_object()
-        runs, window = filter_executions(task.executions.select_related("task"), request, task.timezone_name)
+        # The related manager hands each run the task already read (no join), and only the columns shown are read:
+        # the task's row and the runs' JSON columns, decoded on every row, were half a history's CPU.
+        runs, window = filter_executions(task.executions.only(*HISTORY_COLUMNS), request, task.timezone_name)
         page = self.paginator.paginate_window(runs, request, window, view=self)
-        return self.get_paginated_response(ExecutionSerializer(page, many=True).data)
+        return self.get_paginated_response(execution_rows(page))
 
     def _execution(self, task_id, execution_id):
         task = self.get_object()
@@ -150,7 +154,7 @@ class TaskRunsMixin:
             url_name="execution")
     def execution(self, request, task_id=None, execution_id=None):
         execution = self._execution(task_id, execution_id)
-        data = ExecutionSerializer(execution).data
+        data = execution_rows([execution])[0]
         data.update(run_as=execution.run_as, limits=execution.limits, leftover_processes=execution.leftover_processes,
                     env_overrides={key: value if value is not None else {"secret": True}
                                    for key, value in shown_overrides(execution.env_overrides)})

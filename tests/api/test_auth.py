@@ -57,6 +57,37 @@ def test_a_key_of_an_inactive_user_is_refused(keys):
     assert client.get("/api/tasks").status_code == 401
 
 
+@pytest.mark.parametrize("change, refusal", [
+    (lambda key: key.revoke(), "revoked"),
+    (lambda key: ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now()), "expired"),
+    (lambda key: User.objects.filter(pk=key.user_id).update(is_active=False), "Invalid API key"),
+    (lambda key: key.user.set_password("changed") or key.user.save(), "password was changed"),
+])
+def test_a_key_that_worked_is_refused_at_its_next_request_once_revoked_expired_or_its_user_changed(
+        keys, change, refusal):
+    # The key's statement is compiled once per connection (api/lookups.py): the rows are still read each time.
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {keys['admin']}")
+    assert client.get("/api/tasks").status_code == 200
+    change(ApiKey.objects.select_related("user").get(key_hash=hash_key(keys["admin"])))
+    response = client.get("/api/tasks")
+    assert response.status_code == 401 and refusal in response.json()["detail"]
+
+
+def test_the_compiled_key_lookup_reads_what_the_orm_reads(keys):
+    from tasks_app.api.lookups import key_with_user
+
+    def fields(obj):
+        return {name: value for name, value in vars(obj).items() if name != "_state"}
+
+    for plain in keys.values():
+        expected = ApiKey.objects.select_related("user").get(key_hash=hash_key(plain))
+        found = key_with_user(hash_key(plain))
+        assert fields(found) == fields(expected) and fields(found.user) == fields(expected.user)
+        assert found.created_at.tzinfo is not None and found._state.adding is False
+    assert key_with_user(hash_key("tsk_unknown")) is None
+
+
 def test_a_viewer_reads_but_gets_403_on_execute_stop_delete_and_create(client_as, task):
     viewer = client_as("viewer")
     assert viewer.get("/api/tasks").status_code == 200
@@ -190,3 +221,18 @@ def test_every_endpoint_answers_an_anonymous_request_with_a_json_401(task, metho
     assert response.status_code == 401, (method, path)
     assert response["Content-Type"].split(";")[0] in ("application/json", "application/vnd.oai.openapi+json")
     assert "credentials" in response.json()["detail"]
+
+
+def test_the_compiled_task_lookup_reads_what_the_orm_reads_with_and_without_a_status_row(task):
+    from tasks_app.api.lookups import task_with_status
+    from tasks_app.models import TaskStatus
+
+    def fields(obj):
+        return {name: value for name, value in vars(obj).items() if name != "_state"}
+
+    expected = Task.objects.select_related("status").get(task_id="t1")
+    found = task_with_status("t1")
+    assert fields(found) == fields(expected) and fields(found.status) == fields(expected.status)
+    assert isinstance(found.task_env, dict) and found.created_at.tzinfo is not None
+    TaskStatus.objects.filter(task=task).delete()
+    assert task_with_status("t1").current_status is None and task_with_status("nope") is None

@@ -176,3 +176,24 @@ def test_the_document_example_can_be_queued_to_run(operator_client):
     response = operator_client.post("/api/tasks/test-task/execute")
     assert response.status_code == 202
     assert operator_client.get("/api/tasks/test-task/executions").json()["results"][0]["status"] == "queued"
+
+
+def test_a_history_row_is_what_the_execution_serializer_says_for_a_full_and_a_bare_run(viewer_client, task):
+    from tasks_app.api.serializers import ExecutionSerializer
+    from tasks_app.models import Backfill
+
+    moment = datetime(2024, 3, 1, 12, 0, 0, 250000, tzinfo=dt_timezone.utc)
+    backfill = Backfill.objects.create(task=task, start=moment, end=moment + timedelta(hours=1), requested_by="t")
+    full = TaskExecution.objects.create(
+        task=task, status=ExecutionStatus.FAILED, trigger=Trigger.BACKFILL, scheduled_time=moment, attempt=2,
+        queued_at=moment, not_before=moment, start_time=moment, end_time=moment + timedelta(seconds=1.5),
+        return_code=3, error_message="boom", duration=1.5, requested_by="alice", stop_requested_by="bob",
+        worker="w1", node="n1", pid=1234, output_truncated=True, note="a note", backfill=backfill)
+    bare = TaskExecution.objects.create(task=task, status=ExecutionStatus.QUEUED, trigger=Trigger.MANUAL)
+    results = viewer_client.get("/api/tasks/job/executions").json()["results"]
+    expected = ExecutionSerializer(TaskExecution.objects.filter(pk__in=[bare.pk, full.pk]).order_by("-pk"),
+                                   many=True).data
+    assert results == [dict(row) for row in expected]
+    assert results[1]["backfill"] == backfill.pk and results[1]["duration"] == 1.5 and results[0]["pid"] is None
+    detail = viewer_client.get(f"/api/tasks/job/executions/{full.execution_id}").json()
+    assert {name: detail[name] for name in expected[1]} == dict(expected[1])

@@ -277,3 +277,28 @@ def test_a_format_suffix_on_a_task_path_is_a_404_not_a_500(admin_client, method)
     assert admin_client.post("/api/tasks", simple_task("task_status"), format="json").status_code == 201
     response = getattr(admin_client, method)("/api/tasks/task_status.json", {}, format="json")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai"])
+def test_a_tasks_times_are_drf_datetimes_in_the_sites_zone_in_a_read_and_a_list(viewer_client, settings, zone):
+    from rest_framework import serializers
+
+    settings.TIME_ZONE = zone
+    task = create_task(simple_task("timed"), actor="t", via="cli")
+    expected = {name: serializers.DateTimeField().to_representation(getattr(task, name))
+                for name in ("created_at", "updated_at")}
+    assert expected["created_at"].endswith("Z" if zone == "UTC" else "+08:00")
+    read = viewer_client.get("/api/tasks/timed").json()
+    listed = viewer_client.get("/api/tasks").json()["results"][0]
+    assert {name: read[name] for name in expected} == expected == {name: listed[name] for name in expected}
+
+
+def test_no_read_only_task_field_has_a_default_so_validation_may_skip_looking_for_them():
+    # TaskSerializer.run_validators skips DRF's search for read-only defaults, which builds every field.
+    from rest_framework.fields import empty
+
+    from tasks_app.api.serializers import TaskSerializer
+
+    read_only = [field for field in TaskSerializer().fields.values() if field.read_only]
+    assert {field.field_name for field in read_only} == {"created_at", "updated_at", "status"}
+    assert all(field.default is empty for field in read_only)

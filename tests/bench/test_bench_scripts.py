@@ -174,3 +174,19 @@ def test_the_celery_executor_benchmark_says_so_without_postgresql_and_sets_each_
     assert launch["measurement"].startswith("5c. Celery executor") and (launch["engine_value"],
                                                                         launch["baseline_value"]) == (200.0, 30.0)
     assert (rate["engine_value"], rate["baseline_value"], rate["ratio"]) == (25.0, 50.0, "0.50x")
+
+
+@pytest.mark.slow
+def test_the_web_ladder_measures_each_rung_in_process_and_the_cost_around_the_handler(tmp_path):
+    proc = run_bench("web_ladder.py", tmp_path, "--smoke")
+    rows = rows_of(tmp_path, "web_ladder")
+    names = [r["measurement"].split(" (")[0] for r in rows]
+    assert names[:9] == ["9l. CPU per request, " + rung for rung in (
+        "minimal view", "DRF constant", "DRF + one query", "list", "read", "history", "run now", "edit",
+        "line 9's mix {'list': 20, 'read': 35, 'history': 25, 'edit': 12, 'run now': 8}")]
+    assert all(r["engine_value"] > 0 for r in rows)
+    details = json.loads((tmp_path / "web_ladder.smoke.json").read_text())["details"]
+    assert set(details["served_ms"]) == {"/bench/minimal", "/bench/drf-constant"}
+    # every request of every rung was answered (the script refuses to report otherwise)
+    assert all(set(statuses) <= {"200", "201", "202"} for statuses in details["statuses"].values())
+    assert "Traceback" not in proc.stdout + proc.stderr
