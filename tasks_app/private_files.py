@@ -96,18 +96,23 @@ def _missing_entry(key: str, real: Path):
 
 def engine_folders_in_logs() -> dict[str, Path]:
     """What each folder of the engine's own (they may lie inside LOGS_DIR) holds -> its real path."""
-    folders = {"the run journal": run_dir(), "captured outputs": settings.EXECUTION_OUTPUT_DIR}
+    folders = {"the run journal": os.path.join(settings.LOGS_DIR, "run"),
+               "captured outputs": settings.EXECUTION_OUTPUT_DIR}
     if getattr(settings, "EMAIL_FILE_PATH", None):
         folders["e-mails"] = settings.EMAIL_FILE_PATH
     return {what: real_folder(folder) for what, folder in folders.items()}
 
 
 def engine_file_reason(path: Path, logs_dir: Path) -> str | None:
-    """Why `path` (resolved) is one of the engine's files that no task may write, or None."""
-    if path.parent == logs_dir and (path.name == SYS_LOG or path.name.startswith(SYS_LOG + ".")):
+    """Why `path` (resolved) is one of the engine's files that no task may write, or None. Compared as text (both
+    are resolved): pathlib's relative_to parsed both paths again for each folder, at every run of every task."""
+    text = os.fspath(path)
+    head, name = os.path.split(text)
+    if head == os.fspath(logs_dir) and (name == SYS_LOG or name.startswith(SYS_LOG + ".")):
         return "it is the engine's own log"
     for what, folder in engine_folders_in_logs().items():
-        if path.is_relative_to(folder):
+        folder = os.fspath(folder)
+        if text == folder or text.startswith(folder.rstrip("/") + "/"):
             return f"it is inside the folder of {what}"
     return None
 
