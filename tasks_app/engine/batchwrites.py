@@ -35,15 +35,36 @@ def update_rows(model, rows) -> int:
         return cursor.rowcount
 
 
-def _update_rows_from_json(model, names, rows, connection) -> int | None:
-    """update_rows on PostgreSQL: one UPDATE ... FROM jsonb_to_recordset(one JSON document of every row), bound on
-    the server. The document is made by json.dumps (C) and sent as one value, and the statement's text is the same
-    whatever the rows, so psycopg prepares it after a few calls. Every other way costs Python work per value in
-    psycopg: client-side binding quotes each value into a VALUES list psycopg parses again when it holds more than 50
-    (a third of the engine thread's time on PostgreSQL), and arrays (UNNEST, tried) are dumped item by item. None (and
-    nothing written) where a column or a value has no exact JSON form: update_rows then takes another way."""
+def update_tables(writes) -> list[int]:
+    """update_rows for each (model, rows) of `writes` (each model once): how many rows of each were updated. On
+    PostgreSQL one statement for all of them where each has its JSON form (one data-modifying WITH per table): a
+    run's end and its task's status were two round trips, and two passes through psycopg and Django's cursor."""
+    connection = _db()
+    present = [i for i, (_, rows) in enumerate(writes) if rows]
+    statements = None
+    if connection.vendor == "postgresql" and len(present) > 1:
+        statements = [_json_write(*writes[i]) for i in present]
+    if not statements or None in statements:
+        return [update_rows(model, rows) for model, rows in writes]
+    sql = ("WITH " + ", ".join(f"u{n} AS ({sql})" for n, (sql, _, _) in enumerate(statements)) + " "
+           + " UNION ALL ".join(f"SELECT {n}, * FROM u{n}" for n in range(len(statements))))
+    with _bound_cursor(connection) as cursor:
+        cursor.execute(sql, [document for _, document, _ in statements])
+        found = [set() for _ in statements]
+        for which, pk in cursor.fetchall():
+            found[which].add(pk)
+    counts = [0] * len(writes)
+    for i, (_, _, given), seen in zip(present, statements, found):
+        counts[i] = sum(1 for pk in given if pk in seen)  # as executemany counts: a row named twice, twice
+    return counts
+
+
+def _json_write(model, rows):
+    """(statement, its JSON document, the pks as given) of _update_rows_from_json, or None where it has no JSON
+    form."""
     import json
 
+    names = list(rows[0][1])
     statement = _json_update(model, tuple(names))
     if statement is None:
         return None
@@ -55,6 +76,20 @@ def _update_rows_from_json(model, names, rows, connection) -> int | None:
                               allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError):  # NaN, or a value json cannot write as it is
         return None
+    return sql, document, given
+
+
+def _update_rows_from_json(model, names, rows, connection) -> int | None:
+    """update_rows on PostgreSQL: one UPDATE ... FROM jsonb_to_recordset(one JSON document of every row), bound on
+    the server. The document is made by json.dumps (C) and sent as one value, and the statement's text is the same
+    whatever the rows, so psycopg prepares it after a few calls. Every other way costs Python work per value in
+    psycopg: client-side binding quotes each value into a VALUES list psycopg parses again when it holds more than 50
+    (a third of the engine thread's time on PostgreSQL), and arrays (UNNEST, tried) are dumped item by item. None (and
+    nothing written) where a column or a value has no exact JSON form: update_rows then takes another way."""
+    write = _json_write(model, rows)
+    if write is None:
+        return None
+    sql, document, given = write
     with _bound_cursor(connection) as cursor:
         cursor.execute(sql, [document])
         found = {pk for (pk,) in cursor.fetchall()}

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tasks_app.engine.batchwrites import update_rows
+from tasks_app.engine.batchwrites import update_rows, update_tables
 from tasks_app.models import Task, TaskExecution, TaskStatus
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +146,28 @@ def test_instants_of_any_zone_and_era_are_written_to_the_microsecond():
     for run, moment in zip(runs, moments):
         run.refresh_from_db()
         assert run.start_time == moment and run.end_time == moment - timedelta(microseconds=1)
+
+
+def test_ends_and_statuses_are_written_together_and_counted_per_table():
+    """update_tables: a burst's ends and their tasks' statuses (on PostgreSQL in one statement), each table's count
+    its own, a row that is missing counted as not found."""
+    tasks = [Task.objects.create(task_id=f"e{i}", task_name=f"e{i}", task_exec="ok.py") for i in range(3)]
+    TaskStatus.objects.filter(task=tasks[2]).delete()  # a task without its status row
+    for task in tasks[:2]:
+        TaskStatus.objects.get_or_create(task=task)
+    runs = [TaskExecution.objects.create(task=task, status="running", trigger="manual", start_time=T1)
+            for task in tasks]
+    ends = [(run.pk, {"status": "success", "return_code": 0, "end_time": T2}) for run in runs]
+    ends.append((999999, {"status": "failed", "return_code": 1, "end_time": T2}))
+    statuses = [(task.pk, {"running": False, "last_status": "success", "last_end_time": T2}) for task in tasks]
+
+    with CaptureQueriesContext(connection) as queries:
+        counts = update_tables([(TaskExecution, ends), (TaskStatus, statuses), (TaskStatus, [])])
+
+    assert counts == [3, 2, 0]
+    if connection.vendor == "postgresql":
+        assert len(queries) == 1
+    assert [(r.status, r.return_code, r.end_time) for r in TaskExecution.objects.filter(pk__in=[r.pk for r in runs])
+            ] == [("success", 0, T2)] * 3
+    assert [(s.running, s.last_status, s.last_end_time) for s in TaskStatus.objects.filter(task__in=tasks)] == [
+        (False, "success", T2)] * 2
