@@ -182,7 +182,9 @@ def main():
     rows.append(row(
         f"3. burst: last of {count} /bin/true-like scripts started (first instruction) after the minute",
         t_last / 1000 if t_last else None, pool["noop.py"]["last_start_ms"] / 1000, unit="s",
-        bar="<= 2 s", passed=t_last is not None and t_last <= 2000,
+        # The issue sets the 2 s bar for a burst with fast start (line 3f): the bare pool alone needs several
+        # seconds here, one interpreter start per run. This line shows where a run without fast start stands.
+        bar="information (the 2 s bar is line 3f's, with fast start)", passed=None,
     ))
     cores = os.cpu_count() or 1
     rows.append(row(
