@@ -147,3 +147,34 @@ def test_a_remembered_task_log_replaced_by_another_file_is_checked_again(tmp_pat
 
     with pytest.raises(ValueError, match="folder"):
         resolve_log_path_again("logs/sub/x.log")
+
+
+def test_a_remembered_task_log_whose_folder_is_moved_out_and_linked_back_is_refused(tmp_path, settings):
+    """The folder keeps its inode when moved, and so does the log in it: only the symlink in its place tells."""
+    logs, outside = tmp_path / "task-logs", tmp_path / "outside"
+    (logs / "sub").mkdir(parents=True)
+    outside.mkdir()
+    settings.LOGS_DIR = logs
+    (logs / "sub" / "x.log").write_text("")
+    assert resolve_log_path_again("logs/sub/x.log") == (logs / "sub" / "x.log").resolve()
+
+    (logs / "sub").rename(outside / "sub")
+    (logs / "sub").symlink_to(outside / "sub")
+
+    with pytest.raises(ValueError, match="outside the logs folder"):
+        resolve_log_path_again("logs/sub/x.log")
+
+
+def test_a_remembered_task_log_reached_through_a_symlink_follows_it_when_it_is_pointed_elsewhere(tmp_path, settings):
+    logs = tmp_path / "task-logs"
+    logs.mkdir()
+    settings.LOGS_DIR = logs
+    (logs / "a.log").write_text("")
+    (logs / "b.log").write_text("")
+    (logs / "link.log").symlink_to(logs / "a.log")
+    assert resolve_log_path_again("logs/link.log") == (logs / "a.log").resolve()
+
+    (logs / "link.log").unlink()
+    (logs / "link.log").symlink_to(logs / "b.log")
+
+    assert resolve_log_path_again("logs/link.log") == (logs / "b.log").resolve()
