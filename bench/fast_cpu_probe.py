@@ -9,7 +9,10 @@ fast-start runs of a trivial script through the real executor (runner.run_execut
 - kernel threads: kworkers, RCU, ksoftirqd (cgroup removal, deferred frees), from their /proc stat;
 - rest: the machine less the above (interrupts, other processes: the load of other users of the machine).
 The zygote is not restarted every forkserver.RESTART_EVERY runs here, so that one zygote's counters cover the run.
-Usage: .venv/bin/python bench/fast_cpu_probe.py [runs] [--threads K] [--cgroups-off] [--early]"""
+With --no-fast the runs do not ask for fast start (a Python run's shepherd spawned by the engine, or forked by the
+zygote where the engine does that for runs without fast start): the shepherds and scripts then count both what
+the zygote reaped and what the engine reaped (its own cutime and cstime).
+Usage: .venv/bin/python bench/fast_cpu_probe.py [runs] [--threads K] [--cgroups-off] [--early] [--no-fast]"""
 import argparse
 import os
 import shutil
@@ -83,6 +86,7 @@ def main():
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--cgroups-off", action="store_true")
     parser.add_argument("--early", action="store_true", help="each run prepared (held) 0.3 s ahead of its start")
+    parser.add_argument("--no-fast", action="store_true", help="runs without fast start (task_fast_start off)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fast_cpu_probe_"))
     try:
@@ -109,7 +113,8 @@ def probe(args):
     from tasks_app.models import Task, TaskExecution
 
     forkserver.RESTART_EVERY = 10 ** 9
-    task = Task(task_id="probe", task_name="probe", task_exec="probe_noop.py", task_fast_start=True)
+    task = Task(task_id="probe", task_name="probe", task_exec="probe_noop.py",
+                task_fast_start=not args.no_fast)
     ids = iter(range(1, 10 ** 9))
     lock = threading.Lock()
     script_cpu = []
@@ -135,11 +140,11 @@ def probe(args):
     ours = {os.getpid(), *zygotes}
     fields0, others0 = machine_fields(), other_processes(ours)
     before = (machine_busy(), own_and_children(os.getpid())[0], [own_and_children(p) for p in zygotes],
-              kernel_threads(), time.monotonic())
+              kernel_threads(), time.monotonic(), own_and_children(os.getpid()))
     with concurrent.futures.ThreadPoolExecutor(args.threads) as pool:
         list(pool.map(lambda _: one(), range(args.runs)))
     after = (machine_busy(), own_and_children(os.getpid())[0], [own_and_children(p) for p in zygotes],
-             kernel_threads(), time.monotonic())
+             kernel_threads(), time.monotonic(), own_and_children(os.getpid()))
     fields1, others1 = machine_fields(), other_processes(ours)
     assert [z.proc.pid for z in forkserver._zygotes] == zygotes, "a zygote was replaced during the probe"
     n = args.runs
@@ -148,13 +153,18 @@ def probe(args):
     zyg_own = sum(a[0] - b[0] for a, b in zip(after[2], before[2])) / n * 1000
     zyg_children = sum(a[1] - b[1] for a, b in zip(after[2], before[2])) / n * 1000
     faults = sum(a[2] - b[2] for a, b in zip(after[2], before[2])) / n
+    # Shepherds the engine spawned (and the scripts they reaped), reaped by the engine itself.
+    spawned = (after[5][1] - before[5][1]) / n * 1000
+    zyg_children += spawned
+    faults += (after[5][2] - before[5][2]) / n
     kthreads = (after[3] - before[3]) / n * 1000
     rest = machine - engine - zyg_own - zyg_children - kthreads
     load = os.getloadavg()[0]
     print(f"runs {n}, threads {args.threads}, cgroups {'off' if args.cgroups_off else 'auto'}, early {args.early},"
+          f" fast {not args.no_fast},"
           f" {n / (after[4] - before[4]):.0f} runs/s, load {load:.2f}, starts {set(script_cpu)}")
     print(f"ms of CPU per run: machine {machine:.2f} | engine {engine:.2f} | fork server {zyg_own:.2f} |"
-          f" shepherds+scripts {zyg_children:.2f} | kernel threads {kthreads:.2f} | rest {rest:.2f}")
+          f" shepherds+scripts {zyg_children:.2f} (of which reaped by the engine {spawned:.2f}) | kernel threads {kthreads:.2f} | rest {rest:.2f}")
     print(f"minor page faults per run in the shepherd and the script's process: {faults:.0f}")
     names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
     print("machine, ms per run: " + ", ".join(f"{k} {(b - a) / TICK / n * 1000:.2f}"

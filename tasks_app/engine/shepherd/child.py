@@ -6,7 +6,7 @@ import sys
 import _signal
 
 from .run import SIGINT, SIGKILL
-from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, libc_exit, prctl, set_name, write_file
+from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, compile_script, libc_exit, prctl, set_name, write_file
 
 SETUP_FAILED = 127  # the script's process exits with this when it could not be set up (the reason is sent)
 GO = b"g"  # what the shepherd writes to a held script's process at the slot (anything else: it never starts)
@@ -196,7 +196,7 @@ def run_script(script, argv, held=None):
     if held:
         # The compiler's first use in this process (its memory, copied from the shepherd's on write) is paid
         # before the slot; the script itself is read at the slot, as `python script.py` reads it at its start.
-        compile(WARM_UP, script, "exec", dont_inherit=True)
+        compile_script(WARM_UP.encode(), script)
         _wait_for_the_slot(*held)
     try:
         with open(script, "rb") as f:
@@ -208,7 +208,7 @@ def run_script(script, argv, held=None):
     sys.modules["__main__"] = main
     status = 0
     try:
-        code = compile(source, script, "exec", dont_inherit=True)
+        code = compile_script(source, script)
         exec(code, main.__dict__)
     except SystemExit as exc:
         if exc.code is not None and not isinstance(exc.code, int):

@@ -20,8 +20,19 @@ def libc_exit(code):
     os._exit(code)  # not reached
 
 
-def _libc(name):
-    """A function of the C library through _ctypes, made once per interpreter (making ctypes types costs a
+def compile_script(source, filename):
+    """compile(source, filename, "exec", dont_inherit=True) as `python script.py` compiles its script, through
+    Py_CompileStringExFlags: the compile() built-in first asks whether its source is an AST object, which makes
+    the interpreter create every AST node type (1 ms of CPU, in every run's process); the interpreter's own run
+    of a script file never does. A source with a NUL byte goes to compile(), which says what is wrong with it."""
+    if b"\0" in source:
+        return compile(source, filename, "exec", dont_inherit=True)
+    return _compile(source, os.fsencode(filename), 257, None, -1)  # Py_file_input, no flags (dont_inherit)
+
+
+def _libc(name, python_api=False):
+    """A function of the C library (or, with `python_api`, of the interpreter's C API: it returns an object, and
+    the exception it sets is raised) through _ctypes, made once per interpreter (making ctypes types costs a
     fraction of a millisecond): the forks of a fork server, and a shepherd's script, inherit them. Its arguments
     are Python ints, passed as C ints, as C code calls prctl(PR_SET_PDEATHSIG, SIGKILL) (prctl takes them as
     variadic arguments) and exit(code): declared argument types made each process's first call convert them
@@ -31,12 +42,15 @@ def _libc(name):
     class Int(_ctypes._SimpleCData):
         _type_ = "i"
 
+    class Object(_ctypes._SimpleCData):
+        _type_ = "O"
+
     class Lib:
         _handle = _ctypes.dlopen(None)
 
     class Func(_ctypes.CFuncPtr):
-        _flags_ = _ctypes.FUNCFLAG_CDECL
-        _restype_ = Int
+        _flags_ = _ctypes.FUNCFLAG_CDECL | (_ctypes.FUNCFLAG_PYTHONAPI if python_api else 0)
+        _restype_ = Object if python_api else Int
 
     return Func((name, Lib()))
 
@@ -75,6 +89,7 @@ def dumps(value):
 
 _prctl = _libc("prctl")
 _exit = _libc("exit")
+_compile = _libc("Py_CompileStringExFlags", python_api=True)
 _scanner = _make_scanner()
 
 
