@@ -32,16 +32,22 @@ def run_dir() -> Path:
 
 
 _real_folders = {}  # a folder as configured -> (its real path, (st_dev, st_ino) of the folder it leads to)
+# A missing folder as configured -> (its real path, its nearest existing folder, that one's (st_dev, st_ino), the
+# first missing name below it).
+_missing_folders = {}
 
 
 def real_folder(path) -> Path:
     """Path(path).resolve() of a configured folder, remembered while one os.stat of it as configured (following
     every symlink on the way) finds the same folder: a run's preparation asks for the logs folder and the engine's
-    folders at every run, and resolving them again was most of its cost. A folder that does not exist (yet) is
-    resolved each time."""
+    folders at every run, and resolving them again was most of its cost. A folder that does not exist (yet), such
+    as the default e-mail folder, is remembered while its nearest existing folder is the same one and the first
+    missing name below it is still missing (no symlink made there since)."""
     key = os.fspath(path)
     try:
         info = os.stat(key)
+    except FileNotFoundError:
+        return _real_missing_folder(key)
     except OSError:
         return Path(key).resolve()
     known = _real_folders.get(key)
@@ -52,20 +58,61 @@ def real_folder(path) -> Path:
     return real
 
 
+def _real_missing_folder(key: str) -> Path:
+    known = _missing_folders.get(key)
+    if known is not None:
+        real, existing, seen, first_missing = known
+        try:
+            info = os.stat(existing)
+        except OSError:
+            info = None
+        if info is not None and (info.st_dev, info.st_ino) == seen and not os.path.lexists(first_missing):
+            return real
+    real = Path(key).resolve()
+    _missing_folders[key] = _missing_entry(key, real)
+    return real
+
+
+def _missing_entry(key: str, real: Path):
+    """What _real_missing_folder checks for `key` (absolute, no "." or ".." parts), or None."""
+    if not os.path.isabs(key) or any(part in (".", "..") for part in key.split("/")):
+        return None
+    first_missing = key.rstrip("/") or "/"
+    existing = os.path.dirname(first_missing)
+    while True:
+        try:
+            info = os.stat(existing)
+            break
+        except FileNotFoundError:
+            if existing == "/":
+                return None
+            first_missing, existing = existing, os.path.dirname(existing)
+        except OSError:
+            return None
+    if os.path.lexists(first_missing):  # a dangling symlink: resolve each time
+        return None
+    return real, existing, (info.st_dev, info.st_ino), first_missing
+
+
 def engine_folders_in_logs() -> dict[str, Path]:
     """What each folder of the engine's own (they may lie inside LOGS_DIR) holds -> its real path."""
-    folders = {"the run journal": run_dir(), "captured outputs": settings.EXECUTION_OUTPUT_DIR}
+    folders = {"the run journal": os.path.join(settings.LOGS_DIR, "run"),
+               "captured outputs": settings.EXECUTION_OUTPUT_DIR}
     if getattr(settings, "EMAIL_FILE_PATH", None):
         folders["e-mails"] = settings.EMAIL_FILE_PATH
     return {what: real_folder(folder) for what, folder in folders.items()}
 
 
 def engine_file_reason(path: Path, logs_dir: Path) -> str | None:
-    """Why `path` (resolved) is one of the engine's files that no task may write, or None."""
-    if path.parent == logs_dir and (path.name == SYS_LOG or path.name.startswith(SYS_LOG + ".")):
+    """Why `path` (resolved) is one of the engine's files that no task may write, or None. Compared as text (both
+    are resolved): pathlib's relative_to parsed both paths again for each folder, at every run of every task."""
+    text = os.fspath(path)
+    head, name = os.path.split(text)
+    if head == os.fspath(logs_dir) and (name == SYS_LOG or name.startswith(SYS_LOG + ".")):
         return "it is the engine's own log"
     for what, folder in engine_folders_in_logs().items():
-        if path.is_relative_to(folder):
+        folder = os.fspath(folder)
+        if text == folder or text.startswith(folder.rstrip("/") + "/"):
             return f"it is inside the folder of {what}"
     return None
 

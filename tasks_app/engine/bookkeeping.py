@@ -36,7 +36,7 @@ from tasks_app.models import ExecutionStatus, Task, TaskExecution, TaskStatus, T
 from tasks_app.models.backfill import BACKFILL_HELD
 
 # The statements for many rows at once (starts.py claims through bk.insert_rows, as through every other write here).
-from .batchwrites import insert_rows, update_rows  # noqa: F401
+from .batchwrites import insert_rows, update_rows, update_tables  # noqa: F401
 
 log = logging.getLogger("Scheduler")
 
@@ -93,6 +93,11 @@ def result_fields(result) -> dict:
 
 def end_runs(ended) -> None:
     """Record how runs ended: [(execution, RunResult, stop_requested_by or "")], one executemany."""
+    update_rows(TaskExecution, ended_rows(ended))
+
+
+def ended_rows(ended) -> list:
+    """The rows end_runs writes, the executions given their results (stop_requested_by is written now)."""
     rows = []
     for execution, result, stop_by in ended:
         fields = result_fields(result)
@@ -102,7 +107,14 @@ def end_runs(ended) -> None:
         if stop_by:  # a stop the scheduler decided; a user's name is already in the row, set by the web side
             TaskExecution.objects.filter(pk=execution.pk).update(stop_requested_by=stop_by)
             execution.stop_requested_by = stop_by
-    update_rows(TaskExecution, rows)
+    return rows
+
+
+def ends_and_statuses(rows, statuses) -> None:
+    """end_runs' rows (ended_rows) and statuses_ended together: on PostgreSQL one statement."""
+    status_rows = _status_rows(statuses)
+    _, found = update_tables([(TaskExecution, rows), (TaskStatus, status_rows)])
+    _statuses_missing(status_rows, found)
 
 
 def end_unfinished(ids, *, status, reason, now, only_active=True) -> int:
@@ -160,13 +172,22 @@ def status_next_run(task_pk, next_run_time) -> None:
 
 def statuses_ended(ended) -> None:
     """[(execution, still_running)] -> TaskStatus rows, one executemany (the last run of a task wins)."""
+    rows = _status_rows(ended)
+    _statuses_missing(rows, update_rows(TaskStatus, rows))
+
+
+def _status_rows(ended) -> list:
     from django.utils import timezone
 
     now = timezone.now()
-    rows = [(e.task_id, {"running": still, "last_execution": e.pk, "last_status": e.status,
+    return [(e.task_id, {"running": still, "last_execution": e.pk, "last_status": e.status,
                          "last_start_time": e.start_time, "last_end_time": e.end_time, "updated_at": now})
             for e, still in ended]
-    if update_rows(TaskStatus, rows) < len(rows):
+
+
+def _statuses_missing(rows, found) -> None:
+    """Statuses update_rows did not find (found: how many it updated): a task without a status row yet."""
+    if found < len(rows):
         have = set(TaskStatus.objects.filter(pk__in=[pk for pk, _ in rows]).values_list("pk", flat=True))
         for pk, fields in rows:
             if pk not in have:

@@ -18,18 +18,13 @@ _PASSED = {
 
 def converters(fields, connection) -> list:
     """One function per field, for one batch: value -> get_db_prep_save(value, connection)."""
-    return [_converter(field, _kind(field), connection) for field in fields]
-
-
-def kind(field) -> tuple:
-    """How a field's values are converted: ("plain", the types passed as they are), ("instant", None) for a
-    datetime, or ("orm", None)."""
-    return _kind(field)
+    return [_converter(field, kind(field), connection) for field in fields]
 
 
 @lru_cache(maxsize=None)
-def _kind(field):
-    """("plain", types) for a value the field passes through, ("instant", None) for a datetime, else ("orm", None)."""
+def kind(field) -> tuple:
+    """How a field's values are converted: ("plain", the types passed as they are), ("instant", None) for a
+    datetime, or ("orm", None)."""
     target = field.target_field if type(field) is models.ForeignKey else field
     if type(target) in _PASSED:
         return "plain", _PASSED[type(target)]

@@ -73,7 +73,8 @@ class EndRecorder:
         plan = Plan()
         registry = self.registry
         ended, statuses = set(), []
-        bk.end_runs([(e, r, registry.stopped_by.get(e.pk, "")) for e, r in batch])
+        # Written with the statuses below (one statement on PostgreSQL); nothing in between reads these rows' ends.
+        ended_rows = bk.ended_rows([(e, r, registry.stopped_by.get(e.pk, "")) for e, r in batch])
         for execution, result in batch:
             task = execution.task
             ended.add(execution.pk)
@@ -97,7 +98,7 @@ class EndRecorder:
                 plan.notify.append(execution)  # the notifier decides from task_notify whether to tell
             if result.status == ExecutionStatus.SUCCESS:
                 plan.chain_from.append(task.task_id)
-        bk.statuses_ended(statuses)
+        bk.ends_and_statuses(ended_rows, statuses)
         bk.status_started_many(plan.started, now=now)
         return plan
 

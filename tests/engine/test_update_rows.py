@@ -1,13 +1,13 @@
 """batchwrites.update_rows, the engine's one statement for many rows' ends and statuses (an executemany on SQLite,
 one UPDATE ... FROM jsonb_to_recordset on PostgreSQL): every column type it writes comes back as written, a row
 named twice takes its last values, and the count says how many rows of the table it found."""
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tasks_app.engine.batchwrites import update_rows
+from tasks_app.engine.batchwrites import update_rows, update_tables
 from tasks_app.models import Task, TaskExecution, TaskStatus
 
 pytestmark = pytest.mark.django_db
@@ -127,3 +127,47 @@ def test_a_value_json_cannot_hold_is_written_as_the_orm_writes_it():
     assert (mine.end_time, mine.error_message) == (orm.end_time, orm.error_message) == (T2, "x")
     assert (mine.duration is None and orm.duration is None) or (math.isnan(mine.duration) and math.isnan(orm.duration))
     assert TaskExecution.objects.get(pk=other.pk).duration == 2.0
+
+
+def test_instants_of_any_zone_and_era_are_written_to_the_microsecond():
+    """On PostgreSQL an instant travels as microseconds since the epoch: before 1970, far ahead, in another zone,
+    with every microsecond digit, each read back as the ORM wrote the same value."""
+    from zoneinfo import ZoneInfo
+
+    task = Task.objects.create(task_id="instants", task_name="instants", task_exec="ok.py")
+    moments = [datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(1900, 3, 1, 0, 0, 0, 1, tzinfo=UTC),
+               datetime(2026, 3, 29, 2, 30, 0, 123457, tzinfo=ZoneInfo("Asia/Shanghai")),
+               datetime(2999, 12, 31, 23, 59, 59, 987654, tzinfo=ZoneInfo("America/New_York")),
+               datetime(2026, 11, 30, 18, 0, 0, 500001, tzinfo=UTC)]
+    runs = [TaskExecution.objects.create(task=task, status="queued", trigger="manual") for _ in moments]
+    rows = [(run.pk, {"start_time": moment, "end_time": moment - timedelta(microseconds=1)})
+            for run, moment in zip(runs, moments)]
+    assert update_rows(TaskExecution, rows) == len(rows)
+    for run, moment in zip(runs, moments):
+        run.refresh_from_db()
+        assert run.start_time == moment and run.end_time == moment - timedelta(microseconds=1)
+
+
+def test_ends_and_statuses_are_written_together_and_counted_per_table():
+    """update_tables: a burst's ends and their tasks' statuses (on PostgreSQL in one statement), each table's count
+    its own, a row that is missing counted as not found."""
+    tasks = [Task.objects.create(task_id=f"e{i}", task_name=f"e{i}", task_exec="ok.py") for i in range(3)]
+    TaskStatus.objects.filter(task=tasks[2]).delete()  # a task without its status row
+    for task in tasks[:2]:
+        TaskStatus.objects.get_or_create(task=task)
+    runs = [TaskExecution.objects.create(task=task, status="running", trigger="manual", start_time=T1)
+            for task in tasks]
+    ends = [(run.pk, {"status": "success", "return_code": 0, "end_time": T2}) for run in runs]
+    ends.append((999999, {"status": "failed", "return_code": 1, "end_time": T2}))
+    statuses = [(task.pk, {"running": False, "last_status": "success", "last_end_time": T2}) for task in tasks]
+
+    with CaptureQueriesContext(connection) as queries:
+        counts = update_tables([(TaskExecution, ends), (TaskStatus, statuses), (TaskStatus, [])])
+
+    assert counts == [3, 2, 0]
+    if connection.vendor == "postgresql":
+        assert len(queries) == 1
+    assert [(r.status, r.return_code, r.end_time) for r in TaskExecution.objects.filter(pk__in=[r.pk for r in runs])
+            ] == [("success", 0, T2)] * 3
+    assert [(s.running, s.last_status, s.last_end_time) for s in TaskStatus.objects.filter(task__in=tasks)] == [
+        (False, "success", T2)] * 2
