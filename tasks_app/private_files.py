@@ -96,8 +96,7 @@ def _missing_entry(key: str, real: Path):
 
 def engine_folders_in_logs() -> dict[str, Path]:
     """What each folder of the engine's own (they may lie inside LOGS_DIR) holds -> its real path."""
-    folders = {"the run journal": os.path.join(settings.LOGS_DIR, "run"),
-               "captured outputs": settings.EXECUTION_OUTPUT_DIR}
+    folders = {"the run journal": run_dir(), "captured outputs": settings.EXECUTION_OUTPUT_DIR}
     if getattr(settings, "EMAIL_FILE_PATH", None):
         folders["e-mails"] = settings.EMAIL_FILE_PATH
     return {what: real_folder(folder) for what, folder in folders.items()}

@@ -91,13 +91,9 @@ def result_fields(result) -> dict:
     )
 
 
-def end_runs(ended) -> None:
-    """Record how runs ended: [(execution, RunResult, stop_requested_by or "")], one executemany."""
-    update_rows(TaskExecution, ended_rows(ended))
-
-
 def ended_rows(ended) -> list:
-    """The rows end_runs writes, the executions given their results (stop_requested_by is written now)."""
+    """How runs ended, [(execution, RunResult, stop_requested_by or "")], as rows for ends_and_statuses: the
+    executions are given their results (stop_requested_by is written now)."""
     rows = []
     for execution, result, stop_by in ended:
         fields = result_fields(result)
@@ -111,7 +107,7 @@ def ended_rows(ended) -> list:
 
 
 def ends_and_statuses(rows, statuses) -> None:
-    """end_runs' rows (ended_rows) and statuses_ended together: on PostgreSQL one statement."""
+    """ended_rows' rows and statuses_ended's together: on PostgreSQL one statement."""
     status_rows = _status_rows(statuses)
     _, found = update_tables([(TaskExecution, rows), (TaskStatus, status_rows)])
     _statuses_missing(status_rows, found)

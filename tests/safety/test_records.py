@@ -12,7 +12,7 @@ def test_the_api_and_the_admin_show_the_runs_user_limits_and_leftovers(make_run,
     execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
     execution.task.task_limits = {"memory": "256M", "cpu": 60}
     result = run_execution(execution)
-    bookkeeping.end_runs([(execution, result, "")])
+    bookkeeping.ends_and_statuses(bookkeeping.ended_rows([(execution, result, "")]), [])
     row = TaskExecution.objects.get(pk=execution.pk)
     assert (row.run_as, row.leftover_processes) == (result.run_as, 1) and row.run_as
     assert row.limits == result.limits and row.limits["memory"] == 256 * 1024 * 1024 and row.limits["cpu"] == 60
