@@ -211,12 +211,36 @@ class SchedulerEngine:
         except Exception:  # the loop must outlive any bug; the next round tries again
             log.exception("Scheduler loop error; carrying on")
             self.timetable.look_again_in(self.tick)
-        now = time.time()  # (the runs held for a slot are handed over at their slot by the dispatcher's slot watch)
-        wait = min(self.timetable.fire_at - AHEAD - now, self._next_tick - time.monotonic(), self.retry_at - now,
-                   self._next_heartbeat - time.monotonic(), self.endings.due_in(), max_wait)
-        if wait > 0 and not self._stop_requested:
-            self.wake.wait(wait)
-        self.wake.clear()
+        deadline = time.monotonic() + max_wait
+        while True:  # (the runs held for a slot are handed over at their slot by the dispatcher's slot watch)
+            wait = min(self._next_heartbeat - time.monotonic(), self._until_work(deadline))
+            woken = False
+            if wait > 0 and not self._stop_requested:
+                woken = self.wake.wait(wait)
+            self.wake.clear()
+            if woken or not self._only_the_heartbeat_is_due(deadline) or not self._heartbeat():
+                return
+
+    def _until_work(self, deadline: float) -> float:
+        """Seconds until something other than the heartbeat is to be done (a fire, a tick, a retry, ends to record,
+        the caller's deadline)."""
+        now, mono = time.time(), time.monotonic()
+        return min(self.timetable.fire_at - AHEAD - now, self._next_tick - mono, self.retry_at - now,
+                   self.endings.due_in(), deadline - mono)
+
+    def _only_the_heartbeat_is_due(self, deadline: float) -> bool:
+        """An idle engine (no run in hand, held or to start) woken by its heartbeat alone: the round would find
+        nothing else to do. On PostgreSQL four wake-ups in five are such (a 2 s heartbeat, a 10 s safety poll)."""
+        return (not self._stop_requested and time.monotonic() + SOON >= self._next_heartbeat
+                and self._until_work(deadline) > SOON and not self.timetable.scheduler.due
+                and not (self.registry.running or self.claims or self.starts or self.chain_from))
+
+    def _heartbeat(self) -> bool:
+        """Renew the lease without the round, and True to sleep again: an idle engine's CPU is its wake-ups, and
+        the round's other work costs more than the renewal once the thread has slept (more on a VM whose every
+        wake-up is dear). False, and the round runs, if the renewal failed or found the lease lost or fenced."""
+        renewed_before = self.lock.valid_until
+        return self._leading() and self.lock.valid_until != renewed_before
 
     def _round(self):
         # The engine keeps its connection (CONN_MAX_AGE 0 is for requests): opening one every round cost more

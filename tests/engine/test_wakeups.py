@@ -181,3 +181,28 @@ def test_an_idle_listening_engine_reads_the_database_at_least_every_safety_poll(
     wait_for(lambda: len(polls) >= start + 5, 10, interval=0.05, what="five polls of an idle engine")
     gaps = [later - earlier for earlier, later in zip(polls[start:], polls[start + 1:])]
     assert max(gaps) <= 1.2 + 0.15, gaps
+
+
+def test_an_idle_engine_woken_by_its_heartbeat_alone_renews_its_lease_without_a_round(start_engine, make_task,
+                                                                                       settings, monkeypatch):
+    """Between two idle ticks the heartbeats only renew the lease: the round's other work would find nothing, and
+    on PostgreSQL four wake-ups in five are such. A notice still gets its round at once (the tests above)."""
+    from tasks_app.engine.lock import SchedulerLock
+    from tasks_app.engine.scheduler import SchedulerEngine
+    from tasks_app.models import SchedulerLease
+
+    settings.SCHEDULER_SAFETY_POLL = 3.0
+    # A renewal every 0.5 s on both databases (on SQLite the row is renewed every 5 heartbeats).
+    settings.SCHEDULER_HEARTBEAT_SECONDS = 0.1 if connection.vendor == "sqlite" else 0.5
+    rounds, renewals = [], []
+    real_round, real_renew = SchedulerEngine._round, SchedulerLock.renew
+    monkeypatch.setattr(SchedulerEngine, "_round", lambda self: rounds.append(time.monotonic()) or real_round(self))
+    monkeypatch.setattr(SchedulerLock, "renew", lambda self: renewals.append(time.monotonic()) or real_renew(self))
+    make_task("quiet", task_schedule="0 0 1 1 *")
+    engine = start_engine()
+    listening(engine)
+    first_round, first_renewal = len(rounds), len(renewals)
+    renewed = SchedulerLease.objects.current().renewed_at
+    wait_for(lambda: len(renewals) >= first_renewal + 8, 10, interval=0.05, what="eight renewals of an idle engine")
+    assert len(rounds) - first_round <= 3, f"{len(rounds) - first_round} rounds for 8 renewals"
+    assert SchedulerLease.objects.current().renewed_at > renewed and not engine.lock.fenced()
