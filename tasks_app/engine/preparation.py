@@ -66,7 +66,7 @@ class Preparation:
 
     def task_log_writer(self):
         """The run's writer of its task log: the one prepared, or for a run never prepared that far (unfit, refused
-        before its log) one that opens the log at its first line; closed with the preparation."""
+        before its log, performed by its type) one that opens the log at its first line; closed with the preparation."""
         if self.task_log is None:
             self.task_log = tasklog.TaskLog(self.log_file, run_as=self.run_as)
         return self.task_log

@@ -45,8 +45,8 @@ class TaskLog:
     def write_text(self, text: str, message_length: int) -> None:
         """`text` (whole lines) appended; message_length feeds the rotation rule (logs/setup.must_roll_over)."""
         try:
-            if self.fd is None:  # a run never prepared (its task type or script unfit): opened now, as safely
-                self.fd, self.made = _open_private(self.path, self.run_as)
+            if self.fd is None:  # a run never prepared that far (its script unfit): opened now, as safely
+                self.fd, self.made = _open_as_it_is(self.path)
             if must_roll_over(self.fd, message_length, settings.LOG_MAX_BYTES):
                 self._roll_over()
             data = text.encode("utf-8", "backslashreplace")
@@ -138,6 +138,20 @@ def _open_private(path, run_as) -> tuple[int, bool]:
     except BaseException:
         os.close(fd)
         raise
+    return fd, made
+
+
+def _open_as_it_is(path) -> tuple[int, bool]:
+    """(descriptor, whether this made the file) for the lines of a run that was never prepared: a regular file,
+    whoever's it is (it stays the user's its last prepared run gave it to), or a new one of the engine's, 0600."""
+    try:
+        fd, made = _open(path)
+    except FileNotFoundError:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fd, made = _open(path)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path} is not a regular file")
     return fd, made
 
 

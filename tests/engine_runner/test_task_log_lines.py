@@ -120,3 +120,17 @@ def test_a_log_without_backups_grows_past_its_limit(tmp_path, settings):
         task_log.info("line %d %s", i, "y" * 40)
     task_log.close()
     assert len(path.read_text().splitlines()) == 40 and not (tmp_path / "task_h.log.1").exists()
+
+
+def test_a_run_whose_script_is_missing_writes_its_line_and_leaves_the_logs_owner_and_mode_alone(make_execution):
+    execution = make_execution("no_such_script.py", task_id="unfit")
+    log_file = task_log_file(execution.task)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file.write_text("earlier\n")
+    os.chmod(log_file, 0o640)
+
+    result = run_execution(execution)
+
+    assert result.status == "failed" and "no such file" in result.error_message
+    assert "could not start" in log_file.read_text().splitlines()[1]
+    assert os.stat(log_file).st_mode & 0o777 == 0o640
