@@ -44,7 +44,11 @@ def millisecond_log_times():
     import logging
     import time
 
-    formatter = logging.Formatter("%(asctime)s.%(msecs)03d - %(levelname)s - %(name)s - %(message)s",
+    from tasks_app.logs.escape import EscapingFormatter
+
+    # The product's formatter (LOGGING's "document"), only with milliseconds and UTC: one formatter for the console
+    # and sys.log, so a record is formatted once, as in the product (a plain logging.Formatter formatted it twice).
+    formatter = EscapingFormatter("%(asctime)s.%(msecs)03d - %(levelname)s - %(name)s - %(message)s",
                                   "%Y-%m-%d %H:%M:%S")
     formatter.converter = time.gmtime
     for name in ("SchedulerEngine", "Scheduler", "TaskExecutor"):

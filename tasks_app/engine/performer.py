@@ -82,7 +82,7 @@ def perform_run(execution, kind, label, tlog, stop_event) -> Ended:
         start_time, started = timezone.now(), time.monotonic()
         context = RunContext(task_id=task.task_id, execution_id=execution.execution_id,
                              options=dict(task.task_options or {}), env=env, timeout=task.task_timeout,
-                             output=stream, stop_event=stop_event, log=tlog)
+                             output=stream, stop_event=stop_event, log=tlog.logger())
         try:
             done = kind.perform(context)
             status = (ExecutionStatus.STOPPED if done.stopped else ExecutionStatus.TIMEOUT if done.timed_out

@@ -35,7 +35,7 @@ class Preparation:
     output_path: Path | None = None
     unfit: str = ""  # why the task cannot run at all (its type, its script): the run fails before "starting"
     refused: str = ""  # why this run cannot start (environment, user, limits, task log, output file)
-    made_log: bool = False  # the task log did not exist before this preparation
+    task_log: object = None  # tasklog.TaskLog: the task log held open for the run's lines, until close()
     cgroup_ready: bool = False  # the run's cgroup (plan.cgroup) is made; the shepherd's link removes it once given
     cgroup_error: str = ""  # why it could not be made (then plan.cgroup is None: setrlimit applies)
     link: object = None  # shepherd_link.ShepherdLink: its shepherd started ahead (prestart.py), waiting for its spec
@@ -64,10 +64,19 @@ class Preparation:
         spec["cgroup_error"] = self.cgroup_error
         return spec
 
+    def task_log_writer(self):
+        """The run's writer of its task log: the one prepared, or for a run never prepared that far (unfit, refused
+        before its log, performed by its type) one that opens the log at its first line; closed with the preparation."""
+        if self.task_log is None:
+            self.task_log = tasklog.TaskLog(self.log_file, run_as=self.run_as)
+        return self.task_log
+
     def close(self) -> None:
         if self.out_fd is not None:
             os.close(self.out_fd)
             self.out_fd = None
+        if self.task_log is not None:
+            self.task_log.close()
 
     def cgroup_given(self) -> None:
         """The shepherd's link has the run's cgroup now (it removes it)."""
@@ -86,7 +95,7 @@ class Preparation:
         self.discard_cgroup()
         if self.output_path is not None:
             self.output_path.unlink(missing_ok=True)
-        if self.made_log:
+        if self.task_log is not None and self.task_log.made:
             try:
                 if os.stat(self.log_file).st_size == 0:
                     os.unlink(self.log_file)
@@ -123,7 +132,7 @@ def prepare(execution) -> Preparation:
         prep.refused = str(exc)
         return prep
     try:
-        prep.made_log = tasklog.prepare(prep.log_file, prep.run_as)
+        prep.task_log = tasklog.prepare(prep.log_file, prep.run_as)
     except OSError as exc:
         prep.refused = f"cannot prepare the task log {prep.log_file}: {exc}"
         return prep

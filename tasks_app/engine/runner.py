@@ -21,7 +21,7 @@ from tasks_app.models import ExecutionStatus
 
 from tasks_app.secrets.masking import Masker
 
-from . import identity, limits, output, preparation, tasklog
+from . import identity, limits, output, preparation
 from .forkserver import wanted as fast_start_wanted
 from .performer import perform_run
 from .childenv import command
@@ -100,7 +100,7 @@ def run_execution(execution, stop_event=None, on_start=None) -> RunResult:
     """Run `execution` (its .task loaded) to the end; never raises for anything the script does."""
     prep = preparation.take(execution)  # made at claim time for a run held until its slot, else now
     label = f"task {execution.task.task_id} execution {execution.execution_id}"
-    tlog = tasklog.task_logger(prep.log_file)
+    tlog = prep.task_log_writer()
     try:
         if prep.unfit:
             return _spawn_failed(execution, label, tlog, prep.unfit)
@@ -121,8 +121,7 @@ def run_execution(execution, stop_event=None, on_start=None) -> RunResult:
         prep.drop_link()  # a shepherd started ahead of a run that did not start
         if prep.cgroup_ready:  # never handed to a shepherd (a run that did not start)
             prep.discard_cgroup()
-        prep.close()
-        tasklog.release(prep.log_file)
+        prep.close()  # the task log's descriptor too
 
 
 def _performed(execution, kind, label, tlog, stop_event, on_start) -> RunResult:

@@ -25,19 +25,51 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
     def shouldRollover(self, record):
-        """RotatingFileHandler's rule (roll over before a line that would take the file to maxBytes; never roll
-        over anything but a regular file) at a third of its cost: one fstat of the open file, where the standard
-        one stats the path twice, seeks and tells, and formats the record a second time only to measure it. The
-        engine writes a few lines per run; they were a tenth of its CPU per run. The line's length is estimated
-        (its message and a prefix of a usual length), so a file may roll over a line sooner or later than before."""
+        """RotatingFileHandler's rule at a third of its cost (must_roll_over: one fstat of the open file, where the
+        standard one stats the path twice, seeks and tells, and formats the record a second time only to measure
+        it). The engine writes a few lines per run; they were a tenth of its CPU per run."""
         if self.stream is None:  # delay was set
             self.stream = self._open()
-        if self.maxBytes <= 0:
-            return False
-        info = os.fstat(self.stream.fileno())
-        if not stat.S_ISREG(info.st_mode):  # bpo-45401: /dev/null, a pipe
-            return False
-        return info.st_size + len(record.getMessage()) + LINE_PREFIX >= self.maxBytes
+        return must_roll_over(self.stream.fileno(), len(record.getMessage()), self.maxBytes)
+
+    def doRollover(self):
+        if self.stream:
+            self.stream.close()
+            self.stream = None
+        shift_backups(self.baseFilename, self.backupCount)
+        if not self.delay:
+            self.stream = self._open()
+
+
+def must_roll_over(fd, message_length, max_bytes) -> bool:
+    """Whether a line with a message of message_length characters starts a new file: RotatingFileHandler's rule
+    (roll over before a line that would take the file to max_bytes; never roll over anything but a regular file),
+    for every log of the engine (sys.log, the task logs). The line's length is estimated (its message and a prefix
+    of a usual length), so a file may roll over a line sooner or later than logging's own handler would."""
+    if max_bytes <= 0:
+        return False
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # bpo-45401: /dev/null, a pipe
+        return False
+    return info.st_size + message_length + LINE_PREFIX >= max_bytes
+
+
+def shift_backups(path: str, backup_count: int) -> None:
+    """RotatingFileHandler's rollover of the files: path.1 becomes path.2 ... (the last one dropped), path becomes
+    path.1; nothing moves without backups. The caller opens the new file."""
+    if backup_count <= 0:
+        return
+    for i in range(backup_count - 1, 0, -1):
+        older, newer = f"{path}.{i}", f"{path}.{i + 1}"
+        if os.path.exists(older):
+            if os.path.exists(newer):
+                os.remove(newer)
+            os.rename(older, newer)
+    first = f"{path}.1"
+    if os.path.exists(first):
+        os.remove(first)
+    if os.path.exists(path):
+        os.rename(path, first)
 
 
 def make_file_handler(path, max_bytes=DEFAULT_MAX_BYTES, backup_count=DEFAULT_BACKUP_COUNT):

@@ -9,12 +9,16 @@ from tasks_app.engine import tasklog
 
 def test_a_missing_log_and_folder_are_made_private_and_an_existing_log_is_kept_and_made_private(tmp_path):
     log = tmp_path / "logs" / "nested" / "task_a.log"
-    assert tasklog.prepare(log, None) is True
+    made = tasklog.prepare(log, None)
+    made.close()
+    assert made.made is True
     assert os.stat(log).st_mode & 0o7777 == 0o600
 
     log.write_text("earlier line\n")
     os.chmod(log, 0o644)
-    assert tasklog.prepare(log, None) is False
+    kept = tasklog.prepare(log, None)
+    kept.close()
+    assert kept.made is False
     assert log.read_text() == "earlier line\n" and os.stat(log).st_mode & 0o7777 == 0o600
 
 

@@ -106,7 +106,9 @@ def test_a_remembered_default_log_swapped_for_a_symlink_is_refused_by_the_run(tm
     default = logs.resolve() / "task_t.log"
     default.write_text("")
     assert task_log_file(task) == default
-    assert tasklog.prepare(task_log_file(task), None) is False
+    prepared = tasklog.prepare(task_log_file(task), None)
+    prepared.close()
+    assert prepared.made is False
 
     default.unlink()
     default.symlink_to(target)
