@@ -2,10 +2,14 @@
 next while it is renewed, taken over once it expires or is released, and a leader that cannot renew it starts
 nothing until it can. Driven in-process on the real database; PostgreSQL decides by the lease alone, SQLite by a
 file lock (the lease row is then the heartbeat only)."""
+import re
 import time
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
+from django.db.models.functions import Now
+from django.utils import timezone
 
 from tasks_app.engine.lock import LockHeld, SchedulerLock
 from tasks_app.models import ExecutionStatus, SchedulerLease, TaskExecution
@@ -14,6 +18,7 @@ from tasks_app.services.executions import run_now
 from .conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
+EARLIER = datetime(2020, 1, 1, tzinfo=UTC)
 needs_postgresql = pytest.mark.skipif(connection.vendor != "postgresql",
                                       reason="on SQLite a file lock decides, which a live holder never loses")
 
@@ -125,18 +130,41 @@ def test_a_renewal_on_a_connection_the_server_dropped_raises_djangos_error_and_t
     assert lock.renew() is True and not lock.fenced()
 
 
-@needs_postgresql
 def test_a_renewal_inside_a_transaction_belongs_to_it(locks):
     from django.db import transaction
 
     lock = locks("alpha:1")
     lock.acquire()
+    SchedulerLease.objects.update(renewed_at=EARLIER)  # a renewal now is surely later, at any clock resolution
     before = SchedulerLease.objects.current().renewed_at
     with pytest.raises(RuntimeError), transaction.atomic():
         assert lock.renew() is True
         raise RuntimeError("rolled back")
     assert SchedulerLease.objects.current().renewed_at == before
     assert lock.renew() is True and SchedulerLease.objects.current().renewed_at > before
+
+
+def test_a_renewal_writes_the_times_as_the_orm_writes_now_and_a_released_lease_is_not_renewed(locks):
+    """The renewal is plain SQL on both databases (an idle engine's cheapest write): what it stores must read
+    back as the ORM's own Now() would, judged by the same queries (alive, expired)."""
+    lock = locks("alpha:1")
+    lock.acquire()
+    SchedulerLease.objects.update(renewed_at=EARLIER, expires_at=EARLIER)
+    assert not SchedulerLease.objects.current().alive()
+    assert lock.renew() is True
+    lease, now = SchedulerLease.objects.current(), timezone.now()
+    assert lease.alive() and abs((lease.renewed_at - now).total_seconds()) < 2
+    assert (lease.expires_at - lease.renewed_at).total_seconds() == pytest.approx(lock.lasts, abs=0.002)
+    assert SchedulerLease.objects.filter(expires_at__gt=Now()).count() == 1
+    if connection.vendor == "sqlite":  # stored as text: the same shape as Now()'s, so that they compare as text
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT CAST(renewed_at AS TEXT), CAST(expires_at AS TEXT), "
+                           "STRFTIME('%Y-%m-%d %H:%M:%f', 'now') FROM tasks_app_schedulerlease")
+            shapes = {re.sub(r"\d", "9", value) for value in cursor.fetchone()}
+        assert shapes == {"9999-99-99 99:99:99.999"}
+
+    lock.release()
+    assert lock.renew() is False and not SchedulerLease.objects.current().alive()
 
 
 def psycopg_connection():
