@@ -3,7 +3,7 @@ configuration after the change (in the tasks.json form, in auditlog's serialized
 counted per task_id, so a task deleted and created again goes on counting."""
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import IntegerField, Max
+from django.db.models import F, IntegerField, Max
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
@@ -14,9 +14,13 @@ from .redact import visible
 
 
 def task_entries(task_id):
-    """Every audit entry about the task `task_id`, newest first."""
-    return LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Task),
-                                   object_pk=task_id).order_by("-pk")
+    """Every audit entry about the task `task_id`, newest first. Found through the index on object_pk: SQLite,
+    without statistics, took the one on the content type, which serves the order too, and so walked the entries
+    about every task, newest first, down to this task's (an edit's version number, read under its write lock,
+    took 25 ms with 50,000 entries after others' edits). The content type is compared as `content_type_id + 0`,
+    which no index serves."""
+    return (LogEntry.objects.alias(kind=F("content_type_id") + 0)
+            .filter(kind=ContentType.objects.get_for_model(Task).pk, object_pk=task_id).order_by("-pk"))
 
 
 def version_entries(task_id):

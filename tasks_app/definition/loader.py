@@ -47,6 +47,10 @@ def add_errors_to_form(form, exc: TaskValidationError, field_of=None):
 class TaskLoader(FieldRules):
     """Validates task definitions; clean() for one task, clean_many() and load_file() for a whole file."""
 
+    # The only fields whose checks read the other tasks (`existing` and `logs` of clean()): the id, unique; the
+    # dependencies, known and without a cycle; the log, nobody else's.
+    CHECKED_AGAINST_OTHERS = ("task_id", "task_dependencies", "task_log")
+
     def __init__(self, tasks_dir=None):
         self.tasks_dir = tasks_dir
 

@@ -133,6 +133,9 @@ class Task(models.Model):
         """The task's calendar (models/calendar.py), or None: no calendar, or one that no longer exists."""
         return calendar_named(self.task_calendar)
 
+    # The fields next_fire_times() reads: an edit that leaves them as they are leaves the stored next run as it is.
+    NEXT_RUN_FIELDS = frozenset({"task_enabled", "task_schedule", "task_timezone", "task_calendar"})
+
     def next_fire_times(self, count=5, after=None, until=None) -> list:
         """The next `count` times the schedule fires after `after` (default: now) on the days its calendar runs,
         as aware UTC datetimes; none for a disabled task, a chain task, or a schedule or zone stored before the

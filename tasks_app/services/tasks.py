@@ -48,27 +48,31 @@ def update_task(task, data: dict, *, actor: str, via: str, partial: bool = False
     restored_version: the number of the task's own version `data` comes from (services.versions)."""
     _check_via(via)
     # Validated before the transaction: on SQLite it holds the one write lock from its start, and validation
-    # reads every task (ids, logs, dependencies), which under load kept every other writer waiting. Validated
-    # again inside when anything changed meanwhile, so the result is the same as validating under the lock.
-    version = ConfigVersion.current()
+    # reads every task (ids, logs, dependencies), which under load kept every other writer waiting. Under the
+    # lock only what could have changed the answer is read again, so the result is the same as validating there.
     known = TaskLoader.known_tasks()
     early = _cleaned_update(Task.objects.get(pk=task.pk), data, partial, known)
     with transaction.atomic():
         # Read the row again under a lock: a partial update merges with what is stored now, not with
         # what the caller loaded a while ago.
         current = Task.objects.select_for_update().get(pk=task.pk)
-        # Other edits bump the version many times a second under load, and validating again inside held the
-        # write lock for the whole validation: the ids, dependencies and logs it checked against are compared
-        # instead (one query), and only a difference there, or in the task itself, validates again.
-        unchanged = task_to_dict(current) == early[0] and (
-            ConfigVersion.current() == version or TaskLoader.known_tasks() == known)
-        before, cleaned = early if unchanged else _cleaned_update(current, data, partial, TaskLoader.known_tasks())
+        # The other tasks matter only to an edit of the fields checked against them (dependencies, log): one
+        # that keeps those as stored cannot clash with another task's change, which was itself checked against
+        # them. Other edits come many times a second under load, so the rest (a description, a timeout) skip
+        # the query of every task's ids, dependencies and logs that the rest would need here.
+        before, cleaned = early
+        stored = task_to_dict(current)
+        if stored != before or not _keeps_checked_against_others(before, cleaned):
+            known_now = TaskLoader.known_tasks()
+            if stored != before or known_now != known:
+                before, cleaned = _cleaned_update(current, data, partial, known_now)
         changed = [name for name in TASK_FIELDS if before[name] != cleaned[name]]
         if changed:
             for name in changed:
                 setattr(current, name, cleaned[name])
-            current.save()
-            current.store_next_run()
+            current.save(update_fields=[*changed, "updated_at"])
+            if Task.NEXT_RUN_FIELDS.intersection(changed):
+                current.store_next_run()
             ConfigVersion.bump()
             if restored_version is None:
                 audit.task_event(audit_events.TASK_UPDATED, current, before=before, after=task_to_dict(current),
@@ -139,6 +143,10 @@ def _cleaned_update(current, data, partial, known):
     stored = {"task_env": current.task_env, "task_notify": current.task_notify}  # what clean() would read
     return before, TaskLoader().clean(merged, instance_id=current.task_id, existing=existing, logs=logs,
                                       stored=stored)
+
+
+def _keeps_checked_against_others(before, cleaned) -> bool:
+    return all(before[name] == cleaned[name] for name in TaskLoader.CHECKED_AGAINST_OTHERS)
 
 
 def dependents_of(task_id: str) -> list:

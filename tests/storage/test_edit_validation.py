@@ -1,6 +1,6 @@
 """An edit is validated before its transaction (on SQLite the transaction holds the one write lock) and validated
-again inside only when what it was checked against changed meanwhile: the task itself, or the other tasks' ids,
-dependencies and logs; not at every unrelated edit of another task."""
+again inside only when what it was checked against changed meanwhile: the task itself, or, for an edit of its
+dependencies or log, the other tasks' ids, dependencies and logs; not at every unrelated edit of another task."""
 import pytest
 
 from tasks_app.definition.loader import TaskValidationError
@@ -58,3 +58,32 @@ def test_an_edit_is_validated_again_when_its_task_changed_meanwhile(validations)
     assert validations["count"] == 2
     stored = Task.objects.get(task_id="t1")
     assert (stored.task_name, stored.task_desc) == ("renamed meanwhile", "mine")
+
+
+def test_an_edit_that_keeps_its_dependencies_and_log_is_not_validated_again_when_another_task_names_it(validations):
+    task, other = create("t1"), create("t2")
+    validations["meanwhile"] = lambda: task_services.update_task(other, {"task_dependencies": ["t1"]}, actor="bob",
+                                                                 via="api", partial=True)
+    task_services.update_task(task, {"task_desc": "mine", "task_timeout": 30}, actor="ada", via="api", partial=True)
+    assert validations["count"] == 2  # its own and the other edit's: the other tasks cannot change its answer
+    assert Task.objects.get(task_id="t2").task_dependencies == ["t1"]
+    assert Task.objects.get(task_id="t1").task_desc == "mine"
+
+
+def test_an_edit_of_its_dependencies_is_refused_when_another_task_made_them_a_cycle_meanwhile(validations):
+    task, other = create("t1"), create("t2")
+    validations["meanwhile"] = lambda: task_services.update_task(other, {"task_dependencies": ["t1"]}, actor="bob",
+                                                                 via="api", partial=True)
+    with pytest.raises(TaskValidationError, match="cycle"):
+        task_services.update_task(task, {"task_dependencies": ["t2"]}, actor="ada", via="api", partial=True)
+    assert validations["count"] == 3
+    assert Task.objects.get(task_id="t1").task_dependencies == []
+
+
+def test_an_edit_of_its_log_is_refused_when_another_task_took_that_log_meanwhile(validations):
+    task, other = create("t1"), create("t2")
+    validations["meanwhile"] = lambda: task_services.update_task(other, {"task_log": "logs/shared.log"}, actor="bob",
+                                                                 via="api", partial=True)
+    with pytest.raises(TaskValidationError, match="log of task"):
+        task_services.update_task(task, {"task_log": "logs/shared.log"}, actor="ada", via="api", partial=True)
+    assert validations["count"] == 3
