@@ -18,6 +18,7 @@ from tasks_app.engine.registry import RunRegistry
 from tasks_app.engine.runner import run_execution
 from tasks_app.models import Task
 
+from .helpers import open_files
 from .test_executor import Recorder
 
 pytestmark = pytest.mark.django_db
@@ -41,17 +42,6 @@ class CountingExecutor(LocalExecutor):
     def submit_many(self, executions, on_start, on_finish):
         self.calls.append([e.pk for e in executions])
         return super().submit_many(executions, on_start, on_finish)
-
-
-def open_files() -> set:
-    """What this process's descriptors lead to."""
-    found = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            found.add(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:
-            pass
-    return found
 
 
 class Lines(logging.Handler):

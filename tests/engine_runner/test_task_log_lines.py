@@ -12,17 +12,9 @@ from tasks_app.engine import preparation, tasklog
 from tasks_app.engine.runner import run_execution
 from tasks_app.logs.setup import formatter
 
+from .helpers import open_files
+
 pytestmark = pytest.mark.django_db
-
-
-def open_paths() -> set[str]:
-    found = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            found.add(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:
-            pass
-    return found
 
 
 def test_a_symlink_swapped_in_for_the_log_after_its_preparation_is_not_followed_by_the_runs_lines(
@@ -47,18 +39,18 @@ def test_a_symlink_swapped_in_for_the_log_after_its_preparation_is_not_followed_
     assert os.stat(tmp_path / "moved.log").st_ino == prepared.st_ino
     assert f"Execution {execution.execution_id} starting:" in moved
     assert f"Execution {execution.execution_id} finished: failed (exit code 1)" in moved
-    assert not any(path.startswith(str(tmp_path)) for path in open_paths())
+    assert not any(path.startswith(str(tmp_path)) for path in open_files())
 
 
 def test_a_run_prepared_ahead_and_discarded_holds_no_descriptor_of_its_log(make_execution):
     execution = make_execution("exit_one.py", task_id="discarded")
     log_file = task_log_file(execution.task)
     preparation.prepare_early(execution)
-    assert str(log_file) in open_paths()
+    assert str(log_file) in open_files()
 
     preparation.discard(execution)
 
-    assert str(log_file) not in open_paths()
+    assert str(log_file) not in open_files()
     assert not log_file.exists()  # made by this preparation and left empty: removed
 
 
