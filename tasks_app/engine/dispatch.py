@@ -10,6 +10,7 @@ from tasks_app.models import ExecutionStatus, Trigger
 
 from .notify import notify_executions_later
 from .plan import Plan
+from . import preparation
 from .preparation import is_prepared, prepare_early
 from .registry import HELD_AT_MOST
 from .runner import not_started
@@ -60,7 +61,8 @@ class Dispatcher:
             self.registry.wait(execution)
             log.info("Task %s: execution %s waits for the running one to end (task_overlap: %s)",
                      execution.task.task_id, execution.pk, execution.task.task_overlap)
-        self._hand_over([execution for execution in plan.run if not self._held(execution)])
+        with self._lock:  # the slot watch's room() and hand-over see no other hand-over between them
+            self._hand_over([execution for execution in plan.run if not self._held(execution)])
         if plan.notify:
             notify_executions_later(plan.notify)
 
@@ -138,7 +140,19 @@ class Dispatcher:
             due, now = [], time.time()
             while (execution := self.registry.pop_due(now)) is not None:
                 due.append(execution)
+            self._go(due)
             self._hand_over(due)
+
+    def _go(self, executions):
+        """The scripts of the runs due now, held with their shepherd started ahead, start at once from this
+        thread: the run's executor thread, woken by the hand-over, would be a second wake-up on the way (and on
+        a VM after an idle minute every wake-up is slow). Only as many as find a worker at once (the others'
+        threads say "go" when they take them); a stop from now on finds the run in the executor, which ends it
+        as a started one."""
+        if not executions or not getattr(self.executor, "prepares", False):
+            return
+        for execution in executions[:self.executor.room()]:
+            preparation.go(execution)
 
     def _hand_over(self, executions):
         """The runs due now, with one line for them all in the log, to the executor in one call. Line first, as
