@@ -26,7 +26,8 @@ OnFinish = Callable[[object, RunResult], None]
 
 class Executor(Protocol):
     # Whether runs are prepared here (preparation.py) by the thread that spawns them, so the dispatcher may
-    # prepare one held until its slot beforehand (and call warm(runs) before the slot: LocalExecutor).
+    # prepare one held until its slot beforehand (and call warm(runs) before the slot and room() at it, to start
+    # the scripts of as many held runs itself: LocalExecutor).
     prepares: bool
 
     def submit(self, execution, on_start: OnStart | None, on_finish: OnFinish) -> None:
