@@ -148,13 +148,12 @@ class Dispatcher:
             due, now = [], time.time()
             while (execution := self.registry.pop_due(now)) is not None:
                 due.append(execution)
-            self._go(due)
-            self._hand_over(due)
+            self._hand_over(due, go=True)
 
     def _go(self, executions):
-        """The scripts of the runs due now, held with their shepherd started ahead, start at once from this
-        thread: the run's executor thread, woken by the hand-over, would be a second wake-up on the way (and on
-        a VM after an idle minute every wake-up is slow). Only as many as find a worker at once (the others'
+        """The scripts of the runs due now, held with their shepherd started ahead, start from this thread: the
+        run's executor thread, woken by the hand-over, would be a second wake-up on the way (and on a VM after an
+        idle minute every wake-up is slow). Only as many as find a worker at once (the others'
         threads say "go" when they take them); a stop from now on finds the run in the executor, which ends it
         as a started one."""
         if not executions or not getattr(self.executor, "prepares", False):
@@ -162,19 +161,26 @@ class Dispatcher:
         for execution in executions[:self.executor.room()]:
             preparation.go(execution)
 
-    def _hand_over(self, executions):
+    def _hand_over(self, executions, go=False):
         """The runs due now, with one line for them all in the log, to the executor in one call. Line first, as
         the line of each run used to be: once the executor has the runs its threads take the GIL, and a line
-        written after would say later than the hand-over was."""
+        written after would say later than the hand-over was. With `go` (held runs at their slot), the scripts
+        of those prepared for it start here too (_go): a run alone before its line, whose formatting after an idle
+        minute is no longer on its way; a slot's batch after it, as the scripts started, on a small machine, would
+        push back the line and the hand-over of the batch's other runs."""
         if not executions:
             return
         if len(executions) == 1:
             execution = executions[0]
+            if go:
+                self._go(executions)
             slot = f" for slot {execution.scheduled_time.isoformat()}" if execution.scheduled_time else ""
             log.info("Task %s: execution %s starts (%s%s, attempt %s)", execution.task.task_id, execution.pk,
                      execution.trigger, slot, execution.attempt)
         else:
             log.info("%d executions start: %s", len(executions), describe(executions))
+            if go:
+                self._go(executions)
         try:
             refused = self.executor.submit_many(executions, self._on_start, self._on_finish)
         except Exception as exc:  # a broken executor must not lose the runs: they are recorded as failed
