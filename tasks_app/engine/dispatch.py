@@ -10,6 +10,7 @@ from tasks_app.models import ExecutionStatus, Trigger
 
 from .notify import notify_executions_later
 from .plan import Plan
+from . import preparation
 from .preparation import is_prepared, prepare_early
 from .registry import HELD_AT_MOST
 from .runner import not_started
@@ -17,6 +18,10 @@ from .runner import not_started
 log = logging.getLogger("Scheduler")
 
 PREPARED_AHEAD = 2  # runs prepared before their slot, in times the executor's workers
+# The slot watch wakes this long before a held run's slot and stays awake until it (yielding the GIL to the
+# engine's other threads): on a VM that gave its CPU back to the host while the engine idled, a wake-up costs
+# milliseconds, which would otherwise be paid after the slot, on the way to the script's start.
+AWAKE_BEFORE = 0.003
 engine_log = logging.getLogger("SchedulerEngine")
 
 
@@ -60,7 +65,8 @@ class Dispatcher:
             self.registry.wait(execution)
             log.info("Task %s: execution %s waits for the running one to end (task_overlap: %s)",
                      execution.task.task_id, execution.pk, execution.task.task_overlap)
-        self._hand_over([execution for execution in plan.run if not self._held(execution)])
+        with self._lock:  # the slot watch's room() and hand-over see no other hand-over between them
+            self._hand_over([execution for execution in plan.run if not self._held(execution)])
         if plan.notify:
             notify_executions_later(plan.notify)
 
@@ -86,7 +92,11 @@ class Dispatcher:
             except Exception:  # the watch must outlive any bug; the engine thread releases held runs too
                 log.exception("Slot watch error; carrying on")
             slot = self.registry.next_held()
-            self._held_changed.wait(None if slot is None else max(0.0, slot - time.time()))
+            if slot is None:
+                self._held_changed.wait()
+            elif not self._held_changed.wait(max(0.0, slot - AWAKE_BEFORE - time.time())):
+                while time.time() < slot and not self._held_changed.is_set():
+                    time.sleep(0)  # awake, and the GIL free for the others
 
     def close(self):
         """At shutdown: no held run is handed over any more (each is recorded stopped by the shutdown)."""
@@ -138,21 +148,39 @@ class Dispatcher:
             due, now = [], time.time()
             while (execution := self.registry.pop_due(now)) is not None:
                 due.append(execution)
-            self._hand_over(due)
+            self._hand_over(due, go=True)
 
-    def _hand_over(self, executions):
+    def _go(self, executions):
+        """The scripts of the runs due now, held with their shepherd started ahead, start from this thread: the
+        run's executor thread, woken by the hand-over, would be a second wake-up on the way (and on a VM after an
+        idle minute every wake-up is slow). Only as many as find a worker at once (the others'
+        threads say "go" when they take them); a stop from now on finds the run in the executor, which ends it
+        as a started one."""
+        if not executions or not getattr(self.executor, "prepares", False):
+            return
+        for execution in executions[:self.executor.room()]:
+            preparation.go(execution)
+
+    def _hand_over(self, executions, go=False):
         """The runs due now, with one line for them all in the log, to the executor in one call. Line first, as
         the line of each run used to be: once the executor has the runs its threads take the GIL, and a line
-        written after would say later than the hand-over was."""
+        written after would say later than the hand-over was. With `go` (held runs at their slot), the scripts
+        of those prepared for it start here too (_go): a run alone before its line, whose formatting after an idle
+        minute is no longer on its way; a slot's batch after it, as the scripts started, on a small machine, would
+        push back the line and the hand-over of the batch's other runs."""
         if not executions:
             return
         if len(executions) == 1:
             execution = executions[0]
+            if go:
+                self._go(executions)
             slot = f" for slot {execution.scheduled_time.isoformat()}" if execution.scheduled_time else ""
             log.info("Task %s: execution %s starts (%s%s, attempt %s)", execution.task.task_id, execution.pk,
                      execution.trigger, slot, execution.attempt)
         else:
             log.info("%d executions start: %s", len(executions), describe(executions))
+            if go:
+                self._go(executions)
         try:
             refused = self.executor.submit_many(executions, self._on_start, self._on_finish)
         except Exception as exc:  # a broken executor must not lose the runs: they are recorded as failed

@@ -13,6 +13,7 @@ from django.conf import settings
 from tasks_app.models import ExecutionStatus
 
 from .policy import is_backfill
+from .preparation import went
 from .runner import RunResult, StopSignal, not_started, run_execution, stop_grace
 
 log = logging.getLogger("TaskExecutor")
@@ -25,7 +26,8 @@ OnFinish = Callable[[object, RunResult], None]
 
 class Executor(Protocol):
     # Whether runs are prepared here (preparation.py) by the thread that spawns them, so the dispatcher may
-    # prepare one held until its slot beforehand (and call warm(runs) before the slot: LocalExecutor).
+    # prepare one held until its slot beforehand (and call warm(runs) before the slot and room() at it, to start
+    # the scripts of as many held runs itself: LocalExecutor).
     prepares: bool
 
     def submit(self, execution, on_start: OnStart | None, on_finish: OnFinish) -> None:
@@ -143,12 +145,23 @@ class LocalExecutor:
             while not self._closed and len(self._workers) < min(self.max_workers, len(self._jobs) + runs):
                 self._start_worker()
 
+    def room(self) -> int:
+        """How many runs handed over now would each find a worker at once (an idle one, or one the pool may still
+        start): the dispatcher tells that many held runs' scripts to start at their slot before it hands them over
+        (dispatch.py), and no script may run while its run waits in the queue for a worker."""
+        with self._cond:
+            if self._closed:
+                return 0
+            waiting = len(self._queue) + len(self._backfill_queue)
+            return max(0, self.max_workers - (len(self._jobs) - waiting) - len(self._queue))
+
     def stop(self, execution_id: int, reason: str) -> bool:
         with self._cond:
             job = self._jobs.get(execution_id)
             if job is None:
                 return False
-            if not job.started:
+            # A run whose script was told to start already is a running one: its worker ends it.
+            if not job.started and not went(job.execution):
                 (self._backfill_queue if job in self._backfill_queue else self._queue).remove(job)
                 del self._jobs[execution_id]
                 self._report_later(job, f"stopped: {reason}" if reason else "stopped")
@@ -169,9 +182,10 @@ class LocalExecutor:
     def shutdown(self, grace: float) -> list[int]:
         with self._cond:
             self._closed = True
-            waiting = list(self._queue) + list(self._backfill_queue)
-            self._queue.clear()
-            self._backfill_queue.clear()
+            # A run whose script was told to start at its slot is a running one, which its worker takes still.
+            waiting = [job for job in (*self._queue, *self._backfill_queue) if not went(job.execution)]
+            self._queue = deque(job for job in self._queue if went(job.execution))
+            self._backfill_queue = deque(job for job in self._backfill_queue if went(job.execution))
             for job in waiting:
                 del self._jobs[job.execution.execution_id]
                 self._report_later(job, f"stopped: {SHUTDOWN_REASON}")

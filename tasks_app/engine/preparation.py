@@ -49,6 +49,10 @@ class Preparation:
         link, self.link = self.link, None
         return link
 
+    def went(self) -> bool:
+        """Its shepherd started ahead was told "go": the script runs (or ran), whatever comes next."""
+        return self.link is not None and self.link.went is not None
+
     def drop_link(self) -> None:
         """Its shepherd started ahead and never given its spec: closing the control pipe makes it exit; it is
         reaped and the run's cgroup removed."""
@@ -169,6 +173,19 @@ def take(execution) -> Preparation:
     """The run's preparation, made early or now; from here on its caller owns it."""
     prep = execution.__dict__.pop(ATTRIBUTE, None)
     return prep if prep is not None else prepare(execution)
+
+
+def go(execution) -> bool:
+    """At its slot, for a run held for it: its script starts now if its shepherd was started ahead (its "go" sent
+    at once, not by the executor thread that takes the run later). False if it has none (any more)."""
+    prep = execution.__dict__.get(ATTRIBUTE)
+    return prep is not None and prep.link is not None and (prep.went() or prestart.go(execution, prep))
+
+
+def went(execution) -> bool:
+    """Whether the run's script was told to start already (go())."""
+    prep = execution.__dict__.get(ATTRIBUTE)
+    return prep is not None and prep.went()
 
 
 def discard(execution) -> None:

@@ -43,6 +43,20 @@ def start_ahead(execution, prep) -> None:
                     execution.execution_id, exc)
 
 
+def go(execution, prep) -> bool:
+    """At the slot: the held run's script starts (prep.link.went says when). A shepherd that died meanwhile is
+    dropped (its link closed, its cgroup removed) and False returned: the run starts another at its hand-over, as
+    if none had been started ahead."""
+    try:
+        prep.link.go()
+    except ShepherdGone as exc:
+        prep.link = None
+        log.warning("Execution %s: the shepherd started ahead of its slot is gone (%s); another is started",
+                    execution.execution_id, exc)
+        return False
+    return True
+
+
 def _in_starter(function, *args):
     """function(*args) in the starter thread, which lives as long as the engine's process: a spawned shepherd's
     parent-death signal (shepherd/main.py) fires when the thread that spawned it ends, and the thread preparing

@@ -21,7 +21,7 @@ from tasks_app.models import ExecutionStatus
 
 from tasks_app.secrets.masking import Masker
 
-from . import identity, limits, output, preparation
+from . import identity, limits, output, preparation, prestart
 from .forkserver import wanted as fast_start_wanted
 from .performer import perform_run
 from .childenv import command
@@ -104,7 +104,9 @@ def run_execution(execution, stop_event=None, on_start=None) -> RunResult:
     try:
         if prep.unfit:
             return _spawn_failed(execution, label, tlog, prep.unfit)
-        if stop_event is not None and stop_event.is_set():
+        # A run whose script was told to start at its slot (dispatch.py) runs: a stop ends it as it ends any
+        # other started run.
+        if stop_event is not None and stop_event.is_set() and not prep.went():
             prep.discard()
             reason = getattr(stop_event, "reason", "")
             return not_started(execution, f"stopped: {reason}" if reason else "stopped", ExecutionStatus.STOPPED)
@@ -158,7 +160,9 @@ def _run(execution, prep, label, tlog, stop_event, on_start) -> RunResult:
     task = execution.task
     script, out_fd = prep.script, prep.out_fd
     start_time, started = timezone.now(), time.monotonic()
-    link = _went(prep, label)  # first: for a run held for its slot, this is the slot's whole work
+    link = _went(execution, prep)  # first: for a run held for its slot, this is the slot's whole work
+    if link is not None:
+        start_time, started = link.went  # the slot watch may have said "go" before this thread took the run
     # The shepherd masks the task's secrets in what the run writes, before it reaches the output file; the
     # engine masks them in the messages it makes of it.
     masker = Masker(prep.secrets)
@@ -198,20 +202,13 @@ def _run(execution, prep, label, tlog, stop_event, on_start) -> RunResult:
     return result
 
 
-def _went(prep, label):
-    """The shepherd started ahead of the slot with its spec (prestart.py), told to start the script now; None if
-    there is none, or if it died meanwhile (its cgroup went with it: the run then starts a shepherd now, as if
-    none had been)."""
-    link = prep.take_link()
-    if link is None:
-        return None
-    try:
-        link.go()
-    except ShepherdGone as exc:
-        log.warning("%s: the shepherd started ahead of its slot is gone (%s); another is started",
-                    label.capitalize(), exc)
-        return None
-    return link
+def _went(execution, prep):
+    """The shepherd started ahead of the slot with its spec (prestart.py), told to start the script now unless the
+    slot watch told it already (dispatch.py); None if there is none, or if it died meanwhile (its cgroup went with
+    it: the run then starts a shepherd now, as if none had been)."""
+    if prep.link is not None and not prep.went():
+        prestart.go(execution, prep)
+    return prep.take_link()
 
 
 def _cgroup_taken(prep) -> bool:

@@ -5,6 +5,8 @@ import json
 import logging
 import os
 import subprocess
+import time
+from datetime import UTC, datetime
 
 from . import cgroups, forkserver, subreaper
 from .childenv import SHEPHERD_ENV
@@ -32,6 +34,7 @@ class ShepherdLink:
         self.how = ""  # with fast start wanted: "forked" or why the run was spawned instead (the run's record)
         self.result_fd = None  # the result pipe's number in the shepherd, which its spec names
         self.cgroup_error = ""  # why the shepherd is not in the run's cgroup (its spec then says so)
+        self.went = None  # (aware UTC datetime, monotonic seconds) of the "go": the run's start
 
     @classmethod
     def start(cls, command, spec, out_fd, fast=False, cgroup_ready=False):
@@ -107,9 +110,12 @@ class ShepherdLink:
         self._write((json.dumps(spec) + "\n").encode())
 
     def go(self) -> None:
-        """At the slot: a held run's script starts. ShepherdGone (and the link closed) if the shepherd died
-        meanwhile without a word; one that ended the run already (its set-up failed) keeps its report."""
+        """At the slot: a held run's script starts (self.went says when). ShepherdGone (and the link closed) if the
+        shepherd died meanwhile without a word; one that ended the run already (its set-up failed) keeps its
+        report."""
+        went = datetime.now(UTC), time.monotonic()
         self._write(b"go\n")
+        self.went = went
 
     def _write(self, data: bytes) -> None:
         try:
