@@ -95,7 +95,9 @@ class Dispatcher:
             if slot is None:
                 self._held_changed.wait()
             elif not self._held_changed.wait(max(0.0, slot - AWAKE_BEFORE - time.time())):
-                while time.time() < slot and not self._held_changed.is_set():
+                # Bounded by the monotonic clock too: a wall clock set back meanwhile must not keep it spinning.
+                awake_until = time.monotonic() + AWAKE_BEFORE
+                while time.time() < slot and time.monotonic() < awake_until and not self._held_changed.is_set():
                     time.sleep(0)  # awake, and the GIL free for the others
 
     def close(self):

@@ -119,3 +119,20 @@ def test_a_held_runs_script_waits_for_a_worker_when_every_worker_is_busy_at_its_
     assert result.status == "success" and Path(ready).exists()
     dispatcher.close()
     executor.shutdown(1)
+
+
+def test_a_wall_clock_set_back_while_the_slot_watch_is_awake_for_a_slot_does_not_keep_it_spinning(
+        make_execution, tmp_path):
+    """The slot watch stays awake for the last moments before a held run's slot: set back by an hour then, the
+    clock would keep it spinning for that hour. Held for longer than a run may be, the run starts at once."""
+    import time_machine
+
+    executor = GatedExecutor("none", max_workers=1)
+    dispatcher, run, slot, ended = held(make_execution, executor, "stamp.py", STAMP_DIR=str(tmp_path), SLEEP="0")
+    time.sleep(max(0.0, slot - time.monotonic() - 0.3))  # the watch asleep until just before the slot
+    with time_machine.travel(timezone.now() - timedelta(hours=1), tick=True):
+        wait_for((tmp_path / f"{run.pk}.start").exists, BOUND, interval=0.01, what="the run's start")
+        result = finished(dispatcher, ended)
+    assert result.status == "success"
+    dispatcher.close()
+    executor.shutdown(1)
