@@ -2,7 +2,7 @@
 import gc
 import os
 
-from .child import GO, become_script
+from .child import GO, become_script, before_the_fork
 from .masked import MaskedOutput
 from .run import SIGHUP, Run
 from .sysio import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, loads, prctl, read_line, set_name, write_file
@@ -41,13 +41,7 @@ def main(forked=False):
     # forked and set up now; the script itself starts when the engine says "go" (at the slot), through this pipe.
     go_r, go_w = os.pipe() if spec.get("hold") else (None, None)
     run.go_r = go_r
-    # Imported here, once, rather than in the script's process after the fork, where an import writes to pages
-    # of the shepherd's memory and copies them: the script's process sets its limits with resource and its
-    # locale with _locale (child.py), and the shepherd imports resource anyway at its first os.wait4 (whose
-    # rusage is a resource.struct_rusage). A spawned script's process had both in sys.modules already.
-    import _locale  # noqa: F401
-    import resource  # noqa: F401
-
+    before_the_fork()
     # The script's process shares the shepherd's memory until it writes to it; frozen objects are never
     # walked by its garbage collector, which saves copying pages the script never uses.
     gc.freeze()
