@@ -12,7 +12,7 @@ SETUP_FAILED = 127  # the script's process exits with this when it could not be 
 GO = b"g"  # what the shepherd writes to a held script's process at the slot (anything else: it never starts)
 HERE = os.path.dirname(os.path.abspath(__file__))
 ATEXIT = None  # the atexit module, imported by the fork server (zygote.py) or before the fork (before_the_fork)
-SHEPHERD_MODULES = ()  # the names of the shepherd package's modules, listed by the fork server (zygote.py)
+SHEPHERD_MODULES = ()  # the names of the shepherd package's modules, listed by the fork server or before_the_fork()
 SIGNALS_TO_RESET = ()  # the signals the script's process resets to their default, listed by before_the_fork()
 # Compiled by a held run's process while it waits for its slot (run_script): some of everything a script has.
 WARM_UP = """
