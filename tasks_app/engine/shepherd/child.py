@@ -11,8 +11,9 @@ from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, compile_script, libc_exit,
 SETUP_FAILED = 127  # the script's process exits with this when it could not be set up (the reason is sent)
 GO = b"g"  # what the shepherd writes to a held script's process at the slot (anything else: it never starts)
 HERE = os.path.dirname(os.path.abspath(__file__))
-ATEXIT = None  # the atexit module, set by the fork server (zygote.py); a spawned shepherd imports it at the end
-SHEPHERD_MODULES = ()  # the names of the shepherd package's modules, listed by the fork server (zygote.py)
+ATEXIT = None  # the atexit module, imported by the fork server (zygote.py) or before the fork (before_the_fork)
+SHEPHERD_MODULES = ()  # the names of the shepherd package's modules, listed by the fork server or before_the_fork()
+SIGNALS_TO_RESET = ()  # the signals the script's process resets to their default, listed by before_the_fork()
 # Compiled by a held run's process while it waits for its slot (run_script): some of everything a script has.
 WARM_UP = """
 import os, sys
@@ -32,6 +33,36 @@ except (C, KeyError) as e:
 finally:
     del os
 """
+
+
+def before_the_fork():
+    """In the shepherd, just before it forks the script's process: what that process would otherwise do after the
+    fork, where every page of the shepherd's memory it writes to is copied (an import, a walk over sys.modules, a
+    Python call per signal), is done here once. A fork of the fork server finds most of it done by the fork server
+    (zygote.py)."""
+    global ATEXIT, SHEPHERD_MODULES, SIGNALS_TO_RESET
+    # The script's process sets its limits with resource and its locale with _locale; the shepherd imports
+    # resource anyway at its first os.wait4 (whose rusage is a resource.struct_rusage). A spawned script's process
+    # had both in sys.modules already, as a forked one has.
+    import _locale  # noqa: F401
+    import resource  # noqa: F401
+
+    if ATEXIT is None:
+        # As the fork server does: the module object the script's end runs the callbacks with (they belong to
+        # the interpreter), out of sys.modules, where `python script.py` does not have it.
+        import atexit
+
+        ATEXIT = atexit
+        del sys.modules["atexit"]
+    if not SHEPHERD_MODULES:
+        SHEPHERD_MODULES = tuple(name for name in sys.modules if name == "shepherd" or name.startswith("shepherd."))
+    # The signals whose disposition the script's process must reset: all but those at their default already.
+    # getsignal() knows every disposition of this process: read from the kernel by the interpreter's start (what
+    # the engine's parent ignored shows as SIG_IGN, a C handler as None), set since only through the signal
+    # module (the shepherd's own handlers).
+    SIGNALS_TO_RESET = tuple(sig for sig in _signal.valid_signals()
+                             if sig not in (SIGKILL, _signal.SIGSTOP, _signal.SIGPIPE)
+                             and _signal.getsignal(sig) is not _signal.SIG_DFL)
 
 
 def become_script(run, ready_w):
@@ -75,15 +106,14 @@ def become_script(run, ready_w):
         step = "reset its signals"
         _signal.set_wakeup_fd(-1)
         _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
-        for sig in _signal.valid_signals():
+        for sig in SIGNALS_TO_RESET:
             # Also what the scheduler's own parent ignored (a shell's background job ignores SIGINT), and
             # SIGXFSZ, which Python ignores: a file size limit then ends the script with a signal that
             # names it, instead of an error the script may swallow.
-            if sig not in (SIGKILL, _signal.SIGSTOP, _signal.SIGPIPE):
-                try:
-                    _signal.signal(sig, _signal.SIG_DFL)
-                except (OSError, ValueError):
-                    pass
+            try:
+                _signal.signal(sig, _signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
         _signal.signal(SIGINT, _signal.default_int_handler)  # as Python sets it: KeyboardInterrupt
         set_name(os.path.basename(spec["script"]))
         step = "set up its descriptors and environment"
@@ -183,11 +213,10 @@ def run_script(script, argv, held=None):
     descriptors to wait on for the slot, after everything but reading the script."""
     sys.argv[:] = argv
     sys.path[0] = os.path.dirname(script)  # was the shepherd's folder
-    # The script may have a module of that name. A fork of the fork server takes the names it listed once (every
-    # module of the package is imported by then) instead of reading every name in sys.modules: each name read is
-    # a page of the shared memory written (its reference count), copied for this process.
-    names = SHEPHERD_MODULES or [name for name in sys.modules if name == "shepherd" or name.startswith("shepherd.")]
-    for name in names:
+    # The script may have a module of that name. The names were listed before the fork (every module of the package
+    # is imported by then) instead of reading every name in sys.modules here: each name read is a page of the
+    # shared memory written (its reference count), copied for this process.
+    for name in SHEPHERD_MODULES:
         sys.modules.pop(name, None)
     main = type(sys)("__main__")
     loader = sys.modules["_frozen_importlib_external"].SourceFileLoader("__main__", script)
@@ -240,10 +269,9 @@ def _end(shared, code):
                 # A daemon thread still runs: the interpreter's end stops it before clearing modules; clearing
                 # them under it here would make it fail in ways `python script.py` never shows.
                 sys.exit(code)
-        # The fork server's atexit module (imported there once, then taken out of its forks' sys.modules): the
+        # The atexit module imported before the fork (before_the_fork), then taken out of sys.modules: the
         # callbacks are the interpreter's, whichever atexit module object registered them.
-        atexit = ATEXIT or __import__("atexit")
-        atexit._run_exitfuncs()
+        ATEXIT._run_exitfuncs()
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
                 stream.flush()

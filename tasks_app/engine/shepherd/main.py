@@ -2,8 +2,7 @@
 import gc
 import os
 
-from .child import GO, become_script
-from .masked import MaskedOutput
+from .child import GO, become_script, before_the_fork
 from .run import SIGHUP, Run
 from .sysio import PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG, loads, prctl, read_line, set_name, write_file
 
@@ -29,6 +28,9 @@ def main(forked=False):
     except OSError:  # only root may: then an OOM kill of the shepherd is handled by the engine
         pass
     if spec.get("mask"):
+        # Only a task with secrets needs it: a spawned shepherd of any other run does not load it.
+        from .masked import MaskedOutput
+
         try:
             run.masked = MaskedOutput(spec["mask"])
         except Exception as exc:  # no run at all rather than one whose secrets would reach the output file
@@ -41,6 +43,7 @@ def main(forked=False):
     # forked and set up now; the script itself starts when the engine says "go" (at the slot), through this pipe.
     go_r, go_w = os.pipe() if spec.get("hold") else (None, None)
     run.go_r = go_r
+    before_the_fork()
     # The script's process shares the shepherd's memory until it writes to it; frozen objects are never
     # walked by its garbage collector, which saves copying pages the script never uses.
     gc.freeze()

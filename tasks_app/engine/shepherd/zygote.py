@@ -22,7 +22,7 @@ import _socket
 import atexit
 import resource  # noqa: F401  the script's process sets its limits with it; os.wait4 returns its rusage
 
-from . import child
+from . import child, masked  # noqa: F401  (masked: every module of the package, listed once, see serve())
 from .run import SIGCHLD, SIGKILL
 from .sysio import PR_SET_DUMPABLE, PR_SET_PDEATHSIG, prctl, set_name
 
