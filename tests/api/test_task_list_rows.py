@@ -108,3 +108,14 @@ def test_a_deferred_or_annotated_list_falls_back_to_djangos_rows(tasks, django_a
         assert deferred[1].task_desc == "line one\nline two"
     annotated = list(quick(Task.objects.annotate(mark=Value(7))))
     assert {task.mark for task in annotated} == {7}
+
+
+@pytest.mark.parametrize("query", ["status=running", "status=idle", "status=disabled", "last_status=none",
+                                   "last_status=failed", "tag=db", "search=full", "enabled=false", "page_size=2"])
+def test_a_filtered_list_shows_what_the_serializer_shows_for_the_same_tasks(tasks, client_as, query):
+    listed = client_as("viewer").get(f"/api/tasks?{query}")
+    assert listed.status_code == 200
+    shown = listed.json()["results"]
+    expected = TaskSerializer(Task.objects.select_related("status").filter(
+        task_id__in=[item["task_id"] for item in shown]), many=True).data
+    assert shown and json.dumps(shown) == json.dumps(expected)
