@@ -53,6 +53,11 @@ class Preparation:
         """Its shepherd started ahead was told "go": the script runs (or ran), whatever comes next."""
         return self.link is not None and self.link.went is not None
 
+    def go(self, execution) -> bool:
+        """At its slot: its script starts now if its shepherd was started ahead and not told already. False if it
+        has none (any more: prestart.go drops one that died)."""
+        return self.link is not None and (self.went() or prestart.go(execution, self))
+
     def drop_link(self) -> None:
         """Its shepherd started ahead and never given its spec: closing the control pipe makes it exit; it is
         reaped and the run's cgroup removed."""
@@ -179,7 +184,7 @@ def go(execution) -> bool:
     """At its slot, for a run held for it: its script starts now if its shepherd was started ahead (its "go" sent
     at once, not by the executor thread that takes the run later). False if it has none (any more)."""
     prep = execution.__dict__.get(ATTRIBUTE)
-    return prep is not None and prep.link is not None and (prep.went() or prestart.go(execution, prep))
+    return prep is not None and prep.go(execution)
 
 
 def went(execution) -> bool:

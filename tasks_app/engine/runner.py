@@ -21,7 +21,7 @@ from tasks_app.models import ExecutionStatus
 
 from tasks_app.secrets.masking import Masker
 
-from . import identity, limits, output, preparation, prestart
+from . import identity, limits, output, preparation
 from .forkserver import wanted as fast_start_wanted
 from .performer import perform_run
 from .childenv import command
@@ -206,8 +206,7 @@ def _went(execution, prep):
     """The shepherd started ahead of the slot with its spec (prestart.py), told to start the script now unless the
     slot watch told it already (dispatch.py); None if there is none, or if it died meanwhile (its cgroup went with
     it: the run then starts a shepherd now, as if none had been)."""
-    if prep.link is not None and not prep.went():
-        prestart.go(execution, prep)
+    prep.go(execution)
     return prep.take_link()
 
 

@@ -122,14 +122,31 @@ def test_a_held_runs_script_waits_for_a_worker_when_every_worker_is_busy_at_its_
 
 
 def test_a_wall_clock_set_back_while_the_slot_watch_is_awake_for_a_slot_does_not_keep_it_spinning(
-        make_execution, tmp_path):
+        make_execution, tmp_path, monkeypatch):
     """The slot watch stays awake for the last moments before a held run's slot: set back by an hour then, the
     clock would keep it spinning for that hour. Held for longer than a run may be, the run starts at once."""
     import time_machine
 
+    from tasks_app.engine import dispatch
+
+    class Spy:
+        """The dispatch module's `time`, telling when the watch first yields in its awake wait."""
+        awake = threading.Event()
+
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+        def sleep(self, seconds):
+            if seconds == 0:
+                self.awake.set()
+            time.sleep(seconds)
+
+    # Awake for most of the lead, so the clock surely moves while the watch is awake.
+    monkeypatch.setattr(dispatch, "AWAKE_BEFORE", LEAD - 0.1)
+    monkeypatch.setattr(dispatch, "time", Spy())
     executor = GatedExecutor("none", max_workers=1)
-    dispatcher, run, slot, ended = held(make_execution, executor, "stamp.py", STAMP_DIR=str(tmp_path), SLEEP="0")
-    time.sleep(max(0.0, slot - time.monotonic() - 0.3))  # the watch asleep until just before the slot
+    dispatcher, run, _, ended = held(make_execution, executor, "stamp.py", STAMP_DIR=str(tmp_path), SLEEP="0")
+    assert Spy.awake.wait(BOUND), "the slot watch awake before the slot"
     with time_machine.travel(timezone.now() - timedelta(hours=1), tick=True):
         wait_for((tmp_path / f"{run.pk}.start").exists, BOUND, interval=0.01, what="the run's start")
         result = finished(dispatcher, ended)
