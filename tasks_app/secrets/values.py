@@ -105,7 +105,12 @@ def public_value(field_name: str, value):
 
 def redact_task(task: dict) -> dict:
     """A task's fields (a dict, e.g. task_to_dict's) as any role may see them: a new dict, secrets replaced."""
-    return {name: public_value(name, value) for name, value in task.items()}
+    # Only the fields public_value changes are looked at (once per task of a list, not once per field).
+    shown = dict(task)
+    for name in SECRET_FIELDS:
+        if name in shown:
+            shown[name] = public_value(name, shown[name])
+    return shown
 
 
 def has_secret(field_name: str, value) -> bool:

@@ -178,8 +178,12 @@ def test_the_document_example_can_be_queued_to_run(operator_client):
     assert operator_client.get("/api/tasks/test-task/executions").json()["results"][0]["status"] == "queued"
 
 
-def test_a_history_row_is_what_the_execution_serializer_says_for_a_full_and_a_bare_run(viewer_client, task):
+@pytest.mark.parametrize("zone", ["UTC", "America/St_Johns"])  # the times in the zone of the answer, as DRF's
+def test_a_history_row_is_what_the_execution_serializer_says_for_a_full_and_a_bare_run(viewer_client, task, zone,
+                                                                                       settings):
     from tasks_app.api.serializers import ExecutionSerializer
+
+    settings.TIME_ZONE = zone
     from tasks_app.models import Backfill
 
     moment = datetime(2024, 3, 1, 12, 0, 0, 250000, tzinfo=dt_timezone.utc)
@@ -194,6 +198,8 @@ def test_a_history_row_is_what_the_execution_serializer_says_for_a_full_and_a_ba
     expected = ExecutionSerializer(TaskExecution.objects.filter(pk__in=[bare.pk, full.pk]).order_by("-pk"),
                                    many=True).data
     assert results == [dict(row) for row in expected]
+    assert results[1]["start_time"] == {"UTC": "2024-03-01T12:00:00.250000Z",
+                                        "America/St_Johns": "2024-03-01T08:30:00.250000-03:30"}[zone]
     assert results[1]["backfill"] == backfill.pk and results[1]["duration"] == 1.5 and results[0]["pid"] is None
     detail = viewer_client.get(f"/api/tasks/job/executions/{full.execution_id}").json()
     assert {name: detail[name] for name in expected[1]} == dict(expected[1])

@@ -147,3 +147,30 @@ def test_a_tasks_versions_are_found_through_its_own_entries_not_by_walking_every
     if connection.vendor == "sqlite":  # PostgreSQL chooses by its statistics; SQLite has none unless ANALYZEd
         assert "object_pk" in plan and "content_type_id" not in plan, plan
     assert versions.latest_number("audited") == 2
+
+
+def test_the_latest_number_is_the_one_the_orm_reads_and_its_statement_is_compiled_once(make_task, monkeypatch):
+    from auditlog.models import LogEntry
+    from django.db import connections
+    from django.db.models.sql.compiler import SQLCompiler
+
+    def by_the_orm(task_id):
+        entry = versions.version_entries(task_id).only("additional_data").first()
+        return entry.additional_data["version"] if entry else 0
+
+    task = make_task()
+    edit(task, task_retry=4)
+    edit(task, task_retry=5)
+    make_task("other")
+    # An entry without a version (not a change of the configuration), newer than the versions.
+    LogEntry.objects.create(content_type=versions.task_entries("audited").first().content_type, object_pk="audited",
+                            object_repr="audited", action=LogEntry.Action.ACCESS, additional_data={"event": "seen"})
+    compile_sql = SQLCompiler.as_sql
+    compiled = []
+    monkeypatch.setattr(SQLCompiler, "as_sql", lambda self, *a, **k: compiled.append(1) or compile_sql(self, *a, **k))
+    assert [versions.latest_number(t) for t in ("audited", "never-audited", "other")] == [3, 0, 1]
+    assert [by_the_orm(t) for t in ("audited", "never-audited", "other")] == [3, 0, 1]
+    compiled.clear()
+    assert versions.latest_number("audited") == 3 and compiled == []  # not compiled again on this connection
+    connections["default"].__dict__.pop("prepared_audit_lookups")
+    assert versions.latest_number("audited") == 3 and compiled == [1]

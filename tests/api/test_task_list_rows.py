@@ -1,0 +1,121 @@
+"""The task list makes its page's instances its own quick way (api/instances.py): its JSON must be the read
+endpoint's and the serializer's for the same task, byte for byte, whatever the task holds; and the instances must
+be the ones Django's own iterable makes."""
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from tasks_app.api.instances import quick
+from tasks_app.api.serializers import TaskSerializer
+from tasks_app.models import Task, TaskExecution, TaskStatus
+from tasks_app.secrets import keys as secret_keys
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2026, 3, 29, 0, 59, 30, 123456, tzinfo=timezone.utc)  # just before Berlin's clocks go forward
+
+
+def every_field_set():
+    """A task with each field away from its default (two secrets, a sealed webhook, non-empty JSON everywhere)
+    and a status row with every column set."""
+    task = Task.objects.create(
+        task_id="full", task_name="Full — ünïcode", task_desc="line one\nline two", task_exec="tasks/full.py",
+        task_schedule="*/7 3-5 * * 1-5", task_timeout=600, task_retry=2, task_retry_interval=30, task_enabled=True,
+        task_log="logs/full.log",
+        task_env={"PLAIN": "visible", "EMPTY": "", "DB_PASSWORD": secret_keys.seal("pa55"),
+                  "TOKEN": secret_keys.seal("t0ken")},
+        task_dependencies=["bare", "other"],
+        task_notify={"on_success": True, "on_failure": True, "email": "ops@example.com",
+                     "webhook": secret_keys.seal("https://hooks.example.com/T/B/X", shown="https://hooks.example.com/...")},
+        task_timezone="Europe/Berlin", task_overlap="queue", task_misfire_grace=5, task_run_as="nobody",
+        task_limits={"memory": 1 << 28, "cpu": 30, "processes": 8}, task_queue="reports",
+        task_channels=["ops", "team"], task_alerts={"failures_in_row": 3, "on_recovery": True},
+        task_expected_duration=120, task_calendar="cn-workdays", task_allow_overrides=True, task_type="shell",
+        task_options={"args": ["-x", 1], "nested": {"a": [None, False, 1.5]}}, task_tags=["nightly", "db"],
+        task_fast_start=False)
+    run = TaskExecution.objects.create(task=task, status="failed", start_time=START,
+                                       end_time=START.replace(second=45))
+    TaskStatus.objects.update_or_create(task=task, defaults={
+        "running": True, "last_execution": run, "last_status": "failed", "last_start_time": START,
+        "last_end_time": START.replace(second=45), "next_run_time": START.replace(hour=3, minute=7)})
+    return task
+
+
+@pytest.fixture
+def tasks():
+    full = every_field_set()
+    bare = Task.objects.create(task_id="bare", task_name="Bare", task_exec="tasks/bare.py", task_schedule="0 0 * * *")
+    TaskStatus.objects.filter(task=bare).delete()  # a task the scheduler has not written a status row for yet
+    disabled = Task.objects.create(task_id="other", task_name="Disabled", task_exec="tasks/o.py",
+                                   task_schedule="0 0 * * *", task_enabled=False, task_tags=[], task_env={})
+    TaskStatus.objects.update_or_create(task=disabled, defaults={"next_run_time": START, "last_status": "success"})
+    return [full, bare, disabled]
+
+
+def test_the_list_shows_each_task_byte_for_byte_as_the_read_endpoint_and_the_serializer(tasks, client_as):
+    client = client_as("viewer")
+    listed = client.get("/api/tasks")
+    assert listed.status_code == 200
+    items = {item["task_id"]: item for item in listed.json()["results"]}
+    assert sorted(items) == ["bare", "full", "other"]
+    for task in tasks:
+        read = client.get(f"/api/tasks/{task.task_id}")
+        assert read.status_code == 200
+        shown = json.dumps(items[task.task_id], ensure_ascii=False)  # key order, types and values
+        assert shown == json.dumps(read.json(), ensure_ascii=False)
+        # The serializer on an instance made by Django's own iterable, as before the list made its own.
+        assert shown == json.dumps(TaskSerializer(Task.objects.select_related("status").get(pk=task.pk)).data,
+                                   ensure_ascii=False)
+    full = items["full"]
+    assert full["task_env"]["DB_PASSWORD"]["secret"] is True and "pa55" not in listed.content.decode()
+    assert full["task_notify"]["webhook"] == "https://hooks.example.com/..."
+    assert full["status"]["status"] == "running" and full["status"]["last_start_time"].endswith("+01:00")
+    assert items["bare"]["status"]["last_status"] == "" and items["other"]["status"]["next_run_time"] is None
+
+
+def test_the_quick_instances_are_the_ones_django_makes(tasks):
+    queryset = Task.objects.select_related("status")
+    for mine, django in zip(quick(queryset), queryset.all(), strict=True):
+        assert type(mine) is Task and mine.__dict__.keys() == django.__dict__.keys()
+        assert {k: v for k, v in vars(mine).items() if k != "_state"} == \
+            {k: v for k, v in vars(django).items() if k != "_state"}
+        assert (mine._state.adding, mine._state.db) == (django._state.adding, django._state.db) == (False, "default")
+        if django.current_status is None:
+            assert mine.current_status is None
+            continue
+        status = mine.current_status
+        assert vars(status).keys() == vars(django.status).keys()
+        assert {k: v for k, v in vars(status).items() if k not in ("_state",)} == \
+            {k: v for k, v in vars(django.status).items() if k not in ("_state",)}
+        assert status.task is mine  # cached both ways, no query
+        assert not status._state.adding
+
+
+def test_empty_json_values_are_new_objects_each_time(tasks):
+    first, second = [task for task in quick(Task.objects.select_related("status")) if task.task_id != "full"]
+    assert first.task_tags == [] and first.task_limits == {} and type(first.task_limits) is dict
+    first.task_limits["changed"] = 1
+    assert second.task_limits == {} and first.task_channels is not second.task_channels
+
+
+def test_a_deferred_or_annotated_list_falls_back_to_djangos_rows(tasks, django_assert_num_queries):
+    from django.db.models import Value
+
+    deferred = list(quick(Task.objects.select_related("status").defer("task_desc")))
+    assert [task.task_id for task in deferred] == ["bare", "full", "other"]
+    with django_assert_num_queries(1):
+        assert deferred[1].task_desc == "line one\nline two"
+    annotated = list(quick(Task.objects.annotate(mark=Value(7))))
+    assert {task.mark for task in annotated} == {7}
+
+
+@pytest.mark.parametrize("query", ["status=running", "status=idle", "status=disabled", "last_status=none",
+                                   "last_status=failed", "tag=db", "search=full", "enabled=false", "page_size=2"])
+def test_a_filtered_list_shows_what_the_serializer_shows_for_the_same_tasks(tasks, client_as, query):
+    listed = client_as("viewer").get(f"/api/tasks?{query}")
+    assert listed.status_code == 200
+    shown = listed.json()["results"]
+    expected = TaskSerializer(Task.objects.select_related("status").filter(
+        task_id__in=[item["task_id"] for item in shown]), many=True).data
+    assert shown and json.dumps(shown) == json.dumps(expected)
