@@ -13,7 +13,6 @@ from tasks_app.services import tasks as task_services
 
 from .common import VIA, actor_of, logger, who
 from .filters import filter_tasks
-from .instances import quick
 from .lookups import task_with_status
 from .schema import ApiAutoSchema, query
 from .serializers import ADDED_BY_API, TASK_STATES, TaskSerializer
@@ -79,7 +78,7 @@ class TaskViewSet(TaskRunsMixin, TaskLogsMixin, TaskVersionsMixin, TaskHooksMixi
         return task
 
     def list(self, request):
-        tasks = quick(filter_tasks(self.get_queryset(), request))  # the rows of the page, made quickly
+        tasks = filter_tasks(self.get_queryset(), request)
         page = self.paginate_queryset(tasks)
         return self.get_paginated_response(TaskSerializer(page, many=True).data)
 

@@ -17,7 +17,6 @@ SECRET = "secret"  # the input form's key ({"secret": "value"}) and the shown fo
 CHANGED_AT = "changed_at"
 # The fields that hold secrets, and where: task_env's values may each be one; task_notify's webhook always is.
 ENV_FIELD, NOTIFY_FIELD, WEBHOOK_KEY = "task_env", "task_notify", "webhook"
-SECRET_FIELDS = (ENV_FIELD, NOTIFY_FIELD)
 FERNET_VERSION = 0x80
 HIDDEN = "***"  # a value of which nothing may be shown
 
@@ -96,20 +95,19 @@ def public_notify(notify):
 def public_value(field_name: str, value):
     """What any role (viewer to admin) may see of one field's stored value: the value itself for every field
     but those that hold secrets."""
-    if field_name == ENV_FIELD:
-        return public_env(value)
-    if field_name == NOTIFY_FIELD:
-        return public_notify(value)
-    return value
+    shown = PUBLIC_FORMS.get(field_name)
+    return value if shown is None else shown(value)
+
+
+PUBLIC_FORMS = {ENV_FIELD: public_env, NOTIFY_FIELD: public_notify}  # the fields that hold secrets: what is shown
 
 
 def redact_task(task: dict) -> dict:
     """A task's fields (a dict, e.g. task_to_dict's) as any role may see them: a new dict, secrets replaced."""
-    # Only the fields public_value changes are looked at (once per task of a list, not once per field).
     shown = dict(task)
-    for name in SECRET_FIELDS:
+    for name, public in PUBLIC_FORMS.items():  # only the fields public_value changes (a list asks for each task)
         if name in shown:
-            shown[name] = public_value(name, shown[name])
+            shown[name] = public(shown[name])
     return shown
 
 

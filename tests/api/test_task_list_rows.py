@@ -1,12 +1,10 @@
-"""The task list makes its page's instances its own quick way (api/instances.py): its JSON must be the read
-endpoint's and the serializer's for the same task, byte for byte, whatever the task holds; and the instances must
-be the ones Django's own iterable makes."""
+"""The task list's JSON for a task is the read endpoint's and the serializer's for the same task, byte for byte,
+whatever the task holds (secrets redacted in one place for both)."""
 import json
 from datetime import datetime, timezone
 
 import pytest
 
-from tasks_app.api.instances import quick
 from tasks_app.api.serializers import TaskSerializer
 from tasks_app.models import Task, TaskExecution, TaskStatus
 from tasks_app.secrets import keys as secret_keys
@@ -72,42 +70,6 @@ def test_the_list_shows_each_task_byte_for_byte_as_the_read_endpoint_and_the_ser
     assert full["task_notify"]["webhook"] == "https://hooks.example.com/..."
     assert full["status"]["status"] == "running" and full["status"]["last_start_time"].endswith("+01:00")
     assert items["bare"]["status"]["last_status"] == "" and items["other"]["status"]["next_run_time"] is None
-
-
-def test_the_quick_instances_are_the_ones_django_makes(tasks):
-    queryset = Task.objects.select_related("status")
-    for mine, django in zip(quick(queryset), queryset.all(), strict=True):
-        assert type(mine) is Task and mine.__dict__.keys() == django.__dict__.keys()
-        assert {k: v for k, v in vars(mine).items() if k != "_state"} == \
-            {k: v for k, v in vars(django).items() if k != "_state"}
-        assert (mine._state.adding, mine._state.db) == (django._state.adding, django._state.db) == (False, "default")
-        if django.current_status is None:
-            assert mine.current_status is None
-            continue
-        status = mine.current_status
-        assert vars(status).keys() == vars(django.status).keys()
-        assert {k: v for k, v in vars(status).items() if k not in ("_state",)} == \
-            {k: v for k, v in vars(django.status).items() if k not in ("_state",)}
-        assert status.task is mine  # cached both ways, no query
-        assert not status._state.adding
-
-
-def test_empty_json_values_are_new_objects_each_time(tasks):
-    first, second = [task for task in quick(Task.objects.select_related("status")) if task.task_id != "full"]
-    assert first.task_tags == [] and first.task_limits == {} and type(first.task_limits) is dict
-    first.task_limits["changed"] = 1
-    assert second.task_limits == {} and first.task_channels is not second.task_channels
-
-
-def test_a_deferred_or_annotated_list_falls_back_to_djangos_rows(tasks, django_assert_num_queries):
-    from django.db.models import Value
-
-    deferred = list(quick(Task.objects.select_related("status").defer("task_desc")))
-    assert [task.task_id for task in deferred] == ["bare", "full", "other"]
-    with django_assert_num_queries(1):
-        assert deferred[1].task_desc == "line one\nline two"
-    annotated = list(quick(Task.objects.annotate(mark=Value(7))))
-    assert {task.mark for task in annotated} == {7}
 
 
 @pytest.mark.parametrize("query", ["status=running", "status=idle", "status=disabled", "last_status=none",
