@@ -12,6 +12,43 @@ from django.db.models.query import get_related_populators
 from django.db.transaction import TransactionManagementError
 
 
+def compiled_once(alias, key, make):
+    """The statement `make()` compiles, kept on the connection under `key` (a thread's own connection, in `serve`):
+    the compiler and its converters hold the connection, so they go together when a test or a thread drops it."""
+    statements = connections[alias].__dict__.setdefault("prepared_statements", {})
+    statement = statements.get(key)
+    if statement is None:
+        statement = statements[key] = make()
+    return statement
+
+
+class CompiledQuery:
+    """A queryset's SQL, compiled once; run with other values in place of the stand-ins among its parameters
+    (each must be there exactly once, so no other parameter can be mistaken for one)."""
+
+    def __init__(self, queryset, alias, *stand_ins):
+        self.alias = alias
+        self.compiler = compiler = queryset.using(alias).query.get_compiler(using=alias)
+        self.sql, params = compiler.as_sql()
+        self.params = list(params)
+        if any(self.params.count(stand_in) != 1 for stand_in in stand_ins):
+            raise RuntimeError(f"cannot prepare a query of {queryset.model.__name__}: {params!r}")
+        self.places = [self.params.index(stand_in) for stand_in in stand_ins]
+        self.converters = compiler.get_converters([column for column, _, _ in compiler.select[:compiler.col_count]])
+
+    def first_row(self, *values):
+        """The first row for these values, converted as the ORM converts it; None if there is none."""
+        params = list(self.params)
+        for place, value in zip(self.places, values, strict=True):
+            params[place] = value
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(self.sql, params)
+            row = cursor.fetchone()
+        if row is None or not self.converters:
+            return row
+        return next(self.compiler.apply_converters([row], self.converters))
+
+
 class PreparedLookup:
     """`model.objects[.select_related(related)][.select_for_update()].filter(<field>=value).first()` for a unique
     `field`, compiled once per connection with `stand_in` in place of the value."""
@@ -26,44 +63,35 @@ class PreparedLookup:
         if self.for_update and connection.features.has_select_for_update and connection.get_autocommit():
             # What the ORM says of select_for_update() outside a transaction (the compiled statement would not).
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
-        # Kept on the connection (a thread's own, in `serve`), as the compiler and its converters hold it: they go
-        # together when a test or a thread drops it.
-        statements = connection.__dict__.setdefault("prepared_lookups", {})
-        statement = statements.get(self)
-        if statement is None:
-            queryset = self.model._default_manager.all()
-            if self.related:
-                queryset = queryset.select_related(self.related)
-            if self.for_update:
-                queryset = queryset.select_for_update()
-            statement = statements[self] = _Statement(queryset, self.field, self.stand_in, alias)
-        return statement.fetch(value)
+        return compiled_once(alias, self, lambda: _InstanceQuery(self._queryset(), alias, self.stand_in)).fetch(value)
+
+    def _queryset(self):
+        queryset = self.model._default_manager.all()
+        if self.related:
+            queryset = queryset.select_related(self.related)
+        if self.for_update:
+            queryset = queryset.select_for_update()
+        return queryset.filter(**{self.field: self.stand_in}).order_by()
 
 
-class _Statement:
-    def __init__(self, queryset, field, stand_in, alias):
-        self.alias = alias
-        compiler = queryset.using(alias).filter(**{field: stand_in}).order_by().query.get_compiler(using=alias)
-        self.sql, params = compiler.as_sql()
-        if tuple(params) != (stand_in,):  # the value must be the statement's only parameter
-            raise RuntimeError(f"cannot prepare a lookup of {queryset.model.__name__} by {field}: {params!r}")
-        self.compiler = compiler
-        self.converters = compiler.get_converters([column for column, _, _ in compiler.select[:compiler.col_count]])
-        klass_info = compiler.klass_info
+class _InstanceQuery(CompiledQuery):
+    """A CompiledQuery whose row becomes a model instance with its related one, as ModelIterable makes them."""
+
+    def __init__(self, queryset, alias, stand_in):
+        super().__init__(queryset, alias, stand_in)
+        if self.params != [stand_in]:  # the value must be the statement's only parameter
+            raise RuntimeError(f"cannot prepare a lookup of {queryset.model.__name__}: {self.params!r}")
+        klass_info, select = self.compiler.klass_info, self.compiler.select
         self.model = klass_info["model"]
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         self.own = slice(start, end)
-        self.names = [column.target.attname for column, _, _ in compiler.select[start:end]]
-        self.populators = get_related_populators(klass_info, compiler.select, alias)
+        self.names = [column.target.attname for column, _, _ in select[start:end]]
+        self.populators = get_related_populators(klass_info, select, alias)
 
     def fetch(self, value):
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(self.sql, [value])
-            row = cursor.fetchone()  # a unique field: one row at most
+        row = self.first_row(value)  # a unique field: one row at most
         if row is None:
             return None
-        if self.converters:
-            row = next(self.compiler.apply_converters([row], self.converters))
         instance = self.model.from_db(self.alias, self.names, row[self.own])
         for populator in self.populators:
             populator.populate(row, instance)

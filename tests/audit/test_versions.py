@@ -172,5 +172,5 @@ def test_the_latest_number_is_the_one_the_orm_reads_and_its_statement_is_compile
     assert [by_the_orm(t) for t in ("audited", "never-audited", "other")] == [3, 0, 1]
     compiled.clear()
     assert versions.latest_number("audited") == 3 and compiled == []  # not compiled again on this connection
-    connections["default"].__dict__.pop("prepared_audit_lookups")
+    connections["default"].__dict__["prepared_statements"].pop(versions.latest_number)
     assert versions.latest_number("audited") == 3 and compiled == [1]

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def prepared_sql(lookup):
-    return connections["default"].__dict__["prepared_lookups"][lookup].sql
+    return connections["default"].__dict__["prepared_statements"][lookup].sql
 
 
 def orm_sql(queryset):
