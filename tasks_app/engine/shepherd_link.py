@@ -114,6 +114,11 @@ class ShepherdLink:
         shepherd died meanwhile without a word; one that ended the run already (its set-up failed) keeps its
         report."""
         went = datetime.now(UTC), time.monotonic()
+        if self.proc.poll() is not None and self.read_end() is None:
+            # Dead without a word: the write below would not fail while its held script's process, killed by its
+            # parent-death signal, has not yet let go of the control pipe, and the run would start with no shepherd.
+            self.close()
+            raise ShepherdGone(f"the shepherd ended before the slot (exit status {self.proc.returncode})")
         self._write(b"go\n")
         self.went = went
 

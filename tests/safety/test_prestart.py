@@ -73,15 +73,23 @@ def test_a_run_that_never_starts_leaves_no_shepherd_no_cgroup_and_no_file(start_
     assert not Path(execution.output_path).exists()
 
 
+@pytest.mark.parametrize("pipe_held", [False, True], ids=["its control pipe closed", "its control pipe still held"])
 def test_a_shepherd_started_ahead_that_died_before_the_slot_is_replaced_at_the_slot(
-        start_way, make_run, project, marker):
+        start_way, make_run, project, marker, pipe_held):
     execution = make_run(project.script("escape.py", f"{marker}.py"), task_env={"RUN_MARKER": marker})
     preparation.prepare_early(execution)
     link = execution._preparation.link
+    # As its held script's process holds it for a moment after the shepherd died, until its parent-death signal
+    # has killed it: a write of the "go" then does not fail.
+    holder = os.open(f"/proc/{link.proc.pid}/fd/0", os.O_RDONLY | os.O_NONBLOCK) if pipe_held else None
     link.proc.kill()  # a script of the scheduler's own user may
     link.proc.wait(5)
 
-    result = run_execution(execution)
+    try:
+        result = run_execution(execution)
+    finally:
+        if holder is not None:
+            os.close(holder)
 
     assert result.status == "success", result
     assert started_as(result, start_way)
