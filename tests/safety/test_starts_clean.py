@@ -20,6 +20,11 @@ def mask(*signals):
     return sum(1 << (sig - 1) for sig in signals)
 
 
+# The signals a process can set through Python: the C library keeps two real-time signals for itself (32 and 33 on
+# glibc), which Python cannot reset, and which a spawned `python script.py` inherits as they were too.
+SETTABLE = mask(*signal.valid_signals())
+
+
 @pytest.fixture
 def scheduler_ignoring_signals():
     """The engine's process (this one) ignores some signals, which a spawned shepherd and the fork server
@@ -40,9 +45,9 @@ def test_the_script_starts_with_pythons_signals_and_none_of_the_shepherds_module
 
     assert result.status == "success", execution.read_output()
     seen = json.loads(execution.read_output().strip().splitlines()[-1])
-    assert seen["ignored"] == mask(signal.SIGPIPE), hex(seen["ignored"])
-    assert seen["caught"] == mask(signal.SIGINT), hex(seen["caught"])
-    assert seen["blocked"] == 0
+    assert seen["ignored"] & SETTABLE == mask(signal.SIGPIPE), hex(seen["ignored"])
+    assert seen["caught"] & SETTABLE == mask(signal.SIGINT), hex(seen["caught"])
+    assert seen["blocked"] & SETTABLE == 0
     assert [name for name in seen["modules"] if name == "shepherd" or name.startswith("shepherd.")] == []
     assert "atexit" not in seen["modules"]
     assert processes_with(marker) == []
