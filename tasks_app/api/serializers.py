@@ -1,12 +1,10 @@
 """JSON shapes of the API. Task input is validated by TaskLoader, so the API says what the pages, the admin
 and an import say; the declared fields describe the shape for the browsable API and the OpenAPI schema."""
 import operator
-import zoneinfo
 from collections.abc import Mapping
 from functools import cached_property
 
 from django.http import QueryDict
-from django.utils import timezone
 from django.utils.text import format_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -17,7 +15,8 @@ from tasks_app.definition.fields import TASK_ID_MAX_LENGTH, TASK_ID_PATTERN, tas
 from tasks_app.definition.loader import TaskLoader, TaskValidationError
 from tasks_app.models import TASK_STATES, ExecutionStatus, TaskExecution, Trigger, Worker
 from tasks_app.models.worker import STATE_LABELS
-from tasks_app.secrets.values import redact_task
+
+from .task_json import answer_times, in_zone, status_of, task_json_of
 
 # What the API adds to a task (its times and status); a PUT of a GET sends them back, and they are ignored.
 ADDED_BY_API = ("created_at", "updated_at", "status")
@@ -25,9 +24,7 @@ ADDED_BY_API = ("created_at", "updated_at", "status")
 
 def in_task_zone(task, moment):
     """An aware datetime as ISO 8601 with the offset of the task's zone (None stays None)."""
-    if moment is None:
-        return None
-    return moment.astimezone(zoneinfo.ZoneInfo(task.timezone_name)).isoformat()
+    return in_zone(task.timezone_name, moment)
 
 
 @extend_schema_field({"type": "string", "enum": list(TASK_STATES)})
@@ -50,23 +47,6 @@ class TaskStatusSerializer(serializers.Serializer):
 
     def to_representation(self, task):
         return status_of(task)
-
-
-def status_of(task) -> dict:
-    """TaskStatusSerializer's answer for `task`, without making a serializer: a list of 50 tasks made 50."""
-    status = task.current_status
-    next_run = status.next_run_time if status and task.task_enabled else None
-    return {
-        "task_id": task.task_id,
-        "status": task.state,
-        "running": bool(status and status.running),
-        "last_status": status.last_status if status else "",
-        "last_execution": status.last_execution_id if status else None,
-        "last_start_time": in_task_zone(task, status.last_start_time if status else None),
-        "last_end_time": in_task_zone(task, status.last_end_time if status else None),
-        "next_run_time": in_task_zone(task, next_run),
-        "timezone": task.timezone_name,
-    }
 
 
 # A task_env value: text, or a secret. Set one with {"secret": "value"}; it is shown as {"secret": true,
@@ -130,9 +110,7 @@ class TaskSerializer(serializers.Serializer):
 
     @cached_property
     def _times(self):
-        # One field for every time of an answer, with the request's zone read once: DRF's DateTimeField looks the
-        # current zone up at each value, a tenth of a list of 50 tasks' CPU.
-        return serializers.DateTimeField(default_timezone=timezone.get_current_timezone())
+        return answer_times()
 
     def get_status(self, task) -> TaskStatusSerializer:
         return status_of(task)
@@ -168,11 +146,7 @@ class TaskSerializer(serializers.Serializer):
         return data  # as sent: the service validates it again, the same way, inside its transaction
 
     def to_representation(self, task):
-        data = redact_task(task_to_dict(task))  # secrets as set, with when; never their values
-        data["created_at"] = self._times.to_representation(task.created_at)
-        data["updated_at"] = self._times.to_representation(task.updated_at)
-        data["status"] = status_of(task)
-        return data
+        return task_json_of(task, self._times)  # the one definition (task_json.py), which the list uses too
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -200,9 +174,7 @@ def execution_rows(runs) -> list[dict]:
     global _EXECUTION_FIELDS
     if _EXECUTION_FIELDS is None:
         _EXECUTION_FIELDS = [field for field in ExecutionSerializer().fields.values() if not field.write_only]
-    # The times through one field with the request's zone read once (as TaskSerializer._times): DRF's
-    # DateTimeField looks the current zone up at each value, 100 times in a history of 20 runs.
-    times = serializers.DateTimeField(default_timezone=timezone.get_current_timezone())
+    times = answer_times()  # the request's zone read once, not for each of a history's 100 times
     shown = [(field.field_name, _reader(field), times.to_representation if _plain_time(field) else
               field.to_representation) for field in _EXECUTION_FIELDS]
     rows = []

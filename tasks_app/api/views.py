@@ -16,6 +16,7 @@ from .filters import filter_tasks
 from .lookups import task_with_status
 from .schema import ApiAutoSchema, query
 from .serializers import ADDED_BY_API, TASK_STATES, TaskSerializer
+from .task_json import list_json, list_rows
 from .views_audit import TaskVersionsMixin
 from .views_hooks import TaskHooksMixin
 from .views_logs import TaskLogsMixin
@@ -78,9 +79,9 @@ class TaskViewSet(TaskRunsMixin, TaskLogsMixin, TaskVersionsMixin, TaskHooksMixi
         return task
 
     def list(self, request):
-        tasks = filter_tasks(self.get_queryset(), request)
-        page = self.paginate_queryset(tasks)
-        return self.get_paginated_response(TaskSerializer(page, many=True).data)
+        # Rows, not instances (task_json.py says why); the JSON is the one TaskSerializer makes of an instance.
+        page = self.paginate_queryset(list_rows(filter_tasks(self.get_queryset(), request)))
+        return self.get_paginated_response(list_json(page))
 
     def retrieve(self, request, task_id=None):
         return Response(TaskSerializer(self.get_object()).data)

@@ -9,7 +9,7 @@ from .hook import TriggerToken
 from .logchunk import ChunkFile, ExecutionLogChunk, LogStream
 from .pause import Pause
 from .tally import ExecutionTally, IncidentTally, TallyMark
-from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus
+from .task import NEVER_RUN, TASK_STATES, OverlapPolicy, Task, TaskStatus, state_of, zone_name
 from .scheduler import SchedulerLease
 from .worker import Worker
 
@@ -49,4 +49,6 @@ __all__ = [
     "Trigger",
     "TriggerToken",
     "Worker",
+    "state_of",
+    "zone_name",
 ]

@@ -18,6 +18,20 @@ TASK_STATES = ("running", "idle", "disabled")
 NEVER_RUN = "never"  # the last-result filter's value for a task that has not run yet
 
 
+def state_of(running, enabled) -> str:
+    """A task's state (one of TASK_STATES) from its status row's `running` and its `task_enabled`: Task.state,
+    and the API's list, which reads these two columns without making instances, ask it."""
+    if running:
+        return "running"
+    return "idle" if enabled else "disabled"
+
+
+def zone_name(task_timezone) -> str:
+    """The zone a task's schedule and times are read in: its task_timezone, or the server's (Task.timezone_name;
+    the API's list asks it of its rows)."""
+    return task_timezone or settings.TIME_ZONE
+
+
 class TaskQuerySet(models.QuerySet):
     """The filters of the task list, the same on the pages, in the API and in the admin."""
 
@@ -127,7 +141,7 @@ class Task(models.Model):
 
     @property
     def timezone_name(self):
-        return self.task_timezone or settings.TIME_ZONE
+        return zone_name(self.task_timezone)
 
     def calendar_rule(self):
         """The task's calendar (models/calendar.py), or None: no calendar, or one that no longer exists."""
@@ -176,9 +190,7 @@ class Task(models.Model):
     def state(self):
         """running while an execution runs, else idle or disabled."""
         status = self.current_status
-        if status is not None and status.running:
-            return "running"
-        return "idle" if self.task_enabled else "disabled"
+        return state_of(status is not None and status.running, self.task_enabled)
 
 
 class TaskStatus(models.Model):
