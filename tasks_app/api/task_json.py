@@ -5,13 +5,14 @@ The list reads its page with values_list() rather than as model instances: makin
 status row each) was a third of a list of 50 tasks' CPU, and nothing of the list needs an instance. The values
 are the ORM's (its own converters decode the JSON columns and the times); the secrets are redacted by
 secrets/values.redact_task, the state and the zone are the model's rules (models/task.py), for both."""
+import functools
 import zoneinfo
 
 from django.utils import timezone
 from rest_framework import serializers
 
 from tasks_app.definition.fields import TASK_FIELDS
-from tasks_app.models import state_of, zone_name
+from tasks_app.models import Task, state_of, zone_name
 from tasks_app.secrets.values import redact_task
 
 TIMES = ("created_at", "updated_at")
@@ -82,9 +83,16 @@ def task_json_of(task, times) -> dict:
                      None if status is None else [getattr(status, column) for column in STATUS_COLUMNS], times)
 
 
-def list_rows(queryset):
-    """The list's page reads these columns: values_list(*LIST_COLUMNS) of a task queryset (its filters kept)."""
-    return queryset.values_list(*LIST_COLUMNS)
+def list_rows():
+    """All tasks as the list's rows (LIST_COLUMNS), to filter and page: a clone of one queryset made once per
+    process, as DRF clones a view's queryset. Resolving the 37 names of values_list() at each request cost 0.45 ms
+    of a list's CPU; the shared queryset itself is never evaluated, so no request sees another's rows."""
+    return _all_rows().all()
+
+
+@functools.cache
+def _all_rows():
+    return Task.objects.values_list(*LIST_COLUMNS)
 
 
 def list_json(rows) -> list[dict]:

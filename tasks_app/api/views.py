@@ -80,7 +80,7 @@ class TaskViewSet(TaskRunsMixin, TaskLogsMixin, TaskVersionsMixin, TaskHooksMixi
 
     def list(self, request):
         # Rows, not instances (task_json.py says why); the JSON is the one TaskSerializer makes of an instance.
-        page = self.paginate_queryset(list_rows(filter_tasks(self.get_queryset(), request)))
+        page = self.paginate_queryset(filter_tasks(list_rows(), request))
         return self.get_paginated_response(list_json(page))
 
     def retrieve(self, request, task_id=None):

@@ -118,3 +118,13 @@ def test_the_list_makes_no_task_or_status_instance(tasks, client_as):
         post_init.disconnect(count, sender=TaskStatus)
     assert listed.status_code == 200 and listed.json()["count"] == 3
     assert made == []
+
+
+def test_each_list_reads_the_tasks_as_they_are_now(tasks, client_as):
+    # The list's rows come from a clone of one queryset made once per process; what it reads is never kept.
+    client = client_as("viewer")
+    assert client.get("/api/tasks").json()["count"] == 3
+    Task.objects.create(task_id="later", task_name="Later", task_exec="tasks/later.py", task_schedule="0 0 * * *")
+    Task.objects.filter(task_id="bare").update(task_name="Renamed")
+    items = {item["task_id"]: item for item in client.get("/api/tasks").json()["results"]}
+    assert sorted(items) == ["bare", "full", "later", "other"] and items["bare"]["task_name"] == "Renamed"
