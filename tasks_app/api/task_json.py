@@ -51,9 +51,12 @@ def status_json(task_id, enabled, zone, status) -> dict:
 
 def status_of(task) -> dict:
     """The status block of a task instance (its status row comes with select_related, or is read)."""
+    return status_json(task.task_id, task.task_enabled, task.timezone_name, _status_columns(task))
+
+
+def _status_columns(task):
     status = task.current_status
-    columns = None if status is None else [getattr(status, column) for column in STATUS_COLUMNS]
-    return status_json(task.task_id, task.task_enabled, task.timezone_name, columns)
+    return None if status is None else [getattr(status, column) for column in STATUS_COLUMNS]
 
 
 def answer_times():
@@ -78,9 +81,7 @@ def task_json(values, status, times) -> dict:
 
 def task_json_of(task, times) -> dict:
     """task_json of a task instance."""
-    status = task.current_status
-    return task_json([getattr(task, column) for column in TASK_COLUMNS],
-                     None if status is None else [getattr(status, column) for column in STATUS_COLUMNS], times)
+    return task_json([getattr(task, column) for column in TASK_COLUMNS], _status_columns(task), times)
 
 
 def list_rows():
