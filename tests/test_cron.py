@@ -165,6 +165,30 @@ def test_it_refuses_a_naive_after():
         next_fire_after("* * * * *", "UTC", datetime(2024, 1, 1))
 
 
+def test_the_two_passes_of_a_repeated_hour_get_their_own_next_fire_though_the_answers_are_kept():
+    # In one zone the two passes of 01:30 on a fall-back day compare and hash equal (fold is ignored): the answer kept
+    # for the first must not be handed to the second.
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    first, second = datetime(2024, 11, 3, 1, 30, tzinfo=ny), datetime(2024, 11, 3, 1, 30, fold=1, tzinfo=ny)
+    assert first == second and hash(first) == hash(second)
+    assert next_fire_after("45 * * * *", ny, first) == at("2024-11-03T01:45-04:00")
+    assert next_fire_after("45 * * * *", ny, second) == at("2024-11-03T01:45-05:00")
+
+
+def test_a_kept_next_fire_is_the_one_the_search_finds():
+    # Many tasks ask for the same expression and slot (a burst); each answer, asked first or again, is the search's.
+    rng = random.Random(15)
+    asks = [(rng.choice(["0 0 * * *", "*/7 3-5 * * 1-5", "30 2 * * *", "0 * * * *", "5 4 29 2 *"]),
+             rng.choice(["UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"]),
+             at("2024-01-01T00:00Z") + timedelta(minutes=rng.randrange(0, 2 * 366 * 24 * 60, 17)))
+            for _ in range(300)]
+    for expression, zone, after in asks + asks:
+        searched = next_fire_times(expression, zone, after, 1)
+        assert next_fire_after(expression, zone, after) == (searched[0] if searched else None)
+        assert next_fire_after(expression, zone, after.astimezone(zoneinfo.ZoneInfo(zone))) == next_fire_after(
+            expression, zone, after)
+
+
 def test_fire_times_between_stops_at_the_limit():
     fires = fire_times_between("* * * * *", "UTC", at("2024-01-01T00:00Z"), at("2024-01-02T00:00Z"), limit=3)
 

@@ -4,6 +4,7 @@ way cronie treats clock changes (skipped and repeated hours)."""
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import zoneinfo
 from typing import NamedTuple
@@ -117,6 +118,16 @@ def next_fire_times(expr: str, tz: str | tzinfo, after: datetime, count: int = 5
 
 def next_fire_after(expr: str, tz: str | tzinfo, after: datetime) -> datetime | None:
     """The first fire time strictly after `after`, aware UTC; None if the expression never fires."""
+    return _first_fire_after(expr, tz, _aware(after, "after"))
+
+
+# The engine asks this once per fire, for the slot just fired: in a burst, the tasks due together that share an
+# expression (a thousand "0 0 * * *" at midnight) ask the same question, and the search over days was a quarter of
+# the engine thread's CPU per run. The answer depends only on the arguments and is immutable, so it is kept. `after`
+# is keyed as UTC: two aware times in one zone compare and hash equal by their wall time, fold ignored, so the two
+# passes of a repeated hour would share one answer. An exception (a bad expression) is never kept.
+@functools.lru_cache(maxsize=1024)
+def _first_fire_after(expr, tz, after):
     times = next_fire_times(expr, tz, after, 1)
     return times[0] if times else None
 
