@@ -125,7 +125,8 @@ def next_fire_after(expr: str, tz: str | tzinfo, after: datetime) -> datetime | 
 # expression (a thousand "0 0 * * *" at midnight) ask the same question, and each paid a search over days (15-52
 # us, 5-6 % of the engine thread's CPU per run; docs/performance.md, eleventh pass). The answer depends only on
 # the arguments and is immutable, so it is kept. `after` is keyed as UTC: two aware times in one zone compare and
-# hash equal by their wall time, fold ignored, so the two passes of a repeated hour would share one answer. An exception (a bad expression) is never kept.
+# hash equal by their wall time, fold ignored, so the two passes of a repeated hour would share one answer. An
+# exception (a bad expression) is never kept.
 @functools.lru_cache(maxsize=1024)
 def _first_fire_after(expr, tz, after):
     times = next_fire_times(expr, tz, after, 1)
